@@ -1,0 +1,160 @@
+# ppmq - PROXY protocol conformance toolkit for MQTT brokers.
+#
+#   make            build bin/ppmq-broker, bin/proxygen, bin/ppmq-conform
+#   make check      unit tests (cmocka, TAP) and integration tests, under prove
+#   make demo       the conformance suite against the embedded broker, with its report
+#   make bench      benchmarks (ratios against a peer measured in the same run)
+#   make fuzz       libFuzzer harnesses (clang)
+#   make install    honours PREFIX and DESTDIR
+#   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build
+#
+# How the programs are put together: lib/*.c is libppmq.a; each program is
+# its folder's objects (main.c holds main) linked with libppmq.a.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+MANDIR     := $(PREFIX)/share/man
+DATADIR    := $(PREFIX)/share/ppmq
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+PKGS       := openssl yaml-0.1 libcurl jansson libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DPPMQ_VERSION='"$(VERSION)"' \
+              -DPPMQ_DATADIR='"$(DATADIR)"' $(WARN) -Ilib $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS)
+LIBS       := $(PKG_LIBS) -lpthread -lm
+
+B := build
+ifeq ($(SAN),1)
+  B := build-san
+  ALL_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  ALL_LDFLAGS += -fsanitize=address,undefined
+endif
+BIN := bin
+ifeq ($(SAN),1)
+  BIN := $(B)/bin
+endif
+
+LIB_OBJ      := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c))
+BROKER_OBJ   := $(patsubst %.c,$(B)/%.o,$(wildcard broker/*.c))
+PROXYGEN_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard proxygen/*.c))
+CONFORM_OBJ  := $(patsubst %.c,$(B)/%.o,$(wildcard conformance/*.c reports/*.c))
+# Program objects without main(), for unit tests.
+BROKER_LIB   := $(B)/libbroker.a
+PROXYGEN_LIB := $(B)/libproxygen.a
+CONFORM_LIB  := $(B)/libconform.a
+
+PROGRAMS   := $(BIN)/ppmq-broker $(BIN)/proxygen $(BIN)/ppmq-conform
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
+INTEG      := $(sort $(wildcard tests/integration/*.t))
+MANPAGES   := $(wildcard docs/*.1)
+
+.PHONY: all check check-unit check-integration check-brokers demo bench fuzz install uninstall clean tests
+all: $(PROGRAMS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libppmq.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BROKER_LIB): $(filter-out %/main.o,$(BROKER_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+$(PROXYGEN_LIB): $(filter-out %/main.o,$(PROXYGEN_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+$(CONFORM_LIB): $(filter-out %/main.o,$(CONFORM_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/ppmq-broker: $(BROKER_OBJ) $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/proxygen: $(PROXYGEN_OBJ) $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/ppmq-conform: $(CONFORM_OBJ) $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Unit tests: one cmocka binary per tests/unit/test_*.c. test_broker_*,
+# test_proxygen_* and test_conform_* also link that program's objects.
+TEST_CC = $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Ibroker -Iproxygen -Iconformance -Ireports -o $@
+$(B)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB) $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(TEST_CC) $< $(BROKER_LIB) $(B)/libppmq.a $(LIBS) -lcmocka
+$(B)/tests/test_proxygen_%: tests/unit/test_proxygen_%.c $(PROXYGEN_LIB) $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(TEST_CC) $< $(PROXYGEN_LIB) $(B)/libppmq.a $(LIBS) -lcmocka
+$(B)/tests/test_conform_%: tests/unit/test_conform_%.c $(CONFORM_LIB) $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(TEST_CC) $< $(CONFORM_LIB) $(B)/libppmq.a $(LIBS) -lcmocka
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(TEST_CC) $< $(B)/libppmq.a $(LIBS) -lcmocka
+
+# Helper programs used by integration tests (paho.mqtt.c clients ...).
+$(B)/tests/progs/%: tests/progs/%.c $(B)/libppmq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(B)/libppmq.a $(LIBS) -lpaho-mqtt3as
+
+tests: $(PROGRAMS) $(UNIT_TESTS) $(TEST_PROGS)
+
+PROVE ?= prove
+PROVE_FLAGS ?= --timer
+export CMOCKA_MESSAGE_OUTPUT := TAP
+export PPMQ_BIN := $(abspath $(BIN))
+export PPMQ_BUILD := $(abspath $(B))
+
+check: tests
+	$(PROVE) $(PROVE_FLAGS) --exec '' $(UNIT_TESTS) $(INTEG)
+
+check-unit: tests
+	$(PROVE) $(PROVE_FLAGS) --exec '' $(UNIT_TESTS)
+
+check-integration: tests
+	$(PROVE) $(PROVE_FLAGS) --exec '' $(INTEG)
+
+check-brokers: tests
+	$(PROVE) $(PROVE_FLAGS) --exec '' $(sort $(wildcard tests/brokers/*.t))
+
+demo: all
+	scripts/demo
+
+bench: all
+	scripts/bench
+
+FUZZ_CC ?= clang
+fuzz:
+	@mkdir -p $(B)/fuzz
+	for f in fuzz/fuzz_*.c; do \
+	  n=$$(basename $$f .c); \
+	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined \
+	    -o $(B)/fuzz/$$n $$f lib/pp.c || exit 1; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR)/targets
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(wildcard scenarios/*.yml),install -m 644 scenarios/*.yml $(DESTDIR)$(DATADIR)/scenarios/)
+	$(if $(wildcard conformance/targets/*.yml),install -m 644 conformance/targets/*.yml $(DESTDIR)$(DATADIR)/targets/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,ppmq-broker proxygen ppmq-conform)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build build-san bin reports/out
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,111 @@
+/* client.h - one proxied MQTT client connection, the way a load balancer
+ * and a client would make it together:
+ *
+ *   TCP connect -> PROXY header (optionally split, delayed, cut short)
+ *     -> TLS handshake (tls, wss) -> HTTP upgrade (ws, wss) -> MQTT CONNECT
+ *     -> the outcome (CONNACK code, closed, timeout, TLS failure ...)
+ *
+ * The header always goes before TLS and before the WebSocket upgrade.
+ * Used by `proxygen send`, `proxygen flood` and ppmq-conform.
+ */
+#ifndef PPMQ_CLIENT_H
+#define PPMQ_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum cl_transport { CL_TCP = 0, CL_TLS, CL_WS, CL_WSS };
+
+const char *cl_transport_name(enum cl_transport t);        /* "tcp" ... */
+int cl_transport_parse(const char *s, enum cl_transport *t); /* 0 or -1; "ssl" = "tls" */
+
+enum cl_outcome {
+	CL_CONNACK = 0,   /* a CONNACK came back: see connack_rc */
+	CL_CLOSED,        /* the peer closed (FIN) before answering */
+	CL_RESET,         /* the peer reset the connection */
+	CL_TIMEOUT,       /* nothing conclusive within timeout_ms */
+	CL_REFUSED,       /* TCP connect failed */
+	CL_TLS_FAIL,      /* TLS handshake failed */
+	CL_WS_FAIL,       /* HTTP upgrade refused or malformed */
+	CL_PROTOCOL,      /* the peer answered something that is not a CONNACK */
+	CL_SENT,          /* nothing to wait for (no CONNECT asked) and still open */
+	CL_ERROR,         /* local error (bad option, out of memory) */
+};
+
+const char *cl_outcome_name(enum cl_outcome o);   /* "connack", "closed", ... */
+
+struct cl_opts {
+	enum cl_transport transport;
+	const char *host;          /* name or address */
+	uint16_t port;
+	const char *bind_addr;     /* local source address (e.g. 127.0.0.7), or NULL */
+
+	/* TLS (tls, wss) */
+	const char *ca_file;       /* verify the server against it ... */
+	bool insecure;             /* ... or do not verify at all */
+	const char *sni;           /* server name; default: host when it is a name */
+	const char *cert_file, *key_file; /* client certificate */
+
+	/* WebSocket (ws, wss) */
+	const char *ws_path;       /* default "/mqtt" */
+	const char *ws_subprotocol;/* default "mqtt" */
+
+	/* PROXY header: sent first, exactly these bytes (NULL = no header). */
+	const uint8_t *header;
+	size_t header_len;
+	size_t split;              /* write the header in chunks of this size (0 = one write) */
+	int delay_ms;              /* pause between chunks */
+	size_t send_only;          /* send only the first N bytes of the header (0 = all) */
+	int stall_ms;              /* pause after the header (or its first send_only bytes) */
+	bool close_after_header;   /* close right after the header part: "close mid-header" */
+	bool coalesce;             /* header and CONNECT in one write (tcp only) */
+
+	/* MQTT */
+	bool no_connect;           /* send no CONNECT: outcome is what the peer did */
+	int mqtt_version;          /* 4 (3.1.1, default) or 5 */
+	const char *client_id;
+	const char *username;
+	const char *password;
+	int keepalive;             /* seconds, default 60 */
+
+	int timeout_ms;            /* for each step; default 5000 */
+};
+
+void cl_opts_init(struct cl_opts *o);
+
+struct cl_result {
+	enum cl_outcome outcome;
+	int connack_rc;            /* CONNACK return / reason code, -1 if none */
+	bool session_present;
+	char detail[256];          /* human-readable, e.g. "TLS: certificate verify failed" */
+	uint8_t rx[256];           /* first bytes the peer sent back (after TLS/WS) */
+	size_t rx_len;
+	bool any_byte_received;    /* did the peer write anything at all (before or after TLS) */
+	double elapsed_ms;         /* from connect to outcome */
+	struct sockaddr_storage local; /* our socket address, what the broker sees as peer */
+	char tls_version[32];
+	char tls_cipher[64];
+};
+
+struct cl_conn;
+
+/* Run the exchange up to the outcome. On CL_CONNACK the connection stays
+ * open (a session to observe) and *conn is set; otherwise *conn is NULL.
+ * Returns 0 when the exchange ran (whatever the outcome), -1 on a local
+ * error (then res->outcome == CL_ERROR and res->detail says why). */
+int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn);
+
+/* Is the connection still open (peer has not closed)? */
+bool cl_alive(struct cl_conn *c);
+/* Publish and wait for nothing (QoS 0) - keeps a session busy in tests. */
+int cl_publish(struct cl_conn *c, const char *topic, const void *payload, size_t len);
+/* Send DISCONNECT (when graceful) and close; frees c. NULL is fine. */
+void cl_close(struct cl_conn *c, bool graceful);
+
+/* Outcome as a short sentence and a process exit code (0 success CONNACK). */
+void cl_result_print(const struct cl_result *res, FILE *f);
+
+#endif

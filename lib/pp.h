@@ -1,0 +1,251 @@
+/* pp.h - HAProxy PROXY protocol (v1 text, v2 binary) codec.
+ *
+ * Three parts:
+ *   - an incremental parser: feed it every byte received so far; it says
+ *     "need more", "header of N bytes" or "invalid, because ...". It never
+ *     looks past the header, never reads past the buffer, allocates nothing;
+ *   - a builder for v1 and v2 headers (all families, TLVs, CRC32C);
+ *   - a catalog of named malformations, each with the verdict a strict
+ *     receiver must reach.
+ *
+ * Reference: haproxy doc/proxy-protocol.txt.
+ */
+#ifndef PPMQ_PP_H
+#define PPMQ_PP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define PP_V1_MAX_LEN     107 /* whole v1 line, CRLF included */
+#define PP_V2_SIG_LEN     12
+#define PP_V2_FIXED_LEN   16  /* signature + ver/cmd + fam/proto + length */
+#define PP_V2_MAX_LEN     (PP_V2_FIXED_LEN + 65535)
+#define PP_MAX_TLVS       32  /* top-level TLVs kept per header */
+#define PP_UNIX_PATH_LEN  108
+
+extern const uint8_t pp_v2_sig[PP_V2_SIG_LEN];
+
+/* ---- result and reason codes ------------------------------------------- */
+
+/* pp_parse() returns > 0 (header length), PP_NEED_MORE or PP_INVALID. */
+#define PP_NEED_MORE 0
+#define PP_INVALID   (-1)
+
+/* Why a header is invalid. Stable: names (pp_reason_name) appear in logs,
+ * metrics labels and reports. */
+enum pp_reason {
+	PP_R_OK = 0,
+	PP_R_NOT_PROXY,        /* first bytes are neither "PROXY " nor the v2 signature */
+	PP_R_TOO_LARGE,        /* header longer than the configured maximum */
+	/* v1 */
+	PP_R_V1_TOO_LONG,      /* no CRLF within 107 bytes */
+	PP_R_V1_BAD_PROTO,     /* not TCP4 / TCP6 / UNKNOWN */
+	PP_R_V1_BAD_SPACING,   /* missing, double, leading or trailing space, tab */
+	PP_R_V1_BAD_EOL,       /* LF without CR, CR without LF, NUL or control byte */
+	PP_R_V1_BAD_SRC_ADDR,
+	PP_R_V1_BAD_DST_ADDR,
+	PP_R_V1_BAD_SRC_PORT,
+	PP_R_V1_BAD_DST_PORT,
+	PP_R_V1_FIELD_COUNT,   /* too few or too many fields */
+	PP_R_V1_FAMILY_MISMATCH, /* TCP4 with IPv6 address or the reverse */
+	/* v2 */
+	PP_R_V2_BAD_SIG,       /* "\r\n\r\n\0\r\nQUIT\n" prefix damaged */
+	PP_R_V2_BAD_VERSION,   /* high nibble of byte 13 != 2 */
+	PP_R_V2_BAD_COMMAND,   /* low nibble of byte 13 not LOCAL/PROXY */
+	PP_R_V2_BAD_FAMILY,    /* high nibble of byte 14 > 3 */
+	PP_R_V2_BAD_TRANSPORT, /* low nibble of byte 14 > 2 */
+	PP_R_V2_SHORT_ADDR,    /* length smaller than the family's address block */
+	PP_R_V2_TLV_TRUNCATED, /* TLV header or value runs past the length */
+	PP_R_V2_SSL_TRUNCATED, /* SSL TLV too short or sub-TLV runs past it */
+	PP_R_V2_BAD_CRC_LEN,   /* CRC32C TLV with length != 4 */
+	PP_R_V2_CRC_MISMATCH,
+	PP_R_V2_DUP_TLV,       /* CRC32C given twice */
+	PP_R_V2_TOO_MANY_TLVS, /* more than PP_MAX_TLVS top-level TLVs */
+	PP_R_V2_BAD_UNIX_PATH, /* UNIX address without a NUL terminator */
+	PP_R_COUNT
+};
+
+/* Where and why a header was refused: what a log line needs. */
+struct pp_error {
+	enum pp_reason reason;
+	size_t offset;    /* byte offset in the header where it went wrong */
+	char msg[160];    /* human-readable, e.g. "v1: source port '070' has a leading zero" */
+};
+
+const char *pp_reason_name(enum pp_reason r);   /* "v1-bad-src-port" */
+const char *pp_reason_text(enum pp_reason r);   /* one-line description */
+
+/* ---- parsed header ----------------------------------------------------- */
+
+enum pp_cmd   { PP_CMD_LOCAL = 0, PP_CMD_PROXY = 1 };
+enum pp_fam   { PP_FAM_UNSPEC = 0, PP_FAM_INET = 1, PP_FAM_INET6 = 2, PP_FAM_UNIX = 3 };
+enum pp_proto { PP_PROTO_UNSPEC = 0, PP_PROTO_STREAM = 1, PP_PROTO_DGRAM = 2 };
+
+enum pp_tlv_type {
+	PP2_TYPE_ALPN = 0x01,
+	PP2_TYPE_AUTHORITY = 0x02,
+	PP2_TYPE_CRC32C = 0x03,
+	PP2_TYPE_NOOP = 0x04,
+	PP2_TYPE_UNIQUE_ID = 0x05,
+	PP2_TYPE_SSL = 0x20,
+	PP2_SUBTYPE_SSL_VERSION = 0x21,
+	PP2_SUBTYPE_SSL_CN = 0x22,
+	PP2_SUBTYPE_SSL_CIPHER = 0x23,
+	PP2_SUBTYPE_SSL_SIG_ALG = 0x24,
+	PP2_SUBTYPE_SSL_KEY_ALG = 0x25,
+	PP2_TYPE_NETNS = 0x30,
+	PP2_TYPE_GCP = 0xE0,   /* sub-type 0x01: PSC connection id, u64 BE */
+	PP2_TYPE_AWS = 0xEA,   /* sub-type 0x01: VPC endpoint id, ASCII */
+	PP2_TYPE_AZURE = 0xEE, /* sub-type 0x01: private endpoint LINKID, u32 LE */
+	PP2_TYPE_MIN_CUSTOM = 0xE0,
+	PP2_TYPE_MAX_CUSTOM = 0xEF,
+};
+
+#define PP2_CLIENT_SSL       0x01
+#define PP2_CLIENT_CERT_CONN 0x02
+#define PP2_CLIENT_CERT_SESS 0x04
+
+/* A byte string inside the caller's buffer (not NUL-terminated). */
+struct pp_bytes {
+	const uint8_t *ptr; /* NULL when absent */
+	size_t len;
+};
+
+struct pp_tlv {
+	uint8_t type;
+	struct pp_bytes value;
+};
+
+struct pp_ssl {
+	bool present;
+	uint8_t client;     /* PP2_CLIENT_* bits */
+	uint32_t verify;    /* 0 = client certificate verified */
+	struct pp_bytes version, cn, cipher, sig_alg, key_alg;
+};
+
+/* Everything a header says. Byte strings point into the buffer given to
+ * pp_parse(): copy what must outlive it. */
+struct pp_header {
+	int version;               /* 1 or 2 */
+	enum pp_cmd command;       /* v1 is always PROXY */
+	enum pp_fam family;        /* v1 UNKNOWN => PP_FAM_UNSPEC */
+	enum pp_proto transport;   /* v1 => STREAM (or UNSPEC for UNKNOWN) */
+	/* INET/INET6: sockaddr_in / sockaddr_in6 with port; UNIX: sockaddr_un;
+	 * LOCAL, UNSPEC, v1 UNKNOWN: ss_family == AF_UNSPEC. */
+	struct sockaddr_storage src, dst;
+	size_t len;                /* total header length in bytes */
+
+	/* v2 TLVs: every top-level TLV in wire order (unknown ones too) ... */
+	size_t ntlv;
+	struct pp_tlv tlv[PP_MAX_TLVS];
+	/* ... and the well-known ones decoded. */
+	struct pp_bytes alpn, authority, unique_id, netns;
+	struct pp_bytes aws_vpce_id;   /* 0xEA sub-type 0x01 */
+	bool has_azure_linkid;
+	uint32_t azure_linkid;         /* 0xEE sub-type 0x01 */
+	bool has_gcp_psc_id;
+	uint64_t gcp_psc_id;           /* 0xE0 sub-type 0x01 */
+	bool has_crc32c;
+	uint32_t crc32c;               /* as sent (verified unless disabled) */
+	size_t noop_bytes;             /* total NOOP padding */
+	struct pp_ssl ssl;
+};
+
+struct pp_parse_opts {
+	size_t max_len;      /* refuse longer headers; default 4096, max PP_V2_MAX_LEN */
+	bool allow_v1;       /* default true */
+	bool allow_v2;       /* default true */
+	bool verify_crc32c;  /* default true */
+};
+
+void pp_parse_opts_init(struct pp_parse_opts *o);
+
+/* Parse the bytes received so far.
+ * Returns the header length (> 0) and fills *h; or PP_NEED_MORE when buf
+ * is a valid prefix of a header (call again with more bytes); or
+ * PP_INVALID and fills *err. Decides as early as the bytes allow: a prefix
+ * that cannot become a valid header is PP_INVALID at once.
+ * o may be NULL (defaults); err may be NULL. */
+int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
+	     struct pp_header *h, struct pp_error *err);
+
+/* Early answer on the first bytes: can this be a PROXY header at all? */
+enum pp_detect {
+	PP_DETECT_MORE = 0, /* too few bytes to say */
+	PP_DETECT_V1,       /* starts like "PROXY " */
+	PP_DETECT_V2,       /* starts like the v2 signature */
+	PP_DETECT_NONE,     /* cannot be a header: "missing header" */
+};
+enum pp_detect pp_detect(const uint8_t *buf, size_t len);
+
+/* ---- building ---------------------------------------------------------- */
+
+/* What to build. Reuses pp_header's fields: version, command, family,
+ * transport, src, dst, and tlv[0..ntlv) written in order (byte strings
+ * from the caller). Fields ignored by the builder: len, the decoded TLV
+ * fields (use the pp_tlv_* helpers to append them to tlv[]). */
+struct pp_build_opts {
+	bool crc32c;          /* v2: append a CRC32C TLV and fill it in */
+	size_t noop_len;      /* v2: append a NOOP TLV of this many zero bytes (0 = none) */
+	bool v1_unknown_long; /* v1 UNKNOWN: also write addresses and ports */
+};
+
+/* Build into out (cap bytes). Returns the length, or -1 with *err set
+ * (bad input or buffer too small). o may be NULL. */
+int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
+	     uint8_t *out, size_t cap, struct pp_error *err);
+
+/* Helpers to fill a pp_header for building. */
+void pp_header_init(struct pp_header *h, int version, enum pp_cmd cmd);
+/* "1.2.3.4:5", "[::1]:5", "::1" with port separate ... : parse "IP:PORT"
+ * (IPv6 in brackets) into a sockaddr; returns 0 or -1. */
+int pp_sockaddr_parse(const char *s, struct sockaddr_storage *ss);
+/* Set src/dst and the family from them (both must be the same family). */
+int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
+			const struct sockaddr_storage *dst);
+/* Append a TLV (value copied by reference). Returns 0 or -1 when full. */
+int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len);
+/* Encode an SSL TLV value (client, verify, then sub-TLVs for every non-NULL
+ * field) into out; returns the length or -1 when it does not fit. */
+int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap);
+
+/* Format addresses for people and logs: "1.2.3.4", "2001:db8::1",
+ * "unix:/path", "-" for AF_UNSPEC. Port 0 when none. */
+const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
+uint16_t pp_addr_port(const struct sockaddr_storage *ss);
+
+/* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it. */
+uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- malformations ----------------------------------------------------- */
+
+/* What a strict receiver must do with the mutated header. */
+enum pp_verdict {
+	PP_VERDICT_REJECT,      /* invalid: close without answering */
+	PP_VERDICT_INCOMPLETE,  /* never completes: wait, then time out and close */
+	PP_VERDICT_NOT_PROXY,   /* not a PROXY header at all: "missing header" */
+};
+const char *pp_verdict_name(enum pp_verdict v); /* "reject", "incomplete", "not-proxy" */
+
+struct pp_mutation {
+	const char *name;          /* stable id, e.g. "v2-bad-version" */
+	int version;               /* 1 or 2: which header it damages */
+	const char *desc;          /* one line */
+	enum pp_verdict verdict;
+	enum pp_reason reason;     /* what pp_parse reports (PP_R_OK for INCOMPLETE) */
+};
+
+/* The whole catalog, in a stable order. */
+const struct pp_mutation *pp_mutations(size_t *count);
+const struct pp_mutation *pp_mutation_find(const char *name);
+
+/* Build `base` (as pp_build would), then apply the named malformation.
+ * base may be NULL: a default TCP4 header 192.0.2.1:40000 -> 198.51.100.1:1883
+ * of the mutation's version is used. Returns the length or -1 (unknown
+ * name, or does not fit). */
+int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
+	      size_t cap, struct pp_error *err);
+
+#endif
