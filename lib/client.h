@@ -61,7 +61,10 @@ struct cl_opts {
 	size_t send_only;          /* send only the first N bytes of the header (0 = all) */
 	int stall_ms;              /* pause after the header (or its first send_only bytes) */
 	bool close_after_header;   /* close right after the header part: "close mid-header" */
-	bool coalesce;             /* header and CONNECT in one write (tcp only) */
+	bool coalesce;             /* header and the next bytes in one write: the CONNECT
+				    * (tcp), the ClientHello (tls, wss) or the upgrade
+				    * request (ws); ignored with split, stall_ms or a
+				    * partial header */
 
 	/* MQTT */
 	bool no_connect;           /* send no CONNECT: outcome is what the peer did */
@@ -88,6 +91,7 @@ struct cl_result {
 	struct sockaddr_storage local; /* our socket address, what the broker sees as peer */
 	char tls_version[32];
 	char tls_cipher[64];
+	int mqtt_version;          /* the CONNECT's level (4 or 5): how to read connack_rc */
 };
 
 struct cl_conn;
@@ -107,5 +111,9 @@ void cl_close(struct cl_conn *c, bool graceful);
 
 /* Outcome as a short sentence and a process exit code (0 success CONNACK). */
 void cl_result_print(const struct cl_result *res, FILE *f);
+/* The same sentence into buf (no newline); returns buf. */
+const char *cl_result_str(const struct cl_result *res, char *buf, size_t cap);
+/* 0 for a CONNACK with code 0, 1 for any other outcome. */
+int cl_result_exit_code(const struct cl_result *res);
 
 #endif

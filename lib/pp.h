@@ -64,6 +64,10 @@ enum pp_reason {
 	PP_R_V2_DUP_TLV,       /* CRC32C given twice */
 	PP_R_V2_TOO_MANY_TLVS, /* more than PP_MAX_TLVS top-level TLVs */
 	PP_R_V2_BAD_UNIX_PATH, /* UNIX address without a NUL terminator */
+	/* added after the first list; appended so that values above stay put */
+	PP_R_VERSION_DISABLED, /* a v1 (v2) header while opts.allow_v1 (allow_v2) is false */
+	PP_R_V2_BAD_UNIQUE_ID, /* UNIQUE_ID TLV longer than 128 bytes */
+	PP_R_BUILD,            /* pp_build/pp_mutate: input cannot be encoded, or no room */
 	PP_R_COUNT
 };
 
@@ -200,7 +204,9 @@ int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
 /* Helpers to fill a pp_header for building. */
 void pp_header_init(struct pp_header *h, int version, enum pp_cmd cmd);
 /* "1.2.3.4:5", "[::1]:5", "::1" with port separate ... : parse "IP:PORT"
- * (IPv6 in brackets) into a sockaddr; returns 0 or -1. */
+ * (IPv6 in brackets) into a sockaddr; returns 0 or -1. Also accepts
+ * "unix:/path" (AF_UNIX, path shorter than 108 bytes). Ports are decimal
+ * 0..65535 without leading zeros; anything else is refused. */
 int pp_sockaddr_parse(const char *s, struct sockaddr_storage *ss);
 /* Set src/dst and the family from them (both must be the same family). */
 int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,

@@ -1,0 +1,1418 @@
+/* config.c - see config.h.
+ *
+ * Every key is a row of one table (name, env name, type, default, and
+ * for per-listener PROXY keys the global key it inherits from). Loading
+ * collects, per key, the winning text and its source (file, then env),
+ * then converts each text into the typed struct cfg, applies
+ * inheritance, and checks cross-key rules (ssl enabled needs a cert).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "pp.h"
+
+/* ---- the key table ------------------------------------------------------ */
+
+enum field {
+	F_PROXY_ENABLED, F_PROXY_MODE, F_PROXY_TIMEOUT, F_PROXY_MAX, F_TRUSTED,
+	F_L_ENABLED, F_L_ADDR, F_L_PORT, F_L_PROXY_ENABLED, F_L_PROXY_MODE,
+	F_L_TRUSTED, F_L_CERT, F_L_KEY, F_L_CA, F_L_CLIENT_AUTH, F_L_PATH,
+	F_ADM_ENABLED, F_ADM_ADDR, F_ADM_PORT, F_ADM_TOKEN,
+	F_SEC_ANON, F_SEC_USERS,
+	F_MQTT_MAXPKT, F_MQTT_KA,
+	F_SESS_MAX, F_SESS_UNAUTH,
+	F_LOG_LEVEL, F_LOG_FILE,
+};
+
+enum ktype {
+	T_BOOL,      /* true/false ... */
+	T_STR,       /* non-empty text */
+	T_PATH,      /* file name */
+	T_SECRET,    /* text, printed as *** */
+	T_WSPATH,    /* "/..." */
+	T_PORT,      /* 1..65535 (min/max) */
+	T_DURATION,  /* ms */
+	T_UINT,      /* min..max */
+	T_MODE,      /* strict|optional */
+	T_AUTH,      /* none|optional|required */
+	T_LEVEL,     /* error|warn|info|debug */
+	T_CIDRS,     /* list */
+	T_USERS,     /* list of {username, password} */
+};
+
+struct key {
+	char name[48];
+	char env[48];
+	enum field field;
+	enum ktype type;
+	int lk;                 /* listener index, -1 for global keys */
+	const char *def;        /* default text; NULL = unset */
+	int inherit;            /* index of the global key inherited when unset, or -1 */
+	unsigned long min, max; /* T_PORT, T_UINT */
+};
+
+#define MAX_KEYS 64
+static struct key keys[MAX_KEYS];
+static size_t nkeys;
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static const char *const lnames[CFG_NLISTENERS] = { "tcp", "ssl", "ws", "wss" };
+static const char *const lenv[CFG_NLISTENERS] = { "TCP", "SSL", "WS", "WSS" };
+static const char *const lport_def[CFG_NLISTENERS] = { "1883", "8883", "8084", "8085" };
+static const char *const lenabled_def[CFG_NLISTENERS] = { "true", "false", "true", "false" };
+
+static int add_key(const char *name, const char *env, enum field f, enum ktype t,
+		   int lk, const char *def, int inherit, unsigned long min,
+		   unsigned long max)
+{
+	struct key *k = &keys[nkeys];
+
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->env, sizeof(k->env), "%s", env ? env : "");
+	k->field = f;
+	k->type = t;
+	k->lk = lk;
+	k->def = def;
+	k->inherit = inherit;
+	k->min = min;
+	k->max = max;
+	return (int)nkeys++;
+}
+
+static void build_keys(void)
+{
+	char n[48], v[48];
+	int g_enabled, g_mode, g_trusted;
+
+	g_enabled = add_key("listener.proxy_enabled", "MQTT_PROXY_PROTOCOL_ENABLED",
+			    F_PROXY_ENABLED, T_BOOL, -1, "false", -1, 0, 0);
+	g_mode = add_key("listener.proxy_mode", "MQTT_PROXY_PROTOCOL_MODE",
+			 F_PROXY_MODE, T_MODE, -1, "strict", -1, 0, 0);
+	add_key("listener.proxy_timeout", "MQTT_PROXY_PROTOCOL_TIMEOUT",
+		F_PROXY_TIMEOUT, T_DURATION, -1, "3s", -1, 1, 3600000);
+	add_key("listener.proxy_max_header", "MQTT_PROXY_PROTOCOL_MAX_HEADER",
+		F_PROXY_MAX, T_UINT, -1, "4096", -1, PP_V2_FIXED_LEN, PP_V2_MAX_LEN);
+	g_trusted = add_key("listener.trusted_proxies", "MQTT_PROXY_TRUSTED_PROXIES",
+			    F_TRUSTED, T_CIDRS, -1, NULL, -1, 0, 0);
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+#define K(suffix, envfmt, ...) \
+	(snprintf(n, sizeof(n), "listener.%s." suffix, lnames[i]), \
+	 snprintf(v, sizeof(v), envfmt, lenv[i]), add_key(n, v, __VA_ARGS__))
+		K("enabled", "LISTENER_%s_ENABLED", F_L_ENABLED, T_BOOL, i, lenabled_def[i], -1, 0, 0);
+		K("bind_address", "LISTENER_%s_BIND_ADDRESS", F_L_ADDR, T_STR, i, "0.0.0.0", -1, 0, 0);
+		K("bind_port", "LISTENER_%s_BIND_PORT", F_L_PORT, T_PORT, i, lport_def[i], -1, 1, 65535);
+		K("proxy_enabled", "MQTT_%s_PROXY_PROTOCOL_ENABLED", F_L_PROXY_ENABLED, T_BOOL, i, NULL, g_enabled, 0, 0);
+		K("proxy_mode", "MQTT_%s_PROXY_PROTOCOL_MODE", F_L_PROXY_MODE, T_MODE, i, NULL, g_mode, 0, 0);
+		K("trusted_proxies", "MQTT_%s_PROXY_TRUSTED_PROXIES", F_L_TRUSTED, T_CIDRS, i, NULL, g_trusted, 0, 0);
+		if (i == CFG_SSL || i == CFG_WSS) {
+			K("cert_file", "LISTENER_%s_PEM_CERT", F_L_CERT, T_PATH, i, NULL, -1, 0, 0);
+			K("key_file", "LISTENER_%s_PEM_KEY", F_L_KEY, T_PATH, i, NULL, -1, 0, 0);
+			K("ca_file", "LISTENER_%s_PEM_CA", F_L_CA, T_PATH, i, NULL, -1, 0, 0);
+			K("client_auth", "LISTENER_%s_CLIENT_AUTH", F_L_CLIENT_AUTH, T_AUTH, i, "none", -1, 0, 0);
+		}
+		if (i == CFG_WS || i == CFG_WSS)
+			K("path", "LISTENER_%s_PATH", F_L_PATH, T_WSPATH, i, "/mqtt", -1, 0, 0);
+#undef K
+	}
+	add_key("admin.enabled", "ADMIN_ENABLED", F_ADM_ENABLED, T_BOOL, -1, "true", -1, 0, 0);
+	add_key("admin.bind_address", "ADMIN_BIND_ADDRESS", F_ADM_ADDR, T_STR, -1, "127.0.0.1", -1, 0, 0);
+	add_key("admin.bind_port", "ADMIN_BIND_PORT", F_ADM_PORT, T_PORT, -1, "8083", -1, 0, 65535);
+	add_key("admin.token", "ADMIN_TOKEN", F_ADM_TOKEN, T_SECRET, -1, NULL, -1, 0, 0);
+	add_key("security.allow_anonymous", "SECURITY_ALLOW_ANONYMOUS", F_SEC_ANON, T_BOOL, -1, "true", -1, 0, 0);
+	add_key("security.users", "SECURITY_USERS", F_SEC_USERS, T_USERS, -1, NULL, -1, 0, 0);
+	add_key("mqtt.max_packet_size", "MQTT_MAX_PACKET_SIZE", F_MQTT_MAXPKT, T_UINT, -1, "1048576", -1, 16, 268435460);
+	add_key("mqtt.keepalive_max", "MQTT_KEEPALIVE_MAX", F_MQTT_KA, T_UINT, -1, "65535", -1, 1, 65535);
+	add_key("sessions.max_kept", "SESSIONS_MAX_KEPT", F_SESS_MAX, T_UINT, -1, "10000", -1, 1, 10000000);
+	add_key("sessions.unauthorized_max", "SESSIONS_UNAUTHORIZED_MAX", F_SESS_UNAUTH, T_UINT, -1, "1000", -1, 1, 1000000);
+	add_key("log.level", "LOG_LEVEL", F_LOG_LEVEL, T_LEVEL, -1, "info", -1, 0, 0);
+	add_key("log.file", "LOG_FILE", F_LOG_FILE, T_PATH, -1, NULL, -1, 0, 0);
+}
+
+static void keys_init(void)
+{
+	pthread_once(&keys_once, build_keys);
+}
+
+static int key_find(const char *name)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+size_t cfg_key_count(void)
+{
+	keys_init();
+	return nkeys;
+}
+
+const char *cfg_key_name(size_t i)
+{
+	keys_init();
+	return i < nkeys ? keys[i].name : NULL;
+}
+
+const char *cfg_env_name(const char *key)
+{
+	int i;
+
+	keys_init();
+	i = key_find(key);
+	return i < 0 ? NULL : keys[i].env;
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+const char *cfg_listener_name(enum cfg_listener_kind k)
+{
+	return (unsigned)k < CFG_NLISTENERS ? lnames[k] : NULL;
+}
+
+int cfg_listener_parse(const char *s, enum cfg_listener_kind *k)
+{
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+		if (strcmp(s, lnames[i]) == 0) {
+			*k = (enum cfg_listener_kind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *cfg_proxy_mode_name(enum cfg_proxy_mode m)
+{
+	return m == CFG_PROXY_OPTIONAL ? "optional" : "strict";
+}
+
+const char *cfg_client_auth_name(enum cfg_client_auth a)
+{
+	switch (a) {
+	case CFG_CLIENT_AUTH_OPTIONAL: return "optional";
+	case CFG_CLIENT_AUTH_REQUIRED: return "required";
+	default: return "none";
+	}
+}
+
+const char *cfg_src_kind_name(enum cfg_src_kind k)
+{
+	switch (k) {
+	case CFG_SRC_FILE: return "file";
+	case CFG_SRC_ENV: return "env";
+	case CFG_SRC_INHERITED: return "inherited";
+	default: return "default";
+	}
+}
+
+/* ---- scalar parsers ------------------------------------------------------ */
+
+int cfg_parse_bool(const char *s, bool *out)
+{
+	static const char *const t[] = { "true", "yes", "1" };
+	static const char *const f[] = { "false", "no", "0" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(s, t[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, f[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Decimal digits only (no sign, no spaces), at most max. */
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (v > (max - (unsigned long)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int cfg_parse_duration_ms(const char *s, unsigned *ms, struct perr *e)
+{
+	char num[24];
+	const char *unit;
+	unsigned long v, mul;
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 0 || n >= sizeof(num))
+		return perr_set(e, "'%s' is not a duration (e.g. 3s, 500ms, 3000)", s);
+	memcpy(num, s, n);
+	num[n] = '\0';
+	unit = s + n;
+	if (*unit == '\0' || strcmp(unit, "ms") == 0)
+		mul = 1;
+	else if (strcmp(unit, "s") == 0)
+		mul = 1000;
+	else if (strcmp(unit, "m") == 0)
+		mul = 60000;
+	else
+		return perr_set(e, "'%s' is not a duration (e.g. 3s, 500ms, 3000): unknown unit '%s'", s, unit);
+	if (parse_ulong(num, 3600000UL, &v) < 0 || v * mul > 3600000UL || v == 0)
+		return perr_set(e, "'%s' is out of range (1ms..1h)", s);
+	*ms = (unsigned)(v * mul);
+	return 0;
+}
+
+/* ---- per-key state while loading ------------------------------------------ */
+
+struct file_user {
+	char *username, *password;
+	char loc[300];          /* "path:line:col" of the entry */
+};
+
+struct kval {
+	char *text;             /* winning text before conversion; NULL = unset */
+	struct cfg_src src;
+	char loc[300];          /* error prefix: "path:line:col" or "env NAME" */
+	char via[80];           /* " (from env X)" when a placeholder read env X */
+	int file_line;          /* duplicate detection; 0 = not in file */
+	struct file_user *users; /* security.users from the file */
+	size_t nusers;
+};
+
+struct cfg_priv {
+	struct kval v[MAX_KEYS];
+};
+
+static void kval_clear(struct kval *kv)
+{
+	free(kv->text);
+	kv->text = NULL;
+	for (size_t i = 0; i < kv->nusers; i++) {
+		free(kv->users[i].username);
+		free(kv->users[i].password);
+	}
+	free(kv->users);
+	kv->users = NULL;
+	kv->nusers = 0;
+}
+
+static void src_set(struct cfg_src *s, enum cfg_src_kind kind, int line, int col,
+		    const char *env, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void src_set(struct cfg_src *s, enum cfg_src_kind kind, int line, int col,
+		    const char *env, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->kind = kind;
+	s->line = line;
+	s->col = col;
+	snprintf(s->env, sizeof(s->env), "%s", env ? env : "");
+	va_start(ap, fmt);
+	vsnprintf(s->desc, sizeof(s->desc), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- ${ENV:default} expansion --------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static bool env_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Expand every ${NAME} / ${NAME:default} in s. An unset or empty variable
+ * takes the default (empty when none). *env_used gets the first variable
+ * that supplied a value, *ph_name the first placeholder's name. */
+static int expand(const char *s, char **out, char *env_used, size_t env_cap,
+		  char *ph_name, size_t ph_cap, struct perr *e)
+{
+	struct buf b = { 0 };
+
+	env_used[0] = '\0';
+	ph_name[0] = '\0';
+	if (buf_add(&b, "", 0) < 0)
+		return perr_set(e, "out of memory");
+	while (*s) {
+		const char *d = strstr(s, "${");
+		const char *name, *end, *def = NULL, *val;
+		char var[128];
+		size_t nlen;
+
+		if (!d) {
+			if (buf_add(&b, s, strlen(s)) < 0)
+				goto oom;
+			break;
+		}
+		if (buf_add(&b, s, (size_t)(d - s)) < 0)
+			goto oom;
+		name = d + 2;
+		end = name;
+		while (env_char(*end))
+			end++;
+		nlen = (size_t)(end - name);
+		if (nlen == 0 || nlen >= sizeof(var) || (*end != '}' && *end != ':')) {
+			free(b.p);
+			return perr_set(e, "bad placeholder '%.40s': expected ${NAME} or ${NAME:default}", d);
+		}
+		memcpy(var, name, nlen);
+		var[nlen] = '\0';
+		if (*end == ':') {
+			def = end + 1;
+			end = strchr(def, '}');
+			if (!end) {
+				free(b.p);
+				return perr_set(e, "unterminated placeholder '%.40s'", d);
+			}
+		}
+		if (!ph_name[0])
+			snprintf(ph_name, ph_cap, "%s", var);
+		val = getenv(var);
+		if (val && *val) {
+			if (!env_used[0])
+				snprintf(env_used, env_cap, "%s", var);
+			if (buf_add(&b, val, strlen(val)) < 0)
+				goto oom;
+		} else if (def && buf_add(&b, def, (size_t)(end - def)) < 0) {
+			goto oom;
+		}
+		s = end + 1;
+	}
+	*out = b.p;
+	return 0;
+oom:
+	free(b.p);
+	return perr_set(e, "out of memory");
+}
+
+/* ---- YAML walking ---------------------------------------------------------- */
+
+struct loader {
+	const char *path;
+	struct cfg_priv *priv;
+	yaml_document_t *doc;
+	size_t visits;
+	struct perr *e;
+};
+
+static size_t levenshtein(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t prev[128], cur[128];
+
+	if (la >= 127 || lb >= 127)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < c)
+				c = prev[j] + 1;
+			if (cur[j - 1] + 1 < c)
+				c = cur[j - 1] + 1;
+			cur[j] = c;
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+static const char *closest_key(const char *name)
+{
+	size_t best = (size_t)-1;
+	const char *bk = NULL;
+
+	for (size_t i = 0; i < nkeys; i++) {
+		size_t d = levenshtein(name, keys[i].name);
+
+		if (d < best) {
+			best = d;
+			bk = keys[i].name;
+		}
+	}
+	/* A wild guess helps nobody: only suggest near misses. */
+	if (bk && best <= strlen(name) / 3 + 2)
+		return bk;
+	return NULL;
+}
+
+/* Is name a strict prefix ("listener.tcp") of some key? */
+static bool is_section(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < nkeys; i++)
+		if (strncmp(keys[i].name, name, n) == 0 && keys[i].name[n] == '.')
+			return true;
+	return false;
+}
+
+static void mark_loc(const struct loader *L, const yaml_node_t *n, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s:%zu:%zu", L->path, n->start_mark.line + 1,
+		 n->start_mark.column + 1);
+}
+
+static int lerr(const struct loader *L, const yaml_node_t *at, const char *key,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int lerr(const struct loader *L, const yaml_node_t *at, const char *key,
+		const char *fmt, ...)
+{
+	char why[300], loc[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	mark_loc(L, at, loc, sizeof(loc));
+	if (key && *key)
+		return perr_set(L->e, "%s: %s: %s", loc, key, why);
+	return perr_set(L->e, "%s: %s", loc, why);
+}
+
+/* Plain null / ~ / empty scalars mean "no value". */
+static bool scalar_is_null(const yaml_node_t *n)
+{
+	const char *s = (const char *)n->data.scalar.value;
+
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+/* Expand a scalar node; *out NULL when it ends up empty (unset). */
+static int scalar_text(const struct loader *L, const yaml_node_t *n, const char *key,
+		       char **out, char *env_used, size_t env_cap, char *ph, size_t ph_cap)
+{
+	struct perr pe;
+	char *t = NULL;
+
+	*out = NULL;
+	env_used[0] = ph[0] = '\0';
+	if (scalar_is_null(n))
+		return 0;
+	if (expand((const char *)n->data.scalar.value, &t, env_used, env_cap, ph, ph_cap, &pe) < 0)
+		return lerr(L, n, key, "%s", pe.msg);
+	if (!*t) {
+		free(t);
+		return 0;
+	}
+	*out = t;
+	return 0;
+}
+
+static int load_users(struct loader *L, struct kval *kv, const yaml_node_t *keyn,
+		      const yaml_node_t *val, const char *key)
+{
+	size_t count = 0;
+
+	if (val->type != YAML_SEQUENCE_NODE)
+		return lerr(L, keyn, key, "expected a list of {username, password}");
+	for (yaml_node_item_t *it = val->data.sequence.items.start;
+	     it < val->data.sequence.items.top; it++)
+		count++;
+	kv->users = calloc(count ? count : 1, sizeof(*kv->users));
+	if (!kv->users)
+		return perr_set(L->e, "out of memory");
+	for (yaml_node_item_t *it = val->data.sequence.items.start;
+	     it < val->data.sequence.items.top; it++) {
+		yaml_node_t *u = yaml_document_get_node(L->doc, *it);
+		struct file_user *fu = &kv->users[kv->nusers];
+		char ukey[80], envu[64], ph[64];
+
+		snprintf(ukey, sizeof(ukey), "%s[%zu]", key, kv->nusers);
+		kv->nusers++;
+		if (!u || u->type != YAML_MAPPING_NODE)
+			return lerr(L, u ? u : val, ukey, "expected a mapping {username, password}");
+		mark_loc(L, u, fu->loc, sizeof(fu->loc));
+		for (yaml_node_pair_t *p = u->data.mapping.pairs.start;
+		     p < u->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+			yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+			const char *kn;
+			char **dst;
+
+			if (!k || !v || k->type != YAML_SCALAR_NODE)
+				return lerr(L, u, ukey, "keys must be plain names");
+			kn = (const char *)k->data.scalar.value;
+			if (strcmp(kn, "username") == 0)
+				dst = &fu->username;
+			else if (strcmp(kn, "password") == 0)
+				dst = &fu->password;
+			else
+				return lerr(L, k, ukey, "unknown field '%s' (expected username, password)", kn);
+			if (*dst)
+				return lerr(L, k, ukey, "duplicate field '%s'", kn);
+			if (v->type != YAML_SCALAR_NODE)
+				return lerr(L, k, ukey, "%s must be a scalar", kn);
+			if (scalar_text(L, v, ukey, dst, envu, sizeof(envu), ph, sizeof(ph)) < 0)
+				return -1;
+			if (!*dst && (*dst = strdup("")) == NULL)
+				return perr_set(L->e, "out of memory");
+		}
+		if (!fu->username || !*fu->username)
+			return lerr(L, u, ukey, "username missing or empty");
+		for (size_t j = 0; j + 1 < kv->nusers; j++)
+			if (strcmp(kv->users[j].username, fu->username) == 0)
+				return lerr(L, u, ukey, "duplicate user '%s'", fu->username);
+	}
+	return 0;
+}
+
+/* A leaf for a known key. */
+static int load_leaf(struct loader *L, int ki, const yaml_node_t *keyn,
+		     const yaml_node_t *val, const char *key)
+{
+	const struct key *k = &keys[ki];
+	struct kval *kv = &L->priv->v[ki];
+	char env_used[64] = "", ph[64] = "";
+	int line = (int)keyn->start_mark.line + 1;
+	int col = (int)keyn->start_mark.column + 1;
+	char *text = NULL;
+
+	if (kv->file_line)
+		return lerr(L, keyn, key, "duplicate key (first set at line %d)", kv->file_line);
+	kv->file_line = line;
+
+	if (k->type == T_USERS && val->type != YAML_SCALAR_NODE) {
+		if (load_users(L, kv, keyn, val, key) < 0)
+			return -1;
+		mark_loc(L, keyn, kv->loc, sizeof(kv->loc));
+		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL, "file %s:%d", L->path, line);
+		return 0;
+	}
+	if (val->type == YAML_SEQUENCE_NODE && k->type == T_CIDRS) {
+		/* Join items with commas; CIDRs never contain one. */
+		struct buf b = { 0 };
+
+		for (yaml_node_item_t *it = val->data.sequence.items.start;
+		     it < val->data.sequence.items.top; it++) {
+			yaml_node_t *item = yaml_document_get_node(L->doc, *it);
+			char eu[64], ip[64], *t;
+
+			if (!item || item->type != YAML_SCALAR_NODE) {
+				free(b.p);
+				return lerr(L, item ? item : val, key, "list items must be scalars (CIDR)");
+			}
+			if (scalar_text(L, item, key, &t, eu, sizeof(eu), ip, sizeof(ip)) < 0) {
+				free(b.p);
+				return -1;
+			}
+			if (!t)
+				continue;
+			if (!env_used[0] && eu[0])
+				snprintf(env_used, sizeof(env_used), "%s", eu);
+			if (!ph[0] && ip[0])
+				snprintf(ph, sizeof(ph), "%s", ip);
+			if ((b.len && buf_add(&b, ",", 1) < 0) || buf_add(&b, t, strlen(t)) < 0) {
+				free(t);
+				free(b.p);
+				return perr_set(L->e, "out of memory");
+			}
+			free(t);
+		}
+		text = b.p;
+		/* An explicit empty list is a value ("trust every source"),
+		 * not "unset": it overrides the global list. */
+		if (!text && (text = strdup("")) == NULL)
+			return perr_set(L->e, "out of memory");
+	} else if (val->type != YAML_SCALAR_NODE) {
+		return lerr(L, keyn, key, "expected a single value, found a %s",
+			    val->type == YAML_MAPPING_NODE ? "mapping" : "list");
+	} else if (scalar_text(L, val, key, &text, env_used, sizeof(env_used), ph, sizeof(ph)) < 0) {
+		return -1;
+	}
+	if (!text)
+		return 0;   /* empty: unset, falls through to env / inherit / default */
+	free(kv->text);
+	kv->text = text;
+	mark_loc(L, keyn, kv->loc, sizeof(kv->loc));
+	if (env_used[0]) {
+		snprintf(kv->via, sizeof(kv->via), " (from env %s)", env_used);
+		src_set(&kv->src, CFG_SRC_ENV, line, col, env_used, "env %s (via %s:%d)",
+			env_used, L->path, line);
+	} else if (ph[0]) {
+		kv->via[0] = '\0';
+		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL,
+			"file %s:%d, default of ${%s}", L->path, line, ph);
+	} else {
+		kv->via[0] = '\0';
+		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL, "file %s:%d", L->path, line);
+	}
+	return 0;
+}
+
+static int walk(struct loader *L, const yaml_node_t *map, const char *prefix, int depth)
+{
+	if (depth > 8)
+		return lerr(L, map, prefix, "nesting too deep");
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
+		yaml_node_t *vn = yaml_document_get_node(L->doc, p->value);
+		char full[256];
+		const char *name;
+		int ki;
+
+		if (++L->visits > 10000)
+			return lerr(L, map, prefix, "too many keys");
+		if (!kn || !vn)
+			return lerr(L, map, prefix, "malformed mapping");
+		if (kn->type != YAML_SCALAR_NODE)
+			return lerr(L, kn, prefix, "keys must be plain names");
+		name = (const char *)kn->data.scalar.value;
+		if (!*name)
+			return lerr(L, kn, prefix, "empty key");
+		if (snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "." : "", name) >= (int)sizeof(full))
+			return lerr(L, kn, prefix, "key too long");
+		ki = key_find(full);
+		if (ki >= 0) {
+			if (load_leaf(L, ki, kn, vn, full) < 0)
+				return -1;
+			continue;
+		}
+		if (vn->type == YAML_MAPPING_NODE &&
+		    (is_section(full) || vn->data.mapping.pairs.top > vn->data.mapping.pairs.start)) {
+			/* Unknown non-empty sections are reported at their
+			 * leaves, where the suggestion is most precise. */
+			if (walk(L, vn, full, depth + 1) < 0)
+				return -1;
+			continue;
+		}
+		if (is_section(full)) {
+			if (vn->type == YAML_SCALAR_NODE && scalar_is_null(vn))
+				continue;   /* "listener.tcp:" with nothing under it */
+			return lerr(L, kn, full, "expected a mapping of keys under it");
+		}
+		{
+			const char *sug = closest_key(full);
+
+			if (sug)
+				return lerr(L, kn, full, "unknown key (did you mean %s?)", sug);
+			return lerr(L, kn, full, "unknown key");
+		}
+	}
+	return 0;
+}
+
+static int load_file(const char *path, struct cfg_priv *priv, struct perr *e)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct loader L = { .path = path, .priv = priv, .e = e };
+	yaml_node_t *root;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "rb");
+	if (!f)
+		return perr_errno(e, "%s", path);
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		return perr_set(e, "%s: out of memory", path);
+	}
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = perr_set(e, "%s:%zu:%zu: YAML: %s%s%s", path,
+			      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			      parser.problem ? parser.problem : "syntax error",
+			      parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		fclose(f);
+		return rc;
+	}
+	L.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		/* empty file: nothing set */
+	} else if (root->type == YAML_SCALAR_NODE && scalar_is_null(root)) {
+		/* "---" alone, or only comments */
+	} else if (root->type != YAML_MAPPING_NODE) {
+		rc = lerr(&L, root, NULL, "the top level must be a mapping (key: value)");
+	} else {
+		rc = walk(&L, root, "", 0);
+	}
+	/* One document only: a second one would be silently ignored. */
+	if (rc == 0 && root) {
+		yaml_document_t doc2;
+
+		if (yaml_parser_load(&parser, &doc2)) {
+			yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+
+			if (r2)
+				rc = perr_set(e, "%s:%zu:%zu: only one YAML document is allowed", path,
+					      r2->start_mark.line + 1, r2->start_mark.column + 1);
+			yaml_document_delete(&doc2);
+		} else {
+			rc = perr_set(e, "%s:%zu:%zu: YAML: %s", path,
+				      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				      parser.problem ? parser.problem : "syntax error");
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return rc;
+}
+
+/* ---- environment ------------------------------------------------------------ */
+
+static int load_env(struct cfg_priv *priv, struct perr *e)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		struct kval *kv = &priv->v[i];
+		const char *v = keys[i].env[0] ? getenv(keys[i].env) : NULL;
+		char *t;
+
+		if (!v || !*v)
+			continue;
+		t = strdup(v);
+		if (!t)
+			return perr_set(e, "out of memory");
+		free(kv->text);
+		kv->text = t;
+		kv->via[0] = '\0';
+		snprintf(kv->loc, sizeof(kv->loc), "env %s", keys[i].env);
+		src_set(&kv->src, CFG_SRC_ENV, 0, 0, keys[i].env, "env %s", keys[i].env);
+	}
+	return 0;
+}
+
+
+/* ---- conversion --------------------------------------------------------------- */
+
+static int verr(struct perr *e, const struct key *k, const struct kval *kv,
+		const char *text, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int verr(struct perr *e, const struct key *k, const struct kval *kv,
+		const char *text, const char *fmt, ...)
+{
+	char why[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (text)
+		return perr_set(e, "%s: %s: '%.100s'%s %s", kv->loc[0] ? kv->loc : "default",
+				k->name, text, kv->via, why);
+	return perr_set(e, "%s: %s: %s", kv->loc[0] ? kv->loc : "default", k->name, why);
+}
+
+static struct cfg_listener *lst(struct cfg *c, const struct key *k)
+{
+	return k->lk >= 0 ? &c->listener[k->lk] : NULL;
+}
+
+static int set_str(struct cfg *c, const struct key *k, const char *text)
+{
+	struct cfg_listener *l = lst(c, k);
+	char **dst = NULL;
+	char *t;
+
+	switch (k->field) {
+	case F_L_ADDR: dst = &l->bind_address; break;
+	case F_L_CERT: dst = &l->cert_file; break;
+	case F_L_KEY: dst = &l->key_file; break;
+	case F_L_CA: dst = &l->ca_file; break;
+	case F_L_PATH: dst = &l->path; break;
+	case F_ADM_ADDR: dst = &c->admin.bind_address; break;
+	case F_ADM_TOKEN: dst = &c->admin.token; break;
+	case F_LOG_FILE: dst = &c->log.file; break;
+	default: return -1;
+	}
+	t = strdup(text);
+	if (!t)
+		return -1;
+	free(*dst);
+	*dst = t;
+	return 0;
+}
+
+static int set_cidrs(struct cfg *c, const struct key *k, const struct kval *kv,
+		     const char *text, struct perr *e)
+{
+	struct net_cidr *list;
+	size_t cap = 1, n = 0;
+	struct perr pe;
+
+	for (const char *p = text; *p; p++)
+		if (*p == ',' || *p == ' ')
+			cap++;
+	if (cap > 4096)
+		return verr(e, k, kv, NULL, "too many networks (at most 4096)");
+	list = calloc(cap, sizeof(*list));
+	if (!list)
+		return perr_set(e, "out of memory");
+	if (net_cidr_parse_list(text, list, cap, &n, &pe) < 0) {
+		free(list);
+		return verr(e, k, kv, NULL, "%s", pe.msg);
+	}
+	if (k->field == F_TRUSTED) {
+		free(c->trusted);
+		c->trusted = list;
+		c->ntrusted = n;
+	} else {
+		struct cfg_listener *l = lst(c, k);
+
+		free(l->trusted);
+		l->trusted = list;
+		l->ntrusted = n;
+	}
+	return 0;
+}
+
+/* security.users as text: "alice:secret,bob:pw" (env SECURITY_USERS). */
+static int set_users_text(struct cfg *c, const struct key *k, const struct kval *kv,
+			  const char *text, struct perr *e)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		struct cfg_user *u, *nu;
+
+		if (len == 0) {
+			p = end ? end + 1 : p + len;
+			continue;
+		}
+		if (!colon || colon == p)
+			return verr(e, k, kv, NULL, "entry '%.*s' is not username:password", (int)len, p);
+		nu = realloc(c->security.users, (c->security.nusers + 1) * sizeof(*nu));
+		if (!nu)
+			return perr_set(e, "out of memory");
+		c->security.users = nu;
+		u = &nu[c->security.nusers];
+		u->username = strndup(p, (size_t)(colon - p));
+		u->password = strndup(colon + 1, len - (size_t)(colon - p) - 1);
+		c->security.nusers++;
+		if (!u->username || !u->password)
+			return perr_set(e, "out of memory");
+		for (size_t j = 0; j + 1 < c->security.nusers; j++)
+			if (strcmp(nu[j].username, u->username) == 0)
+				return verr(e, k, kv, NULL, "duplicate user '%s'", u->username);
+		p = end ? end + 1 : p + len;
+	}
+	return 0;
+}
+
+static int set_users_file(struct cfg *c, const struct kval *kv, struct perr *e)
+{
+	if (!kv->nusers)
+		return 0;
+	c->security.users = calloc(kv->nusers, sizeof(*c->security.users));
+	if (!c->security.users)
+		return perr_set(e, "out of memory");
+	for (size_t i = 0; i < kv->nusers; i++) {
+		struct cfg_user *u = &c->security.users[i];
+
+		c->security.nusers++;
+		u->username = strdup(kv->users[i].username);
+		u->password = strdup(kv->users[i].password ? kv->users[i].password : "");
+		if (!u->username || !u->password)
+			return perr_set(e, "out of memory");
+	}
+	return 0;
+}
+
+static int convert(struct cfg *c, size_t ki, struct perr *e)
+{
+	const struct key *k = &keys[ki];
+	struct kval *kv = &c->priv->v[ki];
+	struct cfg_listener *l = lst(c, k);
+	const char *text = kv->text;
+	unsigned long u;
+	bool b;
+
+	if (!text) {
+		if (k->type == T_USERS)
+			return set_users_file(c, kv, e);
+		if (k->inherit >= 0 || !k->def)
+			return 0;   /* inherited below, or stays unset */
+		text = k->def;
+	}
+	switch (k->type) {
+	case T_BOOL:
+		if (cfg_parse_bool(text, &b) < 0)
+			return verr(e, k, kv, text, "is not a boolean (true/false/yes/no/1/0)");
+		switch (k->field) {
+		case F_PROXY_ENABLED: c->proxy_enabled = b; break;
+		case F_L_ENABLED: l->enabled = b; break;
+		case F_L_PROXY_ENABLED: l->proxy_enabled = b; l->proxy_explicit = true; break;
+		case F_ADM_ENABLED: c->admin.enabled = b; break;
+		case F_SEC_ANON: c->security.allow_anonymous = b; break;
+		default: break;
+		}
+		return 0;
+	case T_STR:
+		for (const char *p = text; *p; p++)
+			if (isspace((unsigned char)*p))
+				return verr(e, k, kv, text, "contains white space");
+		break;
+	case T_WSPATH:
+		if (text[0] != '/')
+			return verr(e, k, kv, text, "must start with '/'");
+		for (const char *p = text; *p; p++)
+			if (isspace((unsigned char)*p) || *p == '?' || *p == '#')
+				return verr(e, k, kv, text, "must be a plain path (no spaces, '?' or '#')");
+		break;
+	case T_PATH:
+	case T_SECRET:
+		break;
+	case T_PORT:
+		if (parse_ulong(text, 65535, &u) < 0 || u < k->min || u > k->max)
+			return verr(e, k, kv, text, "is not a port (%lu..%lu)", k->min, k->max);
+		if (k->field == F_L_PORT)
+			l->bind_port = (uint16_t)u;
+		else
+			c->admin.bind_port = (uint16_t)u;
+		return 0;
+	case T_DURATION: {
+		struct perr pe;
+		unsigned ms;
+
+		if (cfg_parse_duration_ms(text, &ms, &pe) < 0)
+			return verr(e, k, kv, NULL, "%s", pe.msg);
+		c->proxy_timeout_ms = ms;
+		return 0;
+	}
+	case T_UINT:
+		if (parse_ulong(text, k->max, &u) < 0 || u < k->min)
+			return verr(e, k, kv, text, "is not a number in %lu..%lu", k->min, k->max);
+		switch (k->field) {
+		case F_PROXY_MAX: c->proxy_max_header = u; break;
+		case F_MQTT_MAXPKT: c->mqtt.max_packet_size = u; break;
+		case F_MQTT_KA: c->mqtt.keepalive_max = (unsigned)u; break;
+		case F_SESS_MAX: c->sessions.max_kept = u; break;
+		case F_SESS_UNAUTH: c->sessions.unauthorized_max = u; break;
+		default: break;
+		}
+		return 0;
+	case T_MODE: {
+		enum cfg_proxy_mode m;
+
+		if (strcasecmp(text, "strict") == 0)
+			m = CFG_PROXY_STRICT;
+		else if (strcasecmp(text, "optional") == 0)
+			m = CFG_PROXY_OPTIONAL;
+		else
+			return verr(e, k, kv, text, "is not a proxy mode (strict|optional)");
+		if (l)
+			l->proxy_mode = m;
+		else
+			c->proxy_mode = m;
+		return 0;
+	}
+	case T_AUTH:
+		if (strcasecmp(text, "none") == 0)
+			l->client_auth = CFG_CLIENT_AUTH_NONE;
+		else if (strcasecmp(text, "optional") == 0)
+			l->client_auth = CFG_CLIENT_AUTH_OPTIONAL;
+		else if (strcasecmp(text, "required") == 0)
+			l->client_auth = CFG_CLIENT_AUTH_REQUIRED;
+		else
+			return verr(e, k, kv, text, "is not a client_auth value (none|optional|required)");
+		return 0;
+	case T_LEVEL: {
+		char low[16];
+		size_t i;
+		int lv;
+
+		for (i = 0; text[i] && i + 1 < sizeof(low); i++)
+			low[i] = (char)tolower((unsigned char)text[i]);
+		low[i] = '\0';
+		lv = text[i] ? -1 : log_level_parse(low);
+		if (lv < 0)
+			return verr(e, k, kv, text, "is not a log level (error|warn|info|debug)");
+		c->log.level = (enum log_level)lv;
+		return 0;
+	}
+	case T_CIDRS:
+		return set_cidrs(c, k, kv, text, e);
+	case T_USERS:
+		return set_users_text(c, k, kv, text, e);
+	}
+	if (set_str(c, k, text) < 0)
+		return perr_set(e, "out of memory");
+	return 0;
+}
+
+static int key_index(enum field f, int lk)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (keys[i].field == f && keys[i].lk == lk)
+			return (int)i;
+	return -1;
+}
+
+/* Per-listener PROXY keys left unset take the global value. */
+static int inherit(struct cfg *c, struct perr *e)
+{
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+		static const enum field fs[] = { F_L_PROXY_ENABLED, F_L_PROXY_MODE, F_L_TRUSTED };
+		struct cfg_listener *l = &c->listener[i];
+
+		for (size_t j = 0; j < sizeof(fs) / sizeof(fs[0]); j++) {
+			int ki = key_index(fs[j], i);
+			struct kval *kv = &c->priv->v[ki];
+			const struct key *g = &keys[keys[ki].inherit];
+			const struct cfg_src *gs = &c->priv->v[keys[ki].inherit].src;
+
+			if (kv->text)
+				continue;
+			src_set(&kv->src, CFG_SRC_INHERITED, 0, 0, gs->env,
+				"inherited from %s (%s)", g->name, gs->desc);
+			switch (fs[j]) {
+			case F_L_PROXY_ENABLED:
+				l->proxy_enabled = c->proxy_enabled;
+				l->proxy_explicit = false;
+				break;
+			case F_L_PROXY_MODE:
+				l->proxy_mode = c->proxy_mode;
+				break;
+			default:
+				free(l->trusted);
+				l->trusted = NULL;
+				l->ntrusted = c->ntrusted;
+				if (c->ntrusted) {
+					l->trusted = calloc(c->ntrusted, sizeof(*l->trusted));
+					if (!l->trusted)
+						return perr_set(e, "out of memory");
+					memcpy(l->trusted, c->trusted, c->ntrusted * sizeof(*l->trusted));
+				}
+				break;
+			}
+		}
+		l->proxy_timeout_ms = c->proxy_timeout_ms;
+		l->proxy_max_header = c->proxy_max_header;
+	}
+	return 0;
+}
+
+static const char *kloc(const struct cfg *c, enum field f, int lk)
+{
+	int ki = key_index(f, lk);
+	const struct kval *kv = &c->priv->v[ki];
+
+	return kv->loc[0] ? kv->loc : "default";
+}
+
+static bool addr_overlap(const char *a, const char *b)
+{
+	static const char *const any[] = { "0.0.0.0", "::", "*", "" };
+
+	for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++)
+		if (strcmp(a, any[i]) == 0 || strcmp(b, any[i]) == 0)
+			return true;
+	return strcmp(a, b) == 0;
+}
+
+static int validate(struct cfg *c, struct perr *e)
+{
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+		struct cfg_listener *l = &c->listener[i];
+		const char *n = lnames[i];
+
+		if (!l->enabled)
+			continue;
+		if (i == CFG_SSL || i == CFG_WSS) {
+			const struct { const char *what; const char *file; enum field f; } files[] = {
+				{ "cert_file", l->cert_file, F_L_CERT },
+				{ "key_file", l->key_file, F_L_KEY },
+				{ "ca_file", l->ca_file, F_L_CA },
+			};
+
+			for (size_t j = 0; j < 3; j++) {
+				int ki = key_index(files[j].f, i);
+
+				if (!files[j].file) {
+					if (files[j].f == F_L_CA)
+						continue;
+					return perr_set(e, "%s: listener.%s.enabled: the %s listener is enabled but "
+							"listener.%s.%s is not set (env %s)",
+							kloc(c, F_L_ENABLED, i), n, n, n, files[j].what,
+							keys[ki].env);
+				}
+				if (access(files[j].file, R_OK) < 0)
+					return perr_set(e, "%s: listener.%s.%s: cannot read '%s': %s",
+							kloc(c, files[j].f, i), n, files[j].what,
+							files[j].file, strerror(errno));
+			}
+			if (l->client_auth != CFG_CLIENT_AUTH_NONE && !l->ca_file)
+				return perr_set(e, "%s: listener.%s.client_auth: '%s' needs listener.%s.ca_file "
+						"to verify client certificates",
+						kloc(c, F_L_CLIENT_AUTH, i), n,
+						cfg_client_auth_name(l->client_auth), n);
+		}
+		/* Two enabled listeners on one port would fail at bind time
+		 * with a less helpful message. */
+		for (int j = 0; j < i; j++) {
+			const struct cfg_listener *o = &c->listener[j];
+
+			if (o->enabled && o->bind_port == l->bind_port &&
+			    addr_overlap(o->bind_address, l->bind_address))
+				return perr_set(e, "%s: listener.%s.bind_port: port %u is already used by listener.%s",
+						kloc(c, F_L_PORT, i), n, l->bind_port, lnames[j]);
+		}
+		if (c->admin.enabled && c->admin.bind_port == l->bind_port &&
+		    addr_overlap(c->admin.bind_address, l->bind_address))
+			return perr_set(e, "%s: admin.bind_port: port %u is already used by listener.%s",
+					kloc(c, F_ADM_PORT, -1), l->bind_port, n);
+	}
+	return 0;
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+int cfg_load(const char *path, struct cfg *c, struct perr *e)
+{
+	keys_init();
+	memset(c, 0, sizeof(*c));
+	c->priv = calloc(1, sizeof(*c->priv));
+	if (!c->priv)
+		return perr_set(e, "out of memory");
+	for (size_t i = 0; i < nkeys; i++)
+		src_set(&c->priv->v[i].src, CFG_SRC_DEFAULT, 0, 0, NULL, "default");
+	for (int i = 0; i < CFG_NLISTENERS; i++)
+		c->listener[i].kind = (enum cfg_listener_kind)i;
+	if (path) {
+		c->path = strdup(path);
+		if (!c->path) {
+			perr_set(e, "out of memory");
+			goto fail;
+		}
+		if (load_file(path, c->priv, e) < 0)
+			goto fail;
+	}
+	if (load_env(c->priv, e) < 0)
+		goto fail;
+	for (size_t i = 0; i < nkeys; i++)
+		if (convert(c, i, e) < 0)
+			goto fail;
+	if (inherit(c, e) < 0 || validate(c, e) < 0)
+		goto fail;
+	/* Conversion is done: the raw texts are no longer needed. */
+	for (size_t i = 0; i < nkeys; i++)
+		kval_clear(&c->priv->v[i]);
+	return 0;
+fail:
+	cfg_free(c);
+	return -1;
+}
+
+void cfg_free(struct cfg *c)
+{
+	if (!c)
+		return;
+	if (c->priv) {
+		for (size_t i = 0; i < nkeys; i++)
+			kval_clear(&c->priv->v[i]);
+		free(c->priv);
+	}
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+		struct cfg_listener *l = &c->listener[i];
+
+		free(l->bind_address);
+		free(l->trusted);
+		free(l->cert_file);
+		free(l->key_file);
+		free(l->ca_file);
+		free(l->path);
+	}
+	free(c->trusted);
+	free(c->admin.bind_address);
+	free(c->admin.token);
+	for (size_t i = 0; i < c->security.nusers; i++) {
+		free(c->security.users[i].username);
+		free(c->security.users[i].password);
+	}
+	free(c->security.users);
+	free(c->log.file);
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct cfg_src *cfg_source(const struct cfg *c, const char *key)
+{
+	int i;
+
+	keys_init();
+	i = key_find(key);
+	if (i < 0 || !c->priv)
+		return NULL;
+	return &c->priv->v[i].src;
+}
+
+static void print_cidrs(FILE *f, const struct net_cidr *list, size_t n)
+{
+	char b[64];
+
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? ", " : "", net_cidr_str(&list[i], b, sizeof(b)));
+	fputc(']', f);
+}
+
+static void print_str(FILE *f, const char *s)
+{
+	fputs(s ? s : "(unset)", f);
+}
+
+static void print_value(FILE *f, const struct cfg *c, const struct key *k)
+{
+	const struct cfg_listener *l = k->lk >= 0 ? &c->listener[k->lk] : NULL;
+	static const char *const lvl[] = { "error", "warn", "info", "debug" };
+
+	switch (k->field) {
+	case F_PROXY_ENABLED: fputs(c->proxy_enabled ? "true" : "false", f); break;
+	case F_PROXY_MODE: fputs(cfg_proxy_mode_name(c->proxy_mode), f); break;
+	case F_PROXY_TIMEOUT: fprintf(f, "%ums", c->proxy_timeout_ms); break;
+	case F_PROXY_MAX: fprintf(f, "%zu", c->proxy_max_header); break;
+	case F_TRUSTED: print_cidrs(f, c->trusted, c->ntrusted); break;
+	case F_L_ENABLED: fputs(l->enabled ? "true" : "false", f); break;
+	case F_L_ADDR: print_str(f, l->bind_address); break;
+	case F_L_PORT: fprintf(f, "%u", l->bind_port); break;
+	case F_L_PROXY_ENABLED: fputs(l->proxy_enabled ? "true" : "false", f); break;
+	case F_L_PROXY_MODE: fputs(cfg_proxy_mode_name(l->proxy_mode), f); break;
+	case F_L_TRUSTED: print_cidrs(f, l->trusted, l->ntrusted); break;
+	case F_L_CERT: print_str(f, l->cert_file); break;
+	case F_L_KEY: print_str(f, l->key_file); break;
+	case F_L_CA: print_str(f, l->ca_file); break;
+	case F_L_CLIENT_AUTH: fputs(cfg_client_auth_name(l->client_auth), f); break;
+	case F_L_PATH: print_str(f, l->path); break;
+	case F_ADM_ENABLED: fputs(c->admin.enabled ? "true" : "false", f); break;
+	case F_ADM_ADDR: print_str(f, c->admin.bind_address); break;
+	case F_ADM_PORT: fprintf(f, "%u", c->admin.bind_port); break;
+	case F_ADM_TOKEN: fputs(c->admin.token ? "***" : "(unset)", f); break;
+	case F_SEC_ANON: fputs(c->security.allow_anonymous ? "true" : "false", f); break;
+	case F_SEC_USERS:
+		fputc('[', f);
+		for (size_t i = 0; i < c->security.nusers; i++)
+			fprintf(f, "%s%s:***", i ? ", " : "", c->security.users[i].username);
+		fputc(']', f);
+		break;
+	case F_MQTT_MAXPKT: fprintf(f, "%zu", c->mqtt.max_packet_size); break;
+	case F_MQTT_KA: fprintf(f, "%u", c->mqtt.keepalive_max); break;
+	case F_SESS_MAX: fprintf(f, "%zu", c->sessions.max_kept); break;
+	case F_SESS_UNAUTH: fprintf(f, "%zu", c->sessions.unauthorized_max); break;
+	case F_LOG_LEVEL:
+		fputs((unsigned)c->log.level < 4 ? lvl[c->log.level] : "info", f);
+		break;
+	case F_LOG_FILE: print_str(f, c->log.file); break;
+	}
+}
+
+void cfg_print(const struct cfg *c, FILE *f)
+{
+	keys_init();
+	for (size_t i = 0; i < nkeys; i++) {
+		fprintf(f, "%s = ", keys[i].name);
+		print_value(f, c, &keys[i]);
+		fprintf(f, "  # %s\n", c->priv ? c->priv->v[i].src.desc : "default");
+	}
+}
+
+bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *peer)
+{
+	if (l->ntrusted == 0)
+		return true;
+	return net_cidr_match_any(l->trusted, l->ntrusted, peer);
+}
+
+/* Compare without an early exit, so timing says nothing about where the
+ * first difference is. */
+static bool secret_eq(const char *want, const void *got, size_t got_len)
+{
+	size_t wl = strlen(want);
+	const unsigned char *g = got;
+	unsigned char d = (unsigned char)(wl != got_len);
+
+	for (size_t i = 0; i < wl; i++)
+		d |= (unsigned char)want[i] ^ (i < got_len ? g[i] : 0);
+	return d == 0;
+}
+
+bool cfg_auth(const struct cfg *c, const char *username, const void *password,
+	      size_t password_len, bool password_given, const char **why)
+{
+	const char *dummy;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (!username) {
+		if (c->security.allow_anonymous)
+			return true;
+		*why = "anonymous-not-allowed";
+		return false;
+	}
+	if (c->security.nusers == 0) {
+		if (c->security.allow_anonymous)
+			return true;
+		*why = "unknown-user";
+		return false;
+	}
+	for (size_t i = 0; i < c->security.nusers; i++) {
+		const struct cfg_user *u = &c->security.users[i];
+
+		if (strcmp(u->username, username) != 0)
+			continue;
+		if (!u->password[0])
+			return true;
+		if (password_given && secret_eq(u->password, password, password_len))
+			return true;
+		*why = "bad-password";
+		return false;
+	}
+	*why = "unknown-user";
+	return false;
+}

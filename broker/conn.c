@@ -1,0 +1,1199 @@
+/* conn.c - a connection's pipeline, all stages in one place:
+ *
+ *   accept -> [PROXY header] -> [TLS handshake] -> [HTTP upgrade + WS frames] -> MQTT engine
+ *               if enabled        ssl, wss            ws, wss
+ *
+ * Input travels down the stages as byte slices:
+ *
+ *   socket --raw_input--> proxy (raw layer) --transport_input--> TLS engine
+ *     --plain_input--> [proxy, plain layer: fault header-inside-tls only]
+ *     --app_input--> WebSocket (upgrade, frames) --mqtt_input--> engine
+ *
+ * A stage that completes hands the bytes after its own (same segment) to
+ * the next one untouched. Output goes the other way: engine -> WS frame
+ * -> TLS engine -> socket, with a write buffer and EPOLLOUT when the
+ * socket is full.
+ *
+ * A connection is never freed while one of its callbacks may be on the
+ * stack: conn_kill() closes the socket and queues the rest (telling the
+ * engine, freeing memory) to run after the current batch of events.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "log.h"
+#include "net.h"
+#include "pp.h"
+#include "tls.h"
+#include "ws.h"
+
+#define CONN_READ_CHUNK      16384
+#define CONN_READS_PER_EVENT 4          /* then let other sockets have a turn */
+#define CONN_TLS_TIMEOUT_MS  10000      /* TLS handshake */
+#define CONN_WS_TIMEOUT_MS   10000      /* HTTP upgrade request */
+#define CONN_DRAIN_MS        2000       /* flushing before a close */
+#define CONN_OUT_MAX         (16u << 20) /* pending output: slow consumer beyond it */
+#define CONN_OUT_PAUSE       (1u << 20)  /* stop reading while this much is pending */
+#define CONN_WS_BUF_MAX      (64u << 10) /* unconsumed WebSocket bytes */
+
+/* How the PROXY stage treats this connection. */
+enum pmode {
+	PM_NONE = 0,   /* listener without PROXY: no stage */
+	PM_STRICT,     /* a valid header is required */
+	PM_OPTIONAL,   /* header or none; a header only from trusted peers */
+	PM_STRIP,      /* fault strip-disabled: skip a header on a disabled listener */
+};
+
+/* Which byte stream the PROXY stage reads: the socket's (always, except
+ * under the header-inside-tls fault) or the decrypted one. */
+enum player { PL_RAW = 0, PL_PLAIN };
+
+enum timer_use { TU_NONE = 0, TU_PROXY, TU_TLS, TU_WS, TU_DRAIN };
+
+struct conn {
+	struct brk *b;
+	struct lis *lis;
+	enum cfg_listener_kind kind;
+	const char *kname;              /* "tcp" ... */
+	struct conn *prev, *next;
+
+	int fd;
+	struct loop_watch watch;
+	struct loop_timer timer;
+	enum timer_use timer_use;
+	struct loop_defer reap;
+
+	struct sockaddr_storage peer;   /* socket peer (unmapped) */
+	struct sockaddr_storage client; /* real client: header source, or the peer */
+	char peer_s[NET_ADDR_STRLEN];
+	char client_s[NET_ADDR_STRLEN];
+
+	/* PROXY stage */
+	enum pmode pmode;
+	enum player player;
+	bool proxy_pending;             /* stage not finished yet */
+	unsigned proxy_reads;           /* input slices seen by the stage */
+	uint8_t *pbuf;                  /* bytes received so far, header not complete */
+	size_t plen, pcap;
+	struct rec_proxy *rproxy;       /* deep copy of the accepted header */
+	char proxy_desc[64];            /* "PROXY v2 PROXY TCP4" or "no PROXY header" */
+
+	/* TLS stage */
+	struct tls_conn *tls;
+	bool tls_done;
+	char tls_version[32];
+	char tls_cipher[96];
+
+	/* WebSocket stage */
+	bool ws;
+	bool ws_upgraded;
+	bool ws_close_sent;
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	struct ws_decoder dec;
+
+	/* MQTT stage */
+	struct eng_client *ec;
+	bool eng_graceful;              /* how eng_client_closed will be told */
+	uint64_t rec_gen;               /* rec_session_connect's generation */
+	char *session_id;               /* client id recorded, for the disconnect */
+
+	/* output: plain bytes (no TLS), or nothing (TLS keeps its own) */
+	uint8_t *obuf;
+	size_t ooff, olen, ocap;
+
+	bool closing;                   /* flushing, then close */
+	bool dead;                      /* socket closed, reap queued */
+	bool counted;                   /* rec_conn_open done */
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static void conn_kill(struct conn *c, bool graceful);
+static void conn_finish(struct conn *c);
+static int conn_update_events(struct conn *c);
+static void flush_out(struct conn *c);
+static void transport_input(struct conn *c, const uint8_t *buf, size_t len);
+static void plain_input(struct conn *c, const uint8_t *buf, size_t len);
+static void app_input(struct conn *c, const uint8_t *buf, size_t len);
+static void enter_plain(struct conn *c);
+static void enter_app(struct conn *c);
+
+static bool alive(const struct conn *c)
+{
+	return !c->dead && !c->closing;
+}
+
+static size_t out_pending(const struct conn *c)
+{
+	if (c->tls)
+		return tls_out_pending(c->tls);
+	return c->olen - c->ooff;
+}
+
+static void set_timer(struct conn *c, enum timer_use use, int64_t ms)
+{
+	c->timer_use = use;
+	if (loop_timer_set(c->b->loop, &c->timer, ms) < 0)
+		log_warn("%s: %s: no memory for a timer", c->kname, c->peer_s);
+}
+
+static void clear_timer(struct conn *c)
+{
+	loop_timer_cancel(c->b->loop, &c->timer);
+	c->timer_use = TU_NONE;
+}
+
+static int buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t ncap = *cap ? *cap : 256;
+		uint8_t *nb;
+
+		while (ncap < *len + n)
+			ncap *= 2;
+		nb = realloc(*buf, ncap);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+/* Describe where a connection comes from: "203.0.113.7:5555 via
+ * 127.0.0.1:40000" with a header, "127.0.0.1:40000" without. */
+static const char *who(const struct conn *c, char *buf, size_t cap)
+{
+	if (c->rproxy && strcmp(c->client_s, c->peer_s) != 0)
+		snprintf(buf, cap, "%s via %s", c->client_s, c->peer_s);
+	else
+		snprintf(buf, cap, "%s", c->peer_s);
+	return buf;
+}
+
+static const char *fam_name(const struct rec_proxy *p)
+{
+	if (p->version == 1) {
+		if (p->family == PP_FAM_INET)
+			return "TCP4";
+		if (p->family == PP_FAM_INET6)
+			return "TCP6";
+		return "UNKNOWN";
+	}
+	switch (p->family) {
+	case PP_FAM_INET:
+		return p->transport == PP_PROTO_DGRAM ? "UDP4" :
+		       p->transport == PP_PROTO_STREAM ? "TCP4" : "INET";
+	case PP_FAM_INET6:
+		return p->transport == PP_PROTO_DGRAM ? "UDP6" :
+		       p->transport == PP_PROTO_STREAM ? "TCP6" : "INET6";
+	case PP_FAM_UNIX:
+		return p->transport == PP_PROTO_DGRAM ? "UNIX_DGRAM" :
+		       p->transport == PP_PROTO_STREAM ? "UNIX_STREAM" : "UNIX";
+	default:
+		return "UNSPEC";
+	}
+}
+
+const char *conn_proxy_desc(const struct rec_proxy *p, char *buf, size_t cap)
+{
+	if (!p)
+		snprintf(buf, cap, "no PROXY header");
+	else if (p->version == 1)
+		snprintf(buf, cap, "PROXY v1 %s", fam_name(p));
+	else if (p->command == PP_CMD_LOCAL)
+		snprintf(buf, cap, "PROXY v2 LOCAL");
+	else
+		snprintf(buf, cap, "PROXY v2 PROXY %s", fam_name(p));
+	return buf;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+/* Write what can be written now; EPOLLOUT covers the rest. */
+static void flush_out(struct conn *c)
+{
+	if (c->dead)
+		return;
+	for (;;) {
+		const uint8_t *p;
+		size_t n;
+		ssize_t w;
+
+		if (c->tls) {
+			p = tls_out_peek(c->tls, &n);
+		} else {
+			p = c->obuf + c->ooff;
+			n = c->olen - c->ooff;
+		}
+		if (n == 0)
+			break;
+		w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			log_debug("%s: %s: write: %s", c->kname, c->peer_s, strerror(errno));
+			conn_kill(c, false);
+			return;
+		}
+		if (c->tls) {
+			tls_out_consume(c->tls, (size_t)w);
+		} else {
+			c->ooff += (size_t)w;
+			if (c->ooff == c->olen)
+				c->ooff = c->olen = 0;
+		}
+	}
+	if (c->closing && out_pending(c) == 0) {
+		conn_kill(c, true);
+		return;
+	}
+	conn_update_events(c);
+}
+
+/* Plain bytes to the socket: through the TLS engine when there is one. */
+static int transport_send(struct conn *c, const void *p, size_t n)
+{
+	if (c->dead)
+		return -1;
+	if (c->tls) {
+		ssize_t r = tls_write(c->tls, p, n);
+
+		if (r != (ssize_t)n) {
+			log_info("%s: client %s: TLS write failed (%s%s%s): closing",
+				 c->kname, c->client_s, tls_status_name((int)r),
+				 *tls_error(c->tls) ? ": " : "", tls_error(c->tls));
+			conn_kill(c, false);
+			return -1;
+		}
+	} else {
+		if (c->olen - c->ooff + n > CONN_OUT_MAX) {
+			log_warn("%s: client %s: more than %u bytes waiting to be written: "
+				 "slow consumer, closing", c->kname, c->client_s, CONN_OUT_MAX);
+			conn_kill(c, false);
+			return -1;
+		}
+		if (buf_append(&c->obuf, &c->olen, &c->ocap, p, n) < 0) {
+			log_error("%s: client %s: out of memory", c->kname, c->client_s);
+			conn_kill(c, false);
+			return -1;
+		}
+	}
+	flush_out(c);
+	return c->dead ? -1 : 0;
+}
+
+/* Requested epoll events follow the state: reading unless closing or too
+ * much output is pending; writing while output is pending. */
+static int conn_update_events(struct conn *c)
+{
+	uint32_t ev = 0;
+	size_t pend = out_pending(c);
+	struct perr e;
+
+	if (c->dead)
+		return 0;
+	if (!c->closing && pend < CONN_OUT_PAUSE)
+		ev |= EPOLLIN | EPOLLRDHUP;
+	if (pend > 0)
+		ev |= EPOLLOUT;
+	if (loop_watch_set(c->b->loop, &c->watch, ev, &e) < 0) {
+		log_error("%s: %s: %s", c->kname, c->peer_s, e.msg);
+		conn_kill(c, false);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static void conn_reap(struct loop_defer *d)
+{
+	struct conn *c = LOOP_CONTAINER(d, struct conn, reap);
+	struct brk *b = c->b;
+
+	/* The engine may call back into the recorder (session disconnected)
+	 * with c as opaque: c must still be intact here. */
+	if (c->ec)
+		eng_client_closed(c->ec, c->eng_graceful);
+	c->ec = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		b->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	b->nconns--;
+	tls_conn_free(c->tls);
+	rec_proxy_free(c->rproxy);
+	free(c->session_id);
+	free(c->pbuf);
+	free(c->wbuf);
+	free(c->obuf);
+	free(c);
+}
+
+/* Close the socket now (nothing more is sent or read); the engine is told
+ * and memory freed after the current batch of events. */
+static void conn_kill(struct conn *c, bool graceful)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->eng_graceful = graceful;
+	clear_timer(c);
+	loop_watch_del(c->b->loop, &c->watch);
+	close(c->fd);
+	c->fd = -1;
+	if (c->counted)
+		rec_conn_close(c->b->rec, c->kind);
+	loop_defer(c->b->loop, &c->reap);
+}
+
+/* Refuse silently: read what the peer already sent (so the close is a FIN,
+ * not a reset caused by unread data), then close. */
+static void conn_drop(struct conn *c)
+{
+	uint8_t sink[4096];
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+	}
+	conn_kill(c, false);
+}
+
+/* Close after flushing what is queued: TLS close_notify, WebSocket close
+ * frame, then FIN. Bounded by CONN_DRAIN_MS. */
+static void conn_finish(struct conn *c)
+{
+	if (c->dead || c->closing)
+		return;
+	if (c->ws && c->ws_upgraded && !c->ws_close_sent) {
+		uint8_t fr[16];
+		int n = ws_encode_close(fr, sizeof(fr), WS_CLOSE_NORMAL, NULL, NULL);
+
+		c->ws_close_sent = true;
+		if (n > 0 && transport_send(c, fr, (size_t)n) < 0)
+			return;
+	}
+	if (c->tls && c->tls_done)
+		tls_shutdown(c->tls);
+	c->closing = true;
+	c->eng_graceful = true;
+	if (out_pending(c) == 0) {
+		conn_kill(c, true);
+		return;
+	}
+	set_timer(c, TU_DRAIN, CONN_DRAIN_MS);
+	flush_out(c);
+}
+
+/* ---- MQTT stage ---------------------------------------------------------- */
+
+static int io_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+
+	if (!alive(c))
+		return -1;
+	if (c->ws) {
+		struct ws_frame_hdr h;
+		uint8_t hdr[WS_MAX_HDR];
+		int hl;
+
+		memset(&h, 0, sizeof(h));
+		h.fin = true;
+		h.opcode = WS_OP_BINARY;
+		h.len = len;
+		hl = ws_header_encode(&h, hdr);
+		if (hl < 0 || transport_send(c, hdr, (size_t)hl) < 0)
+			return -1;
+	}
+	return transport_send(c, buf, len);
+}
+
+static void io_close(void *ctx)
+{
+	conn_finish(ctx);
+}
+
+static void mqtt_start(struct conn *c)
+{
+	struct eng_client_info info;
+	struct eng_io io = { .send = io_send, .close = io_close, .ctx = c };
+
+	clear_timer(c);
+	memset(&info, 0, sizeof(info));
+	info.listener = c->kname;
+	info.client = c->client;
+	info.peer = c->peer;
+	snprintf(info.tls_version, sizeof(info.tls_version), "%s", c->tls_version);
+	snprintf(info.tls_cipher, sizeof(info.tls_cipher), "%s", c->tls_cipher);
+	info.proxy = c->rproxy;
+	info.opaque = c;
+	c->ec = eng_client_new(c->b->eng, &info, &io);
+	if (!c->ec) {
+		log_error("%s: client %s: out of memory (engine client)", c->kname, c->client_s);
+		conn_kill(c, false);
+	}
+}
+
+static void mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (!alive(c) || !c->ec || len == 0)
+		return;
+	if (eng_client_input(c->ec, buf, len) < 0)
+		conn_finish(c);
+}
+
+/* ---- WebSocket stage ----------------------------------------------------- */
+
+static void ws_refuse(struct conn *c, const struct ws_request *req)
+{
+	char resp[512];
+	char w[160];
+	int n;
+
+	log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
+		 who(c, w, sizeof(w)), req->status, req->reason);
+	rec_ws_failure(c->b->rec, c->kind);
+	n = ws_build_error(req->status ? req->status : 400, req->reason, resp, sizeof(resp));
+	if (n > 0 && transport_send(c, resp, (size_t)n) < 0)
+		return;
+	conn_finish(c);
+}
+
+static void ws_send_close(struct conn *c, uint16_t code, const char *reason)
+{
+	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
+	int n;
+
+	if (c->ws_close_sent)
+		return;
+	c->ws_close_sent = true;
+	n = ws_encode_close(fr, sizeof(fr), code, reason, NULL);
+	if (n > 0)
+		transport_send(c, fr, (size_t)n);
+}
+
+static void ws_control(struct conn *c, const struct ws_event *ev)
+{
+	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
+	int n;
+
+	switch (ev->opcode) {
+	case WS_OP_PING:
+		n = ws_encode(fr, sizeof(fr), true, WS_OP_PONG, ev->data, ev->len, NULL);
+		if (n > 0)
+			transport_send(c, fr, (size_t)n);
+		break;
+	case WS_OP_PONG:
+		break;
+	case WS_OP_CLOSE: {
+		uint16_t code = 0;
+		const uint8_t *reason;
+		size_t rlen;
+
+		if (ws_close_parse(ev->data, ev->len, &code, &reason, &rlen) < 0)
+			code = WS_CLOSE_PROTOCOL;
+		log_debug("%s: client %s: WebSocket close (%u)", c->kname, c->client_s,
+			  (unsigned)code);
+		ws_send_close(c, code ? code : WS_CLOSE_NORMAL, NULL);
+		conn_finish(c);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void ws_frames(struct conn *c)
+{
+	size_t off = 0;
+
+	while (alive(c) && off < c->wlen) {
+		struct ws_event ev;
+		size_t n = ws_decode(&c->dec, c->wbuf + off, c->wlen - off, &ev);
+
+		off += n;
+		if (ev.type == WS_EV_NONE)
+			break;
+		if (ev.type == WS_EV_ERROR) {
+			log_info("%s: client %s: WebSocket protocol error: %s", c->kname,
+				 c->client_s, ev.err ? ev.err : "?");
+			rec_ws_failure(c->b->rec, c->kind);
+			ws_send_close(c, ev.close_code, ev.err);
+			conn_finish(c);
+			break;
+		}
+		if (ev.type == WS_EV_DATA)
+			mqtt_input(c, ev.data, ev.len);
+		else if (ev.type == WS_EV_CONTROL)
+			ws_control(c, &ev);
+	}
+	if (c->dead)
+		return;
+	if (off > 0) {
+		memmove(c->wbuf, c->wbuf + off, c->wlen - off);
+		c->wlen -= off;
+	}
+}
+
+static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->wlen + len > CONN_WS_BUF_MAX + CONN_READ_CHUNK ||
+	    buf_append(&c->wbuf, &c->wlen, &c->wcap, buf, len) < 0) {
+		log_info("%s: client %s: WebSocket input buffer full: closing", c->kname,
+			 c->client_s);
+		conn_kill(c, false);
+		return;
+	}
+	if (!c->ws_upgraded) {
+		struct ws_server_opts o;
+		struct ws_request req;
+		char resp[1024];
+		int r, n;
+
+		ws_server_opts_init(&o);
+		o.path = c->lis->cfg->path;
+		o.subprotocol = "mqtt";
+		o.require_subprotocol = true;
+		r = ws_parse_request(c->wbuf, c->wlen, &o, &req);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			ws_refuse(c, &req);
+			return;
+		}
+		n = ws_build_response(&req, resp, sizeof(resp));
+		if (n < 0) {
+			req.status = 400;
+			snprintf(req.reason, sizeof(req.reason), "response too large");
+			ws_refuse(c, &req);
+			return;
+		}
+		memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
+		c->wlen -= (size_t)r;
+		c->ws_upgraded = true;
+		ws_decoder_init(&c->dec, WS_ROLE_SERVER);
+		c->dec.binary_only = true;
+		c->dec.max_frame = 0; /* MQTT packets span frames: the engine limits sizes */
+		log_debug("%s: client %s: WebSocket upgrade on '%s' (subprotocol '%s')",
+			  c->kname, c->client_s, req.path, req.subprotocol);
+		if (transport_send(c, resp, (size_t)n) < 0)
+			return;
+		mqtt_start(c);
+		if (!alive(c))
+			return;
+	}
+	ws_frames(c);
+}
+
+/* ---- application: WebSocket or straight MQTT ----------------------------- */
+
+static void enter_app(struct conn *c)
+{
+	if (c->ws)
+		set_timer(c, TU_WS, CONN_WS_TIMEOUT_MS);
+	else
+		mqtt_start(c);
+}
+
+static void app_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (!alive(c) || len == 0)
+		return;
+	if (c->ws)
+		ws_input(c, buf, len);
+	else
+		mqtt_input(c, buf, len);
+}
+
+/* ---- PROXY stage --------------------------------------------------------- */
+
+static void proxy_reject(struct conn *c, const char *reason, const char *why)
+{
+	log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
+		 c->peer_s, reason, why);
+	rec_proxy_rejected(c->b->rec, c->kind, reason);
+	conn_drop(c);
+}
+
+/* The stage is over: bytes after the header go to the next stage. */
+static void proxy_done(struct conn *c, const uint8_t *rest, size_t rlen)
+{
+	c->proxy_pending = false;
+	if (c->timer_use == TU_PROXY)
+		clear_timer(c);
+	conn_proxy_desc(c->rproxy, c->proxy_desc, sizeof(c->proxy_desc));
+	if (c->player == PL_RAW) {
+		/* Next: TLS (ssl, wss) or the application. */
+		if (c->lis->tls) {
+			struct perr e;
+
+			c->tls = tls_conn_new(c->lis->tls, -1, true, NULL, &e);
+			if (!c->tls) {
+				log_error("%s: client %s: %s", c->kname, c->client_s, e.msg);
+				conn_kill(c, false);
+				return;
+			}
+			set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
+		} else {
+			enter_app(c);
+		}
+		if (alive(c) && rlen > 0)
+			transport_input(c, rest, rlen);
+	} else {
+		enter_app(c);
+		if (alive(c) && rlen > 0)
+			app_input(c, rest, rlen);
+	}
+}
+
+/* A complete header: decide, record, pick the real client address. */
+static void proxy_accept(struct conn *c, const struct pp_header *h)
+{
+	char w[160];
+
+	if (c->pmode == PM_STRIP) {
+		/* Fault: the header is dropped as if it had never been sent. */
+		log_debug("%s: %s: PROXY header skipped on a disabled listener "
+			  "(fault strip-disabled)", c->kname, c->peer_s);
+		return;
+	}
+	if (h->version == 2 && h->command == PP_CMD_LOCAL && fault_on(FAULT_REJECT_LOCAL)) {
+		proxy_reject(c, "local", "v2 LOCAL refused (fault reject-local)");
+		return;
+	}
+	c->rproxy = rec_proxy_new(h);
+	if (!c->rproxy) {
+		log_error("%s: %s: out of memory (PROXY record)", c->kname, c->peer_s);
+		conn_kill(c, false);
+		return;
+	}
+	if (h->command == PP_CMD_PROXY &&
+	    (h->family == PP_FAM_INET || h->family == PP_FAM_INET6 ||
+	     h->family == PP_FAM_UNIX) && h->src.ss_family != AF_UNSPEC &&
+	    !fault_on(FAULT_RECORD_PROXY_IP)) {
+		c->client = h->src;
+		net_addr_unmap(&c->client);
+	} else {
+		/* LOCAL, UNSPEC, v1 UNKNOWN: the socket's own addresses. */
+		c->client = c->peer;
+	}
+	net_addr_str(&c->client, c->client_s, sizeof(c->client_s));
+	rec_proxy_accepted(c->b->rec, c->kind, h->version, h->command);
+	log_debug("%s: client %s: %s accepted (%zu bytes)", c->kname,
+		  who(c, w, sizeof(w)), conn_proxy_desc(c->rproxy, c->proxy_desc,
+							sizeof(c->proxy_desc)), h->len);
+}
+
+static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	const struct cfg_listener *lc = c->lis->cfg;
+	struct pp_parse_opts po;
+	struct pp_header h;
+	struct pp_error err;
+	enum pp_detect d;
+	uint8_t *pb;
+	size_t pl;
+	int r;
+
+	if (len == 0)
+		return;
+	c->proxy_reads++;
+	if (buf_append(&c->pbuf, &c->plen, &c->pcap, buf, len) < 0) {
+		log_error("%s: %s: out of memory (PROXY buffer)", c->kname, c->peer_s);
+		conn_kill(c, false);
+		return;
+	}
+	d = pp_detect(c->pbuf, c->plen);
+	if (d == PP_DETECT_NONE) {
+		bool pass = c->pmode == PM_OPTIONAL || c->pmode == PM_STRIP ||
+			    fault_on(FAULT_ACCEPT_MISSING);
+
+		if (!pass) {
+			memset(&err, 0, sizeof(err));
+			pp_parse(c->pbuf, c->plen, NULL, &h, &err);
+			proxy_reject(c, REC_REJECT_MISSING,
+				     err.msg[0] ? err.msg : "not a PROXY header");
+			return;
+		}
+		/* No header: everything received belongs to the next stage. */
+		pb = c->pbuf;
+		pl = c->plen;
+		c->pbuf = NULL;
+		c->plen = c->pcap = 0;
+		proxy_done(c, pb, pl);
+		free(pb);
+		return;
+	}
+	if (d != PP_DETECT_MORE && c->pmode != PM_STRIP && lc->ntrusted > 0 &&
+	    !cfg_trusted(lc, &c->peer)) {
+		proxy_reject(c, REC_REJECT_UNTRUSTED, "socket peer not in trusted_proxies");
+		return;
+	}
+	pp_parse_opts_init(&po);
+	if (lc->proxy_max_header)
+		po.max_len = lc->proxy_max_header;
+	po.verify_crc32c = !fault_on(FAULT_IGNORE_CRC);
+	memset(&err, 0, sizeof(err));
+	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE : pp_parse(c->pbuf, c->plen, &po, &h, &err);
+	if (r == PP_NEED_MORE) {
+		if (fault_on(FAULT_DROP_SPLIT) && c->proxy_reads == 1) {
+			proxy_reject(c, "split-header",
+				     "header not complete in the first read (fault drop-split)");
+		}
+		return;
+	}
+	if (r == PP_INVALID) {
+		if (c->pmode == PM_STRIP) {
+			/* Not a header after all: pass the bytes on, as a
+			 * disabled listener does. */
+			pb = c->pbuf;
+			pl = c->plen;
+			c->pbuf = NULL;
+			c->plen = c->pcap = 0;
+			proxy_done(c, pb, pl);
+			free(pb);
+			return;
+		}
+		proxy_reject(c, pp_reason_name(err.reason), err.msg);
+		return;
+	}
+	proxy_accept(c, &h);
+	if (!alive(c))
+		return;
+	/* The header's byte strings were copied by rec_proxy_new: the buffer
+	 * can go once the rest is handed on. */
+	pb = c->pbuf;
+	pl = c->plen;
+	c->pbuf = NULL;
+	c->plen = c->pcap = 0;
+	proxy_done(c, pb + r, pl - (size_t)r);
+	free(pb);
+}
+
+/* ---- TLS stage ----------------------------------------------------------- */
+
+static void tls_fail(struct conn *c, const char *what)
+{
+	char w[160];
+
+	log_info("%s: client %s: TLS %s failed: %s", c->kname, who(c, w, sizeof(w)), what,
+		 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
+	rec_tls_failure(c->b->rec, c->kind);
+	/* Send the alert the engine may hold, then close. */
+	c->closing = true;
+	if (out_pending(c) == 0) {
+		conn_kill(c, false);
+		return;
+	}
+	set_timer(c, TU_DRAIN, CONN_DRAIN_MS);
+	flush_out(c);
+}
+
+/* Drive the handshake, then pass decrypted bytes on. */
+static void tls_pump(struct conn *c)
+{
+	uint8_t buf[CONN_READ_CHUNK];
+
+	if (!c->tls_done) {
+		int st = tls_handshake_step(c->tls);
+
+		flush_out(c);
+		if (c->dead)
+			return;
+		if (st == TLS_WANT_READ)
+			return;
+		if (st != TLS_DONE) {
+			tls_fail(c, "handshake");
+			return;
+		}
+		c->tls_done = true;
+		clear_timer(c);
+		snprintf(c->tls_version, sizeof(c->tls_version), "%s", tls_version(c->tls));
+		snprintf(c->tls_cipher, sizeof(c->tls_cipher), "%s", tls_cipher(c->tls));
+		log_debug("%s: client %s: TLS handshake done (%s, %s)", c->kname,
+			  c->client_s, c->tls_version, c->tls_cipher);
+		enter_plain(c);
+	}
+	while (alive(c)) {
+		ssize_t n = tls_read(c->tls, buf, sizeof(buf));
+
+		if (n > 0) {
+			plain_input(c, buf, (size_t)n);
+			continue;
+		}
+		flush_out(c);
+		if (c->dead || n == TLS_WANT_READ)
+			return;
+		if (n == TLS_CLOSED) {
+			log_debug("%s: client %s: TLS session closed by the peer", c->kname,
+				  c->client_s);
+			conn_finish(c);
+			return;
+		}
+		tls_fail(c, "read");
+		return;
+	}
+}
+
+static void transport_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (!alive(c))
+		return;
+	if (c->tls) {
+		struct perr e;
+
+		if (tls_feed(c->tls, buf, len, &e) < 0) {
+			log_error("%s: client %s: %s", c->kname, c->client_s, e.msg);
+			conn_kill(c, false);
+			return;
+		}
+		tls_pump(c);
+		return;
+	}
+	plain_input(c, buf, len);
+}
+
+/* The plaintext stream starts (after TLS, or at once without it). */
+static void enter_plain(struct conn *c)
+{
+	if (c->proxy_pending && c->player == PL_PLAIN) {
+		if (!fault_on(FAULT_NO_HEADER_TIMEOUT))
+			set_timer(c, TU_PROXY, c->lis->cfg->proxy_timeout_ms);
+		return;
+	}
+	enter_app(c);
+}
+
+static void plain_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (!alive(c))
+		return;
+	if (c->proxy_pending && c->player == PL_PLAIN) {
+		proxy_input(c, buf, len);
+		return;
+	}
+	app_input(c, buf, len);
+}
+
+static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->proxy_pending && c->player == PL_RAW)
+		proxy_input(c, buf, len);
+	else
+		transport_input(c, buf, len);
+}
+
+/* ---- socket events ------------------------------------------------------- */
+
+static void on_eof(struct conn *c)
+{
+	char w[160];
+
+	if (c->proxy_pending) {
+		if (c->plen > 0) {
+			log_info("%s: %s closed the connection inside the PROXY header "
+				 "(%zu bytes received)", c->kname, c->peer_s, c->plen);
+			rec_proxy_rejected(c->b->rec, c->kind, "closed-mid-header");
+		} else {
+			log_debug("%s: %s closed before sending anything", c->kname, c->peer_s);
+		}
+		conn_kill(c, false);
+		return;
+	}
+	if (c->tls && !c->tls_done) {
+		log_info("%s: client %s: closed during the TLS handshake", c->kname,
+			 who(c, w, sizeof(w)));
+		rec_tls_failure(c->b->rec, c->kind);
+		conn_kill(c, false);
+		return;
+	}
+	log_debug("%s: client %s: connection closed by the peer", c->kname,
+		  who(c, w, sizeof(w)));
+	/* A half-close may still want the answer to what it sent (a CONNACK
+	 * to a CONNECT written just before the FIN): flush first. */
+	if (c->tls && c->tls_done) {
+		tls_feed_eof(c->tls);
+		tls_pump(c);
+		if (!alive(c))
+			return;
+	}
+	conn_finish(c);
+}
+
+static void on_readable(struct conn *c)
+{
+	uint8_t buf[CONN_READ_CHUNK];
+
+	for (int i = 0; i < CONN_READS_PER_EVENT && alive(c); i++) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+		if (n > 0) {
+			raw_input(c, buf, (size_t)n);
+			if ((size_t)n < sizeof(buf))
+				break;
+			continue;
+		}
+		if (n == 0) {
+			on_eof(c);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		log_debug("%s: %s: read: %s", c->kname, c->peer_s, strerror(errno));
+		conn_kill(c, false);
+		return;
+	}
+}
+
+static void on_io(struct loop_watch *w, uint32_t events)
+{
+	struct conn *c = LOOP_CONTAINER(w, struct conn, watch);
+
+	if (events & EPOLLOUT)
+		flush_out(c);
+	if (c->dead)
+		return;
+	if (c->closing) {
+		/* Only flushing now; a peer that went away ends it. */
+		if (events & (EPOLLERR | EPOLLHUP))
+			conn_kill(c, true);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		on_readable(c);
+}
+
+static void on_timer(struct loop_timer *t)
+{
+	struct conn *c = LOOP_CONTAINER(t, struct conn, timer);
+	enum timer_use use = c->timer_use;
+	char w[160];
+
+	c->timer_use = TU_NONE;
+	if (c->dead)
+		return;
+	switch (use) {
+	case TU_PROXY:
+		log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
+			 "%u ms, %zu bytes received): closed", c->kname, c->peer_s,
+			 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
+		rec_proxy_rejected(c->b->rec, c->kind, REC_REJECT_TIMEOUT);
+		conn_drop(c);
+		break;
+	case TU_TLS:
+		log_info("%s: client %s: TLS handshake timed out after %d ms", c->kname,
+			 who(c, w, sizeof(w)), CONN_TLS_TIMEOUT_MS);
+		rec_tls_failure(c->b->rec, c->kind);
+		conn_kill(c, false);
+		break;
+	case TU_WS:
+		log_info("%s: client %s: no WebSocket upgrade within %d ms", c->kname,
+			 who(c, w, sizeof(w)), CONN_WS_TIMEOUT_MS);
+		rec_ws_failure(c->b->rec, c->kind);
+		conn_kill(c, false);
+		break;
+	case TU_DRAIN:
+		conn_kill(c, c->eng_graceful);
+		break;
+	case TU_NONE:
+		break;
+	}
+}
+
+/* ---- accept -------------------------------------------------------------- */
+
+void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_storage *peer)
+{
+	const struct cfg_listener *lc = l->cfg;
+	struct conn *c = calloc(1, sizeof(*c));
+	struct perr e;
+
+	if (!c) {
+		log_error("%s: out of memory: connection dropped", cfg_listener_name(l->kind));
+		close(fd);
+		return;
+	}
+	c->b = b;
+	c->lis = l;
+	c->kind = l->kind;
+	c->kname = cfg_listener_name(l->kind);
+	c->fd = fd;
+	c->peer = *peer;
+	net_addr_unmap(&c->peer);
+	c->client = c->peer;
+	net_addr_str(&c->peer, c->peer_s, sizeof(c->peer_s));
+	memcpy(c->client_s, c->peer_s, sizeof(c->client_s));
+	snprintf(c->proxy_desc, sizeof(c->proxy_desc), "no PROXY header");
+	c->ws = lis_is_ws(l->kind);
+	c->watch.fn = on_io;
+	loop_timer_init(&c->timer, on_timer);
+	c->reap.fn = conn_reap;
+
+	c->next = b->conns;
+	if (b->conns)
+		b->conns->prev = c;
+	b->conns = c;
+	b->nconns++;
+
+	net_set_nodelay(fd, NULL);
+	if (loop_watch_add(b->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, &e) < 0) {
+		log_error("%s: %s: %s", c->kname, c->peer_s, e.msg);
+		c->dead = true;
+		close(fd);
+		c->fd = -1;
+		loop_defer(b->loop, &c->reap);
+		return;
+	}
+	rec_conn_open(b->rec, c->kind);
+	c->counted = true;
+
+	if (lc->proxy_enabled) {
+		c->pmode = lc->proxy_mode == CFG_PROXY_OPTIONAL ? PM_OPTIONAL : PM_STRICT;
+		c->player = (fault_on(FAULT_HEADER_INSIDE_TLS) && l->tls) ? PL_PLAIN : PL_RAW;
+		c->proxy_pending = true;
+	} else if (fault_on(FAULT_STRIP_DISABLED)) {
+		c->pmode = PM_STRIP;
+		c->player = PL_RAW;
+		c->proxy_pending = true;
+	}
+	log_debug("%s: connection from %s (%s)", c->kname, c->peer_s,
+		  lis_proxy_state(lc));
+
+	if (c->proxy_pending && c->player == PL_RAW) {
+		/* Nothing is written to the peer before a complete header. */
+		if (!fault_on(FAULT_NO_HEADER_TIMEOUT))
+			set_timer(c, TU_PROXY, lc->proxy_timeout_ms);
+		return;
+	}
+	if (l->tls) {
+		c->tls = tls_conn_new(l->tls, -1, true, NULL, &e);
+		if (!c->tls) {
+			log_error("%s: %s: %s", c->kname, c->peer_s, e.msg);
+			conn_kill(c, false);
+			return;
+		}
+		set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
+		return;
+	}
+	enter_plain(c);
+}
+
+void conn_close_all(struct brk *b)
+{
+	for (struct conn *c = b->conns; c; c = c->next)
+		conn_kill(c, false);
+	/* Not inside the loop any more: run the reaping now. */
+	loop_run_deferred(b->loop);
+}
+
+/* ---- engine hooks: records and log lines --------------------------------- */
+
+static void fill_rec_info(const struct conn *c, struct rec_conn_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->listener = c->kind;
+	ci->peer = c->peer;
+	ci->client = c->client;
+	ci->proxy = c->rproxy;
+	ci->tls = c->tls != NULL;
+	ci->tls_version = c->tls ? c->tls_version : NULL;
+	ci->tls_cipher = c->tls ? c->tls_cipher : NULL;
+}
+
+static void hook_connected(void *ctx, const struct eng_client_info *info)
+{
+	struct brk *b = ctx;
+	struct conn *c = info->opaque;
+	struct rec_conn_info ci;
+	char w[160];
+
+	fill_rec_info(c, &ci);
+	free(c->session_id);
+	c->session_id = strdup(info->client_id ? info->client_id : "");
+	c->rec_gen = rec_session_connect(b->rec, info->client_id ? info->client_id : "",
+					 info->username, info->mqtt_version, &ci);
+	rec_mqtt_connect(b->rec, c->kind, true);
+	log_info("%s: client %s connected as '%s' (%s%s%s, MQTT %s)", c->kname,
+		 who(c, w, sizeof(w)), info->client_id ? info->client_id : "",
+		 c->proxy_desc, c->tls ? ", " : "", c->tls ? c->tls_version : "",
+		 rec_mqtt_version_name(info->mqtt_version));
+}
+
+static void hook_disconnected(void *ctx, const struct eng_client_info *info,
+			      const char *reason)
+{
+	struct brk *b = ctx;
+	struct conn *c = info->opaque;
+	char w[160];
+
+	if (c->session_id)
+		rec_session_disconnect(b->rec, c->session_id, c->rec_gen);
+	log_info("%s: client %s '%s' disconnected: %s", c->kname, who(c, w, sizeof(w)),
+		 info->client_id ? info->client_id : "", reason);
+}
+
+static void hook_auth_failed(void *ctx, const struct eng_client_info *info,
+			     const char *client_id, const char *username,
+			     const char *reason, bool password_provided)
+{
+	struct brk *b = ctx;
+	struct conn *c = info->opaque;
+	struct rec_conn_info ci;
+	char w[160];
+
+	fill_rec_info(c, &ci);
+	rec_unauthorized_add(b->rec, client_id ? client_id : "", username, reason,
+			     password_provided, &ci);
+	rec_mqtt_connect(b->rec, c->kind, false);
+	log_warn("%s: client %s refused as '%s' (user '%s'): %s (%s)", c->kname,
+		 who(c, w, sizeof(w)), client_id ? client_id : "",
+		 username ? username : "", reason, c->proxy_desc);
+}
+
+static void hook_removed(void *ctx, const char *client_id)
+{
+	(void)ctx;
+	log_debug("session '%s' removed", client_id);
+}
+
+static bool hook_auth(void *ctx, const char *username, const void *password,
+		      size_t password_len, bool password_given, const char **why)
+{
+	const struct cfg *cfg = ctx;
+
+	return cfg_auth(cfg, username, password, password_len, password_given, why);
+}
+
+void conn_engine_hooks(struct brk *b, struct eng_cfg *ec)
+{
+	ec->auth = hook_auth;
+	ec->auth_ctx = (void *)b->cfg;
+	ec->rec_ctx = b;
+	ec->on_session_connected = hook_connected;
+	ec->on_session_disconnected = hook_disconnected;
+	ec->on_auth_failed = hook_auth_failed;
+	ec->on_session_removed = hook_removed;
+}

@@ -1,0 +1,1894 @@
+/* engine.c - see engine.h.
+ *
+ * Data model:
+ *   - struct msg: one application message (topic, payload, 5.0 properties),
+ *     reference counted: shared by the retained store and every session
+ *     queue it was routed to;
+ *   - struct sess: a session (client id, subscriptions, outgoing QoS>0
+ *     messages inflight and queued, incoming QoS 2 ids, delayed will);
+ *     lives in a hash table by client id, online or not;
+ *   - struct eng_client: one connection (transport level), attached to
+ *     its session after a successful CONNECT.
+ *
+ * Re-entrancy: routing one PUBLISH writes to many clients; a failed write
+ * must not free sessions while the fan-out walks them. So closing a
+ * client only marks it (client_kill) and queues the heavy part (detach
+ * from the session, will, session end) on a pending list that runs when
+ * the outermost engine call returns (leave()).
+ */
+#include "engine.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mqtt.h"
+
+#define DEF_MAX_PACKET      (1024u * 1024u)
+#define DEF_MAX_INFLIGHT    20
+#define DEF_CONNECT_TIMEOUT 10
+#define DEF_SESSION_EXPIRY  (2u * 3600u)
+#define DEF_MAX_QUEUED      1000
+#define DEF_RETAINED_MAX    10000
+#define DEF_RETAINED_BYTES  (64u * 1024u * 1024u)
+#define EXPIRY_NEVER        UINT32_MAX
+#define ALIAS_MAX           16    /* Topic Alias Maximum we accept from 5.0 clients */
+#define RBUF_KEEP           4096  /* receive buffers above this are freed when empty */
+
+/* ---- types ------------------------------------------------------------- */
+
+struct msg {
+	unsigned refs;
+	char *topic;                  /* NUL-terminated */
+	uint8_t *payload;
+	size_t len;
+	uint8_t qos;
+	bool retain;
+	uint8_t *props_raw;           /* 5.0 property block, as received */
+	struct mqtt_props props;      /* decoded from props_raw (pointers into it) */
+	time_t expire_at;             /* Message Expiry; 0 = never */
+};
+
+enum out_state { OUT_QUEUED = 0, OUT_WAIT_PUBACK, OUT_WAIT_PUBREC, OUT_WAIT_PUBCOMP };
+
+struct outmsg {
+	struct outmsg *next;
+	struct msg *m;
+	uint16_t id;
+	uint8_t qos;
+	bool retain;
+	enum out_state state;
+	unsigned n_sub_ids;
+	uint32_t sub_ids[MQTT_MAX_SUB_IDS];
+};
+
+struct oq {
+	struct outmsg *head, *tail;
+	size_t n;
+};
+
+struct sess;
+
+struct sub {
+	struct sess *s;
+	char *filter;
+	uint8_t qos;
+	bool nl, rap;
+	uint8_t rh;
+	uint32_t sub_id;              /* 0: none */
+	struct sub *snext;            /* session's list */
+	struct sub *gprev, *gnext;    /* engine's list */
+};
+
+struct sess {
+	char *id;
+	struct eng_client *conn;      /* NULL: offline */
+	struct sess *hnext;           /* hash chain */
+	struct sess *prev, *next;     /* engine's list */
+	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
+	time_t expire_at;             /* while offline */
+	struct sub *subs;
+	struct oq inflight, queue;
+	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
+	size_t n_qos2_in, cap_qos2_in;
+	uint16_t next_id;
+	struct msg *will;             /* delayed will of the last connection */
+	time_t will_at;
+	uint64_t mark;                /* fan-out dedup */
+	size_t mark_idx;
+};
+
+enum cstate { CS_NEW = 0, CS_CONNECTED };
+
+struct eng_client {
+	struct eng *eng;
+	struct eng_client_info info;
+	struct eng_io io;
+	struct eng_client *prev, *next;     /* engine's list */
+	struct eng_client *pnext;           /* pending list */
+	enum cstate state;
+	bool in_input;
+	bool close_req;      /* return -1 from the current eng_client_input */
+	bool io_closed;      /* nothing more is sent */
+	bool pending;        /* on the pending list */
+	bool ended;          /* detached: conn_end done */
+	bool notified;       /* on_session_connected was called */
+	bool normal_disc;    /* DISCONNECT 0x00: no will */
+	const char *end_reason;
+	uint8_t version;
+	struct sess *sess;
+	time_t created, last_rx;
+	uint16_t keepalive;
+	uint16_t recv_max;   /* client's Receive Maximum */
+	uint32_t max_packet; /* client's Maximum Packet Size, 0 = protocol max */
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	char *client_id, *username;
+	struct msg *will;
+	uint32_t will_delay;
+	char **aliases;      /* [ALIAS_MAX + 1], lazily */
+};
+
+struct ret {
+	struct ret *next;
+	struct msg *m;
+};
+
+struct route_ent {
+	struct sess *s;
+	uint8_t qos;
+	bool retain;
+	unsigned n_sub_ids;
+	uint32_t sub_ids[MQTT_MAX_SUB_IDS];
+};
+
+struct eng {
+	struct eng_cfg cfg;
+	struct eng_user *users;
+	time_t now;
+	int depth;
+	struct eng_client *clients;
+	struct eng_client *pend_head, *pend_tail;
+	struct sess **stab;
+	size_t stab_size;
+	struct sess *sessions;
+	struct sub *subs;
+	struct ret **rtab;
+	size_t rtab_size;
+	size_t ret_bytes;
+	uint64_t conn_seq, mark_gen, assign_seq;
+	struct eng_stats st;
+	uint8_t *obuf;
+	size_t ocap;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *dupn(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (!s)
+		return NULL;
+	if (n)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *dups(const char *s)
+{
+	return s ? dupn(s, strlen(s)) : NULL;
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull & SIZE_MAX;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= (size_t)1099511628211ull;
+	}
+	return h;
+}
+
+/* Constant time in the length of b. */
+static bool secret_eq(const void *a, size_t alen, const char *b)
+{
+	const uint8_t *x = a;
+	size_t blen = strlen(b);
+	uint8_t d = alen != blen;
+
+	for (size_t i = 0; i < blen; i++)
+		d |= (uint8_t)((i < alen ? x[i] : 0) ^ (uint8_t)b[i]);
+	return d == 0;
+}
+
+static void enter(struct eng *eng)
+{
+	eng->depth++;
+}
+
+static void leave(struct eng *eng);
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void msg_unref(struct msg *m)
+{
+	if (!m || --m->refs > 0)
+		return;
+	free(m->topic);
+	free(m->payload);
+	free(m->props_raw);
+	free(m);
+}
+
+static struct msg *msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
+/* props: 5.0 properties of the PUBLISH (ctx MQTT_PUBLISH) or the will
+ * (MQTT_PROPS_WILL); NULL for 3.1.1. */
+static struct msg *msg_new(struct eng *eng, const char *topic, size_t tlen,
+			   const void *payload, size_t len, uint8_t qos, bool retain,
+			   const struct mqtt_props *props, int ctx)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	m->qos = qos;
+	m->retain = retain;
+	m->topic = dupn(topic, tlen);
+	m->payload = malloc(len ? len : 1);
+	if (!m->topic || !m->payload)
+		goto fail;
+	if (len)
+		memcpy(m->payload, payload, len);
+	m->len = len;
+	if (props && props->raw && props->raw_len) {
+		m->props_raw = malloc(props->raw_len);
+		if (!m->props_raw)
+			goto fail;
+		memcpy(m->props_raw, props->raw, props->raw_len);
+		if (mqtt_props_decode(m->props_raw, props->raw_len, ctx, &m->props, NULL) != 0)
+			goto fail;
+		/* Per hop or will-only: never forwarded. */
+		m->props.present &= ~(MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
+				      MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_IDENTIFIER) |
+				      MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY_INTERVAL));
+		m->props.n_sub_ids = 0;
+		if (MQTT_HAS(&m->props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
+			m->expire_at = eng->now + (time_t)m->props.message_expiry;
+	}
+	return m;
+fail:
+	msg_unref(m);
+	return NULL;
+}
+
+static bool msg_expired(const struct eng *eng, const struct msg *m)
+{
+	return m->expire_at && m->expire_at <= eng->now;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void client_kill(struct eng_client *c, const char *reason, uint8_t v5_rc);
+
+static int send_raw(struct eng_client *c, const uint8_t *buf, size_t len)
+{
+	if (c->io_closed)
+		return -1;
+	if (c->io.send(c->io.ctx, buf, len) < 0) {
+		client_kill(c, ENG_DISC_SEND_FAILED, 0);
+		return -1;
+	}
+	c->eng->st.bytes_out += len;
+	return 0;
+}
+
+/* Encode into the engine's scratch buffer; returns the length or -1. */
+static long encode(struct eng *eng, const struct mqtt_pkt *p, uint8_t version)
+{
+	long n = mqtt_encode(p, version, eng->obuf, eng->ocap);
+
+	if (n > 0 && (size_t)n > eng->ocap) {
+		uint8_t *nb = realloc(eng->obuf, (size_t)n);
+
+		if (!nb)
+			return -1;
+		eng->obuf = nb;
+		eng->ocap = (size_t)n;
+		n = mqtt_encode(p, version, eng->obuf, eng->ocap);
+	}
+	return n;
+}
+
+static int send_pkt(struct eng_client *c, const struct mqtt_pkt *p)
+{
+	long n;
+
+	if (c->io_closed)
+		return -1;
+	n = encode(c->eng, p, c->version);
+	if (n < 0) {
+		client_kill(c, ENG_DISC_SEND_FAILED, 0);
+		return -1;
+	}
+	return send_raw(c, c->eng->obuf, (size_t)n);
+}
+
+static int send_ack(struct eng_client *c, enum mqtt_type t, uint16_t id, uint8_t rc)
+{
+	struct mqtt_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = t;
+	p.ack.id = id;
+	p.ack.rc = c->version >= MQTT_V5 ? rc : 0;
+	return send_pkt(c, &p);
+}
+
+static int send_disconnect(struct eng_client *c, uint8_t rc)
+{
+	struct mqtt_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = MQTT_DISCONNECT;
+	p.disconnect.rc = rc;
+	return send_pkt(c, &p);
+}
+
+static bool client_usable(const struct eng_client *c)
+{
+	return c && !c->io_closed && c->state == CS_CONNECTED;
+}
+
+/* Send one PUBLISH. Returns 1 sent, 0 dropped (too large for the client,
+ * expired), -1 the connection failed. */
+static int send_publish(struct eng_client *c, struct msg *m, uint8_t qos, bool retain,
+			uint16_t id, bool dup, const uint32_t *sub_ids, unsigned n_sub_ids)
+{
+	struct eng *eng = c->eng;
+	struct mqtt_pkt p;
+	bool expired = msg_expired(eng, m);
+	long n;
+
+	/* A retransmission (dup) finishes a delivery already started, even
+	 * past the Message Expiry; anything else expired is dropped. */
+	if (expired && !dup) {
+		eng->st.msgs_dropped++;
+		return 0;
+	}
+	memset(&p, 0, sizeof(p));
+	p.type = MQTT_PUBLISH;
+	p.publish.topic = mqtt_cstr(m->topic);
+	p.publish.qos = qos;
+	p.publish.retain = retain;
+	p.publish.dup = dup && qos > 0;
+	p.publish.id = qos ? id : 0;
+	p.publish.payload = m->payload;
+	p.publish.payload_len = m->len;
+	if (c->version >= MQTT_V5) {
+		p.publish.props = m->props;
+		p.publish.props.present &= ~MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+		if (m->expire_at && !expired) {
+			p.publish.props.message_expiry = (uint32_t)(m->expire_at - eng->now);
+			MQTT_PROP_SET(&p.publish.props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+		}
+		p.publish.props.n_sub_ids = n_sub_ids;
+		if (n_sub_ids)
+			memcpy(p.publish.props.sub_ids, sub_ids, n_sub_ids * sizeof(*sub_ids));
+	}
+	n = encode(eng, &p, c->version);
+	if (n < 0) {
+		client_kill(c, ENG_DISC_SEND_FAILED, 0);
+		return -1;
+	}
+	if (c->max_packet && (size_t)n > c->max_packet) {
+		/* 5.0: a packet over the client's maximum is discarded as if sent. */
+		eng->st.msgs_dropped++;
+		return 0;
+	}
+	if (send_raw(c, eng->obuf, (size_t)n) < 0)
+		return -1;
+	eng->st.msgs_out++;
+	return 1;
+}
+
+/* ---- session outgoing state --------------------------------------------- */
+
+static void oq_push(struct oq *q, struct outmsg *o)
+{
+	o->next = NULL;
+	if (q->tail)
+		q->tail->next = o;
+	else
+		q->head = o;
+	q->tail = o;
+	q->n++;
+}
+
+static struct outmsg *oq_pop(struct oq *q)
+{
+	struct outmsg *o = q->head;
+
+	if (!o)
+		return NULL;
+	q->head = o->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	o->next = NULL;
+	return o;
+}
+
+/* Unlink and return the entry with packet id, or NULL. */
+static struct outmsg *oq_take(struct oq *q, uint16_t id, enum out_state st)
+{
+	struct outmsg *prev = NULL;
+
+	for (struct outmsg *o = q->head; o; prev = o, o = o->next) {
+		if (o->id != id || o->state != st)
+			continue;
+		if (prev)
+			prev->next = o->next;
+		else
+			q->head = o->next;
+		if (q->tail == o)
+			q->tail = prev;
+		q->n--;
+		o->next = NULL;
+		return o;
+	}
+	return NULL;
+}
+
+static struct outmsg *oq_find(struct oq *q, uint16_t id)
+{
+	for (struct outmsg *o = q->head; o; o = o->next)
+		if (o->id == id)
+			return o;
+	return NULL;
+}
+
+static void out_free(struct outmsg *o)
+{
+	if (!o)
+		return;
+	msg_unref(o->m);
+	free(o);
+}
+
+static void oq_clear(struct oq *q)
+{
+	struct outmsg *o;
+
+	while ((o = oq_pop(q)))
+		out_free(o);
+}
+
+static uint16_t sess_new_id(struct sess *s)
+{
+	for (;;) {
+		uint16_t id = ++s->next_id;
+
+		if (id == 0)
+			id = s->next_id = 1;
+		if (!oq_find(&s->inflight, id))
+			return id;
+	}
+}
+
+static size_t inflight_limit(const struct eng *eng, const struct eng_client *c)
+{
+	size_t lim = eng->cfg.max_inflight;
+
+	if (c && c->recv_max && c->recv_max < lim)
+		lim = c->recv_max;
+	return lim;
+}
+
+/* Send queued messages while the inflight window allows. */
+static void sess_pump(struct eng *eng, struct sess *s)
+{
+	struct eng_client *c = s->conn;
+
+	while (client_usable(c) && s->queue.head &&
+	       s->inflight.n < inflight_limit(eng, c)) {
+		struct outmsg *o = oq_pop(&s->queue);
+		int r;
+
+		o->id = sess_new_id(s);
+		r = send_publish(c, o->m, o->qos, o->retain, o->id, false, o->sub_ids, o->n_sub_ids);
+		if (r <= 0) {
+			if (r < 0) {
+				/* Keep it for the next connection. */
+				o->id = 0;
+				o->next = s->queue.head;
+				s->queue.head = o;
+				if (!s->queue.tail)
+					s->queue.tail = o;
+				s->queue.n++;
+				return;
+			}
+			out_free(o);
+			continue;
+		}
+		o->state = o->qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC;
+		oq_push(&s->inflight, o);
+	}
+}
+
+/* Route one message to one session at the given QoS. */
+static void sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t qos,
+			 bool retain, const uint32_t *sub_ids, unsigned n_sub_ids)
+{
+	struct eng_client *c = s->conn;
+	struct outmsg *o;
+
+	if (qos == 0) {
+		if (client_usable(c))
+			send_publish(c, m, 0, retain, 0, false, sub_ids, n_sub_ids);
+		return;
+	}
+	if (s->queue.n >= eng->cfg.max_queued &&
+	    !(client_usable(c) && s->inflight.n < inflight_limit(eng, c))) {
+		eng->st.msgs_dropped++;
+		return;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		eng->st.msgs_dropped++;
+		return;
+	}
+	o->m = msg_ref(m);
+	o->qos = qos;
+	o->retain = retain;
+	o->n_sub_ids = n_sub_ids > MQTT_MAX_SUB_IDS ? MQTT_MAX_SUB_IDS : n_sub_ids;
+	if (o->n_sub_ids)
+		memcpy(o->sub_ids, sub_ids, o->n_sub_ids * sizeof(*sub_ids));
+	oq_push(&s->queue, o);
+	sess_pump(eng, s);
+}
+
+/* Resend what was inflight when the session reconnects. */
+static void sess_resend(struct eng *eng, struct sess *s)
+{
+	struct eng_client *c = s->conn;
+
+	struct outmsg *o = s->inflight.head;
+
+	while (o && client_usable(c)) {
+		struct outmsg *nx = o->next;
+
+		if (o->state == OUT_WAIT_PUBCOMP) {
+			send_ack(c, MQTT_PUBREL, o->id, 0);
+		} else if (send_publish(c, o->m, o->qos, o->retain, o->id, true, o->sub_ids,
+					o->n_sub_ids) == 0) {
+			/* Too large for the new connection's maximum: given up. */
+			out_free(oq_take(&s->inflight, o->id, o->state));
+		}
+		o = nx;
+	}
+	sess_pump(eng, s);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static int stab_grow(struct eng *eng)
+{
+	size_t nsize = eng->stab_size ? eng->stab_size * 2 : 256;
+	struct sess **nt = calloc(nsize, sizeof(*nt));
+
+	if (!nt)
+		return -1;
+	for (size_t i = 0; i < eng->stab_size; i++) {
+		struct sess *s = eng->stab[i];
+
+		while (s) {
+			struct sess *nx = s->hnext;
+			size_t h = hash_str(s->id) & (nsize - 1);
+
+			s->hnext = nt[h];
+			nt[h] = s;
+			s = nx;
+		}
+	}
+	free(eng->stab);
+	eng->stab = nt;
+	eng->stab_size = nsize;
+	return 0;
+}
+
+static struct sess *sess_find(struct eng *eng, const char *id)
+{
+	if (!eng->stab_size)
+		return NULL;
+	for (struct sess *s = eng->stab[hash_str(id) & (eng->stab_size - 1)]; s; s = s->hnext)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
+static struct sess *sess_new(struct eng *eng, const char *id)
+{
+	struct sess *s;
+	size_t h;
+
+	if (eng->st.sessions + 1 > eng->stab_size && stab_grow(eng) < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = dups(id);
+	if (!s->id) {
+		free(s);
+		return NULL;
+	}
+	h = hash_str(id) & (eng->stab_size - 1);
+	s->hnext = eng->stab[h];
+	eng->stab[h] = s;
+	s->next = eng->sessions;
+	if (eng->sessions)
+		eng->sessions->prev = s;
+	eng->sessions = s;
+	eng->st.sessions++;
+	return s;
+}
+
+static void sub_unlink(struct eng *eng, struct sub *u)
+{
+	if (u->gprev)
+		u->gprev->gnext = u->gnext;
+	else
+		eng->subs = u->gnext;
+	if (u->gnext)
+		u->gnext->gprev = u->gprev;
+	free(u->filter);
+	free(u);
+}
+
+static void route(struct eng *eng, struct msg *m, struct sess *publisher);
+
+/* Discard a session (it must be offline). Publishes its delayed will. */
+static void sess_remove(struct eng *eng, struct sess *s)
+{
+	struct sess **pp = &eng->stab[hash_str(s->id) & (eng->stab_size - 1)];
+	struct msg *will = s->will;
+
+	while (*pp != s)
+		pp = &(*pp)->hnext;
+	*pp = s->hnext;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		eng->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	eng->st.sessions--;
+	while (s->subs) {
+		struct sub *u = s->subs;
+
+		s->subs = u->snext;
+		sub_unlink(eng, u);
+	}
+	oq_clear(&s->inflight);
+	oq_clear(&s->queue);
+	free(s->qos2_in);
+	if (eng->cfg.on_session_removed)
+		eng->cfg.on_session_removed(eng->cfg.rec_ctx, s->id);
+	log_debug("session %s removed", s->id);
+	free(s->id);
+	free(s);
+	if (will) {
+		route(eng, will, NULL);
+		msg_unref(will);
+	}
+}
+
+static bool qos2_has(const struct sess *s, uint16_t id)
+{
+	for (size_t i = 0; i < s->n_qos2_in; i++)
+		if (s->qos2_in[i] == id)
+			return true;
+	return false;
+}
+
+static int qos2_add(struct sess *s, uint16_t id)
+{
+	if (s->n_qos2_in == s->cap_qos2_in) {
+		size_t ncap = s->cap_qos2_in ? s->cap_qos2_in * 2 : 8;
+		uint16_t *n = realloc(s->qos2_in, ncap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		s->qos2_in = n;
+		s->cap_qos2_in = ncap;
+	}
+	s->qos2_in[s->n_qos2_in++] = id;
+	return 0;
+}
+
+static bool qos2_del(struct sess *s, uint16_t id)
+{
+	for (size_t i = 0; i < s->n_qos2_in; i++) {
+		if (s->qos2_in[i] == id) {
+			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- retained store ----------------------------------------------------- */
+
+static void ret_delete_at(struct eng *eng, struct ret **pp)
+{
+	struct ret *r = *pp;
+
+	*pp = r->next;
+	eng->ret_bytes -= r->m->len;
+	eng->st.retained--;
+	msg_unref(r->m);
+	free(r);
+}
+
+static void ret_store(struct eng *eng, struct msg *m)
+{
+	struct ret **pp;
+	struct ret *r;
+
+	if (!eng->rtab_size) {
+		eng->rtab = calloc(1024, sizeof(*eng->rtab));
+		if (!eng->rtab)
+			return;
+		eng->rtab_size = 1024;
+	}
+	pp = &eng->rtab[hash_str(m->topic) & (eng->rtab_size - 1)];
+	for (; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->m->topic, m->topic) == 0)
+			break;
+	if (*pp)
+		ret_delete_at(eng, pp);
+	if (m->len == 0)
+		return;         /* empty payload: delete only */
+	if (eng->st.retained >= eng->cfg.retained_max ||
+	    eng->ret_bytes + m->len > eng->cfg.retained_max_bytes) {
+		log_warn("retained store full: message on '%s' not kept", m->topic);
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->m = msg_ref(m);
+	r->next = eng->rtab[hash_str(m->topic) & (eng->rtab_size - 1)];
+	eng->rtab[hash_str(m->topic) & (eng->rtab_size - 1)] = r;
+	eng->ret_bytes += m->len;
+	eng->st.retained++;
+}
+
+/* Send the retained messages matching a new subscription. */
+static void ret_deliver(struct eng *eng, struct sess *s, const struct sub *u)
+{
+	for (size_t i = 0; i < eng->rtab_size; i++) {
+		struct ret **pp = &eng->rtab[i];
+
+		while (*pp) {
+			struct msg *m = (*pp)->m;
+
+			if (msg_expired(eng, m)) {
+				ret_delete_at(eng, pp);
+				continue;
+			}
+			if (mqtt_topic_match(u->filter, m->topic))
+				sess_deliver(eng, s, m, m->qos < u->qos ? m->qos : u->qos, true,
+					     &u->sub_id, u->sub_id ? 1 : 0);
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+/* Deliver m to every matching subscription (once per session, at the
+ * highest QoS granted, with all subscription identifiers); store or
+ * delete it as retained. Returns the number of sessions reached. */
+static size_t route_count(struct eng *eng, struct msg *m, struct sess *publisher)
+{
+	struct route_ent *ents = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t gen = ++eng->mark_gen;
+
+	if (m->retain)
+		ret_store(eng, m);
+	for (struct sub *u = eng->subs; u; u = u->gnext) {
+		struct route_ent *e;
+		uint8_t q;
+
+		if (u->nl && u->s == publisher)
+			continue;
+		if (!mqtt_topic_match(u->filter, m->topic))
+			continue;
+		q = m->qos < u->qos ? m->qos : u->qos;
+		if (u->s->mark != gen) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				struct route_ent *ne = realloc(ents, ncap * sizeof(*ne));
+
+				if (!ne)
+					break;
+				ents = ne;
+				cap = ncap;
+			}
+			u->s->mark = gen;
+			u->s->mark_idx = n;
+			e = &ents[n++];
+			memset(e, 0, sizeof(*e));
+			e->s = u->s;
+			e->qos = q;
+		} else {
+			e = &ents[u->s->mark_idx];
+			if (q > e->qos)
+				e->qos = q;
+		}
+		/* 5.0 retain-as-published; otherwise the flag is cleared on
+		 * delivery to established subscriptions. */
+		if (u->rap && m->retain)
+			e->retain = true;
+		if (u->sub_id && e->n_sub_ids < MQTT_MAX_SUB_IDS)
+			e->sub_ids[e->n_sub_ids++] = u->sub_id;
+	}
+	/* Sessions are not freed during delivery (closes are deferred). */
+	for (size_t i = 0; i < n; i++)
+		sess_deliver(eng, ents[i].s, m, ents[i].qos, ents[i].retain,
+			     ents[i].sub_ids, ents[i].n_sub_ids);
+	free(ents);
+	return n;
+}
+
+static void route(struct eng *eng, struct msg *m, struct sess *publisher)
+{
+	route_count(eng, m, publisher);
+}
+
+/* ---- connection end ----------------------------------------------------- */
+
+static void pending_add(struct eng *eng, struct eng_client *c)
+{
+	if (c->pending || c->ended)
+		return;
+	c->pending = true;
+	c->pnext = NULL;
+	if (eng->pend_tail)
+		eng->pend_tail->pnext = c;
+	else
+		eng->pend_head = c;
+	eng->pend_tail = c;
+}
+
+static void pending_del(struct eng *eng, struct eng_client *c)
+{
+	struct eng_client *prev = NULL;
+
+	if (!c->pending)
+		return;
+	for (struct eng_client *p = eng->pend_head; p; prev = p, p = p->pnext) {
+		if (p != c)
+			continue;
+		if (prev)
+			prev->pnext = c->pnext;
+		else
+			eng->pend_head = c->pnext;
+		if (eng->pend_tail == c)
+			eng->pend_tail = prev;
+		break;
+	}
+	c->pending = false;
+}
+
+/* Detach c from its session: recorder callback, will, session end. */
+static void conn_end(struct eng_client *c)
+{
+	struct eng *eng = c->eng;
+	struct sess *s = c->sess;
+	struct msg *will = c->will;
+	bool remove;
+
+	if (c->ended)
+		return;
+	c->ended = true;
+	pending_del(eng, c);
+	c->will = NULL;
+	if (c->state != CS_CONNECTED || !s) {
+		msg_unref(will);
+		return;
+	}
+	c->sess = NULL;
+	s->conn = NULL;
+	eng->st.connected--;
+	if (c->notified && eng->cfg.on_session_disconnected)
+		eng->cfg.on_session_disconnected(eng->cfg.rec_ctx, &c->info,
+						 c->end_reason ? c->end_reason : ENG_DISC_CLOSED);
+	log_debug("client %s disconnected (%s)", c->client_id,
+		  c->end_reason ? c->end_reason : ENG_DISC_CLOSED);
+	if (c->normal_disc) {
+		msg_unref(will);
+		will = NULL;
+	}
+	remove = s->expiry == 0;
+	if (will && c->will_delay && !remove) {
+		/* 5.0 Will Delay Interval: published later unless the client
+		 * comes back first (or at session end, whichever is first). */
+		msg_unref(s->will);
+		s->will = will;
+		s->will_at = eng->now + (time_t)c->will_delay;
+		will = NULL;
+	}
+	if (remove) {
+		sess_remove(eng, s);
+	} else {
+		s->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (time_t)s->expiry;
+	}
+	if (will) {
+		route(eng, will, NULL);
+		msg_unref(will);
+	}
+}
+
+static void run_pending(struct eng *eng)
+{
+	struct eng_client *c;
+
+	while ((c = eng->pend_head)) {
+		eng->pend_head = c->pnext;
+		if (!eng->pend_head)
+			eng->pend_tail = NULL;
+		c->pending = false;
+		conn_end(c);
+	}
+}
+
+static void leave(struct eng *eng)
+{
+	if (eng->depth == 1)
+		run_pending(eng);
+	eng->depth--;
+}
+
+/* Stop talking to c and have it closed; the rest happens in run_pending.
+ * 5.0: a DISCONNECT with v5_rc goes first when v5_rc >= 0x80 and the
+ * client is past CONNECT. */
+static void client_kill(struct eng_client *c, const char *reason, uint8_t v5_rc)
+{
+	if (c->io_closed)
+		return;
+	if (v5_rc >= 0x80 && c->version >= MQTT_V5 && c->state == CS_CONNECTED)
+		send_disconnect(c, v5_rc);
+	if (c->io_closed)
+		return;         /* that send failed and killed it already */
+	c->io_closed = true;
+	c->end_reason = reason;
+	if (c->in_input)
+		c->close_req = true;
+	else
+		c->io.close(c->io.ctx);
+	pending_add(c->eng, c);
+}
+
+static void protocol_kill(struct eng_client *c, uint8_t rc, const char *why)
+{
+	c->eng->st.protocol_errors++;
+	log_info("client %s (%s): protocol error: %s", c->client_id ? c->client_id : "-",
+		 c->info.listener ? c->info.listener : "-", why ? why : mqtt_reason_name(rc));
+	client_kill(c, ENG_DISC_PROTOCOL, rc);
+}
+
+/* ---- CONNECT ------------------------------------------------------------ */
+
+static bool auth_check(struct eng *eng, const struct mqtt_connect *cn, const char *username,
+		       const char **why)
+{
+	if (eng->cfg.auth)
+		return eng->cfg.auth(eng->cfg.auth_ctx, username, cn->password.p,
+				     cn->password.len, cn->has_password, why);
+	if (!username) {
+		*why = ENG_AUTH_ANONYMOUS_NOT_ALLOWED;
+		return eng->cfg.allow_anonymous;
+	}
+	if (eng->cfg.n_users == 0) {
+		/* No user database: names are informational when anonymous
+		 * clients are welcome anyway. */
+		*why = ENG_AUTH_UNKNOWN_USER;
+		return eng->cfg.allow_anonymous;
+	}
+	for (size_t i = 0; i < eng->cfg.n_users; i++) {
+		const struct eng_user *u = &eng->users[i];
+
+		if (strcmp(u->user, username) != 0)
+			continue;
+		if (!u->pass)
+			return true;
+		*why = ENG_AUTH_BAD_PASSWORD;
+		return cn->has_password && secret_eq(cn->password.p, cn->password.len, u->pass);
+	}
+	*why = ENG_AUTH_UNKNOWN_USER;
+	return false;
+}
+
+static int send_connack(struct eng_client *c, bool present, uint8_t rc,
+			const struct mqtt_props *props)
+{
+	struct mqtt_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = MQTT_CONNACK;
+	p.connack.session_present = present;
+	p.connack.rc = rc;
+	if (props)
+		p.connack.props = *props;
+	return send_pkt(c, &p);
+}
+
+/* Refuse the CONNECT with a CONNACK and close. */
+static void connect_refuse(struct eng_client *c, uint8_t rc_v3, uint8_t rc_v5,
+			   const char *reason)
+{
+	c->eng->st.connects_refused++;
+	send_connack(c, false, c->version >= MQTT_V5 ? rc_v5 : rc_v3, NULL);
+	client_kill(c, reason, 0);
+}
+
+static void assign_id(struct eng *eng, char *buf, size_t cap)
+{
+	do {
+		uint64_t x = ++eng->assign_seq * 0x9E3779B97F4A7C15ull ^ (uint64_t)eng->now;
+
+		snprintf(buf, cap, "ppmq-%016llx", (unsigned long long)x);
+	} while (sess_find(eng, buf));
+}
+
+static void handle_connect_error(struct eng_client *c, const struct mqtt_connect *cn,
+				 int rc, const char *why)
+{
+	uint8_t v = cn->version;
+
+	c->eng->st.protocol_errors++;
+	log_info("%s client: bad CONNECT: %s", c->info.listener ? c->info.listener : "-",
+		 why ? why : mqtt_reason_name((uint8_t)rc));
+	if (rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION && v) {
+		/* 3.1.1 form for older levels, 5.0 form for newer ones. */
+		c->version = v > MQTT_V5 ? MQTT_V5 : MQTT_V311;
+		connect_refuse(c, MQTT_CONNACK_REFUSED_PROTOCOL_VERSION,
+			       MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, ENG_DISC_PROTOCOL);
+		return;
+	}
+	if (v == MQTT_V5) {
+		/* 5.0 lets the server say why in the CONNACK. */
+		c->version = MQTT_V5;
+		connect_refuse(c, 0, (uint8_t)rc, ENG_DISC_PROTOCOL);
+		return;
+	}
+	client_kill(c, ENG_DISC_PROTOCOL, 0);
+}
+
+static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
+{
+	struct eng *eng = c->eng;
+	struct mqtt_props ack;
+	struct sess *s;
+	char assigned[32] = "";
+	const char *why = NULL;
+	uint32_t expiry;
+	bool v5 = cn->version >= MQTT_V5;
+	bool present = false;
+
+	memset(&ack, 0, sizeof(ack));
+	c->version = cn->version;
+	c->info.mqtt_version = cn->version;
+	c->info.clean = cn->clean;
+	c->client_id = dupn(cn->client_id.p, cn->client_id.len);
+	c->username = cn->has_username ? dupn(cn->username.p, cn->username.len) : NULL;
+	if (!c->client_id || (cn->has_username && !c->username)) {
+		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
+		return;
+	}
+	c->info.client_id = c->client_id;
+	c->info.username = c->username;
+
+	/* Keep-alive cap. */
+	c->keepalive = cn->keepalive;
+	if (eng->cfg.keepalive_max && (cn->keepalive == 0 || cn->keepalive > eng->cfg.keepalive_max)) {
+		if (!v5) {
+			connect_refuse(c, MQTT_CONNACK_REFUSED_IDENTIFIER, 0, ENG_DISC_PROTOCOL);
+			return;
+		}
+		c->keepalive = eng->cfg.keepalive_max;
+		ack.server_keepalive = c->keepalive;
+		MQTT_PROP_SET(&ack, MQTT_PROP_SERVER_KEEP_ALIVE);
+	}
+	c->info.keepalive = c->keepalive;
+
+	/* Empty client id. */
+	if (cn->client_id.len == 0 && !v5 && !cn->clean) {
+		connect_refuse(c, MQTT_CONNACK_REFUSED_IDENTIFIER, 0, ENG_DISC_PROTOCOL);
+		return;
+	}
+
+	/* Authentication. */
+	if (v5 && MQTT_HAS(&cn->props, MQTT_PROP_AUTHENTICATION_METHOD)) {
+		eng->st.auth_failures++;
+		if (eng->cfg.on_auth_failed)
+			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+						ENG_AUTH_BAD_METHOD, cn->has_password);
+		connect_refuse(c, 0, MQTT_RC_BAD_AUTHENTICATION_METHOD, ENG_DISC_CLOSED);
+		return;
+	}
+	if (!auth_check(eng, cn, c->username, &why)) {
+		bool anon = why && strcmp(why, ENG_AUTH_ANONYMOUS_NOT_ALLOWED) == 0;
+
+		eng->st.auth_failures++;
+		log_info("%s client '%s': authentication failed: %s",
+			 c->info.listener ? c->info.listener : "-", c->client_id, why ? why : "?");
+		if (eng->cfg.on_auth_failed)
+			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+						why ? why : ENG_AUTH_BAD_PASSWORD, cn->has_password);
+		connect_refuse(c, anon ? MQTT_CONNACK_REFUSED_NOT_AUTHORIZED
+				       : MQTT_CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
+			       anon ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_USERNAME_OR_PASSWORD,
+			       ENG_DISC_CLOSED);
+		return;
+	}
+
+	if (cn->client_id.len == 0) {
+		assign_id(eng, assigned, sizeof(assigned));
+		free(c->client_id);
+		c->client_id = dups(assigned);
+		if (!c->client_id) {
+			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
+			return;
+		}
+		c->info.client_id = c->client_id;
+		if (v5) {
+			ack.assigned_client_id = mqtt_cstr(c->client_id);
+			MQTT_PROP_SET(&ack, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
+		}
+	}
+
+	if (cn->will) {
+		c->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
+				  cn->will_payload.len, cn->will_qos, cn->will_retain,
+				  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);
+		if (!c->will) {
+			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
+			return;
+		}
+		if (v5 && MQTT_HAS(&cn->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
+			c->will_delay = cn->will_props.will_delay;
+	}
+
+	/* Takeover: the older connection goes first (and its will with it). */
+	s = sess_find(eng, c->client_id);
+	if (s && s->conn) {
+		struct eng_client *old = s->conn;
+
+		log_info("client %s: session taken over", c->client_id);
+		client_kill(old, ENG_DISC_TAKEOVER, MQTT_RC_SESSION_TAKEN_OVER);
+		conn_end(old);
+		s = sess_find(eng, c->client_id);
+	}
+	if (s && s->will) {
+		/* Back before the will delay elapsed: the will is void. */
+		msg_unref(s->will);
+		s->will = NULL;
+	}
+	if (s && cn->clean) {
+		sess_remove(eng, s);
+		s = NULL;
+	}
+	present = s != NULL;
+	if (!s)
+		s = sess_new(eng, c->client_id);
+	if (!s) {
+		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
+		return;
+	}
+
+	/* Session lifetime after this connection. */
+	if (!v5) {
+		expiry = cn->clean ? 0 : eng->cfg.session_expiry_default;
+	} else {
+		expiry = MQTT_HAS(&cn->props, MQTT_PROP_SESSION_EXPIRY_INTERVAL)
+			 ? cn->props.session_expiry : 0;
+		if (eng->cfg.session_expiry_max && expiry > eng->cfg.session_expiry_max) {
+			expiry = eng->cfg.session_expiry_max;
+			ack.session_expiry = expiry;
+			MQTT_PROP_SET(&ack, MQTT_PROP_SESSION_EXPIRY_INTERVAL);
+		}
+	}
+	s->expiry = expiry;
+	s->expire_at = 0;
+
+	/* 5.0 limits announced by the client. */
+	if (v5) {
+		c->recv_max = MQTT_HAS(&cn->props, MQTT_PROP_RECEIVE_MAXIMUM)
+			      ? cn->props.receive_maximum : 65535;
+		c->max_packet = MQTT_HAS(&cn->props, MQTT_PROP_MAXIMUM_PACKET_SIZE)
+				? cn->props.maximum_packet_size : 0;
+	}
+
+	s->conn = c;
+	c->sess = s;
+	c->state = CS_CONNECTED;
+	c->info.session_present = present;
+	eng->st.connected++;
+	eng->st.connects_total++;
+
+	if (v5) {
+		if (eng->cfg.max_inflight < 65535) {
+			ack.receive_maximum = eng->cfg.max_inflight;
+			MQTT_PROP_SET(&ack, MQTT_PROP_RECEIVE_MAXIMUM);
+		}
+		ack.maximum_packet_size = (uint32_t)eng->cfg.max_packet_size;
+		MQTT_PROP_SET(&ack, MQTT_PROP_MAXIMUM_PACKET_SIZE);
+		ack.topic_alias_maximum = ALIAS_MAX;
+		MQTT_PROP_SET(&ack, MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
+		ack.shared_sub_available = 0;
+		MQTT_PROP_SET(&ack, MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE);
+	}
+	send_connack(c, present, 0, v5 ? &ack : NULL);
+	if (c->io_closed)
+		return;
+	c->notified = true;
+	log_debug("client %s connected (%s, level %u, clean %d, present %d)", c->client_id,
+		  c->info.listener ? c->info.listener : "-", cn->version, cn->clean, present);
+	if (eng->cfg.on_session_connected)
+		eng->cfg.on_session_connected(eng->cfg.rec_ctx, &c->info);
+	if (present)
+		sess_resend(eng, s);
+}
+
+/* ---- other packets ------------------------------------------------------ */
+
+static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
+{
+	struct eng *eng = c->eng;
+	struct sess *s = c->sess;
+	struct mqtt_str topic = pb->topic;
+	struct msg *m;
+	size_t reached;
+
+	eng->st.msgs_in++;
+	if (c->version >= MQTT_V5) {
+		if (pb->props.n_sub_ids) {
+			protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "Subscription Identifier from a client");
+			return;
+		}
+		if (MQTT_HAS(&pb->props, MQTT_PROP_TOPIC_ALIAS)) {
+			uint16_t a = pb->props.topic_alias;
+
+			if (a > ALIAS_MAX) {
+				protocol_kill(c, MQTT_RC_TOPIC_ALIAS_INVALID, "Topic Alias above the maximum");
+				return;
+			}
+			if (!c->aliases) {
+				c->aliases = calloc(ALIAS_MAX + 1, sizeof(*c->aliases));
+				if (!c->aliases) {
+					client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+					return;
+				}
+			}
+			if (topic.len) {
+				char *t = dupn(topic.p, topic.len);
+
+				if (!t) {
+					client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+					return;
+				}
+				free(c->aliases[a]);
+				c->aliases[a] = t;
+			} else if (!c->aliases[a]) {
+				protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "unknown Topic Alias");
+				return;
+			} else {
+				topic = mqtt_cstr(c->aliases[a]);
+			}
+		}
+	}
+	if (pb->qos == 2 && qos2_has(s, pb->id)) {
+		/* Retransmission before our PUBREC arrived: not delivered twice. */
+		send_ack(c, MQTT_PUBREC, pb->id, 0);
+		return;
+	}
+	if (pb->qos == 2 && s->n_qos2_in >= eng->cfg.max_inflight && c->version >= MQTT_V5) {
+		protocol_kill(c, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED, "Receive Maximum exceeded");
+		return;
+	}
+	m = msg_new(eng, topic.p, topic.len, pb->payload, pb->payload_len, pb->qos, pb->retain,
+		    c->version >= MQTT_V5 ? &pb->props : NULL, MQTT_PUBLISH);
+	if (!m) {
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+		return;
+	}
+	reached = route_count(eng, m, s);
+	msg_unref(m);
+	if (c->io_closed)
+		return;
+	if (pb->qos == 1) {
+		send_ack(c, MQTT_PUBACK, pb->id, reached ? 0 : MQTT_RC_NO_MATCHING_SUBSCRIBERS);
+	} else if (pb->qos == 2) {
+		if (qos2_add(s, pb->id) < 0) {
+			client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+			return;
+		}
+		send_ack(c, MQTT_PUBREC, pb->id, reached ? 0 : MQTT_RC_NO_MATCHING_SUBSCRIBERS);
+	}
+}
+
+static struct sub *sess_sub_find(struct sess *s, const char *filter, struct sub ***link)
+{
+	struct sub **pp = &s->subs;
+
+	for (; *pp; pp = &(*pp)->snext) {
+		if (strcmp((*pp)->filter, filter) == 0) {
+			if (link)
+				*link = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *sp)
+{
+	struct eng *eng = c->eng;
+	struct sess *s = c->sess;
+	bool v5 = c->version >= MQTT_V5;
+	uint32_t sub_id = sp->props.n_sub_ids ? sp->props.sub_ids[0] : 0;
+	uint8_t *rcs = calloc(sp->n, 1);
+	struct sub **news = calloc(sp->n, sizeof(*news));
+	bool *existed = calloc(sp->n, sizeof(*existed));
+	struct mqtt_pkt ack;
+	struct mqtt_sub e;
+	size_t pos = 0, i = 0;
+
+	if (!rcs || !news || !existed) {
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+		goto out;
+	}
+	while (i < sp->n && mqtt_subscribe_next(sp, &pos, &e)) {
+		struct sub *u;
+		char *f;
+
+		if (!mqtt_topic_filter_valid(e.filter.p, e.filter.len)) {
+			rcs[i++] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : MQTT_SUBACK_FAILURE;
+			continue;
+		}
+		if (v5 && e.filter.len >= 7 && memcmp(e.filter.p, "$share/", 7) == 0) {
+			rcs[i++] = MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+			continue;
+		}
+		f = dupn(e.filter.p, e.filter.len);
+		if (!f) {
+			rcs[i++] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
+			continue;
+		}
+		u = sess_sub_find(s, f, NULL);
+		existed[i] = u != NULL;
+		if (u) {
+			free(f);
+		} else {
+			u = calloc(1, sizeof(*u));
+			if (!u) {
+				free(f);
+				rcs[i++] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
+				continue;
+			}
+			u->s = s;
+			u->filter = f;
+			u->snext = s->subs;
+			s->subs = u;
+			u->gnext = eng->subs;
+			if (eng->subs)
+				eng->subs->gprev = u;
+			eng->subs = u;
+		}
+		u->qos = e.qos;
+		u->nl = e.no_local;
+		u->rap = e.retain_as_published;
+		u->rh = e.retain_handling;
+		u->sub_id = sub_id;
+		news[i] = u;
+		rcs[i++] = e.qos;
+	}
+	memset(&ack, 0, sizeof(ack));
+	ack.type = MQTT_SUBACK;
+	ack.suback.id = sp->id;
+	ack.suback.n = i;
+	ack.suback.rcs = rcs;
+	if (send_pkt(c, &ack) < 0)
+		goto out;
+	for (size_t k = 0; k < i; k++) {
+		struct sub *u = news[k];
+
+		if (!u || u->rh == 2 || (u->rh == 1 && existed[k]))
+			continue;
+		ret_deliver(eng, s, u);
+	}
+out:
+	free(rcs);
+	free(news);
+	free(existed);
+}
+
+static void handle_unsubscribe(struct eng_client *c, const struct mqtt_unsubscribe *up)
+{
+	struct eng *eng = c->eng;
+	struct sess *s = c->sess;
+	bool v5 = c->version >= MQTT_V5;
+	uint8_t *rcs = calloc(up->n, 1);
+	struct mqtt_pkt ack;
+	struct mqtt_str f;
+	size_t pos = 0, i = 0;
+
+	if (!rcs) {
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+		return;
+	}
+	while (i < up->n && mqtt_unsubscribe_next(up, &pos, &f)) {
+		struct sub **link = NULL;
+		struct sub *u = NULL;
+		char *fs;
+
+		if (!mqtt_topic_filter_valid(f.p, f.len)) {
+			rcs[i++] = MQTT_RC_TOPIC_FILTER_INVALID;
+			continue;
+		}
+		fs = dupn(f.p, f.len);
+		if (fs)
+			u = sess_sub_find(s, fs, &link);
+		free(fs);
+		if (u) {
+			*link = u->snext;
+			sub_unlink(eng, u);
+			rcs[i++] = MQTT_RC_SUCCESS;
+		} else {
+			rcs[i++] = MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+		}
+	}
+	memset(&ack, 0, sizeof(ack));
+	ack.type = MQTT_UNSUBACK;
+	ack.suback.id = up->id;
+	ack.suback.n = v5 ? i : 0;
+	ack.suback.rcs = rcs;
+	send_pkt(c, &ack);
+	free(rcs);
+}
+
+static void handle_disconnect(struct eng_client *c, const struct mqtt_disconnect *d)
+{
+	struct eng *eng = c->eng;
+	struct sess *s = c->sess;
+
+	if (c->version >= MQTT_V5 && MQTT_HAS(&d->props, MQTT_PROP_SESSION_EXPIRY_INTERVAL)) {
+		uint32_t x = d->props.session_expiry;
+
+		if (s->expiry == 0 && x != 0) {
+			protocol_kill(c, MQTT_RC_PROTOCOL_ERROR,
+				      "DISCONNECT sets a Session Expiry after CONNECT had 0");
+			return;
+		}
+		if (eng->cfg.session_expiry_max && x > eng->cfg.session_expiry_max)
+			x = eng->cfg.session_expiry_max;
+		s->expiry = x;
+	}
+	/* 5.0: any reason but 0x00 (0x04 Disconnect with Will, errors)
+	 * keeps the will. */
+	c->normal_disc = c->version < MQTT_V5 || d->rc == MQTT_RC_NORMAL_DISCONNECTION;
+	client_kill(c, ENG_DISC_NORMAL, 0);
+}
+
+static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
+{
+	struct eng *eng = c->eng;
+	struct mqtt_pkt p;
+	const char *why = NULL;
+	int rc;
+
+	rc = mqtt_decode(buf, len, c->version ? c->version : MQTT_V311, &p, &why);
+	c->last_rx = eng->now;
+	if (c->state == CS_NEW) {
+		if (rc)
+			handle_connect_error(c, &p.connect, rc, why);
+		else
+			handle_connect(c, &p.connect);
+		return;
+	}
+	if (rc) {
+		protocol_kill(c, (uint8_t)rc, why);
+		return;
+	}
+	switch (p.type) {
+	case MQTT_PUBLISH:
+		handle_publish(c, &p.publish);
+		break;
+	case MQTT_PUBACK: {
+		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBACK);
+
+		if (o) {
+			out_free(o);
+			sess_pump(eng, c->sess);
+		}
+		break;
+	}
+	case MQTT_PUBREC: {
+		struct outmsg *o = oq_find(&c->sess->inflight, p.ack.id);
+
+		if (o && o->state == OUT_WAIT_PUBREC && p.ack.rc >= 0x80) {
+			/* 5.0: the receiver refused it; the flow ends here. */
+			out_free(oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBREC));
+			sess_pump(eng, c->sess);
+			break;
+		}
+		if (o && (o->state == OUT_WAIT_PUBREC || o->state == OUT_WAIT_PUBCOMP)) {
+			o->state = OUT_WAIT_PUBCOMP;
+			send_ack(c, MQTT_PUBREL, p.ack.id, 0);
+		} else if (p.ack.rc < 0x80) {
+			send_ack(c, MQTT_PUBREL, p.ack.id, MQTT_RC_PACKET_ID_NOT_FOUND);
+		}
+		break;
+	}
+	case MQTT_PUBREL: {
+		bool found = qos2_del(c->sess, p.ack.id);
+
+		send_ack(c, MQTT_PUBCOMP, p.ack.id, found ? 0 : MQTT_RC_PACKET_ID_NOT_FOUND);
+		break;
+	}
+	case MQTT_PUBCOMP: {
+		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBCOMP);
+
+		if (o) {
+			out_free(o);
+			sess_pump(eng, c->sess);
+		}
+		break;
+	}
+	case MQTT_SUBSCRIBE:
+		handle_subscribe(c, &p.subscribe);
+		break;
+	case MQTT_UNSUBSCRIBE:
+		handle_unsubscribe(c, &p.unsubscribe);
+		break;
+	case MQTT_PINGREQ: {
+		struct mqtt_pkt r;
+
+		memset(&r, 0, sizeof(r));
+		r.type = MQTT_PINGRESP;
+		send_pkt(c, &r);
+		break;
+	}
+	case MQTT_DISCONNECT:
+		handle_disconnect(c, &p.disconnect);
+		break;
+	case MQTT_CONNECT:
+		protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "second CONNECT");
+		break;
+	default:
+		/* CONNACK, SUBACK, UNSUBACK, PINGRESP go server -> client;
+		 * AUTH without enhanced authentication. */
+		protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "unexpected packet type from a client");
+		break;
+	}
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e)
+{
+	struct eng *eng = calloc(1, sizeof(*eng));
+
+	if (!eng) {
+		perr_set(e, "engine: out of memory");
+		return NULL;
+	}
+	eng->cfg = *cfg;
+	if (!eng->cfg.max_packet_size)
+		eng->cfg.max_packet_size = DEF_MAX_PACKET;
+	if (eng->cfg.max_packet_size > MQTT_MAX_PACKET)
+		eng->cfg.max_packet_size = MQTT_MAX_PACKET;
+	if (eng->cfg.max_packet_size < 64) {
+		free(eng);
+		perr_set(e, "engine: max_packet_size %zu is too small (>= 64)", cfg->max_packet_size);
+		return NULL;
+	}
+	if (!eng->cfg.max_inflight)
+		eng->cfg.max_inflight = DEF_MAX_INFLIGHT;
+	if (!eng->cfg.connect_timeout)
+		eng->cfg.connect_timeout = DEF_CONNECT_TIMEOUT;
+	if (!eng->cfg.session_expiry_default)
+		eng->cfg.session_expiry_default = DEF_SESSION_EXPIRY;
+	if (!eng->cfg.max_queued)
+		eng->cfg.max_queued = DEF_MAX_QUEUED;
+	if (!eng->cfg.retained_max)
+		eng->cfg.retained_max = DEF_RETAINED_MAX;
+	if (!eng->cfg.retained_max_bytes)
+		eng->cfg.retained_max_bytes = DEF_RETAINED_BYTES;
+	eng->cfg.users = NULL;
+	if (cfg->n_users) {
+		eng->users = calloc(cfg->n_users, sizeof(*eng->users));
+		if (!eng->users)
+			goto oom;
+		for (size_t i = 0; i < cfg->n_users; i++) {
+			if (!cfg->users[i].user) {
+				eng->cfg.n_users = i;
+				eng_free(eng);
+				perr_set(e, "engine: user %zu has no name", i + 1);
+				return NULL;
+			}
+			eng->users[i].user = dups(cfg->users[i].user);
+			eng->users[i].pass = cfg->users[i].pass ? dups(cfg->users[i].pass) : NULL;
+			if (!eng->users[i].user || (cfg->users[i].pass && !eng->users[i].pass)) {
+				eng->cfg.n_users = i + 1;
+				goto oom;
+			}
+		}
+	}
+	eng->ocap = 4096;
+	eng->obuf = malloc(eng->ocap);
+	if (!eng->obuf)
+		goto oom;
+	eng->now = time(NULL);
+	return eng;
+oom:
+	eng_free(eng);
+	perr_set(e, "engine: out of memory");
+	return NULL;
+}
+
+static void client_free(struct eng_client *c)
+{
+	struct eng *eng = c->eng;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		eng->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	eng->st.clients--;
+	if (c->aliases) {
+		for (int i = 0; i <= ALIAS_MAX; i++)
+			free(c->aliases[i]);
+		free(c->aliases);
+	}
+	msg_unref(c->will);
+	free(c->rbuf);
+	free(c->client_id);
+	free(c->username);
+	free(c);
+}
+
+void eng_free(struct eng *eng)
+{
+	if (!eng)
+		return;
+	eng->depth++;   /* no pending runs from here on */
+	while (eng->clients) {
+		struct eng_client *c = eng->clients;
+
+		if (!c->ended) {
+			c->io_closed = true;
+			c->normal_disc = true;   /* nobody left to receive a will */
+			if (!c->end_reason)
+				c->end_reason = ENG_DISC_SHUTDOWN;
+			conn_end(c);
+		}
+		client_free(c);
+	}
+	while (eng->sessions) {
+		struct sess *s = eng->sessions;
+
+		msg_unref(s->will);
+		s->will = NULL;
+		sess_remove(eng, s);
+	}
+	for (size_t i = 0; i < eng->rtab_size; i++)
+		while (eng->rtab[i])
+			ret_delete_at(eng, &eng->rtab[i]);
+	free(eng->rtab);
+	free(eng->stab);
+	for (size_t i = 0; eng->users && i < eng->cfg.n_users; i++) {
+		free((char *)eng->users[i].user);
+		free((char *)eng->users[i].pass);
+	}
+	free(eng->users);
+	free(eng->obuf);
+	free(eng);
+}
+
+struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info *info,
+				  const struct eng_io *io)
+{
+	struct eng_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->eng = eng;
+	c->info = *info;
+	c->info.tls_version[sizeof(c->info.tls_version) - 1] = '\0';
+	c->info.tls_cipher[sizeof(c->info.tls_cipher) - 1] = '\0';
+	c->info.conn_id = ++eng->conn_seq;
+	c->info.client_id = NULL;
+	c->info.username = NULL;
+	c->info.mqtt_version = 0;
+	c->info.clean = false;
+	c->info.session_present = false;
+	c->info.keepalive = 0;
+	c->io = *io;
+	c->created = c->last_rx = eng->now;
+	c->next = eng->clients;
+	if (eng->clients)
+		eng->clients->prev = c;
+	eng->clients = c;
+	eng->st.clients++;
+	return c;
+}
+
+static int rbuf_append(struct eng_client *c, const uint8_t *buf, size_t len)
+{
+	if (c->rlen + len > c->rcap) {
+		size_t ncap = c->rcap ? c->rcap : 256;
+		uint8_t *nb;
+
+		while (ncap < c->rlen + len)
+			ncap *= 2;
+		nb = realloc(c->rbuf, ncap);
+		if (!nb)
+			return -1;
+		c->rbuf = nb;
+		c->rcap = ncap;
+	}
+	memcpy(c->rbuf + c->rlen, buf, len);
+	c->rlen += len;
+	return 0;
+}
+
+int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
+{
+	struct eng *eng = c->eng;
+	size_t off = 0;
+	int ret;
+
+	if (c->close_req)
+		return -1;
+	if (c->io_closed || len == 0)
+		return 0;
+	enter(eng);
+	c->in_input = true;
+	eng->st.bytes_in += len;
+	if (rbuf_append(c, buf, len) < 0) {
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+		goto out;
+	}
+	while (!c->io_closed && off < c->rlen) {
+		long n;
+
+		/* The first packet must be a CONNECT: decide on its first byte. */
+		if (c->state == CS_NEW && c->rbuf[off] != (MQTT_CONNECT << 4)) {
+			protocol_kill(c, 0, "first packet is not a CONNECT");
+			break;
+		}
+		n = mqtt_frame(c->rbuf + off, c->rlen - off, eng->cfg.max_packet_size);
+		if (n == MQTT_NEED_MORE)
+			break;
+		if (n == MQTT_FRAME_TOO_LARGE) {
+			protocol_kill(c, MQTT_RC_PACKET_TOO_LARGE, "packet too large");
+			break;
+		}
+		if (n < 0) {
+			protocol_kill(c, MQTT_RC_MALFORMED_PACKET, "bad remaining length");
+			break;
+		}
+		handle_packet(c, c->rbuf + off, (size_t)n);
+		off += (size_t)n;
+	}
+	if (c->io_closed) {
+		c->rlen = 0;
+	} else if (off) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	if (c->rlen == 0 && c->rcap > RBUF_KEEP) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+	}
+out:
+	leave(eng);
+	c->in_input = false;
+	ret = c->close_req ? -1 : 0;
+	return ret;
+}
+
+void eng_client_closed(struct eng_client *c, bool graceful)
+{
+	struct eng *eng = c->eng;
+
+	enter(eng);
+	if (!c->ended) {
+		if (!c->io_closed) {
+			c->io_closed = true;
+			c->end_reason = ENG_DISC_CLOSED;
+			if (!graceful)
+				log_debug("client %s: connection lost", c->client_id ? c->client_id : "-");
+		}
+		conn_end(c);
+	}
+	client_free(c);
+	leave(eng);
+}
+
+const struct eng_client_info *eng_client_info(const struct eng_client *c)
+{
+	return &c->info;
+}
+
+void eng_tick(struct eng *eng, time_t now)
+{
+	struct sess *s, *next;
+
+	enter(eng);
+	eng->now = now;
+	for (struct eng_client *c = eng->clients; c; c = c->next) {
+		if (c->io_closed)
+			continue;
+		if (c->state == CS_NEW) {
+			if (now - c->created >= (time_t)eng->cfg.connect_timeout) {
+				log_info("%s client: no CONNECT within %u s",
+					 c->info.listener ? c->info.listener : "-",
+					 eng->cfg.connect_timeout);
+				client_kill(c, ENG_DISC_KEEPALIVE, 0);
+			}
+			continue;
+		}
+		/* No packet for one and a half times the keep-alive. */
+		if (c->keepalive && (now - c->last_rx) * 2 > (time_t)c->keepalive * 3) {
+			log_info("client %s: keep-alive timeout", c->client_id);
+			client_kill(c, ENG_DISC_KEEPALIVE, MQTT_RC_KEEP_ALIVE_TIMEOUT);
+		}
+	}
+	for (s = eng->sessions; s; s = next) {
+		next = s->next;
+		if (s->conn)
+			continue;
+		if (s->will && s->will_at <= now) {
+			struct msg *w = s->will;
+
+			s->will = NULL;
+			route(eng, w, NULL);
+			msg_unref(w);
+		}
+		if (s->expiry != EXPIRY_NEVER && s->expire_at <= now) {
+			/* The next session may be the one removed by a nested
+			 * path; none exists today (removal only happens here
+			 * and in run_pending, which is deferred). */
+			sess_remove(eng, s);
+		}
+	}
+	leave(eng);
+}
+
+void eng_stats_get(const struct eng *eng, struct eng_stats *out)
+{
+	*out = eng->st;
+}

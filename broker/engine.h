@@ -1,0 +1,210 @@
+/* engine.h - the broker's MQTT semantics, independent of sockets.
+ *
+ * The core feeds each connection's bytes (after PROXY, TLS and WebSocket)
+ * to eng_client_input(); the engine answers through the connection's
+ * struct eng_io (send = queue bytes, close = close after flushing).
+ * Everything runs on one thread (the event loop's); nothing here blocks.
+ *
+ * What the engine does: MQTT 3.1.1 and 5.0 (level 3 "MQIsdp" is refused
+ * with CONNACK 0x01); CONNECT first, username / password checks, client
+ * id assignment and takeover; QoS 0/1/2 both ways with inflight limits;
+ * subscriptions with + and #; retained messages; will messages (5.0 will
+ * delay too); keep-alive; clean and persistent in-memory sessions with a
+ * bounded queue for offline clients; 5.0 session expiry, topic aliases
+ * from clients, subscription identifiers, no-local, retain-as-published,
+ * retain handling. Protocol violations close the connection (5.0: after a
+ * DISCONNECT with the reason).
+ *
+ * Lifecycle of a connection, as the core sees it:
+ *
+ *   c = eng_client_new(eng, &info, &io);       transport reached MQTT
+ *   eng_client_input(c, bytes, n) ...          every read; -1 => close
+ *   eng_client_closed(c, graceful);            exactly once; frees c
+ *
+ * The engine asks for a close in two ways and never both for one client:
+ *   - eng_client_input() returns -1: close this connection after flushing
+ *     what was queued (refused CONNECT, DISCONNECT received, violation);
+ *   - io->close(ctx) for any other reason: takeover by a newer connection,
+ *     keep-alive timeout (from eng_tick), a failed io->send while the
+ *     engine was writing to this client on behalf of another one.
+ * After either, the engine sends nothing more on that client and ignores
+ * its input; the core still calls eng_client_closed() once it is gone.
+ */
+#ifndef PPMQ_BROKER_ENGINE_H
+#define PPMQ_BROKER_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "err.h"
+
+struct eng;
+struct eng_client;
+
+/* ---- what the engine knows about a connection -------------------------- */
+
+struct eng_client_info {
+	/* Filled by the core before eng_client_new (copied by it). */
+	const char *listener;            /* "tcp" | "ssl" | "ws" | "wss": a static string */
+	struct sockaddr_storage client;  /* real client: PROXY source, or the peer */
+	struct sockaddr_storage peer;    /* socket peer (the proxy when there is one) */
+	char tls_version[32];            /* "" without TLS */
+	char tls_cipher[96];             /* "" without TLS */
+	const void *proxy;               /* PROXY details (e.g. struct rec_proxy), NULL: no
+					    header. Owned by the core; must outlive the client. */
+	void *opaque;                    /* the core's per-connection pointer, passed back untouched */
+
+	/* Filled by the engine. */
+	uint64_t conn_id;                /* unique per eng_client, from 1 */
+	const char *client_id;           /* NULL before CONNECT; the assigned id if the client sent "" */
+	const char *username;            /* NULL: none given */
+	int mqtt_version;                /* protocol level 3, 4, 5; 0 before CONNECT */
+	bool clean;                      /* Clean Session / Clean Start */
+	bool session_present;            /* CONNACK's flag */
+	uint16_t keepalive;              /* effective keep-alive, seconds */
+};
+
+/* Why an authentication failed (on_auth_failed's reason). Same strings as
+ * cfg_auth() in config.h. */
+#define ENG_AUTH_ANONYMOUS_NOT_ALLOWED "anonymous-not-allowed"
+#define ENG_AUTH_UNKNOWN_USER          "unknown-user"
+#define ENG_AUTH_BAD_PASSWORD          "bad-password"
+#define ENG_AUTH_BAD_METHOD            "unsupported-auth-method" /* 5.0 enhanced authentication */
+
+/* Why a session's connection ended (on_session_disconnected's reason). */
+#define ENG_DISC_NORMAL      "disconnect"          /* DISCONNECT received */
+#define ENG_DISC_CLOSED      "connection-closed"   /* transport gone without DISCONNECT */
+#define ENG_DISC_TAKEOVER    "session-taken-over"
+#define ENG_DISC_KEEPALIVE   "keepalive-timeout"
+#define ENG_DISC_PROTOCOL    "protocol-error"      /* includes malformed packets */
+#define ENG_DISC_SEND_FAILED "send-failed"
+#define ENG_DISC_SHUTDOWN    "shutdown"            /* eng_free with clients left */
+
+/* ---- configuration ----------------------------------------------------- */
+
+struct eng_user {
+	const char *user;
+	const char *pass;                /* NULL: any password is accepted */
+};
+
+/* Zero means "default" for every number. */
+struct eng_cfg {
+	bool allow_anonymous;            /* CONNECT without user name accepted */
+	const struct eng_user *users;    /* copied by eng_new */
+	size_t n_users;
+
+	size_t max_packet_size;          /* whole packet, bytes; default 1 MiB. 5.0: advertised */
+	uint16_t max_inflight;           /* unacknowledged QoS>0 PUBLISH per direction; default 20.
+					    5.0: advertised as Receive Maximum */
+	uint16_t keepalive_max;          /* 0: no cap. 5.0: Server Keep Alive; 3.1.1: larger
+					    keep-alives (and 0) are refused with CONNACK 0x02 */
+	unsigned connect_timeout;        /* seconds from eng_client_new to CONNECT; default 10 */
+	uint32_t session_expiry_default; /* seconds a 3.1.1 persistent (clean session 0) session
+					    lives offline; default 2 h; 0xFFFFFFFF = never */
+	uint32_t session_expiry_max;     /* 5.0: cap on the client's Session Expiry Interval
+					    (0: no cap) */
+	size_t max_queued;               /* per offline / busy session, QoS>0 messages; default 1000 */
+	size_t retained_max;             /* retained messages kept; default 10000 */
+	size_t retained_max_bytes;       /* total retained payload bytes; default 64 MiB */
+
+	/* Optional external authentication (e.g. wrapping cfg_auth). When
+	 * set it replaces the users list; it returns true to accept, or
+	 * false and sets *why to one of the ENG_AUTH_* strings. */
+	bool (*auth)(void *ctx, const char *username, const void *password,
+		     size_t password_len, bool password_given, const char **why);
+	void *auth_ctx;
+
+	/* Callbacks into the recorder; any may be NULL. info (and the
+	 * strings in it) are valid during the call only. */
+	void *rec_ctx;
+	/* CONNACK 0 was queued. */
+	void (*on_session_connected)(void *ctx, const struct eng_client_info *info);
+	/* A connection that had on_session_connected ended or lost its
+	 * session (takeover): once per such connection, with an ENG_DISC_*
+	 * reason. Called before the session's next on_session_connected. */
+	void (*on_session_disconnected)(void *ctx, const struct eng_client_info *info,
+					const char *reason);
+	/* CONNECT refused for credentials or authorization (CONNACK 4 / 5,
+	 * 0x86 / 0x87 / 0x8C). client_id as sent ("" possible); username
+	 * NULL when none; reason an ENG_AUTH_* string. */
+	void (*on_auth_failed)(void *ctx, const struct eng_client_info *info,
+			       const char *client_id, const char *username,
+			       const char *reason, bool password_provided);
+	/* A session's state was discarded (expiry, clean start, takeover
+	 * with clean start, end of a non-persistent session). */
+	void (*on_session_removed)(void *ctx, const char *client_id);
+};
+
+/* ---- per connection I/O ------------------------------------------------ */
+
+struct eng_io {
+	/* Queue bytes for writing (copy them; buf is the engine's). Returns
+	 * 0, or -1 when the connection cannot take them (the engine then
+	 * treats the connection as failed). */
+	int (*send)(void *ctx, const uint8_t *buf, size_t len);
+	/* Close after flushing what was queued. Must not call back into the
+	 * engine: the core calls eng_client_closed() later, from its loop. */
+	void (*close)(void *ctx);
+	void *ctx;
+};
+
+/* ---- counters ---------------------------------------------------------- */
+
+struct eng_stats {
+	uint64_t clients;                /* gauge: eng_client objects (transport level) */
+	uint64_t connected;              /* gauge: clients past CONNACK 0 */
+	uint64_t sessions;               /* gauge: sessions (online + offline) */
+	uint64_t retained;               /* gauge: retained messages */
+	uint64_t connects_total;         /* CONNACK 0 sent */
+	uint64_t connects_refused;       /* CONNACK != 0 sent */
+	uint64_t auth_failures;          /* of which credential / authorization refusals */
+	uint64_t protocol_errors;        /* connections closed for a violation */
+	uint64_t msgs_in;                /* PUBLISH received */
+	uint64_t msgs_out;               /* PUBLISH sent */
+	uint64_t msgs_dropped;           /* queue full, too large for the client, expired */
+	uint64_t bytes_in, bytes_out;    /* MQTT bytes */
+};
+
+/* ---- API --------------------------------------------------------------- */
+
+/* Create an engine. cfg is copied (users deep-copied). The clock starts at
+ * time(NULL); eng_tick() moves it. Returns NULL with *e set. */
+struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e);
+/* Free everything, including clients the core has not closed (their io
+ * is not called; on_session_disconnected is, with ENG_DISC_SHUTDOWN, and
+ * on_session_removed for every session: free the recorder afterwards).
+ * NULL-safe. */
+void eng_free(struct eng *eng);
+
+/* A connection reached the MQTT stage. info is copied (the core's strings
+ * and the proxy pointer must stay valid until eng_client_closed). io is
+ * copied. Returns NULL on allocation failure. */
+struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info *info,
+				  const struct eng_io *io);
+
+/* Bytes received (any split: partial packets are buffered). Returns 0, or
+ * -1: close the connection after flushing what the engine queued (e.g. a
+ * CONNACK refusal or a 5.0 DISCONNECT with the reason). */
+int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len);
+
+/* The transport is gone (or the core closed it as asked). graceful: the
+ * close was orderly (the engine asked for it, or the peer closed cleanly);
+ * false for resets, errors and timeouts outside the engine. The will is
+ * published unless a normal DISCONNECT came in; the session is kept or
+ * dropped per clean session / session expiry. Frees c. */
+void eng_client_closed(struct eng_client *c, bool graceful);
+
+/* What the engine knows about c (client id etc. once connected). */
+const struct eng_client_info *eng_client_info(const struct eng_client *c);
+
+/* Advance the engine's clock (seconds, any epoch; call about once a
+ * second): keep-alive (1.5 x keep-alive without a packet), CONNECT
+ * timeout, will delay, session and message expiry. */
+void eng_tick(struct eng *eng, time_t now);
+
+void eng_stats_get(const struct eng *eng, struct eng_stats *out);
+
+#endif

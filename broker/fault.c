@@ -1,0 +1,103 @@
+/* fault.c - see fault.h. */
+#include "fault.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	const char *desc;
+} fault_tab[FAULT_COUNT] = {
+	[FAULT_RECORD_PROXY_IP] = { "record-proxy-ip",
+		"record the socket peer (the proxy) instead of the header's source" },
+	[FAULT_ACCEPT_MISSING] = { "accept-missing",
+		"accept connections without a PROXY header on enabled listeners" },
+	[FAULT_REJECT_LOCAL] = { "reject-local",
+		"close v2 LOCAL connections (load balancer health checks)" },
+	[FAULT_DROP_SPLIT] = { "drop-split",
+		"close when the header is not complete in the first read" },
+	[FAULT_NO_HEADER_TIMEOUT] = { "no-header-timeout",
+		"never time out a connection stalled inside the header" },
+	[FAULT_IGNORE_CRC] = { "ignore-crc",
+		"do not verify the v2 CRC32C TLV" },
+	[FAULT_STRIP_DISABLED] = { "strip-disabled",
+		"on a disabled listener, silently skip a PROXY header" },
+	[FAULT_HEADER_INSIDE_TLS] = { "header-inside-tls",
+		"ssl/wss: read the PROXY header after the TLS handshake" },
+};
+
+static bool fault_bits[FAULT_COUNT];
+
+const char *fault_name(enum fault f)
+{
+	return (unsigned)f < FAULT_COUNT ? fault_tab[f].name : NULL;
+}
+
+const char *fault_desc(enum fault f)
+{
+	return (unsigned)f < FAULT_COUNT ? fault_tab[f].desc : NULL;
+}
+
+static int enable_one(const char *s, size_t len, struct perr *e)
+{
+	for (int f = 0; f < FAULT_COUNT; f++) {
+		if (strlen(fault_tab[f].name) == len &&
+		    strncmp(fault_tab[f].name, s, len) == 0) {
+			fault_bits[f] = true;
+			return 0;
+		}
+	}
+	return perr_set(e, "unknown fault '%.*s' (known: record-proxy-ip, "
+			"accept-missing, reject-local, drop-split, no-header-timeout, "
+			"ignore-crc, strip-disabled, header-inside-tls)", (int)len, s);
+}
+
+int fault_enable_list(const char *list, struct perr *e)
+{
+	const char *p = list;
+
+	if (!p)
+		return 0;
+	while (*p) {
+		size_t n;
+
+		while (*p == ',' || *p == ' ')
+			p++;
+		n = strcspn(p, ", ");
+		if (n > 0 && enable_one(p, n, e) < 0)
+			return -1;
+		p += n;
+	}
+	return 0;
+}
+
+bool fault_on(enum fault f)
+{
+	return (unsigned)f < FAULT_COUNT && fault_bits[f];
+}
+
+void fault_reset(void)
+{
+	memset(fault_bits, 0, sizeof(fault_bits));
+}
+
+const char *fault_enabled_str(char *buf, size_t cap)
+{
+	size_t used = 0;
+
+	if (cap == 0)
+		return buf;
+	buf[0] = '\0';
+	for (int f = 0; f < FAULT_COUNT; f++) {
+		int n;
+
+		if (!fault_bits[f])
+			continue;
+		n = snprintf(buf + used, cap - used, "%s%s", used ? "," : "",
+			     fault_tab[f].name);
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}

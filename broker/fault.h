@@ -1,0 +1,44 @@
+/* fault.h - deliberate misbehaviours of ppmq-broker, for testing the
+ * conformance tools (ppmq-conform must catch each one).
+ *
+ * They exist ONLY so that the test suite can prove that a wrong broker is
+ * reported as wrong. Never enable them in a real deployment. Switched on
+ * with --fault NAME[,NAME...] or the environment variable PPMQ_FAULT; each
+ * enabled fault is logged as a warning at start-up.
+ */
+#ifndef PPMQ_BROKER_FAULT_H
+#define PPMQ_BROKER_FAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+enum fault {
+	FAULT_RECORD_PROXY_IP = 0, /* record the socket peer instead of the header's source */
+	FAULT_ACCEPT_MISSING,      /* accept connections without a header on enabled listeners */
+	FAULT_REJECT_LOCAL,        /* close v2 LOCAL connections (health checks) */
+	FAULT_DROP_SPLIT,          /* close when the header is not complete in the first read */
+	FAULT_NO_HEADER_TIMEOUT,   /* never time out a stalled header */
+	FAULT_IGNORE_CRC,          /* do not verify the v2 CRC32C TLV */
+	FAULT_STRIP_DISABLED,      /* on a disabled listener, silently skip a header */
+	FAULT_HEADER_INSIDE_TLS,   /* ssl/wss: read the header after the TLS handshake */
+	FAULT_COUNT
+};
+
+/* Stable name ("record-proxy-ip") and a one-line description. */
+const char *fault_name(enum fault f);
+const char *fault_desc(enum fault f);
+
+/* Enable the faults named in a comma-separated list (spaces allowed).
+ * Adds to the ones already on. Returns 0, or -1 with *e naming the
+ * unknown fault. NULL or "" enables nothing. */
+int fault_enable_list(const char *list, struct perr *e);
+
+bool fault_on(enum fault f);
+/* Everything off (tests). */
+void fault_reset(void);
+/* Comma-separated names of the enabled faults into buf ("" when none). */
+const char *fault_enabled_str(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,85 @@
+/* loop.h - the broker's event loop: epoll for sockets, a min-heap of
+ * timers, signalfd for SIGINT/SIGTERM, and deferred work that must run
+ * after the current batch of events (freeing a connection whose handler
+ * is still on the stack).
+ *
+ * Single-threaded: every callback runs on the loop's thread. Watches and
+ * timers are embedded in their owner's struct (no allocation per event);
+ * the owner recovers itself with container_of-style arithmetic.
+ */
+#ifndef PPMQ_BROKER_LOOP_H
+#define PPMQ_BROKER_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct loop;
+
+/* A file descriptor watched by the loop. fn gets the epoll event bits
+ * (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP). */
+struct loop_watch {
+	int fd;
+	uint32_t events;   /* currently requested */
+	bool added;
+	void (*fn)(struct loop_watch *w, uint32_t events);
+};
+
+/* A one-shot timer. Re-arm it from its own callback for periodic work. */
+struct loop_timer {
+	int64_t due_ms;    /* loop_now() based */
+	size_t idx;        /* position in the heap; SIZE_MAX when not armed */
+	void (*fn)(struct loop_timer *t);
+};
+
+/* Called after the current batch of events (and timers) is handled. */
+struct loop_defer {
+	struct loop_defer *next;
+	bool queued;
+	void (*fn)(struct loop_defer *d);
+};
+
+/* Create the loop. SIGINT and SIGTERM are blocked in the calling thread
+ * (threads created afterwards inherit the mask) and delivered through a
+ * signalfd: loop_run returns when one arrives. Returns NULL with *e set. */
+struct loop *loop_new(struct perr *e);
+void loop_free(struct loop *l);
+
+/* Milliseconds, CLOCK_MONOTONIC, refreshed once per loop iteration. */
+int64_t loop_now(struct loop *l);
+
+/* Watch fd for events. Returns 0 or -1 with *e set. */
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events,
+		   struct perr *e);
+/* Change the requested events (no syscall when unchanged). */
+int loop_watch_set(struct loop *l, struct loop_watch *w, uint32_t events,
+		   struct perr *e);
+/* Stop watching (before close(fd)). Safe on a watch never added. */
+void loop_watch_del(struct loop *l, struct loop_watch *w);
+
+void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t));
+/* Arm (or re-arm) to fire in ms milliseconds. Returns 0 or -1 (no memory). */
+int loop_timer_set(struct loop *l, struct loop_timer *t, int64_t ms);
+void loop_timer_cancel(struct loop *l, struct loop_timer *t);
+bool loop_timer_armed(const struct loop_timer *t);
+
+/* Queue d to run after the current batch; queuing twice is harmless. */
+void loop_defer(struct loop *l, struct loop_defer *d);
+/* Run the queued work now (shutdown, outside loop_run). */
+void loop_run_deferred(struct loop *l);
+
+/* Run until a signal arrives or loop_stop is called. Returns the signal
+ * number (SIGINT, SIGTERM), 0 after loop_stop, -1 on an epoll failure
+ * with *e set. */
+int loop_run(struct loop *l, struct perr *e);
+void loop_stop(struct loop *l);
+
+/* Number of armed timers (tests, metrics). */
+size_t loop_timer_count(const struct loop *l);
+
+#define LOOP_CONTAINER(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#endif

@@ -1,0 +1,304 @@
+/* main.c - ppmq-broker: command line, start-up, the event loop, shutdown.
+ *
+ * Exit status: 0 clean shutdown (SIGINT / SIGTERM), 1 runtime failure
+ * (a listener or the admin API cannot bind, the event loop fails),
+ * 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "admin.h"
+#include "config.h"
+#include "conn.h"
+#include "engine.h"
+#include "fault.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "records.h"
+
+#define PROG "ppmq-broker"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [options]\n"
+		"\n"
+		"A small MQTT 3.1.1 / 5.0 broker with HAProxy PROXY protocol (v1, v2)\n"
+		"support on its tcp, ssl, ws and wss listeners, configured like TBMQ,\n"
+		"with an admin HTTP API showing what it recorded.\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE     YAML configuration (default: built-in defaults\n"
+		"                        and the environment)\n"
+		"      --print-config    print the effective configuration, with where\n"
+		"                        each value came from, and exit\n"
+		"  -v, --verbose         log level debug\n"
+		"      --log-level LVL   error, warn, info (default) or debug\n"
+		"      --fault NAME[,NAME...]\n"
+		"                        FOR TESTING CONFORMANCE TOOLS ONLY: make the broker\n"
+		"                        misbehave on purpose (also env PPMQ_FAULT); see below\n"
+		"      --version         print the version and exit\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"faults (each one a known real-world PROXY bug, so that ppmq-conform can\n"
+		"prove it catches it; never use them in a deployment):\n");
+	for (int i = 0; i < FAULT_COUNT; i++)
+		fprintf(f, "  %-20s %s\n", fault_name((enum fault)i), fault_desc((enum fault)i));
+	fprintf(f,
+		"\n"
+		"exit status: 0 clean shutdown, 1 runtime failure, 2 usage or\n"
+		"configuration error.\n");
+}
+
+/* 10,000+ idle connections need as many descriptors as the system allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open files limit to %llu: %s",
+				 (unsigned long long)want, strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_debug("open files limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static void on_tick(struct loop_timer *t)
+{
+	struct brk *b = LOOP_CONTAINER(t, struct brk, tick);
+
+	eng_tick(b->eng, time(NULL));
+	loop_timer_set(b->loop, &b->tick, 1000);
+}
+
+static void log_listener(const struct brk *b, enum cfg_listener_kind k)
+{
+	const struct cfg_listener *lc = &b->cfg->listener[k];
+	const char *name = cfg_listener_name(k);
+	const struct cfg_src *src;
+	char key[64];
+
+	snprintf(key, sizeof(key), "listener.%s.proxy_enabled", name);
+	src = cfg_source(b->cfg, key);
+	if (!lc->enabled) {
+		log_info("%s: disabled", name);
+		return;
+	}
+	log_info("%s: listening on %s:%u%s%s, %s%s%s (%s: %s)", name, lc->bind_address,
+		 (unsigned)b->lis[k].port, lc->path ? " path " : "", lc->path ? lc->path : "",
+		 lis_proxy_state(lc),
+		 lc->proxy_enabled && lc->ntrusted ? ", trusted_proxies set" : "",
+		 lc->proxy_enabled ? (lc->proxy_mode == CFG_PROXY_OPTIONAL ? "" : ", strict") : "",
+		 key, src ? src->desc : "?");
+}
+
+static void eng_cfg_from(const struct cfg *cfg, struct eng_cfg *ec)
+{
+	memset(ec, 0, sizeof(*ec));
+	ec->allow_anonymous = cfg->security.allow_anonymous;
+	ec->max_packet_size = cfg->mqtt.max_packet_size;
+	ec->keepalive_max = (uint16_t)(cfg->mqtt.keepalive_max > 65535 ? 65535 :
+				       cfg->mqtt.keepalive_max);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "print-config", no_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "fault", required_argument, NULL, 'f' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	bool print_config = false;
+	int cli_level = -1;
+	struct cfg cfg;
+	struct brk b;
+	struct eng_cfg ec;
+	struct adm_server *adm = NULL;
+	struct perr e;
+	char faults[256], ready[512];
+	size_t used;
+	int opt, status = 1, sig;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&b, 0, sizeof(b));
+	log_init(PROG, LOG_INFO);
+	if (fault_enable_list(getenv("PPMQ_FAULT"), &e) < 0) {
+		fprintf(stderr, PROG ": PPMQ_FAULT: %s\n", e.msg);
+		return 2;
+	}
+	while ((opt = getopt_long(argc, argv, "c:vh", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'p':
+			print_config = true;
+			break;
+		case 'v':
+			cli_level = LOG_DEBUG;
+			break;
+		case 'l':
+			cli_level = log_level_parse(optarg);
+			if (cli_level < 0) {
+				fprintf(stderr, PROG ": --log-level: '%s' is not one of "
+					"error, warn, info, debug\n", optarg);
+				return 2;
+			}
+			break;
+		case 'f':
+			if (fault_enable_list(optarg, &e) < 0) {
+				fprintf(stderr, PROG ": --fault: %s\n", e.msg);
+				return 2;
+			}
+			break;
+		case 'V':
+			printf(PROG " %s\n", PPMQ_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	if (cfg_load(config_path, &cfg, &e) < 0) {
+		fprintf(stderr, PROG ": %s\n", e.msg);
+		cfg_free(&cfg);
+		return 2;
+	}
+	if (print_config) {
+		cfg_print(&cfg, stdout);
+		cfg_free(&cfg);
+		return 0;
+	}
+	log_set_level(cli_level >= 0 ? (enum log_level)cli_level : cfg.log.level);
+	if (cfg.log.file && log_open(cfg.log.file) < 0) {
+		fprintf(stderr, PROG ": log.file '%s': %s\n", cfg.log.file, strerror(errno));
+		cfg_free(&cfg);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	fault_enabled_str(faults, sizeof(faults));
+	if (faults[0])
+		log_warn("FAULTS ENABLED (testing only, this broker misbehaves on purpose): %s",
+			 faults);
+
+	/* Before any thread exists: the loop blocks SIGINT/SIGTERM, and the
+	 * admin thread inherits the mask. */
+	b.cfg = &cfg;
+	b.loop = loop_new(&e);
+	if (!b.loop) {
+		log_error("%s", e.msg);
+		goto out;
+	}
+	raise_nofile();
+	lis_spare_fd_open();
+	for (int k = 0; k < CFG_NLISTENERS; k++)
+		b.lis[k].fd = -1;
+
+	b.rec = rec_store_new(cfg.sessions.max_kept, cfg.sessions.unauthorized_max);
+	if (!b.rec) {
+		log_error("records: out of memory");
+		goto out;
+	}
+	eng_cfg_from(&cfg, &ec);
+	conn_engine_hooks(&b, &ec);
+	b.eng = eng_new(&ec, &e);
+	if (!b.eng) {
+		log_error("engine: %s", e.msg);
+		goto out;
+	}
+
+	for (int k = 0; k < CFG_NLISTENERS; k++) {
+		if (!cfg.listener[k].enabled) {
+			log_listener(&b, (enum cfg_listener_kind)k);
+			continue;
+		}
+		if (lis_open(&b.lis[k], &b, (enum cfg_listener_kind)k, &e) < 0) {
+			log_error("%s", e.msg);
+			/* A certificate that cannot be loaded is a configuration
+			 * error; a socket that cannot be bound a runtime one. */
+			if (lis_is_tls((enum cfg_listener_kind)k) && !b.lis[k].tls)
+				status = 2;
+			goto out;
+		}
+		log_listener(&b, (enum cfg_listener_kind)k);
+	}
+	if (cfg.admin.enabled) {
+		if (adm_start(&cfg, b.rec, &adm, &e) < 0) {
+			log_error("admin API on %s port %u: %s", cfg.admin.bind_address,
+				  (unsigned)cfg.admin.bind_port, e.msg);
+			goto out;
+		}
+		log_info("admin: listening on http://%s:%u/ (%s)", cfg.admin.bind_address,
+			 (unsigned)adm_port(adm),
+			 cfg.admin.token ? "bearer token required" : "no authentication");
+	}
+
+	loop_timer_init(&b.tick, on_tick);
+	loop_timer_set(b.loop, &b.tick, 1000);
+
+	used = (size_t)snprintf(ready, sizeof(ready), "ready:");
+	for (int k = 0; k < CFG_NLISTENERS && used < sizeof(ready); k++)
+		if (b.lis[k].fd >= 0)
+			used += (size_t)snprintf(ready + used, sizeof(ready) - used, " %s=%s:%u",
+						 cfg_listener_name((enum cfg_listener_kind)k),
+						 cfg.listener[k].bind_address,
+						 (unsigned)b.lis[k].port);
+	if (adm && used < sizeof(ready))
+		snprintf(ready + used, sizeof(ready) - used, " admin=%s:%u",
+			 cfg.admin.bind_address, (unsigned)adm_port(adm));
+	log_info("%s", ready);
+
+	sig = loop_run(b.loop, &e);
+	if (sig < 0) {
+		log_error("event loop: %s", e.msg);
+		goto out;
+	}
+	log_info("shutting down (%s), %zu connections open",
+		 sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "stop", b.nconns);
+	status = 0;
+out:
+	adm_stop(adm);
+	for (int k = 0; k < CFG_NLISTENERS; k++)
+		lis_close(&b.lis[k]);
+	if (b.loop) {
+		conn_close_all(&b);
+		loop_timer_cancel(b.loop, &b.tick);
+	}
+	eng_free(b.eng);
+	rec_store_free(b.rec);
+	lis_spare_fd_close();
+	loop_free(b.loop);
+	cfg_free(&cfg);
+	if (status == 0)
+		log_info("stopped");
+	log_close();
+	return status;
+}

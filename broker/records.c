@@ -1,0 +1,731 @@
+/* records.c - see records.h.
+ *
+ * Sessions live in a chained hash table keyed by client id. Disconnected
+ * records are also on a list in disconnect order, so the oldest one can be
+ * dropped in O(1) when the store is over its bound. The unauthorized
+ * clients are a fixed ring. One mutex guards everything.
+ */
+#include "records.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+struct sess {
+	struct rec_session r;
+	struct sess *hnext;               /* hash chain */
+	struct sess *dprev, *dnext;       /* disconnected list (NULL when connected) */
+	bool on_dlist;
+};
+
+struct rec_store {
+	pthread_mutex_t mu;
+	struct sess **buckets;
+	size_t nbuckets, nsess, max_kept;
+	struct sess *dhead, *dtail;       /* oldest disconnected first */
+	uint64_t next_gen;
+
+	struct rec_unauth *ring;
+	size_t ring_cap, ring_start, ring_len;
+
+	struct rec_counters cnt;
+};
+
+/* ---- text helpers ---------------------------------------------------------- */
+
+/* Printable ASCII stays, everything else (and the backslash) becomes
+ * \xNN: the result is always valid UTF-8 and valid in JSON. */
+static char *safe_text(const uint8_t *p, size_t n)
+{
+	char *out = malloc(n * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+			*o++ = (char)p[i];
+		} else {
+			snprintf(o, 5, "\\x%02x", p[i]);
+			o += 4;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static char *hex_text(const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *out = malloc(n * 2 + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
+}
+
+static char *opt_safe(struct pp_bytes b, bool *oom)
+{
+	char *s;
+
+	if (!b.ptr)
+		return NULL;
+	s = safe_text(b.ptr, b.len);
+	if (!s)
+		*oom = true;
+	return s;
+}
+
+static char *opt_dup(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+/* IP text of an address, made safe (UNIX paths may hold any byte). */
+static void ip_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char buf[REC_IP_STRLEN + 16];
+	size_t j = 0;
+
+	net_ip_str(ss, buf, sizeof(buf));
+	if (!buf[0])
+		snprintf(buf, sizeof(buf), "-");
+	for (size_t i = 0; buf[i] && j + 1 < cap; i++)
+		out[j++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
+	out[j] = '\0';
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+const char *rec_pp_cmd_name(enum pp_cmd c)
+{
+	return c == PP_CMD_LOCAL ? "local" : "proxy";
+}
+
+const char *rec_pp_fam_name(enum pp_fam f)
+{
+	switch (f) {
+	case PP_FAM_INET: return "inet";
+	case PP_FAM_INET6: return "inet6";
+	case PP_FAM_UNIX: return "unix";
+	default: return "unspec";
+	}
+}
+
+const char *rec_mqtt_version_name(int level)
+{
+	switch (level) {
+	case 3: return "3.1";
+	case 4: return "3.1.1";
+	case 5: return "5";
+	default: return "unknown";
+	}
+}
+
+const char *rec_time_str(const struct timespec *ts, char *buf, size_t cap)
+{
+	struct tm tm;
+	char b[32];
+
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, cap, "%s.%03ldZ", b, (long)(ts->tv_nsec / 1000000));
+	return buf;
+}
+
+/* ---- PROXY details ---------------------------------------------------------- */
+
+void rec_proxy_free(struct rec_proxy *p)
+{
+	if (!p)
+		return;
+	free(p->alpn);
+	free(p->authority);
+	free(p->unique_id);
+	free(p->aws_vpce_id);
+	free(p->ssl_version);
+	free(p->ssl_cn);
+	free(p->ssl_cipher);
+	free(p->ssl_sig_alg);
+	free(p->ssl_key_alg);
+	for (size_t i = 0; i < p->nraw; i++)
+		free(p->raw[i].hex);
+	free(p->raw);
+	free(p);
+}
+
+/* Decoded separately, so not repeated under "raw". */
+static bool tlv_is_decoded(uint8_t type)
+{
+	return type == PP2_TYPE_ALPN || type == PP2_TYPE_AUTHORITY ||
+	       type == PP2_TYPE_UNIQUE_ID || type == PP2_TYPE_SSL || type == PP2_TYPE_AWS;
+}
+
+struct rec_proxy *rec_proxy_new(const struct pp_header *h)
+{
+	struct rec_proxy *p = calloc(1, sizeof(*p));
+	bool oom = false;
+	size_t ntlv;
+
+	if (!p)
+		return NULL;
+	p->version = h->version;
+	p->command = h->command;
+	p->family = h->family;
+	p->transport = h->transport;
+	ip_text(&h->src, p->src_ip, sizeof(p->src_ip));
+	ip_text(&h->dst, p->dst_ip, sizeof(p->dst_ip));
+	p->src_port = net_addr_port(&h->src);
+	p->dst_port = net_addr_port(&h->dst);
+
+	p->alpn = opt_safe(h->alpn, &oom);
+	p->authority = opt_safe(h->authority, &oom);
+	p->aws_vpce_id = opt_safe(h->aws_vpce_id, &oom);
+	if (h->unique_id.ptr) {
+		p->unique_id = hex_text(h->unique_id.ptr, h->unique_id.len);
+		oom |= !p->unique_id;
+	}
+	if (h->ssl.present) {
+		p->ssl_present = true;
+		p->ssl_client = h->ssl.client;
+		p->ssl_verify = h->ssl.verify;
+		p->ssl_version = opt_safe(h->ssl.version, &oom);
+		p->ssl_cn = opt_safe(h->ssl.cn, &oom);
+		p->ssl_cipher = opt_safe(h->ssl.cipher, &oom);
+		p->ssl_sig_alg = opt_safe(h->ssl.sig_alg, &oom);
+		p->ssl_key_alg = opt_safe(h->ssl.key_alg, &oom);
+	}
+	ntlv = h->ntlv < PP_MAX_TLVS ? h->ntlv : PP_MAX_TLVS;
+	if (ntlv) {
+		p->raw = calloc(ntlv, sizeof(*p->raw));
+		if (!p->raw)
+			oom = true;
+	}
+	for (size_t i = 0; p->raw && i < ntlv; i++) {
+		const struct pp_tlv *t = &h->tlv[i];
+		struct rec_tlv_raw *r;
+		size_t n;
+
+		/* An AWS TLV without the VPC endpoint sub-type is still
+		 * worth seeing, as raw bytes. */
+		if (tlv_is_decoded(t->type) &&
+		    !(t->type == PP2_TYPE_AWS && !h->aws_vpce_id.ptr))
+			continue;
+		r = &p->raw[p->nraw++];
+		r->type = t->type;
+		r->len = t->value.len;
+		n = t->value.len < REC_RAW_HEX_MAX ? t->value.len : REC_RAW_HEX_MAX;
+		r->hex = hex_text(t->value.ptr ? t->value.ptr : (const uint8_t *)"", t->value.ptr ? n : 0);
+		oom |= !r->hex;
+	}
+	if (oom) {
+		rec_proxy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct rec_proxy *rec_proxy_dup(const struct rec_proxy *s)
+{
+	struct rec_proxy *p;
+	bool oom = false;
+
+	if (!s)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	*p = *s;
+	p->alpn = opt_dup(s->alpn, &oom);
+	p->authority = opt_dup(s->authority, &oom);
+	p->unique_id = opt_dup(s->unique_id, &oom);
+	p->aws_vpce_id = opt_dup(s->aws_vpce_id, &oom);
+	p->ssl_version = opt_dup(s->ssl_version, &oom);
+	p->ssl_cn = opt_dup(s->ssl_cn, &oom);
+	p->ssl_cipher = opt_dup(s->ssl_cipher, &oom);
+	p->ssl_sig_alg = opt_dup(s->ssl_sig_alg, &oom);
+	p->ssl_key_alg = opt_dup(s->ssl_key_alg, &oom);
+	p->raw = NULL;
+	p->nraw = 0;
+	if (s->nraw) {
+		p->raw = calloc(s->nraw, sizeof(*p->raw));
+		if (!p->raw)
+			oom = true;
+		for (size_t i = 0; p->raw && i < s->nraw; i++) {
+			p->raw[i] = s->raw[i];
+			p->raw[i].hex = opt_dup(s->raw[i].hex, &oom);
+			p->nraw++;
+		}
+	}
+	if (oom) {
+		rec_proxy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- store ------------------------------------------------------------------ */
+
+struct rec_store *rec_store_new(size_t max_kept, size_t unauthorized_max)
+{
+	struct rec_store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->max_kept = max_kept ? max_kept : 1;
+	s->ring_cap = unauthorized_max ? unauthorized_max : 1;
+	s->nbuckets = 64;
+	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	s->ring = calloc(s->ring_cap, sizeof(*s->ring));
+	if (!s->buckets || !s->ring || pthread_mutex_init(&s->mu, NULL) != 0) {
+		free(s->buckets);
+		free(s->ring);
+		free(s);
+		return NULL;
+	}
+	s->next_gen = 1;
+	return s;
+}
+
+static void sess_clear(struct rec_session *r)
+{
+	free(r->client_id);
+	free(r->username);
+	rec_proxy_free(r->proxy);
+	memset(r, 0, sizeof(*r));
+}
+
+static void unauth_clear(struct rec_unauth *u)
+{
+	free(u->client_id);
+	free(u->username);
+	memset(u, 0, sizeof(*u));
+}
+
+void rec_store_free(struct rec_store *s)
+{
+	if (!s)
+		return;
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct sess *x = s->buckets[b];
+
+		while (x) {
+			struct sess *next = x->hnext;
+
+			sess_clear(&x->r);
+			free(x);
+			x = next;
+		}
+	}
+	for (size_t i = 0; i < s->ring_len; i++)
+		unauth_clear(&s->ring[(s->ring_start + i) % s->ring_cap]);
+	free(s->buckets);
+	free(s->ring);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static size_t hash(const char *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *k; k++) {
+		h ^= (unsigned char)*k;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+static struct sess *sess_find(struct rec_store *s, const char *id)
+{
+	for (struct sess *x = s->buckets[hash(id) & (s->nbuckets - 1)]; x; x = x->hnext)
+		if (strcmp(x->r.client_id, id) == 0)
+			return x;
+	return NULL;
+}
+
+static void grow(struct rec_store *s)
+{
+	size_t nb = s->nbuckets * 2;
+	struct sess **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;   /* longer chains, still correct */
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct sess *x = s->buckets[i];
+
+		while (x) {
+			struct sess *next = x->hnext;
+			size_t h = hash(x->r.client_id) & (nb - 1);
+
+			x->hnext = b[h];
+			b[h] = x;
+			x = next;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = nb;
+}
+
+static void dlist_remove(struct rec_store *s, struct sess *x)
+{
+	if (!x->on_dlist)
+		return;
+	if (x->dprev)
+		x->dprev->dnext = x->dnext;
+	else
+		s->dhead = x->dnext;
+	if (x->dnext)
+		x->dnext->dprev = x->dprev;
+	else
+		s->dtail = x->dprev;
+	x->dprev = x->dnext = NULL;
+	x->on_dlist = false;
+}
+
+static void dlist_append(struct rec_store *s, struct sess *x)
+{
+	x->dprev = s->dtail;
+	x->dnext = NULL;
+	if (s->dtail)
+		s->dtail->dnext = x;
+	else
+		s->dhead = x;
+	s->dtail = x;
+	x->on_dlist = true;
+}
+
+static void sess_unlink(struct rec_store *s, struct sess *x)
+{
+	struct sess **pp = &s->buckets[hash(x->r.client_id) & (s->nbuckets - 1)];
+
+	while (*pp && *pp != x)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = x->hnext;
+	dlist_remove(s, x);
+	s->nsess--;
+	sess_clear(&x->r);
+	free(x);
+}
+
+/* Over the bound: drop the oldest disconnected records. */
+static void trim(struct rec_store *s)
+{
+	while (s->nsess > s->max_kept && s->dhead)
+		sess_unlink(s, s->dhead);
+}
+
+static void fill_addrs(const struct rec_conn_info *ci, char *cip, uint16_t *cport,
+		       char *pip, uint16_t *pport)
+{
+	const struct sockaddr_storage *client = &ci->client;
+
+	if (client->ss_family == AF_UNSPEC)
+		client = &ci->peer;
+	ip_text(client, cip, REC_IP_STRLEN);
+	*cport = net_addr_port(client);
+	ip_text(&ci->peer, pip, REC_IP_STRLEN);
+	*pport = net_addr_port(&ci->peer);
+}
+
+static enum cfg_listener_kind lkind(enum cfg_listener_kind l)
+{
+	return (unsigned)l < CFG_NLISTENERS ? l : CFG_TCP;
+}
+
+uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
+			     const char *username, int mqtt_version,
+			     const struct rec_conn_info *ci)
+{
+	struct rec_session r = { 0 };
+	struct sess *x;
+	uint64_t gen;
+
+	r.client_id = strdup(client_id ? client_id : "");
+	r.username = username ? strdup(username) : NULL;
+	if (ci->proxy)
+		r.proxy = rec_proxy_dup(ci->proxy);
+	if (!r.client_id || (username && !r.username) || (ci->proxy && !r.proxy)) {
+		sess_clear(&r);
+		return 0;
+	}
+	r.listener = lkind(ci->listener);
+	fill_addrs(ci, r.client_ip, &r.client_port, r.peer_ip, &r.peer_port);
+	r.mqtt_version = mqtt_version;
+	r.tls = ci->tls;
+	if (ci->tls) {
+		copy_str(r.tls_version, sizeof(r.tls_version), ci->tls_version);
+		copy_str(r.tls_cipher, sizeof(r.tls_cipher), ci->tls_cipher);
+	}
+	r.connected = true;
+	clock_gettime(CLOCK_REALTIME, &r.connected_at);
+
+	pthread_mutex_lock(&s->mu);
+	x = sess_find(s, r.client_id);
+	if (x) {
+		if (x->r.connected && s->cnt.sessions_connected)
+			s->cnt.sessions_connected--;
+		dlist_remove(s, x);
+		sess_clear(&x->r);
+	} else {
+		x = calloc(1, sizeof(*x));
+		if (!x) {
+			pthread_mutex_unlock(&s->mu);
+			sess_clear(&r);
+			return 0;
+		}
+		if (s->nsess >= s->nbuckets * 2)
+			grow(s);
+		{
+			size_t h = hash(r.client_id) & (s->nbuckets - 1);
+
+			x->hnext = s->buckets[h];
+			s->buckets[h] = x;
+		}
+		s->nsess++;
+	}
+	gen = s->next_gen++;
+	r.gen = gen;
+	x->r = r;
+	s->cnt.sessions_connected++;
+	trim(s);
+	pthread_mutex_unlock(&s->mu);
+	return gen;
+}
+
+void rec_session_disconnect(struct rec_store *s, const char *client_id, uint64_t gen)
+{
+	struct sess *x;
+
+	if (!client_id)
+		return;
+	pthread_mutex_lock(&s->mu);
+	x = sess_find(s, client_id);
+	if (x && x->r.gen == gen && x->r.connected) {
+		x->r.connected = false;
+		clock_gettime(CLOCK_REALTIME, &x->r.disconnected_at);
+		if (s->cnt.sessions_connected)
+			s->cnt.sessions_connected--;
+		dlist_append(s, x);
+		trim(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int cmp_sess(const void *a, const void *b)
+{
+	const struct sess *const *x = a, *const *y = b;
+
+	return strcmp((*x)->r.client_id, (*y)->r.client_id);
+}
+
+void rec_session_foreach(struct rec_store *s, rec_session_fn fn, void *ctx)
+{
+	const struct sess **v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	v = malloc((s->nsess ? s->nsess : 1) * sizeof(*v));
+	if (v) {
+		for (size_t b = 0; b < s->nbuckets; b++)
+			for (const struct sess *x = s->buckets[b]; x; x = x->hnext)
+				v[n++] = x;
+		qsort(v, n, sizeof(*v), cmp_sess);
+		for (size_t i = 0; i < n; i++)
+			if (fn(&v[i]->r, ctx))
+				break;
+		free(v);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool rec_session_get(struct rec_store *s, const char *client_id, rec_session_fn fn, void *ctx)
+{
+	struct sess *x;
+
+	pthread_mutex_lock(&s->mu);
+	x = client_id ? sess_find(s, client_id) : NULL;
+	if (x && fn)
+		fn(&x->r, ctx);
+	pthread_mutex_unlock(&s->mu);
+	return x != NULL;
+}
+
+/* ---- unauthorized clients ----------------------------------------------------- */
+
+void rec_unauthorized_add(struct rec_store *s, const char *client_id,
+			  const char *username, const char *reason,
+			  bool password_provided, const struct rec_conn_info *ci)
+{
+	struct rec_unauth u = { 0 };
+
+	u.client_id = strdup(client_id ? client_id : "");
+	u.username = username ? strdup(username) : NULL;
+	if (!u.client_id || (username && !u.username)) {
+		unauth_clear(&u);
+		return;
+	}
+	fill_addrs(ci, u.client_ip, &u.client_port, u.peer_ip, &u.peer_port);
+	u.listener = lkind(ci->listener);
+	copy_str(u.reason, sizeof(u.reason), reason ? reason : "unknown");
+	u.password_provided = password_provided;
+	u.tls_used = ci->tls;
+	clock_gettime(CLOCK_REALTIME, &u.ts);
+
+	pthread_mutex_lock(&s->mu);
+	if (s->ring_len == s->ring_cap) {
+		unauth_clear(&s->ring[s->ring_start]);
+		s->ring[s->ring_start] = u;
+		s->ring_start = (s->ring_start + 1) % s->ring_cap;
+	} else {
+		s->ring[(s->ring_start + s->ring_len) % s->ring_cap] = u;
+		s->ring_len++;
+	}
+	s->cnt.unauthorized_total++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_unauthorized_clear(struct rec_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->ring_len; i++)
+		unauth_clear(&s->ring[(s->ring_start + i) % s->ring_cap]);
+	s->ring_start = s->ring_len = 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_unauthorized_foreach(struct rec_store *s, rec_unauth_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->ring_len; i++)
+		if (fn(&s->ring[(s->ring_start + i) % s->ring_cap], ctx))
+			break;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- counters -------------------------------------------------------------------- */
+
+void rec_conn_open(struct rec_store *s, enum cfg_listener_kind l)
+{
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	s->cnt.conn_current[l]++;
+	s->cnt.conn_total[l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_conn_close(struct rec_store *s, enum cfg_listener_kind l)
+{
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	if (s->cnt.conn_current[l])
+		s->cnt.conn_current[l]--;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_proxy_accepted(struct rec_store *s, enum cfg_listener_kind l, int version,
+			enum pp_cmd cmd)
+{
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	if (version == 1 || version == 2)
+		s->cnt.proxy_accepted_version[version]++;
+	s->cnt.proxy_accepted_command[cmd == PP_CMD_LOCAL ? PP_CMD_LOCAL : PP_CMD_PROXY]++;
+	s->cnt.proxy_accepted_listener[l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Reason names become metric label values: keep them to a safe alphabet. */
+static void label_text(const char *in, char *out, size_t cap)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; in[i] && j + 1 < cap; i++) {
+		char c = in[i];
+
+		out[j++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.') ? c : '_';
+	}
+	out[j] = '\0';
+}
+
+void rec_proxy_rejected(struct rec_store *s, enum cfg_listener_kind l, const char *reason)
+{
+	char name[sizeof(s->cnt.rejected[0].name)];
+	size_t i;
+
+	label_text(reason && *reason ? reason : "unknown", name, sizeof(name));
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	s->cnt.proxy_rejected_listener[l]++;
+	for (i = 0; i < s->cnt.nreasons; i++)
+		if (strcmp(s->cnt.rejected[i].name, name) == 0)
+			break;
+	if (i == s->cnt.nreasons) {
+		if (i == REC_MAX_REASONS) {
+			/* Table full: the last slot collects the rest. */
+			i = REC_MAX_REASONS - 1;
+			copy_str(s->cnt.rejected[i].name, sizeof(name), "other");
+		} else {
+			copy_str(s->cnt.rejected[i].name, sizeof(name), name);
+			s->cnt.nreasons++;
+		}
+	}
+	s->cnt.rejected[i].count++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_tls_failure(struct rec_store *s, enum cfg_listener_kind l)
+{
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	s->cnt.tls_failures[l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_ws_failure(struct rec_store *s, enum cfg_listener_kind l)
+{
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	s->cnt.ws_failures[l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_mqtt_connect(struct rec_store *s, enum cfg_listener_kind l, bool accepted)
+{
+	l = lkind(l);
+	pthread_mutex_lock(&s->mu);
+	if (accepted)
+		s->cnt.mqtt_accepted[l]++;
+	else
+		s->cnt.mqtt_refused[l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_counters_get(struct rec_store *s, struct rec_counters *out)
+{
+	pthread_mutex_lock(&s->mu);
+	*out = s->cnt;
+	out->sessions_kept = s->nsess;
+	out->unauthorized_kept = s->ring_len;
+	pthread_mutex_unlock(&s->mu);
+}

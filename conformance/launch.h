@@ -1,0 +1,44 @@
+/* launch.h - start and stop the target broker for a run (profile
+ * `launch`): a shell command in its own process group, with the profile's
+ * environment plus a configuration's overrides, its output in a file,
+ * "ready" when every condition of launch.ready holds.
+ */
+#ifndef PPMQ_CONFORM_LAUNCH_H
+#define PPMQ_CONFORM_LAUNCH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "profile.h"
+
+struct ln_target {
+	pid_t pid;               /* 0: not running */
+	char output[512];        /* file with the broker's stdout and stderr */
+	bool tmp_output;         /* ours to delete */
+};
+
+/* Start the target with overrides (value NULL = remove the variable) and
+ * wait until ready. On failure the target is stopped again and *e says
+ * why, with the last lines of its output. */
+int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t noverrides,
+	     struct ln_target *t, struct perr *e);
+
+/* Stop it (stop command or SIGTERM to the group, SIGKILL after 5 s) and
+ * reap it. Safe on a target that is not running. Keeps the output file. */
+void ln_stop(const struct profile *p, struct ln_target *t);
+
+/* Delete a temporary output file. */
+void ln_cleanup(struct ln_target *t);
+
+/* Is it still running? */
+bool ln_alive(struct ln_target *t);
+
+/* Last n lines of the output into buf. */
+void ln_tail(const struct ln_target *t, int n, char *buf, size_t cap);
+
+/* Called from a signal handler: SIGKILL the running target's group. */
+void ln_kill_from_signal(void);
+
+#endif

@@ -1,0 +1,676 @@
+/* profile.c - see profile.h; format in conformance/targets/README.md. */
+#include "profile.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct pl {
+	struct profile *p;
+	struct yx_doc *d;
+	struct perr *e;
+};
+
+static int pstr(struct pl *l, yaml_node_t *n, const char *what, char **out)
+{
+	return yx_str(l->d, n, &l->p->arena, what, out, NULL, l->e);
+}
+
+static int pint(struct pl *l, yaml_node_t *n, const char *what, long min, long max, long *out)
+{
+	return yx_long(l->d, n, &l->p->arena, min, max, what, out, l->e);
+}
+
+static int pbool(struct pl *l, yaml_node_t *n, const char *what, bool *out)
+{
+	return yx_bool(l->d, n, &l->p->arena, what, out, l->e);
+}
+
+/* Optional string member. */
+static int opt_str(struct pl *l, yaml_node_t *map, const char *key, const char *what, char **out)
+{
+	yaml_node_t *v = yx_get(l->d, map, key);
+
+	if (!v || yx_is_null(v))
+		return 0;
+	return pstr(l, v, what, out);
+}
+
+uint16_t pf_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint16_t port = 0;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* launch.free_ports, read before anything else is expanded. */
+static int free_ports(struct pl *l, yaml_node_t *root)
+{
+	yaml_node_t *launch = yx_get(l->d, root, "launch"), *v;
+	char **names;
+	size_t n, i, j;
+	uint16_t got[32];
+
+	if (!yx_is_map(launch) || !(v = yx_get(l->d, launch, "free_ports")))
+		return 0;
+	if (yx_strlist(l->d, v, &l->p->arena, "launch.free_ports", &names, &n, l->e) < 0)
+		return -1;
+	if (n > 32)
+		return yx_err(l->d, v, l->e, "launch.free_ports: at most 32 names");
+	for (i = 0; i < n; i++) {
+		const char *cur = getenv(names[i]);
+		char buf[16];
+		uint16_t port;
+		int tries = 0;
+
+		got[i] = 0;
+		if (cur && *cur)
+			continue;
+		/* The kernel may hand the same port out twice once it is
+		 * closed again: make sure this run's ports differ. */
+		do {
+			port = pf_free_port();
+			for (j = 0; j < i; j++)
+				if (got[j] == port)
+					port = 0;
+		} while (!port && ++tries < 20);
+		if (!port)
+			return yx_err(l->d, v, l->e, "launch.free_ports: no free port for %s", names[i]);
+		got[i] = port;
+		snprintf(buf, sizeof(buf), "%u", port);
+		if (setenv(names[i], buf, 1) < 0)
+			return perr_errno(l->e, "setenv %s", names[i]);
+	}
+	return 0;
+}
+
+static int parse_tls(struct pl *l, yaml_node_t *n, const char *ln, struct pf_tls *t)
+{
+	static const char *const keys[] = { "ca", "insecure", "sni", "cert", "key", NULL };
+	yaml_node_t *v;
+	char what[64];
+
+	snprintf(what, sizeof(what), "listeners.%s.tls", ln);
+	if (yx_check_keys(l->d, n, keys, what, l->e) < 0)
+		return -1;
+	if (opt_str(l, n, "ca", what, &t->ca) < 0 || opt_str(l, n, "sni", what, &t->sni) < 0 ||
+	    opt_str(l, n, "cert", what, &t->cert) < 0 || opt_str(l, n, "key", what, &t->key) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "insecure")) && pbool(l, v, what, &t->insecure) < 0)
+		return -1;
+	if (t->ca && !*t->ca)
+		t->ca = NULL;
+	if (!t->ca && !t->insecure)
+		return yx_err(l->d, n, l->e, "%s: give 'ca' or 'insecure: true'", what);
+	if ((t->cert && *t->cert) != (t->key && *t->key))
+		return yx_err(l->d, n, l->e, "%s: 'cert' and 'key' go together", what);
+	return 0;
+}
+
+static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
+{
+	static const char *const keys[] = { "port", "host", "proxy", "tls", "path", "subprotocol", NULL };
+	struct pf_listener *li = &l->p->l[k];
+	const char *ln = sc_listener_name(k);
+	char what[64];
+	yaml_node_t *v;
+	char *s;
+	long port;
+
+	snprintf(what, sizeof(what), "listeners.%s", ln);
+	if (yx_check_keys(l->d, n, keys, what, l->e) < 0)
+		return -1;
+	li->mode = SC_MODE_ENABLED;
+	if ((v = yx_get(l->d, n, "proxy"))) {
+		if (pstr(l, v, what, &s) < 0)
+			return -1;
+		if (sc_mode_parse(s, &li->mode) < 0)
+			return yx_err(l->d, v, l->e, "%s.proxy: '%s' is not enabled, disabled, optional or absent",
+				      what, s);
+	}
+	if (li->mode == SC_MODE_ABSENT)
+		return 0;
+	li->present = true;
+	if (!(v = yx_get(l->d, n, "port")))
+		return yx_err(l->d, n, l->e, "%s: missing 'port'", what);
+	if (pint(l, v, what, 1, 65535, &port) < 0)
+		return -1;
+	li->port = (uint16_t)port;
+	li->host = l->p->host;
+	if (opt_str(l, n, "host", what, &li->host) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "tls"))) {
+		if (k != SC_SSL && k != SC_WSS)
+			return yx_err(l->d, v, l->e, "%s: tls is for ssl and wss listeners", what);
+		if (parse_tls(l, v, ln, &li->tls) < 0)
+			return -1;
+	} else if (k == SC_SSL || k == SC_WSS) {
+		return yx_err(l->d, n, l->e, "%s: missing 'tls' (give at least 'ca' or 'insecure: true')", what);
+	}
+	if ((yx_get(l->d, n, "path") || yx_get(l->d, n, "subprotocol")) && k != SC_WS && k != SC_WSS)
+		return yx_err(l->d, n, l->e, "%s: path and subprotocol are for ws and wss listeners", what);
+	if (opt_str(l, n, "path", what, &li->path) < 0 ||
+	    opt_str(l, n, "subprotocol", what, &li->subprotocol) < 0)
+		return -1;
+	if (!li->path)
+		li->path = "/mqtt";
+	if (!li->subprotocol)
+		li->subprotocol = "mqtt";
+	return 0;
+}
+
+static int parse_cred(struct pl *l, yaml_node_t *n, const char *what, struct pf_cred *c)
+{
+	static const char *const keys[] = { "username", "password", NULL };
+
+	if (yx_check_keys(l->d, n, keys, what, l->e) < 0)
+		return -1;
+	c->given = true;
+	if (opt_str(l, n, "username", what, &c->username) < 0 ||
+	    opt_str(l, n, "password", what, &c->password) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_kv_map(struct pl *l, yaml_node_t *n, const char *what, struct pf_kv **out, size_t *count)
+{
+	size_t i, cnt;
+	struct pf_kv *kv;
+
+	if (yx_want_map(l->d, n, what, l->e) < 0)
+		return -1;
+	cnt = yx_count(n);
+	kv = yx_alloc(&l->p->arena, (cnt + 1) * sizeof(*kv));
+	if (!kv)
+		return perr_set(l->e, "out of memory");
+	for (i = 0; i < cnt; i++) {
+		yaml_node_t *v;
+		const char *k = yx_pair(l->d, n, i, &v);
+
+		kv[i].key = yx_strdup(&l->p->arena, k);
+		if (yx_is_null(v))
+			kv[i].value = yx_strdup(&l->p->arena, "");
+		else if (pstr(l, v, what, &kv[i].value) < 0)
+			return -1;
+	}
+	*out = kv;
+	*count = cnt;
+	return 0;
+}
+
+static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct pf_observer *o)
+{
+	static const char *const http_keys[] = {
+		"type", "url", "auth", "headers", "select", "ip_field", "port_field", "peer_ip_field",
+		"peer_port_field", "connected_field", "retry_ms", "insecure", NULL };
+	static const char *const log_keys[] = { "type", "file", "regex", "ip_group", "port_group",
+						"retry_ms", NULL };
+	char what[64];
+	yaml_node_t *v;
+	char *type = NULL;
+	long num;
+
+	snprintf(what, sizeof(what), "observers.%s", role);
+	if (yx_want_map(l->d, n, what, l->e) < 0)
+		return -1;
+	o->role = role;
+	o->retry_ms = 1000;
+	if (!(v = yx_get(l->d, n, "type")))
+		return yx_err(l->d, n, l->e, "%s: missing 'type' (http or log)", what);
+	if (pstr(l, v, what, &type) < 0)
+		return -1;
+	if (!strcmp(type, "http")) {
+		o->type = PF_OBS_HTTP;
+		if (yx_check_keys(l->d, n, http_keys, what, l->e) < 0)
+			return -1;
+		if (!yx_get(l->d, n, "url"))
+			return yx_err(l->d, n, l->e, "%s: missing 'url'", what);
+		if (opt_str(l, n, "url", what, &o->url) < 0)
+			return -1;
+		if ((v = yx_get(l->d, n, "auth"))) {
+			static const char *const akeys[] = { "bearer", "basic", NULL };
+			yaml_node_t *b;
+
+			if (yx_check_keys(l->d, v, akeys, "auth", l->e) < 0)
+				return -1;
+			if (opt_str(l, v, "bearer", what, &o->bearer) < 0)
+				return -1;
+			if ((b = yx_get(l->d, v, "basic"))) {
+				struct pf_cred c = { 0 };
+
+				if (parse_cred(l, b, "auth.basic", &c) < 0)
+					return -1;
+				o->basic_user = c.username ? c.username : "";
+				o->basic_pass = c.password ? c.password : "";
+			}
+			if (o->bearer && !*o->bearer)
+				o->bearer = NULL;
+		}
+		if ((v = yx_get(l->d, n, "headers")) &&
+		    parse_kv_map(l, v, "headers", &o->headers, &o->nheaders) < 0)
+			return -1;
+		if ((v = yx_get(l->d, n, "select"))) {
+			static const char *const skeys[] = { "array_field", "match_field", NULL };
+
+			if (yx_check_keys(l->d, v, skeys, "select", l->e) < 0)
+				return -1;
+			if (opt_str(l, v, "array_field", what, &o->array_field) < 0 ||
+			    opt_str(l, v, "match_field", what, &o->match_field) < 0)
+				return -1;
+			if (!o->match_field)
+				return yx_err(l->d, v, l->e, "%s.select: missing 'match_field'", what);
+		}
+		if (!yx_get(l->d, n, "ip_field"))
+			return yx_err(l->d, n, l->e, "%s: missing 'ip_field'", what);
+		if (opt_str(l, n, "ip_field", what, &o->ip_field) < 0 ||
+		    opt_str(l, n, "port_field", what, &o->port_field) < 0 ||
+		    opt_str(l, n, "peer_ip_field", what, &o->peer_ip_field) < 0 ||
+		    opt_str(l, n, "peer_port_field", what, &o->peer_port_field) < 0 ||
+		    opt_str(l, n, "connected_field", what, &o->connected_field) < 0)
+			return -1;
+		if ((v = yx_get(l->d, n, "insecure")) && pbool(l, v, what, &o->insecure) < 0)
+			return -1;
+	} else if (!strcmp(type, "log")) {
+		o->type = PF_OBS_LOG;
+		if (yx_check_keys(l->d, n, log_keys, what, l->e) < 0)
+			return -1;
+		if (!yx_get(l->d, n, "file") || !yx_get(l->d, n, "regex"))
+			return yx_err(l->d, n, l->e, "%s: a log observer needs 'file' and 'regex'", what);
+		if (opt_str(l, n, "file", what, &o->file) < 0 || opt_str(l, n, "regex", what, &o->regex) < 0 ||
+		    opt_str(l, n, "ip_group", what, &o->ip_group) < 0 ||
+		    opt_str(l, n, "port_group", what, &o->port_group) < 0)
+			return -1;
+		if (!strstr(o->regex, "{client_id}"))
+			return yx_err(l->d, yx_get(l->d, n, "regex"), l->e,
+				      "%s.regex: must contain {client_id}", what);
+	} else {
+		return yx_err(l->d, v, l->e, "%s.type: '%s' is not http or log", what, type);
+	}
+	if ((v = yx_get(l->d, n, "retry_ms"))) {
+		if (pint(l, v, what, 0, 30000, &num) < 0)
+			return -1;
+		o->retry_ms = (int)num;
+	}
+	return 0;
+}
+
+static int parse_launch(struct pl *l, yaml_node_t *n)
+{
+	static const char *const keys[] = { "free_ports", "start", "stop", "env", "ready",
+					    "timeout_ms", "output", "workdir", NULL };
+	struct pf_launch *la = &l->p->launch;
+	yaml_node_t *v;
+	long num;
+
+	if (yx_check_keys(l->d, n, keys, "launch", l->e) < 0)
+		return -1;
+	la->present = true;
+	la->timeout_ms = 10000;
+	if (!yx_get(l->d, n, "start"))
+		return yx_err(l->d, n, l->e, "launch: missing 'start'");
+	if (opt_str(l, n, "start", "launch.start", &la->start) < 0 ||
+	    opt_str(l, n, "stop", "launch.stop", &la->stop) < 0 ||
+	    opt_str(l, n, "output", "launch.output", &la->output) < 0 ||
+	    opt_str(l, n, "workdir", "launch.workdir", &la->workdir) < 0)
+		return -1;
+	if (la->stop && !*la->stop)
+		la->stop = NULL;
+	if ((v = yx_get(l->d, n, "env")) && parse_kv_map(l, v, "launch.env", &la->env, &la->nenv) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "timeout_ms"))) {
+		if (pint(l, v, "launch.timeout_ms", 100, 600000, &num) < 0)
+			return -1;
+		la->timeout_ms = (int)num;
+	}
+	if ((v = yx_get(l->d, n, "ready"))) {
+		static const char *const rkeys[] = { "listeners", "port", "url", "log", NULL };
+		yaml_node_t *r;
+
+		if (yx_check_keys(l->d, v, rkeys, "launch.ready", l->e) < 0)
+			return -1;
+		if ((r = yx_get(l->d, v, "listeners")) && pbool(l, r, "launch.ready.listeners", &la->ready_listeners) < 0)
+			return -1;
+		if ((r = yx_get(l->d, v, "port"))) {
+			char **list;
+			size_t cnt, i;
+
+			if (yx_strlist(l->d, r, &l->p->arena, "launch.ready.port", &list, &cnt, l->e) < 0)
+				return -1;
+			la->ready_ports = yx_alloc(&l->p->arena, (cnt + 1) * sizeof(*la->ready_ports));
+			if (!la->ready_ports)
+				return perr_set(l->e, "out of memory");
+			for (i = 0; i < cnt; i++) {
+				char *end;
+				long pv = strtol(list[i], &end, 10);
+
+				if (!*list[i] || *end || pv < 1 || pv > 65535)
+					return yx_err(l->d, r, l->e, "launch.ready.port: '%s' is not a port", list[i]);
+				la->ready_ports[i] = (uint16_t)pv;
+			}
+			la->nready_ports = cnt;
+		}
+		if (opt_str(l, v, "url", "launch.ready.url", &la->ready_url) < 0 ||
+		    opt_str(l, v, "log", "launch.ready.log", &la->ready_log) < 0)
+			return -1;
+	} else {
+		la->ready_listeners = true;
+	}
+	return 0;
+}
+
+static int parse_configs(struct pl *l, yaml_node_t *n)
+{
+	static const char *const keys[] = { "settings", "values", "default", "modes", NULL };
+	struct pf_configs *c = &l->p->conf;
+	yaml_node_t *v;
+	struct pf_kv *kv;
+	size_t cnt, i;
+	char *s;
+
+	if (yx_check_keys(l->d, n, keys, "configurations", l->e) < 0)
+		return -1;
+	c->present = true;
+	c->default_mode = SC_MODE_DISABLED;
+	if (!(v = yx_get(l->d, n, "settings")))
+		return yx_err(l->d, n, l->e, "configurations: missing 'settings'");
+	if (parse_kv_map(l, v, "configurations.settings", &kv, &cnt) < 0)
+		return -1;
+	if (cnt > PF_MAX_SETTINGS)
+		return yx_err(l->d, v, l->e, "configurations.settings: at most %d", PF_MAX_SETTINGS);
+	for (i = 0; i < cnt; i++)
+		c->settings[i] = kv[i];
+	c->nsettings = cnt;
+	if ((v = yx_get(l->d, n, "values"))) {
+		if (parse_kv_map(l, v, "configurations.values", &kv, &cnt) < 0)
+			return -1;
+		if (cnt > PF_MAX_SETTINGS)
+			return yx_err(l->d, v, l->e, "configurations.values: at most %d", PF_MAX_SETTINGS);
+		for (i = 0; i < cnt; i++)
+			c->values[i] = kv[i];
+		c->nvalues = cnt;
+	}
+	if ((v = yx_get(l->d, n, "default"))) {
+		if (pstr(l, v, "configurations.default", &s) < 0)
+			return -1;
+		if (sc_mode_parse(s, &c->default_mode) < 0 ||
+		    (c->default_mode != SC_MODE_ENABLED && c->default_mode != SC_MODE_DISABLED))
+			return yx_err(l->d, v, l->e, "configurations.default: '%s' is not enabled or disabled", s);
+	}
+	if ((v = yx_get(l->d, n, "modes"))) {
+		if (yx_want_map(l->d, v, "configurations.modes", l->e) < 0)
+			return -1;
+		for (i = 0; i < yx_count(v); i++) {
+			yaml_node_t *val;
+			const char *k = yx_pair(l->d, v, i, &val);
+			enum sc_mode m;
+
+			if (sc_mode_parse(k, &m) < 0 || m == SC_MODE_ABSENT)
+				return yx_err(l->d, val, l->e, "configurations.modes: '%s' is not enabled, disabled or optional", k);
+			if (pstr(l, val, "configurations.modes", &c->modes[m]) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int load_doc(struct pl *l)
+{
+	static const char *const keys[] = {
+		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
+		"header_timeout_ms", "mqtt", "listeners", "credentials", "observers", "launch",
+		"configurations", NULL };
+	struct profile *p = l->p;
+	yaml_node_t *root = yx_root(l->d), *v;
+	long num;
+	size_t i;
+
+	if (yx_check_keys(l->d, root, keys, "profile", l->e) < 0)
+		return -1;
+	if (free_ports(l, root) < 0)
+		return -1;
+	l->d->expand_env = true;
+	if (!yx_get(l->d, root, "name"))
+		return yx_err(l->d, root, l->e, "profile: missing 'name'");
+	if (!yx_get(l->d, root, "host"))
+		return yx_err(l->d, root, l->e, "profile: missing 'host'");
+	if (opt_str(l, root, "name", "name", &p->name) < 0 ||
+	    opt_str(l, root, "description", "description", &p->description) < 0 ||
+	    opt_str(l, root, "host", "host", &p->host) < 0 ||
+	    opt_str(l, root, "client_bind", "client_bind", &p->client_bind) < 0 ||
+	    opt_str(l, root, "untrusted_bind", "untrusted_bind", &p->untrusted_bind) < 0)
+		return -1;
+	if (p->client_bind && !*p->client_bind)
+		p->client_bind = NULL;
+	if (p->untrusted_bind && !*p->untrusted_bind)
+		p->untrusted_bind = NULL;
+	p->timeout_ms = 3000;
+	p->header_timeout_ms = 3000;
+	p->mqtt = 4;
+	if ((v = yx_get(l->d, root, "timeout_ms"))) {
+		if (pint(l, v, "timeout_ms", 50, 60000, &num) < 0)
+			return -1;
+		p->timeout_ms = (int)num;
+	}
+	if ((v = yx_get(l->d, root, "header_timeout_ms"))) {
+		if (pint(l, v, "header_timeout_ms", 50, 60000, &num) < 0)
+			return -1;
+		p->header_timeout_ms = (int)num;
+	}
+	if ((v = yx_get(l->d, root, "mqtt"))) {
+		if (pint(l, v, "mqtt", 4, 5, &num) < 0)
+			return -1;
+		p->mqtt = (int)num;
+	}
+	for (i = 0; i < SC_NLISTENERS; i++)
+		p->l[i].mode = SC_MODE_ABSENT;
+	if (!(v = yx_get(l->d, root, "listeners")))
+		return yx_err(l->d, root, l->e, "profile: missing 'listeners'");
+	{
+		static const char *const lkeys[] = { "tcp", "ssl", "ws", "wss", NULL };
+		bool any = false;
+
+		if (yx_check_keys(l->d, v, lkeys, "listeners", l->e) < 0)
+			return -1;
+		for (i = 0; i < SC_NLISTENERS; i++) {
+			yaml_node_t *ln = yx_get(l->d, v, sc_listener_name((enum sc_listener)i));
+
+			if (ln && parse_listener(l, ln, (enum sc_listener)i) < 0)
+				return -1;
+			any = any || p->l[i].present;
+		}
+		if (!any)
+			return yx_err(l->d, v, l->e, "listeners: no listener present");
+	}
+	p->anonymous = true;
+	if ((v = yx_get(l->d, root, "credentials"))) {
+		static const char *const ckeys[] = { "valid", "invalid", "anonymous", NULL };
+		yaml_node_t *c;
+
+		if (yx_check_keys(l->d, v, ckeys, "credentials", l->e) < 0)
+			return -1;
+		if ((c = yx_get(l->d, v, "valid")) && parse_cred(l, c, "credentials.valid", &p->valid) < 0)
+			return -1;
+		if ((c = yx_get(l->d, v, "invalid")) && parse_cred(l, c, "credentials.invalid", &p->invalid) < 0)
+			return -1;
+		if ((c = yx_get(l->d, v, "anonymous")) && pbool(l, c, "credentials.anonymous", &p->anonymous) < 0)
+			return -1;
+	}
+	if ((v = yx_get(l->d, root, "observers"))) {
+		static const char *const okeys[] = { "sessions", "unauthorized", NULL };
+		yaml_node_t *o;
+
+		if (yx_check_keys(l->d, v, okeys, "observers", l->e) < 0)
+			return -1;
+		if ((o = yx_get(l->d, v, "sessions")) && parse_observer(l, o, "sessions", &p->sessions) < 0)
+			return -1;
+		if ((o = yx_get(l->d, v, "unauthorized")) &&
+		    parse_observer(l, o, "unauthorized", &p->unauthorized) < 0)
+			return -1;
+	}
+	if ((v = yx_get(l->d, root, "launch")) && parse_launch(l, v) < 0)
+		return -1;
+	if ((v = yx_get(l->d, root, "configurations"))) {
+		if (parse_configs(l, v) < 0)
+			return -1;
+		if (!p->launch.present)
+			return yx_err(l->d, v, l->e, "configurations: need 'launch' (the broker is restarted for each)");
+	}
+	return 0;
+}
+
+static int load(struct profile *p, const char *name, const char *text, struct perr *e)
+{
+	struct yx_doc d;
+	struct pl l = { .p = p, .d = &d, .e = e };
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (text)
+		rc = yx_load_string(&d, name, text, &p->arena, e);
+	else
+		rc = yx_load(&d, name, &p->arena, e);
+	if (rc == 0) {
+		p->path = (char *)d.file;
+		rc = load_doc(&l);
+	}
+	yx_free(&d);
+	return rc;
+}
+
+int pf_load(struct profile *p, const char *path, struct perr *e)
+{
+	return load(p, path, NULL, e);
+}
+
+int pf_load_string(struct profile *p, const char *name, const char *yaml, struct perr *e)
+{
+	return load(p, name, yaml, e);
+}
+
+void pf_free(struct profile *p)
+{
+	yx_arena_free(&p->arena);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- configurations ----------------------------------------------------- */
+
+static const char *value_text(const struct pf_configs *c, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < c->nvalues; i++)
+		if (!strcmp(c->values[i].key, v))
+			return c->values[i].value;
+	return v;
+}
+
+/* -1 unset, 0 false, 1 true, -2 something else. */
+static int tristate(const char *v)
+{
+	if (!v || !strcmp(v, "unset"))
+		return -1;
+	if (!strcmp(v, "true"))
+		return 1;
+	if (!strcmp(v, "false"))
+		return 0;
+	return -2;
+}
+
+int pf_config_resolve(struct profile *p, const char *configuration, struct pf_kv **env,
+		      size_t *nenv, enum sc_mode modes[SC_NLISTENERS], struct perr *e)
+{
+	struct pf_configs *c = &p->conf;
+	char buf[256], *tok, *save = NULL;
+	const char *given_val[PF_MAX_SETTINGS] = { 0 };
+	struct pf_kv *out;
+	size_t i;
+	int global, li;
+	bool optional = false;
+
+	if (!c->present)
+		return perr_set(e, "the profile has no 'configurations'");
+	if (strlen(configuration) >= sizeof(buf))
+		return perr_set(e, "configuration '%s' is too long", configuration);
+	strcpy(buf, configuration);
+	for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		char *eq = strchr(tok, '=');
+		bool found = false;
+
+		if (!eq)
+			return perr_set(e, "configuration '%s': '%s' is not name=value", configuration, tok);
+		*eq = '\0';
+		for (i = 0; i < c->nsettings; i++)
+			if (!strcmp(c->settings[i].key, tok)) {
+				given_val[i] = yx_strdup(&p->arena, eq + 1);
+				found = true;
+			}
+		if (!found)
+			return perr_set(e, "configuration '%s': the profile maps no setting '%s' (configurations.settings)",
+					configuration, tok);
+		if (!strcmp(tok, "mode")) {
+			if (strcmp(eq + 1, "optional") && strcmp(eq + 1, "strict") && strcmp(eq + 1, "unset"))
+				return perr_set(e, "configuration '%s': mode must be strict or optional", configuration);
+			optional = !strcmp(eq + 1, "optional");
+		} else if (tristate(eq + 1) == -2) {
+			return perr_set(e, "configuration '%s': %s must be true, false or unset", configuration, tok);
+		}
+	}
+	out = yx_alloc(&p->arena, (c->nsettings + 1) * sizeof(*out));
+	if (!out)
+		return perr_set(e, "out of memory");
+	for (i = 0; i < c->nsettings; i++) {
+		out[i].key = c->settings[i].value;
+		if (!given_val[i] || !strcmp(given_val[i], "unset"))
+			out[i].value = NULL;
+		else
+			out[i].value = (char *)value_text(c, given_val[i]);
+	}
+	*env = out;
+	*nenv = c->nsettings;
+
+	/* TBMQ's rule: an explicit per-listener value wins, else the global
+	 * one, else the default. */
+	global = -1;
+	for (i = 0; i < c->nsettings; i++)
+		if (!strcmp(c->settings[i].key, "global"))
+			global = tristate(given_val[i]);
+	for (li = 0; li < SC_NLISTENERS; li++) {
+		int own = -1;
+		bool on;
+
+		for (i = 0; i < c->nsettings; i++)
+			if (!strcmp(c->settings[i].key, sc_listener_name((enum sc_listener)li)))
+				own = tristate(given_val[i]);
+		if (own >= 0)
+			on = own == 1;
+		else if (global >= 0)
+			on = global == 1;
+		else
+			on = c->default_mode == SC_MODE_ENABLED;
+		if (!p->l[li].present)
+			modes[li] = SC_MODE_ABSENT;
+		else if (!on)
+			modes[li] = SC_MODE_DISABLED;
+		else
+			modes[li] = optional ? SC_MODE_OPTIONAL : SC_MODE_ENABLED;
+	}
+	return 0;
+}

@@ -1,0 +1,129 @@
+/* profile.h - target profiles: how to reach a broker, which PROXY mode to
+ * expect on each listener, how to read what it recorded, and optionally
+ * how to launch it in several configurations. Format and every key:
+ * conformance/targets/README.md.
+ */
+#ifndef PPMQ_CONFORM_PROFILE_H
+#define PPMQ_CONFORM_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "scenario.h"
+#include "yx.h"
+
+struct pf_tls {
+	char *ca;
+	bool insecure;
+	char *sni;
+	char *cert, *key;
+};
+
+struct pf_listener {
+	bool present;
+	enum sc_mode mode;     /* SC_MODE_ABSENT when not present */
+	char *host;            /* never NULL when present */
+	uint16_t port;
+	struct pf_tls tls;
+	char *path;            /* ws, wss: default "/mqtt" */
+	char *subprotocol;     /* ws, wss: default "mqtt" */
+};
+
+struct pf_cred {
+	bool given;
+	char *username;        /* NULL: anonymous */
+	char *password;        /* NULL: none */
+};
+
+enum pf_obs_type { PF_OBS_NONE = 0, PF_OBS_HTTP, PF_OBS_LOG };
+
+struct pf_kv {
+	char *key;
+	char *value;           /* NULL: remove (environment) */
+};
+
+struct pf_observer {
+	enum pf_obs_type type;
+	const char *role;      /* "sessions" | "unauthorized" */
+	/* http */
+	char *url;             /* template: {client_id}, {listener} */
+	char *bearer;
+	char *basic_user, *basic_pass;
+	struct pf_kv *headers;
+	size_t nheaders;
+	char *array_field;     /* NULL: the document is the array (when match_field) */
+	char *match_field;     /* NULL: the document is the record */
+	char *ip_field, *port_field, *peer_ip_field, *peer_port_field, *connected_field;
+	bool insecure;
+	/* log */
+	char *file;
+	char *regex;           /* template: {client_id} */
+	char *ip_group, *port_group;
+	int retry_ms;
+};
+
+struct pf_launch {
+	bool present;
+	char *start, *stop;
+	struct pf_kv *env;
+	size_t nenv;
+	bool ready_listeners;
+	uint16_t *ready_ports;
+	size_t nready_ports;
+	char *ready_url;
+	char *ready_log;
+	int timeout_ms;
+	char *output;          /* NULL: a temporary file */
+	char *workdir;
+};
+
+#define PF_MAX_SETTINGS 16
+
+struct pf_configs {
+	bool present;
+	struct pf_kv settings[PF_MAX_SETTINGS]; /* scenario setting -> env var */
+	size_t nsettings;
+	struct pf_kv values[PF_MAX_SETTINGS];   /* scenario value -> text for the broker */
+	size_t nvalues;
+	enum sc_mode default_mode;              /* enabled | disabled */
+	char *modes[SC_NMODES];                 /* mode -> configuration bringing it, or NULL */
+};
+
+struct profile {
+	char *path;
+	char *name, *description;
+	char *host;
+	char *client_bind, *untrusted_bind;
+	int timeout_ms;
+	int header_timeout_ms;
+	int mqtt;
+	struct pf_listener l[SC_NLISTENERS];
+	struct pf_cred valid, invalid;
+	bool anonymous;
+	struct pf_observer sessions, unauthorized;
+	struct pf_launch launch;
+	struct pf_configs conf;
+	struct yx_arena arena;
+};
+
+/* Load path into *p (zeroed first). Allocates launch.free_ports and
+ * exports them to the environment before expanding the other values.
+ * Returns 0 or -1 with "file:line:col: why". */
+int pf_load(struct profile *p, const char *path, struct perr *e);
+int pf_load_string(struct profile *p, const char *name, const char *yaml, struct perr *e);
+void pf_free(struct profile *p);
+
+/* What a scenario configuration ("global=true tcp=unset") means for this
+ * target: the environment changes for `start` (*env: every setting's
+ * variable, value NULL when it must be removed; arena memory of p) and
+ * each listener's effective mode. -1 with *e when the profile has no
+ * configurations or a setting is not mapped. */
+int pf_config_resolve(struct profile *p, const char *configuration, struct pf_kv **env,
+		      size_t *nenv, enum sc_mode modes[SC_NLISTENERS], struct perr *e);
+
+/* Ask the kernel for a free loopback TCP port; 0 on failure. */
+uint16_t pf_free_port(void);
+
+#endif

@@ -1,0 +1,1073 @@
+/* runner.c - see runner.h. */
+#include "runner.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "expect.h"
+#include "launch.h"
+#include "log.h"
+#include "net.h"
+#include "observer.h"
+#include "pp.h"
+
+#define RN_MAX_STEPS_TEXT 4096
+
+/* One scenario on one listener. */
+struct point {
+	const struct scenario *s;
+	enum sc_listener l;
+	enum sc_mode mode;       /* effective mode where it runs */
+	int group;               /* -1: decided without running (SKIP) */
+	size_t index;            /* position in the catalog order */
+	bool done;
+
+	/* result */
+	enum rpt_grade grade;
+	char *reason;
+	char **expected;
+	size_t nexpected;
+	char *actual;
+	unsigned char *sent;
+	size_t sent_len;
+	unsigned char *received;
+	size_t received_len;
+	char *recorded;
+	long long duration_ms;
+};
+
+struct group {
+	const char *configuration;  /* NULL: base */
+	char *canon;                /* canonical form of it (malloc'd) */
+	struct pf_kv *env;
+	size_t nenv;
+	enum sc_mode modes[SC_NLISTENERS];
+};
+
+struct rn {
+	const struct rn_config *c;
+	struct profile *p;
+	struct rpt_run *run;
+	struct point *pt;
+	size_t npt;
+	struct group *groups;
+	size_t ngroups;
+
+	/* per group execution */
+	size_t *queue;
+	size_t nqueue, next;
+	pthread_mutex_t mu;
+	size_t next_print;
+	unsigned conn_counter;
+	unsigned salt;
+	int timeout_ms;
+	int header_wait;
+	struct perr err;
+	bool failed_add;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "ppmq-%06x-%s-%x", fnv1a(scenario_id) & 0xffffffu, sc_listener_name(l),
+		 n & 0xfffffu);
+}
+
+int rn_header_wait(const struct profile *p)
+{
+	int w = p->header_timeout_ms + 1000;
+
+	return w > 5000 ? 5000 : w;
+}
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static bool mode_in(unsigned modes, enum sc_mode m)
+{
+	return m < SC_NMODES && (modes & (1u << m));
+}
+
+static const char *modes_text(unsigned modes, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int m;
+
+	buf[0] = '\0';
+	for (m = 0; m < SC_MODE_ABSENT; m++)
+		if (modes & (1u << m))
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "/" : "",
+					      sc_mode_name((enum sc_mode)m));
+	return buf;
+}
+
+const char *rn_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
+			   enum sc_mode mode, char *buf, size_t cap)
+{
+	size_t i;
+
+	if (!(s->listeners & (1u << l))) {
+		snprintf(buf, cap, "scenario does not apply to %s listeners", sc_listener_name(l));
+		return buf;
+	}
+	if (!p->l[l].present || mode == SC_MODE_ABSENT) {
+		snprintf(buf, cap, "listener %s absent from the profile", sc_listener_name(l));
+		return buf;
+	}
+	if (!mode_in(s->modes, mode)) {
+		char m[64];
+
+		snprintf(buf, cap, "listener %s is PROXY-%s; scenario is for %s listeners",
+			 sc_listener_name(l), sc_mode_name(mode), modes_text(s->modes, m, sizeof(m)));
+		return buf;
+	}
+	for (i = 0; i < s->nsteps; i++) {
+		const struct sc_step *st = &s->steps[i];
+
+		if (st->send.bind == SC_BIND_UNTRUSTED && !p->untrusted_bind) {
+			snprintf(buf, cap, "profile has no untrusted_bind address");
+			return buf;
+		}
+		if (st->send.cred == SC_CRED_INVALID && !p->invalid.given) {
+			snprintf(buf, cap, "profile has no invalid credentials");
+			return buf;
+		}
+		if (st->send.cred == SC_CRED_VALID && !p->valid.given && !p->anonymous) {
+			snprintf(buf, cap, "profile has no valid credentials and no anonymous access");
+			return buf;
+		}
+		if (st->send.cred == SC_CRED_NONE && !p->anonymous && !st->send.no_connect) {
+			/* Still meaningful: the broker must refuse. Runs. */
+		}
+		if (st->record.where == SC_REC_SESSIONS && p->sessions.type == PF_OBS_NONE) {
+			snprintf(buf, cap, "profile has no sessions observer: the record cannot be checked");
+			return buf;
+		}
+		if (st->record.where == SC_REC_UNAUTHORIZED && p->unauthorized.type == PF_OBS_NONE) {
+			snprintf(buf, cap, "profile has no unauthorized observer: the record cannot be checked");
+			return buf;
+		}
+		if (st->record.where != SC_REC_NONE) {
+			const struct pf_observer *o = st->record.where == SC_REC_SESSIONS ? &p->sessions
+											    : &p->unauthorized;
+			bool port = st->record.port.src != SC_ADDR_UNCHECKED;
+			bool peer = st->record.peer_ip.src != SC_ADDR_UNCHECKED ||
+				    st->record.peer_port.src != SC_ADDR_UNCHECKED;
+
+			if (port && o->type == PF_OBS_HTTP && !o->port_field) {
+				snprintf(buf, cap, "%s observer has no port_field", o->role);
+				return buf;
+			}
+			if (port && o->type == PF_OBS_LOG && !o->port_group) {
+				/* Resolved at compile time; a missing port group shows as a FAIL
+				 * with "record has no client port" unless named "port". */
+			}
+			if (peer && (o->type != PF_OBS_HTTP || !o->peer_ip_field)) {
+				snprintf(buf, cap, "%s observer does not show the socket peer (peer_ip_field)",
+					 o->role);
+				return buf;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- groups ------------------------------------------------------------- */
+
+static int cmp_tok(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "tcp=unset global=true" and "global=true" start the same broker: one
+ * canonical text (sorted, without "unset") so it is started once. */
+static char *canonical_conf(const char *conf)
+{
+	char *copy = strdup(conf), *tok, *save = NULL, *toks[64], *out;
+	size_t n = 0, i, len = 1;
+
+	if (!copy)
+		return NULL;
+	for (tok = strtok_r(copy, " \t,", &save); tok && n < 64; tok = strtok_r(NULL, " \t,", &save)) {
+		const char *eq = strchr(tok, '=');
+
+		if (eq && !strcmp(eq + 1, "unset"))
+			continue;
+		toks[n++] = tok;
+		len += strlen(tok) + 1;
+	}
+	qsort(toks, n, sizeof(*toks), cmp_tok);
+	out = malloc(len);
+	if (out) {
+		out[0] = '\0';
+		for (i = 0; i < n; i++) {
+			if (i)
+				strcat(out, " ");
+			strcat(out, toks[i]);
+		}
+	}
+	free(copy);
+	return out;
+}
+
+static int group_find_or_add(struct rn *r, const char *configuration, struct perr *e)
+{
+	size_t i;
+	struct group *g;
+	char *canon = NULL;
+
+	if (configuration) {
+		canon = canonical_conf(configuration);
+		if (!canon)
+			return perr_set(e, "out of memory");
+	}
+	for (i = 0; i < r->ngroups; i++) {
+		const char *c = r->groups[i].canon;
+
+		if ((!c && !canon) || (c && canon && !strcmp(c, canon))) {
+			free(canon);
+			return (int)i;
+		}
+	}
+	g = realloc(r->groups, (r->ngroups + 1) * sizeof(*g));
+	if (!g) {
+		free(canon);
+		return perr_set(e, "out of memory");
+	}
+	r->groups = g;
+	g = &r->groups[r->ngroups];
+	memset(g, 0, sizeof(*g));
+	g->configuration = configuration;
+	g->canon = canon;
+	if (configuration) {
+		if (pf_config_resolve(r->p, configuration, &g->env, &g->nenv, g->modes, e) < 0) {
+			free(canon);
+			g->canon = NULL;
+			return -1;
+		}
+	} else {
+		for (i = 0; i < SC_NLISTENERS; i++)
+			g->modes[i] = r->p->l[i].present ? r->p->l[i].mode : SC_MODE_ABSENT;
+	}
+	return (int)r->ngroups++;
+}
+
+static void set_skip(struct point *pt, const char *reason)
+{
+	pt->group = -1;
+	pt->grade = RPT_SKIP;
+	pt->reason = xstrdup(reason);
+	pt->done = true;
+}
+
+/* Decide where each point runs, or why it does not. */
+static int plan_point(struct rn *r, struct point *pt, struct perr *e)
+{
+	const struct profile *p = r->p;
+	const struct scenario *s = pt->s;
+	char buf[256];
+	const char *why;
+	int g;
+
+	if (s->configuration) {
+		if (!p->launch.present || !p->conf.present) {
+			set_skip(pt, "needs a restart in another configuration: the profile has no launch/configurations");
+			return 0;
+		}
+		g = group_find_or_add(r, s->configuration, e);
+		if (g < 0) {
+			return perr_wrap(e, "%s:%d: scenario '%s'", s->file, s->line, s->id);
+		}
+		pt->mode = r->groups[g].modes[pt->l];
+		why = rn_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
+		if (why)
+			set_skip(pt, why);
+		else
+			pt->group = g;
+		return 0;
+	}
+	pt->mode = p->l[pt->l].present ? p->l[pt->l].mode : SC_MODE_ABSENT;
+	why = rn_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
+	if (!why) {
+		pt->group = group_find_or_add(r, NULL, e);
+		return pt->group < 0 ? -1 : 0;
+	}
+	/* Not runnable as the target is: maybe a mode configuration helps. */
+	if (p->l[pt->l].present && (s->listeners & (1u << pt->l)) && !mode_in(s->modes, pt->mode) &&
+	    p->launch.present && p->conf.present) {
+		static const enum sc_mode order[] = { SC_MODE_ENABLED, SC_MODE_OPTIONAL, SC_MODE_DISABLED };
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			const char *conf = p->conf.modes[order[i]];
+			char buf2[256];
+
+			if (!conf || !mode_in(s->modes, order[i]))
+				continue;
+			g = group_find_or_add(r, conf, e);
+			if (g < 0)
+				return perr_wrap(e, "%s: configurations.modes.%s", p->path,
+						 sc_mode_name(order[i]));
+			if (rn_skip_reason(p, s, pt->l, r->groups[g].modes[pt->l], buf2, sizeof(buf2)))
+				continue;
+			pt->group = g;
+			pt->mode = r->groups[g].modes[pt->l];
+			return 0;
+		}
+	}
+	set_skip(pt, why);
+	return 0;
+}
+
+/* ---- one connection ----------------------------------------------------- */
+
+struct step_out {
+	struct ex_actual act;
+	struct cl_result res;
+	enum rpt_grade grade;
+	char reason[512];
+	char recorded[1024];
+	unsigned char sent[2048];
+	size_t sent_len;
+	struct cl_conn *conn;
+};
+
+/* Header bytes for a step on this point. Returns the length (0: no
+ * header), -1 on error with why. */
+static int build_header(const struct point *pt, const struct sc_step *st,
+			unsigned char *out, size_t cap, char *hsrc_ip, size_t ipcap, long *hsrc_port,
+			char *why, size_t wcap)
+{
+	const struct sc_send *s = &st->send;
+	struct pp_header h;
+	struct pp_build_opts bo;
+	struct pp_error pe;
+	struct sockaddr_storage src, dst;
+	size_t i;
+	int n;
+
+	hsrc_ip[0] = '\0';
+	*hsrc_port = 0;
+	switch (s->payload) {
+	case SC_PAY_NONE:
+		return 0;
+	case SC_PAY_RAW:
+		if (s->raw_len > cap) {
+			snprintf(why, wcap, "raw bytes too long");
+			return -1;
+		}
+		memcpy(out, s->raw, s->raw_len);
+		return (int)s->raw_len;
+	case SC_PAY_MUTATION:
+		n = pp_mutate(s->mutation, NULL, out, cap, &pe);
+		if (n < 0) {
+			snprintf(why, wcap, "mutation %s: %s", s->mutation, pe.msg);
+			return -1;
+		}
+		return n;
+	case SC_PAY_AUTO:
+		if (pt->mode != SC_MODE_ENABLED)
+			return 0;
+		{
+			/* A distinct source per point, so records cannot be confused. */
+			char a[64];
+
+			snprintf(a, sizeof(a), "192.0.2.%u:%u", (unsigned)(pt->index % 250) + 1,
+				 40000u + (unsigned)(pt->index % 20000));
+			pp_header_init(&h, 1, PP_CMD_PROXY);
+			if (pp_sockaddr_parse(a, &src) < 0 || pp_sockaddr_parse("198.51.100.1:1883", &dst) < 0 ||
+			    pp_header_set_addrs(&h, &src, &dst) < 0) {
+				snprintf(why, wcap, "cannot build the default header");
+				return -1;
+			}
+			n = pp_build(&h, NULL, out, cap, &pe);
+			if (n < 0) {
+				snprintf(why, wcap, "build: %s", pe.msg);
+				return -1;
+			}
+			net_ip_str(&src, hsrc_ip, ipcap);
+			*hsrc_port = pp_addr_port(&src);
+			return n;
+		}
+	case SC_PAY_HEADER:
+		break;
+	}
+	pp_header_init(&h, s->header.version, (enum pp_cmd)s->header.command);
+	if (s->header.src && s->header.dst) {
+		if (pp_sockaddr_parse(s->header.src, &src) < 0 || pp_sockaddr_parse(s->header.dst, &dst) < 0 ||
+		    pp_header_set_addrs(&h, &src, &dst) < 0) {
+			snprintf(why, wcap, "header addresses %s -> %s", s->header.src, s->header.dst);
+			return -1;
+		}
+		if (src.ss_family == AF_INET || src.ss_family == AF_INET6) {
+			struct sockaddr_storage u = src;
+
+			/* An IPv4-mapped source is the IPv4 client. */
+			net_addr_unmap(&u);
+			net_ip_str(&u, hsrc_ip, ipcap);
+			*hsrc_port = pp_addr_port(&src);
+		}
+	}
+	h.family = (enum pp_fam)s->header.family;
+	if (s->header.transport >= 0)
+		h.transport = (enum pp_proto)s->header.transport;
+	else
+		h.transport = h.family == PP_FAM_UNSPEC ? PP_PROTO_UNSPEC : PP_PROTO_STREAM;
+	if (h.family == PP_FAM_UNSPEC || h.command == PP_CMD_LOCAL) {
+		/* No usable source address: the record must be the socket peer. */
+		hsrc_ip[0] = '\0';
+		*hsrc_port = 0;
+	}
+	for (i = 0; i < s->header.ntlvs; i++)
+		if (pp_header_add_tlv(&h, (uint8_t)s->header.tlvs[i].type, s->header.tlvs[i].value,
+				      s->header.tlvs[i].len) < 0) {
+			snprintf(why, wcap, "too many TLVs");
+			return -1;
+		}
+	memset(&bo, 0, sizeof(bo));
+	bo.crc32c = s->header.crc32c;
+	bo.noop_len = s->header.noop;
+	bo.v1_unknown_long = s->header.unknown_long;
+	n = pp_build(&h, &bo, out, cap, &pe);
+	if (n < 0) {
+		snprintf(why, wcap, "build: %s", pe.msg);
+		return -1;
+	}
+	return n;
+}
+
+static enum cl_transport transport_of(enum sc_listener l)
+{
+	switch (l) {
+	case SC_SSL: return CL_TLS;
+	case SC_WS: return CL_WS;
+	case SC_WSS: return CL_WSS;
+	default: return CL_TCP;
+	}
+}
+
+static void fill_opts(struct rn *r, const struct point *pt, const struct sc_step *st, struct cl_opts *o,
+		      const unsigned char *hdr, size_t hlen, const char *client_id, int wait)
+{
+	const struct profile *p = r->p;
+	const struct pf_listener *li = &p->l[pt->l];
+	const struct sc_send *s = &st->send;
+
+	cl_opts_init(o);
+	o->transport = transport_of(pt->l);
+	o->host = li->host;
+	o->port = li->port;
+	o->bind_addr = s->bind == SC_BIND_UNTRUSTED ? p->untrusted_bind : p->client_bind;
+	o->ca_file = li->tls.ca;
+	o->insecure = li->tls.insecure;
+	o->sni = li->tls.sni;
+	o->cert_file = li->tls.cert;
+	o->key_file = li->tls.key;
+	o->ws_path = li->path;
+	o->ws_subprotocol = li->subprotocol;
+	o->header = hlen ? hdr : NULL;
+	o->header_len = hlen;
+	o->split = s->split_half ? (hlen + 1) / 2 : s->split;
+	o->delay_ms = s->delay_ms;
+	o->send_only = s->send_only;
+	o->stall_ms = s->stall_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait : s->stall_ms;
+	o->close_after_header = s->close_after_header;
+	o->coalesce = s->coalesce;
+	o->no_connect = s->no_connect;
+	o->mqtt_version = s->mqtt ? s->mqtt : p->mqtt;
+	o->client_id = s->client_id ? s->client_id : client_id;
+	o->keepalive = 30;
+	o->timeout_ms = wait;
+	switch (s->cred) {
+	case SC_CRED_VALID:
+		o->username = p->valid.given ? p->valid.username : NULL;
+		o->password = p->valid.given ? p->valid.password : NULL;
+		break;
+	case SC_CRED_INVALID:
+		o->username = p->invalid.username;
+		o->password = p->invalid.password;
+		break;
+	case SC_CRED_NONE:
+		break;
+	}
+}
+
+static void append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, cap - n, fmt, ap);
+	va_end(ap);
+}
+
+static void run_step(struct rn *r, const struct point *pt, const struct sc_step *st, unsigned step_no,
+		     struct step_out *so)
+{
+	char hsrc_ip[64], client_id[64], peer_ip[64], why[256];
+	long hsrc_port;
+	struct cl_opts o;
+	int n, wait, idx;
+	const char *note = NULL;
+	unsigned cid;
+
+	memset(so, 0, sizeof(*so));
+	so->reason[0] = so->recorded[0] = '\0';
+	n = build_header(pt, st, so->sent, sizeof(so->sent), hsrc_ip, sizeof(hsrc_ip), &hsrc_port,
+			 why, sizeof(why));
+	if (n < 0) {
+		so->grade = RPT_FAIL;
+		so->act.outcome = CL_ERROR;
+		snprintf(so->reason, sizeof(so->reason), "cannot build what to send: %s", why);
+		return;
+	}
+	so->sent_len = (size_t)n;
+	pthread_mutex_lock(&r->mu);
+	cid = ++r->conn_counter;
+	pthread_mutex_unlock(&r->mu);
+	rn_client_id(pt->s->id, pt->l, (r->salt << 10) + cid, client_id, sizeof(client_id));
+	wait = st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
+		: st->send.wait_ms > 0 ? st->send.wait_ms : r->timeout_ms;
+	fill_opts(r, pt, st, &o, so->sent, so->sent_len, client_id, wait);
+
+	cl_run(&o, &so->res, &so->conn);
+	so->act.outcome = so->res.outcome;
+	so->act.connack_rc = so->res.outcome == CL_CONNACK ? so->res.connack_rc : -1;
+	so->act.any_byte = so->res.any_byte_received;
+	so->act.elapsed_ms = so->res.elapsed_ms;
+	idx = ex_grade(st, &so->act, r->header_wait, &so->grade, &note);
+	if (note && (so->grade != RPT_PASS || idx < 0))
+		snprintf(so->reason, sizeof(so->reason), "%s", note);
+	if (so->res.outcome == CL_ERROR)
+		append(so->reason, sizeof(so->reason), "%s%s", so->reason[0] ? ": " : "", so->res.detail);
+	(void)step_no;
+
+	/* The record, while the session is held open (sessions) or after the
+	 * refusal (unauthorized). */
+	if (idx >= 0 && st->record.where != SC_REC_NONE) {
+		bool sess = st->record.where == SC_REC_SESSIONS;
+		bool applicable = sess ? (so->res.outcome == CL_CONNACK && so->res.connack_rc == 0)
+				       : (so->res.outcome == CL_CONNACK && so->res.connack_rc != 0);
+
+		if (applicable) {
+			const struct pf_observer *ob = sess ? &r->p->sessions : &r->p->unauthorized;
+			struct obs_vars v = { .client_id = o.client_id, .listener = sc_listener_name(pt->l) };
+			struct ex_record rec;
+			struct ex_addrs ad;
+			struct sockaddr_storage local = so->res.local;
+			struct perr oe;
+			enum rpt_grade g;
+
+			net_addr_unmap(&local);
+			net_ip_str(&local, peer_ip, sizeof(peer_ip));
+			ad.header_ip = hsrc_ip[0] ? hsrc_ip : NULL;
+			ad.header_port = hsrc_port;
+			ad.peer_ip = peer_ip;
+			ad.peer_port = net_addr_port(&local);
+			if (obs_query(ob, &v, &rec, so->recorded, sizeof(so->recorded), &oe) < 0) {
+				so->grade = RPT_FAIL;
+				snprintf(so->reason, sizeof(so->reason), "observer: %s", oe.msg);
+			} else {
+				g = ex_check_record(&st->record, &rec, &ad, sess, why, sizeof(why));
+				if (g != RPT_PASS) {
+					so->grade = ex_worst(so->grade, g);
+					snprintf(so->reason, sizeof(so->reason), "%s", why);
+				}
+				if (!rec.found)
+					snprintf(so->recorded, sizeof(so->recorded), "(no record for %s)", o.client_id);
+			}
+		}
+	}
+}
+
+/* A plain client on the listener, as its mode wants: is it still served? */
+static bool probe_ok(struct rn *r, const struct point *pt, char *detail, size_t cap)
+{
+	struct sc_step st;
+	struct sc_expect x;
+	struct step_out so;
+
+	memset(&st, 0, sizeof(st));
+	memset(&x, 0, sizeof(x));
+	st.send.payload = SC_PAY_AUTO;
+	st.send.cred = SC_CRED_VALID;
+	x.outcome = SC_O_ACCEPTED;
+	x.grade = RPT_PASS;
+	st.expect = &x;
+	st.nexpect = 1;
+	run_step(r, pt, &st, 0, &so);
+	if (so.conn)
+		cl_close(so.conn, true);
+	if (so.grade == RPT_PASS)
+		return true;
+	ex_actual_text(&so.act, so.res.detail, detail, cap);
+	return false;
+}
+
+static char *hexdup(const unsigned char *p, size_t n, size_t *len)
+{
+	unsigned char *c = NULL;
+
+	*len = 0;
+	if (!n)
+		return NULL;
+	c = malloc(n);
+	if (c) {
+		memcpy(c, p, n);
+		*len = n;
+	}
+	return (char *)c;
+}
+
+static void run_point(struct rn *r, struct point *pt)
+{
+	const struct scenario *s = pt->s;
+	struct step_out *so;
+	struct cl_conn **held;
+	char actual[RN_MAX_STEPS_TEXT] = "", reason[1024] = "", recorded[2048] = "";
+	size_t i, j, k = 0, nexp = 0, worst_step = 0;
+	enum rpt_grade grade = RPT_PASS;
+	int64_t t0 = net_now_ms();
+
+	so = calloc(s->nsteps, sizeof(*so));
+	held = calloc(s->nsteps, sizeof(*held));
+	for (i = 0; i < s->nsteps; i++)
+		nexp += s->steps[i].nexpect;
+	pt->expected = calloc(nexp + 1, sizeof(*pt->expected));
+	if (!so || !held || !pt->expected) {
+		free(so);
+		free(held);
+		pt->grade = RPT_FAIL;
+		pt->reason = xstrdup("out of memory");
+		return;
+	}
+	for (i = 0; i < s->nsteps; i++) {
+		const struct sc_step *st = &s->steps[i];
+		char buf[512], line[600];
+
+		for (j = 0; j < st->nexpect; j++) {
+			ex_expect_text(&st->expect[j], r->header_wait, buf, sizeof(buf));
+			if (s->nsteps > 1)
+				snprintf(line, sizeof(line), "step %zu: %s", i + 1, buf);
+			else
+				snprintf(line, sizeof(line), "%s", buf);
+			pt->expected[k++] = xstrdup(line);
+		}
+	}
+	pt->nexpected = k;
+
+	for (i = 0; i < s->nsteps; i++) {
+		enum rpt_grade before = grade;
+		char buf[512];
+
+		run_step(r, pt, &s->steps[i], (unsigned)i + 1, &so[i]);
+		held[i] = so[i].conn; /* sessions stay open until the scenario ends */
+		grade = ex_worst(grade, so[i].grade);
+		if (grade != before || i == 0)
+			worst_step = i;
+		ex_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
+		if (s->nsteps > 1) {
+			char num[16];
+
+			snprintf(num, sizeof(num), "%zu", i + 1);
+			append(actual, sizeof(actual), "%sstep %s: ", actual[0] ? "; " : "", num);
+		}
+		append(actual, sizeof(actual), "%s%s", buf, "");
+		if (so[i].reason[0]) {
+			if (s->nsteps > 1) {
+				char num[16];
+
+				snprintf(num, sizeof(num), "%zu", i + 1);
+				append(reason, sizeof(reason), "%sstep %s: ", reason[0] ? "; " : "", num);
+			}
+			append(reason, sizeof(reason), "%s%s", so[i].reason, "");
+		}
+		if (so[i].recorded[0])
+			append(recorded, sizeof(recorded), "%s%s", recorded[0] ? "\n" : "", so[i].recorded);
+	}
+	for (i = 0; i < s->nsteps; i++)
+		cl_close(held[i], true);
+
+	if (s->probe_after && grade != RPT_SKIP) {
+		char detail[300];
+
+		if (!probe_ok(r, pt, detail, sizeof(detail))) {
+			grade = RPT_FAIL;
+			append(reason, sizeof(reason), "%safterwards a normal client was not served: %s",
+			       reason[0] ? "; " : "", detail);
+			append(actual, sizeof(actual), "%sprobe after: %s", "; ", detail);
+		} else {
+			append(actual, sizeof(actual), "%s%s", "; ", "probe after: served");
+		}
+	}
+	pt->grade = grade;
+	pt->reason = reason[0] ? xstrdup(reason) : NULL;
+	pt->actual = xstrdup(actual);
+	pt->recorded = recorded[0] ? xstrdup(recorded) : NULL;
+	pt->sent = (unsigned char *)hexdup(so[worst_step].sent, so[worst_step].sent_len, &pt->sent_len);
+	pt->received = (unsigned char *)hexdup(so[worst_step].res.rx, so[worst_step].res.rx_len,
+					       &pt->received_len);
+	pt->duration_ms = net_now_ms() - t0;
+	free(so);
+	free(held);
+}
+
+/* ---- reporting in catalog order ----------------------------------------- */
+
+static void free_point(struct point *pt)
+{
+	size_t i;
+
+	free(pt->reason);
+	for (i = 0; i < pt->nexpected; i++)
+		free(pt->expected[i]);
+	free(pt->expected);
+	free(pt->actual);
+	free(pt->sent);
+	free(pt->received);
+	free(pt->recorded);
+	pt->reason = pt->actual = pt->recorded = NULL;
+	pt->expected = NULL;
+	pt->nexpected = 0;
+	pt->sent = pt->received = NULL;
+}
+
+/* Called with r->mu held. */
+static void flush_ready(struct rn *r)
+{
+	while (r->next_print < r->npt && r->pt[r->next_print].done) {
+		struct point *pt = &r->pt[r->next_print];
+		struct rpt_result res;
+		char title[512];
+
+		memset(&res, 0, sizeof(res));
+		res.id = pt->s->id;
+		if (pt->s->configuration && pt->group >= 0)
+			snprintf(title, sizeof(title), "%s [%s]", pt->s->title, pt->s->configuration);
+		else
+			snprintf(title, sizeof(title), "%s", pt->s->title);
+		res.title = title;
+		res.ref = pt->s->ref;
+		res.family = pt->s->family;
+		res.tags = (const char **)pt->s->tags;
+		res.ntags = pt->s->ntags;
+		res.listener = sc_listener_name(pt->l);
+		res.grade = pt->grade;
+		res.reason = pt->reason;
+		res.expected = (const char **)pt->expected;
+		res.nexpected = pt->nexpected;
+		res.actual = pt->actual;
+		res.sent = pt->sent;
+		res.sent_len = pt->sent_len;
+		res.received = pt->received;
+		res.received_len = pt->received_len;
+		res.recorded = pt->recorded;
+		res.duration_ms = pt->duration_ms;
+		if (rpt_run_add(r->run, &res, &r->err) < 0)
+			r->failed_add = true;
+		if (r->c->tap) {
+			rpt_tap_point(r->c->tap, r->run->nresults, &res, r->c->strict, r->c->verbose);
+			fflush(r->c->tap);
+		}
+		free_point(pt);
+		r->next_print++;
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct rn *r = arg;
+
+	for (;;) {
+		struct point *pt;
+		size_t i;
+
+		pthread_mutex_lock(&r->mu);
+		if (r->next >= r->nqueue) {
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+		i = r->queue[r->next++];
+		pthread_mutex_unlock(&r->mu);
+		pt = &r->pt[i];
+		run_point(r, pt);
+		pthread_mutex_lock(&r->mu);
+		pt->done = true;
+		flush_ready(r);
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
+static void run_queue(struct rn *r)
+{
+	int n = r->c->jobs > 0 ? r->c->jobs : 1, i, started = 0;
+	pthread_t *th;
+
+	if (r->nqueue == 0)
+		return;
+	if ((size_t)n > r->nqueue)
+		n = (int)r->nqueue;
+	r->next = 0;
+	th = calloc((size_t)n, sizeof(*th));
+	if (th)
+		for (i = 0; i < n; i++)
+			if (pthread_create(&th[i], NULL, worker, r) == 0)
+				started++;
+	if (started == 0)
+		worker(r); /* no threads: run inline */
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+}
+
+/* Does anything answer on the selected listeners? */
+static bool reachable(const struct rn *r, char *why, size_t cap)
+{
+	int i;
+	bool any = false, tried = false;
+
+	why[0] = '\0';
+	for (i = 0; i < SC_NLISTENERS; i++) {
+		const struct pf_listener *li = &r->p->l[i];
+		struct perr e;
+		int fd;
+
+		if (!li->present || (r->c->listeners && !(r->c->listeners & (1u << i))))
+			continue;
+		tried = true;
+		fd = net_connect(li->host, li->port, r->p->client_bind, 2000, NULL, &e);
+		if (fd >= 0) {
+			close(fd);
+			any = true;
+		} else {
+			size_t n = strlen(why);
+
+			snprintf(why + n, cap - n, "%s%s %s:%u: %s", n ? "; " : "", sc_listener_name((enum sc_listener)i),
+				 li->host, li->port, e.msg);
+		}
+	}
+	return any || !tried;
+}
+
+static void fail_group(struct rn *r, int g, const char *why)
+{
+	size_t i;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->npt; i++)
+		if (r->pt[i].group == g && !r->pt[i].done) {
+			r->pt[i].grade = RPT_FAIL;
+			r->pt[i].reason = xstrdup(why);
+			r->pt[i].done = true;
+		}
+	flush_ready(r);
+	pthread_mutex_unlock(&r->mu);
+}
+
+const struct scenario **rn_select(const struct rn_config *c, size_t *n)
+{
+	const struct scenario **v = calloc(c->catalog->n + 1, sizeof(*v));
+	size_t i, j;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (i = 0; i < c->catalog->n; i++) {
+		const struct scenario *s = &c->catalog->v[i];
+		bool want = c->nonly == 0;
+
+		for (j = 0; !want && j < c->nonly; j++)
+			want = sc_matches(s, c->only[j]);
+		if (want)
+			v[(*n)++] = s;
+	}
+	return v;
+}
+
+int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
+{
+	struct rn r;
+	const struct scenario **sel;
+	size_t nsel, i, k = 0;
+	int g, rc = 0;
+	bool base_checked = false;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.p = c->profile;
+	r.run = run;
+	r.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : c->profile->timeout_ms;
+	r.header_wait = rn_header_wait(c->profile);
+	r.salt = (unsigned)(getpid() ^ time(NULL)) & 0x3ff;
+	pthread_mutex_init(&r.mu, NULL);
+
+	sel = rn_select(c, &nsel);
+	if (!sel)
+		return perr_set(e, "out of memory");
+	if (nsel == 0) {
+		free(sel);
+		pthread_mutex_destroy(&r.mu);
+		return perr_set(e, "no scenario matches --only");
+	}
+	for (i = 0; i < SC_NLISTENERS; i++)
+		if (!c->listeners || (c->listeners & (1u << i)))
+			k++;
+	r.npt = nsel * k;
+	r.pt = calloc(r.npt, sizeof(*r.pt));
+	r.queue = calloc(r.npt, sizeof(*r.queue));
+	if (!r.pt || !r.queue) {
+		rc = perr_set(e, "out of memory");
+		goto out;
+	}
+	k = 0;
+	for (i = 0; i < nsel; i++) {
+		int l;
+
+		for (l = 0; l < SC_NLISTENERS; l++) {
+			if (c->listeners && !(c->listeners & (1u << l)))
+				continue;
+			r.pt[k].s = sel[i];
+			r.pt[k].l = (enum sc_listener)l;
+			r.pt[k].index = k;
+			if (plan_point(&r, &r.pt[k], e) < 0) {
+				rc = RN_ERROR;
+				goto out;
+			}
+			k++;
+		}
+	}
+
+	/* Without launch, the target must answer before anything is printed. */
+	if (!r.p->launch.present) {
+		char why[1024];
+
+		if (!reachable(&r, why, sizeof(why))) {
+			rc = perr_set(e, "target %s unreachable: %s", r.p->name, why);
+			if (c->tap)
+				rpt_tap_bail(c->tap, e->msg);
+			rc = RN_UNREACHABLE;
+			goto out;
+		}
+		base_checked = true;
+	}
+	if (c->tap) {
+		rpt_tap_plan(c->tap, r.npt);
+		fflush(c->tap);
+	}
+	pthread_mutex_lock(&r.mu);
+	flush_ready(&r); /* leading SKIPs */
+	pthread_mutex_unlock(&r.mu);
+
+	for (g = 0; g < (int)r.ngroups; g++) {
+		struct group *gr = &r.groups[g];
+		struct ln_target t;
+		bool launched = false;
+
+		r.nqueue = 0;
+		for (i = 0; i < r.npt; i++)
+			if (r.pt[i].group == g && !r.pt[i].done)
+				r.queue[r.nqueue++] = i;
+		if (r.nqueue == 0)
+			continue;
+		if (r.p->launch.present) {
+			struct perr le;
+
+			if (c->verbose)
+				log_info("starting %s%s%s", r.p->name, gr->canon ? " with " : "",
+					 gr->canon ? gr->canon : "");
+			if (ln_start(r.p, gr->env, gr->nenv, &t, &le) < 0) {
+				char why[600];
+
+				if (!gr->configuration && !base_checked) {
+					/* The base launch is the target: nothing answers. */
+					perr_set(e, "target %s did not start: %s", r.p->name, le.msg);
+					if (c->tap)
+						rpt_tap_bail(c->tap, e->msg);
+					ln_cleanup(&t);
+					rc = RN_UNREACHABLE;
+					goto out;
+				}
+				snprintf(why, sizeof(why), "target did not start with %s: %s",
+					 gr->configuration ? gr->configuration : "its base configuration", le.msg);
+				fail_group(&r, g, why);
+				ln_cleanup(&t);
+				continue;
+			}
+			launched = true;
+			if (!base_checked) {
+				char why[1024];
+
+				if (!reachable(&r, why, sizeof(why))) {
+					perr_set(e, "target %s unreachable: %s", r.p->name, why);
+					if (c->tap)
+						rpt_tap_bail(c->tap, e->msg);
+					ln_stop(r.p, &t);
+					ln_cleanup(&t);
+					rc = RN_UNREACHABLE;
+					goto out;
+				}
+				base_checked = true;
+			}
+		}
+		run_queue(&r);
+		if (launched) {
+			bool died = !ln_alive(&t);
+
+			ln_stop(r.p, &t);
+			if (died) {
+				char tail[1024];
+
+				ln_tail(&t, 10, tail, sizeof(tail));
+				log_warn("the target exited during the run%s%s; its last output:\n%s",
+					 gr->configuration ? " with " : "",
+					 gr->configuration ? gr->configuration : "", tail);
+			}
+			ln_cleanup(&t);
+		}
+	}
+	pthread_mutex_lock(&r.mu);
+	flush_ready(&r);
+	pthread_mutex_unlock(&r.mu);
+	if (r.failed_add) {
+		*e = r.err;
+		rc = RN_ERROR;
+	}
+	if (c->tap)
+		rpt_tap_summary(c->tap, run);
+out:
+	if (r.pt)
+		for (i = 0; i < r.npt; i++)
+			free_point(&r.pt[i]);
+	free(r.pt);
+	free(r.queue);
+	for (i = 0; i < r.ngroups; i++)
+		free(r.groups[i].canon);
+	free(r.groups);
+	free(sel);
+	pthread_mutex_destroy(&r.mu);
+	return rc;
+}

@@ -1,0 +1,57 @@
+/* runner.h - run the catalog against a target: every selected scenario on
+ * every selected listener (one test point each), grouped by the target
+ * configuration it needs (the base launch first, then one restart per
+ * distinct configuration), -j N worker threads per group, results handed
+ * to the report in catalog order as soon as they are known.
+ */
+#ifndef PPMQ_CONFORM_RUNNER_H
+#define PPMQ_CONFORM_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "profile.h"
+#include "../reports/report.h"
+#include "scenario.h"
+
+struct rn_config {
+	struct profile *profile;
+	struct sc_catalog *catalog;
+	char **only;             /* --only patterns (sc_matches); none = all */
+	size_t nonly;
+	unsigned listeners;      /* bit per sc_listener; 0 = all */
+	int jobs;                /* worker threads, >= 1 */
+	int timeout_ms;          /* 0: the profile's */
+	bool strict, verbose;
+	FILE *tap;               /* TAP stream, NULL for none */
+};
+
+/* rn_run results besides 0. */
+#define RN_ERROR       (-1)  /* configuration error: *e says why (exit 2) */
+#define RN_UNREACHABLE (-3)  /* nothing answers on any listener (exit 3) */
+
+/* Run everything, appending one result per point to run. Returns 0, or
+ * RN_ERROR / RN_UNREACHABLE with *e set. */
+int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e);
+
+/* Selected scenarios, in catalog order (for --list). *n gets the count;
+ * the array is malloc'd. */
+const struct scenario **rn_select(const struct rn_config *c, size_t *n);
+
+/* Client id of a connection: "ppmq-<hash of id>-<listener>-<n>", at most
+ * 23 characters for n < 2^20 (the MQTT 3.1.1 limit brokers may enforce). */
+void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap);
+
+/* Why a point is skipped in the base configuration, or NULL when it can
+ * run there. *needs_mode_config is set when a configuration from
+ * configurations.modes could make it runnable. Exposed for tests. */
+const char *rn_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
+			   enum sc_mode mode, char *buf, size_t cap);
+
+/* The longest the runner waits for a scenario that waits on the header
+ * timeout: the profile's header timeout + 1 s, at most 5 s. */
+int rn_header_wait(const struct profile *p);
+
+#endif

@@ -1,0 +1,1390 @@
+/* scenario.c - see scenario.h. Format: scenarios/README.md. */
+#include "scenario.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "pp.h"
+
+/* ---- names -------------------------------------------------------------- */
+
+static const char *const listener_names[SC_NLISTENERS] = { "tcp", "ssl", "ws", "wss" };
+static const char *const mode_names[SC_NMODES] = { "enabled", "disabled", "optional", "absent" };
+static const char *const outcome_names[SC_NOUTCOMES] = {
+	"accepted", "refused", "connack", "rejected", "closed", "timeout",
+	"tls-fail", "ws-fail", "protocol", "not-accepted", "any",
+};
+
+const char *sc_listener_name(enum sc_listener l)
+{
+	return (unsigned)l < SC_NLISTENERS ? listener_names[l] : "?";
+}
+
+int sc_listener_parse(const char *s, enum sc_listener *l)
+{
+	int i;
+
+	if (!strcmp(s, "tls")) {
+		*l = SC_SSL;
+		return 0;
+	}
+	for (i = 0; i < SC_NLISTENERS; i++)
+		if (!strcmp(s, listener_names[i])) {
+			*l = (enum sc_listener)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *sc_mode_name(enum sc_mode m)
+{
+	return (unsigned)m < SC_NMODES ? mode_names[m] : "?";
+}
+
+int sc_mode_parse(const char *s, enum sc_mode *m)
+{
+	int i;
+
+	if (!strcmp(s, "strict")) {
+		*m = SC_MODE_ENABLED;
+		return 0;
+	}
+	for (i = 0; i < SC_NMODES; i++)
+		if (!strcmp(s, mode_names[i])) {
+			*m = (enum sc_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *sc_outcome_name(enum sc_outcome o)
+{
+	return (unsigned)o < SC_NOUTCOMES ? outcome_names[o] : "?";
+}
+
+int sc_outcome_parse(const char *s, enum sc_outcome *o)
+{
+	int i;
+
+	if (!strcmp(s, "rejected-before-any-byte")) {
+		*o = SC_O_REJECTED;
+		return 0;
+	}
+	if (!strcmp(s, "closed-within") || !strcmp(s, "closed_within")) {
+		*o = SC_O_CLOSED;
+		return 0;
+	}
+	for (i = 0; i < SC_NOUTCOMES; i++)
+		if (!strcmp(s, outcome_names[i])) {
+			*o = (enum sc_outcome)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---- loader state ------------------------------------------------------- */
+
+struct ld {
+	struct sc_catalog *cat;
+	struct yx_doc *d;
+	struct yx_arena *a;
+	struct perr *e;
+	const char *sid;     /* scenario id for messages */
+	char ctx[160];
+};
+
+static const char *ctx(struct ld *l, const char *what)
+{
+	if (l->sid)
+		snprintf(l->ctx, sizeof(l->ctx), "scenario '%s': %s", l->sid, what);
+	else
+		snprintf(l->ctx, sizeof(l->ctx), "%s", what);
+	return l->ctx;
+}
+
+static int get_str(struct ld *l, yaml_node_t *n, const char *what, char **out)
+{
+	return yx_str(l->d, n, l->a, ctx(l, what), out, NULL, l->e);
+}
+
+static int get_int(struct ld *l, yaml_node_t *n, const char *what, long min, long max, long *out)
+{
+	return yx_long(l->d, n, l->a, min, max, ctx(l, what), out, l->e);
+}
+
+static int get_bool(struct ld *l, yaml_node_t *n, const char *what, bool *out)
+{
+	return yx_bool(l->d, n, l->a, ctx(l, what), out, l->e);
+}
+
+static int err_at(struct ld *l, yaml_node_t *n, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int err_at(struct ld *l, yaml_node_t *n, const char *what, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return yx_err(l->d, n, l->e, "%s: %s", ctx(l, what), msg);
+}
+
+static int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Hex text, whitespace and ':' separators allowed. */
+static int get_hex(struct ld *l, yaml_node_t *n, const char *what, uint8_t **out, size_t *len)
+{
+	char *s;
+	uint8_t *buf;
+	size_t k = 0;
+	int hi = -1;
+	const char *p;
+
+	if (get_str(l, n, what, &s) < 0)
+		return -1;
+	buf = yx_alloc(l->a, strlen(s) / 2 + 1);
+	if (!buf)
+		return perr_set(l->e, "out of memory");
+	for (p = s; *p; p++) {
+		int v;
+
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == ':')
+			continue;
+		v = hex_value((unsigned char)*p);
+		if (v < 0)
+			return err_at(l, n, what, "'%s' is not hex", s);
+		if (hi < 0) {
+			hi = v;
+		} else {
+			buf[k++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	if (hi >= 0)
+		return err_at(l, n, what, "'%s' has an odd number of hex digits", s);
+	*out = buf;
+	*len = k;
+	return 0;
+}
+
+/* ---- header ------------------------------------------------------------- */
+
+struct named { const char *name; int value; };
+
+static const struct named tlv_types[] = {
+	{ "alpn", PP2_TYPE_ALPN }, { "authority", PP2_TYPE_AUTHORITY },
+	{ "crc32c", PP2_TYPE_CRC32C }, { "noop", PP2_TYPE_NOOP },
+	{ "unique_id", PP2_TYPE_UNIQUE_ID }, { "ssl", PP2_TYPE_SSL },
+	{ "netns", PP2_TYPE_NETNS }, { "gcp", PP2_TYPE_GCP }, { "aws", PP2_TYPE_AWS },
+	{ "azure", PP2_TYPE_AZURE }, { NULL, 0 },
+};
+
+static int tlv_type_parse(struct ld *l, yaml_node_t *n, int *type)
+{
+	char *s, *end;
+	long v;
+	int i;
+
+	if (get_str(l, n, "tlv type", &s) < 0)
+		return -1;
+	for (i = 0; tlv_types[i].name; i++)
+		if (!strcasecmp(s, tlv_types[i].name)) {
+			*type = tlv_types[i].value;
+			return 0;
+		}
+	v = strtol(s, &end, 0);
+	if (!*s || *end || v < 0 || v > 255)
+		return err_at(l, n, "tlv type", "'%s' is not a TLV name or a number 0..255", s);
+	*type = (int)v;
+	return 0;
+}
+
+static int parse_ssl_tlv(struct ld *l, yaml_node_t *n, struct sc_tlv *t)
+{
+	static const char *const keys[] = { "client", "verify", "version", "cn", "cipher",
+					     "sig_alg", "key_alg", NULL };
+	struct pp_ssl ssl;
+	uint8_t buf[1024];
+	char *s;
+	long v;
+	int len;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "tlv ssl"), l->e) < 0)
+		return -1;
+	memset(&ssl, 0, sizeof(ssl));
+	ssl.present = true;
+	ssl.client = PP2_CLIENT_SSL;
+	if (yx_get(l->d, n, "client")) {
+		if (get_int(l, yx_get(l->d, n, "client"), "tlv ssl.client", 0, 255, &v) < 0)
+			return -1;
+		ssl.client = (uint8_t)v;
+	}
+	if (yx_get(l->d, n, "verify")) {
+		if (get_int(l, yx_get(l->d, n, "verify"), "tlv ssl.verify", 0, 0xffffffffL, &v) < 0)
+			return -1;
+		ssl.verify = (uint32_t)v;
+	}
+#define SSLSTR(key, field) \
+	if (yx_get(l->d, n, key)) { \
+		if (get_str(l, yx_get(l->d, n, key), "tlv ssl." key, &s) < 0) \
+			return -1; \
+		ssl.field.ptr = (const uint8_t *)s; \
+		ssl.field.len = strlen(s); \
+	}
+	SSLSTR("version", version)
+	SSLSTR("cn", cn)
+	SSLSTR("cipher", cipher)
+	SSLSTR("sig_alg", sig_alg)
+	SSLSTR("key_alg", key_alg)
+#undef SSLSTR
+	len = pp_ssl_encode(&ssl, buf, sizeof(buf));
+	if (len < 0)
+		return err_at(l, n, "tlv ssl", "%s", "does not fit");
+	t->value = (uint8_t *)yx_memdup(l->a, buf, (size_t)len);
+	t->len = (size_t)len;
+	return t->value ? 0 : perr_set(l->e, "out of memory");
+}
+
+static int parse_tlv(struct ld *l, yaml_node_t *n, struct sc_tlv *t)
+{
+	static const char *const keys[] = { "type", "value", "hex", "ssl", "vpce", "linkid",
+					    "psc_id", "len", NULL };
+	yaml_node_t *v;
+	char *s;
+	long num;
+	int given = 0;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "tlv"), l->e) < 0)
+		return -1;
+	if (!yx_get(l->d, n, "type"))
+		return yx_err(l->d, n, l->e, "%s: missing 'type'", ctx(l, "tlv"));
+	if (tlv_type_parse(l, yx_get(l->d, n, "type"), &t->type) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "value"))) {
+		size_t len;
+
+		if (yx_str(l->d, v, l->a, ctx(l, "tlv value"), &s, &len, l->e) < 0)
+			return -1;
+		t->value = (uint8_t *)s;
+		t->len = len;
+		given++;
+	}
+	if ((v = yx_get(l->d, n, "hex"))) {
+		if (get_hex(l, v, "tlv hex", &t->value, &t->len) < 0)
+			return -1;
+		given++;
+	}
+	if ((v = yx_get(l->d, n, "len"))) {
+		/* A value of this many 'x' bytes: long TLVs without long files. */
+		if (get_int(l, v, "tlv len", 0, 65000, &num) < 0)
+			return -1;
+		t->value = yx_alloc(l->a, (size_t)num + 1);
+		if (!t->value)
+			return perr_set(l->e, "out of memory");
+		memset(t->value, 'x', (size_t)num);
+		t->len = (size_t)num;
+		given++;
+	}
+	if ((v = yx_get(l->d, n, "ssl"))) {
+		if (parse_ssl_tlv(l, v, t) < 0)
+			return -1;
+		given++;
+	}
+	if ((v = yx_get(l->d, n, "vpce"))) {
+		/* AWS: sub-type 0x01 then the endpoint id in ASCII. */
+		if (get_str(l, v, "tlv vpce", &s) < 0)
+			return -1;
+		t->len = strlen(s) + 1;
+		t->value = yx_alloc(l->a, t->len);
+		if (!t->value)
+			return perr_set(l->e, "out of memory");
+		t->value[0] = 0x01;
+		memcpy(t->value + 1, s, t->len - 1);
+		given++;
+	}
+	if ((v = yx_get(l->d, n, "linkid"))) {
+		/* Azure: sub-type 0x01 then a little-endian u32. */
+		if (get_int(l, v, "tlv linkid", 0, 0xffffffffL, &num) < 0)
+			return -1;
+		t->len = 5;
+		t->value = yx_alloc(l->a, 5);
+		if (!t->value)
+			return perr_set(l->e, "out of memory");
+		t->value[0] = 0x01;
+		t->value[1] = (uint8_t)num;
+		t->value[2] = (uint8_t)(num >> 8);
+		t->value[3] = (uint8_t)(num >> 16);
+		t->value[4] = (uint8_t)(num >> 24);
+		given++;
+	}
+	if ((v = yx_get(l->d, n, "psc_id"))) {
+		/* GCP: sub-type 0x01 then a big-endian u64. */
+		unsigned long long id;
+		char *end;
+		int i;
+
+		if (get_str(l, v, "tlv psc_id", &s) < 0)
+			return -1;
+		id = strtoull(s, &end, 0);
+		if (!*s || *end)
+			return err_at(l, v, "tlv psc_id", "'%s' is not a number", s);
+		t->len = 9;
+		t->value = yx_alloc(l->a, 9);
+		if (!t->value)
+			return perr_set(l->e, "out of memory");
+		t->value[0] = 0x01;
+		for (i = 0; i < 8; i++)
+			t->value[1 + i] = (uint8_t)(id >> (56 - 8 * i));
+		given++;
+	}
+	if (given > 1)
+		return yx_err(l->d, n, l->e, "%s: give one of value, hex, len, ssl, vpce, linkid, psc_id",
+			      ctx(l, "tlv"));
+	if (!t->value) {
+		t->value = yx_alloc(l->a, 1);
+		if (!t->value)
+			return perr_set(l->e, "out of memory");
+	}
+	return 0;
+}
+
+static int parse_family(struct ld *l, yaml_node_t *n, struct sc_header *h)
+{
+	static const struct named fams[] = {
+		{ "tcp4", PP_FAM_INET }, { "inet", PP_FAM_INET },
+		{ "tcp6", PP_FAM_INET6 }, { "inet6", PP_FAM_INET6 },
+		{ "unknown", PP_FAM_UNSPEC }, { "unspec", PP_FAM_UNSPEC },
+		{ "unix", PP_FAM_UNIX }, { NULL, 0 },
+	};
+	char *s;
+	int i;
+
+	if (get_str(l, n, "header.family", &s) < 0)
+		return -1;
+	for (i = 0; fams[i].name; i++)
+		if (!strcasecmp(s, fams[i].name)) {
+			h->family = fams[i].value;
+			return 0;
+		}
+	return err_at(l, n, "header.family", "'%s' is not tcp4, tcp6, unknown, inet, inet6, unix or unspec", s);
+}
+
+static int parse_header(struct ld *l, yaml_node_t *n, struct sc_header *h)
+{
+	static const char *const keys[] = { "version", "command", "family", "transport", "src",
+					    "dst", "unknown_long", "tlvs", "crc32c", "noop", NULL };
+	yaml_node_t *v;
+	long num;
+	char *s;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "send.header"), l->e) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "version"))) {
+		if (get_int(l, v, "header.version", 1, 2, &num) < 0)
+			return -1;
+		h->version = (int)num;
+	}
+	if ((v = yx_get(l->d, n, "command"))) {
+		if (get_str(l, v, "header.command", &s) < 0)
+			return -1;
+		if (!strcasecmp(s, "proxy"))
+			h->command = PP_CMD_PROXY;
+		else if (!strcasecmp(s, "local"))
+			h->command = PP_CMD_LOCAL;
+		else
+			return err_at(l, v, "header.command", "'%s' is not proxy or local", s);
+	}
+	if ((v = yx_get(l->d, n, "family")) && parse_family(l, v, h) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "transport"))) {
+		if (get_str(l, v, "header.transport", &s) < 0)
+			return -1;
+		if (!strcasecmp(s, "stream"))
+			h->transport = PP_PROTO_STREAM;
+		else if (!strcasecmp(s, "dgram"))
+			h->transport = PP_PROTO_DGRAM;
+		else if (!strcasecmp(s, "unspec"))
+			h->transport = PP_PROTO_UNSPEC;
+		else
+			return err_at(l, v, "header.transport", "'%s' is not stream, dgram or unspec", s);
+	}
+	if ((v = yx_get(l->d, n, "src")) && get_str(l, v, "header.src", &h->src) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "dst")) && get_str(l, v, "header.dst", &h->dst) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "unknown_long")) && get_bool(l, v, "header.unknown_long", &h->unknown_long) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "crc32c")) && get_bool(l, v, "header.crc32c", &h->crc32c) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "noop"))) {
+		if (get_int(l, v, "header.noop", 0, 60000, &num) < 0)
+			return -1;
+		h->noop = (size_t)num;
+	}
+	if ((v = yx_get(l->d, n, "tlvs"))) {
+		size_t i;
+
+		if (yx_want_seq(l->d, v, ctx(l, "header.tlvs"), l->e) < 0)
+			return -1;
+		h->ntlvs = yx_count(v);
+		h->tlvs = yx_alloc(l->a, (h->ntlvs + 1) * sizeof(*h->tlvs));
+		if (!h->tlvs)
+			return perr_set(l->e, "out of memory");
+		for (i = 0; i < h->ntlvs; i++)
+			if (parse_tlv(l, yx_item(l->d, v, i), &h->tlvs[i]) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Fill defaults and check what the header can be built from. */
+static int finish_header(struct ld *l, yaml_node_t *at, struct sc_header *h)
+{
+	struct sockaddr_storage ss;
+
+	if (h->version == 0)
+		h->version = 1;
+	if (h->version == 1) {
+		if (h->family == PP_FAM_UNIX)
+			return yx_err(l->d, at, l->e, "%s: v1 has no UNIX family", ctx(l, "send.header"));
+		if (h->ntlvs || h->crc32c || h->noop)
+			return yx_err(l->d, at, l->e, "%s: TLVs, crc32c and noop are v2 only",
+				      ctx(l, "send.header"));
+		if (h->command == PP_CMD_LOCAL)
+			return yx_err(l->d, at, l->e, "%s: v1 has no LOCAL command", ctx(l, "send.header"));
+	}
+	if (!h->src || !h->dst) {
+		const char *src = NULL, *dst = NULL;
+
+		switch (h->family) {
+		case PP_FAM_INET:
+			src = "192.0.2.1:40000";
+			dst = "198.51.100.1:1883";
+			break;
+		case PP_FAM_INET6:
+			src = "[2001:db8::1]:40000";
+			dst = "[2001:db8::2]:1883";
+			break;
+		case PP_FAM_UNIX:
+			src = "unix:/run/ppmq/client.sock";
+			dst = "unix:/run/ppmq/broker.sock";
+			break;
+		default:
+			if (h->unknown_long) {
+				src = "192.0.2.1:40000";
+				dst = "198.51.100.1:1883";
+			}
+			break;
+		}
+		if (!h->src && src)
+			h->src = yx_strdup(l->a, src);
+		if (!h->dst && dst)
+			h->dst = yx_strdup(l->a, dst);
+	}
+	if (h->src && pp_sockaddr_parse(h->src, &ss) < 0)
+		return err_at(l, at, "header.src", "'%s' is not IP:PORT, [IPv6]:PORT or unix:/path", h->src);
+	if (h->dst && pp_sockaddr_parse(h->dst, &ss) < 0)
+		return err_at(l, at, "header.dst", "'%s' is not IP:PORT, [IPv6]:PORT or unix:/path", h->dst);
+	return 0;
+}
+
+/* ---- send --------------------------------------------------------------- */
+
+static int parse_wait(struct ld *l, yaml_node_t *n, const char *what, int *out)
+{
+	long v;
+
+	if (yx_is_scalar(n) && !strcmp((const char *)n->data.scalar.value, "header-timeout")) {
+		*out = SC_WAIT_HEADER_TIMEOUT;
+		return 0;
+	}
+	if (get_int(l, n, what, 1, 60000, &v) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_connect(struct ld *l, yaml_node_t *n, struct sc_send *s)
+{
+	static const char *const keys[] = { "mqtt", "credentials", "client_id", NULL };
+	yaml_node_t *v;
+	long num;
+	char *str;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "send.connect"), l->e) < 0)
+		return -1;
+	s->no_connect = false;
+	if ((v = yx_get(l->d, n, "mqtt"))) {
+		if (get_str(l, v, "connect.mqtt", &str) < 0)
+			return -1;
+		if (!strcmp(str, "4") || !strcmp(str, "3.1.1"))
+			num = 4;
+		else if (!strcmp(str, "5") || !strcmp(str, "5.0"))
+			num = 5;
+		else
+			return err_at(l, v, "connect.mqtt", "'%s' is not 4 (3.1.1) or 5", str);
+		s->mqtt = (int)num;
+	}
+	if ((v = yx_get(l->d, n, "credentials"))) {
+		if (get_str(l, v, "connect.credentials", &str) < 0)
+			return -1;
+		if (!strcmp(str, "valid"))
+			s->cred = SC_CRED_VALID;
+		else if (!strcmp(str, "invalid"))
+			s->cred = SC_CRED_INVALID;
+		else if (!strcmp(str, "none"))
+			s->cred = SC_CRED_NONE;
+		else
+			return err_at(l, v, "connect.credentials", "'%s' is not valid, invalid or none", str);
+	}
+	if ((v = yx_get(l->d, n, "client_id")) && get_str(l, v, "connect.client_id", &s->client_id) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
+{
+	static const char *const keys[] = {
+		"header", "mutation", "raw_hex", "raw", "none", "auto", "split", "delay_ms",
+		"send_only", "stall_ms", "close_after_header", "coalesce", "from", "connect",
+		"no_connect", "wait_ms", NULL };
+	yaml_node_t *v;
+	long num;
+	char *str;
+	int payloads = 0;
+	bool b;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "send"), l->e) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "header"))) {
+		payloads++;
+		s->payload = SC_PAY_HEADER;
+		if (parse_header(l, v, &s->header) < 0)
+			return -1;
+	}
+	if ((v = yx_get(l->d, n, "mutation"))) {
+		payloads++;
+		s->payload = SC_PAY_MUTATION;
+		if (get_str(l, v, "send.mutation", &s->mutation) < 0)
+			return -1;
+		if (!pp_mutation_find(s->mutation))
+			return err_at(l, v, "send.mutation", "'%s' is not in the malformation catalog (proxygen mutations)",
+				      s->mutation);
+	}
+	if ((v = yx_get(l->d, n, "raw_hex"))) {
+		payloads++;
+		s->payload = SC_PAY_RAW;
+		if (get_hex(l, v, "send.raw_hex", &s->raw, &s->raw_len) < 0)
+			return -1;
+	}
+	if ((v = yx_get(l->d, n, "raw"))) {
+		payloads++;
+		s->payload = SC_PAY_RAW;
+		if (yx_str(l->d, v, l->a, ctx(l, "send.raw"), &str, &s->raw_len, l->e) < 0)
+			return -1;
+		s->raw = (uint8_t *)str;
+	}
+	if ((v = yx_get(l->d, n, "none"))) {
+		payloads++;
+		if (get_bool(l, v, "send.none", &b) < 0)
+			return -1;
+		if (!b)
+			return yx_err(l->d, v, l->e, "%s: only 'none: true' makes sense", ctx(l, "send.none"));
+		s->payload = SC_PAY_NONE;
+	}
+	if ((v = yx_get(l->d, n, "auto"))) {
+		payloads++;
+		if (get_bool(l, v, "send.auto", &b) < 0)
+			return -1;
+		if (!b)
+			return yx_err(l->d, v, l->e, "%s: only 'auto: true' makes sense", ctx(l, "send.auto"));
+		s->payload = SC_PAY_AUTO;
+	}
+	if (payloads > 1)
+		return yx_err(l->d, n, l->e, "%s: give one of header, mutation, raw_hex, raw, none, auto",
+			      ctx(l, "send"));
+	if ((v = yx_get(l->d, n, "split"))) {
+		if (yx_is_scalar(v) && !strcmp((const char *)v->data.scalar.value, "half")) {
+			s->split_half = true;
+			s->split = 0;
+		} else {
+			if (get_int(l, v, "send.split", 0, 65535, &num) < 0)
+				return -1;
+			s->split = (size_t)num;
+			s->split_half = false;
+		}
+	}
+	if ((v = yx_get(l->d, n, "delay_ms"))) {
+		if (get_int(l, v, "send.delay_ms", 0, 10000, &num) < 0)
+			return -1;
+		s->delay_ms = (int)num;
+	}
+	if ((v = yx_get(l->d, n, "send_only"))) {
+		if (get_int(l, v, "send.send_only", 1, 65535, &num) < 0)
+			return -1;
+		s->send_only = (size_t)num;
+	}
+	if ((v = yx_get(l->d, n, "stall_ms")) && parse_wait(l, v, "send.stall_ms", &s->stall_ms) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "close_after_header")) &&
+	    get_bool(l, v, "send.close_after_header", &s->close_after_header) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "coalesce")) && get_bool(l, v, "send.coalesce", &s->coalesce) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "from"))) {
+		if (get_str(l, v, "send.from", &str) < 0)
+			return -1;
+		if (!strcmp(str, "client"))
+			s->bind = SC_BIND_CLIENT;
+		else if (!strcmp(str, "untrusted"))
+			s->bind = SC_BIND_UNTRUSTED;
+		else
+			return err_at(l, v, "send.from", "'%s' is not client or untrusted", str);
+	}
+	if ((v = yx_get(l->d, n, "connect")) && parse_connect(l, v, s) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "no_connect")) && get_bool(l, v, "send.no_connect", &s->no_connect) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "wait_ms")) && parse_wait(l, v, "send.wait_ms", &s->wait_ms) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- expect and record -------------------------------------------------- */
+
+static int parse_expect_item(struct ld *l, yaml_node_t *n, struct sc_expect *x)
+{
+	static const char *const keys[] = { "outcome", "code", "codes", "within_ms", "grade",
+					    "note", NULL };
+	yaml_node_t *v;
+	char *str;
+	long num;
+
+	x->grade = RPT_PASS;
+	x->line = yx_line(n);
+	if (yx_is_scalar(n)) {
+		/* Shorthand: "- rejected" = {outcome: rejected, grade: pass}. */
+		if (get_str(l, n, "expect", &str) < 0)
+			return -1;
+		if (sc_outcome_parse(str, &x->outcome) < 0)
+			return err_at(l, n, "expect", "'%s' is not an outcome", str);
+		return 0;
+	}
+	if (yx_check_keys(l->d, n, keys, ctx(l, "expect"), l->e) < 0)
+		return -1;
+	if (!(v = yx_get(l->d, n, "outcome")))
+		return yx_err(l->d, n, l->e, "%s: missing 'outcome'", ctx(l, "expect"));
+	if (get_str(l, v, "expect.outcome", &str) < 0)
+		return -1;
+	if (sc_outcome_parse(str, &x->outcome) < 0)
+		return err_at(l, v, "expect.outcome", "'%s' is not one of accepted, refused, connack, rejected, closed, timeout, tls-fail, ws-fail, protocol, not-accepted, any",
+			      str);
+	if ((v = yx_get(l->d, n, "code"))) {
+		if (get_int(l, v, "expect.code", 0, 255, &num) < 0)
+			return -1;
+		x->codes[x->ncodes++] = (int)num;
+	}
+	if ((v = yx_get(l->d, n, "codes"))) {
+		size_t i;
+
+		if (yx_want_seq(l->d, v, ctx(l, "expect.codes"), l->e) < 0)
+			return -1;
+		if (yx_count(v) > SC_MAX_CODES - x->ncodes)
+			return yx_err(l->d, v, l->e, "%s: at most %d codes", ctx(l, "expect.codes"), SC_MAX_CODES);
+		for (i = 0; i < yx_count(v); i++) {
+			if (get_int(l, yx_item(l->d, v, i), "expect.codes", 0, 255, &num) < 0)
+				return -1;
+			x->codes[x->ncodes++] = (int)num;
+		}
+	}
+	if (x->outcome == SC_O_CONNACK && x->ncodes == 0)
+		return yx_err(l->d, n, l->e, "%s: outcome connack needs code or codes", ctx(l, "expect"));
+	if ((v = yx_get(l->d, n, "within_ms")) && parse_wait(l, v, "expect.within_ms", &x->within_ms) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "grade"))) {
+		if (get_str(l, v, "expect.grade", &str) < 0)
+			return -1;
+		if (rpt_grade_parse(str, &x->grade) < 0 || x->grade == RPT_SKIP)
+			return err_at(l, v, "expect.grade", "'%s' is not pass, non-strict, info, fail or unsupported", str);
+	}
+	if ((v = yx_get(l->d, n, "note")) && get_str(l, v, "expect.note", &x->note) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_expect(struct ld *l, yaml_node_t *n, struct sc_step *st)
+{
+	size_t i;
+
+	if (yx_is_scalar(n) || yx_is_map(n)) {
+		st->nexpect = 1;
+		st->expect = yx_alloc(l->a, sizeof(*st->expect));
+		if (!st->expect)
+			return perr_set(l->e, "out of memory");
+		return parse_expect_item(l, n, st->expect);
+	}
+	if (yx_want_seq(l->d, n, ctx(l, "expect"), l->e) < 0)
+		return -1;
+	if (yx_count(n) == 0)
+		return yx_err(l->d, n, l->e, "%s: empty list", ctx(l, "expect"));
+	st->nexpect = yx_count(n);
+	st->expect = yx_alloc(l->a, st->nexpect * sizeof(*st->expect));
+	if (!st->expect)
+		return perr_set(l->e, "out of memory");
+	for (i = 0; i < st->nexpect; i++)
+		if (parse_expect_item(l, yx_item(l->d, n, i), &st->expect[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int parse_addr_check(struct ld *l, yaml_node_t *n, const char *what, struct sc_addr_check *c)
+{
+	char *s;
+
+	if (get_str(l, n, what, &s) < 0)
+		return -1;
+	if (!strcmp(s, "header-src"))
+		c->src = SC_ADDR_HEADER_SRC;
+	else if (!strcmp(s, "socket-peer"))
+		c->src = SC_ADDR_SOCKET_PEER;
+	else if (!strcmp(s, "any"))
+		c->src = SC_ADDR_UNCHECKED;
+	else {
+		c->src = SC_ADDR_LITERAL;
+		c->literal = s;
+	}
+	return 0;
+}
+
+static int parse_record(struct ld *l, yaml_node_t *n, struct sc_record *r)
+{
+	static const char *const keys[] = { "where", "ip", "port", "peer_ip", "peer_port", NULL };
+	yaml_node_t *v;
+	char *s;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "record"), l->e) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "where"))) {
+		if (get_str(l, v, "record.where", &s) < 0)
+			return -1;
+		if (!strcmp(s, "sessions"))
+			r->where = SC_REC_SESSIONS;
+		else if (!strcmp(s, "unauthorized"))
+			r->where = SC_REC_UNAUTHORIZED;
+		else
+			return err_at(l, v, "record.where", "'%s' is not sessions or unauthorized", s);
+	}
+	if ((v = yx_get(l->d, n, "ip")) && parse_addr_check(l, v, "record.ip", &r->ip) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "port")) && parse_addr_check(l, v, "record.port", &r->port) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "peer_ip")) && parse_addr_check(l, v, "record.peer_ip", &r->peer_ip) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "peer_port")) && parse_addr_check(l, v, "record.peer_port", &r->peer_port) < 0)
+		return -1;
+	if (r->where == SC_REC_NONE)
+		return yx_err(l->d, n, l->e, "%s: missing 'where'", ctx(l, "record"));
+	return 0;
+}
+
+/* A header-src check needs a header with a source address. */
+static int check_record(struct ld *l, yaml_node_t *at, const struct sc_step *st)
+{
+	const struct sc_record *r = &st->record;
+	bool needs = r->ip.src == SC_ADDR_HEADER_SRC || r->port.src == SC_ADDR_HEADER_SRC;
+	const struct sc_header *h = &st->send.header;
+
+	if (!needs)
+		return 0;
+	if (st->send.payload == SC_PAY_AUTO)
+		return 0; /* decided per listener mode by the runner */
+	if (st->send.payload != SC_PAY_HEADER || h->command == PP_CMD_LOCAL ||
+	    (h->family != PP_FAM_INET && h->family != PP_FAM_INET6))
+		return yx_err(l->d, at, l->e, "%s: 'header-src' needs a PROXY header with INET/INET6 addresses",
+			      ctx(l, "record"));
+	return 0;
+}
+
+/* ---- applies, configuration --------------------------------------------- */
+
+static int parse_applies(struct ld *l, yaml_node_t *n, struct scenario *s)
+{
+	static const char *const keys[] = { "listeners", "modes", NULL };
+	yaml_node_t *v;
+	char **list;
+	size_t cnt, i;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "applies"), l->e) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "listeners"))) {
+		if (yx_strlist(l->d, v, l->a, ctx(l, "applies.listeners"), &list, &cnt, l->e) < 0)
+			return -1;
+		s->listeners = 0;
+		for (i = 0; i < cnt; i++) {
+			enum sc_listener li;
+
+			if (sc_listener_parse(list[i], &li) < 0)
+				return err_at(l, v, "applies.listeners", "'%s' is not tcp, ssl, ws or wss", list[i]);
+			s->listeners |= 1u << li;
+		}
+		if (!s->listeners)
+			return yx_err(l->d, v, l->e, "%s: empty", ctx(l, "applies.listeners"));
+	}
+	if ((v = yx_get(l->d, n, "modes"))) {
+		if (yx_strlist(l->d, v, l->a, ctx(l, "applies.modes"), &list, &cnt, l->e) < 0)
+			return -1;
+		s->modes = 0;
+		for (i = 0; i < cnt; i++) {
+			enum sc_mode m;
+
+			if (sc_mode_parse(list[i], &m) < 0 || m == SC_MODE_ABSENT)
+				return err_at(l, v, "applies.modes", "'%s' is not enabled, disabled or optional", list[i]);
+			s->modes |= 1u << m;
+		}
+		if (!s->modes)
+			return yx_err(l->d, v, l->e, "%s: empty", ctx(l, "applies.modes"));
+	}
+	return 0;
+}
+
+static int check_configuration(struct ld *l, yaml_node_t *n, const char *conf)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (strlen(conf) >= sizeof(buf))
+		return err_at(l, n, "configuration", "%s", "too long");
+	strcpy(buf, conf);
+	for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || eq == tok || !eq[1])
+			return err_at(l, n, "configuration", "'%s' is not name=value", tok);
+	}
+	return 0;
+}
+
+/* ---- scenarios ---------------------------------------------------------- */
+
+static const char *const scenario_keys[] = {
+	"id", "title", "ref", "tags", "family", "applies", "configuration", "send", "expect",
+	"record", "steps", "probe_after", NULL };
+static const char *const defaults_keys[] = {
+	"ref", "tags", "family", "applies", "configuration", "send", "expect", "record",
+	"probe_after", NULL };
+static const char *const step_keys[] = { "send", "expect", "record", NULL };
+
+static int add_tags(struct ld *l, yaml_node_t *n, struct scenario *s)
+{
+	char **list, **all;
+	size_t cnt;
+
+	if (yx_strlist(l->d, n, l->a, ctx(l, "tags"), &list, &cnt, l->e) < 0)
+		return -1;
+	all = yx_alloc(l->a, (s->ntags + cnt + 1) * sizeof(*all));
+	if (!all)
+		return perr_set(l->e, "out of memory");
+	if (s->ntags)
+		memcpy(all, s->tags, s->ntags * sizeof(*all));
+	memcpy(all + s->ntags, list, cnt * sizeof(*all));
+	s->tags = all;
+	s->ntags += cnt;
+	return 0;
+}
+
+static void send_init(struct sc_send *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->payload = SC_PAY_AUTO;
+	s->header.command = PP_CMD_PROXY;
+	s->header.family = PP_FAM_INET;
+	s->header.transport = -1;
+}
+
+/* Apply one mapping (file defaults, then the scenario) onto s. */
+static int apply_common(struct ld *l, yaml_node_t *n, struct scenario *s, struct sc_step *st)
+{
+	yaml_node_t *v;
+
+	if ((v = yx_get(l->d, n, "ref")) && get_str(l, v, "ref", &s->ref) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "family")) && get_str(l, v, "family", &s->family) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "tags")) && add_tags(l, v, s) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "applies")) && parse_applies(l, v, s) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "configuration"))) {
+		if (yx_is_null(v)) {
+			s->configuration = NULL;
+		} else {
+			if (get_str(l, v, "configuration", &s->configuration) < 0)
+				return -1;
+			if (check_configuration(l, v, s->configuration) < 0)
+				return -1;
+		}
+	}
+	if ((v = yx_get(l->d, n, "probe_after")) && get_bool(l, v, "probe_after", &s->probe_after) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "send")) && parse_send(l, v, &st->send) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "expect")) && parse_expect(l, v, st) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "record")) && parse_record(l, v, &st->record) < 0)
+		return -1;
+	return 0;
+}
+
+static struct scenario *cat_new(struct sc_catalog *cat, struct perr *e)
+{
+	if (cat->n == cat->cap) {
+		size_t cap = cat->cap ? cat->cap * 2 : 64;
+		struct scenario *v = realloc(cat->v, cap * sizeof(*v));
+
+		if (!v) {
+			perr_set(e, "out of memory");
+			return NULL;
+		}
+		cat->v = v;
+		cat->cap = cap;
+	}
+	memset(&cat->v[cat->n], 0, sizeof(cat->v[0]));
+	return &cat->v[cat->n];
+}
+
+static int finish_step(struct ld *l, yaml_node_t *at, struct sc_step *st)
+{
+	if (st->send.payload == SC_PAY_HEADER && finish_header(l, at, &st->send.header) < 0)
+		return -1;
+	if (!st->nexpect)
+		return yx_err(l->d, at, l->e, "%s: missing 'expect'", ctx(l, "scenario"));
+	return check_record(l, at, st);
+}
+
+static int check_id(struct ld *l, yaml_node_t *at, const char *id)
+{
+	const struct scenario *old = sc_find(l->cat, id);
+	const char *p;
+
+	for (p = id; *p; p++)
+		if (*p <= ' ' || *p == '#' || *p == '"' || *p == '\'' || *p == '\\')
+			return err_at(l, at, "id", "'%s': ids are made of visible characters without quotes or '#'", id);
+	if (!*id)
+		return yx_err(l->d, at, l->e, "%s: empty id", ctx(l, "id"));
+	if (old)
+		return yx_err(l->d, at, l->e, "scenario id '%s' already defined at %s:%d", id, old->file,
+			      old->line);
+	return 0;
+}
+
+static int parse_scenario(struct ld *l, yaml_node_t *defaults, yaml_node_t *n, const char *family)
+{
+	struct scenario *s;
+	yaml_node_t *v, *steps;
+	struct sc_step base;
+	char *id;
+
+	l->sid = NULL;
+	if (yx_want_map(l->d, n, "scenario", l->e) < 0)
+		return -1;
+	if (!(v = yx_get(l->d, n, "id")))
+		return yx_err(l->d, n, l->e, "scenario without 'id'");
+	if (get_str(l, v, "id", &id) < 0)
+		return -1;
+	l->sid = id;
+	if (yx_check_keys(l->d, n, scenario_keys, ctx(l, "scenario"), l->e) < 0)
+		return -1;
+	if (check_id(l, v, id) < 0)
+		return -1;
+	s = cat_new(l->cat, l->e);
+	if (!s)
+		return -1;
+	s->id = id;
+	s->file = (char *)l->d->file;
+	s->line = yx_line(n);
+	s->listeners = SC_ALL_LISTENERS;
+	s->modes = SC_ALL_MODES;
+	s->family = family ? yx_strdup(l->a, family) : NULL;
+	if (!(v = yx_get(l->d, n, "title")))
+		return yx_err(l->d, n, l->e, "%s: missing 'title'", ctx(l, "scenario"));
+	if (get_str(l, v, "title", &s->title) < 0)
+		return -1;
+
+	memset(&base, 0, sizeof(base));
+	send_init(&base.send);
+	base.line = s->line;
+	if (defaults && apply_common(l, defaults, s, &base) < 0)
+		return -1;
+	steps = yx_get(l->d, n, "steps");
+	if (steps && (yx_get(l->d, n, "send") || yx_get(l->d, n, "expect") || yx_get(l->d, n, "record")))
+		return yx_err(l->d, steps, l->e, "%s: give either steps or send/expect/record",
+			      ctx(l, "scenario"));
+	if (!steps) {
+		if (apply_common(l, n, s, &base) < 0)
+			return -1;
+		s->steps = yx_alloc(l->a, sizeof(*s->steps));
+		if (!s->steps)
+			return perr_set(l->e, "out of memory");
+		s->steps[0] = base;
+		s->nsteps = 1;
+		if (finish_step(l, n, &s->steps[0]) < 0)
+			return -1;
+	} else {
+		size_t i;
+
+		if (apply_common(l, n, s, &base) < 0)
+			return -1;
+		if (yx_want_seq(l->d, steps, ctx(l, "steps"), l->e) < 0)
+			return -1;
+		if (yx_count(steps) == 0)
+			return yx_err(l->d, steps, l->e, "%s: empty list", ctx(l, "steps"));
+		s->nsteps = yx_count(steps);
+		s->steps = yx_alloc(l->a, s->nsteps * sizeof(*s->steps));
+		if (!s->steps)
+			return perr_set(l->e, "out of memory");
+		for (i = 0; i < s->nsteps; i++) {
+			yaml_node_t *sn = yx_item(l->d, steps, i);
+			struct sc_step *st = &s->steps[i];
+
+			if (yx_check_keys(l->d, sn, step_keys, ctx(l, "step"), l->e) < 0)
+				return -1;
+			*st = base;
+			st->line = yx_line(sn);
+			if ((v = yx_get(l->d, sn, "send")) && parse_send(l, v, &st->send) < 0)
+				return -1;
+			if ((v = yx_get(l->d, sn, "expect")) && parse_expect(l, v, st) < 0)
+				return -1;
+			if ((v = yx_get(l->d, sn, "record")) && parse_record(l, v, &st->record) < 0)
+				return -1;
+			if (finish_step(l, sn, st) < 0)
+				return -1;
+		}
+	}
+	l->cat->n++;
+	return 0;
+}
+
+/* ---- mutations ---------------------------------------------------------- */
+
+static int add_expect(struct sc_catalog *cat, struct sc_step *st, enum sc_outcome o,
+		      int within, enum rpt_grade g, const char *note, struct perr *e)
+{
+	struct sc_expect *x = yx_alloc(&cat->arena, (st->nexpect + 1) * sizeof(*x));
+
+	if (!x)
+		return perr_set(e, "out of memory");
+	if (st->nexpect)
+		memcpy(x, st->expect, st->nexpect * sizeof(*x));
+	x[st->nexpect].outcome = o;
+	x[st->nexpect].within_ms = within;
+	x[st->nexpect].grade = g;
+	x[st->nexpect].note = note ? yx_strdup(&cat->arena, note) : NULL;
+	st->expect = x;
+	st->nexpect++;
+	return 0;
+}
+
+int sc_expand_mutation(struct sc_catalog *cat, struct scenario *s, const char *name, struct perr *e)
+{
+	const struct pp_mutation *m = pp_mutation_find(name);
+	struct sc_step *st;
+
+	if (!m)
+		return perr_set(e, "mutation '%s' is not in the catalog", name);
+	if (!s->nsteps) {
+		s->steps = yx_alloc(&cat->arena, sizeof(*s->steps));
+		if (!s->steps)
+			return perr_set(e, "out of memory");
+		s->nsteps = 1;
+		send_init(&s->steps[0].send);
+	}
+	st = &s->steps[0];
+	st->send.payload = SC_PAY_MUTATION;
+	st->send.mutation = yx_strdup(&cat->arena, m->name);
+	st->nexpect = 0;
+	st->expect = NULL;
+	s->verdict = yx_strdup(&cat->arena, pp_verdict_name(m->verdict));
+	switch (m->verdict) {
+	case PP_VERDICT_REJECT:
+		/* Wait up to the header timeout: a broker that only closes when
+		 * its timer fires still rejected without answering. */
+		st->send.wait_ms = SC_WAIT_HEADER_TIMEOUT;
+		if (add_expect(cat, st, SC_O_REJECTED, 0, RPT_PASS, NULL, e) < 0 ||
+		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_FAIL,
+			       "accepted a malformed header", e) < 0)
+			return -1;
+		break;
+	case PP_VERDICT_INCOMPLETE:
+		/* Send the incomplete header, watch for the header timeout,
+		 * then go on with the CONNECT: a broker still waiting then
+		 * takes it as more header bytes. */
+		st->send.stall_ms = SC_WAIT_HEADER_TIMEOUT;
+		if (add_expect(cat, st, SC_O_REJECTED, 0, RPT_PASS,
+			       "closed at the header timeout", e) < 0 ||
+		    add_expect(cat, st, SC_O_TIMEOUT, 0, RPT_PASS,
+			       "still waiting for the rest of the header", e) < 0 ||
+		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_NON_STRICT,
+			       "accepted late: the bytes after the incomplete header were taken as part of it", e) < 0)
+			return -1;
+		break;
+	case PP_VERDICT_NOT_PROXY:
+		st->send.wait_ms = SC_WAIT_HEADER_TIMEOUT;
+		if (add_expect(cat, st, SC_O_REJECTED, 0, RPT_PASS, NULL, e) < 0 ||
+		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_FAIL,
+			       "accepted a connection without a valid header on a PROXY listener", e) < 0)
+			return -1;
+		break;
+	}
+	return 0;
+}
+
+static int expand_mutations(struct ld *l, yaml_node_t *defaults, yaml_node_t *n,
+			    const char *family, const char *prefix)
+{
+	const struct pp_mutation *all;
+	size_t count, i, k;
+	char **names = NULL;
+	size_t nnames = 0;
+	bool every = false;
+
+	l->sid = NULL;
+	if (yx_is_scalar(n) && !strcmp((const char *)n->data.scalar.value, "all")) {
+		every = true;
+	} else if (yx_strlist(l->d, n, l->a, "mutations", &names, &nnames, l->e) < 0) {
+		return -1;
+	}
+	all = pp_mutations(&count);
+	if (!every)
+		for (k = 0; k < nnames; k++)
+			if (!pp_mutation_find(names[k]))
+				return err_at(l, n, "mutations", "'%s' is not in the malformation catalog", names[k]);
+	for (i = 0; i < count; i++) {
+		const struct pp_mutation *m = &all[i];
+		struct scenario *s;
+		struct sc_step base;
+		char id[160], tag[64];
+		bool want = every;
+
+		for (k = 0; !every && k < nnames; k++)
+			if (!strcmp(names[k], m->name))
+				want = true;
+		if (!want)
+			continue;
+		snprintf(id, sizeof(id), "%s%s", prefix, m->name);
+		/* A hand-written scenario with the same id refines the generated one. */
+		if (sc_find(l->cat, id))
+			continue;
+		s = cat_new(l->cat, l->e);
+		if (!s)
+			return -1;
+		s->id = yx_strdup(l->a, id);
+		l->sid = s->id;
+		s->title = yx_strdup(l->a, m->desc);
+		s->file = (char *)l->d->file;
+		s->line = yx_line(n);
+		s->listeners = SC_ALL_LISTENERS;
+		s->modes = 1u << SC_MODE_ENABLED;
+		s->family = family ? yx_strdup(l->a, family) : NULL;
+		s->generated = true;
+		memset(&base, 0, sizeof(base));
+		send_init(&base.send);
+		if (defaults && apply_common(l, defaults, s, &base) < 0)
+			return -1;
+		if (!s->ref)
+			s->ref = yx_strdup(l->a, m->version == 1 ? "proxy-protocol.txt 2.1"
+								 : "proxy-protocol.txt 2.2");
+		s->steps = yx_alloc(l->a, sizeof(*s->steps));
+		if (!s->steps)
+			return perr_set(l->e, "out of memory");
+		s->steps[0] = base;
+		s->steps[0].line = s->line;
+		s->nsteps = 1;
+		if (sc_expand_mutation(l->cat, s, m->name, l->e) < 0)
+			return -1;
+		{
+			const char *tags[] = { "malformed", m->version == 1 ? "v1" : "v2",
+					       pp_verdict_name(m->verdict), NULL, NULL };
+			char **tv;
+			size_t nt = 3, j;
+
+			if (m->reason != PP_R_OK) {
+				snprintf(tag, sizeof(tag), "%s", pp_reason_name(m->reason));
+				tags[nt++] = tag;
+			}
+			tv = yx_alloc(l->a, (s->ntags + nt + 1) * sizeof(*tv));
+			if (!tv)
+				return perr_set(l->e, "out of memory");
+			if (s->ntags)
+				memcpy(tv, s->tags, s->ntags * sizeof(*tv));
+			for (j = 0; j < nt; j++)
+				tv[s->ntags + j] = yx_strdup(l->a, tags[j]);
+			s->tags = tv;
+			s->ntags += nt;
+		}
+		l->cat->n++;
+		l->cat->ngenerated++;
+	}
+	return 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static int load_doc(struct sc_catalog *cat, struct yx_doc *d, struct perr *e)
+{
+	static const char *const file_keys[] = { "family", "description", "defaults", "scenarios",
+						 "mutations", "mutation_prefix", NULL };
+	struct ld l = { .cat = cat, .d = d, .a = &cat->arena, .e = e };
+	yaml_node_t *root = yx_root(d), *v, *defaults, *list;
+	char *family = NULL, *prefix = "mal/";
+	size_t i;
+
+	if (yx_check_keys(d, root, file_keys, "scenario file", e) < 0)
+		return -1;
+	if ((v = yx_get(d, root, "family")) && get_str(&l, v, "family", &family) < 0)
+		return -1;
+	if ((v = yx_get(d, root, "mutation_prefix")) && get_str(&l, v, "mutation_prefix", &prefix) < 0)
+		return -1;
+	defaults = yx_get(d, root, "defaults");
+	if (defaults && yx_check_keys(d, defaults, defaults_keys, "defaults", e) < 0)
+		return -1;
+	list = yx_get(d, root, "scenarios");
+	if (!list && !yx_get(d, root, "mutations"))
+		return yx_err(d, root, e, "a scenario file needs 'scenarios' or 'mutations'");
+	if (list) {
+		if (yx_want_seq(d, list, "scenarios", e) < 0)
+			return -1;
+		for (i = 0; i < yx_count(list); i++)
+			if (parse_scenario(&l, defaults, yx_item(d, list, i), family) < 0)
+				return -1;
+	}
+	if ((v = yx_get(d, root, "mutations")) && expand_mutations(&l, defaults, v, family, prefix) < 0)
+		return -1;
+	return 0;
+}
+
+int sc_load_file(struct sc_catalog *cat, const char *path, struct perr *e)
+{
+	struct yx_doc d;
+	int rc;
+
+	rc = yx_load(&d, path, &cat->arena, e);
+	if (rc == 0)
+		rc = load_doc(cat, &d, e);
+	yx_free(&d);
+	return rc;
+}
+
+int sc_load_string(struct sc_catalog *cat, const char *name, const char *yaml, struct perr *e)
+{
+	struct yx_doc d;
+	int rc;
+
+	rc = yx_load_string(&d, name, yaml, &cat->arena, e);
+	if (rc == 0)
+		rc = load_doc(cat, &d, e);
+	yx_free(&d);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sc_load_dir(struct sc_catalog *cat, const char *dir, struct perr *e)
+{
+	struct stat st;
+	DIR *dh;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = 0;
+
+	if (stat(dir, &st) < 0)
+		return perr_errno(e, "%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return sc_load_file(cat, dir, e);
+	dh = opendir(dir);
+	if (!dh)
+		return perr_errno(e, "%s", dir);
+	while ((de = readdir(dh))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".yml") || de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			char **nv = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+
+			if (!nv) {
+				rc = perr_set(e, "out of memory");
+				break;
+			}
+			names = nv;
+		}
+		if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0) {
+			rc = perr_set(e, "out of memory");
+			break;
+		}
+		n++;
+	}
+	closedir(dh);
+	if (rc == 0) {
+		qsort(names, n, sizeof(*names), cmp_str);
+		if (n == 0)
+			rc = perr_set(e, "%s: no scenario files (*.yml)", dir);
+	}
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = sc_load_file(cat, names[i], e);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+void sc_catalog_free(struct sc_catalog *cat)
+{
+	free(cat->v);
+	yx_arena_free(&cat->arena);
+	memset(cat, 0, sizeof(*cat));
+}
+
+const struct scenario *sc_find(const struct sc_catalog *cat, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < cat->n; i++)
+		if (cat->v[i].id && !strcmp(cat->v[i].id, id))
+			return &cat->v[i];
+	return NULL;
+}
+
+bool sc_matches(const struct scenario *s, const char *pattern)
+{
+	size_t i, pl = strlen(pattern);
+
+	if (!fnmatch(pattern, s->id, 0))
+		return true;
+	/* "pp2/tlv" selects "pp2/tlv/..." as h2spec's section ids do. */
+	if (pl && !strncmp(s->id, pattern, pl) && (pattern[pl - 1] == '/' || s->id[pl] == '/'))
+		return true;
+	for (i = 0; i < s->ntags; i++)
+		if (!fnmatch(pattern, s->tags[i], 0))
+			return true;
+	return false;
+}

@@ -1,0 +1,1843 @@
+/* pp.c - HAProxy PROXY protocol codec: incremental parser, builder and the
+ * catalog of deliberate malformations.
+ *
+ * The parser is stateless: every call rescans the bytes received so far
+ * (a header is at most a few hundred bytes in practice, 64 KiB at worst),
+ * so a caller only keeps its receive buffer. Each rule is checked on the
+ * byte that can break it, which is what lets a prefix be refused as soon
+ * as it cannot become a valid header. docs/pp-codec.md lists the choices.
+ */
+#include "pp.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+const uint8_t pp_v2_sig[PP_V2_SIG_LEN] = {
+	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+};
+
+#define PP_DEFAULT_MAX_LEN 4096
+#define PP_UNIQUE_ID_MAX   128
+#define PP_ADDR_LEN_INET   12
+#define PP_ADDR_LEN_INET6  36
+#define PP_ADDR_LEN_UNIX   216
+
+/* ---- reasons ------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	const char *text;
+} reasons[PP_R_COUNT] = {
+	[PP_R_OK] = {"ok", "valid header"},
+	[PP_R_NOT_PROXY] = {"not-proxy", "first bytes are neither \"PROXY\" nor the v2 signature"},
+	[PP_R_TOO_LARGE] = {"too-large", "header longer than the configured maximum"},
+	[PP_R_V1_TOO_LONG] = {"v1-too-long", "v1: no CRLF within 107 bytes"},
+	[PP_R_V1_BAD_PROTO] = {"v1-bad-proto", "v1: protocol is not TCP4, TCP6 or UNKNOWN"},
+	[PP_R_V1_BAD_SPACING] = {"v1-bad-spacing", "v1: missing, double, leading or trailing space, or a tab"},
+	[PP_R_V1_BAD_EOL] = {"v1-bad-eol", "v1: LF without CR, CR without LF, NUL or another control byte"},
+	[PP_R_V1_BAD_SRC_ADDR] = {"v1-bad-src-addr", "v1: source address is not a valid address of the family"},
+	[PP_R_V1_BAD_DST_ADDR] = {"v1-bad-dst-addr", "v1: destination address is not a valid address of the family"},
+	[PP_R_V1_BAD_SRC_PORT] = {"v1-bad-src-port", "v1: source port is not a decimal 0..65535 without leading zeros"},
+	[PP_R_V1_BAD_DST_PORT] = {"v1-bad-dst-port", "v1: destination port is not a decimal 0..65535 without leading zeros"},
+	[PP_R_V1_FIELD_COUNT] = {"v1-field-count", "v1: too few or too many fields"},
+	[PP_R_V1_FAMILY_MISMATCH] = {"v1-family-mismatch", "v1: address of the other family (IPv6 in TCP4 or IPv4 in TCP6)"},
+	[PP_R_V2_BAD_SIG] = {"v2-bad-sig", "v2: 12-byte signature damaged"},
+	[PP_R_V2_BAD_VERSION] = {"v2-bad-version", "v2: version nibble is not 2"},
+	[PP_R_V2_BAD_COMMAND] = {"v2-bad-command", "v2: command is neither LOCAL nor PROXY"},
+	[PP_R_V2_BAD_FAMILY] = {"v2-bad-family", "v2: address family above 3"},
+	[PP_R_V2_BAD_TRANSPORT] = {"v2-bad-transport", "v2: transport protocol above 2"},
+	[PP_R_V2_SHORT_ADDR] = {"v2-short-addr", "v2: length smaller than the family's address block"},
+	[PP_R_V2_TLV_TRUNCATED] = {"v2-tlv-truncated", "v2: TLV header or value runs past the header length"},
+	[PP_R_V2_SSL_TRUNCATED] = {"v2-ssl-truncated", "v2: SSL TLV too short or a sub-TLV runs past it"},
+	[PP_R_V2_BAD_CRC_LEN] = {"v2-bad-crc-len", "v2: CRC32C TLV length is not 4"},
+	[PP_R_V2_CRC_MISMATCH] = {"v2-crc-mismatch", "v2: CRC32C does not match the header"},
+	[PP_R_V2_DUP_TLV] = {"v2-dup-tlv", "v2: CRC32C TLV given twice"},
+	[PP_R_V2_TOO_MANY_TLVS] = {"v2-too-many-tlvs", "v2: more top-level TLVs than the parser keeps (32)"},
+	[PP_R_V2_BAD_UNIX_PATH] = {"v2-bad-unix-path", "v2: UNIX address without a NUL terminator"},
+	[PP_R_VERSION_DISABLED] = {"version-disabled", "header version not allowed by configuration"},
+	[PP_R_V2_BAD_UNIQUE_ID] = {"v2-bad-unique-id", "v2: UNIQUE_ID TLV longer than 128 bytes"},
+	[PP_R_BUILD] = {"build-error", "builder: input cannot be encoded or does not fit"},
+};
+
+const char *pp_reason_name(enum pp_reason r)
+{
+	if ((unsigned)r >= PP_R_COUNT)
+		return "unknown";
+	return reasons[r].name;
+}
+
+const char *pp_reason_text(enum pp_reason r)
+{
+	if ((unsigned)r >= PP_R_COUNT)
+		return "unknown reason";
+	return reasons[r].text;
+}
+
+const char *pp_verdict_name(enum pp_verdict v)
+{
+	switch (v) {
+	case PP_VERDICT_REJECT: return "reject";
+	case PP_VERDICT_INCOMPLETE: return "incomplete";
+	case PP_VERDICT_NOT_PROXY: return "not-proxy";
+	}
+	return "unknown";
+}
+
+static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return PP_INVALID;
+	e->reason = r;
+	e->offset = off;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return PP_INVALID;
+}
+
+/* Printable copy of wire bytes for messages; long fields are cut. */
+static const char *esc(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+		if (i == 24) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (p[i] >= 0x20 && p[i] < 0x7F && p[i] != '\'' && p[i] != '\\')
+			out[o++] = (char)p[i];
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- CRC32C (Castagnoli, reflected 0x82F63B78) -------------------------- */
+
+static const uint32_t crc32c_table[256] = {
+	0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
+	0x26a1e7e8, 0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b,
+	0x4d43cfd0, 0xbf284cd3, 0xac78bf27, 0x5e133c24, 0x105ec76f, 0xe235446c,
+	0xf165b798, 0x030e349b, 0xd7c45070, 0x25afd373, 0x36ff2087, 0xc494a384,
+	0x9a879fa0, 0x68ec1ca3, 0x7bbcef57, 0x89d76c54, 0x5d1d08bf, 0xaf768bbc,
+	0xbc267848, 0x4e4dfb4b, 0x20bd8ede, 0xd2d60ddd, 0xc186fe29, 0x33ed7d2a,
+	0xe72719c1, 0x154c9ac2, 0x061c6936, 0xf477ea35, 0xaa64d611, 0x580f5512,
+	0x4b5fa6e6, 0xb93425e5, 0x6dfe410e, 0x9f95c20d, 0x8cc531f9, 0x7eaeb2fa,
+	0x30e349b1, 0xc288cab2, 0xd1d83946, 0x23b3ba45, 0xf779deae, 0x05125dad,
+	0x1642ae59, 0xe4292d5a, 0xba3a117e, 0x4851927d, 0x5b016189, 0xa96ae28a,
+	0x7da08661, 0x8fcb0562, 0x9c9bf696, 0x6ef07595, 0x417b1dbc, 0xb3109ebf,
+	0xa0406d4b, 0x522bee48, 0x86e18aa3, 0x748a09a0, 0x67dafa54, 0x95b17957,
+	0xcba24573, 0x39c9c670, 0x2a993584, 0xd8f2b687, 0x0c38d26c, 0xfe53516f,
+	0xed03a29b, 0x1f682198, 0x5125dad3, 0xa34e59d0, 0xb01eaa24, 0x42752927,
+	0x96bf4dcc, 0x64d4cecf, 0x77843d3b, 0x85efbe38, 0xdbfc821c, 0x2997011f,
+	0x3ac7f2eb, 0xc8ac71e8, 0x1c661503, 0xee0d9600, 0xfd5d65f4, 0x0f36e6f7,
+	0x61c69362, 0x93ad1061, 0x80fde395, 0x72966096, 0xa65c047d, 0x5437877e,
+	0x4767748a, 0xb50cf789, 0xeb1fcbad, 0x197448ae, 0x0a24bb5a, 0xf84f3859,
+	0x2c855cb2, 0xdeeedfb1, 0xcdbe2c45, 0x3fd5af46, 0x7198540d, 0x83f3d70e,
+	0x90a324fa, 0x62c8a7f9, 0xb602c312, 0x44694011, 0x5739b3e5, 0xa55230e6,
+	0xfb410cc2, 0x092a8fc1, 0x1a7a7c35, 0xe811ff36, 0x3cdb9bdd, 0xceb018de,
+	0xdde0eb2a, 0x2f8b6829, 0x82f63b78, 0x709db87b, 0x63cd4b8f, 0x91a6c88c,
+	0x456cac67, 0xb7072f64, 0xa457dc90, 0x563c5f93, 0x082f63b7, 0xfa44e0b4,
+	0xe9141340, 0x1b7f9043, 0xcfb5f4a8, 0x3dde77ab, 0x2e8e845f, 0xdce5075c,
+	0x92a8fc17, 0x60c37f14, 0x73938ce0, 0x81f80fe3, 0x55326b08, 0xa759e80b,
+	0xb4091bff, 0x466298fc, 0x1871a4d8, 0xea1a27db, 0xf94ad42f, 0x0b21572c,
+	0xdfeb33c7, 0x2d80b0c4, 0x3ed04330, 0xccbbc033, 0xa24bb5a6, 0x502036a5,
+	0x4370c551, 0xb11b4652, 0x65d122b9, 0x97baa1ba, 0x84ea524e, 0x7681d14d,
+	0x2892ed69, 0xdaf96e6a, 0xc9a99d9e, 0x3bc21e9d, 0xef087a76, 0x1d63f975,
+	0x0e330a81, 0xfc588982, 0xb21572c9, 0x407ef1ca, 0x532e023e, 0xa145813d,
+	0x758fe5d6, 0x87e466d5, 0x94b49521, 0x66df1622, 0x38cc2a06, 0xcaa7a905,
+	0xd9f75af1, 0x2b9cd9f2, 0xff56bd19, 0x0d3d3e1a, 0x1e6dcdee, 0xec064eed,
+	0xc38d26c4, 0x31e6a5c7, 0x22b65633, 0xd0ddd530, 0x0417b1db, 0xf67c32d8,
+	0xe52cc12c, 0x1747422f, 0x49547e0b, 0xbb3ffd08, 0xa86f0efc, 0x5a048dff,
+	0x8ecee914, 0x7ca56a17, 0x6ff599e3, 0x9d9e1ae0, 0xd3d3e1ab, 0x21b862a8,
+	0x32e8915c, 0xc083125f, 0x144976b4, 0xe622f5b7, 0xf5720643, 0x07198540,
+	0x590ab964, 0xab613a67, 0xb831c993, 0x4a5a4a90, 0x9e902e7b, 0x6cfbad78,
+	0x7fab5e8c, 0x8dc0dd8f, 0xe330a81a, 0x115b2b19, 0x020bd8ed, 0xf0605bee,
+	0x24aa3f05, 0xd6c1bc06, 0xc5914ff2, 0x37faccf1, 0x69e9f0d5, 0x9b8273d6,
+	0x88d28022, 0x7ab90321, 0xae7367ca, 0x5c18e4c9, 0x4f48173d, 0xbd23943e,
+	0xf36e6f75, 0x0105ec76, 0x12551f82, 0xe03e9c81, 0x34f4f86a, 0xc69f7b69,
+	0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
+	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
+};
+
+uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	crc = ~crc;
+	while (len--)
+		crc = crc32c_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+	return ~crc;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static void wr16(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* ---- options, detection -------------------------------------------------- */
+
+void pp_parse_opts_init(struct pp_parse_opts *o)
+{
+	o->max_len = PP_DEFAULT_MAX_LEN;
+	o->allow_v1 = true;
+	o->allow_v2 = true;
+	o->verify_crc32c = true;
+}
+
+enum pp_detect pp_detect(const uint8_t *buf, size_t len)
+{
+	static const char v1[] = "PROXY";
+	size_t n;
+
+	if (len == 0)
+		return PP_DETECT_MORE;
+	if (buf[0] == 'P') {
+		n = len < 5 ? len : 5;
+		if (memcmp(buf, v1, n) != 0)
+			return PP_DETECT_NONE;
+		return len < 5 ? PP_DETECT_MORE : PP_DETECT_V1;
+	}
+	if (buf[0] == pp_v2_sig[0]) {
+		n = len < PP_V2_SIG_LEN ? len : PP_V2_SIG_LEN;
+		if (memcmp(buf, pp_v2_sig, n) != 0)
+			return PP_DETECT_NONE;
+		return len < PP_V2_SIG_LEN ? PP_DETECT_MORE : PP_DETECT_V2;
+	}
+	return PP_DETECT_NONE;
+}
+
+/* ---- v1 ------------------------------------------------------------------ */
+
+/* Prefix validators: fed one character at a time, they die on the first
+ * character after which no valid address can follow, and say why. */
+struct v4val {
+	uint8_t dots, digits;
+	uint16_t val;
+	const char *why; /* non-NULL once dead */
+};
+
+static void v4_feed(struct v4val *v, uint8_t c)
+{
+	if (v->why)
+		return;
+	if (c >= '0' && c <= '9') {
+		if (v->digits == 1 && v->val == 0) {
+			v->why = "an octet has a leading zero";
+			return;
+		}
+		v->val = (uint16_t)(v->val * 10 + (c - '0'));
+		v->digits++;
+		if (v->val > 255)
+			v->why = "an octet is above 255";
+	} else if (c == '.') {
+		if (v->digits == 0)
+			v->why = "an octet is empty";
+		else if (v->dots == 3)
+			v->why = "more than 4 octets";
+		else {
+			v->dots++;
+			v->digits = 0;
+			v->val = 0;
+		}
+	} else {
+		v->why = "unexpected character in a dotted quad";
+	}
+}
+
+static const char *v4_end(const struct v4val *v)
+{
+	if (v->why)
+		return v->why;
+	if (v->digits == 0)
+		return "an octet is empty";
+	if (v->dots != 3)
+		return "fewer than 4 octets";
+	return NULL;
+}
+
+/* IPv6 text as inet_pton(AF_INET6) takes it: 1-4 hex digits per group, one
+ * "::" standing for at least one zero group, an optional trailing dotted
+ * quad counting for two groups, no zone id. */
+struct v6val {
+	uint8_t groups;  /* completed groups */
+	uint8_t hex;     /* digits in the current group */
+	uint8_t colons;  /* colons just seen (0..2) */
+	bool dbl;        /* "::" seen */
+	bool lead;       /* the text started with a single ':' so far */
+	bool dec;        /* current group is all decimal (may turn into an octet) */
+	bool first0;     /* current group starts with '0' */
+	uint16_t decval;
+	bool in4;        /* inside the trailing dotted quad */
+	struct v4val v4;
+	const char *why;
+};
+
+static int hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void v6_feed(struct v6val *v, uint8_t c)
+{
+	int max;
+
+	if (v->why)
+		return;
+	max = v->dbl ? 7 : 8;
+	if (v->in4) {
+		v4_feed(&v->v4, c);
+		v->why = v->v4.why;
+		return;
+	}
+	if (v->lead && c != ':') {
+		v->why = "a single leading ':'";
+		return;
+	}
+	if (hexval(c) >= 0) {
+		if (v->hex == 0) {
+			if (v->groups + 1 > max) {
+				v->why = "more than 8 groups";
+				return;
+			}
+			v->dec = true;
+			v->first0 = c == '0';
+			v->decval = 0;
+		}
+		if (v->hex == 4) {
+			v->why = "a group has more than 4 hex digits";
+			return;
+		}
+		v->hex++;
+		v->colons = 0;
+		if (c >= '0' && c <= '9')
+			v->decval = (uint16_t)(v->decval * 10 + (c - '0'));
+		else
+			v->dec = false;
+	} else if (c == ':') {
+		if (v->hex > 0) {
+			v->groups++;
+			v->hex = 0;
+			v->colons = 1;
+			if (v->groups >= max)
+				v->why = "more than 8 groups";
+		} else if (v->colons == 0) {
+			v->colons = 1;
+			v->lead = true;
+		} else if (v->colons == 1) {
+			if (v->dbl) {
+				v->why = "more than one '::'";
+				return;
+			}
+			v->dbl = true;
+			v->lead = false;
+			v->colons = 2;
+		} else {
+			v->why = "':::'";
+		}
+	} else if (c == '.') {
+		if (v->hex == 0 || !v->dec || v->hex > 3) {
+			v->why = "a dotted quad must follow a ':' and start with a decimal octet";
+			return;
+		}
+		if (v->first0 && v->hex > 1) {
+			v->why = "an octet has a leading zero";
+			return;
+		}
+		if (v->decval > 255) {
+			v->why = "an octet is above 255";
+			return;
+		}
+		if (v->dbl ? v->groups + 2 > 7 : v->groups + 2 != 8) {
+			v->why = "a dotted quad in the wrong place";
+			return;
+		}
+		v->in4 = true;
+		memset(&v->v4, 0, sizeof(v->v4));
+		v->v4.dots = 1;
+	} else if (c == '%') {
+		v->why = "zone ids ('%') are not allowed";
+	} else {
+		v->why = "unexpected character";
+	}
+}
+
+static const char *v6_end(const struct v6val *v)
+{
+	if (v->why)
+		return v->why;
+	if (v->in4) {
+		const char *w = v4_end(&v->v4);
+		return w ? w : NULL;
+	}
+	if (v->hex > 0) {
+		int g = v->groups + 1;
+		if (v->dbl ? g > 7 : g != 8)
+			return "fewer than 8 groups and no '::'";
+		return NULL;
+	}
+	if (v->colons == 2)
+		return NULL;
+	if (v->colons == 0)
+		return "empty";
+	return "ends with a single ':'";
+}
+
+enum v1_state { V1_SP, V1_PROTO, V1_FIELD, V1_TRAIL_SP, V1_UNK_TAIL, V1_CR };
+
+static const char *const v1_protos[3] = {"TCP4", "TCP6", "UNKNOWN"};
+static const char *const v1_field_names[4] = {
+	"source address", "destination address", "source port", "destination port",
+};
+
+struct v1_field {
+	size_t start;
+	struct v4val v4;
+	struct v6val v6;
+	size_t own_dead_at; /* offset where the announced family's validator died */
+	bool own_dead;
+};
+
+static int v1_port_check(const uint8_t *b, size_t start, size_t i, int which,
+			 struct pp_error *e)
+{
+	enum pp_reason r = which == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT;
+	const char *nm = v1_field_names[which];
+	char t[128];
+	uint8_t c = b[i];
+	uint32_t v = 0;
+
+	if (c < '0' || c > '9')
+		return fail(e, r, i, "v1: %s '%s' has a non-digit at byte %zu", nm,
+			    esc(b + start, i - start + 1, t, sizeof(t)), i);
+	if (i > start && b[start] == '0')
+		return fail(e, r, start, "v1: %s '%s' has a leading zero", nm,
+			    esc(b + start, i - start + 1, t, sizeof(t)));
+	for (size_t k = start; k <= i; k++) {
+		v = v * 10 + (uint32_t)(b[k] - '0');
+		if (v > 65535)
+			return fail(e, r, start, "v1: %s '%s' is above 65535", nm,
+				    esc(b + start, i - start + 1, t, sizeof(t)));
+	}
+	return 0;
+}
+
+/* Field ended (at byte i, a space or CR): decode it into the header. */
+static int v1_field_end(const uint8_t *b, size_t i, int which, int proto,
+			struct v1_field *f, struct pp_header *h, struct pp_error *e)
+{
+	char t[128], txt[64];
+	size_t flen = i - f->start;
+
+	if (which >= 2) {
+		uint32_t v = 0;
+		for (size_t k = f->start; k < i; k++)
+			v = v * 10 + (uint32_t)(b[k] - '0');
+		if (which == 2)
+			((struct sockaddr_in *)&h->src)->sin_port = htons((uint16_t)v);
+		else
+			((struct sockaddr_in *)&h->dst)->sin_port = htons((uint16_t)v);
+		return 0;
+	}
+
+	enum pp_reason r = which == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR;
+	const char *nm = v1_field_names[which];
+	const char *own = proto == 0 ? v4_end(&f->v4) : v6_end(&f->v6);
+	const char *other = proto == 0 ? v6_end(&f->v6) : v4_end(&f->v4);
+	struct sockaddr_storage *ss = which == 0 ? &h->src : &h->dst;
+
+	esc(b + f->start, flen, t, sizeof(t));
+	if (own) {
+		if (!other)
+			return fail(e, PP_R_V1_FAMILY_MISMATCH, f->start,
+				    "v1: %s '%s' is %s in a %s line", nm, t,
+				    proto == 0 ? "IPv6" : "IPv4", v1_protos[proto]);
+		return fail(e, r, f->own_dead ? f->own_dead_at : f->start,
+			    "v1: %s '%s' is not a valid %s address: %s", nm, t,
+			    proto == 0 ? "IPv4" : "IPv6", own);
+	}
+	/* The validators say yes; inet_pton has the last word. */
+	if (flen >= sizeof(txt))
+		return fail(e, r, f->start, "v1: %s '%s' is too long", nm, t);
+	memcpy(txt, b + f->start, flen);
+	txt[flen] = '\0';
+	if (proto == 0) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+		if (inet_pton(AF_INET, txt, &sa->sin_addr) != 1)
+			return fail(e, r, f->start, "v1: %s '%s' is not a valid IPv4 address", nm, t);
+		sa->sin_family = AF_INET;
+	} else {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, txt, &sa->sin6_addr) != 1)
+			return fail(e, r, f->start, "v1: %s '%s' is not a valid IPv6 address", nm, t);
+		sa->sin6_family = AF_INET6;
+	}
+	return 0;
+}
+
+static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
+		    size_t max_len, struct pp_header *h, struct pp_error *e)
+{
+	static const char sig[] = "PROXY";
+	size_t limit = max_len < PP_V1_MAX_LEN ? max_len : PP_V1_MAX_LEN;
+	size_t n = len < limit ? len : limit;
+	enum v1_state st = V1_SP;
+	size_t tok = 0, i;
+	int proto = -1, field = 0;
+	struct v1_field f;
+	char t[128];
+	int r;
+
+	for (i = 0; i < n && i < 5; i++)
+		if (b[i] != (uint8_t)sig[i])
+			return fail(e, PP_R_NOT_PROXY, i,
+				    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
+				    i, esc(b + i, 1, t, sizeof(t)));
+	if (i < 5)
+		return PP_NEED_MORE;
+	if (!o->allow_v1)
+		return fail(e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
+	memset(&f, 0, sizeof(f));
+
+	for (; i < n; i++) {
+		uint8_t c = b[i];
+
+		if (st == V1_CR) {
+			if (c != '\n')
+				return fail(e, PP_R_V1_BAD_EOL, i - 1,
+					    "v1: CR at byte %zu followed by '%s', not LF", i - 1,
+					    esc(b + i, 1, t, sizeof(t)));
+			h->version = 1;
+			h->command = PP_CMD_PROXY;
+			h->len = i + 1;
+			if (proto == 2) {
+				h->family = PP_FAM_UNSPEC;
+				h->transport = PP_PROTO_UNSPEC;
+				memset(&h->src, 0, sizeof(h->src));
+				memset(&h->dst, 0, sizeof(h->dst));
+			} else {
+				h->family = proto == 0 ? PP_FAM_INET : PP_FAM_INET6;
+				h->transport = PP_PROTO_STREAM;
+			}
+			return (int)(i + 1);
+		}
+		if (c == '\n')
+			return fail(e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
+		if (st == V1_UNK_TAIL) {
+			/* "the receiver must ignore anything presented before the CRLF" */
+			if (c == '\r')
+				st = V1_CR;
+			goto length;
+		}
+		if (c == '\t')
+			return fail(e, PP_R_V1_BAD_SPACING, i, "v1: tab at byte %zu; fields are separated by one space", i);
+		if (c != '\r' && (c < 0x20 || c == 0x7F))
+			return fail(e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
+
+		switch (st) {
+		case V1_SP:
+			if (c != ' ')
+				return fail(e, PP_R_V1_BAD_SPACING, i,
+					    "v1: '%s' after \"PROXY\" at byte %zu, one space expected",
+					    esc(b + i, 1, t, sizeof(t)), i);
+			st = V1_PROTO;
+			tok = i + 1;
+			break;
+		case V1_PROTO: {
+			size_t j = i - tok;
+			if (c == ' ' || c == '\r') {
+				if (j == 0) {
+					if (c == ' ')
+						return fail(e, PP_R_V1_BAD_SPACING, i,
+							    "v1: two spaces after \"PROXY\" (byte %zu)", i);
+					return fail(e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
+				}
+				for (proto = 0; proto < 3; proto++)
+					if (strlen(v1_protos[proto]) == j &&
+					    memcmp(b + tok, v1_protos[proto], j) == 0)
+						break;
+				if (proto == 3)
+					return fail(e, PP_R_V1_BAD_PROTO, tok,
+						    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+						    esc(b + tok, j, t, sizeof(t)));
+				if (proto == 2) {
+					st = c == ' ' ? V1_UNK_TAIL : V1_CR;
+				} else if (c == '\r') {
+					return fail(e, PP_R_V1_FIELD_COUNT, i,
+						    "v1: line ends after %s; addresses and ports expected",
+						    v1_protos[proto]);
+				} else {
+					st = V1_FIELD;
+					field = 0;
+					memset(&f, 0, sizeof(f));
+					f.start = i + 1;
+				}
+				break;
+			}
+			bool any = false;
+			for (int k = 0; k < 3; k++)
+				if (strlen(v1_protos[k]) > j &&
+				    memcmp(b + tok, v1_protos[k], j + 1) == 0)
+					any = true;
+			if (!any)
+				return fail(e, PP_R_V1_BAD_PROTO, tok,
+					    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+					    esc(b + tok, j + 1, t, sizeof(t)));
+			break;
+		}
+		case V1_FIELD:
+			if (c == ' ' || c == '\r') {
+				if (i == f.start) {
+					if (c == ' ')
+						return fail(e, PP_R_V1_BAD_SPACING, i,
+							    "v1: two spaces before the %s (byte %zu)",
+							    v1_field_names[field], i);
+					return fail(e, PP_R_V1_BAD_SPACING, i - 1,
+						    "v1: space before CRLF (byte %zu)", i - 1);
+				}
+				r = v1_field_end(b, i, field, proto, &f, h, e);
+				if (r < 0)
+					return r;
+				if (field == 3) {
+					st = c == ' ' ? V1_TRAIL_SP : V1_CR;
+				} else if (c == '\r') {
+					return fail(e, PP_R_V1_FIELD_COUNT, i,
+						    "v1: line ends after the %s; 6 fields expected",
+						    v1_field_names[field]);
+				} else {
+					field++;
+					memset(&f, 0, sizeof(f));
+					f.start = i + 1;
+				}
+				break;
+			}
+			if (field >= 2) {
+				r = v1_port_check(b, f.start, i, field, e);
+				if (r < 0)
+					return r;
+				break;
+			}
+			v4_feed(&f.v4, c);
+			v6_feed(&f.v6, c);
+			{
+				const char *own = proto == 0 ? f.v4.why : f.v6.why;
+				const char *other = proto == 0 ? f.v6.why : f.v4.why;
+				if (own && !f.own_dead) {
+					f.own_dead = true;
+					f.own_dead_at = i;
+				}
+				/* Dead for both families: no need to wait for the end. */
+				if (own && other)
+					return fail(e, field == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR,
+						    f.own_dead_at,
+						    "v1: %s '%s' is not a valid %s address: %s",
+						    v1_field_names[field],
+						    esc(b + f.start, i - f.start + 1, t, sizeof(t)),
+						    proto == 0 ? "IPv4" : "IPv6", own);
+			}
+			break;
+		case V1_TRAIL_SP:
+			if (c == ' ' || c == '\r')
+				return fail(e, PP_R_V1_BAD_SPACING, i - 1,
+					    "v1: space after the destination port (byte %zu)", i - 1);
+			return fail(e, PP_R_V1_FIELD_COUNT, i,
+				    "v1: extra field after the destination port (byte %zu)", i);
+		case V1_UNK_TAIL:
+		case V1_CR:
+			break;
+		}
+length:
+		/* CR must sit at limit-2 at the latest. */
+		if (st != V1_CR && i + 2 >= limit) {
+			if (limit < PP_V1_MAX_LEN)
+				return fail(e, PP_R_TOO_LARGE, i,
+					    "v1: no CRLF within the configured maximum of %zu bytes", limit);
+			return fail(e, PP_R_V1_TOO_LONG, i, "v1: no CRLF within %d bytes",
+				    PP_V1_MAX_LEN);
+		}
+	}
+	return PP_NEED_MORE;
+}
+
+/* ---- v2 ------------------------------------------------------------------ */
+
+static size_t v2_block_len(unsigned fam)
+{
+	switch (fam) {
+	case PP_FAM_INET: return PP_ADDR_LEN_INET;
+	case PP_FAM_INET6: return PP_ADDR_LEN_INET6;
+	case PP_FAM_UNIX: return PP_ADDR_LEN_UNIX;
+	default: return 0;
+	}
+}
+
+static void v2_decode_addrs(const uint8_t *b, unsigned fam, struct pp_header *h)
+{
+	const uint8_t *a = b + PP_V2_FIXED_LEN;
+
+	if (fam == PP_FAM_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&h->src;
+		struct sockaddr_in *d = (struct sockaddr_in *)&h->dst;
+		s->sin_family = d->sin_family = AF_INET;
+		memcpy(&s->sin_addr, a, 4);
+		memcpy(&d->sin_addr, a + 4, 4);
+		memcpy(&s->sin_port, a + 8, 2);
+		memcpy(&d->sin_port, a + 10, 2);
+	} else if (fam == PP_FAM_INET6) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&h->src;
+		struct sockaddr_in6 *d = (struct sockaddr_in6 *)&h->dst;
+		s->sin6_family = d->sin6_family = AF_INET6;
+		memcpy(&s->sin6_addr, a, 16);
+		memcpy(&d->sin6_addr, a + 16, 16);
+		memcpy(&s->sin6_port, a + 32, 2);
+		memcpy(&d->sin6_port, a + 34, 2);
+	} else {
+		struct sockaddr_un *s = (struct sockaddr_un *)&h->src;
+		struct sockaddr_un *d = (struct sockaddr_un *)&h->dst;
+		s->sun_family = d->sun_family = AF_UNIX;
+		memcpy(s->sun_path, a, PP_UNIX_PATH_LEN);
+		memcpy(d->sun_path, a + PP_UNIX_PATH_LEN, PP_UNIX_PATH_LEN);
+	}
+}
+
+/* SSL TLV value at v (tl bytes, of which avail are received so far). */
+static int v2_ssl(const uint8_t *v, size_t tl, size_t avail, size_t off,
+		  struct pp_header *h, struct pp_error *e)
+{
+	struct pp_ssl s;
+	size_t p = 5;
+
+	memset(&s, 0, sizeof(s));
+	while (p < tl) {
+		if (p + 3 > tl)
+			return fail(e, PP_R_V2_SSL_TRUNCATED, off + p,
+				    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
+				    tl - p, off + p);
+		if (p + 3 > avail)
+			return PP_NEED_MORE;
+		uint8_t st = v[p];
+		size_t sl = rd16(v + p + 1);
+		if (p + 3 + sl > tl)
+			return fail(e, PP_R_V2_SSL_TRUNCATED, off + p,
+				    "v2: SSL sub-TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the SSL TLV",
+				    st, off + p, sl, tl - p - 3);
+		struct pp_bytes bs = {v + p + 3, sl};
+		switch (st) {
+		case PP2_SUBTYPE_SSL_VERSION: if (!s.version.ptr) s.version = bs; break;
+		case PP2_SUBTYPE_SSL_CN: if (!s.cn.ptr) s.cn = bs; break;
+		case PP2_SUBTYPE_SSL_CIPHER: if (!s.cipher.ptr) s.cipher = bs; break;
+		case PP2_SUBTYPE_SSL_SIG_ALG: if (!s.sig_alg.ptr) s.sig_alg = bs; break;
+		case PP2_SUBTYPE_SSL_KEY_ALG: if (!s.key_alg.ptr) s.key_alg = bs; break;
+		default: break; /* unknown sub-TLVs are skipped */
+		}
+		p += 3 + sl;
+	}
+	if (avail < tl)
+		return PP_NEED_MORE;
+	if (!h->ssl.present) {
+		s.present = true;
+		s.client = v[0];
+		s.verify = ((uint32_t)v[1] << 24) | ((uint32_t)v[2] << 16) |
+			   ((uint32_t)v[3] << 8) | v[4];
+		h->ssl = s;
+	}
+	return 0;
+}
+
+/* Decode a TLV whose value is complete. */
+static void v2_tlv_decode(uint8_t type, const uint8_t *v, size_t tl, struct pp_header *h)
+{
+	struct pp_bytes bs = {v, tl};
+
+	switch (type) {
+	case PP2_TYPE_ALPN: if (!h->alpn.ptr) h->alpn = bs; break;
+	case PP2_TYPE_AUTHORITY: if (!h->authority.ptr) h->authority = bs; break;
+	case PP2_TYPE_UNIQUE_ID: if (!h->unique_id.ptr) h->unique_id = bs; break;
+	case PP2_TYPE_NETNS: if (!h->netns.ptr) h->netns = bs; break;
+	case PP2_TYPE_NOOP: h->noop_bytes += tl; break;
+	case PP2_TYPE_CRC32C:
+		h->crc32c = ((uint32_t)v[0] << 24) | ((uint32_t)v[1] << 16) |
+			    ((uint32_t)v[2] << 8) | v[3];
+		break;
+	case PP2_TYPE_AWS:
+		if (tl >= 1 && v[0] == 0x01 && !h->aws_vpce_id.ptr) {
+			h->aws_vpce_id.ptr = v + 1;
+			h->aws_vpce_id.len = tl - 1;
+		}
+		break;
+	case PP2_TYPE_AZURE:
+		if (tl == 5 && v[0] == 0x01 && !h->has_azure_linkid) {
+			h->has_azure_linkid = true;
+			h->azure_linkid = (uint32_t)v[1] | ((uint32_t)v[2] << 8) |
+					  ((uint32_t)v[3] << 16) | ((uint32_t)v[4] << 24);
+		}
+		break;
+	case PP2_TYPE_GCP:
+		if (tl == 9 && v[0] == 0x01 && !h->has_gcp_psc_id) {
+			uint64_t x = 0;
+			for (int k = 1; k <= 8; k++)
+				x = (x << 8) | v[k];
+			h->has_gcp_psc_id = true;
+			h->gcp_psc_id = x;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
+		    size_t max_len, struct pp_header *h, struct pp_error *e)
+{
+	size_t i, n = len < PP_V2_SIG_LEN ? len : PP_V2_SIG_LEN;
+	size_t crc_off = 0;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != pp_v2_sig[i])
+			return fail(e, PP_R_V2_BAD_SIG, i,
+				    "v2: signature byte %zu is 0x%02x, 0x%02x expected",
+				    i, b[i], pp_v2_sig[i]);
+	if (len < PP_V2_SIG_LEN)
+		return PP_NEED_MORE;
+	if (!o->allow_v2)
+		return fail(e, PP_R_VERSION_DISABLED, 0, "v2 header while v2 is not allowed");
+	if (len < 13)
+		return PP_NEED_MORE;
+	unsigned ver = b[12] >> 4, cmd = b[12] & 0x0F;
+	if (ver != 2)
+		return fail(e, PP_R_V2_BAD_VERSION, 12,
+			    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
+	if (cmd > PP_CMD_PROXY)
+		return fail(e, PP_R_V2_BAD_COMMAND, 12,
+			    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
+			    cmd, b[12]);
+	if (len < 14)
+		return PP_NEED_MORE;
+	unsigned fam = b[13] >> 4, proto = b[13] & 0x0F;
+	if (fam > PP_FAM_UNIX)
+		return fail(e, PP_R_V2_BAD_FAMILY, 13,
+			    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
+			    fam, b[13]);
+	if (proto > PP_PROTO_DGRAM)
+		return fail(e, PP_R_V2_BAD_TRANSPORT, 13,
+			    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
+			    proto, b[13]);
+	if (len < PP_V2_FIXED_LEN)
+		return PP_NEED_MORE;
+
+	size_t plen = rd16(b + 14);
+	size_t total = PP_V2_FIXED_LEN + plen;
+	if (total > max_len)
+		return fail(e, PP_R_TOO_LARGE, 14,
+			    "v2: header of %zu bytes (length field %zu) exceeds the maximum of %zu",
+			    total, plen, max_len);
+	size_t block = v2_block_len(fam);
+	bool decode = cmd == PP_CMD_PROXY && fam != PP_FAM_UNSPEC && proto != PP_PROTO_UNSPEC;
+	if (decode && plen < block)
+		return fail(e, PP_R_V2_SHORT_ADDR, 14,
+			    "v2: length %zu is shorter than the %zu-byte address block of family %u",
+			    plen, block, fam);
+	size_t avail = len < total ? len : total;
+
+	/* Address block: looked at only once it is complete. */
+	if (decode && avail >= PP_V2_FIXED_LEN + block) {
+		if (fam == PP_FAM_UNIX) {
+			for (int k = 0; k < 2; k++) {
+				const uint8_t *pth = b + PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN;
+				if (!memchr(pth, 0, PP_UNIX_PATH_LEN))
+					return fail(e, PP_R_V2_BAD_UNIX_PATH,
+						    PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN,
+						    "v2: UNIX %s path has no NUL in its 108 bytes",
+						    k ? "destination" : "source");
+			}
+		}
+		v2_decode_addrs(b, fam, h);
+	}
+
+	/* TLVs follow the address block. A LOCAL or UNSPEC header shorter than
+	 * its family's block has no room for TLVs: the payload is skipped. */
+	size_t p = plen >= block ? PP_V2_FIXED_LEN + block : total;
+	while (p < total) {
+		if (p + 3 > total)
+			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
+				    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
+				    total - p, p);
+		if (p + 3 > avail)
+			break;
+		uint8_t type = b[p];
+		size_t tl = rd16(b + p + 1);
+		if (p + 3 + tl > total)
+			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
+				    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
+				    type, p, tl, total - p - 3);
+		if (h->ntlv == PP_MAX_TLVS)
+			return fail(e, PP_R_V2_TOO_MANY_TLVS, p,
+				    "v2: TLV number %d at byte %zu; at most %d are accepted",
+				    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
+		if (type == PP2_TYPE_CRC32C) {
+			if (tl != 4)
+				return fail(e, PP_R_V2_BAD_CRC_LEN, p,
+					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
+			if (h->has_crc32c)
+				return fail(e, PP_R_V2_DUP_TLV, p,
+					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
+					    p, crc_off - 3);
+			h->has_crc32c = true;
+			crc_off = p + 3;
+		} else if (type == PP2_TYPE_UNIQUE_ID && tl > PP_UNIQUE_ID_MAX) {
+			return fail(e, PP_R_V2_BAD_UNIQUE_ID, p,
+				    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
+		} else if (type == PP2_TYPE_SSL && tl < 5) {
+			return fail(e, PP_R_V2_SSL_TRUNCATED, p,
+				    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
+		}
+		h->tlv[h->ntlv].type = type;
+		h->tlv[h->ntlv].value.ptr = b + p + 3;
+		h->tlv[h->ntlv].value.len = tl;
+		h->ntlv++;
+		if (type == PP2_TYPE_SSL) {
+			int r = v2_ssl(b + p + 3, tl, avail - (p + 3), p + 3, h, e);
+			if (r < 0)
+				return r;
+		}
+		if (p + 3 + tl > avail)
+			break;
+		v2_tlv_decode(type, b + p + 3, tl, h);
+		p += 3 + tl;
+	}
+	if (avail < total)
+		return PP_NEED_MORE;
+
+	if (h->has_crc32c && o->verify_crc32c) {
+		static const uint8_t zero[4];
+		uint32_t c = pp_crc32c(0, b, crc_off);
+		c = pp_crc32c(c, zero, 4);
+		c = pp_crc32c(c, b + crc_off + 4, total - crc_off - 4);
+		if (c != h->crc32c)
+			return fail(e, PP_R_V2_CRC_MISMATCH, crc_off,
+				    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
+				    h->crc32c, c, total);
+	}
+	h->version = 2;
+	h->command = (enum pp_cmd)cmd;
+	h->family = (enum pp_fam)fam;
+	h->transport = (enum pp_proto)proto;
+	h->len = total;
+	return (int)total;
+}
+
+int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
+	     struct pp_header *h, struct pp_error *err)
+{
+	struct pp_parse_opts def;
+	struct pp_header scratch;
+	size_t max_len;
+	char t[16];
+
+	if (!o) {
+		pp_parse_opts_init(&def);
+		o = &def;
+	}
+	if (!h)
+		h = &scratch;
+	memset(h, 0, sizeof(*h));
+	if (err) {
+		err->reason = PP_R_OK;
+		err->offset = 0;
+		err->msg[0] = '\0';
+	}
+	max_len = o->max_len ? o->max_len : PP_DEFAULT_MAX_LEN;
+	if (max_len > PP_V2_MAX_LEN)
+		max_len = PP_V2_MAX_LEN;
+	if (max_len < PP_V2_FIXED_LEN)
+		max_len = PP_V2_FIXED_LEN;
+	if (len == 0 || !buf)
+		return PP_NEED_MORE;
+	if (buf[0] == 'P')
+		return parse_v1(buf, len, o, max_len, h, err);
+	if (buf[0] == pp_v2_sig[0])
+		return parse_v2(buf, len, o, max_len, h, err);
+	return fail(err, PP_R_NOT_PROXY, 0,
+		    "not a PROXY header: first byte '%s' is neither 'P' (v1) nor 0x0D (v2)",
+		    esc(buf, 1, t, sizeof(t)));
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+void pp_header_init(struct pp_header *h, int version, enum pp_cmd cmd)
+{
+	memset(h, 0, sizeof(*h));
+	h->version = version;
+	h->command = cmd;
+	h->family = PP_FAM_UNSPEC;
+	h->transport = PP_PROTO_UNSPEC;
+}
+
+static int port_parse(const char *s, uint16_t *out)
+{
+	uint32_t v = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint32_t)(s[i] - '0');
+	}
+	if (v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int pp_sockaddr_parse(const char *s, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon;
+	uint16_t port;
+
+	if (!s || !ss)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (strncmp(s, "unix:", 5) == 0) {
+		struct sockaddr_un *su = (struct sockaddr_un *)ss;
+		size_t n = strlen(s + 5);
+		if (n == 0 || n >= sizeof(su->sun_path))
+			return -1;
+		su->sun_family = AF_UNIX;
+		memcpy(su->sun_path, s + 5, n);
+		return 0;
+	}
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		if (port_parse(rb + 2, &port) < 0)
+			return -1;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		return 0;
+	}
+	colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon)
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (port_parse(colon + 1, &port) < 0)
+		return -1;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return -1;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	return 0;
+}
+
+int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
+			const struct sockaddr_storage *dst)
+{
+	if (!h || !src || !dst || src->ss_family != dst->ss_family)
+		return -1;
+	switch (src->ss_family) {
+	case AF_INET: h->family = PP_FAM_INET; break;
+	case AF_INET6: h->family = PP_FAM_INET6; break;
+	case AF_UNIX: h->family = PP_FAM_UNIX; break;
+	default: return -1;
+	}
+	h->src = *src;
+	h->dst = *dst;
+	if (h->transport == PP_PROTO_UNSPEC)
+		h->transport = PP_PROTO_STREAM;
+	return 0;
+}
+
+int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len)
+{
+	if (!h || h->ntlv >= PP_MAX_TLVS || len > 65535 || (len && !v))
+		return -1;
+	h->tlv[h->ntlv].type = type;
+	h->tlv[h->ntlv].value.ptr = v;
+	h->tlv[h->ntlv].value.len = len;
+	h->ntlv++;
+	return 0;
+}
+
+int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap)
+{
+	const struct {
+		uint8_t type;
+		const struct pp_bytes *b;
+	} subs[] = {
+		{PP2_SUBTYPE_SSL_VERSION, &ssl->version},
+		{PP2_SUBTYPE_SSL_CN, &ssl->cn},
+		{PP2_SUBTYPE_SSL_CIPHER, &ssl->cipher},
+		{PP2_SUBTYPE_SSL_SIG_ALG, &ssl->sig_alg},
+		{PP2_SUBTYPE_SSL_KEY_ALG, &ssl->key_alg},
+	};
+	size_t p = 5;
+
+	if (cap < 5)
+		return -1;
+	out[0] = ssl->client;
+	out[1] = (uint8_t)(ssl->verify >> 24);
+	out[2] = (uint8_t)(ssl->verify >> 16);
+	out[3] = (uint8_t)(ssl->verify >> 8);
+	out[4] = (uint8_t)ssl->verify;
+	for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
+		const struct pp_bytes *b = subs[k].b;
+		if (!b->ptr)
+			continue;
+		if (b->len > 65535 || p + 3 + b->len > cap || p + 3 + b->len > 65535)
+			return -1;
+		out[p] = subs[k].type;
+		wr16(out + p + 1, b->len);
+		memcpy(out + p + 3, b->ptr, b->len);
+		p += 3 + b->len;
+	}
+	return (int)p;
+}
+
+const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+	if (!buf || cap == 0)
+		return "";
+	buf[0] = '\0';
+	if (!ss) {
+		snprintf(buf, cap, "-");
+		return buf;
+	}
+	switch (ss->ss_family) {
+	case AF_INET:
+		if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)cap))
+			snprintf(buf, cap, "?");
+		break;
+	case AF_INET6:
+		if (!inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)cap))
+			snprintf(buf, cap, "?");
+		break;
+	case AF_UNIX: {
+		const struct sockaddr_un *su = (const struct sockaddr_un *)ss;
+		/* Abstract names start with NUL; shown with '@' like ss(8) does. */
+		if (su->sun_path[0] == '\0' && su->sun_path[1] != '\0')
+			snprintf(buf, cap, "unix:@%.*s", (int)sizeof(su->sun_path) - 1, su->sun_path + 1);
+		else
+			snprintf(buf, cap, "unix:%.*s", (int)sizeof(su->sun_path), su->sun_path);
+		break;
+	}
+	default:
+		snprintf(buf, cap, "-");
+		break;
+	}
+	return buf;
+}
+
+uint16_t pp_addr_port(const struct sockaddr_storage *ss)
+{
+	if (!ss)
+		return 0;
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/* ---- builder ------------------------------------------------------------- */
+
+static int build_v1(const struct pp_header *h, const struct pp_build_opts *o,
+		    uint8_t *out, size_t cap, struct pp_error *err)
+{
+	char line[256], a[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	const char *proto = "UNKNOWN";
+	bool addrs = false;
+	int n;
+
+	if (h->command == PP_CMD_PROXY && h->family == PP_FAM_INET) {
+		proto = "TCP4";
+		addrs = true;
+	} else if (h->command == PP_CMD_PROXY && h->family == PP_FAM_INET6) {
+		proto = "TCP6";
+		addrs = true;
+	} else if (o && o->v1_unknown_long && h->src.ss_family == h->dst.ss_family &&
+		   (h->src.ss_family == AF_INET || h->src.ss_family == AF_INET6)) {
+		addrs = true;
+	}
+	if (addrs) {
+		int af = h->family == PP_FAM_INET ? AF_INET :
+			 h->family == PP_FAM_INET6 ? AF_INET6 : h->src.ss_family;
+		if (h->src.ss_family != af || h->dst.ss_family != af)
+			return fail(err, PP_R_BUILD, 0,
+				    "v1: %s needs source and destination addresses of that family", proto);
+		pp_addr_str(&h->src, a, sizeof(a));
+		pp_addr_str(&h->dst, d, sizeof(d));
+		n = snprintf(line, sizeof(line), "PROXY %s %s %s %u %u\r\n", proto, a, d,
+			     pp_addr_port(&h->src), pp_addr_port(&h->dst));
+	} else {
+		n = snprintf(line, sizeof(line), "PROXY UNKNOWN\r\n");
+	}
+	if (n < 0 || (size_t)n > PP_V1_MAX_LEN)
+		return fail(err, PP_R_BUILD, 0, "v1: line of %d bytes is longer than 107", n);
+	if ((size_t)n > cap)
+		return fail(err, PP_R_BUILD, 0, "v1: %d bytes do not fit in %zu", n, cap);
+	memcpy(out, line, (size_t)n);
+	return n;
+}
+
+static int put_tlv(uint8_t *out, size_t cap, size_t *p, uint8_t type, const void *v,
+		   size_t len, struct pp_error *err)
+{
+	if (len > 65535)
+		return fail(err, PP_R_BUILD, *p, "v2: TLV 0x%02x value of %zu bytes is too long", type, len);
+	if (*p + 3 + len > cap)
+		return fail(err, PP_R_BUILD, *p, "v2: header does not fit in %zu bytes", cap);
+	out[*p] = type;
+	wr16(out + *p + 1, len);
+	if (len) {
+		if (v)
+			memcpy(out + *p + 3, v, len);
+		else
+			memset(out + *p + 3, 0, len);
+	}
+	*p += 3 + len;
+	return 0;
+}
+
+static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
+		    uint8_t *out, size_t cap, struct pp_error *err)
+{
+	size_t p = PP_V2_FIXED_LEN, crc_at = 0;
+	size_t block;
+	int af;
+
+	if (h->command != PP_CMD_LOCAL && h->command != PP_CMD_PROXY)
+		return fail(err, PP_R_BUILD, 12, "v2: command %d cannot be encoded", (int)h->command);
+	if ((unsigned)h->family > PP_FAM_UNIX || (unsigned)h->transport > PP_PROTO_DGRAM)
+		return fail(err, PP_R_BUILD, 13, "v2: family %d / transport %d cannot be encoded",
+			    (int)h->family, (int)h->transport);
+	if (cap < PP_V2_FIXED_LEN)
+		return fail(err, PP_R_BUILD, 0, "v2: header does not fit in %zu bytes", cap);
+	memcpy(out, pp_v2_sig, PP_V2_SIG_LEN);
+	out[12] = (uint8_t)(0x20 | h->command);
+	out[13] = (uint8_t)((h->family << 4) | h->transport);
+
+	block = v2_block_len(h->family);
+	af = h->family == PP_FAM_INET ? AF_INET : h->family == PP_FAM_INET6 ? AF_INET6 : AF_UNIX;
+	if (p + block > cap)
+		return fail(err, PP_R_BUILD, p, "v2: header does not fit in %zu bytes", cap);
+	if (block) {
+		/* AF_UNSPEC addresses give a zero block (a LOCAL header, say). */
+		for (int k = 0; k < 2; k++) {
+			const struct sockaddr_storage *ss = k ? &h->dst : &h->src;
+			if (ss->ss_family != AF_UNSPEC && ss->ss_family != af)
+				return fail(err, PP_R_BUILD, p,
+					    "v2: %s address family does not match the header family",
+					    k ? "destination" : "source");
+		}
+		memset(out + p, 0, block);
+		if (af == AF_INET) {
+			const struct sockaddr_in *s = (const struct sockaddr_in *)&h->src;
+			const struct sockaddr_in *d = (const struct sockaddr_in *)&h->dst;
+			if (h->src.ss_family == AF_INET) {
+				memcpy(out + p, &s->sin_addr, 4);
+				memcpy(out + p + 8, &s->sin_port, 2);
+			}
+			if (h->dst.ss_family == AF_INET) {
+				memcpy(out + p + 4, &d->sin_addr, 4);
+				memcpy(out + p + 10, &d->sin_port, 2);
+			}
+		} else if (af == AF_INET6) {
+			const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&h->src;
+			const struct sockaddr_in6 *d = (const struct sockaddr_in6 *)&h->dst;
+			if (h->src.ss_family == AF_INET6) {
+				memcpy(out + p, &s->sin6_addr, 16);
+				memcpy(out + p + 32, &s->sin6_port, 2);
+			}
+			if (h->dst.ss_family == AF_INET6) {
+				memcpy(out + p + 16, &d->sin6_addr, 16);
+				memcpy(out + p + 34, &d->sin6_port, 2);
+			}
+		} else {
+			const struct sockaddr_un *s = (const struct sockaddr_un *)&h->src;
+			const struct sockaddr_un *d = (const struct sockaddr_un *)&h->dst;
+			if (h->src.ss_family == AF_UNIX)
+				memcpy(out + p, s->sun_path, PP_UNIX_PATH_LEN);
+			if (h->dst.ss_family == AF_UNIX)
+				memcpy(out + p + PP_UNIX_PATH_LEN, d->sun_path, PP_UNIX_PATH_LEN);
+		}
+		p += block;
+	}
+	if (h->ntlv > PP_MAX_TLVS)
+		return fail(err, PP_R_BUILD, p, "v2: %zu TLVs, at most %d", h->ntlv, PP_MAX_TLVS);
+	for (size_t k = 0; k < h->ntlv; k++) {
+		const struct pp_tlv *t = &h->tlv[k];
+		if (t->value.len && !t->value.ptr)
+			return fail(err, PP_R_BUILD, p, "v2: TLV %zu has a length but no value", k);
+		if (t->type == PP2_TYPE_CRC32C && t->value.len == 4 && !crc_at)
+			crc_at = p + 3;
+		if (put_tlv(out, cap, &p, t->type, t->value.ptr, t->value.len, err) < 0)
+			return PP_INVALID;
+	}
+	if (o && o->noop_len &&
+	    put_tlv(out, cap, &p, PP2_TYPE_NOOP, NULL, o->noop_len, err) < 0)
+		return PP_INVALID;
+	if (o && o->crc32c && !crc_at) {
+		crc_at = p + 3;
+		if (put_tlv(out, cap, &p, PP2_TYPE_CRC32C, NULL, 4, err) < 0)
+			return PP_INVALID;
+	}
+	if (p - PP_V2_FIXED_LEN > 65535)
+		return fail(err, PP_R_BUILD, 14, "v2: %zu bytes after the fixed part, at most 65535",
+			    p - PP_V2_FIXED_LEN);
+	wr16(out + 14, p - PP_V2_FIXED_LEN);
+	if (o && o->crc32c) {
+		uint32_t c;
+		memset(out + crc_at, 0, 4);
+		c = pp_crc32c(0, out, p);
+		out[crc_at] = (uint8_t)(c >> 24);
+		out[crc_at + 1] = (uint8_t)(c >> 16);
+		out[crc_at + 2] = (uint8_t)(c >> 8);
+		out[crc_at + 3] = (uint8_t)c;
+	}
+	return (int)p;
+}
+
+int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
+	     uint8_t *out, size_t cap, struct pp_error *err)
+{
+	if (err) {
+		err->reason = PP_R_OK;
+		err->offset = 0;
+		err->msg[0] = '\0';
+	}
+	if (!h || !out)
+		return fail(err, PP_R_BUILD, 0, "no header or no output buffer");
+	if (h->version == 1)
+		return build_v1(h, o, out, cap, err);
+	if (h->version == 2)
+		return build_v2(h, o, out, cap, err);
+	return fail(err, PP_R_BUILD, 0, "version %d is neither 1 nor 2", h->version);
+}
+
+/* ---- malformations -------------------------------------------------------- */
+
+enum mut_op {
+	M_RAW,        /* exactly s */
+	M_V1_SEP,     /* separator a (0: after PROXY ... 5: line end) becomes s */
+	M_V1_TOK,     /* token a (0: PROXY, 1: protocol, 2..5: fields) becomes s */
+	M_V1_LOWER,   /* token a in lower case */
+	M_V1_DROP,    /* token a and the separator before it removed */
+	M_V1_EXTRA,   /* s added as a seventh field */
+	M_V1_PREFIX,  /* s before the line */
+	M_V1_CUT,     /* only the first a bytes */
+	M_V1_POKE,    /* byte a becomes b */
+	M_V1_THEN,    /* line end becomes s, then an MQTT CONNECT */
+	M_V1_PAD,     /* "PROXY UNKNOWN xxx..." of a bytes, CRLF included when b */
+	M_V2_BYTE,    /* byte a becomes b */
+	M_V2_HI,      /* high nibble of byte a becomes b */
+	M_V2_LO,      /* low nibble of byte a becomes b */
+	M_V2_CUT,     /* only the first a bytes */
+	M_V2_CUT_THEN,/* the first a bytes, then an MQTT CONNECT */
+	M_V2_LEN,     /* length field a, payload cut to a bytes */
+	M_V2_LEN_RAW, /* length field a, payload unchanged */
+	M_V2_LEN_ADD, /* length field + a, payload unchanged */
+	M_V2_APPEND,  /* s appended a times (once when a is 0), length adjusted */
+	M_V2_APPEND_TLV, /* TLV of type b, a bytes of 'u', appended */
+	M_V2_APPEND_CUT, /* s appended, length adjusted, then the last a bytes not sent */
+	M_V2_CRC_FLIP,/* built with CRC32C, then one bit of the CRC value flipped */
+	M_V2_CRC_POKE,/* built with CRC32C, then byte a changed */
+	M_V2_CRC_DUP, /* built with CRC32C, then the CRC32C TLV repeated */
+	M_V2_UNIX_NONUL, /* UNIX source path of 108 non-NUL bytes */
+};
+
+/* Which header a mutation starts from: the caller's base when it fits
+ * (F_BASE), or always a default one of the given shape. */
+enum { F_BASE = 0, F_INET = 1, F_INET6 = 2, F_UNIX = 3, F_TCP4 = 4, F_TCP6 = 6 };
+
+#define CONNECT_BYTES "\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01" "a"
+
+#define R PP_VERDICT_REJECT
+#define I PP_VERDICT_INCOMPLETE
+#define N PP_VERDICT_NOT_PROXY
+
+/* X(name, version, verdict, reason, op, a, b, s, force, description) */
+#define PP_MUTATION_LIST(X) \
+	X("v1-double-space", 1, R, PP_R_V1_BAD_SPACING, M_V1_SEP, 2, 0, "  ", F_BASE, "two spaces between source and destination address") \
+	X("v1-double-space-after-proxy", 1, R, PP_R_V1_BAD_SPACING, M_V1_SEP, 0, 0, "  ", F_BASE, "two spaces after \"PROXY\"") \
+	X("v1-leading-space", 1, N, PP_R_NOT_PROXY, M_V1_PREFIX, 0, 0, " ", F_BASE, "a space before \"PROXY\": the line no longer starts like a header") \
+	X("v1-trailing-space", 1, R, PP_R_V1_BAD_SPACING, M_V1_SEP, 5, 0, " \r\n", F_BASE, "a space between the destination port and CRLF") \
+	X("v1-tab", 1, R, PP_R_V1_BAD_SPACING, M_V1_SEP, 1, 0, "\t", F_BASE, "a tab instead of the space after the protocol") \
+	X("v1-proxy-no-space", 1, R, PP_R_V1_BAD_SPACING, M_V1_SEP, 0, 0, "", F_BASE, "\"PROXYTCP4\": no space after \"PROXY\"") \
+	X("v1-lowercase-proxy", 1, N, PP_R_NOT_PROXY, M_V1_TOK, 0, 0, "proxy", F_BASE, "\"proxy\" in lower case") \
+	X("v1-lowercase-proto", 1, R, PP_R_V1_BAD_PROTO, M_V1_LOWER, 1, 0, "", F_BASE, "protocol in lower case (\"tcp4\")") \
+	X("v1-bad-proto-tcp5", 1, R, PP_R_V1_BAD_PROTO, M_V1_TOK, 1, 0, "TCP5", F_BASE, "protocol \"TCP5\": invalid at its fourth letter") \
+	X("v1-bad-proto-udp4", 1, R, PP_R_V1_BAD_PROTO, M_V1_TOK, 1, 0, "UDP4", F_BASE, "protocol \"UDP4\": v1 has no UDP") \
+	X("v1-bad-proto-tcp", 1, R, PP_R_V1_BAD_PROTO, M_V1_TOK, 1, 0, "TCP", F_BASE, "protocol \"TCP\" without the family digit") \
+	X("v1-unknown-lowercase", 1, R, PP_R_V1_BAD_PROTO, M_RAW, 0, 0, "PROXY unknown\r\n", F_BASE, "\"PROXY unknown\" in lower case") \
+	X("v1-garbage-after-proxy", 1, R, PP_R_V1_BAD_PROTO, M_RAW, 0, 0, "PROXY garbage\r\n", F_BASE, "\"PROXY\" followed by a word that is no protocol") \
+	X("v1-proxy-crlf", 1, R, PP_R_V1_BAD_SPACING, M_RAW, 0, 0, "PROXY\r\n", F_BASE, "\"PROXY\" alone on the line") \
+	X("v1-proxy-space-crlf", 1, R, PP_R_V1_BAD_PROTO, M_RAW, 0, 0, "PROXY \r\n", F_BASE, "\"PROXY \" and CRLF: no protocol") \
+	X("v1-tcp4-no-addresses", 1, R, PP_R_V1_FIELD_COUNT, M_RAW, 0, 0, "PROXY TCP4\r\n", F_BASE, "\"PROXY TCP4\" without addresses and ports") \
+	X("v1-lf-only", 1, R, PP_R_V1_BAD_EOL, M_V1_SEP, 5, 0, "\n", F_BASE, "line ends with LF only") \
+	X("v1-unknown-lf-only", 1, R, PP_R_V1_BAD_EOL, M_RAW, 0, 0, "PROXY UNKNOWN\n", F_BASE, "\"PROXY UNKNOWN\" ending with LF only") \
+	X("v1-lf-cr", 1, R, PP_R_V1_BAD_EOL, M_V1_SEP, 5, 0, "\n\r", F_BASE, "line ends with LF CR (reversed)") \
+	X("v1-cr-then-data", 1, R, PP_R_V1_BAD_EOL, M_V1_THEN, 0, 0, "\r", F_BASE, "CR without LF, then the MQTT CONNECT") \
+	X("v1-cr-only-at-end", 1, I, PP_R_OK, M_V1_SEP, 5, 0, "\r", F_BASE, "CR sent, LF never: the receiver waits for it") \
+	X("v1-no-eol", 1, I, PP_R_OK, M_V1_SEP, 5, 0, "", F_BASE, "no CRLF at all: the receiver waits for it") \
+	X("v1-early-crlf", 1, R, PP_R_V1_FIELD_COUNT, M_V1_SEP, 2, 0, "\r\n", F_BASE, "CRLF right after the source address") \
+	X("v1-truncated", 1, I, PP_R_OK, M_V1_CUT, 20, 0, "", F_BASE, "only the first 20 bytes of the line") \
+	X("v1-proxy-prefix-only", 1, I, PP_R_OK, M_RAW, 0, 0, "PROXY", F_BASE, "\"PROXY\" and nothing more") \
+	X("v1-too-long", 1, R, PP_R_V1_TOO_LONG, M_V1_PAD, 108, 1, "", F_BASE, "UNKNOWN line of 108 bytes, CRLF included (limit 107)") \
+	X("v1-no-crlf-in-107", 1, R, PP_R_V1_TOO_LONG, M_V1_PAD, 107, 0, "", F_BASE, "107 bytes without CRLF") \
+	X("v1-nul-inside", 1, R, PP_R_V1_BAD_EOL, M_V1_POKE, 13, 0, "", F_BASE, "a NUL byte inside the source address") \
+	X("v1-octet-256", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "256.0.2.1", F_TCP4, "source address with an octet of 256") \
+	X("v1-ip-leading-zero", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "192.0.2.01", F_TCP4, "source address with a leading zero (octal-looking octet)") \
+	X("v1-ip-three-octets", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "192.0.2", F_TCP4, "source address with 3 octets") \
+	X("v1-ip-five-octets", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "192.0.2.1.5", F_TCP4, "source address with 5 octets") \
+	X("v1-ip-empty-octet", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "192..2.1", F_TCP4, "source address with an empty octet") \
+	X("v1-hostname", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "localhost", F_TCP4, "a host name instead of the source address") \
+	X("v1-dst-octet-300", 1, R, PP_R_V1_BAD_DST_ADDR, M_V1_TOK, 3, 0, "198.51.100.300", F_TCP4, "destination address with an octet of 300") \
+	X("v1-ipv6-in-tcp4", 1, R, PP_R_V1_FAMILY_MISMATCH, M_V1_TOK, 2, 0, "2001:db8::1", F_TCP4, "IPv6 source address in a TCP4 line") \
+	X("v1-ipv4-mapped-in-tcp4", 1, R, PP_R_V1_FAMILY_MISMATCH, M_V1_TOK, 2, 0, "::ffff:192.0.2.1", F_TCP4, "IPv4-mapped IPv6 source address in a TCP4 line") \
+	X("v1-ipv4-in-tcp6", 1, R, PP_R_V1_FAMILY_MISMATCH, M_V1_TOK, 2, 0, "192.0.2.1", F_TCP6, "IPv4 source address in a TCP6 line") \
+	X("v1-ipv6-zone-id", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "fe80::1%eth0", F_TCP6, "IPv6 source address with a zone id") \
+	X("v1-ipv6-triple-colon", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "2001:db8:::1", F_TCP6, "IPv6 source address with ':::'") \
+	X("v1-ipv6-two-double-colons", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "2001::db8::1", F_TCP6, "IPv6 source address with two '::'") \
+	X("v1-ipv6-nine-groups", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "1:2:3:4:5:6:7:8:9", F_TCP6, "IPv6 source address with 9 groups") \
+	X("v1-ipv6-brackets", 1, R, PP_R_V1_BAD_SRC_ADDR, M_V1_TOK, 2, 0, "[2001:db8::1]", F_TCP6, "IPv6 source address in brackets") \
+	X("v1-port-65536", 1, R, PP_R_V1_BAD_SRC_PORT, M_V1_TOK, 4, 0, "65536", F_BASE, "source port 65536") \
+	X("v1-port-negative", 1, R, PP_R_V1_BAD_SRC_PORT, M_V1_TOK, 4, 0, "-1", F_BASE, "source port -1") \
+	X("v1-port-plus-sign", 1, R, PP_R_V1_BAD_SRC_PORT, M_V1_TOK, 4, 0, "+40000", F_BASE, "source port with a '+' sign") \
+	X("v1-port-leading-zero", 1, R, PP_R_V1_BAD_DST_PORT, M_V1_TOK, 5, 0, "01883", F_BASE, "destination port with a leading zero") \
+	X("v1-port-not-number", 1, R, PP_R_V1_BAD_DST_PORT, M_V1_TOK, 5, 0, "mqtt", F_BASE, "a service name instead of the destination port") \
+	X("v1-missing-field", 1, R, PP_R_V1_FIELD_COUNT, M_V1_DROP, 5, 0, "", F_BASE, "destination port missing (5 fields)") \
+	X("v1-extra-field", 1, R, PP_R_V1_FIELD_COUNT, M_V1_EXTRA, 0, 0, "42", F_BASE, "a seventh field after the destination port") \
+	X("v1-empty-line", 1, R, PP_R_V2_BAD_SIG, M_RAW, 0, 0, "\r\n" CONNECT_BYTES, F_BASE, "an empty line then CONNECT: starts like the v2 signature, fails at byte 2") \
+	X("v1-http-get", 1, N, PP_R_NOT_PROXY, M_RAW, 0, 0, "GET /mqtt HTTP/1.1\r\nHost: broker\r\nUpgrade: websocket\r\n\r\n", F_BASE, "a WebSocket upgrade request and no header") \
+	X("v1-http-put", 1, N, PP_R_NOT_PROXY, M_RAW, 0, 0, "PUT / HTTP/1.1\r\n\r\n", F_BASE, "an HTTP request starting with 'P', fails at byte 1") \
+	X("v1-mqtt-connect", 1, N, PP_R_NOT_PROXY, M_RAW, 0, 0, CONNECT_BYTES, F_BASE, "an MQTT CONNECT and no header") \
+	X("v1-tls-client-hello", 1, N, PP_R_NOT_PROXY, M_RAW, 0, 0, "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", F_BASE, "a TLS ClientHello and no header") \
+	X("v2-sig-first-byte", 2, N, PP_R_NOT_PROXY, M_V2_BYTE, 0, 0x0A, "", F_BASE, "signature byte 0 damaged (0x0A): no longer starts like a header") \
+	X("v2-sig-first-crlf", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 1, 0x0D, "", F_BASE, "signature byte 1 damaged (first CRLF)") \
+	X("v2-sig-second-crlf", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 2, 0x0A, "", F_BASE, "signature byte 2 damaged (second CRLF)") \
+	X("v2-sig-nul", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 4, 0x20, "", F_BASE, "signature NUL (byte 4) replaced by a space") \
+	X("v2-sig-third-crlf", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 6, 0x0D, "", F_BASE, "signature byte 6 damaged (third CRLF)") \
+	X("v2-sig-quit-lowercase", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 7, 'q', "", F_BASE, "signature \"QUIT\" starting with 'q'") \
+	X("v2-sig-quit", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 10, 'X', "", F_BASE, "signature \"QUIX\" instead of \"QUIT\"") \
+	X("v2-sig-last-lf", 2, R, PP_R_V2_BAD_SIG, M_V2_BYTE, 11, 0x0D, "", F_BASE, "signature byte 11 damaged (final LF)") \
+	X("v2-sig-truncated", 2, I, PP_R_OK, M_V2_CUT, 8, 0, "", F_BASE, "only the first 8 signature bytes") \
+	X("v2-sig-truncated-then-connect", 2, R, PP_R_V2_BAD_SIG, M_V2_CUT_THEN, 8, 0, "", F_BASE, "8 signature bytes, then an MQTT CONNECT") \
+	X("v2-version-0", 2, R, PP_R_V2_BAD_VERSION, M_V2_HI, 12, 0, "", F_BASE, "version 0") \
+	X("v2-version-1", 2, R, PP_R_V2_BAD_VERSION, M_V2_HI, 12, 1, "", F_BASE, "version 1 in a binary header") \
+	X("v2-version-3", 2, R, PP_R_V2_BAD_VERSION, M_V2_HI, 12, 3, "", F_BASE, "version 3") \
+	X("v2-version-15", 2, R, PP_R_V2_BAD_VERSION, M_V2_HI, 12, 15, "", F_BASE, "version 15") \
+	X("v2-command-2", 2, R, PP_R_V2_BAD_COMMAND, M_V2_LO, 12, 2, "", F_BASE, "command 2 (only LOCAL 0 and PROXY 1 exist)") \
+	X("v2-command-3", 2, R, PP_R_V2_BAD_COMMAND, M_V2_LO, 12, 3, "", F_BASE, "command 3") \
+	X("v2-command-8", 2, R, PP_R_V2_BAD_COMMAND, M_V2_LO, 12, 8, "", F_BASE, "command 8") \
+	X("v2-command-15", 2, R, PP_R_V2_BAD_COMMAND, M_V2_LO, 12, 15, "", F_BASE, "command 15") \
+	X("v2-family-4", 2, R, PP_R_V2_BAD_FAMILY, M_V2_HI, 13, 4, "", F_BASE, "address family 4 (0..3 exist)") \
+	X("v2-family-8", 2, R, PP_R_V2_BAD_FAMILY, M_V2_HI, 13, 8, "", F_BASE, "address family 8") \
+	X("v2-family-15", 2, R, PP_R_V2_BAD_FAMILY, M_V2_HI, 13, 15, "", F_BASE, "address family 15") \
+	X("v2-transport-3", 2, R, PP_R_V2_BAD_TRANSPORT, M_V2_LO, 13, 3, "", F_BASE, "transport 3 (0..2 exist)") \
+	X("v2-transport-8", 2, R, PP_R_V2_BAD_TRANSPORT, M_V2_LO, 13, 8, "", F_BASE, "transport 8") \
+	X("v2-transport-15", 2, R, PP_R_V2_BAD_TRANSPORT, M_V2_LO, 13, 15, "", F_BASE, "transport 15") \
+	X("v2-len-zero-proxy", 2, R, PP_R_V2_SHORT_ADDR, M_V2_LEN, 0, 0, "", F_INET, "PROXY TCP4 with length 0: no address block") \
+	X("v2-len-short-inet", 2, R, PP_R_V2_SHORT_ADDR, M_V2_LEN, 8, 0, "", F_INET, "PROXY TCP4 with length 8 (block is 12)") \
+	X("v2-len-short-inet6", 2, R, PP_R_V2_SHORT_ADDR, M_V2_LEN, 20, 0, "", F_INET6, "PROXY TCP6 with length 20 (block is 36)") \
+	X("v2-len-short-unix", 2, R, PP_R_V2_SHORT_ADDR, M_V2_LEN, 108, 0, "", F_UNIX, "PROXY UNIX with length 108 (block is 216)") \
+	X("v2-len-longer-than-sent", 2, I, PP_R_OK, M_V2_LEN_ADD, 10, 0, "", F_BASE, "length says 10 bytes more than are sent") \
+	X("v2-len-over-max", 2, R, PP_R_TOO_LARGE, M_V2_LEN_RAW, 65535, 0, "", F_BASE, "length 65535: above the 4096-byte default maximum") \
+	X("v2-cut-fixed", 2, I, PP_R_OK, M_V2_CUT, 14, 0, "", F_BASE, "cut inside the length field (14 bytes)") \
+	X("v2-cut-address", 2, I, PP_R_OK, M_V2_CUT, 22, 0, "", F_INET, "cut inside the address block") \
+	X("v2-cut-tlv", 2, I, PP_R_OK, M_V2_APPEND_CUT, 3, 0, "\x01\x00\x04mqtt", F_BASE, "length covers an ALPN TLV whose last 3 bytes are not sent") \
+	X("v2-tlv-header-cut", 2, R, PP_R_V2_TLV_TRUNCATED, M_V2_APPEND, 0, 0, "\x01\x00", F_BASE, "header ends 2 bytes into a TLV header") \
+	X("v2-tlv-one-byte", 2, R, PP_R_V2_TLV_TRUNCATED, M_V2_APPEND, 0, 0, "\x04", F_BASE, "header ends 1 byte into a TLV header") \
+	X("v2-tlv-value-cut", 2, R, PP_R_V2_TLV_TRUNCATED, M_V2_APPEND, 0, 0, "\x01\x00\x0amqtt", F_BASE, "ALPN TLV of length 10 with 4 bytes left in the header") \
+	X("v2-tlv-overflow", 2, R, PP_R_V2_TLV_TRUNCATED, M_V2_APPEND, 0, 0, "\x02\xff\xff" "abcd", F_BASE, "AUTHORITY TLV of length 65535, far beyond the header length") \
+	X("v2-ssl-too-short", 2, R, PP_R_V2_SSL_TRUNCATED, M_V2_APPEND, 0, 0, "\x20\x00\x03\x01\x00\x00", F_BASE, "SSL TLV of 3 bytes (client + verify need 5)") \
+	X("v2-ssl-empty", 2, R, PP_R_V2_SSL_TRUNCATED, M_V2_APPEND, 0, 0, "\x20\x00\x00", F_BASE, "empty SSL TLV") \
+	X("v2-ssl-sub-overflow", 2, R, PP_R_V2_SSL_TRUNCATED, M_V2_APPEND, 0, 0, "\x20\x00\x0a\x01\x00\x00\x00\x00\x22\x00\x32" "ab", F_BASE, "SSL CN sub-TLV of length 50 with 2 bytes left in the SSL TLV") \
+	X("v2-ssl-sub-header-cut", 2, R, PP_R_V2_SSL_TRUNCATED, M_V2_APPEND, 0, 0, "\x20\x00\x07\x01\x00\x00\x00\x00\x22\x00", F_BASE, "SSL TLV ending 2 bytes into a sub-TLV header") \
+	X("v2-crc-wrong", 2, R, PP_R_V2_CRC_MISMATCH, M_V2_CRC_FLIP, 0, 0, "", F_BASE, "CRC32C with one bit flipped") \
+	X("v2-crc-stale", 2, R, PP_R_V2_CRC_MISMATCH, M_V2_CRC_POKE, 16, 0, "", F_INET, "source address changed after the CRC32C was computed") \
+	X("v2-crc-zero", 2, R, PP_R_V2_CRC_MISMATCH, M_V2_APPEND, 0, 0, "\x03\x00\x04\x00\x00\x00\x00", F_INET, "CRC32C TLV left at zero") \
+	X("v2-crc-len-3", 2, R, PP_R_V2_BAD_CRC_LEN, M_V2_APPEND, 0, 0, "\x03\x00\x03\x00\x00\x00", F_BASE, "CRC32C TLV of length 3") \
+	X("v2-crc-len-8", 2, R, PP_R_V2_BAD_CRC_LEN, M_V2_APPEND, 0, 0, "\x03\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00", F_BASE, "CRC32C TLV of length 8") \
+	X("v2-crc-dup", 2, R, PP_R_V2_DUP_TLV, M_V2_CRC_DUP, 0, 0, "", F_BASE, "two CRC32C TLVs") \
+	X("v2-too-many-tlvs", 2, R, PP_R_V2_TOO_MANY_TLVS, M_V2_APPEND, 33, 0, "\x04\x00\x00", F_INET, "33 empty NOOP TLVs (at most 32 are kept)") \
+	X("v2-unix-path-no-nul", 2, R, PP_R_V2_BAD_UNIX_PATH, M_V2_UNIX_NONUL, 0, 0, "", F_UNIX, "UNIX source path of 108 bytes without NUL") \
+	X("v2-unique-id-129", 2, R, PP_R_V2_BAD_UNIQUE_ID, M_V2_APPEND_TLV, 129, PP2_TYPE_UNIQUE_ID, "", F_BASE, "UNIQUE_ID TLV of 129 bytes (at most 128)")
+
+struct mut_impl {
+	enum mut_op op;
+	int a, b;
+	const char *s;
+	size_t slen;
+	int force;
+};
+
+#define X_PUB(nm, ver, vd, rs, op, a, b, s, force, desc) {nm, ver, desc, vd, rs},
+#define X_IMPL(nm, ver, vd, rs, op, a, b, s, force, desc) {op, a, b, s, sizeof(s) - 1, force},
+
+static const struct pp_mutation mutations[] = {PP_MUTATION_LIST(X_PUB)};
+static const struct mut_impl mut_impls[] = {PP_MUTATION_LIST(X_IMPL)};
+
+#undef R
+#undef I
+#undef N
+
+#define NMUT (sizeof(mutations) / sizeof(mutations[0]))
+
+const struct pp_mutation *pp_mutations(size_t *count)
+{
+	if (count)
+		*count = NMUT;
+	return mutations;
+}
+
+const struct pp_mutation *pp_mutation_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < NMUT; i++)
+		if (strcmp(mutations[i].name, name) == 0)
+			return &mutations[i];
+	return NULL;
+}
+
+static const uint8_t mqtt_connect[] = CONNECT_BYTES;
+
+/* Default headers: documentation addresses (RFC 5737, RFC 3849). */
+static void default_header(struct pp_header *h, int version, int fam)
+{
+	struct sockaddr_storage s, d;
+
+	pp_header_init(h, version, PP_CMD_PROXY);
+	if (fam == F_INET6 || fam == F_TCP6) {
+		pp_sockaddr_parse("[2001:db8::1]:40000", &s);
+		pp_sockaddr_parse("[2001:db8::2]:1883", &d);
+	} else if (fam == F_UNIX) {
+		pp_sockaddr_parse("unix:/run/client.sock", &s);
+		pp_sockaddr_parse("unix:/run/ppmq.sock", &d);
+	} else {
+		pp_sockaddr_parse("192.0.2.1:40000", &s);
+		pp_sockaddr_parse("198.51.100.1:1883", &d);
+	}
+	pp_header_set_addrs(h, &s, &d);
+}
+
+struct v1_line {
+	char tok[6][64];
+	const char *sep[6];
+	size_t seplen[6];
+	bool drop[6];
+	const char *extra;
+};
+
+static int out_put(uint8_t *out, size_t cap, size_t *n, const void *p, size_t len)
+{
+	if (*n + len > cap)
+		return -1;
+	memcpy(out + *n, p, len);
+	*n += len;
+	return 0;
+}
+
+static int v1_serialize(const struct v1_line *l, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < 6; k++) {
+		if (l->drop[k])
+			continue;
+		if (k > 0 && out_put(out, cap, &n, l->sep[k - 1], l->seplen[k - 1]) < 0)
+			return -1;
+		if (out_put(out, cap, &n, l->tok[k], strlen(l->tok[k])) < 0)
+			return -1;
+	}
+	if (l->extra && (out_put(out, cap, &n, " ", 1) < 0 ||
+			 out_put(out, cap, &n, l->extra, strlen(l->extra)) < 0))
+		return -1;
+	if (out_put(out, cap, &n, l->sep[5], l->seplen[5]) < 0)
+		return -1;
+	return (int)n;
+}
+
+static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
+		     const struct pp_header *base, uint8_t *out, size_t cap,
+		     struct pp_error *err)
+{
+	struct pp_header def;
+	const struct pp_header *h = base;
+	struct v1_line l;
+	size_t n = 0;
+	int r;
+
+	switch (mi->op) {
+	case M_RAW:
+		if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
+			goto room;
+		return (int)n;
+	case M_V1_PAD: {
+		static const char pre[] = "PROXY UNKNOWN ";
+		size_t total = (size_t)mi->a, body = total - (mi->b ? 2 : 0);
+		if (total > cap)
+			goto room;
+		memcpy(out, pre, sizeof(pre) - 1);
+		memset(out + sizeof(pre) - 1, 'x', body - (sizeof(pre) - 1));
+		if (mi->b)
+			memcpy(out + body, "\r\n", 2);
+		return (int)total;
+	}
+	default:
+		break;
+	}
+
+	/* Token-based: start from the base when it is a TCP4/TCP6 line of
+	 * the family the mutation needs. */
+	{
+		bool ok = h && h->version == 1 && h->command == PP_CMD_PROXY &&
+			  (h->family == PP_FAM_INET || h->family == PP_FAM_INET6);
+		if (ok && mi->force == F_TCP4 && h->family != PP_FAM_INET)
+			ok = false;
+		if (ok && mi->force == F_TCP6 && h->family != PP_FAM_INET6)
+			ok = false;
+		if (!ok) {
+			default_header(&def, 1, mi->force == F_TCP6 ? F_TCP6 : F_TCP4);
+			h = &def;
+		}
+	}
+	memset(&l, 0, sizeof(l));
+	snprintf(l.tok[0], sizeof(l.tok[0]), "PROXY");
+	snprintf(l.tok[1], sizeof(l.tok[1]), "%s", h->family == PP_FAM_INET ? "TCP4" : "TCP6");
+	pp_addr_str(&h->src, l.tok[2], sizeof(l.tok[2]));
+	pp_addr_str(&h->dst, l.tok[3], sizeof(l.tok[3]));
+	snprintf(l.tok[4], sizeof(l.tok[4]), "%u", pp_addr_port(&h->src));
+	snprintf(l.tok[5], sizeof(l.tok[5]), "%u", pp_addr_port(&h->dst));
+	for (int k = 0; k < 5; k++) {
+		l.sep[k] = " ";
+		l.seplen[k] = 1;
+	}
+	l.sep[5] = "\r\n";
+	l.seplen[5] = 2;
+
+	switch (mi->op) {
+	case M_V1_SEP:
+		l.sep[mi->a] = mi->s;
+		l.seplen[mi->a] = mi->slen;
+		break;
+	case M_V1_TOK:
+		snprintf(l.tok[mi->a], sizeof(l.tok[mi->a]), "%s", mi->s);
+		break;
+	case M_V1_LOWER:
+		for (char *c = l.tok[mi->a]; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		break;
+	case M_V1_DROP:
+		l.drop[mi->a] = true;
+		break;
+	case M_V1_EXTRA:
+		l.extra = mi->s;
+		break;
+	case M_V1_THEN:
+		l.sep[5] = mi->s;
+		l.seplen[5] = mi->slen;
+		break;
+	default:
+		break;
+	}
+	if (mi->op == M_V1_PREFIX && out_put(out, cap, &n, mi->s, mi->slen) < 0)
+		goto room;
+	r = v1_serialize(&l, out + n, cap - n);
+	if (r < 0)
+		goto room;
+	n += (size_t)r;
+	switch (mi->op) {
+	case M_V1_THEN:
+		if (out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
+			goto room;
+		break;
+	case M_V1_CUT:
+		if ((size_t)mi->a < n)
+			n = (size_t)mi->a;
+		else
+			n = n - 2;
+		break;
+	case M_V1_POKE:
+		if ((size_t)mi->a < n)
+			out[mi->a] = (uint8_t)mi->b;
+		break;
+	default:
+		break;
+	}
+	return (int)n;
+room:
+	return fail(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+}
+
+static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
+		     const struct pp_header *base, uint8_t *out, size_t cap,
+		     struct pp_error *err)
+{
+	struct pp_header def;
+	const struct pp_header *h = base;
+	struct pp_build_opts bo;
+	int r;
+	size_t n, plen;
+
+	if (mi->force != F_BASE || !h || h->version != 2) {
+		default_header(&def, 2, mi->force == F_BASE ? F_INET : mi->force);
+		h = &def;
+	}
+	memset(&bo, 0, sizeof(bo));
+	if (mi->op == M_V2_CRC_FLIP || mi->op == M_V2_CRC_POKE || mi->op == M_V2_CRC_DUP)
+		bo.crc32c = true;
+	r = pp_build(h, &bo, out, cap, err);
+	if (r < 0)
+		return r;
+	n = (size_t)r;
+	plen = n - PP_V2_FIXED_LEN;
+
+	switch (mi->op) {
+	case M_V2_BYTE:
+		out[mi->a] = (uint8_t)mi->b;
+		break;
+	case M_V2_HI:
+		out[mi->a] = (uint8_t)((out[mi->a] & 0x0F) | (mi->b << 4));
+		break;
+	case M_V2_LO:
+		out[mi->a] = (uint8_t)((out[mi->a] & 0xF0) | mi->b);
+		break;
+	case M_V2_CUT:
+		if ((size_t)mi->a < n)
+			n = (size_t)mi->a;
+		break;
+	case M_V2_CUT_THEN:
+		if ((size_t)mi->a < n)
+			n = (size_t)mi->a;
+		if (out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
+			goto room;
+		break;
+	case M_V2_LEN:
+		if ((size_t)mi->a < plen)
+			n = PP_V2_FIXED_LEN + (size_t)mi->a;
+		wr16(out + 14, (size_t)mi->a);
+		break;
+	case M_V2_LEN_RAW:
+		wr16(out + 14, (size_t)mi->a);
+		break;
+	case M_V2_LEN_ADD:
+		if (plen + (size_t)mi->a > 65535)
+			goto room;
+		wr16(out + 14, plen + (size_t)mi->a);
+		break;
+	case M_V2_APPEND:
+	case M_V2_APPEND_CUT: {
+		int times = mi->op == M_V2_APPEND && mi->a > 0 ? mi->a : 1;
+		for (int k = 0; k < times; k++)
+			if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
+				goto room;
+		if (n - PP_V2_FIXED_LEN > 65535)
+			goto room;
+		wr16(out + 14, n - PP_V2_FIXED_LEN);
+		if (mi->op == M_V2_APPEND_CUT)
+			n -= (size_t)mi->a;
+		break;
+	}
+	case M_V2_APPEND_TLV: {
+		size_t p = n;
+		if (put_tlv(out, cap, &p, (uint8_t)mi->b, NULL, (size_t)mi->a, err) < 0)
+			return PP_INVALID;
+		memset(out + n + 3, 'u', (size_t)mi->a);
+		n = p;
+		if (n - PP_V2_FIXED_LEN > 65535)
+			goto room;
+		wr16(out + 14, n - PP_V2_FIXED_LEN);
+		break;
+	}
+	case M_V2_CRC_FLIP:
+	case M_V2_CRC_POKE:
+	case M_V2_CRC_DUP: {
+		struct pp_header ph;
+		struct pp_parse_opts po;
+		size_t crc_at = 0;
+		pp_parse_opts_init(&po);
+		po.max_len = PP_V2_MAX_LEN;
+		if (pp_parse(out, n, &po, &ph, NULL) != (int)n)
+			goto room;
+		for (size_t k = 0; k < ph.ntlv; k++)
+			if (ph.tlv[k].type == PP2_TYPE_CRC32C)
+				crc_at = (size_t)(ph.tlv[k].value.ptr - out);
+		if (mi->op == M_V2_CRC_FLIP) {
+			out[crc_at + 3] ^= 0x01;
+		} else if (mi->op == M_V2_CRC_POKE) {
+			out[mi->a] ^= 0x01;
+		} else {
+			uint8_t t[7] = {PP2_TYPE_CRC32C, 0, 4};
+			memcpy(t + 3, out + crc_at, 4);
+			if (out_put(out, cap, &n, t, sizeof(t)) < 0 || n - PP_V2_FIXED_LEN > 65535)
+				goto room;
+			wr16(out + 14, n - PP_V2_FIXED_LEN);
+		}
+		break;
+	}
+	case M_V2_UNIX_NONUL:
+		memset(out + PP_V2_FIXED_LEN, 'a', PP_UNIX_PATH_LEN);
+		break;
+	default:
+		break;
+	}
+	return (int)n;
+room:
+	return fail(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+}
+
+int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
+	      size_t cap, struct pp_error *err)
+{
+	const struct pp_mutation *m = pp_mutation_find(name);
+
+	if (err) {
+		err->reason = PP_R_OK;
+		err->offset = 0;
+		err->msg[0] = '\0';
+	}
+	if (!m)
+		return fail(err, PP_R_BUILD, 0, "unknown mutation '%s'", name ? name : "(null)");
+	if (!out)
+		return fail(err, PP_R_BUILD, 0, "no output buffer");
+	const struct mut_impl *mi = &mut_impls[m - mutations];
+	if (m->version == 1)
+		return mutate_v1(m, mi, base, out, cap, err);
+	return mutate_v2(m, mi, base, out, cap, err);
+}

@@ -1,0 +1,977 @@
+/* opts.c - see opts.h. */
+#include "opts.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+const struct option opts_hdr_longopts[] = {
+	{ "v1", no_argument, NULL, OPT_V1 },
+	{ "v2", no_argument, NULL, OPT_V2 },
+	{ "src", required_argument, NULL, OPT_SRC },
+	{ "dst", required_argument, NULL, OPT_DST },
+	{ "local", no_argument, NULL, OPT_LOCAL },
+	{ "unknown", no_argument, NULL, OPT_UNKNOWN },
+	{ "unknown-long", no_argument, NULL, OPT_UNKNOWN_LONG },
+	{ "family", required_argument, NULL, OPT_FAMILY },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "proto", required_argument, NULL, OPT_TRANSPORT },
+	{ "unix-src", required_argument, NULL, OPT_UNIX_SRC },
+	{ "unix-dst", required_argument, NULL, OPT_UNIX_DST },
+	{ "tlv", required_argument, NULL, OPT_TLV },
+	{ "authority", required_argument, NULL, OPT_AUTHORITY },
+	{ "alpn", required_argument, NULL, OPT_ALPN },
+	{ "ssl-cn", required_argument, NULL, OPT_SSL_CN },
+	{ "ssl-version", required_argument, NULL, OPT_SSL_VERSION },
+	{ "ssl-cipher", required_argument, NULL, OPT_SSL_CIPHER },
+	{ "ssl-sig-alg", required_argument, NULL, OPT_SSL_SIG_ALG },
+	{ "ssl-key-alg", required_argument, NULL, OPT_SSL_KEY_ALG },
+	{ "ssl-verify", required_argument, NULL, OPT_SSL_VERIFY },
+	{ "ssl-client", required_argument, NULL, OPT_SSL_CLIENT },
+	{ "unique-id", required_argument, NULL, OPT_UNIQUE_ID },
+	{ "aws-vpce", required_argument, NULL, OPT_AWS_VPCE },
+	{ "azure-linkid", required_argument, NULL, OPT_AZURE_LINKID },
+	{ "gcp-psc", required_argument, NULL, OPT_GCP_PSC },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "crc32c", no_argument, NULL, OPT_CRC32C },
+	{ "noop", required_argument, NULL, OPT_NOOP },
+	{ "mutate", required_argument, NULL, OPT_MUTATE },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Largest TLV value: the 16-bit length field. */
+#define TLV_VALUE_MAX 65535u
+
+static const char *hdr_opt_name(int code)
+{
+	for (const struct option *o = opts_hdr_longopts; o->name; o++)
+		if (o->val == code)
+			return o->name;
+	return "?";
+}
+
+/* ---- value parsers ------------------------------------------------------ */
+
+int opts_parse_port(const char *s, uint16_t *port, struct perr *e)
+{
+	unsigned long v = 0;
+	size_t n;
+
+	if (!s || !*s)
+		return perr_set(e, "missing port");
+	n = strlen(s);
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return perr_set(e, "port '%s' is not a decimal number", s);
+	if (n > 5)
+		return perr_set(e, "port %s out of range 0..65535", s);
+	v = strtoul(s, NULL, 10);
+	if (v > 65535)
+		return perr_set(e, "port %lu out of range 0..65535", v);
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* Split "host:port" / "[v6]:port" into host text and port text. */
+static int split_hostport(const char *s, char *host, size_t cap, const char **port_s,
+			  bool *bracketed, struct perr *e)
+{
+	const char *colon;
+	size_t hl;
+
+	*bracketed = false;
+	if (!s || !*s)
+		return perr_set(e, "empty address");
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb)
+			return perr_set(e, "missing ']' after the IPv6 address");
+		if (rb[1] != ':')
+			return perr_set(e, "missing ':PORT' after ']'");
+		hl = (size_t)(rb - s - 1);
+		if (hl == 0)
+			return perr_set(e, "empty address between '[' and ']'");
+		if (hl >= cap)
+			return perr_set(e, "address too long");
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		*port_s = rb + 2;
+		*bracketed = true;
+		return 0;
+	}
+	colon = strrchr(s, ':');
+	if (!colon)
+		return perr_set(e, "missing ':PORT'");
+	if (memchr(s, ':', (size_t)(colon - s)))
+		return perr_set(e, "IPv6 addresses go in brackets: [2001:db8::1]:PORT");
+	hl = (size_t)(colon - s);
+	if (hl == 0)
+		return perr_set(e, "missing address before ':'");
+	if (hl >= cap)
+		return perr_set(e, "address too long");
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port_s = colon + 1;
+	return 0;
+}
+
+int opts_parse_ipport(const char *s, struct sockaddr_storage *ss, struct perr *e)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_s;
+	bool br;
+	uint16_t port;
+
+	if (split_hostport(s, host, sizeof(host), &port_s, &br, e) < 0)
+		return -1;
+	if (opts_parse_port(port_s, &port, e) < 0)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (br) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return perr_set(e, "'%s' is not an IPv6 address", host);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return perr_set(e, "'%s' is not an IPv4 address", host);
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+	}
+	return 0;
+}
+
+int opts_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port,
+			struct perr *e)
+{
+	const char *port_s;
+	bool br;
+
+	if (split_hostport(s, host, cap, &port_s, &br, e) < 0)
+		return -1;
+	if (br) {
+		struct in6_addr a;
+
+		if (inet_pton(AF_INET6, host, &a) != 1)
+			return perr_set(e, "'%s' is not an IPv6 address", host);
+	} else {
+		for (const char *p = host; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+				return perr_set(e, "'%s' is not a host name or address", host);
+	}
+	return opts_parse_port(port_s, port, e);
+}
+
+int opts_parse_uint(const char *s, uint64_t max, uint64_t *v, struct perr *e)
+{
+	unsigned long long x;
+	char *end;
+	int base = 10;
+	const char *digits = s;
+
+	if (!s || !*s)
+		return perr_set(e, "missing number");
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		digits = s + 2;
+	}
+	if (!*digits)
+		return perr_set(e, "'%s' is not a number", s);
+	for (const char *p = digits; *p; p++)
+		if (base == 16 ? !isxdigit((unsigned char)*p) : !isdigit((unsigned char)*p))
+			return perr_set(e, "'%s' is not a %s number", s,
+					base == 16 ? "hexadecimal" : "decimal");
+	errno = 0;
+	x = strtoull(digits, &end, base);
+	if (errno == ERANGE || x > max)
+		return perr_set(e, "%s out of range 0..%" PRIu64, s, max);
+	*v = (uint64_t)x;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int opts_parse_hex(const char *s, uint8_t **out, size_t *len, struct perr *e)
+{
+	size_t n = strlen(s), nd = 0;
+	uint8_t *buf;
+	int hi = -1;
+
+	*out = NULL;
+	*len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hexval((unsigned char)s[i]) >= 0)
+			nd++;
+		else if (s[i] != ' ' && s[i] != ':' && s[i] != '\t' && s[i] != '\n')
+			return perr_set(e, "'%c' at offset %zu is not a hex digit",
+					isprint((unsigned char)s[i]) ? s[i] : '?', i);
+	}
+	if (nd % 2)
+		return perr_set(e, "odd number of hex digits (%zu)", nd);
+	if (nd == 0)
+		return 0;
+	buf = malloc(nd / 2);
+	if (!buf)
+		return perr_set(e, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int v = hexval((unsigned char)s[i]);
+
+		if (v < 0) {
+			if (hi >= 0) {
+				free(buf);
+				return perr_set(e, "separator inside a byte at offset %zu", i);
+			}
+			continue;
+		}
+		if (hi < 0) {
+			hi = v;
+		} else {
+			buf[(*len)++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	*out = buf;
+	return 0;
+}
+
+int opts_parse_value(const char *s, uint8_t **out, size_t *len, struct perr *e)
+{
+	size_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (strncmp(s, "hex:", 4) == 0) {
+		if (opts_parse_hex(s + 4, out, len, e) < 0)
+			return -1;
+	} else {
+		n = strlen(s);
+		if (n) {
+			*out = malloc(n);
+			if (!*out)
+				return perr_set(e, "out of memory");
+			memcpy(*out, s, n);
+			*len = n;
+		}
+	}
+	if (*len > TLV_VALUE_MAX) {
+		free(*out);
+		*out = NULL;
+		return perr_set(e, "value too long (%zu bytes, max %u)", *len, TLV_VALUE_MAX);
+	}
+	return 0;
+}
+
+int opts_parse_tlv(const char *s, uint8_t *type, uint8_t **val, size_t *len,
+		   struct perr *e)
+{
+	const char *eq = strchr(s, '=');
+	char ts[32];
+	uint64_t t;
+	size_t tl;
+
+	if (!eq)
+		return perr_set(e, "expected TYPE=VALUE");
+	tl = (size_t)(eq - s);
+	if (tl == 0)
+		return perr_set(e, "missing TYPE before '='");
+	if (tl >= sizeof(ts))
+		return perr_set(e, "TYPE too long");
+	memcpy(ts, s, tl);
+	ts[tl] = '\0';
+	if (opts_parse_uint(ts, 255, &t, e) < 0)
+		return perr_wrap(e, "TYPE");
+	if (opts_parse_value(eq + 1, val, len, e) < 0)
+		return perr_wrap(e, "VALUE");
+	*type = (uint8_t)t;
+	return 0;
+}
+
+int opts_merge(struct option *out, size_t cap, const struct option *a,
+	       const struct option *b)
+{
+	size_t n = 0;
+
+	for (const struct option *o = a; o && o->name; o++) {
+		if (n + 1 >= cap)
+			return -1;
+		out[n++] = *o;
+	}
+	for (const struct option *o = b; o && o->name; o++) {
+		bool dup = false;
+
+		for (const struct option *p = a; p && p->name && !dup; p++)
+			dup = strcmp(p->name, o->name) == 0;
+		if (dup)
+			continue;
+		if (n + 1 >= cap)
+			return -1;
+		out[n++] = *o;
+	}
+	memset(&out[n], 0, sizeof(out[n]));
+	return 0;
+}
+
+void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
+		       const struct option *longopts, struct perr *e)
+{
+	const char *el = argv_elem ? argv_elem : "";
+
+	if (strncmp(el, "--", 2) == 0) {
+		const char *name = el + 2;
+		const char *eq = strchr(name, '=');
+		size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+
+		for (const struct option *o = longopts; o && o->name; o++) {
+			if (strlen(o->name) != nl || strncmp(o->name, name, nl) != 0)
+				continue;
+			if (c == ':' || o->has_arg == required_argument)
+				perr_set(e, "option '--%s' needs a value", o->name);
+			else if (eq && o->has_arg == no_argument)
+				perr_set(e, "option '--%s' takes no value", o->name);
+			else
+				perr_set(e, "bad use of option '--%s'", o->name);
+			return;
+		}
+		if (c == ':')
+			perr_set(e, "option '%.*s' needs a value", (int)(nl + 2), el);
+		else
+			perr_set(e, "unknown or ambiguous option '%.*s'", (int)(nl + 2), el);
+		return;
+	}
+	if (c == ':')
+		perr_set(e, "option '-%c' needs a value", optopt_val > 0 ? optopt_val : '?');
+	else if (optopt_val > 0 && isprint(optopt_val))
+		perr_set(e, "unknown option '-%c'", optopt_val);
+	else
+		perr_set(e, "unknown option '%s'", el);
+}
+
+/* ---- header options ----------------------------------------------------- */
+
+void opts_hdr_init(struct opts_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->family = -1;
+	h->transport = -1;
+	h->ssl_slot = -1;
+	h->ssl_client = -1;
+}
+
+void opts_hdr_free(struct opts_hdr *h)
+{
+	for (size_t i = 0; i < h->ntlv; i++)
+		free(h->tlv[i].val);
+	free(h->ssl_cn);
+	free(h->ssl_version);
+	free(h->ssl_cipher);
+	free(h->ssl_sig_alg);
+	free(h->ssl_key_alg);
+	opts_hdr_init(h);
+}
+
+/* Append a TLV; takes ownership of val (freed on failure too). */
+static int add_tlv(struct opts_hdr *h, uint8_t type, uint8_t *val, size_t len,
+		   struct perr *e)
+{
+	if (h->ntlv >= PP_MAX_TLVS) {
+		free(val);
+		return perr_set(e, "too many TLVs (max %d)", PP_MAX_TLVS);
+	}
+	h->tlv[h->ntlv].type = type;
+	h->tlv[h->ntlv].val = val;
+	h->tlv[h->ntlv].len = len;
+	h->ntlv++;
+	return 0;
+}
+
+static int add_text_tlv(struct opts_hdr *h, uint8_t type, const char *s, struct perr *e)
+{
+	size_t n = strlen(s);
+	uint8_t *v = NULL;
+
+	if (n > TLV_VALUE_MAX)
+		return perr_set(e, "value too long (%zu bytes, max %u)", n, TLV_VALUE_MAX);
+	if (n) {
+		v = malloc(n);
+		if (!v)
+			return perr_set(e, "out of memory");
+		memcpy(v, s, n);
+	}
+	return add_tlv(h, type, v, n, e);
+}
+
+/* A custom TLV whose value is a sub-type byte then data (AWS, Azure, GCP). */
+static int add_sub_tlv(struct opts_hdr *h, uint8_t type, uint8_t sub, const void *data,
+		       size_t n, struct perr *e)
+{
+	uint8_t *v;
+
+	if (n + 1 > TLV_VALUE_MAX)
+		return perr_set(e, "value too long (%zu bytes, max %u)", n, TLV_VALUE_MAX - 1);
+	v = malloc(n + 1);
+	if (!v)
+		return perr_set(e, "out of memory");
+	v[0] = sub;
+	if (n)
+		memcpy(v + 1, data, n);
+	return add_tlv(h, type, v, n + 1, e);
+}
+
+static int set_ssl_str(struct opts_hdr *h, char **field, const char *s, struct perr *e)
+{
+	char *c;
+
+	if (strlen(s) > TLV_VALUE_MAX)
+		return perr_set(e, "value too long");
+	if (h->ssl_slot < 0) {
+		if (add_tlv(h, PP2_TYPE_SSL, NULL, 0, e) < 0)
+			return -1;
+		h->ssl_slot = (int)h->ntlv - 1;
+	}
+	if (!field)
+		return 0;
+	c = strdup(s);
+	if (!c)
+		return perr_set(e, "out of memory");
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+static int parse_family(const char *s, int *fam, struct perr *e)
+{
+	static const struct { const char *n; enum pp_fam f; } t[] = {
+		{ "inet", PP_FAM_INET }, { "inet4", PP_FAM_INET }, { "ipv4", PP_FAM_INET },
+		{ "inet6", PP_FAM_INET6 }, { "ipv6", PP_FAM_INET6 },
+		{ "unix", PP_FAM_UNIX }, { "unspec", PP_FAM_UNSPEC },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(s, t[i].n) == 0) {
+			*fam = (int)t[i].f;
+			return 0;
+		}
+	return perr_set(e, "expected inet, inet6, unix or unspec");
+}
+
+static int parse_transport(const char *s, int *tr, struct perr *e)
+{
+	if (strcmp(s, "stream") == 0)
+		*tr = PP_PROTO_STREAM;
+	else if (strcmp(s, "dgram") == 0)
+		*tr = PP_PROTO_DGRAM;
+	else if (strcmp(s, "unspec") == 0)
+		*tr = PP_PROTO_UNSPEC;
+	else
+		return perr_set(e, "expected stream, dgram or unspec");
+	return 0;
+}
+
+static int set_unix_path(char *dst, const char *s, struct perr *e)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return perr_set(e, "empty path");
+	if (n >= PP_UNIX_PATH_LEN)
+		return perr_set(e, "path too long (%zu bytes, max %d)", n, PP_UNIX_PATH_LEN - 1);
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static int apply_one(struct opts_hdr *h, int code, const char *arg, struct perr *e)
+{
+	uint64_t u;
+	uint8_t *v;
+	size_t n;
+	uint8_t type;
+
+	switch (code) {
+	case OPT_V1:
+	case OPT_V2: {
+		int want = code == OPT_V1 ? 1 : 2;
+
+		if (h->version && h->version != want)
+			return perr_set(e, "--v1 and --v2 given together");
+		h->version = want;
+		return 0;
+	}
+	case OPT_SRC:
+		h->have_src = true;
+		h->addr_touched = true;
+		return opts_parse_ipport(arg, &h->src, e);
+	case OPT_DST:
+		h->have_dst = true;
+		h->addr_touched = true;
+		return opts_parse_ipport(arg, &h->dst, e);
+	case OPT_LOCAL:
+		h->local = true;
+		return 0;
+	case OPT_UNKNOWN_LONG:
+		h->unknown_long = true;
+		/* fall through */
+	case OPT_UNKNOWN:
+		h->unknown = true;
+		return 0;
+	case OPT_FAMILY:
+		h->addr_touched = true;
+		return parse_family(arg, &h->family, e);
+	case OPT_TRANSPORT:
+		return parse_transport(arg, &h->transport, e);
+	case OPT_UNIX_SRC:
+		h->have_unix_src = true;
+		h->addr_touched = true;
+		return set_unix_path(h->unix_src, arg, e);
+	case OPT_UNIX_DST:
+		h->have_unix_dst = true;
+		h->addr_touched = true;
+		return set_unix_path(h->unix_dst, arg, e);
+	case OPT_TLV:
+		if (opts_parse_tlv(arg, &type, &v, &n, e) < 0)
+			return -1;
+		return add_tlv(h, type, v, n, e);
+	case OPT_AUTHORITY:
+		return add_text_tlv(h, PP2_TYPE_AUTHORITY, arg, e);
+	case OPT_ALPN:
+		return add_text_tlv(h, PP2_TYPE_ALPN, arg, e);
+	case OPT_UNIQUE_ID:
+		return add_text_tlv(h, PP2_TYPE_UNIQUE_ID, arg, e);
+	case OPT_NETNS:
+		return add_text_tlv(h, PP2_TYPE_NETNS, arg, e);
+	case OPT_SSL_CN:
+		return set_ssl_str(h, &h->ssl_cn, arg, e);
+	case OPT_SSL_VERSION:
+		return set_ssl_str(h, &h->ssl_version, arg, e);
+	case OPT_SSL_CIPHER:
+		return set_ssl_str(h, &h->ssl_cipher, arg, e);
+	case OPT_SSL_SIG_ALG:
+		return set_ssl_str(h, &h->ssl_sig_alg, arg, e);
+	case OPT_SSL_KEY_ALG:
+		return set_ssl_str(h, &h->ssl_key_alg, arg, e);
+	case OPT_SSL_VERIFY:
+		if (opts_parse_uint(arg, UINT32_MAX, &u, e) < 0)
+			return -1;
+		h->ssl_verify = (uint32_t)u;
+		return set_ssl_str(h, NULL, "", e);
+	case OPT_SSL_CLIENT:
+		if (opts_parse_uint(arg, 255, &u, e) < 0)
+			return -1;
+		h->ssl_client = (int)u;
+		return set_ssl_str(h, NULL, "", e);
+	case OPT_AWS_VPCE:
+		if (!*arg)
+			return perr_set(e, "empty endpoint id");
+		return add_sub_tlv(h, PP2_TYPE_AWS, 0x01, arg, strlen(arg), e);
+	case OPT_AZURE_LINKID: {
+		uint8_t le[4];
+
+		if (opts_parse_uint(arg, UINT32_MAX, &u, e) < 0)
+			return -1;
+		for (int i = 0; i < 4; i++)
+			le[i] = (uint8_t)(u >> (8 * i));
+		return add_sub_tlv(h, PP2_TYPE_AZURE, 0x01, le, sizeof(le), e);
+	}
+	case OPT_GCP_PSC: {
+		uint8_t be[8];
+
+		if (opts_parse_uint(arg, UINT64_MAX, &u, e) < 0)
+			return -1;
+		for (int i = 0; i < 8; i++)
+			be[i] = (uint8_t)(u >> (8 * (7 - i)));
+		return add_sub_tlv(h, PP2_TYPE_GCP, 0x01, be, sizeof(be), e);
+	}
+	case OPT_CRC32C:
+		h->crc32c = true;
+		return 0;
+	case OPT_NOOP:
+		/* An explicit NOOP TLV in command-line order; N = 0 is a valid,
+		 * empty NOOP. */
+		if (opts_parse_uint(arg, TLV_VALUE_MAX, &u, e) < 0)
+			return -1;
+		v = NULL;
+		if (u) {
+			v = calloc(1, (size_t)u);
+			if (!v)
+				return perr_set(e, "out of memory");
+		}
+		h->noop += (size_t)u;
+		return add_tlv(h, PP2_TYPE_NOOP, v, (size_t)u, e);
+	case OPT_MUTATE:
+		if (!pp_mutation_find(arg))
+			return perr_set(e, "unknown malformation (see 'proxygen mutations')");
+		if (strlen(arg) >= sizeof(h->mutate))
+			return perr_set(e, "name too long");
+		strcpy(h->mutate, arg);
+		return 0;
+	default:
+		return 1; /* not ours */
+	}
+}
+
+int opts_hdr_apply(struct opts_hdr *h, int code, const char *arg, struct perr *e)
+{
+	int rc;
+
+	if (code < OPTS_HDR_BASE || code >= OPT_HDR_END)
+		return 0;
+	rc = apply_one(h, code, arg ? arg : "", e);
+	if (rc < 0) {
+		if (arg)
+			return perr_wrap(e, "--%s '%s'", hdr_opt_name(code), arg);
+		return perr_wrap(e, "--%s", hdr_opt_name(code));
+	}
+	if (code != OPT_MUTATE)
+		h->touched = true;
+	return 1;
+}
+
+int opts_hdr_version(const struct opts_hdr *h)
+{
+	const struct pp_mutation *m;
+
+	if (h->version)
+		return h->version;
+	if (h->mutate[0] && (m = pp_mutation_find(h->mutate)) != NULL)
+		return m->version;
+	if (h->unknown)
+		return 1;
+	return 2;
+}
+
+static bool tlv_options_given(const struct opts_hdr *h)
+{
+	return h->ntlv > 0 || h->crc32c;
+}
+
+int opts_hdr_check(const struct opts_hdr *h, struct perr *e)
+{
+	int v = opts_hdr_version(h);
+
+	if (h->mutate[0]) {
+		const struct pp_mutation *m = pp_mutation_find(h->mutate);
+
+		if (!m)
+			return perr_set(e, "--mutate '%s': unknown malformation", h->mutate);
+		if (h->version && h->version != m->version)
+			return perr_set(e, "--mutate '%s' damages a v%d header, not v%d",
+					h->mutate, m->version, h->version);
+		if (h->crc32c)
+			return perr_set(e, "--crc32c cannot be combined with --mutate");
+	}
+	if (v == 1) {
+		if (h->local)
+			return perr_set(e, "--local is a v2 command (v1 has --unknown)");
+		if (tlv_options_given(h))
+			return perr_set(e, "TLV options (--tlv, --authority, --alpn, --ssl-*, "
+					"--crc32c, --noop ...) need v2");
+		if (h->family == PP_FAM_UNIX || h->have_unix_src || h->have_unix_dst)
+			return perr_set(e, "v1 has no UNIX family");
+		if (h->transport == PP_PROTO_DGRAM)
+			return perr_set(e, "v1 has no DGRAM transport");
+	} else {
+		if (h->unknown)
+			return perr_set(e, "--unknown is a v1 form (v2 has --local and "
+					"--family unspec)");
+	}
+	if (h->have_unix_src || h->have_unix_dst) {
+		if (h->family >= 0 && h->family != PP_FAM_UNIX)
+			return perr_set(e, "--unix-src/--unix-dst need --family unix");
+	}
+	if (h->family == PP_FAM_UNIX && (h->have_src || h->have_dst))
+		return perr_set(e, "--src/--dst are IP addresses; with --family unix use "
+				"--unix-src/--unix-dst");
+	if ((h->have_unix_src || h->have_unix_dst) && (h->have_src || h->have_dst))
+		return perr_set(e, "--unix-src/--unix-dst cannot be combined with --src/--dst");
+	if (h->have_src && h->have_dst && h->src.ss_family != h->dst.ss_family &&
+	    h->family != PP_FAM_INET6)
+		return perr_set(e, "--src and --dst are of different families "
+				"(add --family inet6 to send both as IPv6)");
+	if (h->family == PP_FAM_INET &&
+	    ((h->have_src && h->src.ss_family == AF_INET6) ||
+	     (h->have_dst && h->dst.ss_family == AF_INET6)))
+		return perr_set(e, "--family inet with an IPv6 address");
+	return 0;
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+/* Rewrite an IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d), same port. */
+static void map_v6(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in a4;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family != AF_INET)
+		return;
+	memcpy(&a4, ss, sizeof(a4));
+	memset(ss, 0, sizeof(*ss));
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = a4.sin_port;
+	a6->sin6_addr.s6_addr[10] = 0xff;
+	a6->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&a6->sin6_addr.s6_addr[12], &a4.sin_addr, 4);
+}
+
+static void def_addr(const char *s, struct sockaddr_storage *ss)
+{
+	/* The defaults are literals of this file: they parse. */
+	(void)opts_parse_ipport(s, ss, NULL);
+}
+
+static void unix_addr(const char *path, struct sockaddr_storage *ss)
+{
+	struct sockaddr_un *un = (struct sockaddr_un *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	un->sun_family = AF_UNIX;
+	snprintf(un->sun_path, sizeof(un->sun_path), "%s", path);
+}
+
+/* Pick the IP addresses: given ones, else the defaults of the family. */
+static int pick_ip_addrs(const struct sockaddr_storage *src_in,
+			 const struct sockaddr_storage *dst_in, struct sockaddr_storage *s,
+			 struct sockaddr_storage *d, int *fam, struct perr *e)
+{
+	bool has_s = src_in != NULL, has_d = dst_in != NULL;
+	bool v6;
+
+	if (has_s)
+		*s = *src_in;
+	if (has_d)
+		*d = *dst_in;
+	if (*fam == PP_FAM_INET6)
+		v6 = true;
+	else if (*fam == PP_FAM_INET)
+		v6 = false;
+	else
+		v6 = (has_s && s->ss_family == AF_INET6) || (has_d && d->ss_family == AF_INET6);
+	if (!has_s)
+		def_addr(v6 ? OPTS_DEF_SRC6 : OPTS_DEF_SRC4, s);
+	if (!has_d)
+		def_addr(v6 ? OPTS_DEF_DST6 : OPTS_DEF_DST4, d);
+	if (v6) {
+		map_v6(s);
+		map_v6(d);
+	} else if (s->ss_family != AF_INET || d->ss_family != AF_INET) {
+		return perr_set(e, "family inet needs IPv4 addresses");
+	}
+	*fam = v6 ? PP_FAM_INET6 : PP_FAM_INET;
+	return 0;
+}
+
+/* Fill h and bo from the options. ssl must hold TLV_VALUE_MAX bytes; it
+ * keeps the encoded SSL TLV that h->tlv[] points to. */
+static int hdr_fill(const struct opts_hdr *o, const struct sockaddr_storage *src_in,
+		    const struct sockaddr_storage *dst_in, struct pp_header *h,
+		    struct pp_build_opts *bo, uint8_t *ssl, struct perr *e)
+{
+	int v = opts_hdr_version(o);
+	int fam = o->family;
+	struct sockaddr_storage s, d;
+
+	pp_header_init(h, v, o->local ? PP_CMD_LOCAL : PP_CMD_PROXY);
+	h->version = v;
+	h->command = o->local ? PP_CMD_LOCAL : PP_CMD_PROXY;
+	memset(bo, 0, sizeof(*bo));
+	bo->crc32c = o->crc32c;
+	bo->v1_unknown_long = o->unknown_long;
+	memset(&h->src, 0, sizeof(h->src));
+	memset(&h->dst, 0, sizeof(h->dst));
+
+	if (!src_in && o->have_src)
+		src_in = &o->src;
+	if (!dst_in && o->have_dst)
+		dst_in = &o->dst;
+
+	if (fam < 0) {
+		if (o->have_unix_src || o->have_unix_dst)
+			fam = PP_FAM_UNIX;
+		else if (v == 1 && o->unknown && !o->unknown_long)
+			fam = PP_FAM_UNSPEC;
+		else if (o->local && !o->addr_touched)
+			fam = PP_FAM_UNSPEC;
+	}
+	if (fam == PP_FAM_UNIX) {
+		unix_addr(o->have_unix_src ? o->unix_src : OPTS_DEF_UNIX_SRC, &h->src);
+		unix_addr(o->have_unix_dst ? o->unix_dst : OPTS_DEF_UNIX_DST, &h->dst);
+		h->family = PP_FAM_UNIX;
+	} else if (fam == PP_FAM_UNSPEC && !(v == 1 && o->unknown_long)) {
+		h->family = PP_FAM_UNSPEC;
+	} else {
+		if (fam == PP_FAM_UNSPEC)
+			fam = -1; /* v1 UNKNOWN long form: addresses of any family */
+		if (pick_ip_addrs(src_in, dst_in, &s, &d, &fam, e) < 0)
+			return -1;
+		if (pp_header_set_addrs(h, &s, &d) < 0)
+			return perr_set(e, "cannot use these addresses in a header");
+		h->family = (enum pp_fam)fam;
+	}
+	if (v == 1 && (o->unknown || fam == PP_FAM_UNSPEC))
+		h->family = PP_FAM_UNSPEC;
+
+	if (o->transport >= 0)
+		h->transport = (enum pp_proto)o->transport;
+	else
+		h->transport = h->family == PP_FAM_UNSPEC ? PP_PROTO_UNSPEC : PP_PROTO_STREAM;
+
+	h->ntlv = 0;
+	for (size_t i = 0; i < o->ntlv; i++) {
+		const void *val = o->tlv[i].val;
+		size_t len = o->tlv[i].len;
+
+		if ((int)i == o->ssl_slot) {
+			struct pp_ssl x;
+			int n;
+
+			memset(&x, 0, sizeof(x));
+			x.present = true;
+			x.client = o->ssl_client >= 0 ? (uint8_t)o->ssl_client
+				 : (uint8_t)(PP2_CLIENT_SSL |
+					     (o->ssl_cn ? PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS : 0));
+			x.verify = o->ssl_verify;
+#define SSL_FIELD(f) if (o->ssl_##f) { x.f.ptr = (const uint8_t *)o->ssl_##f; x.f.len = strlen(o->ssl_##f); }
+			SSL_FIELD(version)
+			SSL_FIELD(cn)
+			SSL_FIELD(cipher)
+			SSL_FIELD(sig_alg)
+			SSL_FIELD(key_alg)
+#undef SSL_FIELD
+			n = pp_ssl_encode(&x, ssl, TLV_VALUE_MAX);
+			if (n < 0)
+				return perr_set(e, "SSL TLV too long");
+			val = ssl;
+			len = (size_t)n;
+		}
+		if (pp_header_add_tlv(h, o->tlv[i].type, val, len) < 0)
+			return perr_set(e, "too many TLVs (max %d)", PP_MAX_TLVS);
+	}
+	return 0;
+}
+
+static int build(const struct opts_hdr *o, const struct sockaddr_storage *src,
+		 const struct sockaddr_storage *dst, uint8_t *out, size_t cap, struct perr *e)
+{
+	struct pp_header *h;
+	struct pp_build_opts bo;
+	struct pp_error pe;
+	uint8_t *ssl;
+	int n = -1;
+
+	if (opts_hdr_check(o, e) < 0)
+		return -1;
+	h = malloc(sizeof(*h));
+	ssl = malloc(TLV_VALUE_MAX);
+	if (!h || !ssl) {
+		free(h);
+		free(ssl);
+		return perr_set(e, "out of memory");
+	}
+	memset(&pe, 0, sizeof(pe));
+	if (hdr_fill(o, src, dst, h, &bo, ssl, e) < 0)
+		goto out;
+	if (o->mutate[0]) {
+		/* Without other header options, the catalog's own default base. */
+		n = pp_mutate(o->mutate, (o->touched || src || dst) ? h : NULL, out, cap, &pe);
+		if (n < 0)
+			perr_set(e, "--mutate '%s': %s", o->mutate,
+				 pe.msg[0] ? pe.msg : "cannot build this malformation");
+	} else {
+		n = pp_build(h, &bo, out, cap, &pe);
+		if (n < 0)
+			perr_set(e, "cannot build the header: %s",
+				 pe.msg[0] ? pe.msg : "invalid options");
+	}
+out:
+	free(h);
+	free(ssl);
+	return n;
+}
+
+int opts_hdr_build(const struct opts_hdr *h, uint8_t *out, size_t cap, struct perr *e)
+{
+	return build(h, NULL, NULL, out, cap, e);
+}
+
+int opts_hdr_build_addrs(const struct opts_hdr *h, const struct sockaddr_storage *src,
+			 const struct sockaddr_storage *dst, uint8_t *out, size_t cap,
+			 struct perr *e)
+{
+	struct sockaddr_storage s = *src, d = *dst;
+
+	/* Mixed families (an IPv6 client of an IPv4 listener, a random IPv6
+	 * source ...): both as IPv6, the IPv4 one IPv4-mapped. */
+	if (s.ss_family != d.ss_family) {
+		map_v6(&s);
+		map_v6(&d);
+	}
+	return build(h, &s, &d, out, cap, e);
+}
+
+/* ---- command-line plumbing ---------------------------------------------- */
+
+int opts_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "proxygen%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'proxygen%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+	return PG_EXIT_USAGE;
+}
+
+void opts_hdr_help(FILE *f)
+{
+	fputs(
+"Header options:\n"
+"  --v1 | --v2              protocol version (default v2)\n"
+"  --src IP:PORT            source address (default " OPTS_DEF_SRC4 ")\n"
+"  --dst IP:PORT            destination address (default " OPTS_DEF_DST4 ")\n"
+"                           IPv6 in brackets: [2001:db8::1]:40000\n"
+"  --local                  v2 LOCAL command (no addresses unless given)\n"
+"  --unknown                v1 UNKNOWN; --unknown-long adds the addresses\n"
+"  --family F               inet | inet6 | unix | unspec (default: from the addresses;\n"
+"                           inet6 writes IPv4 addresses as ::ffff:a.b.c.d)\n"
+"  --proto T                v2 transport: stream | dgram | unspec (default stream;\n"
+"                           also --transport T, except in send)\n"
+"  --unix-src PATH, --unix-dst PATH   UNIX addresses (family unix)\n"
+"TLVs (v2), written in command-line order:\n"
+"  --tlv TYPE=VALUE         any TLV; TYPE decimal or 0xNN, VALUE text or hex:ABCD\n"
+"  --authority NAME         PP2_TYPE_AUTHORITY (0x02)\n"
+"  --alpn PROTO             PP2_TYPE_ALPN (0x01)\n"
+"  --ssl-cn CN              PP2_TYPE_SSL (0x20) with a CN sub-TLV; also\n"
+"  --ssl-version V, --ssl-cipher C, --ssl-sig-alg A, --ssl-key-alg A,\n"
+"  --ssl-verify N (default 0), --ssl-client BITS (default 0x01, 0x07 with a CN)\n"
+"  --unique-id ID           PP2_TYPE_UNIQUE_ID (0x05)\n"
+"  --aws-vpce ID            AWS VPC endpoint id (0xEA, sub-type 0x01)\n"
+"  --azure-linkid N         Azure private endpoint LINKID (0xEE, sub-type 0x01)\n"
+"  --gcp-psc N              GCP PSC connection id (0xE0, sub-type 0x01)\n"
+"  --netns NAME             PP2_TYPE_NETNS (0x30)\n"
+"  --noop N                 PP2_TYPE_NOOP (0x04) of N zero bytes\n"
+"  --crc32c                 append a PP2_TYPE_CRC32C (0x03) TLV with the checksum\n"
+"Malformations:\n"
+"  --mutate NAME            damage the header as the named malformation does\n"
+"                           (list: proxygen mutations)\n", f);
+}

@@ -1,0 +1,184 @@
+/* opts.h - the header options shared by `proxygen header`, `send` and
+ * `relay`, and the value parsers behind every proxygen option.
+ *
+ * A subcommand merges opts_hdr_longopts into its own getopt_long table
+ * (opts_merge), hands every option it does not know itself to
+ * opts_hdr_apply, and finally builds the header with opts_hdr_build (or,
+ * in the relay, opts_hdr_build_addrs with each client's addresses).
+ *
+ * Value parsers return 0 or -1 with the perr saying what is wrong with the
+ * value ("port 99999 out of range 0..65535"); callers prefix the option
+ * name and the value (opts_hdr_apply already does).
+ */
+#ifndef PROXYGEN_OPTS_H
+#define PROXYGEN_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "err.h"
+#include "pp.h"
+
+/* getopt_long codes of the header options; subcommands use their own
+ * codes below OPTS_HDR_BASE. */
+#define OPTS_HDR_BASE 0x1000
+
+enum opts_hdr_code {
+	OPT_V1 = OPTS_HDR_BASE,
+	OPT_V2,
+	OPT_SRC,
+	OPT_DST,
+	OPT_LOCAL,
+	OPT_UNKNOWN,
+	OPT_UNKNOWN_LONG,
+	OPT_FAMILY,
+	OPT_TRANSPORT,
+	OPT_UNIX_SRC,
+	OPT_UNIX_DST,
+	OPT_TLV,
+	OPT_AUTHORITY,
+	OPT_ALPN,
+	OPT_SSL_CN,
+	OPT_SSL_VERSION,
+	OPT_SSL_CIPHER,
+	OPT_SSL_SIG_ALG,
+	OPT_SSL_KEY_ALG,
+	OPT_SSL_VERIFY,
+	OPT_SSL_CLIENT,
+	OPT_UNIQUE_ID,
+	OPT_AWS_VPCE,
+	OPT_AZURE_LINKID,
+	OPT_GCP_PSC,
+	OPT_NETNS,
+	OPT_CRC32C,
+	OPT_NOOP,
+	OPT_MUTATE,
+	OPT_HDR_END
+};
+
+/* Defaults when no address is given: documentation prefixes (RFC 5737,
+ * RFC 3849) so that nothing real is ever named by accident. */
+#define OPTS_DEF_SRC4 "192.0.2.1:40000"
+#define OPTS_DEF_DST4 "198.51.100.1:1883"
+#define OPTS_DEF_SRC6 "[2001:db8::1]:40000"
+#define OPTS_DEF_DST6 "[2001:db8::100]:1883"
+#define OPTS_DEF_UNIX_SRC "/run/proxygen/client.sock"
+#define OPTS_DEF_UNIX_DST "/run/proxygen/server.sock"
+
+struct opts_tlv {
+	uint8_t type;
+	uint8_t *val;   /* owned (malloc), NULL when len == 0 */
+	size_t len;
+};
+
+/* Everything the header options said, before the header is built. */
+struct opts_hdr {
+	int version;              /* 0 = not given */
+	bool local;               /* v2 LOCAL */
+	bool unknown;             /* v1 UNKNOWN */
+	bool unknown_long;        /* ... with addresses */
+	int family;               /* enum pp_fam, -1 = not given */
+	int transport;            /* enum pp_proto, -1 = not given */
+	bool have_src, have_dst;
+	struct sockaddr_storage src, dst;
+	char unix_src[PP_UNIX_PATH_LEN], unix_dst[PP_UNIX_PATH_LEN];
+	bool have_unix_src, have_unix_dst;
+
+	/* Top-level TLVs in command-line order. The SSL TLV gets a slot at
+	 * the first --ssl-* option and is encoded when the header is built,
+	 * so that --ssl-* options may come in any order. */
+	struct opts_tlv tlv[PP_MAX_TLVS];
+	size_t ntlv;
+	int ssl_slot;             /* index in tlv[], -1 = none */
+	char *ssl_cn, *ssl_version, *ssl_cipher, *ssl_sig_alg, *ssl_key_alg;
+	uint32_t ssl_verify;
+	int ssl_client;           /* -1 = derive (SSL, + cert bits with a CN) */
+
+	bool crc32c;
+	size_t noop;              /* 0 = none */
+	char mutate[64];          /* "" = none */
+
+	bool touched;             /* any header option given at all */
+	bool addr_touched;        /* --src/--dst/--family/--unix-* given */
+};
+
+extern const struct option opts_hdr_longopts[]; /* ends with a zero entry */
+
+void opts_hdr_init(struct opts_hdr *h);
+void opts_hdr_free(struct opts_hdr *h);
+
+/* Apply one option (code from opts_hdr_longopts, arg its value or NULL).
+ * Returns 1 when applied, 0 when code is not a header option, -1 on a bad
+ * value with *e = "--src '1.2.3.4:99999': port 99999 out of range 0..65535". */
+int opts_hdr_apply(struct opts_hdr *h, int code, const char *arg, struct perr *e);
+
+/* Check the options against each other (v1 with TLVs, --local with --v1,
+ * --mutate with a version that does not match ...). 0 or -1. */
+int opts_hdr_check(const struct opts_hdr *h, struct perr *e);
+
+/* Build the header the options describe (or its --mutate malformation)
+ * into out. Returns the length, or -1 with *e set. */
+int opts_hdr_build(const struct opts_hdr *h, uint8_t *out, size_t cap, struct perr *e);
+
+/* Same, with src/dst given by the caller instead of --src/--dst (the
+ * relay: the client's address and the listening address). Addresses of
+ * different families are both written as IPv6 (IPv4-mapped). */
+int opts_hdr_build_addrs(const struct opts_hdr *h, const struct sockaddr_storage *src,
+			 const struct sockaddr_storage *dst, uint8_t *out, size_t cap,
+			 struct perr *e);
+
+/* Resolved version: --v1/--v2, else what --mutate/--unknown/--local imply, else 2. */
+int opts_hdr_version(const struct opts_hdr *h);
+
+/* ---- value parsers ------------------------------------------------------ */
+
+/* "1.2.3.4:5" or "[2001:db8::1]:5" (literal addresses only). */
+int opts_parse_ipport(const char *s, struct sockaddr_storage *ss, struct perr *e);
+/* "host:port", "1.2.3.4:5", "[::1]:5": host copied into host[cap] without brackets. */
+int opts_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port,
+			struct perr *e);
+/* Decimal 0..65535, no sign, no leading zeros beyond "0". */
+int opts_parse_port(const char *s, uint16_t *port, struct perr *e);
+/* Unsigned integer, decimal or 0x hex, at most max. */
+int opts_parse_uint(const char *s, uint64_t max, uint64_t *v, struct perr *e);
+/* Hex digits, optionally separated by spaces or ':' between bytes.
+ * *out is malloc'd (NULL when empty); free it. */
+int opts_parse_hex(const char *s, uint8_t **out, size_t *len, struct perr *e);
+/* A TLV value: "hex:ABCD" or text taken as is. *out malloc'd (NULL when empty). */
+int opts_parse_value(const char *s, uint8_t **out, size_t *len, struct perr *e);
+/* "TYPE=VALUE": TYPE decimal or 0xNN (0..255), VALUE as opts_parse_value. */
+int opts_parse_tlv(const char *s, uint8_t *type, uint8_t **val, size_t *len,
+		   struct perr *e);
+
+/* Concatenate zero-terminated option tables a and b into out[cap]
+ * (zero-terminated); an entry of b named like one of a is left out, so a
+ * subcommand can give a name its own meaning (send's --transport).
+ * Returns 0, or -1 when cap is too small. */
+int opts_merge(struct option *out, size_t cap, const struct option *a,
+	       const struct option *b);
+
+/* Text for one getopt error, e.g. "unknown option '--foo'" or
+ * "option '--src' needs a value", from getopt_long's '?' / ':' return. */
+void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
+		       const struct option *longopts, struct perr *e);
+
+/* ---- command-line plumbing shared by the subcommands -------------------- */
+
+/* Exit statuses of every subcommand. */
+#define PG_EXIT_OK    0  /* success */
+#define PG_EXIT_FAIL  1  /* the outcome was something other than success */
+#define PG_EXIT_USAGE 2  /* bad arguments */
+
+/* Print "proxygen CMD: MESSAGE" and a pointer to --help on stderr.
+ * Returns PG_EXIT_USAGE. */
+int opts_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The help text of the header options (for the --help of each subcommand). */
+void opts_hdr_help(FILE *f);
+
+#endif

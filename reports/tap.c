@@ -1,0 +1,141 @@
+/* tap.c - TAP version 13 on a stream (see report.h for the grade table). */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+
+/* Hex shown in diagnostics by default: enough for a v2 header with
+ * addresses and the start of the CONNECT, short enough to read. */
+#define TAP_HEX_MAX 64
+
+void rpt_tap_plan(FILE *f, size_t n)
+{
+	fprintf(f, "TAP version 13\n1..%zu\n", n);
+}
+
+void rpt_tap_bail(FILE *f, const char *reason)
+{
+	fputs("Bail out! ", f);
+	esc_tap(f, reason ? reason : "");
+	putc('\n', f);
+}
+
+static void yaml_hex(FILE *f, const char *key, const unsigned char *p,
+		     size_t n, bool verbose)
+{
+	char *hex = rpt_hex(p, n, verbose ? 0 : TAP_HEX_MAX);
+
+	fprintf(f, "  %s: ", key);
+	esc_yaml(f, hex ? hex : "(out of memory)");
+	fprintf(f, "\n  %s_len: %zu\n", key, n);
+	free(hex);
+}
+
+static void tap_diag(FILE *f, const struct rpt_result *r, bool verbose)
+{
+	fputs("  ---\n", f);
+	fprintf(f, "  grade: %s\n", rpt_grade_name(r->grade));
+	fputs("  listener: ", f);
+	esc_yaml(f, r->listener);
+	if (r->reason) {
+		fputs("\n  reason: ", f);
+		esc_yaml(f, r->reason);
+	}
+	fputs("\n  expected:", f);
+	if (r->nexpected == 0)
+		fputs(" []", f);
+	for (size_t i = 0; i < r->nexpected; i++) {
+		fputs("\n    - ", f);
+		esc_yaml(f, r->expected[i]);
+	}
+	fputs("\n  actual: ", f);
+	esc_yaml(f, r->actual);
+	fputs("\n  reference: ", f);
+	esc_yaml(f, r->ref);
+	putc('\n', f);
+	yaml_hex(f, "sent", r->sent, r->sent_len, verbose);
+	yaml_hex(f, "received", r->received, r->received_len, verbose);
+	if (r->recorded) {
+		fputs("  recorded: ", f);
+		esc_yaml(f, r->recorded);
+		putc('\n', f);
+	}
+	fprintf(f, "  duration_ms: %lld\n", r->duration_ms);
+	fputs("  ...\n", f);
+}
+
+void rpt_tap_point(FILE *f, size_t num, const struct rpt_result *r,
+		   bool strict, bool verbose)
+{
+	bool fails = rpt_grade_fails(r->grade, strict);
+	bool not_ok = fails || r->grade == RPT_UNSUPPORTED;
+
+	fprintf(f, "%s %zu - ", not_ok ? "not ok" : "ok", num);
+	esc_tap(f, r->id ? r->id : "?");
+	fputs(" [", f);
+	esc_tap(f, r->listener ? r->listener : "?");
+	putc(']', f);
+	if (r->title && *r->title) {
+		putc(' ', f);
+		esc_tap(f, r->title);
+	}
+	switch (r->grade) {
+	case RPT_SKIP:
+		fputs(" # SKIP ", f);
+		esc_tap(f, r->reason ? r->reason : "not run");
+		break;
+	case RPT_UNSUPPORTED:
+		fputs(" # TODO unsupported", f);
+		if (r->reason) {
+			fputs(": ", f);
+			esc_tap(f, r->reason);
+		}
+		break;
+	case RPT_NON_STRICT:
+	case RPT_INFO:
+		/* Not a directive (only SKIP and TODO are): harnesses keep
+		 * it as a note; '#' inside the reason is escaped. */
+		fprintf(f, " # %s", rpt_grade_name(r->grade));
+		if (r->reason) {
+			fputs(": ", f);
+			esc_tap(f, r->reason);
+		}
+		break;
+	default:
+		break;
+	}
+	putc('\n', f);
+	if (fails || (verbose && r->grade != RPT_PASS && r->grade != RPT_SKIP))
+		tap_diag(f, r, verbose);
+}
+
+void rpt_tap_summary(FILE *f, const struct rpt_run *run)
+{
+	fputs("# ", f);
+	esc_tap(f, run->target ? run->target : "target");
+	putc(':', f);
+	for (int g = 0; g < RPT_NGRADES; g++)
+		fprintf(f, "%s %s %zu", g ? "," : "", rpt_grade_name(g),
+			run->totals[g]);
+	fprintf(f, "\n# %zu scenario point(s), %zu failed%s, %lld ms\n",
+		run->nresults, rpt_run_failures(run),
+		run->strict ? " (strict)" : "", run->duration_ms);
+}
+
+int rpt_write_tap(FILE *f, const struct rpt_run *run, bool verbose,
+		  struct perr *e)
+{
+	rpt_tap_plan(f, run->nresults);
+	for (size_t i = 0; i < run->nresults; i++)
+		rpt_tap_point(f, i + 1, &run->results[i], run->strict, verbose);
+	rpt_tap_summary(f, run);
+	if (fflush(f) != 0 || ferror(f)) {
+		if (!errno)
+			errno = EIO;
+		return perr_errno(e, "writing TAP");
+	}
+	return 0;
+}
