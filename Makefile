@@ -127,19 +127,20 @@ check-integration: tests
 check-brokers: tests
 	$(PROVE) $(PROVE_FLAGS) --exec '' $(sort $(wildcard tests/brokers/*.t))
 
-demo: all
+demo:
 	scripts/demo
 
 bench: all
 	scripts/bench
 
+# libFuzzer harnesses, each linked with the whole library:
+#   make fuzz && build/fuzz/fuzz_pp -max_total_time=60
 FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 fuzz:
-	@mkdir -p $(B)/fuzz
+	@mkdir -p build/fuzz
 	for f in fuzz/fuzz_*.c; do \
-	  n=$$(basename $$f .c); \
-	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined \
-	    -o $(B)/fuzz/$$n $$f lib/pp.c || exit 1; \
+	  $(FUZZ_CC) $(FUZZ_FLAGS) -o build/fuzz/$$(basename $$f .c) $$f lib/*.c $(LIBS) || exit 1; \
 	done
 
 install: all

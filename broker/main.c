@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&b, 0, sizeof(b));
+	loop_timer_init(&b.tick, on_tick);
 	log_init(PROG, LOG_INFO);
 	if (fault_enable_list(getenv("PPMQ_FAULT"), &e) < 0) {
 		fprintf(stderr, PROG ": PPMQ_FAULT: %s\n", e.msg);
@@ -261,7 +262,6 @@ int main(int argc, char **argv)
 			 cfg.admin.token ? "bearer token required" : "no authentication");
 	}
 
-	loop_timer_init(&b.tick, on_tick);
 	loop_timer_set(b.loop, &b.tick, 1000);
 
 	used = (size_t)snprintf(ready, sizeof(ready), "ready:");

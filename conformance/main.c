@@ -364,6 +364,8 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out_curl;
 	}
+	rpt_tap_summary(stdout, run);
+	fflush(stdout);
 	rc = rpt_run_failures(run) ? EXIT_FAILED : 0;
 	if (junit && rpt_write_junit(junit, run, &e) < 0) {
 		fprintf(stderr, "ppmq-conform: --junit: %s\n", e.msg);

@@ -766,8 +766,9 @@ static void flush_ready(struct rn *r)
 
 		memset(&res, 0, sizeof(res));
 		res.id = pt->s->id;
-		if (pt->s->configuration && pt->group >= 0)
-			snprintf(title, sizeof(title), "%s [%s]", pt->s->title, pt->s->configuration);
+		if (!pt->s->configuration && pt->group >= 0 && r->groups[pt->group].canon)
+			/* Run in a mode configuration: say which. */
+			snprintf(title, sizeof(title), "%s [%s]", pt->s->title, r->groups[pt->group].canon);
 		else
 			snprintf(title, sizeof(title), "%s", pt->s->title);
 		res.title = title;
@@ -1056,8 +1057,6 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 		*e = r.err;
 		rc = RN_ERROR;
 	}
-	if (c->tap)
-		rpt_tap_summary(c->tap, run);
 out:
 	if (r.pt)
 		for (i = 0; i < r.npt; i++)

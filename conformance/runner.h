@@ -32,7 +32,9 @@ struct rn_config {
 #define RN_ERROR       (-1)  /* configuration error: *e says why (exit 2) */
 #define RN_UNREACHABLE (-3)  /* nothing answers on any listener (exit 3) */
 
-/* Run everything, appending one result per point to run. Returns 0, or
+/* Run everything, appending one result per point to run and writing the
+ * TAP plan and points (not the summary: the caller adds the run's
+ * duration first). Returns 0, or
  * RN_ERROR / RN_UNREACHABLE with *e set. */
 int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e);
 

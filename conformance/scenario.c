@@ -1139,7 +1139,9 @@ int sc_expand_mutation(struct sc_catalog *cat, struct scenario *s, const char *n
 		    add_expect(cat, st, SC_O_TIMEOUT, 0, RPT_PASS,
 			       "still waiting for the rest of the header", e) < 0 ||
 		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_NON_STRICT,
-			       "accepted late: the bytes after the incomplete header were taken as part of it", e) < 0)
+			       "accepted late: the bytes after the incomplete header were taken as part of it", e) < 0 ||
+		    add_expect(cat, st, SC_O_ANY, 0, RPT_NON_STRICT,
+			       "no header timeout: the bytes sent after the incomplete header completed it", e) < 0)
 			return -1;
 		break;
 	case PP_VERDICT_NOT_PROXY:

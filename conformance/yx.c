@@ -99,6 +99,7 @@ int yx_load(struct yx_doc *d, const char *path, struct yx_arena *a, struct perr 
 
 	memset(&d->doc, 0, sizeof(d->doc));
 	d->loaded = false;
+	d->expand_env = false;
 	d->file = yx_strdup(a, path);
 	if (!d->file)
 		return perr_set(e, "out of memory");
@@ -124,6 +125,7 @@ int yx_load_string(struct yx_doc *d, const char *name, const char *text,
 
 	memset(&d->doc, 0, sizeof(d->doc));
 	d->loaded = false;
+	d->expand_env = false;
 	d->file = yx_strdup(a, name);
 	if (!d->file)
 		return perr_set(e, "out of memory");

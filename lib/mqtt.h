@@ -214,7 +214,8 @@ struct mqtt_props {
 	struct mqtt_str content_type;    /* 0x03 */
 	struct mqtt_str response_topic;  /* 0x08 */
 	struct mqtt_str correlation_data;/* 0x09: binary */
-	uint32_t sub_ids[MQTT_MAX_SUB_IDS]; /* 0x0B, in order; 1..268435455 */
+	uint32_t sub_ids[MQTT_MAX_SUB_IDS]; /* 0x0B, in order; 1..268435455 (encode: the
+					       first n_sub_ids, no `present` bit needed) */
 	unsigned n_sub_ids;              /* decode: extra ones beyond the array are validated and dropped */
 	uint32_t session_expiry;         /* 0x11: seconds, 0xFFFFFFFF = never */
 	struct mqtt_str assigned_client_id; /* 0x12 */
@@ -382,6 +383,7 @@ struct mqtt_pkt {
  *   0x84 Unsupported Protocol Version   CONNECT level other than 4 / 5
  *                             (p->connect.version says which, 3 for MQIsdp)
  *   0x90 Topic Name invalid   wildcard or empty topic in PUBLISH / will
+ *   0x94 Topic Alias invalid  Topic Alias property of 0
  * A CONNECT whose protocol name is not "MQTT" (or "MQIsdp" with level 3)
  * is 0x81 with version 0: close without CONNACK.
  * Decoded strings point into buf. */

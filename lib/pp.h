@@ -178,7 +178,7 @@ int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
 /* Early answer on the first bytes: can this be a PROXY header at all? */
 enum pp_detect {
 	PP_DETECT_MORE = 0, /* too few bytes to say */
-	PP_DETECT_V1,       /* starts like "PROXY " */
+	PP_DETECT_V1,       /* starts with "PROXY" (the 5 bytes the spec uses) */
 	PP_DETECT_V2,       /* starts like the v2 signature */
 	PP_DETECT_NONE,     /* cannot be a header: "missing header" */
 };

@@ -132,7 +132,8 @@ static const char script[] =
 	"});\n"
 	"d.addEventListener('keydown',function(e){if(e.key==='Escape')close();});\n"
 	"q.addEventListener('input',apply);fo.addEventListener('change',apply);\n"
-	"if(location.hash.length>1)open(decodeURIComponent(location.hash.slice(1)));\n"
+	"/* a bad address must not stop the rest of the script */\n"
+	"if(location.hash.length>1){try{open(decodeURIComponent(location.hash.slice(1)));}catch(e){}}\n"
 	"apply();\n"
 	"d.getElementById('matrix').setAttribute('data-ready','1');\n"
 	"})();\n";

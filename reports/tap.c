@@ -120,9 +120,12 @@ void rpt_tap_summary(FILE *f, const struct rpt_run *run)
 	for (int g = 0; g < RPT_NGRADES; g++)
 		fprintf(f, "%s %s %zu", g ? "," : "", rpt_grade_name(g),
 			run->totals[g]);
-	fprintf(f, "\n# %zu scenario point(s), %zu failed%s, %lld ms\n",
-		run->nresults, rpt_run_failures(run),
-		run->strict ? " (strict)" : "", run->duration_ms);
+	fprintf(f, "\n# %zu scenario point(s), %zu failed%s", run->nresults,
+		rpt_run_failures(run), run->strict ? " (strict)" : "");
+	/* A streaming runner may write this before it knows the duration. */
+	if (run->duration_ms > 0)
+		fprintf(f, ", %lld ms", run->duration_ms);
+	putc('\n', f);
 }
 
 int rpt_write_tap(FILE *f, const struct rpt_run *run, bool verbose,

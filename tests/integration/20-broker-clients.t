@@ -26,7 +26,7 @@ have_proxygen && "$PROXYGEN" relay --help >/dev/null 2>&1 && have_relay=1
 nk=$(wc -w <<<"$KINDS")
 nm=1
 [ -n "$CERTS" ] && nm=2
-plan $((nk * 2 + nm * 2 + nk * 3 + nm * 2))
+plan $((nk * 5 + nm * 4 + 1))
 
 url_of() { # KIND PORT
 	case $1 in
@@ -134,4 +134,5 @@ for k in tcp ssl; do
 done
 stop_broker
 
+check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean
 done_testing

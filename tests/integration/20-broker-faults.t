@@ -10,7 +10,7 @@ source tests/integration/20-broker-lib.bash
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 if certs_init; then :; else CERTS=; fi
 
-if [ -n "$CERTS" ]; then plan 22; else plan 18; fi
+if [ -n "$CERTS" ]; then plan 24; else plan 20; fi
 
 V1=$(hdr_v1 203.0.113.7 198.51.100.1 5555 1883)
 V2=$(hdr_v2 203.0.113.7 198.51.100.1 5555 1883)
@@ -99,4 +99,5 @@ is "$?" 2 "unknown fault name: exit status 2"
 grep -q "unknown fault 'no-such-fault'" "$T/unk.out"
 check "unknown fault name named in the message" [ $? -eq 0 ]
 
+check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean
 done_testing

@@ -45,9 +45,9 @@ row() {
 }
 
 if [ -n "$CERTS" ]; then
-	plan 27
+	plan 28
 else
-	plan 19
+	plan 20
 fi
 
 row "nothing set" "" "tcp=off ws=off"
@@ -91,4 +91,5 @@ out=$(MQTT_TCP_PROXY_PROTOCOL_ENABLED=true "$BROKER" --print-config 2>&1)
 grep -q '^listener.tcp.proxy_enabled = true .*env MQTT_TCP_PROXY_PROTOCOL_ENABLED' <<<"$out"
 check "--print-config: tcp value from its environment variable" [ $? -eq 0 ]
 
+check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean
 done_testing

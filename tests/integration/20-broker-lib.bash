@@ -173,7 +173,28 @@ stop_broker() {
 	fi
 	wait "$pid"
 	st=$?
+	[ "$st" -eq 0 ] || BROKER_BAD_EXITS=$((BROKER_BAD_EXITS + 1))
 	return $st
+}
+
+# brokers_clean: every broker stopped so far exited 0 after SIGTERM, and
+# no broker log holds a sanitizer or valgrind report (run the tests with
+# PPMQ_BIN=build-san/bin, or BROKER_WRAP=(valgrind ...), to make this bite).
+BROKER_BAD_EXITS=0
+brokers_clean() {
+	local f bad=0
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]|Invalid (read|write) of size|definitely lost: [1-9]' "$f"; then
+			diag "report in $(basename "$f"):" "$(grep -E -A8 'Sanitizer|runtime error|Invalid|definitely' "$f" | head -30)"
+			bad=1
+		fi
+	done
+	if [ "$BROKER_BAD_EXITS" -ne 0 ]; then
+		diag "$BROKER_BAD_EXITS broker(s) did not exit 0 on SIGTERM"
+		bad=1
+	fi
+	[ $bad -eq 0 ]
 }
 
 broker_alive() { kill -0 "$B_PID" 2>/dev/null; }
@@ -271,6 +292,9 @@ ap.add_argument("--keepalive", type=int, default=60)
 ap.add_argument("--no-connect", action="store_true")
 ap.add_argument("--timeout", type=float, default=4.0)
 ap.add_argument("--then-hex", default=None, help="after CONNACK 0, send these bytes and report")
+ap.add_argument("--then-frame", default=None, help="ws: after CONNACK 0, send a frame OPCODE:HEX and report the first frame back")
+ap.add_argument("--half-close", action="store_true", help="shut down writing after the CONNECT")
+ap.add_argument("--hold", type=float, default=0.0, help="after CONNACK 0, stay connected this long")
 a = ap.parse_args()
 
 def s_(b): return struct.pack(">H", len(b)) + b
@@ -382,6 +406,18 @@ if ws:
     status = head.split(b" ")[1].decode()
     if status != "101": out("ws-fail %s" % status, 1)
 
+def send_frame(op, b):
+    m = os.urandom(4)
+    hdr = bytes([0x80 | op])
+    n = len(b)
+    if n < 126: hdr += bytes([0x80 | n])
+    elif n < 65536: hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else: hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    try:
+        conn.sendall(hdr + m + bytes(x ^ m[i % 4] for i, x in enumerate(b)))
+    except (BrokenPipeError, ConnectionResetError):
+        out("reset", 1)
+
 def send_mqtt(b):
     if ws:
         m = os.urandom(4)
@@ -403,6 +439,7 @@ def recv_mqtt(n):
     while True:
         if ws:
             while len(rbuf) >= 2:
+                if rbuf[1] & 0x80: out("masked server frame", 1)
                 ln = rbuf[1] & 0x7f; off = 2
                 if ln == 126:
                     if len(rbuf) < 4: break
@@ -437,9 +474,29 @@ if a.mqtt_hex is not None:
     out("data " + d.hex(), 1)
 
 send_mqtt(connect_pkt())
+if a.half_close:
+    conn.shutdown(socket.SHUT_WR)
 d = recv_mqtt(4)
 if d[0] != 0x20: out("data " + d.hex(), 1)
 rc = d[3]
+if rc == 0 and a.hold:
+    print("connack 0 (holding %.1f s)" % a.hold); sys.stdout.flush()
+    time.sleep(a.hold)
+if rc == 0 and a.then_frame is not None:
+    op, _, hx = a.then_frame.partition(":")
+    send_frame(int(op, 0), bytes.fromhex(hx))
+    while True:
+        while len(rbuf) < 2:
+            rbuf += recv_some()
+        ln = rbuf[1] & 0x7f
+        if ln >= 126: out("frame-too-long", 1)
+        while len(rbuf) < 2 + ln:
+            rbuf += recv_some()
+        op2 = rbuf[0] & 0x0f
+        if op2 in (0x0, 0x2):   # MQTT data: skip
+            rbuf = rbuf[2 + ln:]
+            continue
+        out("frame %d %s" % (op2, rbuf[2:2 + ln].hex()), 0)
 if rc != 0 or a.then_hex is None:
     out("connack %d" % rc, 0 if rc == 0 else 1)
 send_mqtt(bytes.fromhex(a.then_hex))

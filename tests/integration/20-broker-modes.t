@@ -21,7 +21,7 @@ else
 	CERTS=
 fi
 nk=$(wc -w <<<"$KINDS")
-plan $((nk * 17 + 2))
+plan $((nk * 17 + 3))
 
 V1=$(hdr_v1 203.0.113.10 198.51.100.1 1010 1883)
 V2=$(hdr_v2 203.0.113.20 198.51.100.1 2020 1883)
@@ -93,4 +93,5 @@ grep -q 'PROXY header rejected from 127.0.0.1:[0-9]*: untrusted-source' "$B_LOG"
 check "untrusted source logged with its address and reason" [ $? -eq 0 ]
 stop_broker
 
+check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean
 done_testing

@@ -18,7 +18,7 @@ else
 	CERTS=
 fi
 nk=$(wc -w <<<"$KINDS")
-plan $((nk * 29 + 3))
+plan $((nk * 29 + 4))
 
 start_broker proxy MQTT_PROXY_PROTOCOL_ENABLED=true MQTT_PROXY_PROTOCOL_TIMEOUT=1s || exit 1
 
@@ -115,4 +115,6 @@ is "$m" "$nk" "missing headers counted by reason ($nk)"
 m=$(metric 'ppmq_proxy_headers_rejected_total{reason="v2-crc-mismatch"}')
 is "$m" "$nk" "CRC32C mismatches counted by reason ($nk)"
 
+stop_broker
+check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean
 done_testing

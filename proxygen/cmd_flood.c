@@ -1,0 +1,1162 @@
+/* cmd_flood.c - `proxygen flood`: many proxied MQTT connections at a set
+ * rate and concurrency.
+ *
+ * tcp: one thread, non-blocking sockets on epoll (edge-triggered), so that
+ * one process drives thousands of connections. Each connection writes its
+ * PROXY header and the CONNECT in one write, waits for the CONNACK, then
+ * holds the session (--hold) or sends DISCONNECT and closes.
+ * Connections waiting for a CONNACK sit in a FIFO ordered by start time
+ * and held ones in a FIFO ordered by CONNACK time: both deadlines are a
+ * fixed delay after those times, so each list's head is its next deadline.
+ *
+ * tls, ws, wss: worker threads, one connection at a time each, through
+ * lib/client (cl_run); the concurrency is the number of threads.
+ *
+ * Every run is bounded: --connections in count, --duration in time.
+ */
+#include "cmd_flood.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "mqtt.h"
+#include "net.h"
+#include "opts.h"
+
+#define CMD "flood"
+
+enum {
+	OPT_HELP = 'h',
+	OPT_QUIET = 'q',
+	OPT_TARGET = 0x100,
+	OPT_CL_TRANSPORT,
+	OPT_CA,
+	OPT_INSECURE,
+	OPT_SNI,
+	OPT_PATH,
+	OPT_CONNECTIONS,
+	OPT_CONCURRENCY,
+	OPT_RATE,
+	OPT_DURATION,
+	OPT_SRC_CIDR,
+	OPT_NO_HEADER,
+	OPT_HOLD,
+	OPT_MQTT,
+	OPT_CLIENT_PREFIX,
+	OPT_USERNAME,
+	OPT_PASSWORD,
+	OPT_KEEPALIVE,
+	OPT_TIMEOUT,
+	OPT_BIND,
+	OPT_SEED,
+	OPT_JSON,
+};
+
+static const struct option own_opts[] = {
+	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "transport", required_argument, NULL, OPT_CL_TRANSPORT },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "sni", required_argument, NULL, OPT_SNI },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "src-cidr", required_argument, NULL, OPT_SRC_CIDR },
+	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "hold", required_argument, NULL, OPT_HOLD },
+	{ "mqtt", required_argument, NULL, OPT_MQTT },
+	{ "client-prefix", required_argument, NULL, OPT_CLIENT_PREFIX },
+	{ "username", required_argument, NULL, OPT_USERNAME },
+	{ "password", required_argument, NULL, OPT_PASSWORD },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "bind", required_argument, NULL, OPT_BIND },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Limits of the options: every run is bounded in count and time. */
+#define MAX_CONNECTIONS  10000000u
+#define MAX_CONCURRENCY  1000000u
+#define MAX_THREADS      1000u       /* tls / ws / wss: one thread per connection open */
+#define MAX_RATE         1000000u
+#define MAX_DURATION_S   86400u
+#define MAX_HOLD_MS      3600000u
+#define MAX_TIMEOUT_MS   600000u
+#define MAX_PREFIX       200
+#define DEF_CONNECTIONS  1000
+#define DEF_CONCURRENCY  100
+#define DEF_DURATION_S   60
+#define DEF_TIMEOUT_MS   5000
+#define FD_RESERVE       64          /* descriptors kept for everything but the connections */
+#define HDR_CAP          (PP_V2_MAX_LEN + 64)
+#define CONNECT_CAP      1024
+#define IN_CAP           512         /* CONNACKs are a few bytes; 5.0 properties stay far below */
+#define LAUNCH_BATCH     256         /* new connections per loop turn, so events are not starved */
+#define PROGRESS_US      200000
+
+/* ---- outcome kinds ---------------------------------------------------------------- */
+
+enum fl_kind {
+	FK_OK = 0,       /* CONNACK 0 */
+	FK_REFUSED,      /* TCP connect refused / unreachable */
+	FK_CLOSED,       /* FIN before a CONNACK */
+	FK_RESET,        /* RST before a CONNACK */
+	FK_TIMEOUT,      /* no CONNACK within --timeout */
+	FK_CONNACK,      /* CONNACK with a code other than 0 */
+	FK_PROTOCOL,     /* something else than a CONNACK came back */
+	FK_TLS,          /* TLS handshake failed */
+	FK_WS,           /* WebSocket upgrade refused */
+	FK_LOCAL,        /* our side: no descriptor, no local port ... */
+	FK_UNFINISHED,   /* still waiting when --duration (or a signal) ended the run */
+	FK_COUNT
+};
+
+static const char *const kind_names[FK_COUNT] = {
+	"ok", "refused", "closed", "reset", "timeout", "connack!=0", "protocol",
+	"tls", "ws", "local", "unfinished",
+};
+static const char *const kind_keys[FK_COUNT] = {
+	"ok", "refused", "closed", "reset", "timeout", "connack_nonzero", "protocol",
+	"tls", "ws", "local", "unfinished",
+};
+
+/* ---- arguments -------------------------------------------------------------------- */
+
+struct flood_args {
+	char host[256];
+	uint16_t port;
+	bool have_target;
+	enum cl_transport transport;
+	const char *ca_file, *sni, *ws_path;
+	bool insecure;
+
+	uint64_t connections, concurrency, rate;
+	uint64_t duration_s;
+	bool duration_given;
+
+	bool have_cidr;
+	struct net_cidr cidr;
+	bool no_header;
+	struct opts_hdr hdr;
+
+	int hold_ms;
+	int mqtt_version;
+	const char *prefix, *username, *password;
+	int keepalive;           /* -1: derived from --hold */
+	int timeout_ms;
+	const char *bind;
+	uint64_t seed;
+	bool have_seed;
+	bool json, quiet;
+	bool done;               /* --help printed */
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: proxygen flood --target HOST:PORT [OPTIONS]\n"
+	      "Open many proxied MQTT connections at a set rate and concurrency; print\n"
+	      "connections/s, CONNACK latency percentiles and errors by kind.\n"
+	      "\n"
+	      "Load (every run is bounded in count and time):\n"
+	      "  --connections N          connections in total (default 1000)\n"
+	      "  --concurrency C          connections open at once, held ones included (default 100)\n"
+	      "  --rate R                 new connections per second, 0 = as fast as possible\n"
+	      "                           (default 0)\n"
+	      "  --duration S             stop after S seconds at most (default 60, plus --hold)\n"
+	      "  --hold MS                keep each session open MS after its CONNACK, then\n"
+	      "                           DISCONNECT (default 0: at once)\n"
+	      "  --timeout MS             CONNACK expected within MS of the connect (default 5000)\n"
+	      "Connection:\n"
+	      "  --target HOST:PORT       where to connect (IPv6 in brackets)\n"
+	      "  --transport T            tcp | tls | ws | wss (default tcp; tcp runs on one\n"
+	      "                           epoll loop, the others on one thread per open connection,\n"
+	      "                           at most 1000)\n"
+	      "  --ca FILE | --insecure   tls, wss: verify the server against FILE, or not at all\n"
+	      "  --sni NAME               tls, wss: server name\n"
+	      "  --path PATH              ws, wss: WebSocket path (default /mqtt)\n"
+	      "  --bind IP                local source address of every connection\n"
+	      "Header:\n"
+	      "  --src-cidr CIDR          a random source address (and port) from CIDR in each\n"
+	      "                           header, IPv4 or IPv6 (e.g. 10.0.0.0/8, 2001:db8::/32)\n"
+	      "  --seed N                 seed of those random sources (default: random)\n"
+	      "  --no-header              send no PROXY header\n"
+	      "  the destination is --dst, else the target's address\n"
+	      "MQTT:\n"
+	      "  --mqtt V                 3.1.1 | 5 (default 3.1.1)\n"
+	      "  --client-prefix P        client ids are P0, P1, ... (default flood-)\n"
+	      "  --username NAME, --password SECRET\n"
+	      "  --keepalive S            CONNECT keep-alive (default 60, or longer than --hold)\n"
+	      "Output:\n"
+	      "  --json                   the summary as one JSON object on stdout\n"
+	      "  -q, --quiet              no live progress line (shown only on a terminal)\n"
+	      "  -h, --help               this text\n"
+	      "\n", f);
+	opts_hdr_help(f);
+	fputs("\nExit status: 0 every connection got CONNACK 0 (and stayed open for --hold),\n"
+	      "1 otherwise (including a run cut short by --duration), 2 usage error.\n"
+	      "\nExamples:\n"
+	      "  proxygen flood --target 127.0.0.1:1883 --v2 --src-cidr 10.0.0.0/8 \\\n"
+	      "      --connections 10000 --concurrency 200 --rate 2000\n"
+	      "  proxygen flood --target 127.0.0.1:1883 --no-header --connections 10000 \\\n"
+	      "      --concurrency 10000 --hold 30000 --json\n", f);
+}
+
+static int parse_uint_opt(const char *opt, const char *arg, uint64_t min, uint64_t max,
+			  uint64_t *out)
+{
+	struct perr e;
+	uint64_t v;
+
+	if (opts_parse_uint(arg, max, &v, &e) < 0)
+		return opts_usage_error(CMD, "--%s '%s': %s", opt, arg, e.msg);
+	if (v < min)
+		return opts_usage_error(CMD, "--%s '%s': must be at least %" PRIu64, opt, arg, min);
+	*out = v;
+	return 0;
+}
+
+static int parse_int_opt(const char *opt, const char *arg, uint64_t min, uint64_t max, int *out)
+{
+	uint64_t v;
+	int rc = parse_uint_opt(opt, arg, min, max, &v);
+
+	if (rc == 0)
+		*out = (int)v;
+	return rc;
+}
+
+static int parse_args(int argc, char **argv, struct flood_args *a)
+{
+	struct option longopts[96];
+	struct sockaddr_storage ss;
+	struct perr e;
+	int c, rc;
+
+	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
+		return opts_usage_error(CMD, "internal error: option table too small");
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":hq", longopts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case OPT_HELP:
+			usage(stdout);
+			a->done = true;
+			return PG_EXIT_OK;
+		case OPT_QUIET:
+			a->quiet = true;
+			break;
+		case OPT_TARGET:
+			if (opts_parse_hostport(optarg, a->host, sizeof(a->host), &a->port, &e) < 0)
+				return opts_usage_error(CMD, "--target '%s': %s", optarg, e.msg);
+			if (a->port == 0)
+				return opts_usage_error(CMD, "--target '%s': port 0", optarg);
+			a->have_target = true;
+			break;
+		case OPT_CL_TRANSPORT:
+			if (cl_transport_parse(optarg, &a->transport) < 0)
+				return opts_usage_error(CMD, "--transport '%s': expected tcp, tls, ws or "
+							"wss (the header's transport field is --proto)",
+							optarg);
+			break;
+		case OPT_CA:
+			a->ca_file = optarg;
+			break;
+		case OPT_INSECURE:
+			a->insecure = true;
+			break;
+		case OPT_SNI:
+			a->sni = optarg;
+			break;
+		case OPT_PATH:
+			if (optarg[0] != '/')
+				return opts_usage_error(CMD, "--path '%s': must start with '/'", optarg);
+			a->ws_path = optarg;
+			break;
+		case OPT_CONNECTIONS:
+			rc = parse_uint_opt("connections", optarg, 1, MAX_CONNECTIONS, &a->connections);
+			break;
+		case OPT_CONCURRENCY:
+			rc = parse_uint_opt("concurrency", optarg, 1, MAX_CONCURRENCY, &a->concurrency);
+			break;
+		case OPT_RATE:
+			rc = parse_uint_opt("rate", optarg, 0, MAX_RATE, &a->rate);
+			break;
+		case OPT_DURATION:
+			rc = parse_uint_opt("duration", optarg, 1, MAX_DURATION_S, &a->duration_s);
+			a->duration_given = true;
+			break;
+		case OPT_SRC_CIDR:
+			if (net_cidr_parse(optarg, &a->cidr, &e) < 0)
+				return opts_usage_error(CMD, "--src-cidr: %s", e.msg);
+			a->have_cidr = true;
+			break;
+		case OPT_NO_HEADER:
+			a->no_header = true;
+			break;
+		case OPT_HOLD:
+			rc = parse_int_opt("hold", optarg, 0, MAX_HOLD_MS, &a->hold_ms);
+			break;
+		case OPT_MQTT:
+			if (strcmp(optarg, "3.1.1") == 0 || strcmp(optarg, "4") == 0 ||
+			    strcmp(optarg, "311") == 0)
+				a->mqtt_version = MQTT_V311;
+			else if (strcmp(optarg, "5") == 0 || strcmp(optarg, "5.0") == 0)
+				a->mqtt_version = MQTT_V5;
+			else
+				return opts_usage_error(CMD, "--mqtt '%s': expected 3.1.1 or 5", optarg);
+			break;
+		case OPT_CLIENT_PREFIX:
+			if (strlen(optarg) > MAX_PREFIX)
+				return opts_usage_error(CMD, "--client-prefix: longer than %d bytes",
+							MAX_PREFIX);
+			a->prefix = optarg;
+			break;
+		case OPT_USERNAME:
+			a->username = optarg;
+			break;
+		case OPT_PASSWORD:
+			a->password = optarg;
+			break;
+		case OPT_KEEPALIVE:
+			rc = parse_int_opt("keepalive", optarg, 0, 65535, &a->keepalive);
+			break;
+		case OPT_TIMEOUT:
+			rc = parse_int_opt("timeout", optarg, 1, MAX_TIMEOUT_MS, &a->timeout_ms);
+			break;
+		case OPT_BIND:
+			if (net_addr_parse(optarg, 0, &ss, &e) < 0)
+				return opts_usage_error(CMD, "--bind '%s': not an IPv4 or IPv6 address",
+							optarg);
+			a->bind = optarg;
+			break;
+		case OPT_SEED:
+			rc = parse_uint_opt("seed", optarg, 0, UINT64_MAX, &a->seed);
+			a->have_seed = true;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case '?':
+		case ':':
+			opts_getopt_error(c, optopt, argv[optind - 1], longopts, &e);
+			return opts_usage_error(CMD, "%s", e.msg);
+		default:
+			if (opts_hdr_apply(&a->hdr, c, optarg, &e) <= 0)
+				return opts_usage_error(CMD, "%s", e.msg);
+		}
+		if (rc)
+			return rc;
+	}
+	if (optind < argc)
+		return opts_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int check_args(struct flood_args *a)
+{
+	bool tls = a->transport == CL_TLS || a->transport == CL_WSS;
+	bool ws = a->transport == CL_WS || a->transport == CL_WSS;
+	bool hdr_opts = a->hdr.touched || a->hdr.mutate[0];
+	struct perr e;
+
+	if (!a->have_target)
+		return opts_usage_error(CMD, "--target HOST:PORT is required");
+	if (a->no_header && (hdr_opts || a->have_cidr))
+		return opts_usage_error(CMD, "--no-header excludes the header options and "
+					"--src-cidr");
+	if (a->have_cidr && a->hdr.have_src)
+		return opts_usage_error(CMD, "--src-cidr and --src exclude each other");
+	if (!a->no_header && opts_hdr_check(&a->hdr, &e) < 0)
+		return opts_usage_error(CMD, "%s", e.msg);
+	if (a->ca_file && a->insecure)
+		return opts_usage_error(CMD, "--ca and --insecure exclude each other");
+	if (!tls && (a->ca_file || a->insecure || a->sni))
+		return opts_usage_error(CMD, "--ca, --insecure and --sni need --transport tls or wss");
+	if (!ws && a->ws_path)
+		return opts_usage_error(CMD, "--path needs --transport ws or wss");
+	if (a->transport != CL_TCP && a->concurrency > MAX_THREADS)
+		return opts_usage_error(CMD, "--concurrency %" PRIu64 ": at most %u with --transport "
+					"%s (one thread each; tcp has no such limit)",
+					a->concurrency, MAX_THREADS, cl_transport_name(a->transport));
+	if (a->password && !a->username && a->mqtt_version != MQTT_V5)
+		return opts_usage_error(CMD, "--password without --username needs --mqtt 5");
+	if (a->concurrency > a->connections)
+		a->concurrency = a->connections;
+	if (!a->duration_given)
+		a->duration_s = DEF_DURATION_S + (uint64_t)(a->hold_ms + 999) / 1000;
+	if (a->keepalive < 0) {
+		int need = (a->hold_ms + 999) / 1000 + 10;
+
+		a->keepalive = need > 60 ? (need > 65535 ? 0 : need) : 60;
+	}
+	return 0;
+}
+
+/* ---- shared state ----------------------------------------------------------------- */
+
+struct flood {
+	const struct flood_args *a;
+	struct sockaddr_storage target;   /* resolved */
+	socklen_t target_len;
+	struct sockaddr_storage bind_ss;
+	socklen_t bind_len;
+	struct sockaddr_storage hdr_dst;  /* destination written in headers */
+	char target_str[NET_ADDR_STRLEN];
+	uint8_t *static_hdr;              /* the header, when it is the same every time */
+	size_t static_hdr_len;
+	bool vary_hdr;                    /* built per connection (random sources) */
+	int version;                      /* PROXY version, 0 = none */
+	uint8_t disconnect[8];
+	size_t disconnect_len;
+
+	pthread_mutex_t mu;               /* guards everything below (threads) */
+	uint64_t next;                    /* next connection number to start */
+	uint64_t attempted, open;
+	uint64_t count[FK_COUNT];
+	uint64_t dropped;                 /* CONNACK 0, then closed by the peer during --hold */
+	uint64_t connacks;                /* of any code */
+	uint32_t *lat_us;                 /* CONNACK latencies, connect to CONNACK */
+	size_t nlat;
+	char first_err[FK_COUNT][160];
+	char first_drop[160];
+	int64_t t_start, t_last_connack, t_end;
+
+	atomic_int stop;
+	const char *stopped_by;           /* "done", "duration", "signal" */
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	got_signal = 1;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* splitmix64: small, fast, good enough for addresses and ports. */
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* A random address inside c (host bits random) and a port 1024..65535. */
+static void random_src(const struct net_cidr *c, uint64_t *rng, struct sockaddr_storage *ss)
+{
+	uint8_t a[16];
+	size_t n = c->family == AF_INET ? 4 : 16;
+	uint64_t r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned bits = c->prefix > i * 8 ? c->prefix - (unsigned)(i * 8) : 0;
+		uint8_t keep = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
+
+		if (i % 8 == 0)
+			r = rng_next(rng);
+		a[i] = (uint8_t)((c->addr[i] & keep) | ((uint8_t)r & (uint8_t)~keep));
+		r >>= 8;
+	}
+	uint16_t port = (uint16_t)(1024 + rng_next(rng) % 64512);
+
+	memset(ss, 0, sizeof(*ss));
+	if (c->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a, 4);
+		s4->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a, 16);
+		s6->sin6_port = htons(port);
+	}
+}
+
+/* The header of one connection into out[HDR_CAP]; its length, 0 for none,
+ * -1 with *e set. */
+static int make_header(struct flood *f, uint64_t *rng, uint8_t *out, struct perr *e)
+{
+	const struct flood_args *a = f->a;
+	struct sockaddr_storage src;
+
+	if (a->no_header)
+		return 0;
+	if (!f->vary_hdr) {
+		memcpy(out, f->static_hdr, f->static_hdr_len);
+		return (int)f->static_hdr_len;
+	}
+	random_src(&a->cidr, rng, &src);
+	return opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, out, HDR_CAP, e);
+}
+
+static long make_connect(const struct flood *f, uint64_t idx, uint8_t *out, size_t cap)
+{
+	const struct flood_args *a = f->a;
+	char id[MAX_PREFIX + 32];
+
+	snprintf(id, sizeof(id), "%s%" PRIu64, a->prefix, idx);
+	return mqtt_build_connect(out, cap, (uint8_t)a->mqtt_version, id, a->username,
+				  a->password, (uint16_t)a->keepalive, true);
+}
+
+/* ---- recording (under f->mu) ------------------------------------------------------ */
+
+static void note_first(char *slot, const char *fmt, va_list ap)
+{
+	if (!slot[0])
+		vsnprintf(slot, 160, fmt, ap);
+}
+
+static void record_fail(struct flood *f, enum fl_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void record_fail(struct flood *f, enum fl_kind k, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&f->mu);
+	f->count[k]++;
+	va_start(ap, fmt);
+	note_first(f->first_err[k], fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void record_connack(struct flood *f, int64_t latency_us, int64_t t)
+{
+	pthread_mutex_lock(&f->mu);
+	f->connacks++;
+	if (f->nlat < f->a->connections)
+		f->lat_us[f->nlat++] = latency_us < 0 ? 0 :
+			latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t)latency_us;
+	if (t > f->t_last_connack)
+		f->t_last_connack = t;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void record_ok(struct flood *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->count[FK_OK]++;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void record_drop(struct flood *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void record_drop(struct flood *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&f->mu);
+	f->dropped++;
+	va_start(ap, fmt);
+	note_first(f->first_drop, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void open_delta(struct flood *f, int d)
+{
+	pthread_mutex_lock(&f->mu);
+	if (d > 0)
+		f->attempted++;
+	f->open = (uint64_t)((int64_t)f->open + d);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Kind of a socket error before the CONNACK. */
+static enum fl_kind errno_kind(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		return FK_REFUSED;
+	case ECONNRESET:
+	case EPIPE:
+	case ECONNABORTED:
+		return FK_RESET;
+	case ETIMEDOUT:
+		return FK_TIMEOUT;
+	default:
+		return FK_LOCAL;
+	}
+}
+
+/* ---- tcp: the epoll client -------------------------------------------------------- */
+
+enum fl_state { S_FREE = 0, S_CONNECTING, S_SENDING, S_WAITING, S_HOLDING };
+
+struct fl_conn {
+	int fd;
+	enum fl_state state;
+	uint8_t *out;            /* header + CONNECT */
+	size_t out_len, out_off;
+	size_t in_len;
+	int64_t t0, deadline;    /* us */
+	struct fl_conn *prev, *next;
+	uint8_t in[IN_CAP];
+};
+
+struct fl_list {
+	struct fl_conn *head, *tail;
+};
+
+static void list_push(struct fl_list *l, struct fl_conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void list_remove(struct fl_list *l, struct fl_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+struct fl_loop {
+	struct flood *f;
+	int ep;
+	struct fl_conn *slots;
+	struct fl_conn *free_list;    /* linked through next */
+	struct fl_list waiting;       /* connecting, sending, waiting for the CONNACK */
+	struct fl_list holding;
+	uint8_t *hdr;                 /* HDR_CAP scratch */
+	uint64_t rng;
+};
+
+static struct fl_list *list_of(struct fl_loop *L, struct fl_conn *c)
+{
+	return c->state == S_HOLDING ? &L->holding : &L->waiting;
+}
+
+/* Close c and give its slot back. graceful: DISCONNECT first. */
+static void release(struct fl_loop *L, struct fl_conn *c, bool graceful)
+{
+	if (graceful)
+		(void)send(c->fd, L->f->disconnect, L->f->disconnect_len,
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(c->fd); /* also leaves the epoll set */
+	list_remove(list_of(L, c), c);
+	free(c->out);
+	c->out = NULL;
+	c->fd = -1;
+	c->state = S_FREE;
+	c->next = L->free_list;
+	L->free_list = c;
+	open_delta(L->f, -1);
+}
+
+static void fail(struct fl_loop *L, struct fl_conn *c, enum fl_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail(struct fl_loop *L, struct fl_conn *c, enum fl_kind k, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->state == S_HOLDING)
+		record_drop(L->f, "%s", msg);
+	else
+		record_fail(L->f, k, "%s", msg);
+	release(L, c, false);
+}
+
+static void fail_errno(struct fl_loop *L, struct fl_conn *c, int err, const char *during)
+{
+	fail(L, c, errno_kind(err), "%s: %s", during, strerror(err));
+}
+
+static void launch(struct fl_loop *L, uint64_t idx)
+{
+	struct flood *f = L->f;
+	const struct flood_args *a = f->a;
+	struct fl_conn *c = L->free_list;
+	uint8_t connect_pkt[CONNECT_CAP];
+	struct epoll_event ev;
+	struct perr e;
+	long clen;
+	int hlen;
+
+	L->free_list = c->next;
+	memset(c, 0, offsetof(struct fl_conn, in));
+	c->fd = -1;
+	c->state = S_CONNECTING;
+	c->t0 = now_us();
+	c->deadline = c->t0 + (int64_t)a->timeout_ms * 1000;
+	list_push(&L->waiting, c);
+	open_delta(f, +1);
+
+	hlen = make_header(f, &L->rng, L->hdr, &e);
+	clen = make_connect(f, idx, connect_pkt, sizeof(connect_pkt));
+	if (hlen < 0 || clen <= 0 || clen > (long)sizeof(connect_pkt)) {
+		fail(L, c, FK_LOCAL, "%s", hlen < 0 ? e.msg : "cannot build the CONNECT");
+		return;
+	}
+	c->out_len = (size_t)hlen + (size_t)clen;
+	c->out = malloc(c->out_len);
+	if (!c->out) {
+		fail(L, c, FK_LOCAL, "out of memory");
+		return;
+	}
+	memcpy(c->out, L->hdr, (size_t)hlen);
+	memcpy(c->out + hlen, connect_pkt, (size_t)clen);
+
+	c->fd = socket(f->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		fail(L, c, FK_LOCAL, "socket: %s", strerror(errno));
+		return;
+	}
+	if (f->bind_len) {
+		int one = 1;
+
+		/* Let connect() pick the port per destination: bind() alone would
+		 * reserve it for every destination and run out sooner. */
+		(void)setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(c->fd, (const struct sockaddr *)&f->bind_ss, f->bind_len) < 0) {
+			fail(L, c, FK_LOCAL, "bind %s: %s", a->bind, strerror(errno));
+			return;
+		}
+	}
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(L->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		fail(L, c, FK_LOCAL, "epoll_ctl: %s", strerror(errno));
+		return;
+	}
+	if (connect(c->fd, (const struct sockaddr *)&f->target, f->target_len) == 0) {
+		c->state = S_SENDING; /* loopback may connect at once; EPOLLOUT follows anyway */
+	} else if (errno != EINPROGRESS) {
+		fail_errno(L, c, errno, "connect");
+		return;
+	}
+}
+
+/* Write what is left of the header + CONNECT. 0 done or blocked, -1 c is gone. */
+static int do_write(struct fl_loop *L, struct fl_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			fail_errno(L, c, errno, "write");
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+	c->state = S_WAITING;
+	free(c->out);
+	c->out = NULL;
+	return 0;
+}
+
+static void on_connack(struct fl_loop *L, struct fl_conn *c, uint8_t rc)
+{
+	struct flood *f = L->f;
+	int64_t t = now_us();
+
+	record_connack(f, t - c->t0, t);
+	if (rc != 0) {
+		fail(L, c, FK_CONNACK, "CONNACK 0x%02x (%s)", rc,
+		     mqtt_connack_name((uint8_t)f->a->mqtt_version, rc));
+		return;
+	}
+	record_ok(f);
+	if (f->a->hold_ms <= 0) {
+		release(L, c, true);
+		return;
+	}
+	list_remove(&L->waiting, c);
+	c->state = S_HOLDING;
+	c->deadline = t + (int64_t)f->a->hold_ms * 1000;
+	list_push(&L->holding, c);
+}
+
+/* Read until the socket is drained (edge-triggered). */
+static void do_read(struct fl_loop *L, struct fl_conn *c)
+{
+	for (;;) {
+		uint8_t junk[1024];
+		uint8_t *dst = c->state == S_HOLDING ? junk : c->in + c->in_len;
+		size_t cap = c->state == S_HOLDING ? sizeof(junk) : IN_CAP - c->in_len;
+		ssize_t n;
+
+		if (cap == 0) {
+			fail(L, c, FK_PROTOCOL, "answer longer than %d bytes without a CONNACK",
+			     IN_CAP);
+			return;
+		}
+		n = recv(c->fd, dst, cap, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR)
+				continue;
+			fail_errno(L, c, errno, c->state == S_HOLDING ? "during --hold" : "read");
+			return;
+		}
+		if (n == 0) {
+			fail(L, c, FK_CLOSED, "%s", c->state == S_HOLDING ?
+			     "closed by the peer during --hold" : "closed by the peer before a CONNACK");
+			return;
+		}
+		if (c->state == S_HOLDING)
+			continue;
+		c->in_len += (size_t)n;
+
+		bool sp;
+		uint8_t rc;
+		long r = mqtt_parse_connack(c->in, c->in_len, (uint8_t)L->f->a->mqtt_version,
+					    &sp, &rc);
+
+		if (r < 0) {
+			fail(L, c, FK_PROTOCOL, "not a CONNACK: first byte 0x%02x (%s)", c->in[0],
+			     mqtt_type_name(c->in[0] >> 4));
+			return;
+		}
+		if (r > 0) {
+			on_connack(L, c, rc);
+			if (c->state != S_HOLDING)
+				return;
+		}
+	}
+}
+
+static void on_event(struct fl_loop *L, struct fl_conn *c, uint32_t ev)
+{
+	if (c->state == S_FREE)
+		return; /* released earlier in this batch */
+	if (c->state == S_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			fail_errno(L, c, err, "connect");
+			return;
+		}
+		c->state = S_SENDING;
+	}
+	if (c->state == S_SENDING && do_write(L, c) < 0)
+		return;
+	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+		do_read(L, c);
+}
+
+/* Time-outs and ends of --hold: the heads of the two FIFOs. */
+static void expire(struct fl_loop *L, int64_t now)
+{
+	while (L->waiting.head && L->waiting.head->deadline <= now)
+		fail(L, L->waiting.head, FK_TIMEOUT, "no CONNACK within %d ms",
+		     L->f->a->timeout_ms);
+	while (L->holding.head && L->holding.head->deadline <= now)
+		release(L, L->holding.head, true);
+}
+
+/* ---- progress --------------------------------------------------------------------- */
+
+struct progress {
+	bool on;
+	int64_t next, last_t;
+	uint64_t last_connacks;
+};
+
+static void progress_tick(struct flood *f, struct progress *p, int64_t now, bool force)
+{
+	uint64_t att, open, ok, failed = 0, connacks;
+	double rate;
+
+	if (!p->on || (!force && now < p->next))
+		return;
+	pthread_mutex_lock(&f->mu);
+	att = f->attempted;
+	open = f->open;
+	ok = f->count[FK_OK];
+	for (int k = 1; k < FK_COUNT; k++)
+		failed += f->count[k];
+	failed += f->dropped;
+	connacks = f->connacks;
+	pthread_mutex_unlock(&f->mu);
+	rate = now > p->last_t ? (double)(connacks - p->last_connacks) * 1e6 /
+				 (double)(now - p->last_t) : 0.0;
+	fprintf(stderr, "\r\033[Kflood %s: started %" PRIu64 "/%" PRIu64 "  ok %" PRIu64
+		"  failed %" PRIu64 "  open %" PRIu64 "  %.0f conn/s  %.1f s",
+		f->target_str, att, f->a->connections, ok, failed, open, rate,
+		(double)(now - f->t_start) / 1e6);
+	fflush(stderr);
+	p->last_t = now;
+	p->last_connacks = connacks;
+	p->next = now + PROGRESS_US;
+}
+
+static void progress_end(const struct progress *p)
+{
+	if (p->on) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+}
+
+/* ---- tcp run ---------------------------------------------------------------------- */
+
+static int run_tcp(struct flood *f, struct progress *prog)
+{
+	const struct flood_args *a = f->a;
+	struct fl_loop L;
+	struct epoll_event evs[512];
+	uint64_t launched = 0;
+	int rc = 0;
+
+	memset(&L, 0, sizeof(L));
+	L.f = f;
+	L.rng = a->seed;
+	L.ep = epoll_create1(EPOLL_CLOEXEC);
+	L.slots = calloc(a->concurrency, sizeof(*L.slots));
+	L.hdr = malloc(HDR_CAP);
+	if (L.ep < 0 || !L.slots || !L.hdr) {
+		fprintf(stderr, "proxygen flood: %s\n",
+			L.ep < 0 ? strerror(errno) : "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (uint64_t i = a->concurrency; i-- > 0;) {
+		L.slots[i].fd = -1;
+		L.slots[i].next = L.free_list;
+		L.free_list = &L.slots[i];
+	}
+
+	for (;;) {
+		int64_t now = now_us();
+
+		if (got_signal) {
+			f->stopped_by = "signal";
+			break;
+		}
+		if (now >= f->t_end) {
+			f->stopped_by = "duration";
+			break;
+		}
+		expire(&L, now);
+		for (int b = 0; b < LAUNCH_BATCH && launched < a->connections && L.free_list; b++) {
+			if (a->rate) {
+				int64_t due = f->t_start + (int64_t)((double)launched * 1e6 /
+								     (double)a->rate);
+				if (due > now)
+					break;
+			}
+			launch(&L, launched++);
+		}
+		if (launched >= a->connections && !L.waiting.head && !L.holding.head) {
+			f->stopped_by = "done";
+			break;
+		}
+
+		int64_t next = f->t_end;
+
+		if (launched < a->connections && L.free_list) {
+			int64_t due = a->rate ? f->t_start + (int64_t)((double)launched * 1e6 /
+								       (double)a->rate) : now;
+			if (due < next)
+				next = due;
+		}
+		if (L.waiting.head && L.waiting.head->deadline < next)
+			next = L.waiting.head->deadline;
+		if (L.holding.head && L.holding.head->deadline < next)
+			next = L.holding.head->deadline;
+		if (prog->on && prog->next < next)
+			next = prog->next;
+		now = now_us();
+		int wait_ms = next <= now ? 0 : (int)((next - now + 999) / 1000);
+		int n = epoll_wait(L.ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_ms);
+
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "proxygen flood: epoll_wait: %s\n", strerror(errno));
+			rc = -1;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			on_event(&L, evs[i].data.ptr, evs[i].events);
+		progress_tick(f, prog, now_us(), false);
+	}
+
+	/* Cut short: what still waits is unfinished, held sessions end normally. */
+	while (L.waiting.head)
+		fail(&L, L.waiting.head, FK_UNFINISHED, "still waiting when the run was %s",
+		     f->stopped_by && strcmp(f->stopped_by, "signal") == 0 ?
+		     "interrupted" : "ended by --duration");
+	while (L.holding.head)
+		release(&L, L.holding.head, true);
+out:
+	if (L.ep >= 0)
+		close(L.ep);
+	free(L.slots);
+	free(L.hdr);
+	return rc;
+}
+
+/* ---- tls / ws / wss: worker threads ----------------------------------------------- */
+
+static enum fl_kind outcome_kind(const struct cl_result *r)
+{
+	switch (r->outcome) {
+	case CL_CONNACK:
+		return r->connack_rc == 0 ? FK_OK : FK_CONNACK;
+	case CL_CLOSED:
+		return FK_CLOSED;
+	case CL_RESET:
+		return FK_RESET;
+	case CL_TIMEOUT:
+		return FK_TIMEOUT;
+	case CL_REFUSED:
+		return FK_REFUSED;
+	case CL_TLS_FAIL:
+		return FK_TLS;
+	case CL_WS_FAIL:
+		return FK_WS;
+	case CL_PROTOCOL:
+		return FK_PROTOCOL;
+	default:
+		return FK_LOCAL;
+	}
+}
+
+/* Sleep until t (us), waking for a stop; false when stopped. */
+static bool sleep_until(struct flood *f, int64_t t)
+{
+	for (;;) {
+		int64_t now = now_us();
+
+		if (atomic_load(&f->stop))
+			return false;
+		if (now >= t)
+			return true;
+		int64_t d = t - now;
+
+		net_sleep_ms((int)(d > 100000 ? 100 : (d + 999) / 1000));
+	}
+}
+
+static void run_one_threaded(struct flood *f, uint64_t idx, uint64_t *rng, uint8_t *hdr)
+{
+	const struct flood_args *a = f->a;
+	struct cl_opts o;
+	struct cl_result res;
+	struct cl_conn *conn = NULL;
+	struct perr e;
+	char id[MAX_PREFIX + 32];
+	int hlen;
+
+	open_delta(f, +1);
+	hlen = make_header(f, rng, hdr, &e);
+	if (hlen < 0) {
+		record_fail(f, FK_LOCAL, "%s", e.msg);
+		open_delta(f, -1);
+		return;
+	}
+	snprintf(id, sizeof(id), "%s%" PRIu64, a->prefix, idx);
+	cl_opts_init(&o);
+	o.transport = a->transport;
+	o.host = a->host;
+	o.port = a->port;
+	o.bind_addr = a->bind;
+	o.ca_file = a->ca_file;
+	o.insecure = a->insecure;
+	o.sni = a->sni;
+	o.ws_path = a->ws_path;
+	o.header = hlen ? hdr : NULL;
+	o.header_len = (size_t)hlen;
+	o.mqtt_version = a->mqtt_version;
+	o.client_id = id;
+	o.username = a->username;
+	o.password = a->password;
+	o.keepalive = a->keepalive;
+	o.timeout_ms = a->timeout_ms;
+
+	cl_run(&o, &res, &conn);
+	enum fl_kind k = outcome_kind(&res);
+
+	if (res.outcome == CL_CONNACK)
+		record_connack(f, (int64_t)(res.elapsed_ms * 1000.0), now_us());
+	if (k == FK_OK) {
+		record_ok(f);
+		int64_t end = now_us() + (int64_t)a->hold_ms * 1000;
+
+		while (a->hold_ms > 0 && now_us() < end && !atomic_load(&f->stop)) {
+			if (!cl_alive(conn)) {
+				record_drop(f, "closed by the peer during --hold");
+				break;
+			}
+			int64_t left = end - now_us();
+
+			net_sleep_ms(left > 50000 ? 50 : (int)(left > 0 ? (left + 999) / 1000 : 0));
+		}
+	} else {
+		char buf[300];
+
+		record_fail(f, k, "%s", cl_result_str(&res, buf, sizeof(buf)));
+	}
+	cl_close(conn, k == FK_OK);
+	open_delta(f, -1);
+}
+

@@ -1,0 +1,490 @@
+/* test_conform_observer.c - reading what a broker recorded: URL and regex
+ * templates, JSON paths and array selection on documents shaped like
+ * ppmq-broker's, TBMQ's, EMQX's and RabbitMQ's, log-line extraction with
+ * named and numbered groups, and whole queries against a log file and a
+ * small HTTP server on a loopback port. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "observer.h"
+
+/* ---- templates ---------------------------------------------------------- */
+
+static void test_template(void **state)
+{
+	struct obs_vars v = { .client_id = "dev 1/a.b", .listener = "wss" };
+	char out[128];
+
+	(void)state;
+	assert_int_equal(obs_template("http://h/s/{client_id}?l={listener}", &v, OBS_ESC_URL, out, sizeof(out)),
+			 (int)strlen("http://h/s/dev%201%2Fa.b?l=wss"));
+	assert_string_equal(out, "http://h/s/dev%201%2Fa.b?l=wss");
+	obs_template("as {client_id} x{2,3}", &v, OBS_ESC_REGEX, out, sizeof(out));
+	assert_string_equal(out, "as dev 1/a\\.b x{2,3}"); /* unknown braces kept */
+	obs_template("{client_id}{client_id}", &v, OBS_ESC_NONE, out, sizeof(out));
+	assert_string_equal(out, "dev 1/a.bdev 1/a.b");
+	v.client_id = "a(b)[c]*+?^$|\\";
+	obs_template("{client_id}", &v, OBS_ESC_REGEX, out, sizeof(out));
+	assert_string_equal(out, "a\\(b\\)\\[c\\]\\*\\+\\?\\^\\$\\|\\\\");
+	/* does not fit */
+	assert_int_equal(obs_template("0123456789{client_id}", &v, OBS_ESC_NONE, out, 12), -1);
+	assert_int_equal(obs_template("", &v, OBS_ESC_NONE, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static const char tbmq_doc[] =
+	"{\"data\": [\n"
+	"  {\"clientId\": \"other\", \"ipAddress\": \"10.0.0.1\"},\n"
+	"  {\"clientId\": \"dev-1\", \"ipAddress\": \"203.0.113.5\", \"ts\": 1},\n"
+	"  {\"clientId\": 42, \"ipAddress\": \"10.0.0.42\"},\n"
+	"  {\"clientId\": \"dev-1\", \"ipAddress\": \"203.0.113.6\", \"ts\": 2}\n"
+	"], \"totalElements\": 4}";
+
+static void test_json_path(void **state)
+{
+	json_error_t je;
+	json_t *doc = json_loads("{\"a\": {\"b\": [10, {\"c\": \"x\"}]}, \"n\": null}", 0, &je);
+	json_t *v;
+
+	(void)state;
+	assert_non_null(doc);
+	assert_ptr_equal(obs_json_path(doc, NULL), doc);
+	assert_ptr_equal(obs_json_path(doc, ""), doc);
+	v = obs_json_path(doc, "a.b.0");
+	assert_true(json_is_integer(v));
+	assert_int_equal(json_integer_value(v), 10);
+	v = obs_json_path(doc, "a.b.1.c");
+	assert_string_equal(json_string_value(v), "x");
+	assert_null(obs_json_path(doc, "a.b.2"));
+	assert_null(obs_json_path(doc, "a.b.x"));
+	assert_null(obs_json_path(doc, "a.b.-1"));
+	assert_null(obs_json_path(doc, "a.zz"));
+	assert_null(obs_json_path(doc, "a..b"));
+	assert_null(obs_json_path(doc, "a.b.0.deeper"));
+	assert_true(json_is_null(obs_json_path(doc, "n")));
+	json_decref(doc);
+}
+
+static void test_json_select(void **state)
+{
+	json_error_t je;
+	json_t *doc = json_loads(tbmq_doc, 0, &je), *r, *arr;
+
+	(void)state;
+	assert_non_null(doc);
+	/* last matching element wins */
+	r = obs_json_select(doc, "data", "clientId", "dev-1");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "ipAddress")), "203.0.113.6");
+	/* numbers match their text */
+	r = obs_json_select(doc, "data", "clientId", "42");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "ipAddress")), "10.0.0.42");
+	assert_null(obs_json_select(doc, "data", "clientId", "nobody"));
+	assert_null(obs_json_select(doc, "totalElements", "clientId", "dev-1")); /* not an array */
+	assert_ptr_equal(obs_json_select(doc, NULL, NULL, "dev-1"), doc);     /* no select: the document */
+	/* the document itself is the array */
+	arr = json_object_get(doc, "data");
+	r = obs_json_select(arr, NULL, "clientId", "other");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "ipAddress")), "10.0.0.1");
+	json_decref(doc);
+}
+
+static void test_from_json_shapes(void **state)
+{
+	struct pf_observer o;
+	struct ex_record rec;
+	struct perr e;
+	char ex[512];
+
+	(void)state;
+	/* ppmq-broker: one object */
+	memset(&o, 0, sizeof(o));
+	o.role = "sessions";
+	o.ip_field = "clientIp";
+	o.port_field = "clientPort";
+	o.peer_ip_field = "peerIp";
+	o.peer_port_field = "peerPort";
+	o.connected_field = "connected";
+	assert_int_equal(obs_from_json(&o, "{\"clientId\":\"c1\",\"clientIp\":\"203.0.113.9\",\"clientPort\":50001,"
+				       "\"peerIp\":\"127.0.0.7\",\"peerPort\":41000,\"connected\":true}",
+				       "c1", &rec, ex, sizeof(ex), &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "203.0.113.9");
+	assert_true(rec.has_port);
+	assert_int_equal(rec.port, 50001);
+	assert_true(rec.has_peer_ip);
+	assert_string_equal(rec.peer_ip, "127.0.0.7");
+	assert_true(rec.has_peer_port);
+	assert_int_equal(rec.peer_port, 41000);
+	assert_int_equal(rec.connected, 1);
+	assert_non_null(strstr(ex, "\"clientIp\":\"203.0.113.9\""));
+
+	/* port as a string, connected false, missing peer */
+	assert_int_equal(obs_from_json(&o, "{\"clientIp\":\"::1\",\"clientPort\":\"1883\",\"connected\":false}",
+				       "c1", &rec, NULL, 0, &e), 0);
+	assert_int_equal(rec.port, 1883);
+	assert_int_equal(rec.connected, 0);
+	assert_false(rec.has_peer_ip);
+	assert_false(rec.has_peer_port);
+	/* a port that is not a number is no port */
+	assert_int_equal(obs_from_json(&o, "{\"clientIp\":\"::1\",\"clientPort\":\"x1\"}", "c1", &rec, NULL, 0, &e), 0);
+	assert_false(rec.has_port);
+	/* JSON null: no record */
+	assert_int_equal(obs_from_json(&o, "null", "c1", &rec, ex, sizeof(ex), &e), 0);
+	assert_false(rec.found);
+	assert_string_equal(ex, "");
+	/* not JSON */
+	assert_int_equal(obs_from_json(&o, "<html>", "c1", &rec, NULL, 0, &e), -1);
+	assert_non_null(strstr(e.msg, "not JSON"));
+
+	/* TBMQ unauthorized clients: a page with data[] */
+	memset(&o, 0, sizeof(o));
+	o.role = "unauthorized";
+	o.array_field = "data";
+	o.match_field = "clientId";
+	o.ip_field = "ipAddress";
+	assert_int_equal(obs_from_json(&o, tbmq_doc, "dev-1", &rec, ex, sizeof(ex), &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "203.0.113.6");
+	assert_non_null(strstr(ex, "\"ts\":2"));
+	assert_int_equal(obs_from_json(&o, tbmq_doc, "absent", &rec, NULL, 0, &e), 0);
+	assert_false(rec.found);
+
+	/* RabbitMQ: an array at the top, the id nested */
+	memset(&o, 0, sizeof(o));
+	o.role = "sessions";
+	o.match_field = "client_properties.client_id";
+	o.ip_field = "peer_host";
+	o.port_field = "peer_port";
+	assert_int_equal(obs_from_json(&o, "[{\"peer_host\":\"10.1.1.1\",\"peer_port\":5,\"client_properties\":{\"client_id\":\"x\"}},"
+				       " {\"peer_host\":\"198.51.100.77\",\"peer_port\":6,\"client_properties\":{\"client_id\":\"mq-1\"}}]",
+				       "mq-1", &rec, NULL, 0, &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "198.51.100.77");
+	assert_int_equal(rec.port, 6);
+
+	/* EMQX: one object, snake_case */
+	memset(&o, 0, sizeof(o));
+	o.role = "sessions";
+	o.ip_field = "ip_address";
+	o.port_field = "port";
+	o.connected_field = "connected";
+	assert_int_equal(obs_from_json(&o, "{\"clientid\":\"e\",\"ip_address\":\"2001:db8::5\",\"port\":61000,\"connected\":true}",
+				       "e", &rec, NULL, 0, &e), 0);
+	assert_string_equal(rec.ip, "2001:db8::5");
+	assert_int_equal(rec.port, 61000);
+	assert_int_equal(rec.connected, 1);
+}
+
+/* ---- log regexes -------------------------------------------------------- */
+
+static const char mosquitto_log[] =
+	"1700000000: New connection from 127.0.0.7:41000 on port 1883.\n"
+	"1700000000: New client connected from 203.0.113.1:50000 as other-client (p2, c1, k60).\n"
+	"1700000001: New client connected from 203.0.113.2:50001 as dev.1 (p2, c1, k60).\n"
+	"1700000002: New client connected from 203.0.113.3:50002 as devX1 (p2, c1, k60).\n"
+	"1700000003: New client connected from 2001:db8::9:50003 as dev.1 (p2, c1, k60).\n"
+	"no newline at the end: New client connected from 203.0.113.4:50004 as tail";
+
+static void test_log_named_groups(void **state)
+{
+	struct obs_regex re;
+	struct ex_record rec;
+	struct perr e;
+	char ex[256];
+
+	(void)state;
+	assert_int_equal(obs_regex_compile(&re, "New client connected from (?<ip>[0-9a-fA-F.:]+):(?<port>[0-9]+) as {client_id} ",
+					   "dev.1", NULL, NULL, &e), 0);
+	assert_int_equal(re.ip_group, 1);
+	assert_int_equal(re.port_group, 2);
+	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, ex, sizeof(ex));
+	assert_true(rec.found);
+	/* the last matching line wins; "devX1" does not match "dev.1" */
+	assert_string_equal(rec.ip, "2001:db8::9");
+	assert_int_equal(rec.port, 50003);
+	assert_non_null(strstr(ex, "1700000003"));
+	obs_regex_free(&re);
+
+	/* a line without a trailing newline */
+	assert_int_equal(obs_regex_compile(&re, "from (?P<ip>[0-9.]+):(?P<port>[0-9]+) as {client_id}$",
+					   "tail", NULL, NULL, &e), 0);
+	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, NULL, 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "203.0.113.4");
+	obs_regex_free(&re);
+
+	/* absent client */
+	assert_int_equal(obs_regex_compile(&re, "from (?<ip>[0-9.]+):[0-9]+ as {client_id} ", "nobody", NULL, NULL, &e), 0);
+	assert_int_equal(re.port_group, -1);
+	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, ex, sizeof(ex));
+	assert_false(rec.found);
+	assert_false(rec.has_port);
+	obs_regex_free(&re);
+}
+
+static void test_log_numbered_groups(void **state)
+{
+	struct obs_regex re;
+	struct ex_record rec;
+	struct perr e;
+
+	(void)state;
+	/* ( inside a bracket expression is no group; ip is group 2 */
+	assert_int_equal(obs_regex_compile(&re, "^([0-9]+): New client connected from ([0-9a-f.:(]+):([0-9]+) as {client_id} ",
+					   "other-client", "2", "3", &e), 0);
+	assert_int_equal(re.ip_group, 2);
+	assert_int_equal(re.port_group, 3);
+	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, NULL, 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "203.0.113.1");
+	assert_int_equal(rec.port, 50000);
+	obs_regex_free(&re);
+
+	/* a named group mixed with plain ones keeps POSIX numbering */
+	assert_int_equal(obs_regex_compile(&re, "(New) client connected from (?<ip>[0-9.]+):([0-9]+) as {client_id} ",
+					   "other-client", NULL, "3", &e), 0);
+	assert_int_equal(re.ip_group, 2);
+	assert_int_equal(re.port_group, 3);
+	obs_regex_free(&re);
+
+	/* errors */
+	assert_int_equal(obs_regex_compile(&re, "from ([0-9.]+) as {client_id}", "x", NULL, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "no ip group"));
+	assert_int_equal(obs_regex_compile(&re, "from ([0-9.]+) as {client_id}", "x", "4", NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "group 4 does not exist"));
+	assert_int_equal(obs_regex_compile(&re, "from (?<ip>[0-9.]+) as {client_id}", "x", "addr", NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "no group named 'addr'"));
+	assert_int_equal(obs_regex_compile(&re, "from (?:x) {client_id}", "x", NULL, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "(?<name>"));
+	assert_int_equal(obs_regex_compile(&re, "from ((?<ip>x) {client_id}", "x", NULL, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "regex"));
+	assert_false(re.compiled);
+}
+
+/* ---- whole queries: a log file ----------------------------------------- */
+
+static void test_query_log_file(void **state)
+{
+	char path[] = "/tmp/ppmq-test-obs-XXXXXX";
+	int fd = mkstemp(path);
+	struct pf_observer o;
+	struct obs_vars v = { .client_id = "dev.1", .listener = "tcp" };
+	struct ex_record rec;
+	struct perr e;
+	char ex[256];
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, mosquitto_log, strlen(mosquitto_log)), (ssize_t)strlen(mosquitto_log));
+	close(fd);
+	memset(&o, 0, sizeof(o));
+	o.type = PF_OBS_LOG;
+	o.role = "sessions";
+	o.file = path;
+	o.regex = "connected from (?<ip>[0-9a-f.:]+):(?<port>[0-9]+) as {client_id} ";
+	o.retry_ms = 0;
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "2001:db8::9");
+	v.client_id = "never-connected";
+	o.retry_ms = 120; /* retried until the deadline, then not found */
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), 0);
+	assert_false(rec.found);
+	unlink(path);
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), -1);
+	assert_non_null(strstr(e.msg, path));
+}
+
+/* ---- whole queries: HTTP ------------------------------------------------ */
+
+struct canned {
+	int status;
+	const char *body;
+};
+
+struct http_srv {
+	int fd;
+	uint16_t port;
+	pthread_t th;
+	const struct canned *answers;
+	size_t nanswers;
+	char last_request[2048];
+	size_t served;
+};
+
+static void *serve(void *arg)
+{
+	struct http_srv *s = arg;
+	size_t i;
+
+	for (i = 0; i < s->nanswers; i++) {
+		int c = accept(s->fd, NULL, NULL);
+		char req[2048], resp[4096];
+		size_t n = 0;
+		ssize_t r;
+
+		if (c < 0)
+			break;
+		while (n < sizeof(req) - 1 && (r = read(c, req + n, sizeof(req) - 1 - n)) > 0) {
+			n += (size_t)r;
+			req[n] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		req[n] = '\0';
+		memcpy(s->last_request, req, n + 1);
+		snprintf(resp, sizeof(resp),
+			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%s",
+			 s->answers[i].status, strlen(s->answers[i].body), s->answers[i].body);
+		if (write(c, resp, strlen(resp)) < 0)
+			break;
+		close(c);
+		s->served++;
+	}
+	return NULL;
+}
+
+static void srv_start(struct http_srv *s, const struct canned *a, size_t n)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	memset(s, 0, sizeof(*s));
+	s->answers = a;
+	s->nanswers = n;
+	s->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s->fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s->fd, 8), 0);
+	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &sl), 0);
+	s->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&s->th, NULL, serve, s), 0);
+}
+
+static void srv_stop(struct http_srv *s)
+{
+	pthread_join(s->th, NULL);
+	close(s->fd);
+}
+
+static void test_query_http(void **state)
+{
+	static const struct canned answers[] = {
+		{ 404, "{\"error\":\"no such session\"}" },  /* not there yet ... */
+		{ 200, "{\"clientId\":\"dev 1\",\"clientIp\":\"203.0.113.50\",\"clientPort\":50050}" },
+		{ 500, "oops" },
+		{ 200, "not json" },
+	};
+	struct http_srv s;
+	struct pf_observer o;
+	struct obs_vars v = { .client_id = "dev 1", .listener = "ws" };
+	struct ex_record rec;
+	struct perr e;
+	char url[256], ex[512];
+
+	(void)state;
+	srv_start(&s, answers, 4);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/sessions/{client_id}?l={listener}", s.port);
+	memset(&o, 0, sizeof(o));
+	o.type = PF_OBS_HTTP;
+	o.role = "sessions";
+	o.url = url;
+	o.bearer = "s3cret";
+	o.ip_field = "clientIp";
+	o.port_field = "clientPort";
+	o.retry_ms = 2000;
+	/* ... so the query asks again, and finds it. */
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "203.0.113.50");
+	assert_int_equal(rec.port, 50050);
+	assert_non_null(strstr(s.last_request, "GET /api/v1/sessions/dev%201?l=ws HTTP/1.1"));
+	assert_non_null(strstr(s.last_request, "Authorization: Bearer s3cret"));
+	/* a server error is an observer failure, not "no record" */
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), -1);
+	assert_non_null(strstr(e.msg, "HTTP 500"));
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), -1);
+	assert_non_null(strstr(e.msg, "not JSON"));
+	srv_stop(&s);
+	assert_int_equal(s.served, 4);
+	/* nobody listening any more */
+	assert_int_equal(obs_query(&o, &v, &rec, ex, sizeof(ex), &e), -1);
+	assert_non_null(strstr(e.msg, "GET http://127.0.0.1"));
+}
+
+static void test_query_http_basic_auth(void **state)
+{
+	static const struct canned answers[] = {
+		{ 200, "[{\"clientId\":\"u1\",\"ipAddress\":\"198.51.100.3\"}]" },
+	};
+	struct http_srv s;
+	struct pf_observer o;
+	struct obs_vars v = { .client_id = "u1", .listener = "tcp" };
+	struct ex_record rec;
+	struct perr e;
+	struct pf_kv hdr = { "X-Extra", "yes" };
+	char url[128];
+
+	(void)state;
+	srv_start(&s, answers, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/u", s.port);
+	memset(&o, 0, sizeof(o));
+	o.type = PF_OBS_HTTP;
+	o.role = "unauthorized";
+	o.url = url;
+	o.basic_user = "admin";
+	o.basic_pass = "pw";
+	o.headers = &hdr;
+	o.nheaders = 1;
+	o.match_field = "clientId";
+	o.ip_field = "ipAddress";
+	assert_int_equal(obs_query(&o, &v, &rec, NULL, 0, &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "198.51.100.3");
+	assert_non_null(strstr(s.last_request, "Authorization: Basic YWRtaW46cHc="));
+	assert_non_null(strstr(s.last_request, "X-Extra: yes"));
+	srv_stop(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_template),
+		cmocka_unit_test(test_json_path),
+		cmocka_unit_test(test_json_select),
+		cmocka_unit_test(test_from_json_shapes),
+		cmocka_unit_test(test_log_named_groups),
+		cmocka_unit_test(test_log_numbered_groups),
+		cmocka_unit_test(test_query_log_file),
+		cmocka_unit_test(test_query_http),
+		cmocka_unit_test(test_query_http_basic_auth),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
