@@ -156,9 +156,6 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 			snprintf(buf, cap, "profile has no valid credentials and no anonymous access");
 			return buf;
 		}
-		if (st->send.cred == SC_CRED_NONE && !p->anonymous && !st->send.no_connect) {
-			/* Still meaningful: the broker must refuse. Runs. */
-		}
 		if (st->record.where == SC_REC_SESSIONS && p->sessions.type == PF_OBS_NONE) {
 			snprintf(buf, cap, "profile has no sessions observer: the record cannot be checked");
 			return buf;
@@ -177,10 +174,6 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 			if (port && o->type == PF_OBS_HTTP && !o->port_field) {
 				snprintf(buf, cap, "%s observer has no port_field", o->role);
 				return buf;
-			}
-			if (port && o->type == PF_OBS_LOG && !o->port_group) {
-				/* Resolved at compile time; a missing port group shows as a FAIL
-				 * with "record has no client port" unless named "port". */
 			}
 			if (peer && (o->type != PF_OBS_HTTP || !o->peer_ip_field)) {
 				snprintf(buf, cap, "%s observer does not show the socket peer (peer_ip_field)",
@@ -289,6 +282,12 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 	const char *why;
 	int g;
 
+	/* What the profile or the scenario rules out whatever the
+	 * configuration, said first. */
+	if (!(s->listeners & (1u << pt->l)) || !p->l[pt->l].present) {
+		set_skip(pt, rn_skip_reason(p, s, pt->l, SC_MODE_ABSENT, buf, sizeof(buf)));
+		return 0;
+	}
 	if (s->configuration) {
 		if (!p->launch.present || !p->conf.present) {
 			set_skip(pt, "needs a restart in another configuration: the profile has no launch/configurations");
@@ -296,7 +295,10 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 		}
 		g = group_find_or_add(r, s->configuration, e);
 		if (g < 0) {
-			return perr_wrap(e, "%s:%d: scenario '%s'", s->file, s->line, s->id);
+			/* The profile cannot express it (a setting it does not
+			 * map): this target cannot be put in that state. */
+			set_skip(pt, e->msg);
+			return 0;
 		}
 		pt->mode = r->groups[g].modes[pt->l];
 		why = rn_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
@@ -492,6 +494,8 @@ static void fill_opts(struct rn *r, const struct point *pt, const struct sc_step
 	o->send_only = s->send_only;
 	o->stall_ms = s->stall_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait : s->stall_ms;
 	o->close_after_header = s->close_after_header;
+	o->pre_delay_ms = s->stall_before_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
+		: s->stall_before_ms;
 	o->coalesce = s->coalesce;
 	o->no_connect = s->no_connect;
 	o->mqtt_version = s->mqtt ? s->mqtt : p->mqtt;
@@ -525,7 +529,7 @@ static void append(char *buf, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void run_step(struct rn *r, const struct point *pt, const struct sc_step *st, unsigned step_no,
+static void run_step(struct rn *r, const struct point *pt, const struct sc_step *st,
 		     struct step_out *so)
 {
 	char hsrc_ip[64], client_id[64], peer_ip[64], why[256];
@@ -564,7 +568,6 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 		snprintf(so->reason, sizeof(so->reason), "%s", note);
 	if (so->res.outcome == CL_ERROR)
 		append(so->reason, sizeof(so->reason), "%s%s", so->reason[0] ? ": " : "", so->res.detail);
-	(void)step_no;
 
 	/* The record, while the session is held open (sessions) or after the
 	 * refusal (unauthorized). */
@@ -619,7 +622,7 @@ static bool probe_ok(struct rn *r, const struct point *pt, char *detail, size_t 
 	x.grade = RPT_PASS;
 	st.expect = &x;
 	st.nexpect = 1;
-	run_step(r, pt, &st, 0, &so);
+	run_step(r, pt, &st, &so);
 	if (so.conn)
 		cl_close(so.conn, true);
 	if (so.grade == RPT_PASS)
@@ -628,9 +631,10 @@ static bool probe_ok(struct rn *r, const struct point *pt, char *detail, size_t 
 	return false;
 }
 
-static char *hexdup(const unsigned char *p, size_t n, size_t *len)
+/* A malloc'd copy of n bytes (NULL for none); *len gets what was kept. */
+static unsigned char *bytesdup(const unsigned char *p, size_t n, size_t *len)
 {
-	unsigned char *c = NULL;
+	unsigned char *c;
 
 	*len = 0;
 	if (!n)
@@ -640,7 +644,7 @@ static char *hexdup(const unsigned char *p, size_t n, size_t *len)
 		memcpy(c, p, n);
 		*len = n;
 	}
-	return (char *)c;
+	return c;
 }
 
 static void run_point(struct rn *r, struct point *pt)
@@ -684,7 +688,7 @@ static void run_point(struct rn *r, struct point *pt)
 		enum rpt_grade before = grade;
 		char buf[512];
 
-		run_step(r, pt, &s->steps[i], (unsigned)i + 1, &so[i]);
+		run_step(r, pt, &s->steps[i], &so[i]);
 		held[i] = so[i].conn; /* sessions stay open until the scenario ends */
 		grade = ex_worst(grade, so[i].grade);
 		if (grade != before || i == 0)
@@ -728,9 +732,8 @@ static void run_point(struct rn *r, struct point *pt)
 	pt->reason = reason[0] ? xstrdup(reason) : NULL;
 	pt->actual = xstrdup(actual);
 	pt->recorded = recorded[0] ? xstrdup(recorded) : NULL;
-	pt->sent = (unsigned char *)hexdup(so[worst_step].sent, so[worst_step].sent_len, &pt->sent_len);
-	pt->received = (unsigned char *)hexdup(so[worst_step].res.rx, so[worst_step].res.rx_len,
-					       &pt->received_len);
+	pt->sent = bytesdup(so[worst_step].sent, so[worst_step].sent_len, &pt->sent_len);
+	pt->received = bytesdup(so[worst_step].res.rx, so[worst_step].res.rx_len, &pt->received_len);
 	pt->duration_ms = net_now_ms() - t0;
 	free(so);
 	free(held);
@@ -942,6 +945,12 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 	r.queue = calloc(r.npt, sizeof(*r.queue));
 	if (!r.pt || !r.queue) {
 		rc = perr_set(e, "out of memory");
+		goto out;
+	}
+	/* The base configuration runs first (group 0), then the others in
+	 * the order scenarios first ask for them. */
+	if (group_find_or_add(&r, NULL, e) < 0) {
+		rc = RN_ERROR;
 		goto out;
 	}
 	k = 0;

@@ -562,7 +562,7 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 {
 	static const char *const keys[] = {
 		"header", "mutation", "raw_hex", "raw", "none", "auto", "split", "delay_ms",
-		"send_only", "stall_ms", "close_after_header", "coalesce", "from", "connect",
+		"send_only", "stall_ms", "stall_before_ms", "close_after_header", "coalesce", "from", "connect",
 		"no_connect", "wait_ms", NULL };
 	yaml_node_t *v;
 	long num;
@@ -641,6 +641,9 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 		s->send_only = (size_t)num;
 	}
 	if ((v = yx_get(l->d, n, "stall_ms")) && parse_wait(l, v, "send.stall_ms", &s->stall_ms) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "stall_before_ms")) &&
+	    parse_wait(l, v, "send.stall_before_ms", &s->stall_before_ms) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "close_after_header")) &&
 	    get_bool(l, v, "send.close_after_header", &s->close_after_header) < 0)

@@ -79,6 +79,7 @@ struct sc_send {
 	int delay_ms;
 	size_t send_only;
 	int stall_ms;        /* or SC_WAIT_HEADER_TIMEOUT */
+	int stall_before_ms; /* silence before the header; or SC_WAIT_HEADER_TIMEOUT */
 	bool close_after_header;
 	bool coalesce;
 	enum sc_bind bind;

@@ -40,6 +40,7 @@ struct cl_conn {
 	const uint8_t *pre;        /* coalesce: header bytes to prepend to the next write */
 	size_t pre_len;
 	bool dead;                 /* peer closed or failed */
+	bool ws_closed;            /* close frame (or WS error) seen; c->why says */
 	struct cl_result *res;     /* while cl_run runs */
 	char why[200];             /* detail of the last failed read/write */
 	double t0;                 /* start, in microseconds */
@@ -287,6 +288,10 @@ static ssize_t mq_fill(struct cl_conn *c, int64_t deadline)
 			in_add(c, buf, (size_t)n);
 		return n;
 	}
+	/* A close frame that came in the same read as MQTT data (a refusing
+	 * CONNACK, typically) is reported on the call after that data. */
+	if (c->ws_closed)
+		return MQ_WS_CLOSED;
 	for (;;) {
 		size_t off = 0, added = 0;
 		for (;;) {
@@ -296,7 +301,8 @@ static ssize_t mq_fill(struct cl_conn *c, int64_t deadline)
 				break;
 			if (ev.type == WS_EV_ERROR) {
 				snprintf(c->why, sizeof c->why, "WebSocket: %s", ev.err);
-				return MQ_WS_CLOSED;
+				c->ws_closed = true;
+				break;
 			}
 			if (ev.type == WS_EV_DATA) {
 				in_add(c, ev.data, ev.len);
@@ -311,8 +317,13 @@ static ssize_t mq_fill(struct cl_conn *c, int64_t deadline)
 				snprintf(c->why, sizeof c->why, "WebSocket close %u%s%.*s", code,
 					 rl ? ": " : "", (int)(rl > 80 ? 80 : rl), (const char *)r);
 				ws_send_close(c, code ? code : WS_CLOSE_NORMAL, deadline);
-				return MQ_WS_CLOSED;
+				c->ws_closed = true;
+				break;
 			}
+		}
+		if (c->ws_closed) {
+			c->ws_len = 0; /* nothing after a close frame counts */
+			return added ? (ssize_t)added : MQ_WS_CLOSED;
 		}
 		memmove(c->wsbuf, c->wsbuf + off, c->ws_len - off);
 		c->ws_len -= off;
@@ -624,7 +635,11 @@ int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn
 	net_local_addr(c->fd, &res->local, NULL);
 
 	int done = 0;
-	if (o->header && o->header_len)
+	/* A client (or load balancer) that connects and says nothing yet: if
+	 * the broker acts meanwhile (a close, bytes), that is the outcome. */
+	if (pause_watch(c, o->pre_delay_ms))
+		done = wait_outcome(c, "before the header", CL_TIMEOUT);
+	else if (o->header && o->header_len)
 		done = stage_header(c, o);
 	if (!done && (o->transport == CL_TLS || o->transport == CL_WSS))
 		done = stage_tls(c, o);

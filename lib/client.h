@@ -56,6 +56,7 @@ struct cl_opts {
 	/* PROXY header: sent first, exactly these bytes (NULL = no header). */
 	const uint8_t *header;
 	size_t header_len;
+	int pre_delay_ms;          /* silence between connect and the first header byte */
 	size_t split;              /* write the header in chunks of this size (0 = one write) */
 	int delay_ms;              /* pause between chunks */
 	size_t send_only;          /* send only the first N bytes of the header (0 = all) */

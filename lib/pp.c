@@ -810,6 +810,62 @@ static void v2_tlv_decode(uint8_t type, const uint8_t *v, size_t tl, struct pp_h
 	}
 }
 
+/* The TLVs of a v2 header, from byte p to total, of which avail are here.
+ * Returns 1 (all here and valid), PP_NEED_MORE or PP_INVALID. */
+static int v2_tlvs(const uint8_t *b, size_t p, size_t avail, size_t total,
+		   size_t *crc_off, struct pp_header *h, struct pp_error *e)
+{
+	while (p < total) {
+		if (p + 3 > total)
+			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
+				    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
+				    total - p, p);
+		if (p + 3 > avail)
+			break;
+		uint8_t type = b[p];
+		size_t tl = rd16(b + p + 1);
+		if (p + 3 + tl > total)
+			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
+				    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
+				    type, p, tl, total - p - 3);
+		if (h->ntlv == PP_MAX_TLVS)
+			return fail(e, PP_R_V2_TOO_MANY_TLVS, p,
+				    "v2: TLV number %d at byte %zu; at most %d are accepted",
+				    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
+		if (type == PP2_TYPE_CRC32C) {
+			if (tl != 4)
+				return fail(e, PP_R_V2_BAD_CRC_LEN, p,
+					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
+			if (h->has_crc32c)
+				return fail(e, PP_R_V2_DUP_TLV, p,
+					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
+					    p, *crc_off - 3);
+			h->has_crc32c = true;
+			*crc_off = p + 3;
+		} else if (type == PP2_TYPE_UNIQUE_ID && tl > PP_UNIQUE_ID_MAX) {
+			return fail(e, PP_R_V2_BAD_UNIQUE_ID, p,
+				    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
+		} else if (type == PP2_TYPE_SSL && tl < 5) {
+			return fail(e, PP_R_V2_SSL_TRUNCATED, p,
+				    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
+		}
+		h->tlv[h->ntlv].type = type;
+		h->tlv[h->ntlv].value.ptr = b + p + 3;
+		h->tlv[h->ntlv].value.len = tl;
+		h->ntlv++;
+		if (type == PP2_TYPE_SSL) {
+			int r = v2_ssl(b + p + 3, tl, avail - (p + 3), p + 3, h, e);
+			if (r < 0)
+				return r;
+		}
+		if (p + 3 + tl > avail)
+			break;
+		v2_tlv_decode(type, b + p + 3, tl, h);
+		p += 3 + tl;
+	}
+	return avail < total ? PP_NEED_MORE : 1;
+}
+
 static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 		    size_t max_len, struct pp_header *h, struct pp_error *e)
 {
@@ -881,56 +937,18 @@ static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 	/* TLVs follow the address block. A LOCAL or UNSPEC header shorter than
 	 * its family's block has no room for TLVs: the payload is skipped. */
 	size_t p = plen >= block ? PP_V2_FIXED_LEN + block : total;
-	while (p < total) {
-		if (p + 3 > total)
-			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
-				    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
-				    total - p, p);
-		if (p + 3 > avail)
-			break;
-		uint8_t type = b[p];
-		size_t tl = rd16(b + p + 1);
-		if (p + 3 + tl > total)
-			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
-				    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
-				    type, p, tl, total - p - 3);
-		if (h->ntlv == PP_MAX_TLVS)
-			return fail(e, PP_R_V2_TOO_MANY_TLVS, p,
-				    "v2: TLV number %d at byte %zu; at most %d are accepted",
-				    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
-		if (type == PP2_TYPE_CRC32C) {
-			if (tl != 4)
-				return fail(e, PP_R_V2_BAD_CRC_LEN, p,
-					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
-			if (h->has_crc32c)
-				return fail(e, PP_R_V2_DUP_TLV, p,
-					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
-					    p, crc_off - 3);
-			h->has_crc32c = true;
-			crc_off = p + 3;
-		} else if (type == PP2_TYPE_UNIQUE_ID && tl > PP_UNIQUE_ID_MAX) {
-			return fail(e, PP_R_V2_BAD_UNIQUE_ID, p,
-				    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
-		} else if (type == PP2_TYPE_SSL && tl < 5) {
-			return fail(e, PP_R_V2_SSL_TRUNCATED, p,
-				    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
-		}
-		h->tlv[h->ntlv].type = type;
-		h->tlv[h->ntlv].value.ptr = b + p + 3;
-		h->tlv[h->ntlv].value.len = tl;
-		h->ntlv++;
-		if (type == PP2_TYPE_SSL) {
-			int r = v2_ssl(b + p + 3, tl, avail - (p + 3), p + 3, h, e);
-			if (r < 0)
-				return r;
-		}
-		if (p + 3 + tl > avail)
-			break;
-		v2_tlv_decode(type, b + p + 3, tl, h);
-		p += 3 + tl;
+	int r = v2_tlvs(b, p, avail, total, &crc_off, h, e);
+	if (r == PP_INVALID && cmd == PP_CMD_LOCAL) {
+		/* The receiver of a LOCAL header (a health check) discards its
+		 * block: TLVs that do not parse are dropped, not an error. */
+		if (avail < total)
+			return PP_NEED_MORE;
+		h->ntlv = 0;
+		memset(&h->alpn, 0, sizeof(*h) - offsetof(struct pp_header, alpn));
+		r = 1;
 	}
-	if (avail < total)
-		return PP_NEED_MORE;
+	if (r != 1)
+		return r;
 
 	if (h->has_crc32c && o->verify_crc32c) {
 		static const uint8_t zero[4];
