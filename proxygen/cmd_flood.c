@@ -24,6 +24,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,7 @@ static const struct option own_opts[] = {
 #define MAX_HOLD_MS      3600000u
 #define MAX_TIMEOUT_MS   600000u
 #define MAX_PREFIX       200
+#define MAX_SEED         ((1ull << 53) - 1) /* exact as a JSON number */
 #define DEF_CONNECTIONS  1000
 #define DEF_CONCURRENCY  100
 #define DEF_DURATION_S   60
@@ -354,7 +357,7 @@ static int parse_args(int argc, char **argv, struct flood_args *a)
 			a->bind = optarg;
 			break;
 		case OPT_SEED:
-			rc = parse_uint_opt("seed", optarg, 0, UINT64_MAX, &a->seed);
+			rc = parse_uint_opt("seed", optarg, 0, MAX_SEED, &a->seed);
 			a->have_seed = true;
 			break;
 		case OPT_JSON:
@@ -444,6 +447,8 @@ struct flood {
 	char first_err[FK_COUNT][160];
 	char first_drop[160];
 	int64_t t_start, t_last_connack, t_end;
+
+	size_t workers_done;
 
 	atomic_int stop;
 	const char *stopped_by;           /* "done", "duration", "signal" */
@@ -683,10 +688,11 @@ static struct fl_list *list_of(struct fl_loop *L, struct fl_conn *c)
 /* Close c and give its slot back. graceful: DISCONNECT first. */
 static void release(struct fl_loop *L, struct fl_conn *c, bool graceful)
 {
-	if (graceful)
+	if (graceful && c->fd >= 0)
 		(void)send(c->fd, L->f->disconnect, L->f->disconnect_len,
 			   MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(c->fd); /* also leaves the epoll set */
+	if (c->fd >= 0)
+		close(c->fd); /* also leaves the epoll set */
 	list_remove(list_of(L, c), c);
 	free(c->out);
 	c->out = NULL;
@@ -1160,3 +1166,443 @@ static void run_one_threaded(struct flood *f, uint64_t idx, uint64_t *rng, uint8
 	open_delta(f, -1);
 }
 
+struct fl_worker {
+	struct flood *f;
+	uint64_t rng;
+};
+
+static void *worker(void *arg)
+{
+	struct fl_worker *w = arg;
+	struct flood *f = w->f;
+	const struct flood_args *a = f->a;
+	uint8_t *hdr = malloc(HDR_CAP);
+
+	if (!hdr) {
+		record_fail(f, FK_LOCAL, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		uint64_t idx;
+
+		pthread_mutex_lock(&f->mu);
+		if (atomic_load(&f->stop) || f->next >= a->connections) {
+			pthread_mutex_unlock(&f->mu);
+			break;
+		}
+		idx = f->next++;
+		pthread_mutex_unlock(&f->mu);
+		if (a->rate && !sleep_until(f, f->t_start + (int64_t)((double)idx * 1e6 /
+								      (double)a->rate)))
+			break;
+		run_one_threaded(f, idx, &w->rng, hdr);
+	}
+	free(hdr);
+	pthread_mutex_lock(&f->mu);
+	f->workers_done++;
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+static int run_threads(struct flood *f, struct progress *prog)
+{
+	const struct flood_args *a = f->a;
+	size_t n = (size_t)a->concurrency, started = 0;
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct fl_worker *w = calloc(n, sizeof(*w));
+	pthread_attr_t attr;
+	uint64_t seed = a->seed;
+	int rc = 0;
+
+	if (!th || !w) {
+		fprintf(stderr, "proxygen flood: out of memory\n");
+		free(th);
+		free(w);
+		return -1;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (size_t i = 0; i < n; i++) {
+		w[i].f = f;
+		w[i].rng = rng_next(&seed);
+		if (pthread_create(&th[i], &attr, worker, &w[i]) != 0)
+			break;
+		started++;
+	}
+	pthread_attr_destroy(&attr);
+	if (started == 0) {
+		fprintf(stderr, "proxygen flood: cannot start worker threads\n");
+		rc = -1;
+	}
+	for (;;) {
+		size_t done;
+
+		pthread_mutex_lock(&f->mu);
+		done = f->workers_done;
+		pthread_mutex_unlock(&f->mu);
+		if (done >= started)
+			break;
+		if (!atomic_load(&f->stop)) {
+			if (got_signal)
+				f->stopped_by = "signal";
+			else if (now_us() >= f->t_end)
+				f->stopped_by = "duration";
+			if (f->stopped_by)
+				atomic_store(&f->stop, 1);
+		}
+		progress_tick(f, prog, now_us(), false);
+		net_sleep_ms(20);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (!f->stopped_by)
+		f->stopped_by = "done";
+	free(th);
+	free(w);
+	return rc;
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+/* Resolve the target; with --bind, an address of the bind address's family. */
+static int resolve(struct flood *f, struct perr *e)
+{
+	const struct flood_args *a = f->a;
+	struct addrinfo hints, *res, *ai;
+	char port[8];
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = f->bind_len ? f->bind_ss.ss_family : AF_UNSPEC;
+	snprintf(port, sizeof(port), "%u", a->port);
+	r = getaddrinfo(a->host, port, &hints, &res);
+	if (r != 0)
+		return perr_set(e, "--target: cannot resolve '%s'%s: %s", a->host,
+				f->bind_len ? " in the family of --bind" : "", gai_strerror(r));
+	ai = res;
+	memcpy(&f->target, ai->ai_addr, ai->ai_addrlen);
+	f->target_len = ai->ai_addrlen;
+	freeaddrinfo(res);
+	net_addr_str(&f->target, f->target_str, sizeof(f->target_str));
+	return 0;
+}
+
+/* Raise the open files limit as far as allowed; enough for the concurrency? */
+static int fd_limit(const struct flood_args *a, struct perr *e)
+{
+	struct rlimit rl;
+	uint64_t need = a->concurrency + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		return perr_set(e, "--concurrency %" PRIu64 " needs %" PRIu64 " open files; the "
+				"limit is %llu (ulimit -n)", a->concurrency, need,
+				(unsigned long long)rl.rlim_cur);
+	return 0;
+}
+
+static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
+{
+	long n;
+
+	f->a = a;
+	pthread_mutex_init(&f->mu, NULL);
+	if (a->bind) {
+		if (net_addr_parse(a->bind, 0, &f->bind_ss, e) < 0)
+			return -1;
+		f->bind_len = f->bind_ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							       : sizeof(struct sockaddr_in6);
+	}
+	if (resolve(f, e) < 0)
+		return -1;
+	if (fd_limit(a, e) < 0)
+		return -1;
+	f->hdr_dst = a->hdr.have_dst ? a->hdr.dst : f->target;
+	net_addr_unmap(&f->hdr_dst);
+
+	if (!a->no_header) {
+		uint8_t *buf = malloc(HDR_CAP);
+		uint64_t rng = a->seed;
+		struct sockaddr_storage src;
+		int len;
+
+		if (!buf)
+			return perr_set(e, "out of memory");
+		f->version = opts_hdr_version(&a->hdr);
+		if (a->have_cidr) {
+			/* one trial build: options that cannot make a header fail here */
+			random_src(&a->cidr, &rng, &src);
+			len = opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
+			f->vary_hdr = true;
+		} else {
+			if (a->hdr.have_src)
+				src = a->hdr.src;
+			else
+				(void)opts_parse_ipport(f->hdr_dst.ss_family == AF_INET6 ?
+							OPTS_DEF_SRC6 : OPTS_DEF_SRC4, &src, NULL);
+			len = opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
+		}
+		if (len < 0) {
+			free(buf);
+			return -1;
+		}
+		f->static_hdr = buf;
+		f->static_hdr_len = (size_t)len;
+	}
+	{
+		uint8_t pkt[CONNECT_CAP];
+
+		n = make_connect(f, a->connections - 1, pkt, sizeof(pkt));
+		if (n <= 0 || n > (long)sizeof(pkt))
+			return perr_set(e, "cannot build a CONNECT from --client-prefix, "
+					"--username and --password");
+	}
+	n = mqtt_build_disconnect(f->disconnect, sizeof(f->disconnect),
+				  (uint8_t)a->mqtt_version, 0);
+	if (n <= 0 || n > (long)sizeof(f->disconnect))
+		return perr_set(e, "cannot build a DISCONNECT");
+	f->disconnect_len = (size_t)n;
+	f->lat_us = calloc((size_t)a->connections, sizeof(*f->lat_us));
+	if (!f->lat_us)
+		return perr_set(e, "out of memory for %" PRIu64 " latencies", a->connections);
+	return 0;
+}
+
+/* ---- summary ---------------------------------------------------------------------- */
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Nearest-rank percentile of the sorted latencies, in ms. */
+static double pct_ms(const uint32_t *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0.0;
+	k = (size_t)ceil(p / 100.0 * (double)n);
+	if (k == 0)
+		k = 1;
+	if (k > n)
+		k = n;
+	return (double)v[k - 1] / 1000.0;
+}
+
+struct summary {
+	uint64_t failed;
+	double elapsed_s, active_s, rate;
+	double p50, p90, p99, max, mean;
+	int exit_code;
+	char header[128];
+};
+
+static void summarize(struct flood *f, struct summary *s)
+{
+	const struct flood_args *a = f->a;
+	double sum = 0;
+	int64_t t_done = now_us();
+
+	memset(s, 0, sizeof(*s));
+	for (int k = 1; k < FK_COUNT; k++)
+		s->failed += f->count[k];
+	s->elapsed_s = (double)(t_done - f->t_start) / 1e6;
+	s->active_s = f->connacks ? (double)(f->t_last_connack - f->t_start) / 1e6 : 0.0;
+	s->rate = s->active_s > 0 ? (double)f->connacks / s->active_s : 0.0;
+	qsort(f->lat_us, f->nlat, sizeof(*f->lat_us), cmp_u32);
+	for (size_t i = 0; i < f->nlat; i++)
+		sum += f->lat_us[i];
+	s->mean = f->nlat ? sum / (double)f->nlat / 1000.0 : 0.0;
+	s->p50 = pct_ms(f->lat_us, f->nlat, 50);
+	s->p90 = pct_ms(f->lat_us, f->nlat, 90);
+	s->p99 = pct_ms(f->lat_us, f->nlat, 99);
+	s->max = f->nlat ? f->lat_us[f->nlat - 1] / 1000.0 : 0.0;
+	s->exit_code = f->count[FK_OK] == a->connections && f->dropped == 0 ? PG_EXIT_OK
+									     : PG_EXIT_FAIL;
+	if (a->no_header)
+		snprintf(s->header, sizeof(s->header), "none");
+	else
+		snprintf(s->header, sizeof(s->header), "v%d%s%s", f->version,
+			 a->hdr.mutate[0] ? " mutation " : "", a->hdr.mutate);
+}
+
+static void print_text(const struct flood *f, const struct summary *s)
+{
+	const struct flood_args *a = f->a;
+	char cidr[96] = "";
+
+	if (a->have_cidr) {
+		char c[64];
+
+		snprintf(cidr, sizeof(cidr), "%s (seed %" PRIu64 ")",
+			 net_cidr_str(&a->cidr, c, sizeof(c)), a->seed);
+	}
+	printf("target:          %s (%s), MQTT %s, header %s%s%s\n", f->target_str,
+	       cl_transport_name(a->transport), a->mqtt_version == MQTT_V5 ? "5" : "3.1.1",
+	       s->header, a->have_cidr ? ", sources " : "", cidr);
+	printf("connections:     %" PRIu64 " attempted, %" PRIu64 " succeeded (CONNACK 0), %"
+	       PRIu64 " failed, of %" PRIu64 " asked\n", f->attempted, f->count[FK_OK],
+	       s->failed, a->connections);
+	if (a->hold_ms > 0)
+		printf("held:            %d ms each, %" PRIu64 " dropped by the peer\n",
+		       a->hold_ms, f->dropped);
+	printf("rate:            %.1f connections/s (%" PRIu64 " CONNACKs in %.3f s)\n",
+	       s->rate, f->connacks, s->active_s);
+	printf("elapsed:         %.3f s (%s)\n", s->elapsed_s,
+	       strcmp(f->stopped_by, "done") == 0 ? "all done" :
+	       strcmp(f->stopped_by, "signal") == 0 ? "interrupted" : "cut short by --duration");
+	printf("connack latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms "
+	       "(connect to CONNACK)\n", s->p50, s->p90, s->p99, s->max);
+	printf("errors:         ");
+	for (int k = 1; k < FK_COUNT; k++) {
+		if ((k == FK_TLS || k == FK_WS) && a->transport == CL_TCP)
+			continue;
+		printf(" %s %" PRIu64 "%s", kind_names[k], f->count[k],
+		       k + 1 < FK_COUNT ? "," : "");
+	}
+	printf("\n");
+	for (int k = 1; k < FK_COUNT; k++)
+		if (f->count[k])
+			printf("  first %s: %s\n", kind_names[k], f->first_err[k]);
+	if (f->dropped)
+		printf("  first dropped: %s\n", f->first_drop);
+}
+
+#define JSET(o, k, v) json_object_set_new((o), (k), (v))
+
+static void print_json(const struct flood *f, const struct summary *s)
+{
+	const struct flood_args *a = f->a;
+	json_t *o = json_object(), *lat = json_object(), *errs = json_object();
+	json_t *first = json_object();
+	char cidr[64];
+
+	JSET(o, "target", json_string(f->target_str));
+	JSET(o, "transport", json_string(cl_transport_name(a->transport)));
+	JSET(o, "header", json_string(s->header));
+	if (a->have_cidr)
+		JSET(o, "src_cidr", json_string(net_cidr_str(&a->cidr, cidr, sizeof(cidr))));
+	else
+		JSET(o, "src_cidr", json_null());
+	JSET(o, "mqtt", json_string(a->mqtt_version == MQTT_V5 ? "5" : "3.1.1"));
+	JSET(o, "connections", json_integer((json_int_t)a->connections));
+	JSET(o, "concurrency", json_integer((json_int_t)a->concurrency));
+	JSET(o, "rate_limit", json_integer((json_int_t)a->rate));
+	JSET(o, "hold_ms", json_integer(a->hold_ms));
+	JSET(o, "duration_s", json_integer((json_int_t)a->duration_s));
+	JSET(o, "seed", json_integer((json_int_t)a->seed));
+	JSET(o, "attempted", json_integer((json_int_t)f->attempted));
+	JSET(o, "succeeded", json_integer((json_int_t)f->count[FK_OK]));
+	JSET(o, "failed", json_integer((json_int_t)s->failed));
+	JSET(o, "dropped", json_integer((json_int_t)f->dropped));
+	JSET(o, "connacks", json_integer((json_int_t)f->connacks));
+	JSET(o, "elapsed_s", json_real(s->elapsed_s));
+	JSET(o, "connack_span_s", json_real(s->active_s));
+	JSET(o, "connections_per_s", json_real(s->rate));
+	JSET(lat, "p50", json_real(s->p50));
+	JSET(lat, "p90", json_real(s->p90));
+	JSET(lat, "p99", json_real(s->p99));
+	JSET(lat, "max", json_real(s->max));
+	JSET(lat, "mean", json_real(s->mean));
+	JSET(o, "connack_latency_ms", lat);
+	for (int k = 1; k < FK_COUNT; k++) {
+		JSET(errs, kind_keys[k], json_integer((json_int_t)f->count[k]));
+		if (f->count[k])
+			JSET(first, kind_keys[k], json_string(f->first_err[k]));
+	}
+	if (f->dropped)
+		JSET(first, "dropped", json_string(f->first_drop));
+	JSET(o, "errors", errs);
+	JSET(o, "first_errors", first);
+	JSET(o, "stopped_by", json_string(f->stopped_by));
+	JSET(o, "exit", json_integer(s->exit_code));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+/* ---- entry ------------------------------------------------------------------------ */
+
+int cmd_flood(int argc, char **argv)
+{
+	struct flood_args a;
+	struct flood *f;
+	struct progress prog;
+	struct summary s;
+	struct sigaction sa, old_int, old_term;
+	struct perr e;
+	int rc, run_rc;
+
+	memset(&a, 0, sizeof(a));
+	a.connections = DEF_CONNECTIONS;
+	a.concurrency = DEF_CONCURRENCY;
+	a.timeout_ms = DEF_TIMEOUT_MS;
+	a.keepalive = -1;
+	a.mqtt_version = MQTT_V311;
+	a.prefix = "flood-";
+	a.transport = CL_TCP;
+	opts_hdr_init(&a.hdr);
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fprintf(stderr, "proxygen flood: out of memory\n");
+		opts_hdr_free(&a.hdr);
+		return PG_EXIT_FAIL;
+	}
+	rc = parse_args(argc, argv, &a);
+	if (rc || a.done)
+		goto out;
+	rc = check_args(&a);
+	if (rc)
+		goto out;
+	if (!a.have_seed && getrandom(&a.seed, sizeof(a.seed), 0) != (ssize_t)sizeof(a.seed))
+		a.seed = (uint64_t)now_us() ^ ((uint64_t)getpid() << 32);
+	a.seed &= MAX_SEED;
+	if (setup(f, &a, &e) < 0) {
+		rc = opts_usage_error(CMD, "%s", e.msg);
+		goto out;
+	}
+
+	got_signal = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	memset(&prog, 0, sizeof(prog));
+	prog.on = !a.quiet && isatty(STDERR_FILENO);
+	f->t_start = now_us();
+	f->t_end = f->t_start + (int64_t)a.duration_s * 1000000;
+	prog.last_t = f->t_start;
+	prog.next = f->t_start + PROGRESS_US;
+	run_rc = a.transport == CL_TCP ? run_tcp(f, &prog) : run_threads(f, &prog);
+	progress_end(&prog);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (!f->stopped_by)
+		f->stopped_by = "done";
+
+	summarize(f, &s);
+	if (a.json)
+		print_json(f, &s);
+	else
+		print_text(f, &s);
+	fflush(stdout);
+	rc = run_rc < 0 ? PG_EXIT_FAIL : s.exit_code;
+out:
+	free(f->static_hdr);
+	free(f->lat_us);
+	free(f);
+	opts_hdr_free(&a.hdr);
+	return rc;
+}

@@ -463,7 +463,7 @@ int cmd_send(int argc, char **argv)
 	else
 		rc = PG_EXIT_FAIL;
 
-	if (conn && a.hold_ms > 0) {
+	if (conn && rc == PG_EXIT_OK && a.hold_ms > 0) {
 		if (hold_session(conn, a.hold_ms)) {
 			if (a.verbose)
 				printf("held the session for %d ms\n", a.hold_ms);
@@ -472,7 +472,8 @@ int cmd_send(int argc, char **argv)
 			rc = PG_EXIT_FAIL;
 		}
 	}
-	cl_close(conn, true);
+	/* DISCONNECT only a session the broker accepted. */
+	cl_close(conn, rc == PG_EXIT_OK);
 	fflush(stdout);
 out:
 	free(hdr);

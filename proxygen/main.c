@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_flood.h"
 #include "cmd_header.h"
 #include "cmd_mutations.h"
 #include "cmd_relay.h"
@@ -18,6 +19,7 @@ static const struct {
 	{ "mutations", cmd_mutations, "list the malformation catalog" },
 	{ "send", cmd_send, "one connection: header, TLS/WebSocket, MQTT CONNECT, outcome" },
 	{ "relay", cmd_relay, "relay clients to a target with a PROXY header in front" },
+	{ "flood", cmd_flood, "many proxied connections at a set rate; latency and errors" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -37,7 +39,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return opts_usage_error(NULL, "missing command (header, mutations, send, relay)");
+		return opts_usage_error(NULL, "missing command (header, mutations, send, relay, flood)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		if (strcmp(argv[1], "help") == 0 && argc > 2) {

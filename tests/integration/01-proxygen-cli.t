@@ -171,7 +171,7 @@ fi
 base1=$(pg header --v1 --format hex)
 base2=$(pg header --v2 --format hex)
 mfail=0
-while IFS=$'\t' read -r name ver verdict reason desc; do
+while IFS=$'\t' read -r name ver _; do
 	out=$(pg header --mutate "$name" --format hex 2>"$T/err")
 	rc=$?
 	base=$base1
@@ -260,7 +260,7 @@ is "$usage_fail" 0 "bad arguments: exit 2 and a message naming the option and th
 # ---- help and version -----------------------------------------------------------------
 
 hfail=0
-for cmd in "" header mutations send relay; do
+for cmd in "" header mutations send relay flood; do
 	# shellcheck disable=SC2086
 	out=$(pg $cmd --help)
 	rc=$?

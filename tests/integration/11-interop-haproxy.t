@@ -385,7 +385,7 @@ core="not-proxy v2-bad-sig v2-bad-version v2-bad-command v2-bad-family v2-bad-tr
 through_core=()
 through_other=()
 ncore=0
-while IFS=$'\t' read -r name ver verdict reason desc; do
+while IFS=$'\t' read -r name _ verdict reason _; do
 	is_core=0
 	if [ "$verdict" = incomplete ] || [[ " $core " == *" $reason "* ]]; then
 		is_core=1
