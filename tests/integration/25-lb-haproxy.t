@@ -18,6 +18,7 @@
 #   negative controls: no header to a PROXY listener, and HAProxy's v1 / v2
 #   header to a PROXY-disabled listener, reject the client.
 # The configuration is the one in docs/behind-a-load-balancer-examples.md.
+# shellcheck source=tests/integration/lb-lib.bash
 source "$(dirname "$0")/lb-lib.bash"
 
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
@@ -26,27 +27,18 @@ need_ppmq
 "$HAPROXY" -v 2>/dev/null | grep -q '^HAProxy version 2\.' ||
 	skip_all "haproxy 2.x needed ($("$HAPROXY" -v 2>&1 | head -1))"
 certs_init || skip_all "cannot make test certificates: $(cat "$T/gen-certs.log")"
-HAVE_MOSQ=1
-command -v mosquitto_sub >/dev/null && command -v mosquitto_pub >/dev/null || HAVE_MOSQ=0
+plan 43
 
-plan 44
-
-CREDS=(--username alice --password secret)
+LB=HAProxy
+IDP=hap
 TLSOPT=(--ca "$CERTS/ca.pem" --sni localhost)
+start_brokers
 
-# P: PROXY on every listener, authentication required. N: PROXY off.
-start_broker P MQTT_PROXY_PROTOCOL_ENABLED=true SECURITY_ALLOW_ANONYMOUS=false \
-	SECURITY_USERS=alice:secret || bail "broker P did not start"
-start_broker N MQTT_PROXY_PROTOCOL_ENABLED=false SECURITY_ALLOW_ANONYMOUS=false \
-	SECURITY_USERS=alice:secret || bail "broker N did not start"
-
-read -r HAP_V1_TCP HAP_V1_WS HAP_V2_TCP HAP_V2_WS HAP_V2_SSL HAP_V2_WSS HAP_TERM_CN \
-	HAP_TERM_SSL HAP_NOHDR HAP_OFF_V1 HAP_OFF_V2 HAP_OFF_V2_WS <<<"$(free_ports 12)"
 cat "$CERTS/server.pem" "$CERTS/server.key" >"$T/haproxy.pem"
 HAPROXY_PEM=$T/haproxy.pem
-export T CERTS HAPROXY_PEM P_TCP P_SSL P_WS P_WSS N_TCP N_WS HAP_V1_TCP HAP_V1_WS \
-	HAP_V2_TCP HAP_V2_WS HAP_V2_SSL HAP_V2_WSS HAP_TERM_CN HAP_TERM_SSL HAP_NOHDR \
-	HAP_OFF_V1 HAP_OFF_V2 HAP_OFF_V2_WS
+export T CERTS HAPROXY_PEM P_TCP P_SSL P_WS P_WSS N_TCP N_WS
+HAP_PORTS="HAP_V1_TCP HAP_V1_WS HAP_V2_TCP HAP_V2_WS HAP_V2_SSL HAP_V2_WSS HAP_TERM_CN
+	HAP_TERM_SSL HAP_NOHDR HAP_OFF_V1 HAP_OFF_V2 HAP_OFF_V2_WS"
 
 cat >"$T/haproxy.cfg.tpl" <<'EOF'
 global
@@ -115,7 +107,8 @@ backend hc_v1_mqtt
     server broker 127.0.0.1:${P_TCP} send-proxy check inter 500 fall 1
 
 # negative controls: no header to a PROXY listener; headers (and an MQTT
-# check with a header) to a listener with PROXY disabled
+# check with a header) to a listener with PROXY disabled; once DOWN, that
+# check waits 60 s (downinter) so it does not mix with the clients below
 listen neg_no_header
     bind 127.0.0.1:${HAP_NOHDR}
     server broker 127.0.0.1:${P_TCP}
@@ -133,18 +126,13 @@ backend neg_hc_to_disabled
     tcp-check connect default
     tcp-check send-binary 102100044d51545404c2003c000668632d6f66660005616c6963650006736563726574
     tcp-check expect binary 20020000
-    server broker 127.0.0.1:${N_TCP} send-proxy-v2 check inter 500 fall 1
+    server broker 127.0.0.1:${N_TCP} send-proxy-v2 check inter 500 fall 1 downinter 60s
 EOF
 
 # 1
-config_from_template haproxy "$T/haproxy.cfg.tpl" "$T/haproxy.cfg" || bail "cannot render the configuration"
-"$HAPROXY" -c -q -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
-	bail "haproxy rejects the configuration: $(cat "$T/haproxy-check.log")"
-bg haproxy "$HAPROXY" -db -f "$T/haproxy.cfg"
-HAP_PID=$BG_PID
-wait_listening "$HAP_PID" "$HAP_V1_TCP" "$HAP_V1_WS" "$HAP_V2_TCP" "$HAP_V2_WS" "$HAP_V2_SSL" \
-	"$HAP_V2_WSS" "$HAP_TERM_CN" "$HAP_TERM_SSL" "$HAP_NOHDR" "$HAP_OFF_V1" "$HAP_OFF_V2" \
-	"$HAP_OFF_V2_WS" || bail "haproxy did not start: $(cat "$T/haproxy.log")"
+doc_matches haproxy "$T/haproxy.cfg.tpl"
+lb_start haproxy "$T/haproxy.cfg.tpl" "$T/haproxy.cfg" "$HAP_PORTS" "$HAPROXY" -db -f "$T/haproxy.cfg" ||
+	bail "haproxy did not start: $(cat "$T/haproxy.log")"
 
 # hap_stat BACKEND FIELD...: fields of the server line in `show stat`.
 hap_stat() {
@@ -165,26 +153,12 @@ head = lines[0].lstrip("# ").split(",")
 for l in lines[1:]:
     f = dict(zip(head, l.split(",")))
     if f.get("pxname") == sys.argv[2] and f.get("svname") == "broker":
-        print(" ".join(f.get(k, "?") for k in sys.argv[3:]))
+        # "* " before a check status: a check is running right now
+        print(" ".join(f.get(k, "?").replace("* ", "", 1) for k in sys.argv[3:]))
 EOF
 }
 
 # ---- 2-19: through HAProxy, the session records the client, not HAProxy ----------------
-
-# through NAME PORT KIND VERSION TRANSPORT_ARGS... -- FIELD=WANT...: one
-# connection through HAProxy's PORT, then the broker's record.
-through() {
-	local name=$1 port=$2 kind=$3 ver=$4 args=() id=hap-$1
-	shift 4
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
-	shift
-	client "$name: client through HAProxy" 'CONNACK 0' -- --target "127.0.0.1:$port" \
-		--client-id "$id" "${CREDS[@]}" "${args[@]}"
-	expect_session P "$id" "$name: session records the client $CLIENT_IP, HAProxy as the peer, PROXY v$ver" \
-		clientIp=$CLIENT_IP clientPort="$CLIENT_PORT" peerIp=$LB_IP listener="$kind" \
-		username=alice proxy.version="$ver" proxy.command=proxy proxy.srcIp=$CLIENT_IP \
-		proxy.srcPort="$CLIENT_PORT" proxy.dstIp=$LB_IP proxy.dstPort="$port" "$@"
-}
 
 through send-proxy-tcp "$HAP_V1_TCP" tcp 1 --transport tcp -- tls=null
 through send-proxy-ws "$HAP_V1_WS" ws 1 --transport ws -- tls=null
@@ -237,74 +211,28 @@ is "$(metric_sum P ppmq_proxy_headers_rejected_total)" 0 \
 	"broker counted no PROXY rejection for the health checks (ppmq_proxy_headers_rejected_total)"
 # LOCAL: no client behind it, the socket's own addresses are recorded.
 expect_session P hc-v2 "LOCAL health check session: proxy.command local, socket peer recorded" \
-	proxy.version=2 proxy.command=local clientIp=$LB_IP peerIp=$LB_IP username=alice
+	proxy.version=2 proxy.command=local clientIp="$LB_IP" peerIp="$LB_IP" username=alice
 expect_session P hc-v1 "v1 health check session: HAProxy names its own connection" \
-	proxy.version=1 proxy.command=proxy clientIp=$LB_IP peerIp=$LB_IP proxy.dstPort="$P_TCP"
+	proxy.version=1 proxy.command=proxy clientIp="$LB_IP" peerIp="$LB_IP" proxy.dstPort="$P_TCP"
 
 # ---- 28-31: failed authentication through HAProxy ----------------------------------------------
 
-client "bad password through send-proxy: refused by CONNACK" 'CONNACK (4|5) ' -- \
-	--target "127.0.0.1:$HAP_V1_TCP" --client-id hap-badpw-v1 --username alice --password wrong
-expect_unauthorized P hap-badpw-v1 "unauthorized client through send-proxy: real client recorded, not HAProxy" \
-	clientIp=$CLIENT_IP clientPort="$CLIENT_PORT" peerIp=$LB_IP listener=tcp username=alice \
-	reason=bad-password passwordProvided=true tlsUsed=false
-client "bad password through send-proxy-v2, wss passthrough: refused by CONNACK" 'CONNACK (4|5) ' -- \
-	--target "127.0.0.1:$HAP_V2_WSS" --transport wss "${TLSOPT[@]}" --client-id hap-badpw-wss \
-	--username alice --password wrong
-expect_unauthorized P hap-badpw-wss "unauthorized client through send-proxy-v2 (wss): real client recorded" \
-	clientIp=$CLIENT_IP clientPort="$CLIENT_PORT" peerIp=$LB_IP listener=wss username=alice \
-	reason=bad-password passwordProvided=true tlsUsed=true
+bad_password send-proxy-tcp "$HAP_V1_TCP" tcp -- tlsUsed=false
+bad_password send-proxy-v2-wss "$HAP_V2_WSS" wss --transport wss "${TLSOPT[@]}" -- tlsUsed=true
 
 # ---- 32-34: real MQTT clients through HAProxy ----------------------------------------------------
 
-if [ "$HAVE_MOSQ" = 1 ]; then
-	bg mosquitto_sub timeout 15 mosquitto_sub -h 127.0.0.1 -p "$HAP_V2_SSL" --cafile "$CERTS/ca.pem" \
-		-u alice -P secret -i hap-msub -t lb/haproxy -C 1 -W 10
-	SUB_PID=$BG_PID
-	if wait_connected P hap-msub; then
-		ok "mosquitto_sub connected through HAProxy (send-proxy-v2, TLS passthrough)"
-		timeout 10 mosquitto_pub -h 127.0.0.1 -p "$HAP_V1_TCP" -u alice -P secret -i hap-mpub \
-			-t lb/haproxy -m "through haproxy" >"$T/mosquitto_pub.log" 2>&1
-		wait "$SUB_PID"
-		is "$(cat "$T/mosquitto_sub.log")" "through haproxy" \
-			"mosquitto_pub (send-proxy) -> mosquitto_sub (send-proxy-v2, TLS): message delivered"
-	else
-		not_ok "mosquitto_sub connected through HAProxy (send-proxy-v2, TLS passthrough)"
-		diag "$(cat "$T/mosquitto_sub.log")"
-		skip "mosquitto_pub -> mosquitto_sub through HAProxy" "the subscriber is not connected"
-	fi
-	expect_session P hap-msub "mosquitto_sub's session: PROXY v2 from HAProxy on the ssl listener" \
-		listener=ssl proxy.version=2 proxy.dstPort="$HAP_V2_SSL" clientIp=$LB_IP peerIp=$LB_IP
-else
-	for d in "mosquitto_sub through HAProxy" "mosquitto_pub -> mosquitto_sub through HAProxy" \
-		"mosquitto_sub's session"; do
-		skip "$d" "mosquitto clients not installed"
-	done
-fi
+MSUB_ARGS=(--cafile "$CERTS/ca.pem")
+mosquitto_through "$HAP_V2_SSL" "$HAP_V1_TCP" "sub: send-proxy-v2, TLS passthrough; pub: send-proxy" ssl 2
 
-# ---- 35-44: negative controls -----------------------------------------------------------------
+# ---- 35-43: negative controls -----------------------------------------------------------------
 
-missing0=$(metric P 'ppmq_proxy_headers_rejected_total{reason="missing"}')
-client "no header (HAProxy without send-proxy) to a PROXY listener: client rejected" "$REFUSED" -- \
-	--target "127.0.0.1:$HAP_NOHDR" --client-id hap-neg-nohdr "${CREDS[@]}"
-is "$(metric P 'ppmq_proxy_headers_rejected_total{reason="missing"}')" $((missing0 + 1)) \
-	"broker counted the missing header"
-expect_no_session P hap-neg-nohdr "no session for the client without a header"
-
+refused_no_header no-send-proxy "$HAP_NOHDR"
 # The client itself is fine: straight to N (no header), it gets in.
 client "control: the same client straight to the PROXY-disabled broker" 'CONNACK 0' -- \
-	--target "127.0.0.1:$N_TCP" --client-id hap-neg-control "${CREDS[@]}"
-conn0=$(metric N 'ppmq_connections_total{listener="tcp"}')
-client "send-proxy (v1) to a PROXY-disabled listener: client rejected" "$REFUSED" -- \
-	--target "127.0.0.1:$HAP_OFF_V1" --client-id hap-neg-v1off "${CREDS[@]}"
-expect_no_session N hap-neg-v1off "no session for it on the PROXY-disabled broker"
-client "send-proxy-v2 to a PROXY-disabled listener: client rejected" "$REFUSED" -- \
-	--target "127.0.0.1:$HAP_OFF_V2" --client-id hap-neg-v2off "${CREDS[@]}"
-expect_no_session N hap-neg-v2off "no session for it on the PROXY-disabled broker"
-client "send-proxy-v2 to a PROXY-disabled ws listener: client rejected" "$REFUSED|WebSocket failure" -- \
-	--target "127.0.0.1:$HAP_OFF_V2_WS" --transport ws --client-id hap-neg-v2off-ws "${CREDS[@]}"
-# Both tcp ones reached the broker (HAProxy did connect): the rejection is its.
-conn1=$(metric N 'ppmq_connections_total{listener="tcp"}')
-is "$((conn1 - conn0))" 2 "the disabled tcp listener did receive both headed connections"
+	--target "127.0.0.1:$N_TCP" --client-id hap-control "${CREDS[@]}"
+refused_by_disabled send-proxy-to-disabled "$HAP_OFF_V1" tcp
+refused_by_disabled send-proxy-v2-to-disabled "$HAP_OFF_V2" tcp
+refused_by_disabled send-proxy-v2-to-disabled-ws "$HAP_OFF_V2_WS" ws --transport ws
 
 done_testing
