@@ -127,6 +127,7 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len);
 static void app_input(struct conn *c, const uint8_t *buf, size_t len);
 static void enter_plain(struct conn *c);
 static void enter_app(struct conn *c);
+static void tls_start(struct conn *c);
 
 static bool alive(const struct conn *c)
 {
@@ -273,6 +274,12 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 	if (c->tls) {
 		ssize_t r = tls_write(c->tls, p, n);
 
+		if (r == TLS_WANT_WRITE) {
+			log_warn("%s: client %s: more than %u bytes waiting to be written: "
+				 "slow consumer, closing", c->kname, c->client_s, CONN_OUT_MAX);
+			conn_kill(c, false);
+			return -1;
+		}
 		if (r != (ssize_t)n) {
 			log_info("%s: client %s: TLS write failed (%s%s%s): closing",
 				 c->kname, c->client_s, tls_status_name((int)r),
@@ -645,19 +652,10 @@ static void proxy_done(struct conn *c, const uint8_t *rest, size_t rlen)
 	conn_proxy_desc(c->rproxy, c->proxy_desc, sizeof(c->proxy_desc));
 	if (c->player == PL_RAW) {
 		/* Next: TLS (ssl, wss) or the application. */
-		if (c->lis->tls) {
-			struct perr e;
-
-			c->tls = tls_conn_new(c->lis->tls, -1, true, NULL, &e);
-			if (!c->tls) {
-				log_error("%s: client %s: %s", c->kname, c->client_s, e.msg);
-				conn_kill(c, false);
-				return;
-			}
-			set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
-		} else {
+		if (c->lis->tls)
+			tls_start(c);
+		else
 			enter_app(c);
-		}
 		if (alive(c) && rlen > 0)
 			transport_input(c, rest, rlen);
 	} else {
@@ -792,6 +790,23 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 }
 
 /* ---- TLS stage ----------------------------------------------------------- */
+
+/* The handshake starts: the engine sits on memory BIOs, we do the I/O. */
+static void tls_start(struct conn *c)
+{
+	struct perr e;
+
+	c->tls = tls_conn_new(c->lis->tls, -1, true, NULL, &e);
+	if (!c->tls) {
+		log_error("%s: client %s: %s", c->kname, c->client_s, e.msg);
+		conn_kill(c, false);
+		return;
+	}
+	/* Our own bound on pending output applies (CONN_OUT_MAX), not the
+	 * engine's smaller default: a burst to a subscriber is not an error. */
+	tls_set_out_limit(c->tls, CONN_OUT_MAX);
+	set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
+}
 
 static void tls_fail(struct conn *c, const char *what)
 {
@@ -1088,17 +1103,10 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 			set_timer(c, TU_PROXY, lc->proxy_timeout_ms);
 		return;
 	}
-	if (l->tls) {
-		c->tls = tls_conn_new(l->tls, -1, true, NULL, &e);
-		if (!c->tls) {
-			log_error("%s: %s: %s", c->kname, c->peer_s, e.msg);
-			conn_kill(c, false);
-			return;
-		}
-		set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
-		return;
-	}
-	enter_plain(c);
+	if (l->tls)
+		tls_start(c);
+	else
+		enter_plain(c);
 }
 
 void conn_close_all(struct brk *b)

@@ -41,7 +41,8 @@ outcome() { # probe output -> accepted | refused | open
 	case $1 in
 	"connack 0") echo accepted ;;
 	open) echo open ;;
-	*) echo refused ;;
+	closed* | reset | "ws-fail "* | "tls-fail "* | "data "* | "connack "*) echo refused ;;
+	*) echo "error ($1)" ;;
 	esac
 }
 

@@ -13,14 +13,22 @@ if certs_init; then :; else CERTS=; fi
 
 HDR=$(hdr_v1 203.0.113.33 198.51.100.1 3333 1883)
 
+# refused OUTCOME: the probe saw the broker refuse (not a local error).
+refused() {
+	case $1 in
+	closed* | reset | "ws-fail "* | "tls-fail "* | "data "* | "connack "[1-9]*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 # state KIND: "on" or "off" by behaviour, "?" when inconsistent.
 state() {
 	local kind=$1 h p
 	h=$(probe "$kind" --pre-hex "$HDR" --client-id "inh-h-$kind" --timeout 3 2>&1)
 	p=$(probe "$kind" --client-id "inh-p-$kind" --timeout 3 2>&1)
-	if [ "$h" = "connack 0" ] && [ "$p" != "connack 0" ]; then
+	if [ "$h" = "connack 0" ] && refused "$p"; then
 		echo on
-	elif [ "$h" != "connack 0" ] && [ "$p" = "connack 0" ]; then
+	elif refused "$h" && [ "$p" = "connack 0" ]; then
 		echo off
 	else
 		echo "? (header: $h; plain: $p)"

@@ -13,8 +13,9 @@ PPMQ_BUILD=${PPMQ_BUILD:-build}
 BROKER=$PPMQ_BIN/ppmq-broker
 PROXYGEN=$PPMQ_BIN/proxygen
 PAHO=$PPMQ_BUILD/tests/progs/paho_client
-# Optional wrapper for the broker (e.g. BROKER_WRAP=(valgrind -q)).
-BROKER_WRAP=()
+# Optional wrapper for the broker, e.g.
+#   PPMQ_BROKER_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite" READY_WAIT=300
+read -r -a BROKER_WRAP <<<"${PPMQ_BROKER_WRAP:-}"
 READY_WAIT=${READY_WAIT:-100}   # tenths of a second
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-it.XXXXXX")
@@ -185,8 +186,8 @@ brokers_clean() {
 	local f bad=0
 	for f in "$T"/*.log; do
 		[ -f "$f" ] || continue
-		if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]|Invalid (read|write) of size|definitely lost: [1-9]' "$f"; then
-			diag "report in $(basename "$f"):" "$(grep -E -A8 'Sanitizer|runtime error|Invalid|definitely' "$f" | head -30)"
+		if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:|==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Process terminating|.* are (definitely|indirectly) lost)' "$f"; then
+			diag "report in $(basename "$f"):" "$(grep -E -A8 'Sanitizer|runtime error|==[0-9]+== [A-Z]' "$f" | head -30)"
 			bad=1
 		fi
 	done
@@ -294,6 +295,7 @@ ap.add_argument("--timeout", type=float, default=4.0)
 ap.add_argument("--then-hex", default=None, help="after CONNACK 0, send these bytes and report")
 ap.add_argument("--then-frame", default=None, help="ws: after CONNACK 0, send a frame OPCODE:HEX and report the first frame back")
 ap.add_argument("--half-close", action="store_true", help="shut down writing after the CONNECT")
+ap.add_argument("--then-publish", type=int, default=None, help="after CONNACK 0, PUBLISH this many payload bytes and report")
 ap.add_argument("--hold", type=float, default=0.0, help="after CONNACK 0, stay connected this long")
 a = ap.parse_args()
 
@@ -333,7 +335,12 @@ pre = bytes.fromhex(a.pre_hex)
 if pre:
     pieces = [pre] if a.split <= 0 else [pre[i:i + a.split] for i in range(0, len(pre), a.split)]
     for i, p in enumerate(pieces):
-        sock.sendall(p)
+        try:
+            sock.sendall(p)
+        except BrokenPipeError:
+            out("closed (while sending the first bytes)", 1)
+        except ConnectionResetError:
+            out("reset", 1)
         if a.delay and i + 1 < len(pieces): time.sleep(a.delay)
 if a.stall: time.sleep(a.stall)
 
@@ -482,6 +489,10 @@ rc = d[3]
 if rc == 0 and a.hold:
     print("connack 0 (holding %.1f s)" % a.hold); sys.stdout.flush()
     time.sleep(a.hold)
+if rc == 0 and a.then_publish is not None:
+    t = b"t/big"
+    body = struct.pack(">H", len(t)) + t + b"x" * a.then_publish
+    a.then_hex = (bytes([0x30]) + varint(len(body)) + body).hex()
 if rc == 0 and a.then_frame is not None:
     op, _, hx = a.then_frame.partition(":")
     send_frame(int(op, 0), bytes.fromhex(hx))

@@ -34,7 +34,8 @@ expect() {
 	out=$(probe "$kind" "$@" 2>&1)
 	case $out in
 	"connack 0") got=accepted ;;
-	*) got=refused ;;
+	closed* | reset | "ws-fail "* | "tls-fail "* | "data "* | "connack "*) got=refused ;;
+	*) got="error ($out)" ;;
 	esac
 	if [ "$got" = "$want" ]; then
 		ok "$kind: $d: $want"
