@@ -1106,13 +1106,14 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 	/* Keep-alive cap. */
 	c->keepalive = cn->keepalive;
 	if (eng->cfg.keepalive_max && (cn->keepalive == 0 || cn->keepalive > eng->cfg.keepalive_max)) {
-		if (!v5) {
-			connect_refuse(c, MQTT_CONNACK_REFUSED_IDENTIFIER, 0, ENG_DISC_PROTOCOL);
-			return;
-		}
+		/* 5.0 tells the client (Server Keep Alive); 3.1.1 has no way to,
+		 * so the cap is only enforced: silence longer than 1.5 times it
+		 * closes the connection. */
 		c->keepalive = eng->cfg.keepalive_max;
-		ack.server_keepalive = c->keepalive;
-		MQTT_PROP_SET(&ack, MQTT_PROP_SERVER_KEEP_ALIVE);
+		if (v5) {
+			ack.server_keepalive = c->keepalive;
+			MQTT_PROP_SET(&ack, MQTT_PROP_SERVER_KEEP_ALIVE);
+		}
 	}
 	c->info.keepalive = c->keepalive;
 

@@ -100,7 +100,7 @@ struct eng_cfg {
 	uint16_t max_inflight;           /* unacknowledged QoS>0 PUBLISH per direction; default 20.
 					    5.0: advertised as Receive Maximum */
 	uint16_t keepalive_max;          /* 0: no cap. 5.0: Server Keep Alive; 3.1.1: larger
-					    keep-alives (and 0) are refused with CONNACK 0x02 */
+					    keep-alives (and 0) are capped silently */
 	unsigned connect_timeout;        /* seconds from eng_client_new to CONNECT; default 10 */
 	uint32_t session_expiry_default; /* seconds a 3.1.1 persistent (clean session 0) session
 					    lives offline; default 2 h; 0xFFFFFFFF = never */

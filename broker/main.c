@@ -110,9 +110,9 @@ static void eng_cfg_from(const struct cfg *cfg, struct eng_cfg *ec)
 	memset(ec, 0, sizeof(*ec));
 	ec->allow_anonymous = cfg->security.allow_anonymous;
 	ec->max_packet_size = cfg->mqtt.max_packet_size;
-	/* 65535 (the default) already allows every keep-alive a client can
-	 * send; handing it on as a cap would make the engine refuse 3.1.1
-	 * clients that ask for none (keep-alive 0). 0 = no cap. */
+	/* 65535 (the default) allows every keep-alive a client can send:
+	 * no cap, so that clients asking for none (keep-alive 0) are not
+	 * held to one. */
 	ec->keepalive_max = cfg->mqtt.keepalive_max >= 65535 ? 0 :
 			    (uint16_t)cfg->mqtt.keepalive_max;
 }

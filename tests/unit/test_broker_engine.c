@@ -696,7 +696,10 @@ static void test_keepalive_max(void **state)
 	{
 		struct copts o = { .version = 4, .id = "k", .clean = true, .keepalive = 120 };
 
-		assert_int_equal(connect_o(&f, &o, NULL, NULL), MQTT_CONNACK_REFUSED_IDENTIFIER);
+		/* 3.1.1 cannot be told: accepted, and the cap is enforced. */
+		assert_int_equal(connect_o(&f, &o, NULL, &a), 0);
+		assert_false(MQTT_HAS(&a.connack.props, MQTT_PROP_SERVER_KEEP_ALIVE));
+		assert_int_equal(eng_client_info(f.c)->keepalive, 60);
 	}
 	fake_free(&f);
 	fake_open(eng, &f, "tcp");
