@@ -49,7 +49,8 @@ static void usage(FILE *f)
 		"  -j, --jobs N           connections run in parallel (default 1)\n"
 		"      --timeout MS       per-step timeout (default: the profile's timeout_ms)\n"
 		"      --strict           NON-STRICT grades count as failures\n"
-		"      --list             list the selected scenarios and exit\n"
+		"      --list             list the selected scenarios and exit (with --target:\n"
+		"                         after checking that the profile loads)\n"
 		"      --junit FILE       write JUnit XML\n"
 		"      --json FILE        write JSON results (input of `report`)\n"
 		"      --html DIR         write DIR/index.html\n"
@@ -324,17 +325,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cfg.catalog = &cat;
+	if (target) {
+		/* With --list too: a quick check that a profile loads. */
+		if (pf_load(&prof, target, &e) < 0) {
+			fprintf(stderr, "ppmq-conform: %s\n", e.msg);
+			rc = EXIT_USAGE;
+			pf_free(&prof);
+			goto out;
+		}
+		have_prof = true;
+	}
 	if (list) {
 		list_scenarios(&cfg);
 		goto out;
 	}
-	if (pf_load(&prof, target, &e) < 0) {
-		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-		rc = EXIT_USAGE;
-		pf_free(&prof);
-		goto out;
-	}
-	have_prof = true;
 	cfg.profile = &prof;
 	cfg.tap = stdout;
 

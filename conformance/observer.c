@@ -307,10 +307,9 @@ static int resolve_group(const char *want, const char *deflt, const struct group
 	return 0;
 }
 
-int obs_regex_compile(struct obs_regex *r, const char *tmpl, const char *client_id,
+int obs_regex_compile(struct obs_regex *r, const char *tmpl, const struct obs_vars *v,
 		      const char *ip_group, const char *port_group, struct perr *e)
 {
-	struct obs_vars vars = { .client_id = client_id, .listener = NULL };
 	char filled[2048], plain[2048];
 	struct group_name names[16];
 	size_t nnames = 16;
@@ -318,7 +317,7 @@ int obs_regex_compile(struct obs_regex *r, const char *tmpl, const char *client_
 
 	memset(r, 0, sizeof(*r));
 	r->ip_group = r->port_group = -1;
-	if (obs_template(tmpl, &vars, OBS_ESC_REGEX, filled, sizeof(filled)) < 0)
+	if (obs_template(tmpl, v, OBS_ESC_REGEX, filled, sizeof(filled)) < 0)
 		return perr_set(e, "regex too long");
 	ngroups = strip_named(filled, plain, sizeof(plain), names, &nnames, e);
 	if (ngroups < 0)
@@ -563,7 +562,7 @@ static int query_once(const struct pf_observer *o, const struct obs_vars *v, str
 		char *text = NULL;
 		size_t len = 0;
 
-		if (obs_regex_compile(&re, o->regex, v->client_id, o->ip_group, o->port_group, e) < 0)
+		if (obs_regex_compile(&re, o->regex, v, o->ip_group, o->port_group, e) < 0)
 			return -1;
 		if (read_file(o->file, &text, &len, e) < 0) {
 			obs_regex_free(&re);

@@ -56,10 +56,11 @@ struct obs_regex {
 	int ip_group, port_group;  /* -1 when none */
 };
 
-/* Compile a log regex template for client_id; ip_group / port_group name
- * a group ("ip") or give its number ("1"); NULL = "ip" / "port" when
- * such named groups exist. */
-int obs_regex_compile(struct obs_regex *r, const char *tmpl, const char *client_id,
+/* Compile a log regex template for one client ({client_id}, {listener}
+ * filled in and escaped); ip_group / port_group name a group ("ip") or
+ * give its number ("1"); NULL = "ip" / "port" when such named groups
+ * exist. */
+int obs_regex_compile(struct obs_regex *r, const char *tmpl, const struct obs_vars *v,
 		      const char *ip_group, const char *port_group, struct perr *e);
 void obs_regex_free(struct obs_regex *r);
 

@@ -46,9 +46,9 @@ const struct scenario **rn_select(const struct rn_config *c, size_t *n);
  * 23 characters for n < 2^20 (the MQTT 3.1.1 limit brokers may enforce). */
 void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap);
 
-/* Why a point is skipped in the base configuration, or NULL when it can
- * run there. *needs_mode_config is set when a configuration from
- * configurations.modes could make it runnable. Exposed for tests. */
+/* Why scenario s cannot run on listener l when that listener is in the
+ * given mode (text in buf), or NULL when it can. The runner asks again
+ * under a configurations.modes configuration before it gives up. */
 const char *rn_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
 			   enum sc_mode mode, char *buf, size_t cap);
 

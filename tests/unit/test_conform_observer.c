@@ -195,6 +195,9 @@ static void test_from_json_shapes(void **state)
 
 /* ---- log regexes -------------------------------------------------------- */
 
+/* Template values for one client on the tcp listener. */
+#define V(id) (&(struct obs_vars){ .client_id = (id), .listener = "tcp" })
+
 static const char mosquitto_log[] =
 	"1700000000: New connection from 127.0.0.7:41000 on port 1883.\n"
 	"1700000000: New client connected from 203.0.113.1:50000 as other-client (p2, c1, k60).\n"
@@ -211,8 +214,7 @@ static void test_log_named_groups(void **state)
 	char ex[256];
 
 	(void)state;
-	assert_int_equal(obs_regex_compile(&re, "New client connected from (?<ip>[0-9a-fA-F.:]+):(?<port>[0-9]+) as {client_id} ",
-					   "dev.1", NULL, NULL, &e), 0);
+	assert_int_equal(obs_regex_compile(&re, "New client connected from (?<ip>[0-9a-fA-F.:]+):(?<port>[0-9]+) as {client_id} ", V("dev.1"), NULL, NULL, &e), 0);
 	assert_int_equal(re.ip_group, 1);
 	assert_int_equal(re.port_group, 2);
 	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, ex, sizeof(ex));
@@ -224,15 +226,14 @@ static void test_log_named_groups(void **state)
 	obs_regex_free(&re);
 
 	/* a line without a trailing newline */
-	assert_int_equal(obs_regex_compile(&re, "from (?P<ip>[0-9.]+):(?P<port>[0-9]+) as {client_id}$",
-					   "tail", NULL, NULL, &e), 0);
+	assert_int_equal(obs_regex_compile(&re, "from (?P<ip>[0-9.]+):(?P<port>[0-9]+) as {client_id}$", V("tail"), NULL, NULL, &e), 0);
 	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, NULL, 0);
 	assert_true(rec.found);
 	assert_string_equal(rec.ip, "203.0.113.4");
 	obs_regex_free(&re);
 
 	/* absent client */
-	assert_int_equal(obs_regex_compile(&re, "from (?<ip>[0-9.]+):[0-9]+ as {client_id} ", "nobody", NULL, NULL, &e), 0);
+	assert_int_equal(obs_regex_compile(&re, "from (?<ip>[0-9.]+):[0-9]+ as {client_id} ", V("nobody"), NULL, NULL, &e), 0);
 	assert_int_equal(re.port_group, -1);
 	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, ex, sizeof(ex));
 	assert_false(rec.found);
@@ -248,8 +249,7 @@ static void test_log_numbered_groups(void **state)
 
 	(void)state;
 	/* ( inside a bracket expression is no group; ip is group 2 */
-	assert_int_equal(obs_regex_compile(&re, "^([0-9]+): New client connected from ([0-9a-f.:(]+):([0-9]+) as {client_id} ",
-					   "other-client", "2", "3", &e), 0);
+	assert_int_equal(obs_regex_compile(&re, "^([0-9]+): New client connected from ([0-9a-f.:(]+):([0-9]+) as {client_id} ", V("other-client"), "2", "3", &e), 0);
 	assert_int_equal(re.ip_group, 2);
 	assert_int_equal(re.port_group, 3);
 	obs_from_log(&re, mosquitto_log, strlen(mosquitto_log), &rec, NULL, 0);
@@ -259,22 +259,32 @@ static void test_log_numbered_groups(void **state)
 	obs_regex_free(&re);
 
 	/* a named group mixed with plain ones keeps POSIX numbering */
-	assert_int_equal(obs_regex_compile(&re, "(New) client connected from (?<ip>[0-9.]+):([0-9]+) as {client_id} ",
-					   "other-client", NULL, "3", &e), 0);
+	assert_int_equal(obs_regex_compile(&re, "(New) client connected from (?<ip>[0-9.]+):([0-9]+) as {client_id} ", V("other-client"), NULL, "3", &e), 0);
 	assert_int_equal(re.ip_group, 2);
 	assert_int_equal(re.port_group, 3);
 	obs_regex_free(&re);
 
+	/* {listener} is filled in too */
+	assert_int_equal(obs_regex_compile(&re, "^{listener} (?<ip>[0-9.]+) {client_id}$", V("c"), NULL, NULL, &e), 0);
+	{
+		static const char text[] = "ws 10.0.0.1 c\ntcp 10.0.0.2 c\nudp 10.0.0.3 c\n";
+
+		obs_from_log(&re, text, strlen(text), &rec, NULL, 0);
+	}
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "10.0.0.2");
+	obs_regex_free(&re);
+
 	/* errors */
-	assert_int_equal(obs_regex_compile(&re, "from ([0-9.]+) as {client_id}", "x", NULL, NULL, &e), -1);
+	assert_int_equal(obs_regex_compile(&re, "from ([0-9.]+) as {client_id}", V("x"), NULL, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "no ip group"));
-	assert_int_equal(obs_regex_compile(&re, "from ([0-9.]+) as {client_id}", "x", "4", NULL, &e), -1);
+	assert_int_equal(obs_regex_compile(&re, "from ([0-9.]+) as {client_id}", V("x"), "4", NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "group 4 does not exist"));
-	assert_int_equal(obs_regex_compile(&re, "from (?<ip>[0-9.]+) as {client_id}", "x", "addr", NULL, &e), -1);
+	assert_int_equal(obs_regex_compile(&re, "from (?<ip>[0-9.]+) as {client_id}", V("x"), "addr", NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "no group named 'addr'"));
-	assert_int_equal(obs_regex_compile(&re, "from (?:x) {client_id}", "x", NULL, NULL, &e), -1);
+	assert_int_equal(obs_regex_compile(&re, "from (?:x) {client_id}", V("x"), NULL, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "(?<name>"));
-	assert_int_equal(obs_regex_compile(&re, "from ((?<ip>x) {client_id}", "x", NULL, NULL, &e), -1);
+	assert_int_equal(obs_regex_compile(&re, "from ((?<ip>x) {client_id}", V("x"), NULL, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "regex"));
 	assert_false(re.compiled);
 }

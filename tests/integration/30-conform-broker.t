@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# 30-conform-broker.t - ppmq-conform against ppmq-broker, launched by the
+# runner itself through conformance/targets/ppmq-broker.yml (free loopback
+# ports, throwaway certificates): the whole catalog must pass, the TAP must
+# pass under prove, the reports must be written; a broker with a known
+# PROXY bug must be caught; and the exit statuses for an unreachable
+# target (3) and a broken profile (2) must hold.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
+CONFORM=$PPMQ_BIN/ppmq-conform
+T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-conform.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+
+for p in ppmq-conform ppmq-broker; do
+	if [ ! -x "$PPMQ_BIN/$p" ]; then
+		echo "Bail out! $PPMQ_BIN/$p is not built (make)"
+		exit 1
+	fi
+done
+if ! "$ROOT/scripts/gen-certs" "$T/certs" >/dev/null 2>&1; then
+	echo "Bail out! scripts/gen-certs failed"
+	exit 1
+fi
+
+echo "1..12"
+cd "$ROOT" || exit 1
+export PPMQ_CERT_DIR=$T/certs PPMQ_BIN
+
+# ---- the whole catalog ---------------------------------------------------------
+
+start=$(date +%s)
+timeout 300 "$CONFORM" --target conformance/targets/ppmq-broker.yml -j 4 \
+	--json "$T/run.json" --junit "$T/run.xml" --html "$T/html" >"$T/run.tap" 2>"$T/run.err"
+rc=$?
+secs=$(( $(date +%s) - start ))
+if [ "$rc" -eq 0 ]; then
+	ok "whole catalog against ppmq-broker: exit 0"
+else
+	not_ok "whole catalog against ppmq-broker: exit 0 (got $rc)"
+	grep -A12 '^not ok' "$T/run.tap" | head -60 | sed 's/^/# /'
+	sed 's/^/# stderr: /' "$T/run.err" | head -20
+fi
+if [ "$secs" -lt 60 ]; then ok "the catalog ran in ${secs} s (< 60 s with -j 4)"; else not_ok "the catalog ran in ${secs} s (< 60 s with -j 4)"; fi
+
+plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$T/run.tap")
+points=$(grep -cE '^(not )?ok [0-9]+ ' "$T/run.tap")
+if [ -n "$plan" ] && [ "$plan" -ge 480 ] && [ "$plan" = "$points" ]; then
+	ok "TAP plan 1..$plan matches the $points points (>= 120 scenarios x 4 listeners)"
+else
+	not_ok "TAP plan matches the points"; diag "plan '$plan', points $points"
+fi
+
+if prove --exec cat "$T/run.tap" >"$T/prove.out" 2>&1; then
+	ok "the TAP passes under prove"
+else
+	not_ok "the TAP passes under prove"; tail -15 "$T/prove.out" | sed 's/^/# /'
+fi
+
+# every scenario family ran somewhere (none entirely skipped)
+missing=""
+for fam in pp1 pp2 missing disabled mal transport mixed record config; do
+	grep -qE "^ok [0-9]+ - $fam/[^ ]+ \[[a-z]+\] [^#]*\$" "$T/run.tap" || missing="$missing $fam"
+done
+check "every family has passing points that were not skipped${missing:+ (missing:$missing)}" test -z "$missing"
+
+if [ -s "$T/run.json" ] && [ -s "$T/run.xml" ] && [ -s "$T/html/index.html" ] &&
+	[ "$(grep -c '<testcase' "$T/run.xml")" = "$plan" ]; then
+	ok "JSON, JUnit ($plan test cases) and HTML written"
+else
+	not_ok "JSON, JUnit and HTML written"; ls -la "$T" "$T/html" 2>&1 | sed 's/^/# /'
+fi
+
+timeout 60 "$CONFORM" report --html "$T/merged" "$T/run.json" "$T/run.json" >/dev/null 2>"$T/report.err"
+rc=$?
+check "report merges JSON results into one page (exit $rc)" test "$rc" -eq 0 -a -s "$T/merged/index.html"
+
+# ---- a broker with a known bug is caught ----------------------------------------
+
+PPMQ_BROKER_FAULT=record-proxy-ip timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
+	-j 4 --only record/sessions/v2-inet,pp1/tcp4/basic >"$T/fault.tap" 2>"$T/fault.err"
+rc=$?
+fails=$(grep -c '^not ok .*record/sessions/v2-inet' "$T/fault.tap")
+if [ "$rc" -eq 1 ] && [ "$fails" -eq 4 ] && grep -q 'the socket peer' "$T/fault.tap" &&
+	! grep -q '^not ok .*pp1/tcp4/basic' "$T/fault.tap"; then
+	ok "a broker recording the proxy's address fails record/sessions/v2-inet on all 4 listeners (exit 1)"
+else
+	not_ok "a broker recording the proxy's address is caught"; diag "exit $rc, $fails failing points"
+	head -40 "$T/fault.tap" | sed 's/^/# /'
+fi
+
+PPMQ_BROKER_FAULT=accept-missing timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
+	-j 4 --only missing/connect --listener tcp,ws >"$T/fault2.tap" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && [ "$(grep -c '^not ok' "$T/fault2.tap")" -eq 2 ] &&
+	grep -q 'accepted a connection without a PROXY header' "$T/fault2.tap"; then
+	ok "a broker accepting clients without a header fails missing/connect (exit 1)"
+else
+	not_ok "a broker accepting clients without a header is caught"; diag "exit $rc"
+	head -30 "$T/fault2.tap" | sed 's/^/# /'
+fi
+
+# ---- exit statuses: unreachable (3), broken profile (2) -------------------------
+
+port=$(( 20000 + RANDOM % 40000 ))
+cat >"$T/nobody.yml" <<YML
+name: nobody
+host: 127.0.0.1
+listeners:
+  tcp: {port: $port, proxy: enabled}
+YML
+timeout 60 "$CONFORM" --target "$T/nobody.yml" --only pp1/tcp4/basic >"$T/unreach.tap" 2>"$T/unreach.err"
+rc=$?
+if [ "$rc" -eq 3 ] && grep -q '^Bail out!' "$T/unreach.tap" && grep -q 'unreachable' "$T/unreach.err"; then
+	ok "nothing listening: exit 3 and 'Bail out!'"
+else
+	not_ok "nothing listening: exit 3 (got $rc)"; sed 's/^/# /' "$T/unreach.tap" "$T/unreach.err" | head
+fi
+
+printf 'name: broken\nhost: 127.0.0.1\nlisteners:\n  tcp: {port: 1883, proxi: enabled}\n' >"$T/broken.yml"
+timeout 60 "$CONFORM" --target "$T/broken.yml" >"$T/broken.out" 2>"$T/broken.err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "broken.yml:4:21: listeners.tcp: unknown key 'proxi' (did you mean 'proxy'?)" "$T/broken.err"; then
+	ok "broken profile: exit 2 with file:line:column"
+else
+	not_ok "broken profile: exit 2 with file:line:column (got $rc)"; sed 's/^/# /' "$T/broken.err"
+fi
+
+timeout 60 "$CONFORM" --target conformance/targets/ppmq-broker.yml --listener tcp,quic >/dev/null 2>"$T/usage.err"
+rc=$?
+check "bad --listener value: exit 2 naming it (got $rc)" test "$rc" -eq 2 -a -n "$(grep quic "$T/usage.err")"
