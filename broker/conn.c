@@ -386,8 +386,22 @@ static void conn_drop(struct conn *c)
 	conn_kill(c, false);
 }
 
+/* Close once what is queued has gone out (bounded by CONN_DRAIN_MS);
+ * graceful: what the engine is told then. */
+static void conn_drain(struct conn *c, bool graceful)
+{
+	c->closing = true;
+	c->eng_graceful = graceful;
+	if (out_pending(c) == 0) {
+		conn_kill(c, graceful);
+		return;
+	}
+	set_timer(c, TU_DRAIN, CONN_DRAIN_MS);
+	flush_out(c);
+}
+
 /* Close after flushing what is queued: TLS close_notify, WebSocket close
- * frame, then FIN. Bounded by CONN_DRAIN_MS. */
+ * frame, then FIN. */
 static void conn_finish(struct conn *c)
 {
 	if (c->dead || c->closing)
@@ -402,14 +416,7 @@ static void conn_finish(struct conn *c)
 	}
 	if (c->tls && c->tls_done)
 		tls_shutdown(c->tls);
-	c->closing = true;
-	c->eng_graceful = true;
-	if (out_pending(c) == 0) {
-		conn_kill(c, true);
-		return;
-	}
-	set_timer(c, TU_DRAIN, CONN_DRAIN_MS);
-	flush_out(c);
+	conn_drain(c, true);
 }
 
 /* ---- MQTT stage ---------------------------------------------------------- */
@@ -643,9 +650,17 @@ static void proxy_reject(struct conn *c, const char *reason, const char *why)
 	conn_drop(c);
 }
 
-/* The stage is over: bytes after the header go to the next stage. */
-static void proxy_done(struct conn *c, const uint8_t *rest, size_t rlen)
+/* The stage is over: what was received after the first hlen bytes (the
+ * header; 0 when there is none) goes to the next stage. The buffer is
+ * taken off the connection first and freed once that is done. */
+static void proxy_done(struct conn *c, size_t hlen)
 {
+	uint8_t *pb = c->pbuf;
+	const uint8_t *rest = pb + hlen;
+	size_t rlen = c->plen - hlen;
+
+	c->pbuf = NULL;
+	c->plen = c->pcap = 0;
 	c->proxy_pending = false;
 	if (c->timer_use == TU_PROXY)
 		clear_timer(c);
@@ -663,6 +678,7 @@ static void proxy_done(struct conn *c, const uint8_t *rest, size_t rlen)
 		if (alive(c) && rlen > 0)
 			app_input(c, rest, rlen);
 	}
+	free(pb);
 }
 
 /* A complete header: decide, record, pick the real client address. */
@@ -710,8 +726,6 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 	struct pp_header h;
 	struct pp_error err;
 	enum pp_detect d;
-	uint8_t *pb;
-	size_t pl;
 	int r;
 
 	if (len == 0)
@@ -735,12 +749,7 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 			return;
 		}
 		/* No header: everything received belongs to the next stage. */
-		pb = c->pbuf;
-		pl = c->plen;
-		c->pbuf = NULL;
-		c->plen = c->pcap = 0;
-		proxy_done(c, pb, pl);
-		free(pb);
+		proxy_done(c, 0);
 		return;
 	}
 	if (d != PP_DETECT_MORE && c->pmode != PM_STRIP && lc->ntrusted > 0 &&
@@ -765,12 +774,7 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 		if (c->pmode == PM_STRIP) {
 			/* Not a header after all: pass the bytes on, as a
 			 * disabled listener does. */
-			pb = c->pbuf;
-			pl = c->plen;
-			c->pbuf = NULL;
-			c->plen = c->pcap = 0;
-			proxy_done(c, pb, pl);
-			free(pb);
+			proxy_done(c, 0);
 			return;
 		}
 		proxy_reject(c, pp_reason_name(err.reason), err.msg);
@@ -781,12 +785,7 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 		return;
 	/* The header's byte strings were copied by rec_proxy_new: the buffer
 	 * can go once the rest is handed on. */
-	pb = c->pbuf;
-	pl = c->plen;
-	c->pbuf = NULL;
-	c->plen = c->pcap = 0;
-	proxy_done(c, pb + r, pl - (size_t)r);
-	free(pb);
+	proxy_done(c, (size_t)r);
 }
 
 /* ---- TLS stage ----------------------------------------------------------- */
@@ -816,13 +815,7 @@ static void tls_fail(struct conn *c, const char *what)
 		 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
 	rec_tls_failure(c->b->rec, c->kind);
 	/* Send the alert the engine may hold, then close. */
-	c->closing = true;
-	if (out_pending(c) == 0) {
-		conn_kill(c, false);
-		return;
-	}
-	set_timer(c, TU_DRAIN, CONN_DRAIN_MS);
-	flush_out(c);
+	conn_drain(c, false);
 }
 
 /* Drive the handshake, then pass decrypted bytes on. */

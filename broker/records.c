@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "net.h"
 
 struct sess {
@@ -58,16 +59,10 @@ static char *safe_text(const uint8_t *p, size_t n)
 
 static char *hex_text(const uint8_t *p, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *out = malloc(n * 2 + 1);
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
+	if (out)
+		hex_encode(p, n, out);
 	return out;
 }
 

@@ -214,47 +214,27 @@ bool ex_ip_equal(const char *a, const char *b)
 	return !strcasecmp(a, b);
 }
 
-/* Resolve what an address check expects. Returns false when it cannot
- * be checked (unchecked). */
-static bool want_ip(const struct sc_addr_check *c, const struct ex_addrs *ad, const char **ip,
-		    const char **label)
+/* Resolve what an address check expects (the IP, or the port, as the
+ * check is on one or the other). Returns what that is ("header source"),
+ * or NULL when it cannot be checked (unchecked). */
+static const char *want(const struct sc_addr_check *c, const struct ex_addrs *ad,
+			const char **ip, long *port)
 {
 	switch (c->src) {
 	case SC_ADDR_HEADER_SRC:
 		*ip = ad->header_ip;
-		*label = "header source";
-		return true;
+		*port = ad->header_port;
+		return "header source";
 	case SC_ADDR_SOCKET_PEER:
 		*ip = ad->peer_ip;
-		*label = "socket peer";
-		return true;
+		*port = ad->peer_port;
+		return "socket peer";
 	case SC_ADDR_LITERAL:
 		*ip = c->literal;
-		*label = "literal";
-		return true;
+		*port = c->literal ? strtol(c->literal, NULL, 10) : 0;
+		return "literal";
 	default:
-		return false;
-	}
-}
-
-static bool want_port(const struct sc_addr_check *c, const struct ex_addrs *ad, long *port,
-		      const char **label)
-{
-	switch (c->src) {
-	case SC_ADDR_HEADER_SRC:
-		*port = ad->header_port;
-		*label = "header source";
-		return true;
-	case SC_ADDR_SOCKET_PEER:
-		*port = ad->peer_port;
-		*label = "socket peer";
-		return true;
-	case SC_ADDR_LITERAL:
-		*port = strtol(c->literal, NULL, 10);
-		*label = "literal";
-		return true;
-	default:
-		return false;
+		return NULL;
 	}
 }
 
@@ -284,7 +264,8 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 		snprintf(why, cap, "record says not connected while the session is open");
 		return RPT_FAIL;
 	}
-	if (want_ip(&r->ip, addrs, &ip, &label)) {
+	label = want(&r->ip, addrs, &ip, &port);
+	if (label) {
 		if (!rec->ip[0]) {
 			snprintf(why, cap, "record has no client IP");
 			return RPT_FAIL;
@@ -295,7 +276,8 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 			return RPT_FAIL;
 		}
 	}
-	if (want_port(&r->port, addrs, &port, &label)) {
+	label = want(&r->port, addrs, &ip, &port);
+	if (label) {
 		if (!rec->has_port) {
 			snprintf(why, cap, "record has no client port");
 			return RPT_FAIL;
@@ -305,7 +287,8 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 			return RPT_FAIL;
 		}
 	}
-	if (want_ip(&r->peer_ip, addrs, &ip, &label)) {
+	label = want(&r->peer_ip, addrs, &ip, &port);
+	if (label) {
 		if (!rec->has_peer_ip) {
 			snprintf(why, cap, "record has no peer (proxy) IP");
 			return RPT_FAIL;
@@ -316,7 +299,8 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 			return RPT_FAIL;
 		}
 	}
-	if (want_port(&r->peer_port, addrs, &port, &label)) {
+	label = want(&r->peer_port, addrs, &ip, &port);
+	if (label) {
 		if (!rec->has_peer_port) {
 			snprintf(why, cap, "record has no peer (proxy) port");
 			return RPT_FAIL;

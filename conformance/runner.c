@@ -529,6 +529,14 @@ static void append(char *buf, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "step N: " (after "; " when buf has text already) before the text of
+ * step i, when the scenario has several steps. */
+static void append_step(char *buf, size_t cap, size_t nsteps, size_t i)
+{
+	if (nsteps > 1)
+		append(buf, cap, "%sstep %zu: ", buf[0] ? "; " : "", i + 1);
+}
+
 static void run_step(struct rn *r, const struct point *pt, const struct sc_step *st,
 		     struct step_out *so)
 {
@@ -694,20 +702,10 @@ static void run_point(struct rn *r, struct point *pt)
 		if (grade != before || i == 0)
 			worst_step = i;
 		ex_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
-		if (s->nsteps > 1) {
-			char num[16];
-
-			snprintf(num, sizeof(num), "%zu", i + 1);
-			append(actual, sizeof(actual), "%sstep %s: ", actual[0] ? "; " : "", num);
-		}
+		append_step(actual, sizeof(actual), s->nsteps, i);
 		append(actual, sizeof(actual), "%s%s", buf, "");
 		if (so[i].reason[0]) {
-			if (s->nsteps > 1) {
-				char num[16];
-
-				snprintf(num, sizeof(num), "%zu", i + 1);
-				append(reason, sizeof(reason), "%sstep %s: ", reason[0] ? "; " : "", num);
-			}
+			append_step(reason, sizeof(reason), s->nsteps, i);
 			append(reason, sizeof(reason), "%s%s", so[i].reason, "");
 		}
 		if (so[i].recorded[0])

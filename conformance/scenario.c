@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "hex.h"
 #include "pp.h"
 
 /* ---- names -------------------------------------------------------------- */
@@ -136,17 +137,6 @@ static int err_at(struct ld *l, yaml_node_t *n, const char *what, const char *fm
 	return yx_err(l->d, n, l->e, "%s: %s", ctx(l, what), msg);
 }
 
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex text, whitespace and ':' separators allowed. */
 static int get_hex(struct ld *l, yaml_node_t *n, const char *what, uint8_t **out, size_t *len)
 {
@@ -166,7 +156,7 @@ static int get_hex(struct ld *l, yaml_node_t *n, const char *what, uint8_t **out
 
 		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == ':')
 			continue;
-		v = hex_value((unsigned char)*p);
+		v = hex_digit((unsigned char)*p);
 		if (v < 0)
 			return err_at(l, n, what, "'%s' is not hex", s);
 		if (hi < 0) {

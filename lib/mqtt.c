@@ -278,6 +278,16 @@ static int rd_u16(struct rd *r, uint16_t *v)
 	return 0;
 }
 
+/* A packet identifier: present and non-zero wherever one is read. */
+static int rd_id(struct rd *r, uint16_t *id)
+{
+	int rc = rd_u16(r, id);
+
+	if (!rc && *id == 0)
+		rc = fail(r, RC_PROTOCOL, "packet identifier 0");
+	return rc;
+}
+
 static int rd_u32(struct rd *r, uint32_t *v)
 {
 	if (rd_left(r) < 4)
@@ -734,11 +744,9 @@ static int dec_publish(struct rd *r, uint8_t version, uint8_t flags, struct mqtt
 	if (rc)
 		return rc;
 	if (p->qos > 0) {
-		rc = rd_u16(r, &p->id);
+		rc = rd_id(r, &p->id);
 		if (rc)
 			return rc;
-		if (p->id == 0)
-			return fail(r, RC_PROTOCOL, "packet identifier 0");
 	}
 	if (version >= MQTT_V5) {
 		rc = rd_props(r, MQTT_PUBLISH, &p->props);
@@ -761,12 +769,10 @@ static int dec_publish(struct rd *r, uint8_t version, uint8_t flags, struct mqtt
 
 static int dec_ack(struct rd *r, uint8_t version, enum mqtt_type t, struct mqtt_ack *a)
 {
-	int rc = rd_u16(r, &a->id);
+	int rc = rd_id(r, &a->id);
 
 	if (rc)
 		return rc;
-	if (a->id == 0)
-		return fail(r, RC_PROTOCOL, "packet identifier 0");
 	if (version < MQTT_V5) {
 		if (rd_left(r))
 			return fail(r, RC_MALFORMED, "remaining length is not 2");
@@ -819,12 +825,10 @@ static int dec_sub_entry(struct rd *r, uint8_t version, struct mqtt_sub *s)
 
 static int dec_subscribe(struct rd *r, uint8_t version, struct mqtt_subscribe *s)
 {
-	int rc = rd_u16(r, &s->id);
+	int rc = rd_id(r, &s->id);
 
 	if (rc)
 		return rc;
-	if (s->id == 0)
-		return fail(r, RC_PROTOCOL, "packet identifier 0");
 	if (version >= MQTT_V5) {
 		rc = rd_props(r, MQTT_SUBSCRIBE, &s->props);
 		if (rc)
@@ -847,12 +851,10 @@ static int dec_subscribe(struct rd *r, uint8_t version, struct mqtt_subscribe *s
 
 static int dec_unsubscribe(struct rd *r, uint8_t version, struct mqtt_unsubscribe *u)
 {
-	int rc = rd_u16(r, &u->id);
+	int rc = rd_id(r, &u->id);
 
 	if (rc)
 		return rc;
-	if (u->id == 0)
-		return fail(r, RC_PROTOCOL, "packet identifier 0");
 	if (version >= MQTT_V5) {
 		rc = rd_props(r, MQTT_UNSUBSCRIBE, &u->props);
 		if (rc)
@@ -875,12 +877,10 @@ static int dec_unsubscribe(struct rd *r, uint8_t version, struct mqtt_unsubscrib
 
 static int dec_suback(struct rd *r, uint8_t version, enum mqtt_type t, struct mqtt_suback *s)
 {
-	int rc = rd_u16(r, &s->id);
+	int rc = rd_id(r, &s->id);
 
 	if (rc)
 		return rc;
-	if (s->id == 0)
-		return fail(r, RC_PROTOCOL, "packet identifier 0");
 	if (t == MQTT_UNSUBACK && version < MQTT_V5) {
 		if (rd_left(r))
 			return fail(r, RC_MALFORMED, "UNSUBACK remaining length is not 2");

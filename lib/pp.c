@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "hex.h"
+#include "net.h"
+
 const uint8_t pp_v2_sig[PP_V2_SIG_LEN] = {
 	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
 };
@@ -102,6 +105,16 @@ static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fm
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return PP_INVALID;
+}
+
+/* No error yet (an entry point starts with it; e may be NULL). */
+static void err_clear(struct pp_error *e)
+{
+	if (e) {
+		e->reason = PP_R_OK;
+		e->offset = 0;
+		e->msg[0] = '\0';
+	}
 }
 
 /* Printable copy of wire bytes for messages; long fields are cut. */
@@ -291,17 +304,6 @@ struct v6val {
 	const char *why;
 };
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void v6_feed(struct v6val *v, uint8_t c)
 {
 	int max;
@@ -318,7 +320,7 @@ static void v6_feed(struct v6val *v, uint8_t c)
 		v->why = "a single leading ':'";
 		return;
 	}
-	if (hexval(c) >= 0) {
+	if (hex_digit(c) >= 0) {
 		if (v->hex == 0) {
 			if (v->groups + 1 > max) {
 				v->why = "more than 8 groups";
@@ -695,33 +697,50 @@ static size_t v2_block_len(unsigned fam)
 	}
 }
 
+/* Layout of an address block, for address k (0 source, 1 destination):
+ * INET and INET6 hold both addresses, then both ports; UNIX both paths. */
+static void v2_get_addr(const uint8_t *blk, int af, int k, struct sockaddr_storage *ss)
+{
+	if (af == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+		s->sin_family = AF_INET;
+		memcpy(&s->sin_addr, blk + 4 * k, 4);
+		memcpy(&s->sin_port, blk + 8 + 2 * k, 2);
+	} else if (af == AF_INET6) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+		s->sin6_family = AF_INET6;
+		memcpy(&s->sin6_addr, blk + 16 * k, 16);
+		memcpy(&s->sin6_port, blk + 32 + 2 * k, 2);
+	} else {
+		struct sockaddr_un *s = (struct sockaddr_un *)ss;
+		s->sun_family = AF_UNIX;
+		memcpy(s->sun_path, blk + PP_UNIX_PATH_LEN * k, PP_UNIX_PATH_LEN);
+	}
+}
+
+/* The other way (the builder); an AF_UNSPEC address leaves its place as it is. */
+static void v2_put_addr(uint8_t *blk, int k, const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+		memcpy(blk + 4 * k, &s->sin_addr, 4);
+		memcpy(blk + 8 + 2 * k, &s->sin_port, 2);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		memcpy(blk + 16 * k, &s->sin6_addr, 16);
+		memcpy(blk + 32 + 2 * k, &s->sin6_port, 2);
+	} else if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *s = (const struct sockaddr_un *)ss;
+		memcpy(blk + PP_UNIX_PATH_LEN * k, s->sun_path, PP_UNIX_PATH_LEN);
+	}
+}
+
 static void v2_decode_addrs(const uint8_t *b, unsigned fam, struct pp_header *h)
 {
-	const uint8_t *a = b + PP_V2_FIXED_LEN;
+	int af = fam == PP_FAM_INET ? AF_INET : fam == PP_FAM_INET6 ? AF_INET6 : AF_UNIX;
 
-	if (fam == PP_FAM_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&h->src;
-		struct sockaddr_in *d = (struct sockaddr_in *)&h->dst;
-		s->sin_family = d->sin_family = AF_INET;
-		memcpy(&s->sin_addr, a, 4);
-		memcpy(&d->sin_addr, a + 4, 4);
-		memcpy(&s->sin_port, a + 8, 2);
-		memcpy(&d->sin_port, a + 10, 2);
-	} else if (fam == PP_FAM_INET6) {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&h->src;
-		struct sockaddr_in6 *d = (struct sockaddr_in6 *)&h->dst;
-		s->sin6_family = d->sin6_family = AF_INET6;
-		memcpy(&s->sin6_addr, a, 16);
-		memcpy(&d->sin6_addr, a + 16, 16);
-		memcpy(&s->sin6_port, a + 32, 2);
-		memcpy(&d->sin6_port, a + 34, 2);
-	} else {
-		struct sockaddr_un *s = (struct sockaddr_un *)&h->src;
-		struct sockaddr_un *d = (struct sockaddr_un *)&h->dst;
-		s->sun_family = d->sun_family = AF_UNIX;
-		memcpy(s->sun_path, a, PP_UNIX_PATH_LEN);
-		memcpy(d->sun_path, a + PP_UNIX_PATH_LEN, PP_UNIX_PATH_LEN);
-	}
+	v2_get_addr(b + PP_V2_FIXED_LEN, af, 0, &h->src);
+	v2_get_addr(b + PP_V2_FIXED_LEN, af, 1, &h->dst);
 }
 
 /* SSL TLV value at v (tl bytes, of which avail are received so far). */
@@ -983,11 +1002,7 @@ int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
 	if (!h)
 		h = &scratch;
 	memset(h, 0, sizeof(*h));
-	if (err) {
-		err->reason = PP_R_OK;
-		err->offset = 0;
-		err->msg[0] = '\0';
-	}
+	err_clear(err);
 	max_len = o->max_len ? o->max_len : PP_DEFAULT_MAX_LEN;
 	if (max_len > PP_V2_MAX_LEN)
 		max_len = PP_V2_MAX_LEN;
@@ -1181,13 +1196,7 @@ const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap
 
 uint16_t pp_addr_port(const struct sockaddr_storage *ss)
 {
-	if (!ss)
-		return 0;
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
+	return ss ? net_addr_port(ss) : 0;
 }
 
 /* ---- builder ------------------------------------------------------------- */
@@ -1282,36 +1291,8 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 					    k ? "destination" : "source");
 		}
 		memset(out + p, 0, block);
-		if (af == AF_INET) {
-			const struct sockaddr_in *s = (const struct sockaddr_in *)&h->src;
-			const struct sockaddr_in *d = (const struct sockaddr_in *)&h->dst;
-			if (h->src.ss_family == AF_INET) {
-				memcpy(out + p, &s->sin_addr, 4);
-				memcpy(out + p + 8, &s->sin_port, 2);
-			}
-			if (h->dst.ss_family == AF_INET) {
-				memcpy(out + p + 4, &d->sin_addr, 4);
-				memcpy(out + p + 10, &d->sin_port, 2);
-			}
-		} else if (af == AF_INET6) {
-			const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&h->src;
-			const struct sockaddr_in6 *d = (const struct sockaddr_in6 *)&h->dst;
-			if (h->src.ss_family == AF_INET6) {
-				memcpy(out + p, &s->sin6_addr, 16);
-				memcpy(out + p + 32, &s->sin6_port, 2);
-			}
-			if (h->dst.ss_family == AF_INET6) {
-				memcpy(out + p + 16, &d->sin6_addr, 16);
-				memcpy(out + p + 34, &d->sin6_port, 2);
-			}
-		} else {
-			const struct sockaddr_un *s = (const struct sockaddr_un *)&h->src;
-			const struct sockaddr_un *d = (const struct sockaddr_un *)&h->dst;
-			if (h->src.ss_family == AF_UNIX)
-				memcpy(out + p, s->sun_path, PP_UNIX_PATH_LEN);
-			if (h->dst.ss_family == AF_UNIX)
-				memcpy(out + p + PP_UNIX_PATH_LEN, d->sun_path, PP_UNIX_PATH_LEN);
-		}
+		v2_put_addr(out + p, 0, &h->src);
+		v2_put_addr(out + p, 1, &h->dst);
 		p += block;
 	}
 	if (h->ntlv > PP_MAX_TLVS)
@@ -1352,11 +1333,7 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
 	     uint8_t *out, size_t cap, struct pp_error *err)
 {
-	if (err) {
-		err->reason = PP_R_OK;
-		err->offset = 0;
-		err->msg[0] = '\0';
-	}
+	err_clear(err);
 	if (!h || !out)
 		return fail(err, PP_R_BUILD, 0, "no header or no output buffer");
 	if (h->version == 1)
@@ -1845,11 +1822,7 @@ int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
 {
 	const struct pp_mutation *m = pp_mutation_find(name);
 
-	if (err) {
-		err->reason = PP_R_OK;
-		err->offset = 0;
-		err->msg[0] = '\0';
-	}
+	err_clear(err);
 	if (!m)
 		return fail(err, PP_R_BUILD, 0, "unknown mutation '%s'", name ? name : "(null)");
 	if (!out)

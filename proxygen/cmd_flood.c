@@ -227,30 +227,6 @@ static void usage(FILE *f)
 	      "      --concurrency 10000 --hold 30000 --json\n", f);
 }
 
-static int parse_uint_opt(const char *opt, const char *arg, uint64_t min, uint64_t max,
-			  uint64_t *out)
-{
-	struct perr e;
-	uint64_t v;
-
-	if (opts_parse_uint(arg, max, &v, &e) < 0)
-		return opts_usage_error(CMD, "--%s '%s': %s", opt, arg, e.msg);
-	if (v < min)
-		return opts_usage_error(CMD, "--%s '%s': must be at least %" PRIu64, opt, arg, min);
-	*out = v;
-	return 0;
-}
-
-static int parse_int_opt(const char *opt, const char *arg, uint64_t min, uint64_t max, int *out)
-{
-	uint64_t v;
-	int rc = parse_uint_opt(opt, arg, min, max, &v);
-
-	if (rc == 0)
-		*out = (int)v;
-	return rc;
-}
-
 static int parse_args(int argc, char **argv, struct flood_args *a)
 {
 	struct option longopts[96];
@@ -300,16 +276,16 @@ static int parse_args(int argc, char **argv, struct flood_args *a)
 			a->ws_path = optarg;
 			break;
 		case OPT_CONNECTIONS:
-			rc = parse_uint_opt("connections", optarg, 1, MAX_CONNECTIONS, &a->connections);
+			rc = opts_uint_arg(CMD, "connections", optarg, 1, MAX_CONNECTIONS, &a->connections);
 			break;
 		case OPT_CONCURRENCY:
-			rc = parse_uint_opt("concurrency", optarg, 1, MAX_CONCURRENCY, &a->concurrency);
+			rc = opts_uint_arg(CMD, "concurrency", optarg, 1, MAX_CONCURRENCY, &a->concurrency);
 			break;
 		case OPT_RATE:
-			rc = parse_uint_opt("rate", optarg, 0, MAX_RATE, &a->rate);
+			rc = opts_uint_arg(CMD, "rate", optarg, 0, MAX_RATE, &a->rate);
 			break;
 		case OPT_DURATION:
-			rc = parse_uint_opt("duration", optarg, 1, MAX_DURATION_S, &a->duration_s);
+			rc = opts_uint_arg(CMD, "duration", optarg, 1, MAX_DURATION_S, &a->duration_s);
 			a->duration_given = true;
 			break;
 		case OPT_SRC_CIDR:
@@ -321,16 +297,11 @@ static int parse_args(int argc, char **argv, struct flood_args *a)
 			a->no_header = true;
 			break;
 		case OPT_HOLD:
-			rc = parse_int_opt("hold", optarg, 0, MAX_HOLD_MS, &a->hold_ms);
+			rc = opts_int_arg(CMD, "hold", optarg, 0, MAX_HOLD_MS, &a->hold_ms);
 			break;
 		case OPT_MQTT:
-			if (strcmp(optarg, "3.1.1") == 0 || strcmp(optarg, "4") == 0 ||
-			    strcmp(optarg, "311") == 0)
-				a->mqtt_version = MQTT_V311;
-			else if (strcmp(optarg, "5") == 0 || strcmp(optarg, "5.0") == 0)
-				a->mqtt_version = MQTT_V5;
-			else
-				return opts_usage_error(CMD, "--mqtt '%s': expected 3.1.1 or 5", optarg);
+			if (opts_parse_mqtt(optarg, &a->mqtt_version, &e) < 0)
+				return opts_usage_error(CMD, "--mqtt '%s': %s", optarg, e.msg);
 			break;
 		case OPT_CLIENT_PREFIX:
 			if (strlen(optarg) > MAX_PREFIX)
@@ -345,10 +316,10 @@ static int parse_args(int argc, char **argv, struct flood_args *a)
 			a->password = optarg;
 			break;
 		case OPT_KEEPALIVE:
-			rc = parse_int_opt("keepalive", optarg, 0, 65535, &a->keepalive);
+			rc = opts_int_arg(CMD, "keepalive", optarg, 0, 65535, &a->keepalive);
 			break;
 		case OPT_TIMEOUT:
-			rc = parse_int_opt("timeout", optarg, 1, MAX_TIMEOUT_MS, &a->timeout_ms);
+			rc = opts_int_arg(CMD, "timeout", optarg, 1, MAX_TIMEOUT_MS, &a->timeout_ms);
 			break;
 		case OPT_BIND:
 			if (net_addr_parse(optarg, 0, &ss, &e) < 0)
@@ -357,7 +328,7 @@ static int parse_args(int argc, char **argv, struct flood_args *a)
 			a->bind = optarg;
 			break;
 		case OPT_SEED:
-			rc = parse_uint_opt("seed", optarg, 0, MAX_SEED, &a->seed);
+			rc = opts_uint_arg(CMD, "seed", optarg, 0, MAX_SEED, &a->seed);
 			a->have_seed = true;
 			break;
 		case OPT_JSON:
@@ -483,35 +454,17 @@ static uint64_t rng_next(uint64_t *s)
 /* A random address inside c (host bits random) and a port 1024..65535. */
 static void random_src(const struct net_cidr *c, uint64_t *rng, struct sockaddr_storage *ss)
 {
-	uint8_t a[16];
+	uint8_t rnd[16];
 	size_t n = c->family == AF_INET ? 4 : 16;
 	uint64_t r = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned bits = c->prefix > i * 8 ? c->prefix - (unsigned)(i * 8) : 0;
-		uint8_t keep = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
-
 		if (i % 8 == 0)
 			r = rng_next(rng);
-		a[i] = (uint8_t)((c->addr[i] & keep) | ((uint8_t)r & (uint8_t)~keep));
+		rnd[i] = (uint8_t)r;
 		r >>= 8;
 	}
-	uint16_t port = (uint16_t)(1024 + rng_next(rng) % 64512);
-
-	memset(ss, 0, sizeof(*ss));
-	if (c->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a, 4);
-		s4->sin_port = htons(port);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a, 16);
-		s6->sin6_port = htons(port);
-	}
+	opts_cidr_addr(c, rnd, (uint16_t)(1024 + rng_next(rng) % 64512), ss);
 }
 
 /* The header of one connection into out[HDR_CAP]; its length, 0 for none,

@@ -159,7 +159,7 @@ static int parse_args(int argc, char **argv, struct relay_cfg *cfg, bool *done)
 	bool have_listen = false, have_target = false;
 	struct perr e;
 	uint64_t v;
-	int c;
+	int c, rc;
 
 	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
 		return opts_usage_error("relay", "internal error: option table too small");
@@ -190,23 +190,18 @@ static int parse_args(int argc, char **argv, struct relay_cfg *cfg, bool *done)
 				return opts_usage_error("relay", "--source '%s': %s", optarg, e.msg);
 			break;
 		case OPT_MAX_CONNS:
-			if (opts_parse_uint(optarg, 65536, &v, &e) < 0)
-				return opts_usage_error("relay", "--max-conns '%s': %s", optarg, e.msg);
-			if (v == 0)
-				return opts_usage_error("relay", "--max-conns '%s': must be at least 1",
-							optarg);
+			rc = opts_uint_arg("relay", "max-conns", optarg, 1, 65536, &v);
+			if (rc)
+				return rc;
 			cfg->max_conns = (size_t)v;
 			break;
 		case OPT_ONCE:
 			cfg->once = true;
 			break;
 		case OPT_TIMEOUT:
-			if (opts_parse_uint(optarg, 86400000, &v, &e) < 0)
-				return opts_usage_error("relay", "--timeout '%s': %s", optarg, e.msg);
-			if (v == 0)
-				return opts_usage_error("relay", "--timeout '%s': must be at least 1",
-							optarg);
-			cfg->timeout_ms = (int)v;
+			rc = opts_int_arg("relay", "timeout", optarg, 1, 86400000, &cfg->timeout_ms);
+			if (rc)
+				return rc;
 			break;
 		case OPT_SRC:
 		case OPT_DST:
@@ -239,39 +234,10 @@ static int parse_args(int argc, char **argv, struct relay_cfg *cfg, bool *done)
 static void random_source(const struct net_cidr *c, struct sockaddr_storage *ss)
 {
 	uint8_t rnd[18];
-	uint8_t addr[16];
-	size_t alen = c->family == AF_INET ? 4 : 16;
-	uint16_t port;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));
-	for (size_t i = 0; i < alen; i++) {
-		size_t bit = i * 8;
-		uint8_t mask;
-
-		if (bit + 8 <= c->prefix)
-			mask = 0xff;
-		else if (bit >= c->prefix)
-			mask = 0;
-		else
-			mask = (uint8_t)(0xff << (8 - (c->prefix - bit)));
-		addr[i] = (uint8_t)((c->addr[i] & mask) | (rnd[i] & (uint8_t)~mask));
-	}
-	port = (uint16_t)(1024 + ((rnd[16] << 8 | rnd[17]) % (65536 - 1024)));
-	memset(ss, 0, sizeof(*ss));
-	if (c->family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		memcpy(&a->sin_addr, addr, 4);
-		a->sin_port = htons(port);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, addr, 16);
-		a->sin6_port = htons(port);
-	}
+	opts_cidr_addr(c, rnd, (uint16_t)(1024 + ((rnd[16] << 8 | rnd[17]) % (65536 - 1024))), ss);
 }
 
 static void pair_free(struct relay_pair *p)

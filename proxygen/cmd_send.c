@@ -125,26 +125,20 @@ static void usage(FILE *f)
 	      "  proxygen send --target 127.0.0.1:1883 --mutate v2-version-0 -v\n", f);
 }
 
-static int parse_ms(const char *opt, const char *arg, int *out)
+static int parse_ms(const char *opt, const char *arg, uint64_t min, int *out)
 {
-	struct perr e;
-	uint64_t v;
-
-	if (opts_parse_uint(arg, MS_MAX, &v, &e) < 0)
-		return opts_usage_error("send", "--%s '%s': %s", opt, arg, e.msg);
-	*out = (int)v;
-	return 0;
+	return opts_int_arg("send", opt, arg, min, MS_MAX, out);
 }
 
-static int parse_size(const char *opt, const char *arg, uint64_t max, size_t *out)
+static int parse_size(const char *opt, const char *arg, uint64_t min, uint64_t max,
+		      size_t *out)
 {
-	struct perr e;
 	uint64_t v;
+	int rc = opts_uint_arg("send", opt, arg, min, max, &v);
 
-	if (opts_parse_uint(arg, max, &v, &e) < 0)
-		return opts_usage_error("send", "--%s '%s': %s", opt, arg, e.msg);
-	*out = (size_t)v;
-	return 0;
+	if (rc == 0)
+		*out = (size_t)v;
+	return rc;
 }
 
 static bool is_ip_literal(const char *s)
@@ -176,7 +170,6 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 {
 	struct option longopts[96];
 	struct perr e;
-	uint64_t v;
 	int c, rc;
 
 	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
@@ -247,22 +240,20 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 			a->have_raw = true;
 			break;
 		case OPT_SPLIT:
-			rc = parse_size("split", optarg, 65535, &a->cl.split);
-			if (!rc && a->cl.split == 0)
-				return opts_usage_error("send", "--split '%s': must be at least 1", optarg);
+			rc = parse_size("split", optarg, 1, 65535, &a->cl.split);
 			break;
 		case OPT_DELAY:
-			rc = parse_ms("delay", optarg, &a->cl.delay_ms);
+			rc = parse_ms("delay", optarg, 0, &a->cl.delay_ms);
 			a->delay_given = true;
 			break;
 		case OPT_SEND_ONLY:
-			rc = parse_size("send-only", optarg, PP_V2_MAX_LEN, &a->cl.send_only);
+			rc = parse_size("send-only", optarg, 0, PP_V2_MAX_LEN, &a->cl.send_only);
 			if (!rc && a->cl.send_only == 0)
 				return opts_usage_error("send", "--send-only '%s': must be at least 1 "
 							"(use --no-header for none)", optarg);
 			break;
 		case OPT_STALL:
-			rc = parse_ms("stall", optarg, &a->cl.stall_ms);
+			rc = parse_ms("stall", optarg, 0, &a->cl.stall_ms);
 			break;
 		case OPT_CLOSE_AFTER:
 			a->cl.close_after_header = true;
@@ -280,29 +271,20 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 			a->cl.password = optarg;
 			break;
 		case OPT_MQTT:
-			if (strcmp(optarg, "3.1.1") == 0 || strcmp(optarg, "4") == 0 ||
-			    strcmp(optarg, "311") == 0)
-				a->cl.mqtt_version = 4;
-			else if (strcmp(optarg, "5") == 0 || strcmp(optarg, "5.0") == 0)
-				a->cl.mqtt_version = 5;
-			else
-				return opts_usage_error("send", "--mqtt '%s': expected 3.1.1 or 5", optarg);
+			if (opts_parse_mqtt(optarg, &a->cl.mqtt_version, &e) < 0)
+				return opts_usage_error("send", "--mqtt '%s': %s", optarg, e.msg);
 			break;
 		case OPT_KEEPALIVE:
-			if (opts_parse_uint(optarg, 65535, &v, &e) < 0)
-				return opts_usage_error("send", "--keepalive '%s': %s", optarg, e.msg);
-			a->cl.keepalive = (int)v;
+			rc = opts_int_arg("send", "keepalive", optarg, 0, 65535, &a->cl.keepalive);
 			break;
 		case OPT_NO_CONNECT:
 			a->cl.no_connect = true;
 			break;
 		case OPT_TIMEOUT:
-			rc = parse_ms("timeout", optarg, &a->cl.timeout_ms);
-			if (!rc && a->cl.timeout_ms == 0)
-				return opts_usage_error("send", "--timeout '%s': must be at least 1", optarg);
+			rc = parse_ms("timeout", optarg, 1, &a->cl.timeout_ms);
 			break;
 		case OPT_HOLD:
-			rc = parse_ms("hold", optarg, &a->hold_ms);
+			rc = parse_ms("hold", optarg, 0, &a->hold_ms);
 			break;
 		case '?':
 		case ':':

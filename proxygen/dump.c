@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "hex.h"
+
 int dump_fmt_parse(const char *s, enum dump_fmt *f, struct perr *e)
 {
 	if (strcmp(s, "raw") == 0)
@@ -20,16 +22,10 @@ int dump_fmt_parse(const char *s, enum dump_fmt *f, struct perr *e)
 
 char *dump_hex_str(const uint8_t *buf, size_t len, char *s, size_t cap)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t o = 0;
-
 	if (cap == 0)
 		return s;
-	for (size_t i = 0; i < len && o + 2 < cap; i++) {
-		s[o++] = digits[buf[i] >> 4];
-		s[o++] = digits[buf[i] & 15];
-	}
-	s[o] = '\0';
+	/* As many whole bytes as fit before the NUL. */
+	hex_encode(buf, len < (cap - 1) / 2 ? len : (cap - 1) / 2, s);
 	return s;
 }
 
@@ -51,12 +47,10 @@ char *dump_printable(const uint8_t *buf, size_t len, char *s, size_t cap)
 			s[o++] = '\\';
 			s[o++] = 'n';
 		} else if (c < 0x20 || c > 0x7e || c == '\\') {
-			static const char digits[] = "0123456789abcdef";
-
 			s[o++] = '\\';
 			s[o++] = 'x';
-			s[o++] = digits[c >> 4];
-			s[o++] = digits[c & 15];
+			hex_encode(&c, 1, s + o);
+			o += 2;
 		} else {
 			s[o++] = (char)c;
 		}

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "hex.h"
+#include "mqtt.h"
+
 const struct option opts_hdr_longopts[] = {
 	{ "v1", no_argument, NULL, OPT_V1 },
 	{ "v2", no_argument, NULL, OPT_V2 },
@@ -201,17 +204,6 @@ int opts_parse_uint(const char *s, uint64_t max, uint64_t *v, struct perr *e)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int opts_parse_hex(const char *s, uint8_t **out, size_t *len, struct perr *e)
 {
 	size_t n = strlen(s), nd = 0;
@@ -221,7 +213,7 @@ int opts_parse_hex(const char *s, uint8_t **out, size_t *len, struct perr *e)
 	*out = NULL;
 	*len = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (hexval((unsigned char)s[i]) >= 0)
+		if (hex_digit((unsigned char)s[i]) >= 0)
 			nd++;
 		else if (s[i] != ' ' && s[i] != ':' && s[i] != '\t' && s[i] != '\n')
 			return perr_set(e, "'%c' at offset %zu is not a hex digit",
@@ -235,7 +227,7 @@ int opts_parse_hex(const char *s, uint8_t **out, size_t *len, struct perr *e)
 	if (!buf)
 		return perr_set(e, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		int v = hexval((unsigned char)s[i]);
+		int v = hex_digit((unsigned char)s[i]);
 
 		if (v < 0) {
 			if (hi >= 0) {
@@ -304,6 +296,17 @@ int opts_parse_tlv(const char *s, uint8_t *type, uint8_t **val, size_t *len,
 	if (opts_parse_value(eq + 1, val, len, e) < 0)
 		return perr_wrap(e, "VALUE");
 	*type = (uint8_t)t;
+	return 0;
+}
+
+int opts_parse_mqtt(const char *s, int *version, struct perr *e)
+{
+	if (strcmp(s, "3.1.1") == 0 || strcmp(s, "4") == 0 || strcmp(s, "311") == 0)
+		*version = MQTT_V311;
+	else if (strcmp(s, "5") == 0 || strcmp(s, "5.0") == 0)
+		*version = MQTT_V5;
+	else
+		return perr_set(e, "expected 3.1.1 or 5");
 	return 0;
 }
 
@@ -928,6 +931,34 @@ int opts_hdr_build_addrs(const struct opts_hdr *h, const struct sockaddr_storage
 	return build(h, &s, &d, out, cap, e);
 }
 
+void opts_cidr_addr(const struct net_cidr *c, const uint8_t *rnd, uint16_t port,
+		    struct sockaddr_storage *ss)
+{
+	uint8_t a[16];
+	size_t n = c->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned bits = c->prefix > i * 8 ? c->prefix - (unsigned)(i * 8) : 0;
+		uint8_t keep = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
+
+		a[i] = (uint8_t)((c->addr[i] & keep) | (rnd[i] & (uint8_t)~keep));
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (c->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a, 4);
+		s4->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a, 16);
+		s6->sin6_port = htons(port);
+	}
+}
+
 /* ---- command-line plumbing ---------------------------------------------- */
 
 int opts_usage_error(const char *cmd, const char *fmt, ...)
@@ -940,6 +971,31 @@ int opts_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'proxygen%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
 	return PG_EXIT_USAGE;
+}
+
+int opts_uint_arg(const char *cmd, const char *opt, const char *arg, uint64_t min,
+		  uint64_t max, uint64_t *out)
+{
+	struct perr e;
+	uint64_t v;
+
+	if (opts_parse_uint(arg, max, &v, &e) < 0)
+		return opts_usage_error(cmd, "--%s '%s': %s", opt, arg, e.msg);
+	if (v < min)
+		return opts_usage_error(cmd, "--%s '%s': must be at least %" PRIu64, opt, arg, min);
+	*out = v;
+	return 0;
+}
+
+int opts_int_arg(const char *cmd, const char *opt, const char *arg, uint64_t min,
+		 uint64_t max, int *out)
+{
+	uint64_t v;
+	int rc = opts_uint_arg(cmd, opt, arg, min, max, &v);
+
+	if (rc == 0)
+		*out = (int)v;
+	return rc;
 }
 
 void opts_hdr_help(FILE *f)

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "err.h"
+#include "net.h"
 #include "pp.h"
 
 /* getopt_long codes of the header options; subcommands use their own
@@ -131,6 +132,12 @@ int opts_hdr_build_addrs(const struct opts_hdr *h, const struct sockaddr_storage
 			 const struct sockaddr_storage *dst, uint8_t *out, size_t cap,
 			 struct perr *e);
 
+/* The address in c whose host bits are taken from rnd (4 bytes for IPv4,
+ * 16 for IPv6), with port: a random header source of `flood --src-cidr`
+ * and `relay --source random:CIDR`. */
+void opts_cidr_addr(const struct net_cidr *c, const uint8_t *rnd, uint16_t port,
+		    struct sockaddr_storage *ss);
+
 /* Resolved version: --v1/--v2, else what --mutate/--unknown/--local imply, else 2. */
 int opts_hdr_version(const struct opts_hdr *h);
 
@@ -153,6 +160,9 @@ int opts_parse_value(const char *s, uint8_t **out, size_t *len, struct perr *e);
 /* "TYPE=VALUE": TYPE decimal or 0xNN (0..255), VALUE as opts_parse_value. */
 int opts_parse_tlv(const char *s, uint8_t *type, uint8_t **val, size_t *len,
 		   struct perr *e);
+/* MQTT version of a CONNECT: "3.1.1" (also "4", "311") -> 4, "5" (also
+ * "5.0") -> 5. */
+int opts_parse_mqtt(const char *s, int *version, struct perr *e);
 
 /* Concatenate zero-terminated option tables a and b into out[cap]
  * (zero-terminated); an entry of b named like one of a is left out, so a
@@ -177,6 +187,15 @@ void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
  * Returns PG_EXIT_USAGE. */
 int opts_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The value arg of option --opt of subcommand cmd, an unsigned integer
+ * (opts_parse_uint) from min to max, into *out. Returns 0, or the usage
+ * error's status ("--opt 'arg': must be at least 1"). */
+int opts_uint_arg(const char *cmd, const char *opt, const char *arg, uint64_t min,
+		  uint64_t max, uint64_t *out);
+/* The same into an int (max at most INT_MAX). */
+int opts_int_arg(const char *cmd, const char *opt, const char *arg, uint64_t min,
+		 uint64_t max, int *out);
 
 /* The help text of the header options (for the --help of each subcommand). */
 void opts_hdr_help(FILE *f);

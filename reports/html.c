@@ -686,7 +686,6 @@ int rpt_write_html(const char *dir, const struct rpt_run *const *runs,
 	struct page p;
 	char *path = NULL, *tmp = NULL;
 	FILE *f;
-	int bad;
 
 	if (make_dir(dir, e) < 0)
 		return -1;
@@ -709,12 +708,7 @@ int rpt_write_html(const char *dir, const struct rpt_run *const *runs,
 	errno = 0;
 	page_write(f, &p);
 	page_free(&p);
-	bad = fflush(f) != 0 || ferror(f);
-	bad |= fclose(f) != 0;
-	if (bad) {
-		if (!errno)
-			errno = EIO;
-		perr_errno(e, "writing %s", tmp);
+	if (rpt_out_close(f, tmp, false, e) < 0) {
 		unlink(tmp);
 		goto fail;
 	}

@@ -157,31 +157,22 @@ fail:
 int rpt_write_json(const char *path, const struct rpt_run *run,
 		   struct perr *e)
 {
-	bool to_stdout = strcmp(path, "-") == 0;
 	json_t *doc = run_json(run);
 	FILE *f;
-	int bad;
+	bool bad;
 
 	if (!doc)
 		return perr_set(e, "%s: out of memory", path);
-	f = to_stdout ? stdout : fopen(path, "w");
+	f = rpt_out_open(path, e);
 	if (!f) {
 		json_decref(doc);
-		return perr_errno(e, "%s", path);
+		return -1;
 	}
 	errno = 0;
 	bad = json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0;
 	json_decref(doc);
 	bad |= fputc('\n', f) == EOF;
-	bad |= fflush(f) != 0 || ferror(f);
-	if (!to_stdout && fclose(f) != 0)
-		bad = 1;
-	if (bad) {
-		if (!errno)
-			errno = EIO;
-		return perr_errno(e, "writing %s", path);
-	}
-	return 0;
+	return rpt_out_close(f, path, bad, e);
 }
 
 /* ---- reading -------------------------------------------------------------- */

@@ -172,13 +172,11 @@ static void suite(FILE *f, const struct rpt_run *run)
 int rpt_write_junit(const char *path, const struct rpt_run *run,
 		    struct perr *e)
 {
-	bool to_stdout = strcmp(path, "-") == 0;
-	FILE *f = to_stdout ? stdout : fopen(path, "w");
+	FILE *f = rpt_out_open(path, e);
 	long long ms = run->duration_ms;
-	int bad;
 
 	if (!f)
-		return perr_errno(e, "%s", path);
+		return -1;
 	if (ms <= 0)
 		for (size_t i = 0; i < run->nresults; i++)
 			ms += run->results[i].duration_ms;
@@ -193,13 +191,5 @@ int rpt_write_junit(const char *path, const struct rpt_run *run,
 	fputs("</testsuites>\n", f);
 
 	errno = 0;
-	bad = fflush(f) != 0 || ferror(f);
-	if (!to_stdout && fclose(f) != 0)
-		bad = 1;
-	if (bad) {
-		if (!errno)
-			errno = EIO;
-		return perr_errno(e, "writing %s", path);
-	}
-	return 0;
+	return rpt_out_close(f, path, false, e);
 }

@@ -1,10 +1,14 @@
-/* report.c - runs and results: construction, grades, hex helpers. */
+/* report.c - runs and results: construction, grades, hex helpers, report
+ * files. */
 #include "report.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "hex.h"
 
 static const char *const grade_names[RPT_NGRADES] = {
 	"PASS", "NON-STRICT", "INFO", "FAIL", "UNSUPPORTED", "SKIP",
@@ -64,35 +68,16 @@ const char *rpt_result_family(const struct rpt_result *r, size_t *len)
 
 char *rpt_hex(const unsigned char *p, size_t n, size_t max)
 {
-	static const char digits[] = "0123456789abcdef";
 	bool cut = max > 0 && n > max;
 	size_t m = cut ? max : n;
 	char *s = malloc(m * 2 + 3);
 
 	if (!s)
 		return NULL;
-	for (size_t i = 0; i < m; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	if (cut) {
-		s[2 * m] = '.';
-		s[2 * m + 1] = '.';
-		s[2 * m + 2] = '\0';
-	} else {
-		s[2 * m] = '\0';
-	}
+	hex_encode(p, m, s);
+	if (cut)
+		strcpy(s + 2 * m, "..");
 	return s;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 int rpt_unhex(const char *s, unsigned char **out, size_t *n, struct perr *e)
@@ -108,7 +93,7 @@ int rpt_unhex(const char *s, unsigned char **out, size_t *n, struct perr *e)
 
 		if (isspace((unsigned char)s[i]))
 			continue;
-		v = hexval((unsigned char)s[i]);
+		v = hex_digit((unsigned char)s[i]);
 		if (v < 0) {
 			free(b);
 			return perr_set(e, "not a hex digit at offset %zu", i);
@@ -126,6 +111,29 @@ int rpt_unhex(const char *s, unsigned char **out, size_t *n, struct perr *e)
 	}
 	*out = b;
 	*n = k;
+	return 0;
+}
+
+FILE *rpt_out_open(const char *path, struct perr *e)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+
+	if (!f)
+		perr_errno(e, "%s", path);
+	return f;
+}
+
+int rpt_out_close(FILE *f, const char *path, bool failed, struct perr *e)
+{
+	bool bad = fflush(f) != 0 || ferror(f);
+
+	if (f != stdout && fclose(f) != 0)
+		bad = true;
+	if (bad || failed) {
+		if (!errno)
+			errno = EIO;
+		return perr_errno(e, "writing %s", path);
+	}
 	return 0;
 }
 

@@ -140,6 +140,14 @@ char *rpt_hex(const unsigned char *p, size_t n, size_t max);
 /* Hex text (whitespace ignored, either case) -> malloc'd bytes. 0 or -1. */
 int rpt_unhex(const char *s, unsigned char **out, size_t *n, struct perr *e);
 
+/* A report file: path opened for writing, "-" meaning stdout. NULL with
+ * *e = "PATH: why" when it cannot be opened. */
+FILE *rpt_out_open(const char *path, struct perr *e);
+/* Flush f and close it (stdout is only flushed); failed: a write to it
+ * already failed. 0, or -1 with *e = "writing PATH: why" (EIO when errno
+ * names no cause: callers clear errno before the writes it may explain). */
+int rpt_out_close(FILE *f, const char *path, bool failed, struct perr *e);
+
 /* ---- TAP version 13 (stdout) -------------------------------------------- */
 
 /* "TAP version 13" and "1..n". Call once, before the points. */

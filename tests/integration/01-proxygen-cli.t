@@ -8,20 +8,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
 PG=$PPMQ_BIN/proxygen
 T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-pgcli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=tap-lib.bash
+. "$ROOT/tests/integration/tap-lib.bash"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
-}
 pg() { timeout 10 "$PG" "$@"; }
-hexof() { od -An -v -tx1 | tr -d ' \n'; }
-texthex() { printf '%s' "$1" | hexof; }
 
 if [ ! -x "$PG" ]; then
 	echo "Bail out! $PG is not built (make bin/proxygen)"
@@ -285,5 +275,4 @@ else
 	not_ok "--version"; diag "rc=$rc out=$out"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -9,26 +9,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
 PG=$PPMQ_BIN/proxygen
 T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-relay.XXXXXX")
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
-}
-hexof() { od -An -v -tx1 | tr -d ' \n'; }
+# shellcheck source=tap-lib.bash
+. "$ROOT/tests/integration/tap-lib.bash"
 
 if [ ! -x "$PG" ]; then
 	echo "Bail out! $PG is not built (make bin/proxygen)"
@@ -117,14 +99,6 @@ EOF
 timeout 120 python3 "$T/echo.py" "$T" 2> "$T/echo.err" &
 PIDS+=($!)
 
-wait_for_file() { # FILE SECONDS
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 if ! wait_for_file "$T/echo.port" 5; then
 	echo "Bail out! the echo server did not start: $(cat "$T/echo.err")"
 	exit 1
@@ -167,7 +141,6 @@ hdr_hex() {
 	wait_for_file "$T/conn-$1.hdr" 5 || true
 	hexof < "$T/conn-$1.hdr" 2>/dev/null
 }
-texthex() { printf '%s' "$1" | hexof; }
 
 # ---- v1, --once --------------------------------------------------------------------
 
@@ -302,5 +275,4 @@ else
 	not_ok "the failed connect is logged"; diag "$(cat "$T/dead.log")"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

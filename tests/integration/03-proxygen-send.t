@@ -9,29 +9,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
 PG=$PPMQ_BIN/proxygen
 T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-send.XXXXXX")
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
-}
-like() { # GOT PATTERN(glob) DESCRIPTION
-	# shellcheck disable=SC2053
-	if [[ "$1" == $2 ]]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: $2"; fi
-}
+# shellcheck source=tap-lib.bash
+. "$ROOT/tests/integration/tap-lib.bash"
 
 if [ ! -x "$PG" ]; then
 	echo "Bail out! $PG is not built (make bin/proxygen)"
@@ -141,10 +120,10 @@ done
 # WHAT: hex (all bytes) | chunks (number of reads) | peer | first (hex of
 # the first read) | span (ms between the first and the last read).
 next_conn() {
-	local mode=$1 i f
+	local mode=$1 f
 	NCONN[$mode]=$((NCONN[$mode] + 1))
 	f="$T/$mode-${NCONN[$mode]}.json"
-	for ((i = 0; i < 100; i++)); do [ -s "$f" ] && break; sleep 0.1; done
+	wait_for_file "$f" 10 || true
 	CONN=$f
 }
 seen() {
@@ -282,5 +261,4 @@ else
 	not_ok "--send-only beyond the header's length"; diag "rc=$rc out=$out"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

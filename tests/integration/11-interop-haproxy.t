@@ -19,25 +19,8 @@ PG=$PPMQ_BIN/proxygen
 CAPTURE=$PPMQ_BUILD/tests/progs/pp_capture
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-haproxy.XXXXXX")
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
-}
+# shellcheck source=tap-lib.bash
+. "$ROOT/tests/integration/tap-lib.bash"
 
 [ -x "$HAPROXY" ] || { echo "1..0 # SKIP haproxy not installed ($HAPROXY)"; exit 0; }
 for f in "$PG" "$CAPTURE"; do
@@ -46,34 +29,6 @@ for f in "$PG" "$CAPTURE"; do
 		exit 1
 	fi
 done
-
-# free_ports N: N distinct ports in 20000-60000 that bind on 127.0.0.1 now.
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-out = set()
-while len(out) < int(sys.argv[1]):
-    p = random.randint(20000, 60000)
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', p))
-        out.add(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(' '.join(map(str, out)))
-EOF
-}
-
-wait_for_file() { # FILE SECONDS
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # wait_log PATTERN(grep -E) SECONDS: the first log line matching.
 wait_log() {
@@ -144,40 +99,6 @@ except socket.timeout:
     print('timeout')
 except OSError:
     print('reset')
-EOF
-
-# sweep.py PORT TIMEOUT [payload] < "NAME HEX" lines: all at once (a
-# thread each): connect from 127.0.0.7, send the header (and, with
-# "payload", the bytes "mut-NAME"), half-close, read until the peer closes.
-# Prints "NAME<TAB>what came back" per line.
-cat > "$T/sweep.py" <<'EOF'
-import socket, sys, threading
-port, tmo = int(sys.argv[1]), float(sys.argv[2])
-with_payload = len(sys.argv) > 3 and sys.argv[3] == 'payload'
-jobs = [l.split() for l in sys.stdin if l.strip()]
-res = {}
-def one(name, hexs):
-    back = b''
-    try:
-        c = socket.create_connection(('127.0.0.1', port), tmo, ('127.0.0.7', 0))
-        c.settimeout(tmo)
-        c.sendall(bytes.fromhex(hexs) + (b'mut-' + name.encode() if with_payload else b''))
-        c.shutdown(socket.SHUT_WR)
-        while True:
-            b = c.recv(4096)
-            if not b:
-                break
-            back += b
-    except OSError as e:
-        back += b'<%s>' % type(e).__name__.encode()
-    res[name] = back.decode(errors='replace').replace('\n', ' ').strip()
-ts = [threading.Thread(target=one, args=(n, h)) for n, h in jobs]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-for n, _ in jobs:
-    print('%s\t%s' % (n, res.get(n, '')))
 EOF
 
 # sink_has PAYLOAD [TRIES]: did one connection deliver exactly PAYLOAD to
@@ -286,15 +207,7 @@ fi
 timeout 300 "$HAPROXY" -f "$T/haproxy.cfg" -db > "$T/haproxy.log" 2>&1 &
 HAPROXY_PID=$!
 PIDS+=("$HAPROXY_PID")
-up=0
-for ((i = 0; i < 50; i++)); do
-	if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$READY" 2>/dev/null; then
-		up=1
-		break
-	fi
-	sleep 0.1
-done
-if [ $up = 1 ]; then ok "haproxy is up (pid $HAPROXY_PID)"; else not_ok "haproxy is up"; diag "$(cat "$T/haproxy.log")"; fi
+if wait_port "$READY"; then ok "haproxy is up (pid $HAPROXY_PID)"; else not_ok "haproxy is up"; diag "$(cat "$T/haproxy.log")"; fi
 
 # ---- HAProxy receives ------------------------------------------------------------------
 
@@ -378,7 +291,7 @@ fi
 cut -f1 "$T/mutations.tsv" | while read -r m; do
 	echo "$m $("$PG" header --mutate "$m" --format hex)"
 done > "$T/mutations.txt"
-timeout 30 python3 "$T/sweep.py" "$FE_RECV" 5 payload < "$T/mutations.txt" > "$T/sweep.out"
+sweep "$FE_RECV" 5 payload < "$T/mutations.txt" > "$T/sweep.out"
 sleep 0.5
 for f in "$T"/sink-*.bin; do cat "$f"; echo; done > "$T/sink-all.txt"
 core="not-proxy v2-bad-sig v2-bad-version v2-bad-command v2-bad-family v2-bad-transport v2-short-addr v2-tlv-truncated v2-crc-mismatch v2-bad-crc-len v1-bad-proto v1-too-long v1-bad-eol v1-bad-spacing v1-field-count v1-family-mismatch"
@@ -407,10 +320,7 @@ fi
 
 # Through HAProxy to a real broker.
 if [ $HAVE_MOSQ = 1 ]; then
-	for ((i = 0; i < 50; i++)); do
-		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$MOSQ" 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_port "$MOSQ" || true
 	for v in v1 v2; do
 		src=203.0.113.2$([ $v = v1 ] && echo 1 || echo 2)
 		out=$(timeout 15 "$PG" send --target "127.0.0.1:$FE_MQTT" --$v --src "$src:4321" --client-id "pg-hap-$v" --timeout 3000)
@@ -469,5 +379,4 @@ else
 	ok "haproxy stops on SIGTERM"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -18,25 +18,8 @@ CAPTURE=$PPMQ_BUILD/tests/progs/pp_capture
 NGINX=${NGINX:-/usr/sbin/nginx}
 STREAM_MOD=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
 T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-nginx.XXXXXX")
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
-}
+# shellcheck source=tap-lib.bash
+. "$ROOT/tests/integration/tap-lib.bash"
 
 [ -x "$NGINX" ] || { echo "1..0 # SKIP nginx not installed ($NGINX)"; exit 0; }
 [ -f "$STREAM_MOD" ] || { echo "1..0 # SKIP nginx stream module not installed ($STREAM_MOD)"; exit 0; }
@@ -46,33 +29,6 @@ for f in "$PG" "$CAPTURE"; do
 		exit 1
 	fi
 done
-
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-out = set()
-while len(out) < int(sys.argv[1]):
-    p = random.randint(20000, 60000)
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', p))
-        out.add(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(' '.join(map(str, out)))
-EOF
-}
-
-wait_for_file() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ask.py PORT HEX [PAYLOAD] [BIND]: connect from BIND (default 127.0.0.7),
 # send the header bytes and PAYLOAD, half-close, print the local port on
@@ -99,40 +55,6 @@ try:
 except OSError as e:
     back += b'<%s>' % type(e).__name__.encode()
 print(back.decode(errors='replace').strip())
-EOF
-
-# sweep.py PORT TIMEOUT [payload] < "NAME HEX" lines: all at once (a
-# thread each): connect from 127.0.0.7, send the header (and, with
-# "payload", the bytes "mut-NAME"), half-close, read until the peer closes.
-# Prints "NAME<TAB>what came back" per line.
-cat > "$T/sweep.py" <<'EOF'
-import socket, sys, threading
-port, tmo = int(sys.argv[1]), float(sys.argv[2])
-with_payload = len(sys.argv) > 3 and sys.argv[3] == 'payload'
-jobs = [l.split() for l in sys.stdin if l.strip()]
-res = {}
-def one(name, hexs):
-    back = b''
-    try:
-        c = socket.create_connection(('127.0.0.1', port), tmo, ('127.0.0.7', 0))
-        c.settimeout(tmo)
-        c.sendall(bytes.fromhex(hexs) + (b'mut-' + name.encode() if with_payload else b''))
-        c.shutdown(socket.SHUT_WR)
-        while True:
-            b = c.recv(4096)
-            if not b:
-                break
-            back += b
-    except OSError as e:
-        back += b'<%s>' % type(e).__name__.encode()
-    res[name] = back.decode(errors='replace').replace('\n', ' ').strip()
-ts = [threading.Thread(target=one, args=(n, h)) for n, h in jobs]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-for n, _ in jobs:
-    print('%s\t%s' % (n, res.get(n, '')))
 EOF
 
 # ---- start pp_capture and nginx ---------------------------------------------------------
@@ -181,15 +103,7 @@ fi
 timeout 120 "$NGINX" -c "$T/nginx.conf" -p "$T" -g "daemon off; pid $T/nginx.pid;" > "$T/nginx.out" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
-up=0
-for ((i = 0; i < 50; i++)); do
-	if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$READY" 2>/dev/null; then
-		up=1
-		break
-	fi
-	sleep 0.1
-done
-if [ $up = 1 ]; then ok "nginx is up"; else not_ok "nginx is up"; diag "$(cat "$T/nginx.out" "$T/logs/error.log")"; fi
+if wait_port "$READY"; then ok "nginx is up"; else not_ok "nginx is up"; diag "$(cat "$T/nginx.out" "$T/logs/error.log")"; fi
 
 # ---- nginx sends --------------------------------------------------------------------------
 
@@ -238,7 +152,7 @@ must="v1-bad-proto-tcp5 v1-double-space v1-lf-only v1-too-long v2-sig-quit v2-si
 "$PG" mutations --format tsv | cut -f1 | while read -r m; do
 	echo "$m $("$PG" header --mutate "$m" --format hex)"
 done > "$T/mutations.txt"
-timeout 30 python3 "$T/sweep.py" "$RECV" 5 < "$T/mutations.txt" > "$T/sweep.out"
+sweep "$RECV" 5 < "$T/mutations.txt" > "$T/sweep.out"
 bad=
 lenient=
 while IFS=$'\t' read -r m answer; do
@@ -298,5 +212,4 @@ else
 	not_ok "nginx stops on SIGTERM"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

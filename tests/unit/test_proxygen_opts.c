@@ -8,10 +8,12 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "opts.h"
 #include "pp.h"
@@ -392,6 +394,103 @@ static void test_check_conflicts(void **state)
 static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
 				 0x55, 0x49, 0x54, 0x0a };
 
+static void test_mqtt_version(void **state)
+{
+	struct perr e;
+	int v = 0;
+
+	(void)state;
+	assert_int_equal(opts_parse_mqtt("3.1.1", &v, &e), 0);
+	assert_int_equal(v, 4);
+	assert_int_equal(opts_parse_mqtt("311", &v, &e), 0);
+	assert_int_equal(v, 4);
+	assert_int_equal(opts_parse_mqtt("4", &v, &e), 0);
+	assert_int_equal(v, 4);
+	assert_int_equal(opts_parse_mqtt("5.0", &v, &e), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(opts_parse_mqtt("5", &v, &e), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(opts_parse_mqtt("3", &v, &e), -1);
+	assert_string_equal(e.msg, "expected 3.1.1 or 5");
+	assert_int_equal(opts_parse_mqtt("", &v, &e), -1);
+}
+
+/* opts_uint_arg / opts_int_arg: bounds both ways; the usage errors go to
+ * stderr, silenced here. */
+static void test_option_numbers(void **state)
+{
+	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+	uint64_t u = 7;
+	int i = 7;
+
+	(void)state;
+	assert_true(saved >= 0 && null >= 0);
+	assert_int_equal(opts_uint_arg("t", "n", "1", 1, 10, &u), 0);
+	assert_true(u == 1);
+	assert_int_equal(opts_uint_arg("t", "n", "0x0a", 1, 10, &u), 0);
+	assert_true(u == 10);
+	assert_int_equal(opts_int_arg("t", "n", "0", 0, 65535, &i), 0);
+	assert_int_equal(i, 0);
+	assert_int_equal(opts_int_arg("t", "n", "65535", 0, 65535, &i), 0);
+	assert_int_equal(i, 65535);
+
+	dup2(null, STDERR_FILENO);
+	assert_int_equal(opts_uint_arg("t", "n", "0", 1, 10, &u), PG_EXIT_USAGE);
+	assert_int_equal(opts_uint_arg("t", "n", "11", 1, 10, &u), PG_EXIT_USAGE);
+	assert_int_equal(opts_int_arg("t", "n", "x", 0, 10, &i), PG_EXIT_USAGE);
+	assert_int_equal(opts_int_arg("t", "n", "-1", 0, 10, &i), PG_EXIT_USAGE);
+	dup2(saved, STDERR_FILENO);
+	close(null);
+	close(saved);
+	/* A refused value leaves the output alone. */
+	assert_true(u == 10);
+	assert_int_equal(i, 65535);
+}
+
+static void test_cidr_addr(void **state)
+{
+	static const uint8_t ones[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	static const uint8_t zeros[16];
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	struct net_cidr c;
+	struct perr e;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(net_cidr_parse("10.0.0.0/8", &c, &e), 0);
+	opts_cidr_addr(&c, ones, 40000, &ss);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_string_equal(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "10.255.255.255");
+	assert_int_equal(ntohs(a4->sin_port), 40000);
+	opts_cidr_addr(&c, zeros, 1024, &ss);
+	assert_string_equal(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "10.0.0.0");
+
+	/* A prefix inside a byte: its network bits are kept. */
+	assert_int_equal(net_cidr_parse("192.0.2.128/25", &c, &e), 0);
+	opts_cidr_addr(&c, ones, 1, &ss);
+	assert_string_equal(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "192.0.2.255");
+	opts_cidr_addr(&c, zeros, 1, &ss);
+	assert_string_equal(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "192.0.2.128");
+
+	assert_int_equal(net_cidr_parse("192.0.2.7/32", &c, &e), 0);
+	opts_cidr_addr(&c, ones, 1, &ss);
+	assert_string_equal(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "192.0.2.7");
+
+	assert_int_equal(net_cidr_parse("2001:db8::/36", &c, &e), 0);
+	opts_cidr_addr(&c, ones, 65535, &ss);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_string_equal(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)),
+			    "2001:db8:fff:ffff:ffff:ffff:ffff:ffff");
+	assert_int_equal(ntohs(a6->sin6_port), 65535);
+	opts_cidr_addr(&c, zeros, 65535, &ss);
+	assert_string_equal(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)), "2001:db8::");
+}
+
 static void test_build_v1(void **state)
 {
 	static const char want[] = "PROXY TCP4 192.0.2.1 198.51.100.1 40000 1883\r\n";
@@ -646,6 +745,9 @@ int main(void)
 		cmocka_unit_test(test_merge_and_getopt_error),
 		cmocka_unit_test(test_apply_errors),
 		cmocka_unit_test(test_check_conflicts),
+		cmocka_unit_test(test_mqtt_version),
+		cmocka_unit_test(test_option_numbers),
+		cmocka_unit_test(test_cidr_addr),
 		cmocka_unit_test(test_build_v1),
 		cmocka_unit_test(test_build_v2_default),
 		cmocka_unit_test(test_build_v2_tlvs_parse_back),
