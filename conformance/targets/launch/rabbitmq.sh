@@ -9,7 +9,7 @@
 #                                         (SIGTERM) and wait for it to exit
 #   rabbitmq.sh --help
 #
-# Environment (unset ports are asked from the kernel):
+# Environment (unset ports are picked free, below the ephemeral range):
 #   RABBITMQ_MQTT_PORT, RABBITMQ_MQTTS_PORT          MQTT tcp / tls
 #   RABBITMQ_WEB_MQTT_PORT, RABBITMQ_WEB_MQTTS_PORT  Web MQTT ws / wss (path /ws)
 #   RABBITMQ_MGMT_PORT                               management HTTP API
@@ -25,13 +25,14 @@
 #
 # When ready it prints one line "rabbitmq.sh: ready ..." with every port
 # (the profile's `launch.ready.log` waits for it) and, with --env-file,
-# writes the ports as shell assignments to FILE. The node's console log goes
-# to stdout; its files are under the temporary directory.
+# writes the ports, RABBITMQ_LAUNCHER_PID and RABBITMQ_LAUNCHER_DIR as shell
+# assignments to FILE. The node's console log goes to stdout; its files are
+# under the temporary directory.
 set -u
 
 ME=rabbitmq.sh
 say() { printf '%s: %s\n' "$ME" "$*"; }
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit "${2:-1}"; }
+die() { printf '%s: %s\n' "$ME" "$1" >&2; exit "${2:-1}"; }
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; }
 
@@ -60,16 +61,42 @@ cmd_stop() {
 
 # ---- run ------------------------------------------------------------------------
 
-# free_port: a TCP port on 127.0.0.1 that is free now, asked from the kernel.
+# free_port: a TCP port free on 127.0.0.1 now, in 20000-60000 but below the
+# kernel's ephemeral range (the node binds seconds later: an outgoing
+# connection must not take the port meanwhile).
 free_port() {
-	python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + RANDOM % 40000))
+	python3 -c 'import random, socket
+hi = 60000
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    hi = low - 1 if low > 21000 else hi
+except Exception:
+    pass
+while True:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(20000, hi)))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()' 2>/dev/null || echo $((20000 + RANDOM % 12000))
 }
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# listeners_up USER:PASS: /api/overview lists the four MQTT listeners.
+listeners_up() {
+	curl -fsS -m 2 -u "$1" "http://127.0.0.1:$RABBITMQ_MGMT_PORT/api/overview" 2>/dev/null |
+		python3 -c 'import json, sys
+want = set(int(p) for p in sys.argv[1:])
+got = set(l.get("port") for l in json.load(sys.stdin).get("listeners", []))
+sys.exit(0 if want <= got else 1)' "$RABBITMQ_MQTT_PORT" "$RABBITMQ_MQTTS_PORT" \
+			"$RABBITMQ_WEB_MQTT_PORT" "$RABBITMQ_WEB_MQTTS_PORT" 2>/dev/null
 }
 
 # truth MODE NAME: enabled -> true, disabled -> false.
@@ -136,7 +163,7 @@ cleanup() {
 }
 
 cmd_run() {
-	local env_file="" server tmo i node user pass mqtt_pp web_pp
+	local env_file="" server tmo i node user pass mqtt_pp web_pp start
 
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -149,6 +176,8 @@ cmd_run() {
 	[ -x "$server" ] || die "$server not found: install the Debian package rabbitmq-server" 4
 	command -v epmd >/dev/null || die "epmd not found (erlang-base)" 4
 	command -v openssl >/dev/null || die "openssl not found" 4
+	command -v curl >/dev/null || die "curl not found" 4
+	command -v python3 >/dev/null || die "python3 not found" 4
 	mqtt_pp=$(truth "${RABBITMQ_MQTT_PROXY:-enabled}" RABBITMQ_MQTT_PROXY) || exit 2
 	web_pp=$(truth "${RABBITMQ_WEB_MQTT_PROXY:-enabled}" RABBITMQ_WEB_MQTT_PROXY) || exit 2
 	tmo=${RABBITMQ_READY_TIMEOUT:-90}
@@ -262,19 +291,13 @@ EOF
 	SERVER_PID=$!
 
 	# Ready: the management API answers with the user's credentials and
-	# every MQTT listener accepts connections.
-	for ((i = 0; ; i++)); do
+	# lists every MQTT and Web MQTT listener as started. (Not a TCP probe:
+	# an empty connection to a PROXY listener is logged as a crash report.)
+	start=$SECONDS
+	until listeners_up "$user:$pass"; do
 		gone "$SERVER_PID" && die "the node exited while starting (its console output is above)"
-		if [ $((i / 10)) -ge "$tmo" ]; then
-			die "the node was not ready within ${tmo}s" 3
-		fi
-		if port_open "$RABBITMQ_MQTT_PORT" && port_open "$RABBITMQ_MQTTS_PORT" &&
-			port_open "$RABBITMQ_WEB_MQTT_PORT" && port_open "$RABBITMQ_WEB_MQTTS_PORT" &&
-			curl -fsS -m 2 -u "$user:$pass" -o /dev/null \
-				"http://127.0.0.1:$RABBITMQ_MGMT_PORT/api/overview" 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
+		[ $((SECONDS - start)) -ge "$tmo" ] && die "the node was not ready within ${tmo}s" 3
+		sleep 0.2
 	done
 	if [ -n "$env_file" ]; then
 		cat >"$env_file" <<EOF
