@@ -3,6 +3,8 @@
 #   make            build bin/ppmq-broker, bin/proxygen, bin/ppmq-conform
 #   make check      unit tests (cmocka, TAP) and integration tests, under prove
 #   make demo       the conformance suite against the embedded broker, with its report
+#   make check-brokers   the catalog against RabbitMQ, aedes and mosquitto (tests/brokers)
+#   make brokers-report  all brokers side by side in reports/brokers/index.html
 #   make bench      benchmarks (ratios against a peer measured in the same run)
 #   make fuzz       libFuzzer harnesses (clang)
 #   make install    honours PREFIX and DESTDIR
@@ -55,7 +57,7 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/pro
 INTEG      := $(sort $(wildcard tests/integration/*.t))
 MANPAGES   := $(wildcard docs/*.1)
 
-.PHONY: all check check-unit check-integration check-brokers demo bench fuzz install uninstall clean tests
+.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz install uninstall clean tests
 all: $(PROGRAMS)
 
 $(B)/%.o: %.c
@@ -129,6 +131,9 @@ check-brokers: tests
 
 demo:
 	scripts/demo
+
+brokers-report:
+	scripts/brokers-report
 
 bench: all
 	scripts/bench

@@ -131,6 +131,10 @@ conform_run() {
 		>"$T/$name.tap" 2>"$T/$name.err")
 	RUN_RC=$?
 	RUN_SECS=$((SECONDS - RUN_START))
+	# scripts/brokers-report collects the results for its side-by-side page.
+	if [ -n "${PPMQ_REPORT_DIR:-}" ] && [ -s "$T/$name.json" ]; then
+		cp "$T/$name.json" "$PPMQ_REPORT_DIR/$(basename "$0" .t)-$name.json"
+	fi
 }
 
 # check_run NAME EXPECT [full|subset] [WANT_RC]: test points for one run:
