@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -20,10 +21,23 @@ static volatile pid_t ln_running_pgid;
 
 void ln_kill_from_signal(void)
 {
+	const struct timespec step = { 0, 50 * 1000 * 1000 };
 	pid_t g = ln_running_pgid;
+	int saved = errno;
 
-	if (g > 0)
-		kill(-g, SIGKILL);
+	if (g <= 0)
+		return;
+	/* SIGTERM first, so that a launcher can stop its broker and remove
+	 * its files; SIGKILL what is left after 5 s. Signal-safe calls only. */
+	kill(-g, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		waitpid(-g, NULL, WNOHANG);
+		if (kill(-g, 0) < 0 && errno == ESRCH)
+			break;
+		nanosleep(&step, NULL);
+	}
+	kill(-g, SIGKILL);
+	errno = saved;
 }
 
 /* environ + profile env + overrides, as a NULL-terminated array. */

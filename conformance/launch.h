@@ -38,7 +38,8 @@ bool ln_alive(struct ln_target *t);
 /* Last n lines of the output into buf. */
 void ln_tail(const struct ln_target *t, int n, char *buf, size_t cap);
 
-/* Called from a signal handler: SIGKILL the running target's group. */
+/* Called from a signal handler: SIGTERM the running target's group, then
+ * SIGKILL what is left after 5 s. */
 void ln_kill_from_signal(void);
 
 #endif

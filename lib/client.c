@@ -567,6 +567,16 @@ static int stage_mqtt(struct cl_conn *c, const struct cl_opts *o)
 				       code == 0 ? "accepted"
 						 : mqtt_connack_name(c->mqtt_version, code));
 		}
+		if (used < 0 && c->mqtt_version == 5) {
+			/* A 3.1.1-only server answers an MQTT 5 CONNECT with a
+			 * 3.1.1 CONNACK (0x01, unacceptable protocol version). */
+			used = mqtt_parse_connack(c->in, c->in_len, 4, &sp, &code);
+			if (used > 0) {
+				c->res->connack_rc = code;
+				return outcome(c, CL_CONNACK, "MQTT 3.1.1 answer to an MQTT 5 CONNECT: %s",
+					       code == 0 ? "accepted" : mqtt_connack_name(4, code));
+			}
+		}
 		if (used < 0)
 			return outcome(c, CL_PROTOCOL, "answer to CONNECT is not a CONNACK");
 		ssize_t got = mq_fill(c, deadline);

@@ -85,6 +85,10 @@ def handle(c, peer):
             elif mode == 'connack5':
                 c.sendall(b'\x20\x03\x00\x87\x00' if level == 5 else b'\x20\x02\x00\x05')
                 break
+            elif mode == 'v311only':
+                # a 3.1.1-only broker: refuses level 5 with a 3.1.1 CONNACK 0x01
+                c.sendall(b'\x20\x02\x00\x01' if level == 5 else b'\x20\x02\x00\x00')
+                break
             answered = True
     except OSError:
         pass
@@ -102,12 +106,12 @@ while True:
 EOF
 
 declare -A PORT NCONN
-for mode in connack0 connack5 close silent; do
+for mode in connack0 connack5 close silent v311only; do
 	timeout 300 python3 "$T/fake.py" "$T" "$mode" "$mode" 2> "$T/$mode.err" &
 	PIDS+=($!)
 	NCONN[$mode]=0
 done
-for mode in connack0 connack5 close silent; do
+for mode in connack0 connack5 close silent v311only; do
 	for ((i = 0; i < 50; i++)); do [ -s "$T/$mode.port" ] && break; sleep 0.1; done
 	PORT[$mode]=$(cat "$T/$mode.port" 2>/dev/null)
 	if [ -z "${PORT[$mode]}" ]; then
@@ -199,6 +203,11 @@ out=$(send --target "127.0.0.1:${PORT[connack5]}" --username u --password wrong)
 is "$?" 1 "CONNACK 5: exit status 1"
 like "$out" "CONNACK 5*" "CONNACK 5 is printed: '$out'"
 next_conn connack5
+
+out=$(send --target "127.0.0.1:${PORT[v311only]}" --mqtt 5)
+is "$?" 1 "MQTT 5 CONNECT to a 3.1.1-only broker: exit status 1"
+like "$out" "CONNACK 0x01 (MQTT 3.1.1 answer to an MQTT 5 CONNECT*" "its 3.1.1 CONNACK is read as one: '$out'"
+next_conn v311only
 
 out=$(send --target "127.0.0.1:${PORT[close]}" --v1)
 is "$?" 1 "the broker closes after the header: exit status 1"
