@@ -154,6 +154,10 @@ install: all
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(wildcard scenarios/*.yml),install -m 644 scenarios/*.yml $(DESTDIR)$(DATADIR)/scenarios/)
 	$(if $(wildcard conformance/targets/*.yml),install -m 644 conformance/targets/*.yml $(DESTDIR)$(DATADIR)/targets/)
+	install -d $(DESTDIR)$(DATADIR)/targets/launch/aedes
+	install -m 755 conformance/targets/launch/*.sh $(DESTDIR)$(DATADIR)/targets/launch/
+	install -m 644 $(addprefix conformance/targets/launch/aedes/,launcher.js package.json package-lock.json) \
+	  $(DESTDIR)$(DATADIR)/targets/launch/aedes/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,ppmq-broker proxygen ppmq-conform)
