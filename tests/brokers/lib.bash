@@ -62,36 +62,10 @@ need_conform() {
 	command -v python3 >/dev/null || skip_all "python3 not installed"
 }
 
-# free_ports N: N distinct TCP ports free on 127.0.0.1 now, in 20000-60000
-# but below the kernel's ephemeral range when it leaves room: a broker that
-# takes seconds to bind (RabbitMQ) must not lose its port to some outgoing
-# connection in the meantime.
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1]); out = []
-hi = 60000
-try:
-    low = int(open('/proc/sys/net/ipv4/ip_local_port_range').read().split()[0])
-    if low > 21000:
-        hi = min(hi, low - 1)
-except (OSError, ValueError, IndexError):
-    pass
-while len(out) < n:
-    p = random.randint(20000, hi)
-    if p in out:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        out.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, out)))
-EOF
-}
+# free_ports N: N distinct free TCP ports on 127.0.0.1, below the kernel's
+# ephemeral range (see ports.bash).
+# shellcheck source=tests/integration/ports.bash
+. "$ROOT/tests/integration/ports.bash"
 
 # ports_closed PORT...: nothing accepts connections on any of them.
 ports_closed() {

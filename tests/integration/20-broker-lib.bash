@@ -76,28 +76,9 @@ skip_all() {
 
 # ---- ports -----------------------------------------------------------------
 
-# free_ports N: N distinct TCP ports on 127.0.0.1 the kernel says are free
-# now (bound and released; a race with other programs is possible but
-# unlikely in the 20000-60000 range).
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1]); out = []
-while len(out) < n:
-    p = random.randint(20000, 60000)
-    if p in out:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        out.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, out)))
-EOF
-}
+# free_ports N: N distinct free TCP ports on 127.0.0.1 (see ports.bash).
+# shellcheck source=tests/integration/ports.bash
+. "$(dirname "${BASH_SOURCE[0]}")/ports.bash"
 
 # ---- broker ----------------------------------------------------------------
 

@@ -120,37 +120,10 @@ need_ppmq() {
 
 # ---- ports and processes ----------------------------------------------------------
 
-# free_ports N: N distinct ports that bind on 127.0.0.1 now, at random in
-# 20000-60000 but below the kernel's ephemeral range when that leaves room:
-# an outgoing connection (ours, a balancer's, another test's) takes its
-# local port from that range and could grab a port between this check and
-# the bind.
-free_ports() {
-	"$PY" - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1]); out = []
-lo, hi = 20000, 60000
-try:
-    eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    if eph - 1 - lo >= 5000:
-        hi = min(hi, eph - 1)
-except (OSError, ValueError, IndexError):
-    pass
-while len(out) < n:
-    p = random.randint(lo, hi)
-    if p in out:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        out.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, out)))
-EOF
-}
+# free_ports N: N distinct free TCP ports on 127.0.0.1, below the kernel's
+# ephemeral range (see ports.bash).
+# shellcheck source=tests/integration/ports.bash
+. "$LB_ROOT/tests/integration/ports.bash"
 
 # is_listening PORT PIDS: one of the processes PIDS listens on
 # 127.0.0.1:PORT. Looked up in the kernel's socket table rather than by

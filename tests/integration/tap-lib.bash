@@ -47,24 +47,9 @@ texthex() { printf '%s' "$1" | hexof; }
 
 # ---- ports and waiting -------------------------------------------------------------
 
-# free_ports N: N distinct ports in 20000-60000 that bind on 127.0.0.1 now.
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-out = set()
-while len(out) < int(sys.argv[1]):
-    p = random.randint(20000, 60000)
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', p))
-        out.add(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(' '.join(map(str, out)))
-EOF
-}
+# free_ports N: see ports.bash.
+# shellcheck source=tests/integration/ports.bash
+. "$(dirname "${BASH_SOURCE[0]}")/ports.bash"
 
 wait_for_file() { # FILE SECONDS: until FILE exists and is not empty
 	local i
