@@ -64,27 +64,19 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# Each archive and each program: its objects; one recipe for all of them.
 $(B)/libppmq.a: $(LIB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BROKER_LIB): $(filter-out %/main.o,$(BROKER_OBJ))
-	@rm -f $@
-	ar rcs $@ $^
 $(PROXYGEN_LIB): $(filter-out %/main.o,$(PROXYGEN_OBJ))
-	@rm -f $@
-	ar rcs $@ $^
 $(CONFORM_LIB): $(filter-out %/main.o,$(CONFORM_OBJ))
+$(B)/libppmq.a $(BROKER_LIB) $(PROXYGEN_LIB) $(CONFORM_LIB):
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BIN)/ppmq-broker: $(BROKER_OBJ) $(B)/libppmq.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/proxygen: $(PROXYGEN_OBJ) $(B)/libppmq.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/ppmq-conform: $(CONFORM_OBJ) $(B)/libppmq.a
+$(PROGRAMS):
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
