@@ -718,35 +718,6 @@ bool cl_alive(struct cl_conn *c)
 	return !c->dead;
 }
 
-int cl_publish(struct cl_conn *c, const char *topic, const void *payload, size_t len)
-{
-	uint8_t small[512], *buf = small;
-	struct cl_result tmp;
-	if (!c || c->dead || c->fd < 0)
-		return -1;
-	long n = mqtt_build_publish(small, sizeof small, c->mqtt_version, topic, payload, len, 0,
-				    false, 0);
-	if (n < 0)
-		return -1;
-	if ((size_t)n > sizeof small) {
-		buf = malloc((size_t)n);
-		if (!buf)
-			return -1;
-		n = mqtt_build_publish(buf, (size_t)n, c->mqtt_version, topic, payload, len, 0,
-				       false, 0);
-	}
-	scratch(c, &tmp);
-	int rc = mq_send(c, buf, (size_t)n, net_now_ms() + c->timeout_ms);
-	c->res = NULL;
-	if (buf != small)
-		free(buf);
-	if (rc < 0) {
-		c->dead = true;
-		return -1;
-	}
-	return 0;
-}
-
 void cl_close(struct cl_conn *c, bool graceful)
 {
 	struct cl_result tmp;
@@ -831,9 +802,4 @@ void cl_result_print(const struct cl_result *res, FILE *f)
 {
 	char line[512];
 	fprintf(f, "%s\n", cl_result_str(res, line, sizeof line));
-}
-
-int cl_result_exit_code(const struct cl_result *res)
-{
-	return res->outcome == CL_CONNACK && res->connack_rc == 0 ? 0 : 1;
 }

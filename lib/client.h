@@ -105,16 +105,12 @@ int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn
 
 /* Is the connection still open (peer has not closed)? */
 bool cl_alive(struct cl_conn *c);
-/* Publish and wait for nothing (QoS 0) - keeps a session busy in tests. */
-int cl_publish(struct cl_conn *c, const char *topic, const void *payload, size_t len);
 /* Send DISCONNECT (when graceful) and close; frees c. NULL is fine. */
 void cl_close(struct cl_conn *c, bool graceful);
 
-/* Outcome as a short sentence and a process exit code (0 success CONNACK). */
+/* Outcome as a short sentence. */
 void cl_result_print(const struct cl_result *res, FILE *f);
 /* The same sentence into buf (no newline); returns buf. */
 const char *cl_result_str(const struct cl_result *res, char *buf, size_t cap);
-/* 0 for a CONNACK with code 0, 1 for any other outcome. */
-int cl_result_exit_code(const struct cl_result *res);
 
 #endif

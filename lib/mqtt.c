@@ -1238,10 +1238,12 @@ static void wr_rc_props(struct wr *w, uint8_t version, uint8_t rc, const struct 
 {
 	if (version < MQTT_V5)
 		return;
-	if (rc == 0 && props_empty(pr))
+	bool empty = props_empty(pr);
+
+	if (rc == 0 && empty)
 		return;
 	wr_u8(w, rc);
-	if (!props_empty(pr))
+	if (!empty)
 		wr_props(w, pr);
 }
 

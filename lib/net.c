@@ -104,8 +104,7 @@ int net_listen(const char *addr, uint16_t port, int backlog, struct perr *e)
 uint16_t net_local_port(int fd)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+	if (net_local_addr(fd, &ss, NULL) < 0)
 		return 0;
 	return net_addr_port(&ss);
 }

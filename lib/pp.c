@@ -206,6 +206,19 @@ static void wr16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
 /* ---- options, detection -------------------------------------------------- */
 
 void pp_parse_opts_init(struct pp_parse_opts *o)
@@ -687,6 +700,12 @@ length:
 
 /* ---- v2 ------------------------------------------------------------------ */
 
+/* Socket family of a v2 address family (UNIX for anything but INET/INET6). */
+static int v2_af(unsigned fam)
+{
+	return fam == PP_FAM_INET ? AF_INET : fam == PP_FAM_INET6 ? AF_INET6 : AF_UNIX;
+}
+
 static size_t v2_block_len(unsigned fam)
 {
 	switch (fam) {
@@ -737,7 +756,7 @@ static void v2_put_addr(uint8_t *blk, int k, const struct sockaddr_storage *ss)
 
 static void v2_decode_addrs(const uint8_t *b, unsigned fam, struct pp_header *h)
 {
-	int af = fam == PP_FAM_INET ? AF_INET : fam == PP_FAM_INET6 ? AF_INET6 : AF_UNIX;
+	int af = v2_af(fam);
 
 	v2_get_addr(b + PP_V2_FIXED_LEN, af, 0, &h->src);
 	v2_get_addr(b + PP_V2_FIXED_LEN, af, 1, &h->dst);
@@ -780,8 +799,7 @@ static int v2_ssl(const uint8_t *v, size_t tl, size_t avail, size_t off,
 	if (!h->ssl.present) {
 		s.present = true;
 		s.client = v[0];
-		s.verify = ((uint32_t)v[1] << 24) | ((uint32_t)v[2] << 16) |
-			   ((uint32_t)v[3] << 8) | v[4];
+		s.verify = rd32(v + 1);
 		h->ssl = s;
 	}
 	return 0;
@@ -799,8 +817,7 @@ static void v2_tlv_decode(uint8_t type, const uint8_t *v, size_t tl, struct pp_h
 	case PP2_TYPE_NETNS: if (!h->netns.ptr) h->netns = bs; break;
 	case PP2_TYPE_NOOP: h->noop_bytes += tl; break;
 	case PP2_TYPE_CRC32C:
-		h->crc32c = ((uint32_t)v[0] << 24) | ((uint32_t)v[1] << 16) |
-			    ((uint32_t)v[2] << 8) | v[3];
+		h->crc32c = rd32(v);
 		break;
 	case PP2_TYPE_AWS:
 		if (tl >= 1 && v[0] == 0x01 && !h->aws_vpce_id.ptr) {
@@ -1142,10 +1159,7 @@ int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap)
 	if (cap < 5)
 		return -1;
 	out[0] = ssl->client;
-	out[1] = (uint8_t)(ssl->verify >> 24);
-	out[2] = (uint8_t)(ssl->verify >> 16);
-	out[3] = (uint8_t)(ssl->verify >> 8);
-	out[4] = (uint8_t)ssl->verify;
+	wr32(out + 1, ssl->verify);
 	for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
 		const struct pp_bytes *b = subs[k].b;
 		if (!b->ptr)
@@ -1169,28 +1183,17 @@ const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap
 		snprintf(buf, cap, "-");
 		return buf;
 	}
-	switch (ss->ss_family) {
-	case AF_INET:
-		if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)cap))
-			snprintf(buf, cap, "?");
-		break;
-	case AF_INET6:
-		if (!inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)cap))
-			snprintf(buf, cap, "?");
-		break;
-	case AF_UNIX: {
+	if (ss->ss_family == AF_UNIX) {
 		const struct sockaddr_un *su = (const struct sockaddr_un *)ss;
 		/* Abstract names start with NUL; shown with '@' like ss(8) does. */
-		if (su->sun_path[0] == '\0' && su->sun_path[1] != '\0')
+		if (su->sun_path[0] == '\0' && su->sun_path[1] != '\0') {
 			snprintf(buf, cap, "unix:@%.*s", (int)sizeof(su->sun_path) - 1, su->sun_path + 1);
-		else
-			snprintf(buf, cap, "unix:%.*s", (int)sizeof(su->sun_path), su->sun_path);
-		break;
+			return buf;
+		}
 	}
-	default:
-		snprintf(buf, cap, "-");
-		break;
-	}
+	net_ip_str(ss, buf, cap);
+	if (!buf[0])
+		snprintf(buf, cap, "?"); /* IP text does not fit */
 	return buf;
 }
 
@@ -1278,7 +1281,7 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 	out[13] = (uint8_t)((h->family << 4) | h->transport);
 
 	block = v2_block_len(h->family);
-	af = h->family == PP_FAM_INET ? AF_INET : h->family == PP_FAM_INET6 ? AF_INET6 : AF_UNIX;
+	af = v2_af(h->family);
 	if (p + block > cap)
 		return fail(err, PP_R_BUILD, p, "v2: header does not fit in %zu bytes", cap);
 	if (block) {
@@ -1319,13 +1322,8 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 			    p - PP_V2_FIXED_LEN);
 	wr16(out + 14, p - PP_V2_FIXED_LEN);
 	if (o && o->crc32c) {
-		uint32_t c;
 		memset(out + crc_at, 0, 4);
-		c = pp_crc32c(0, out, p);
-		out[crc_at] = (uint8_t)(c >> 24);
-		out[crc_at + 1] = (uint8_t)(c >> 16);
-		out[crc_at + 2] = (uint8_t)(c >> 8);
-		out[crc_at + 3] = (uint8_t)c;
+		wr32(out + crc_at, pp_crc32c(0, out, p));
 	}
 	return (int)p;
 }

@@ -18,14 +18,12 @@
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
-	bool is_server;
 };
 
 struct tls_conn {
 	SSL *ssl;
 	BIO *rbio, *wbio;      /* owned by ssl */
 	int fd;
-	bool is_server;
 	bool hs_done;
 	bool eof;
 	size_t out_limit;
@@ -138,7 +136,17 @@ static int load_cert_key(SSL_CTX *ctx, const char *cert_file, const char *key_fi
 	return 0;
 }
 
-static struct tls_ctx *wrap(SSL_CTX *ssl_ctx, bool is_server, struct perr *e)
+/* Trust the certificates of ca_file (both sides verify peers with it). */
+static int load_ca(SSL_CTX *ctx, const char *ca_file, struct perr *e)
+{
+	if (check_readable("CA file", ca_file, e) < 0)
+		return -1;
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
+		return ctx_fail(e, "cannot load CA file", ca_file);
+	return 0;
+}
+
+static struct tls_ctx *wrap(SSL_CTX *ssl_ctx, struct perr *e)
 {
 	struct tls_ctx *c = calloc(1, sizeof *c);
 	if (!c) {
@@ -147,7 +155,6 @@ static struct tls_ctx *wrap(SSL_CTX *ssl_ctx, bool is_server, struct perr *e)
 		return NULL;
 	}
 	c->ssl_ctx = ssl_ctx;
-	c->is_server = is_server;
 	return c;
 }
 
@@ -170,12 +177,8 @@ struct tls_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file,
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"ppmq", 4);
 	if (ca_file && *ca_file) {
 		STACK_OF(X509_NAME) *names;
-		if (check_readable("CA file", ca_file, e) < 0)
+		if (load_ca(ctx, ca_file, e) < 0)
 			goto fail;
-		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-			ctx_fail(e, "cannot load CA file", ca_file);
-			goto fail;
-		}
 		names = SSL_load_client_CA_file(ca_file);
 		if (names)
 			SSL_CTX_set_client_CA_list(ctx, names);
@@ -189,7 +192,7 @@ struct tls_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file,
 		goto fail;
 	}
 	ERR_clear_error();
-	return wrap(ctx, true, e);
+	return wrap(ctx, e);
 fail:
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
@@ -214,12 +217,8 @@ struct tls_ctx *tls_client_ctx_new(const char *ca_file, bool insecure,
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
 		if (ca_file && *ca_file) {
-			if (check_readable("CA file", ca_file, e) < 0)
+			if (load_ca(ctx, ca_file, e) < 0)
 				goto fail;
-			if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-				ctx_fail(e, "cannot load CA file", ca_file);
-				goto fail;
-			}
 		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 			ctx_fail(e, "cannot load", "system CA store");
 			goto fail;
@@ -229,7 +228,7 @@ struct tls_ctx *tls_client_ctx_new(const char *ca_file, bool insecure,
 	if (has_cert && load_cert_key(ctx, cert_file, key_file, e) < 0)
 		goto fail;
 	ERR_clear_error();
-	return wrap(ctx, false, e);
+	return wrap(ctx, e);
 fail:
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
@@ -242,11 +241,6 @@ void tls_ctx_free(struct tls_ctx *ctx)
 		return;
 	SSL_CTX_free(ctx->ssl_ctx); /* each SSL keeps its own reference */
 	free(ctx);
-}
-
-struct ssl_ctx_st *tls_ctx_ssl_ctx(struct tls_ctx *ctx)
-{
-	return ctx->ssl_ctx;
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -267,7 +261,6 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, bool is_server, const
 	}
 	ERR_clear_error();
 	c->fd = fd;
-	c->is_server = is_server;
 	c->out_limit = TLS_OUT_LIMIT_DEFAULT;
 	c->ssl = SSL_new(ctx->ssl_ctx);
 	c->rbio = BIO_new(BIO_s_mem());
@@ -564,9 +557,4 @@ bool tls_peer_verified(const struct tls_conn *c)
 uint64_t tls_bytes_in(const struct tls_conn *c)
 {
 	return c->bytes_in;
-}
-
-struct ssl_st *tls_conn_ssl(struct tls_conn *c)
-{
-	return c->ssl;
 }

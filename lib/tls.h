@@ -47,9 +47,6 @@
 
 #include "err.h"
 
-struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
-struct ssl_st;     /* OpenSSL's SSL */
-
 struct tls_ctx;
 struct tls_conn;
 
@@ -76,9 +73,6 @@ struct tls_ctx *tls_client_ctx_new(const char *ca_file, bool insecure,
 /* Contexts are reference counted: every tls_conn holds one reference, so
  * the owner may free its context while connections still use it. */
 void tls_ctx_free(struct tls_ctx *ctx);
-
-/* The underlying SSL_CTX, for settings this module does not wrap. */
-struct ssl_ctx_st *tls_ctx_ssl_ctx(struct tls_ctx *ctx);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -171,8 +165,5 @@ bool tls_peer_cn(const struct tls_conn *c, char *buf, size_t cap);
 bool tls_peer_verified(const struct tls_conn *c);
 /* Raw bytes the engine was fed in total (counts bytes before TLS_DONE). */
 uint64_t tls_bytes_in(const struct tls_conn *c);
-
-/* The underlying SSL, for settings and queries this module does not wrap. */
-struct ssl_st *tls_conn_ssl(struct tls_conn *c);
 
 #endif
