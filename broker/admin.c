@@ -409,8 +409,6 @@ static char *metrics_text(struct rec_store *rec, size_t *len)
 static bool token_ok(const struct adm_server *a, struct MHD_Connection *c)
 {
 	const char *h, *want = a->cfg->admin.token;
-	size_t wl, gl;
-	unsigned char d;
 
 	if (!want || !*want)
 		return true;
@@ -420,13 +418,7 @@ static bool token_ok(const struct adm_server *a, struct MHD_Connection *c)
 	h += 7;
 	while (*h == ' ')
 		h++;
-	/* No early exit on the first differing byte. */
-	wl = strlen(want);
-	gl = strlen(h);
-	d = (unsigned char)(wl != gl);
-	for (size_t i = 0; i < wl; i++)
-		d |= (unsigned char)want[i] ^ (unsigned char)(i < gl ? h[i] : 0);
-	return d == 0;
+	return cfg_secret_eq(want, h, strlen(h));
 }
 
 static bool is_get(const char *m)

@@ -1370,7 +1370,7 @@ bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *pe
 
 /* Compare without an early exit, so timing says nothing about where the
  * first difference is. */
-static bool secret_eq(const char *want, const void *got, size_t got_len)
+bool cfg_secret_eq(const char *want, const void *got, size_t got_len)
 {
 	size_t wl = strlen(want);
 	const unsigned char *g = got;
@@ -1408,7 +1408,7 @@ bool cfg_auth(const struct cfg *c, const char *username, const void *password,
 			continue;
 		if (!u->password[0])
 			return true;
-		if (password_given && secret_eq(u->password, password, password_len))
+		if (password_given && cfg_secret_eq(u->password, password, password_len))
 			return true;
 		*why = "bad-password";
 		return false;

@@ -189,6 +189,10 @@ const char *cfg_key_name(size_t i);
  * trusted list is empty; IPv4-mapped IPv6 peers match IPv4 networks.) */
 bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *peer);
 
+/* Does got[0..got_len) equal the string want? No early exit, so timing
+ * says nothing about where the first difference is. */
+bool cfg_secret_eq(const char *want, const void *got, size_t got_len);
+
 /* Password check against security.users, constant time in the password.
  * username NULL => anonymous (allowed when security.allow_anonymous).
  * Returns true when the client may connect; otherwise *why (may be NULL)

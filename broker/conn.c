@@ -128,6 +128,7 @@ static void app_input(struct conn *c, const uint8_t *buf, size_t len);
 static void enter_plain(struct conn *c);
 static void enter_app(struct conn *c);
 static void tls_start(struct conn *c);
+static void ws_send_close(struct conn *c, uint16_t code, const char *reason);
 
 static bool alive(const struct conn *c)
 {
@@ -406,12 +407,9 @@ static void conn_finish(struct conn *c)
 {
 	if (c->dead || c->closing)
 		return;
-	if (c->ws && c->ws_upgraded && !c->ws_close_sent) {
-		uint8_t fr[16];
-		int n = ws_encode_close(fr, sizeof(fr), WS_CLOSE_NORMAL, NULL, NULL);
-
-		c->ws_close_sent = true;
-		if (n > 0 && transport_send(c, fr, (size_t)n) < 0)
+	if (c->ws && c->ws_upgraded) {
+		ws_send_close(c, WS_CLOSE_NORMAL, NULL);
+		if (c->dead)
 			return;
 	}
 	if (c->tls && c->tls_done)
@@ -664,7 +662,6 @@ static void proxy_done(struct conn *c, size_t hlen)
 	c->proxy_pending = false;
 	if (c->timer_use == TU_PROXY)
 		clear_timer(c);
-	conn_proxy_desc(c->rproxy, c->proxy_desc, sizeof(c->proxy_desc));
 	if (c->player == PL_RAW) {
 		/* Next: TLS (ssl, wss) or the application. */
 		if (c->lis->tls)
@@ -713,10 +710,10 @@ static void proxy_accept(struct conn *c, const struct pp_header *h)
 		c->client = c->peer;
 	}
 	net_addr_str(&c->client, c->client_s, sizeof(c->client_s));
+	conn_proxy_desc(c->rproxy, c->proxy_desc, sizeof(c->proxy_desc));
 	rec_proxy_accepted(c->b->rec, c->kind, h->version, h->command);
 	log_debug("%s: client %s: %s accepted (%zu bytes)", c->kname,
-		  who(c, w, sizeof(w)), conn_proxy_desc(c->rproxy, c->proxy_desc,
-							sizeof(c->proxy_desc)), h->len);
+		  who(c, w, sizeof(w)), c->proxy_desc, h->len);
 }
 
 static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)

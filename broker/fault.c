@@ -76,11 +76,6 @@ bool fault_on(enum fault f)
 	return (unsigned)f < FAULT_COUNT && fault_bits[f];
 }
 
-void fault_reset(void)
-{
-	memset(fault_bits, 0, sizeof(fault_bits));
-}
-
 const char *fault_enabled_str(char *buf, size_t cap)
 {
 	size_t used = 0;

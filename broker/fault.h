@@ -36,8 +36,6 @@ const char *fault_desc(enum fault f);
 int fault_enable_list(const char *list, struct perr *e);
 
 bool fault_on(enum fault f);
-/* Everything off (tests). */
-void fault_reset(void);
 /* Comma-separated names of the enabled faults into buf ("" when none). */
 const char *fault_enabled_str(char *buf, size_t cap);
 

@@ -15,7 +15,6 @@
 struct loop {
 	int epfd;
 	int sigfd;
-	bool stop;
 	int64_t now;
 
 	struct loop_timer **heap;
@@ -80,11 +79,6 @@ void loop_free(struct loop *l)
 		close(l->epfd);
 	free(l->heap);
 	free(l);
-}
-
-int64_t loop_now(struct loop *l)
-{
-	return l->now;
 }
 
 /* ---- watches ------------------------------------------------------------- */
@@ -178,11 +172,6 @@ void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t))
 	t->fn = fn;
 }
 
-bool loop_timer_armed(const struct loop_timer *t)
-{
-	return t->idx != SIZE_MAX;
-}
-
 void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 {
 	size_t i = t->idx;
@@ -216,11 +205,6 @@ int loop_timer_set(struct loop *l, struct loop_timer *t, int64_t ms)
 	l->heap[l->nheap++] = t;
 	heap_up(l, t->idx);
 	return 0;
-}
-
-size_t loop_timer_count(const struct loop *l)
-{
-	return l->nheap;
 }
 
 static void run_timers(struct loop *l)
@@ -282,11 +266,6 @@ void loop_run_deferred(struct loop *l)
 
 /* ---- running -------------------------------------------------------------- */
 
-void loop_stop(struct loop *l)
-{
-	l->stop = true;
-}
-
 static int read_signal(struct loop *l)
 {
 	struct signalfd_siginfo si;
@@ -301,8 +280,7 @@ int loop_run(struct loop *l, struct perr *e)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
 
-	l->stop = false;
-	while (!l->stop) {
+	for (;;) {
 		int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, next_timeout(l));
 		int sig = 0;
 
@@ -331,5 +309,4 @@ int loop_run(struct loop *l, struct perr *e)
 		if (sig)
 			return sig;
 	}
-	return 0;
 }

@@ -29,7 +29,7 @@ struct loop_watch {
 
 /* A one-shot timer. Re-arm it from its own callback for periodic work. */
 struct loop_timer {
-	int64_t due_ms;    /* loop_now() based */
+	int64_t due_ms;    /* the loop's CLOCK_MONOTONIC milliseconds */
 	size_t idx;        /* position in the heap; SIZE_MAX when not armed */
 	void (*fn)(struct loop_timer *t);
 };
@@ -47,9 +47,6 @@ struct loop_defer {
 struct loop *loop_new(struct perr *e);
 void loop_free(struct loop *l);
 
-/* Milliseconds, CLOCK_MONOTONIC, refreshed once per loop iteration. */
-int64_t loop_now(struct loop *l);
-
 /* Watch fd for events. Returns 0 or -1 with *e set. */
 int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events,
 		   struct perr *e);
@@ -63,21 +60,15 @@ void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t));
 /* Arm (or re-arm) to fire in ms milliseconds. Returns 0 or -1 (no memory). */
 int loop_timer_set(struct loop *l, struct loop_timer *t, int64_t ms);
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
-bool loop_timer_armed(const struct loop_timer *t);
 
 /* Queue d to run after the current batch; queuing twice is harmless. */
 void loop_defer(struct loop *l, struct loop_defer *d);
 /* Run the queued work now (shutdown, outside loop_run). */
 void loop_run_deferred(struct loop *l);
 
-/* Run until a signal arrives or loop_stop is called. Returns the signal
- * number (SIGINT, SIGTERM), 0 after loop_stop, -1 on an epoll failure
- * with *e set. */
+/* Run until a signal arrives. Returns the signal number (SIGINT,
+ * SIGTERM), or -1 on an epoll failure with *e set. */
 int loop_run(struct loop *l, struct perr *e);
-void loop_stop(struct loop *l);
-
-/* Number of armed timers (tests, metrics). */
-size_t loop_timer_count(const struct loop *l);
 
 #define LOOP_CONTAINER(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))

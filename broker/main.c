@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("shutting down (%s), %zu connections open",
-		 sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "stop", b.nconns);
+		 sig == SIGINT ? "SIGINT" : "SIGTERM", b.nconns);
 	status = 0;
 out:
 	adm_stop(adm);
