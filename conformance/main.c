@@ -14,6 +14,7 @@
 #include "err.h"
 #include "launch.h"
 #include "log.h"
+#include "net.h"
 #include "profile.h"
 #include "../reports/report.h"
 #include "runner.h"
@@ -243,7 +244,7 @@ int main(int argc, char **argv)
 	int c, rc = 0;
 	long v;
 	size_t i;
-	struct timespec t0, t1;
+	int64_t t0;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
@@ -354,10 +355,9 @@ int main(int argc, char **argv)
 		goto out_curl;
 	}
 	run->strict = cfg.strict;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = net_now_ms();
 	rc = rn_run(&cfg, run, &e);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	run->duration_ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	run->duration_ms = net_now_ms() - t0;
 	if (rc == RN_UNREACHABLE) {
 		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
 		rc = EXIT_UNREACHABLE;

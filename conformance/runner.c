@@ -548,7 +548,6 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	unsigned cid;
 
 	memset(so, 0, sizeof(*so));
-	so->reason[0] = so->recorded[0] = '\0';
 	n = build_header(pt, st, so->sent, sizeof(so->sent), hsrc_ip, sizeof(hsrc_ip), &hsrc_port,
 			 why, sizeof(why));
 	if (n < 0) {
@@ -703,10 +702,10 @@ static void run_point(struct rn *r, struct point *pt)
 			worst_step = i;
 		ex_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
 		append_step(actual, sizeof(actual), s->nsteps, i);
-		append(actual, sizeof(actual), "%s%s", buf, "");
+		append(actual, sizeof(actual), "%s", buf);
 		if (so[i].reason[0]) {
 			append_step(reason, sizeof(reason), s->nsteps, i);
-			append(reason, sizeof(reason), "%s%s", so[i].reason, "");
+			append(reason, sizeof(reason), "%s", so[i].reason);
 		}
 		if (so[i].recorded[0])
 			append(recorded, sizeof(recorded), "%s%s", recorded[0] ? "\n" : "", so[i].recorded);
@@ -721,9 +720,9 @@ static void run_point(struct rn *r, struct point *pt)
 			grade = RPT_FAIL;
 			append(reason, sizeof(reason), "%safterwards a normal client was not served: %s",
 			       reason[0] ? "; " : "", detail);
-			append(actual, sizeof(actual), "%sprobe after: %s", "; ", detail);
+			append(actual, sizeof(actual), "; probe after: %s", detail);
 		} else {
-			append(actual, sizeof(actual), "%s%s", "; ", "probe after: served");
+			append(actual, sizeof(actual), "; probe after: served");
 		}
 	}
 	pt->grade = grade;

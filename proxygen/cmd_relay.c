@@ -128,14 +128,6 @@ static void usage(FILE *f)
 	      "  mosquitto_pub -h 127.0.0.1 -p 1884 -t t -m hello\n", f);
 }
 
-static const char *opt_name(const struct option *o, int code)
-{
-	for (; o->name; o++)
-		if (o->val == code)
-			return o->name;
-	return "?";
-}
-
 static int parse_source(const char *arg, struct relay_cfg *cfg, struct perr *e)
 {
 	if (strcmp(arg, "client") == 0) {
@@ -209,7 +201,7 @@ static int parse_args(int argc, char **argv, struct relay_cfg *cfg, bool *done)
 		case OPT_UNIX_SRC:
 		case OPT_UNIX_DST:
 			return opts_usage_error("relay", "--%s: the relay takes the addresses from "
-						"each connection (see --source)", opt_name(longopts, c));
+						"each connection (see --source)", opts_opt_name(longopts, c));
 		case '?':
 		case ':':
 			opts_getopt_error(c, optopt, argv[optind - 1], longopts, &e);

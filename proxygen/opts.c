@@ -52,9 +52,9 @@ const struct option opts_hdr_longopts[] = {
 /* Largest TLV value: the 16-bit length field. */
 #define TLV_VALUE_MAX 65535u
 
-static const char *hdr_opt_name(int code)
+const char *opts_opt_name(const struct option *o, int code)
 {
-	for (const struct option *o = opts_hdr_longopts; o->name; o++)
+	for (; o->name; o++)
 		if (o->val == code)
 			return o->name;
 	return "?";
@@ -641,8 +641,8 @@ int opts_hdr_apply(struct opts_hdr *h, int code, const char *arg, struct perr *e
 	rc = apply_one(h, code, arg ? arg : "", e);
 	if (rc < 0) {
 		if (arg)
-			return perr_wrap(e, "--%s '%s'", hdr_opt_name(code), arg);
-		return perr_wrap(e, "--%s", hdr_opt_name(code));
+			return perr_wrap(e, "--%s '%s'", opts_opt_name(opts_hdr_longopts, code), arg);
+		return perr_wrap(e, "--%s", opts_opt_name(opts_hdr_longopts, code));
 	}
 	if (code != OPT_MUTATE)
 		h->touched = true;

@@ -171,6 +171,10 @@ int opts_parse_mqtt(const char *s, int *version, struct perr *e);
 int opts_merge(struct option *out, size_t cap, const struct option *a,
 	       const struct option *b);
 
+/* Name of the option whose getopt code is code in o[] (NULL-terminated),
+ * "?" when none. */
+const char *opts_opt_name(const struct option *o, int code);
+
 /* Text for one getopt error, e.g. "unknown option '--foo'" or
  * "option '--src' needs a value", from getopt_long's '?' / ':' return. */
 void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
