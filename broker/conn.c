@@ -693,6 +693,10 @@ static void proxy_accept(struct conn *c, const struct pp_header *h)
 		proxy_reject(c, "local", "v2 LOCAL refused (fault reject-local)");
 		return;
 	}
+	if (h->unique_id.ptr && fault_on(FAULT_CRASH_UNIQUE_ID)) {
+		log_error("%s: %s: UNIQUE_ID TLV: aborting (fault crash-on-unique-id)", c->kname, c->peer_s);
+		abort();
+	}
 	c->rproxy = rec_proxy_new(h);
 	if (!c->rproxy) {
 		log_error("%s: %s: out of memory (PROXY record)", c->kname, c->peer_s);
@@ -704,6 +708,8 @@ static void proxy_accept(struct conn *c, const struct pp_header *h)
 	     h->family == PP_FAM_UNIX) && h->src.ss_family != AF_UNSPEC &&
 	    !fault_on(FAULT_RECORD_PROXY_IP)) {
 		c->client = h->src;
+		if (c->proxy_reads > 1 && fault_on(FAULT_SPLIT_WRONG_ADDRESS))
+			c->client = h->dst;
 		net_addr_unmap(&c->client);
 	} else {
 		/* LOCAL, UNSPEC, v1 UNKNOWN: the socket's own addresses. */
@@ -758,6 +764,7 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 	if (lc->proxy_max_header)
 		po.max_len = lc->proxy_max_header;
 	po.verify_crc32c = !fault_on(FAULT_IGNORE_CRC);
+	po.allow_v1 = !fault_on(FAULT_V2_ONLY);
 	memset(&err, 0, sizeof(err));
 	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE : pp_parse(c->pbuf, c->plen, &po, &h, &err);
 	if (r == PP_NEED_MORE) {

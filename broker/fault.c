@@ -24,6 +24,12 @@ static const struct {
 		"on a disabled listener, silently skip a PROXY header" },
 	[FAULT_HEADER_INSIDE_TLS] = { "header-inside-tls",
 		"ssl/wss: read the PROXY header after the TLS handshake" },
+	[FAULT_SPLIT_WRONG_ADDRESS] = { "split-wrong-address",
+		"a header that came in several reads: record its destination address, not its source" },
+	[FAULT_CRASH_UNIQUE_ID] = { "crash-on-unique-id",
+		"abort() on a v2 header that carries a UNIQUE_ID TLV" },
+	[FAULT_V2_ONLY] = { "v2-only",
+		"refuse v1 headers, as a listener configured for one version does" },
 };
 
 static bool fault_bits[FAULT_COUNT];
@@ -47,9 +53,13 @@ static int enable_one(const char *s, size_t len, struct perr *e)
 			return 0;
 		}
 	}
-	return perr_set(e, "unknown fault '%.*s' (known: record-proxy-ip, "
-			"accept-missing, reject-local, drop-split, no-header-timeout, "
-			"ignore-crc, strip-disabled, header-inside-tls)", (int)len, s);
+	char known[512];
+	size_t n = 0;
+
+	for (int f = 0; f < FAULT_COUNT; f++)
+		n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s",
+				      f ? ", " : "", fault_tab[f].name);
+	return perr_set(e, "unknown fault '%.*s' (known: %s)", (int)len, s, known);
 }
 
 int fault_enable_list(const char *list, struct perr *e)

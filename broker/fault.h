@@ -23,6 +23,9 @@ enum fault {
 	FAULT_IGNORE_CRC,          /* do not verify the v2 CRC32C TLV */
 	FAULT_STRIP_DISABLED,      /* on a disabled listener, silently skip a header */
 	FAULT_HEADER_INSIDE_TLS,   /* ssl/wss: read the header after the TLS handshake */
+	FAULT_SPLIT_WRONG_ADDRESS, /* a header that came in pieces: record its destination */
+	FAULT_CRASH_UNIQUE_ID,     /* abort() on a v2 header with a UNIQUE_ID TLV */
+	FAULT_V2_ONLY,             /* refuse v1 headers, as a listener set to one version does */
 	FAULT_COUNT
 };
 

@@ -72,6 +72,8 @@ bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header
 	}
 	if (ok && within > 0 && a->elapsed_ms > within)
 		ok = false;
+	if (ok && x->after_ms > 0 && a->elapsed_ms < x->after_ms)
+		ok = false;
 	return ok;
 }
 
@@ -87,12 +89,16 @@ int ex_grade(const struct sc_step *st, const struct ex_actual *a, int header_wai
 			return (int)i;
 		}
 	*grade = RPT_FAIL;
-	if (a->outcome == CL_REFUSED)
+	if (a->outcome == CL_REFUSED) {
 		*note = "the listener refused the TCP connection";
-	else if (a->outcome == CL_ERROR)
+	} else if (a->outcome == CL_ERROR) {
 		*note = "local error: the exchange could not be run";
-	else
+	} else {
+		/* Breaking the step's sentence weighs what its level says. */
+		if (st->clause)
+			*grade = sc_level_grade(st->clause->level);
 		*note = "outcome is none of the acceptable ones";
+	}
 	return -1;
 }
 
@@ -142,8 +148,12 @@ const char *ex_expect_text(const struct sc_expect *x, int header_wait_ms, char *
 
 	for (i = 0; i < x->ncodes && n < sizeof(codes); i++)
 		n += (size_t)snprintf(codes + n, sizeof(codes) - n, "%s%d", i ? "," : "", x->codes[i]);
-	if (w > 0)
+	if (w > 0 && x->after_ms > 0)
+		snprintf(within, sizeof(within), " after %d to %d ms", x->after_ms, w);
+	else if (w > 0)
 		snprintf(within, sizeof(within), " within %d ms", w);
+	else if (x->after_ms > 0)
+		snprintf(within, sizeof(within), " after %d ms or later", x->after_ms);
 	if (x->ncodes && (x->outcome == SC_O_REFUSED || x->outcome == SC_O_CONNACK))
 		snprintf(buf, cap, "%s (CONNACK %s)%s => %s",
 			 x->outcome == SC_O_REFUSED ? "refused" : "answered", codes, within,
@@ -277,7 +287,7 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 		}
 	}
 	label = want(&r->port, addrs, &ip, &port);
-	if (label) {
+	if (label && !rec->port_hidden) {
 		if (!rec->has_port) {
 			snprintf(why, cap, "record has no client port");
 			return RPT_FAIL;
@@ -288,7 +298,7 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 		}
 	}
 	label = want(&r->peer_ip, addrs, &ip, &port);
-	if (label) {
+	if (label && !rec->peer_ip_hidden) {
 		if (!rec->has_peer_ip) {
 			snprintf(why, cap, "record has no peer (proxy) IP");
 			return RPT_FAIL;
@@ -300,7 +310,7 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 		}
 	}
 	label = want(&r->peer_port, addrs, &ip, &port);
-	if (label) {
+	if (label && !rec->peer_port_hidden) {
 		if (!rec->has_peer_port) {
 			snprintf(why, cap, "record has no peer (proxy) port");
 			return RPT_FAIL;
@@ -312,4 +322,20 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 		}
 	}
 	return RPT_PASS;
+}
+
+const char *ex_record_unchecked(const struct sc_record *r, const struct ex_record *rec, char *buf,
+				size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+#define UNCHECKED(part, hidden, text) \
+	if (r->part.src != SC_ADDR_UNCHECKED && rec->hidden) \
+		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? ", " : "", text);
+	UNCHECKED(port, port_hidden, "port")
+	UNCHECKED(peer_ip, peer_ip_hidden, "peer IP")
+	UNCHECKED(peer_port, peer_port_hidden, "peer port")
+#undef UNCHECKED
+	return buf;
 }

@@ -26,8 +26,10 @@ struct ex_actual {
 bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header_wait_ms);
 
 /* Grade one step: the first matching expectation's grade, and its note
- * (may be NULL) in *note; FAIL with a reason when none matches. Returns
- * the index of the matching expectation or -1. */
+ * (may be NULL) in *note. When none matches: the grade of breaking the
+ * step's clause (FAIL without one; always FAIL for a refused connect or a
+ * local error) with a reason. Returns the index of the matching
+ * expectation or -1. */
 int ex_grade(const struct sc_step *st, const struct ex_actual *a, int header_wait_ms,
 	     enum rpt_grade *grade, const char **note);
 
@@ -55,6 +57,9 @@ struct ex_record {
 	char peer_ip[64];
 	long peer_port;
 	int connected;           /* -1 unknown, 0 false, 1 true */
+	/* What the observer cannot show at all (no port field, no port group
+	 * in its regex): checks of these parts are skipped, not failed. */
+	bool port_hidden, peer_ip_hidden, peer_port_hidden;
 };
 
 /* What the scenario's "header-src" and "socket-peer" stand for on this
@@ -68,9 +73,15 @@ struct ex_addrs {
 
 /* Check rec against r. Returns RPT_PASS, or RPT_FAIL with why in buf
  * ("recorded 127.0.0.7 (the socket peer), expected 192.0.2.1 (header
- * source)"). checked (may be NULL) gets "ip, port" etc. */
+ * source)"). Parts the observer cannot show (rec->*_hidden) are not
+ * checked: ex_record_unchecked says which. */
 enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record *rec,
 			       const struct ex_addrs *addrs, bool need_connected,
 			       char *why, size_t cap);
+
+/* "port, peer port": the parts r asks for that rec's observer cannot
+ * show ("" when none). */
+const char *ex_record_unchecked(const struct sc_record *r, const struct ex_record *rec, char *buf,
+				size_t cap);
 
 #endif

@@ -89,18 +89,59 @@ static void free_env(char **env)
 	free(env);
 }
 
+/* Is pid already on its way out (a zombie, or exiting: PF_EXITING)? A
+ * process killed by a signal resets its clients' connections a moment
+ * before it can be reaped. */
+static bool exiting(pid_t pid)
+{
+	char path[64], buf[512], *p, state;
+	unsigned long flags = 0;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* ") S ppid pgrp session tty_nr tpgid flags" */
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return false;
+	return state == 'Z' || state == 'X' || (flags & 0x4);
+}
+
 bool ln_alive(struct ln_target *t)
 {
 	int st;
 
 	if (t->pid <= 0)
 		return false;
-	if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
+	if (waitpid(t->pid, &st, WNOHANG) == t->pid ||
+	    (exiting(t->pid) && waitpid(t->pid, &st, 0) == t->pid)) {
 		t->pid = 0;
+		t->exited = true;
+		t->status = st;
 		ln_running_pgid = 0;
 		return false;
 	}
 	return true;
+}
+
+const char *ln_exit_text(const struct ln_target *t, char *buf, size_t cap)
+{
+	if (!t->exited)
+		snprintf(buf, cap, "its process still runs");
+	else if (WIFSIGNALED(t->status))
+		snprintf(buf, cap, "killed by signal %d (SIG%s)", WTERMSIG(t->status),
+			 sigabbrev_np(WTERMSIG(t->status)) ? sigabbrev_np(WTERMSIG(t->status)) : "?");
+	else
+		snprintf(buf, cap, "exited with status %d", WEXITSTATUS(t->status));
+	return buf;
 }
 
 void ln_tail(const struct ln_target *t, int n, char *buf, size_t cap)

@@ -15,6 +15,8 @@
 
 struct ln_target {
 	pid_t pid;               /* 0: not running */
+	bool exited;             /* reaped by ln_alive: status holds its wait status */
+	int status;
 	char output[512];        /* file with the broker's stdout and stderr */
 	bool tmp_output;         /* ours to delete */
 };
@@ -34,6 +36,10 @@ void ln_cleanup(struct ln_target *t);
 
 /* Is it still running? */
 bool ln_alive(struct ln_target *t);
+
+/* How a target that ln_alive found gone ended: "killed by signal 6
+ * (SIGABRT)", "exited with status 1". */
+const char *ln_exit_text(const struct ln_target *t, char *buf, size_t cap);
 
 /* Last n lines of the output into buf. */
 void ln_tail(const struct ln_target *t, int n, char *buf, size_t cap);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "err.h"
 #include "launch.h"
 #include "log.h"
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ppmq-conform --target PROFILE [options]\n"
 		"       ppmq-conform --list [--scenarios DIR] [--only GLOB]\n"
+		"       ppmq-conform --explain ID | --audit [--scenarios DIR]\n"
 		"       ppmq-conform report --html DIR RESULT.json...\n"
 		"\n"
 		"Runs the PROXY protocol scenario catalog against an MQTT broker described by\n"
@@ -52,6 +54,10 @@ static void usage(FILE *f)
 		"      --strict           NON-STRICT grades count as failures\n"
 		"      --list             list the selected scenarios and exit (with --target:\n"
 		"                         after checking that the profile loads)\n"
+		"      --explain ID       the sentence scenario ID checks (source, level, quote)\n"
+		"                         and how each outcome is graded, then exit\n"
+		"      --audit            every clause and every scenario as a Markdown table\n"
+		"                         (docs/conformance-audit.md), then exit\n"
 		"      --junit FILE       write JUnit XML\n"
 		"      --json FILE        write JSON results (input of `report`)\n"
 		"      --html DIR         write DIR/index.html\n"
@@ -212,7 +218,8 @@ static void list_scenarios(const struct rn_config *c)
 	free(v);
 }
 
-enum { OPT_TIMEOUT = 1000, OPT_STRICT, OPT_LIST, OPT_JUNIT, OPT_JSON, OPT_HTML };
+enum { OPT_TIMEOUT = 1000, OPT_STRICT, OPT_LIST, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_EXPLAIN,
+       OPT_AUDIT };
 
 int main(int argc, char **argv)
 {
@@ -226,6 +233,8 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "list", no_argument, NULL, OPT_LIST },
+		{ "explain", required_argument, NULL, OPT_EXPLAIN },
+		{ "audit", no_argument, NULL, OPT_AUDIT },
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "html", required_argument, NULL, OPT_HTML },
@@ -235,6 +244,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *target = NULL, *scen = NULL, *junit = NULL, *json = NULL, *html = NULL;
+	const char *explain = NULL;
+	bool audit = false;
 	struct rn_config cfg;
 	struct sc_catalog cat;
 	struct profile prof;
@@ -284,6 +295,12 @@ int main(int argc, char **argv)
 		case OPT_LIST:
 			list = true;
 			break;
+		case OPT_EXPLAIN:
+			explain = optarg;
+			break;
+		case OPT_AUDIT:
+			audit = true;
+			break;
 		case OPT_JUNIT:
 			junit = optarg;
 			break;
@@ -312,7 +329,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!target && !list) {
+	if (!target && !list && !explain && !audit) {
 		fprintf(stderr, "ppmq-conform: --target PROFILE is required (see --help)\n");
 		return EXIT_USAGE;
 	}
@@ -326,6 +343,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cfg.catalog = &cat;
+	if (sc_catalog_check(&cat, &e) < 0) {
+		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (explain || audit) {
+		if (audit)
+			audit_table(stdout, &cat);
+		else if (audit_explain(stdout, &cat, explain, 4000, &e) < 0) {
+			fprintf(stderr, "ppmq-conform: %s\n", e.msg);
+			rc = EXIT_USAGE;
+		}
+		goto out;
+	}
 	if (target) {
 		/* With --list too: a quick check that a profile loads. */
 		if (pf_load(&prof, target, &e) < 0) {

@@ -163,6 +163,9 @@ int obs_from_json(const struct pf_observer *o, const char *body, const char *cli
 
 	memset(rec, 0, sizeof(*rec));
 	rec->connected = -1;
+	rec->port_hidden = !o->port_field;
+	rec->peer_ip_hidden = !o->peer_ip_field;
+	rec->peer_port_hidden = !o->peer_port_field;
 	if (excerpt && cap)
 		excerpt[0] = '\0';
 	doc = json_loads(body, JSON_DECODE_ANY, &je);
@@ -399,6 +402,9 @@ int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct
 		}
 		p = nl ? nl + 1 : end;
 	}
+	/* A log line shows no socket peer; a port only with a port group. */
+	rec->port_hidden = r->port_group < 0;
+	rec->peer_ip_hidden = rec->peer_port_hidden = true;
 	return 0;
 }
 

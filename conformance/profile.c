@@ -126,7 +126,8 @@ static int parse_tls(struct pl *l, yaml_node_t *n, const char *ln, struct pf_tls
 
 static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 {
-	static const char *const keys[] = { "port", "host", "proxy", "tls", "path", "subprotocol", NULL };
+	static const char *const keys[] = { "port", "host", "proxy", "tls", "path", "subprotocol",
+					    "versions", NULL };
 	struct pf_listener *li = &l->p->l[k];
 	const char *ln = sc_listener_name(k);
 	char what[64];
@@ -169,6 +170,25 @@ static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 	if (opt_str(l, n, "path", what, &li->path) < 0 ||
 	    opt_str(l, n, "subprotocol", what, &li->subprotocol) < 0)
 		return -1;
+	li->versions = PF_V1 | PF_V2;
+	if ((v = yx_get(l->d, n, "versions"))) {
+		char **list;
+		size_t cnt, i;
+
+		if (yx_strlist(l->d, v, &l->p->arena, what, &list, &cnt, l->e) < 0)
+			return -1;
+		li->versions = 0;
+		for (i = 0; i < cnt; i++) {
+			if (!strcmp(list[i], "1") || !strcmp(list[i], "v1"))
+				li->versions |= PF_V1;
+			else if (!strcmp(list[i], "2") || !strcmp(list[i], "v2"))
+				li->versions |= PF_V2;
+			else
+				return yx_err(l->d, v, l->e, "%s.versions: '%s' is not 1 or 2", what, list[i]);
+		}
+		if (!li->versions)
+			return yx_err(l->d, v, l->e, "%s.versions: empty", what);
+	}
 	if (!li->path)
 		li->path = "/mqtt";
 	if (!li->subprotocol)
@@ -434,7 +454,7 @@ static int load_doc(struct pl *l)
 {
 	static const char *const keys[] = {
 		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
-		"header_timeout_ms", "mqtt", "listeners", "credentials", "observers", "launch",
+		"header_timeout_ms", "mqtt", "crc32c", "listeners", "credentials", "observers", "launch",
 		"configurations", NULL };
 	struct profile *p = l->p;
 	yaml_node_t *root = yx_root(l->d), *v;
@@ -469,10 +489,16 @@ static int load_doc(struct pl *l)
 		p->timeout_ms = (int)num;
 	}
 	if ((v = yx_get(l->d, root, "header_timeout_ms"))) {
-		if (pint(l, v, "header_timeout_ms", 50, 60000, &num) < 0)
+		/* "none": the broker has no header timeout (a MAY of the spec). */
+		if (yx_is_scalar(v) && !strcmp((const char *)v->data.scalar.value, "none"))
+			p->header_timeout_ms = 0;
+		else if (pint(l, v, "header_timeout_ms", 50, 600000, &num) < 0)
 			return -1;
-		p->header_timeout_ms = (int)num;
+		else
+			p->header_timeout_ms = (int)num;
 	}
+	if ((v = yx_get(l->d, root, "crc32c")) && pbool(l, v, "crc32c", &p->crc32c) < 0)
+		return -1;
 	if ((v = yx_get(l->d, root, "mqtt"))) {
 		if (pint(l, v, "mqtt", 4, 5, &num) < 0)
 			return -1;

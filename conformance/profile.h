@@ -29,7 +29,13 @@ struct pf_listener {
 	struct pf_tls tls;
 	char *path;            /* ws, wss: default "/mqtt" */
 	char *subprotocol;     /* ws, wss: default "mqtt" */
+	unsigned versions;     /* PROXY versions it takes: PF_V1 | PF_V2 (default both) */
 };
+
+#define PF_V1 (1u << 1)
+#define PF_V2 (1u << 2)
+/* Does listener li take PROXY headers of this version (1 or 2)? */
+#define PF_TAKES(li, v) (((li)->versions & (1u << (v))) != 0)
 
 struct pf_cred {
 	bool given;
@@ -99,6 +105,7 @@ struct profile {
 	int timeout_ms;
 	int header_timeout_ms;
 	int mqtt;
+	bool crc32c;           /* the broker verifies the v2 CRC32C TLV (declared) */
 	struct pf_listener l[SC_NLISTENERS];
 	struct pf_cred valid, invalid;
 	bool anonymous;

@@ -40,6 +40,7 @@ struct point {
 	size_t received_len;
 	char *recorded;
 	long long duration_ms;
+	const struct sc_clause *clause; /* the sentence behind a grade that is not PASS */
 };
 
 struct group {
@@ -70,7 +71,20 @@ struct rn {
 	int header_wait;
 	struct perr err;
 	bool failed_add;
+
+	/* liveness: the target is checked after every point */
+	struct ln_target *target;  /* launch mode: the running target, else NULL */
+	const struct group *group; /* the configuration it runs in */
+	bool down;                 /* a check failed: points in flight are suspects */
+	size_t down_at;            /* the point whose check found it down first */
+	char down_why[256];
+	size_t *suspects;          /* points that ran while it went down */
+	size_t nsuspects;
+	int restarts;
 };
+
+/* A target that keeps crashing is restarted this many times, then given up. */
+#define RN_MAX_RESTARTS 25
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -93,9 +107,10 @@ void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char 
 
 int rn_header_wait(const struct profile *p)
 {
-	int w = p->header_timeout_ms + 1000;
-
-	return w > 5000 ? 5000 : w;
+	/* The broker's own timeout and a second for its timer to fire; a
+	 * broker without one (header_timeout_ms: none) is watched for the
+	 * spec's "at least 3 seconds" and one more. */
+	return (p->header_timeout_ms > 0 ? p->header_timeout_ms : 3000) + 1000;
 }
 
 static char *xstrdup(const char *s)
@@ -164,23 +179,8 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 			snprintf(buf, cap, "profile has no unauthorized observer: the record cannot be checked");
 			return buf;
 		}
-		if (st->record.where != SC_REC_NONE) {
-			const struct pf_observer *o = st->record.where == SC_REC_SESSIONS ? &p->sessions
-											    : &p->unauthorized;
-			bool port = st->record.port.src != SC_ADDR_UNCHECKED;
-			bool peer = st->record.peer_ip.src != SC_ADDR_UNCHECKED ||
-				    st->record.peer_port.src != SC_ADDR_UNCHECKED;
-
-			if (port && o->type == PF_OBS_HTTP && !o->port_field) {
-				snprintf(buf, cap, "%s observer has no port_field", o->role);
-				return buf;
-			}
-			if (peer && (o->type != PF_OBS_HTTP || !o->peer_ip_field)) {
-				snprintf(buf, cap, "%s observer does not show the socket peer (peer_ip_field)",
-					 o->role);
-				return buf;
-			}
-		}
+		/* A port or peer the observer cannot show is left unchecked
+		 * (and said so); the IP is checked all the same. */
 	}
 	return NULL;
 }
@@ -347,18 +347,74 @@ struct step_out {
 	struct ex_actual act;
 	struct cl_result res;
 	enum rpt_grade grade;
-	char reason[512];
+	const struct sc_clause *clause; /* the sentence behind a grade that is not PASS */
+	char reason[1024];
 	char recorded[1024];
-	unsigned char sent[2048];
+	char notes[256];         /* what was not checked, and why (shown with the outcome) */
+	char summary[512];       /* instead of the outcome of one connection (a sweep) */
+	const struct sc_expect *expect; /* the expectations that applied */
+	size_t nexpect;
+	unsigned char sent[8192];
 	size_t sent_len;
 	struct cl_conn *conn;
+	char client_id[64];
 };
+
+/* What a header we send means for the record, read back with our own
+ * parser: the address the broker must record and the sentence that says
+ * so. A header our parser refuses (a malformation, or beyond its own
+ * limits) has no such meaning: no record is expected from it. */
+enum rec_kind { RK_NONE = 0, RK_SOURCE, RK_PEER };
+
+struct hdr_view {
+	int version;             /* 1, 2; 0 when no header (or not one) */
+	enum rec_kind rec;
+	char ip[64];             /* RK_SOURCE: the header's source, IPv4-mapped unmapped */
+	long port;
+	const char *clause_id;   /* the sentence behind the automatic address check */
+};
+
+static void view_header(const unsigned char *b, size_t n, struct hdr_view *v)
+{
+	struct pp_header h;
+	struct pp_parse_opts o;
+	struct sockaddr_storage src;
+
+	memset(v, 0, sizeof(*v));
+	switch (pp_detect(b, n)) {
+	case PP_DETECT_V1: v->version = 1; break;
+	case PP_DETECT_V2: v->version = 2; break;
+	default: return;
+	}
+	pp_parse_opts_init(&o);
+	o.max_len = PP_V2_MAX_LEN;
+	if (pp_parse(b, n, &o, &h, NULL) <= 0)
+		return;
+	if (h.command == PP_CMD_LOCAL) {
+		v->rec = RK_PEER;
+		v->clause_id = "pp2/local-accept";
+	} else if (h.transport != PP_PROTO_STREAM && h.family != PP_FAM_UNSPEC) {
+		/* DGRAM, or an UNSPEC transport: a receiver may fall back to the
+		 * UNSPEC mode and use the real endpoints, or use the block. */
+		return;
+	} else if (h.family == PP_FAM_INET || h.family == PP_FAM_INET6) {
+		src = h.src;
+		net_addr_unmap(&src);
+		net_ip_str(&src, v->ip, sizeof(v->ip));
+		v->port = pp_addr_port(&h.src);
+		v->rec = RK_SOURCE;
+		v->clause_id = h.version == 2 ? "pp2/proxy-use-block" : "tbmq/real-ip-port";
+	} else if (h.family == PP_FAM_UNSPEC) {
+		v->rec = RK_PEER;
+		v->clause_id = h.version == 1 ? "pp1/unknown-accept" : "pp2/unspec-ignore";
+	}
+	/* UNIX: no IP address to compare with. */
+}
 
 /* Header bytes for a step on this point. Returns the length (0: no
  * header), -1 on error with why. */
-static int build_header(const struct point *pt, const struct sc_step *st,
-			unsigned char *out, size_t cap, char *hsrc_ip, size_t ipcap, long *hsrc_port,
-			char *why, size_t wcap)
+static int build_header(const struct rn *r, const struct point *pt, const struct sc_step *st,
+			unsigned char *out, size_t cap, char *why, size_t wcap)
 {
 	const struct sc_send *s = &st->send;
 	struct pp_header h;
@@ -368,8 +424,6 @@ static int build_header(const struct point *pt, const struct sc_step *st,
 	size_t i;
 	int n;
 
-	hsrc_ip[0] = '\0';
-	*hsrc_port = 0;
 	switch (s->payload) {
 	case SC_PAY_NONE:
 		return 0;
@@ -391,55 +445,38 @@ static int build_header(const struct point *pt, const struct sc_step *st,
 		if (pt->mode != SC_MODE_ENABLED)
 			return 0;
 		{
-			/* A distinct source per point, so records cannot be confused. */
+			/* A distinct source per point, so records cannot be
+			 * confused; in a version the listener takes. */
 			char a[64];
 
 			snprintf(a, sizeof(a), "192.0.2.%u:%u", (unsigned)(pt->index % 250) + 1,
 				 40000u + (unsigned)(pt->index % 20000));
-			pp_header_init(&h, 1, PP_CMD_PROXY);
+			pp_header_init(&h, PF_TAKES(&r->p->l[pt->l], 1) ? 1 : 2, PP_CMD_PROXY);
 			if (pp_sockaddr_parse(a, &src) < 0 || pp_sockaddr_parse("198.51.100.1:1883", &dst) < 0 ||
 			    pp_header_set_addrs(&h, &src, &dst) < 0) {
 				snprintf(why, wcap, "cannot build the default header");
 				return -1;
 			}
 			n = pp_build(&h, NULL, out, cap, &pe);
-			if (n < 0) {
+			if (n < 0)
 				snprintf(why, wcap, "build: %s", pe.msg);
-				return -1;
-			}
-			net_ip_str(&src, hsrc_ip, ipcap);
-			*hsrc_port = pp_addr_port(&src);
 			return n;
 		}
 	case SC_PAY_HEADER:
 		break;
 	}
 	pp_header_init(&h, s->header.version, (enum pp_cmd)s->header.command);
-	if (s->header.src && s->header.dst) {
-		if (pp_sockaddr_parse(s->header.src, &src) < 0 || pp_sockaddr_parse(s->header.dst, &dst) < 0 ||
-		    pp_header_set_addrs(&h, &src, &dst) < 0) {
-			snprintf(why, wcap, "header addresses %s -> %s", s->header.src, s->header.dst);
-			return -1;
-		}
-		if (src.ss_family == AF_INET || src.ss_family == AF_INET6) {
-			struct sockaddr_storage u = src;
-
-			/* An IPv4-mapped source is the IPv4 client. */
-			net_addr_unmap(&u);
-			net_ip_str(&u, hsrc_ip, ipcap);
-			*hsrc_port = pp_addr_port(&src);
-		}
+	if (s->header.src && s->header.dst &&
+	    (pp_sockaddr_parse(s->header.src, &src) < 0 || pp_sockaddr_parse(s->header.dst, &dst) < 0 ||
+	     pp_header_set_addrs(&h, &src, &dst) < 0)) {
+		snprintf(why, wcap, "header addresses %s -> %s", s->header.src, s->header.dst);
+		return -1;
 	}
 	h.family = (enum pp_fam)s->header.family;
 	if (s->header.transport >= 0)
 		h.transport = (enum pp_proto)s->header.transport;
 	else
 		h.transport = h.family == PP_FAM_UNSPEC ? PP_PROTO_UNSPEC : PP_PROTO_STREAM;
-	if (h.family == PP_FAM_UNSPEC || h.command == PP_CMD_LOCAL) {
-		/* No usable source address: the record must be the socket peer. */
-		hsrc_ip[0] = '\0';
-		*hsrc_port = 0;
-	}
 	for (i = 0; i < s->header.ntlvs; i++)
 		if (pp_header_add_tlv(&h, (uint8_t)s->header.tlvs[i].type, s->header.tlvs[i].value,
 				      s->header.tlvs[i].len) < 0) {
@@ -451,10 +488,8 @@ static int build_header(const struct point *pt, const struct sc_step *st,
 	bo.noop_len = s->header.noop;
 	bo.v1_unknown_long = s->header.unknown_long;
 	n = pp_build(&h, &bo, out, cap, &pe);
-	if (n < 0) {
+	if (n < 0)
 		snprintf(why, wcap, "build: %s", pe.msg);
-		return -1;
-	}
 	return n;
 }
 
@@ -537,19 +572,169 @@ static void append_step(char *buf, size_t cap, size_t nsteps, size_t i)
 		append(buf, cap, "%sstep %zu: ", buf[0] ? "; " : "", i + 1);
 }
 
+/* The grade of breaking clause c (FAIL without one). */
+static enum rpt_grade broken(const struct sc_clause *c)
+{
+	return c ? sc_level_grade(c->level) : RPT_FAIL;
+}
+
+/* so's grade becomes g, for clause c, when g is worse. */
+static void raise_grade(struct step_out *so, enum rpt_grade g, const struct sc_clause *c)
+{
+	if (g != RPT_PASS && (so->grade == RPT_PASS || ex_worst(so->grade, g) != so->grade)) {
+		so->grade = ex_worst(so->grade, g);
+		so->clause = c;
+	}
+}
+
+/* raise_grade, and why says what happened. */
+static void worsen(struct step_out *so, enum rpt_grade g, const struct sc_clause *c, const char *why)
+{
+	if (g == RPT_PASS)
+		return;
+	raise_grade(so, g, c);
+	append(so->reason, sizeof(so->reason), "%s%s", so->reason[0] ? "; " : "", why);
+}
+
+/* The step checks this record: the one it names, or, wherever a header
+ * was accepted, the address that header says (automatic). NULL when
+ * nothing is to be checked. */
+static const struct sc_record *record_to_check(const struct rn *r, const struct sc_step *st,
+					       const struct hdr_view *hv, const struct step_out *so,
+					       struct sc_record *tmp)
+{
+	bool accepted = so->res.outcome == CL_CONNACK && so->res.connack_rc == 0;
+
+	if (st->record.none)
+		return NULL;
+	if (st->record.where == SC_REC_SESSIONS)
+		return accepted ? &st->record : NULL;
+	if (st->record.where == SC_REC_UNAUTHORIZED)
+		return so->res.outcome == CL_CONNACK && so->res.connack_rc != 0 ? &st->record : NULL;
+	if (!accepted || hv->rec == RK_NONE || r->p->sessions.type == PF_OBS_NONE)
+		return NULL;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->where = SC_REC_SESSIONS;
+	tmp->ip.src = tmp->port.src = hv->rec == RK_SOURCE ? SC_ADDR_HEADER_SRC : SC_ADDR_SOCKET_PEER;
+	tmp->peer_ip.src = SC_ADDR_SOCKET_PEER; /* the proxy kept apart, where the observer shows it */
+	tmp->clause = sc_clause_find(r->c->catalog, hv->clause_id);
+	return tmp;
+}
+
+/* Read the record through the observer and check it. */
+static void check_record(struct rn *r, const struct point *pt, const struct sc_record *rec_want,
+			 const struct hdr_view *hv, const char *client_id, struct step_out *so)
+{
+	bool sess = rec_want->where == SC_REC_SESSIONS;
+	const struct pf_observer *ob = sess ? &r->p->sessions : &r->p->unauthorized;
+	struct obs_vars v = { .client_id = client_id, .listener = sc_listener_name(pt->l) };
+	struct sockaddr_storage local = so->res.local;
+	struct ex_record rec;
+	struct ex_addrs ad;
+	struct perr oe;
+	char peer_ip[64], why[512], unchecked[64];
+
+	net_addr_unmap(&local);
+	net_ip_str(&local, peer_ip, sizeof(peer_ip));
+	ad.header_ip = hv->rec == RK_SOURCE ? hv->ip : NULL;
+	ad.header_port = hv->rec == RK_SOURCE ? hv->port : 0;
+	ad.peer_ip = peer_ip;
+	ad.peer_port = net_addr_port(&local);
+	if (obs_query(ob, &v, &rec, so->recorded, sizeof(so->recorded), &oe) < 0) {
+		snprintf(why, sizeof(why), "observer: %s", oe.msg);
+		worsen(so, RPT_FAIL, rec_want->clause, why);
+		return;
+	}
+	if (ex_check_record(rec_want, &rec, &ad, sess, why, sizeof(why)) != RPT_PASS)
+		worsen(so, broken(rec_want->clause), rec_want->clause, why);
+	if (!rec.found)
+		snprintf(so->recorded, sizeof(so->recorded), "(no record for %s)", client_id);
+	if (*ex_record_unchecked(rec_want, &rec, unchecked, sizeof(unchecked)))
+		append(so->notes, sizeof(so->notes), "%s%s not checked: the %s observer does not show it",
+		       so->notes[0] ? "; " : "", unchecked, ob->role);
+}
+
+/* A listener that takes one PROXY version only (profile `versions`)
+ * is expected to refuse the other: the step's own expectations give way
+ * to these. */
+static struct sc_expect version_expect[2] = {
+	{ .outcome = SC_O_NOT_ACCEPTED, .grade = RPT_PASS,
+	  .note = "refused: the listener does not take this PROXY version (profile: versions)" },
+	{ .outcome = SC_O_ACCEPTED, .grade = RPT_INFO,
+	  .note = "took a header of a version the profile says this listener does not take" },
+};
+
+static const struct sc_step *version_step(const struct rn *r, const struct point *pt,
+					  const struct sc_step *st, const struct hdr_view *hv,
+					  struct sc_step *tmp)
+{
+	const struct pf_listener *li = &r->p->l[pt->l];
+
+	if (!hv->version || PF_TAKES(li, hv->version) || pt->mode == SC_MODE_DISABLED)
+		return st;
+	*tmp = *st;
+	tmp->expect = version_expect;
+	tmp->nexpect = 2;
+	tmp->clause = sc_clause_find(r->c->catalog, "pp/versions-choice");
+	tmp->record.none = true;
+	return tmp;
+}
+
+/* Does the profile declare the feature a conditional clause needs? */
+static bool declares(const struct profile *p, const char *feature)
+{
+	return !strcmp(feature, "crc32c") && p->crc32c;
+}
+
+/* A sentence that binds only receivers with a feature (`when:`) cannot be
+ * broken by a target whose profile does not claim the feature. */
+static void apply_condition(const struct rn *r, struct step_out *so)
+{
+	const struct sc_clause *c = so->clause;
+
+	if (!c || !c->when || declares(r->p, c->when) || so->grade != sc_level_grade(c->level) ||
+	    c->level == SC_LEVEL_MAY)
+		return;
+	so->grade = RPT_INFO;
+	append(so->reason, sizeof(so->reason), "%s(the profile does not declare %s: the sentence binds only receivers that support it)",
+	       so->reason[0] ? " " : "", c->when);
+}
+
+static int step_wait(const struct rn *r, const struct sc_step *st)
+{
+	return st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
+		: st->send.wait_ms > 0 ? st->send.wait_ms : r->timeout_ms;
+}
+
+static void next_client_id(struct rn *r, const struct point *pt, char *buf, size_t cap)
+{
+	unsigned cid;
+
+	pthread_mutex_lock(&r->mu);
+	cid = ++r->conn_counter;
+	pthread_mutex_unlock(&r->mu);
+	rn_client_id(pt->s->id, pt->l, (r->salt << 10) + cid, buf, cap);
+}
+
+static void run_sweep(struct rn *r, const struct point *pt, const struct sc_step *st,
+		      const struct hdr_view *hv, struct step_out *so);
+
 static void run_step(struct rn *r, const struct point *pt, const struct sc_step *st,
 		     struct step_out *so)
 {
-	char hsrc_ip[64], client_id[64], peer_ip[64], why[256];
-	long hsrc_port;
+	char why[256];
 	struct cl_opts o;
-	int n, wait, idx;
+	struct hdr_view hv;
+	struct sc_step vstep;
+	struct sc_record tmp;
+	const struct sc_record *want;
 	const char *note = NULL;
-	unsigned cid;
+	int n, idx;
 
 	memset(so, 0, sizeof(*so));
-	n = build_header(pt, st, so->sent, sizeof(so->sent), hsrc_ip, sizeof(hsrc_ip), &hsrc_port,
-			 why, sizeof(why));
+	so->expect = st->expect;
+	so->nexpect = st->nexpect;
+	n = build_header(r, pt, st, so->sent, sizeof(so->sent), why, sizeof(why));
 	if (n < 0) {
 		so->grade = RPT_FAIL;
 		so->act.outcome = CL_ERROR;
@@ -557,13 +742,16 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 		return;
 	}
 	so->sent_len = (size_t)n;
-	pthread_mutex_lock(&r->mu);
-	cid = ++r->conn_counter;
-	pthread_mutex_unlock(&r->mu);
-	rn_client_id(pt->s->id, pt->l, (r->salt << 10) + cid, client_id, sizeof(client_id));
-	wait = st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
-		: st->send.wait_ms > 0 ? st->send.wait_ms : r->timeout_ms;
-	fill_opts(r, pt, st, &o, so->sent, so->sent_len, client_id, wait);
+	view_header(so->sent, so->sent_len, &hv);
+	st = version_step(r, pt, st, &hv, &vstep);
+	so->expect = st->expect;
+	so->nexpect = st->nexpect;
+	if (st->send.sweep) {
+		run_sweep(r, pt, st, &hv, so);
+		return;
+	}
+	next_client_id(r, pt, so->client_id, sizeof(so->client_id));
+	fill_opts(r, pt, st, &o, so->sent, so->sent_len, so->client_id, step_wait(r, st));
 
 	cl_run(&o, &so->res, &so->conn);
 	so->act.outcome = so->res.outcome;
@@ -571,6 +759,7 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	so->act.any_byte = so->res.any_byte_received;
 	so->act.elapsed_ms = so->res.elapsed_ms;
 	idx = ex_grade(st, &so->act, r->header_wait, &so->grade, &note);
+	so->clause = idx >= 0 ? sc_expect_clause(st, &st->expect[idx]) : st->clause;
 	if (note && (so->grade != RPT_PASS || idx < 0))
 		snprintf(so->reason, sizeof(so->reason), "%s", note);
 	if (so->res.outcome == CL_ERROR)
@@ -578,39 +767,178 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 
 	/* The record, while the session is held open (sessions) or after the
 	 * refusal (unauthorized). */
-	if (idx >= 0 && st->record.where != SC_REC_NONE) {
-		bool sess = st->record.where == SC_REC_SESSIONS;
-		bool applicable = sess ? (so->res.outcome == CL_CONNACK && so->res.connack_rc == 0)
-				       : (so->res.outcome == CL_CONNACK && so->res.connack_rc != 0);
+	apply_condition(r, so);
+	want = idx >= 0 ? record_to_check(r, st, &hv, so, &tmp) : NULL;
+	if (want)
+		check_record(r, pt, want, &hv, o.client_id, so);
+}
 
-		if (applicable) {
-			const struct pf_observer *ob = sess ? &r->p->sessions : &r->p->unauthorized;
-			struct obs_vars v = { .client_id = o.client_id, .listener = sc_listener_name(pt->l) };
-			struct ex_record rec;
-			struct ex_addrs ad;
-			struct sockaddr_storage local = so->res.local;
-			struct perr oe;
-			enum rpt_grade g;
+/* ---- the split sweep ------------------------------------------------------ */
 
-			net_addr_unmap(&local);
-			net_ip_str(&local, peer_ip, sizeof(peer_ip));
-			ad.header_ip = hsrc_ip[0] ? hsrc_ip : NULL;
-			ad.header_port = hsrc_port;
-			ad.peer_ip = peer_ip;
-			ad.peer_port = net_addr_port(&local);
-			if (obs_query(ob, &v, &rec, so->recorded, sizeof(so->recorded), &oe) < 0) {
-				so->grade = RPT_FAIL;
-				snprintf(so->reason, sizeof(so->reason), "observer: %s", oe.msg);
-			} else {
-				g = ex_check_record(&st->record, &rec, &ad, sess, why, sizeof(why));
-				if (g != RPT_PASS) {
-					so->grade = ex_worst(so->grade, g);
-					snprintf(so->reason, sizeof(so->reason), "%s", why);
-				}
-				if (!rec.found)
-					snprintf(so->recorded, sizeof(so->recorded), "(no record for %s)", o.client_id);
-			}
+/* One header, cut at every byte boundary into 2 pieces (k | rest) or 3
+ * (k | one byte | rest), one connection per cut, the pieces apart in
+ * time. Dropping a cut header is allowed but not recommended; accepting
+ * it with an address other than its own is the worst bug there is. */
+#define SWEEP_SHOWN 6
+
+static void sweep_list(char *buf, size_t cap, size_t *count, size_t cut)
+{
+	if (*count < SWEEP_SHOWN)
+		append(buf, cap, "%s%zu", *count ? "," : "", cut);
+	else if (*count == SWEEP_SHOWN)
+		append(buf, cap, ",...");
+	(*count)++;
+}
+
+/* One cut, run by a sweep worker. */
+struct cut {
+	enum { CUT_GOOD, CUT_DROPPED, CUT_WRONG, CUT_NOCONN } what;
+	enum rpt_grade grade;
+	const struct sc_clause *clause;
+	char why[600];
+	char recorded[256];
+	char notes[160];
+};
+
+struct sweep {
+	struct rn *r;
+	const struct point *pt;
+	const struct sc_step *st;
+	const struct hdr_view *hv;
+	const unsigned char *hdr;
+	size_t len, ncuts, next;
+	struct cut *cuts;
+	pthread_mutex_t mu;
+};
+
+#define SWEEP_THREADS 8
+
+static void sweep_one(struct sweep *w, size_t k, struct cut *c)
+{
+	struct step_out *one = calloc(1, sizeof(*one));
+	struct cl_opts o;
+	size_t cuts[2] = { k, k + 1 };
+	const struct sc_record *want;
+	struct sc_record tmp;
+
+	if (!one) {
+		c->what = CUT_NOCONN;
+		return;
+	}
+	memcpy(one->sent, w->hdr, w->len);
+	one->sent_len = w->len;
+	next_client_id(w->r, w->pt, one->client_id, sizeof(one->client_id));
+	fill_opts(w->r, w->pt, w->st, &o, one->sent, w->len, one->client_id, step_wait(w->r, w->st));
+	o.cuts = cuts;
+	o.ncuts = (size_t)w->st->send.sweep - 1;
+	o.delay_ms = w->st->send.delay_ms > 0 ? w->st->send.delay_ms : 20;
+	cl_run(&o, &one->res, &one->conn);
+	if (one->res.outcome == CL_CONNACK && one->res.connack_rc == 0) {
+		one->grade = RPT_PASS;
+		want = record_to_check(w->r, w->st, w->hv, one, &tmp);
+		if (want)
+			check_record(w->r, w->pt, want, w->hv, one->client_id, one);
+		c->what = one->grade == RPT_PASS ? CUT_GOOD : CUT_WRONG;
+		c->grade = one->grade;
+		c->clause = one->clause;
+		snprintf(c->why, sizeof(c->why), "%s", one->reason);
+	} else if (one->res.outcome == CL_REFUSED || one->res.outcome == CL_ERROR) {
+		c->what = CUT_NOCONN;
+	} else {
+		c->what = CUT_DROPPED;
+	}
+	snprintf(c->recorded, sizeof(c->recorded), "%s", one->recorded);
+	snprintf(c->notes, sizeof(c->notes), "%s", one->notes);
+	cl_close(one->conn, true);
+	free(one);
+}
+
+static void *sweep_worker(void *arg)
+{
+	struct sweep *w = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&w->mu);
+		i = w->next++;
+		pthread_mutex_unlock(&w->mu);
+		if (i >= w->ncuts)
+			return NULL;
+		sweep_one(w, i + 1, &w->cuts[i]);
+	}
+}
+
+static void run_sweep(struct rn *r, const struct point *pt, const struct sc_step *st,
+		      const struct hdr_view *hv, struct step_out *so)
+{
+	struct sweep w = { .r = r, .pt = pt, .st = st, .hv = hv, .hdr = so->sent, .len = so->sent_len };
+	pthread_t th[SWEEP_THREADS];
+	size_t k, good = 0, dropped = 0, wrong = 0, other = 0, nth = 0;
+	char dlist[96] = "", wfirst[900] = "", olist[96] = "";
+
+	so->grade = RPT_PASS;
+	w.ncuts = so->sent_len > (size_t)st->send.sweep ? so->sent_len - (size_t)st->send.sweep + 1 : 0;
+	w.cuts = calloc(w.ncuts + 1, sizeof(*w.cuts));
+	if (!w.cuts) {
+		so->grade = RPT_FAIL;
+		snprintf(so->reason, sizeof(so->reason), "out of memory");
+		return;
+	}
+	pthread_mutex_init(&w.mu, NULL);
+	for (k = 0; k < SWEEP_THREADS && k < w.ncuts; k++)
+		if (pthread_create(&th[nth], NULL, sweep_worker, &w) == 0)
+			nth++;
+	if (!nth)
+		sweep_worker(&w);
+	for (k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&w.mu);
+	for (k = 0; k < w.ncuts; k++) {
+		const struct cut *c = &w.cuts[k];
+
+		switch (c->what) {
+		case CUT_GOOD:
+			good++;
+			break;
+		case CUT_WRONG:
+			if (!wrong)
+				snprintf(wfirst, sizeof(wfirst), "cut at %zu: %s", k + 1, c->why);
+			wrong++;
+			raise_grade(so, c->grade, c->clause);
+			break;
+		case CUT_DROPPED:
+			sweep_list(dlist, sizeof(dlist), &dropped, k + 1);
+			break;
+		case CUT_NOCONN:
+			sweep_list(olist, sizeof(olist), &other, k + 1);
+			break;
 		}
+		if (c->recorded[0] && !so->recorded[0])
+			snprintf(so->recorded, sizeof(so->recorded), "%s", c->recorded);
+		if (c->notes[0] && !so->notes[0])
+			snprintf(so->notes, sizeof(so->notes), "%s", c->notes);
+	}
+	free(w.cuts);
+	snprintf(so->summary, sizeof(so->summary),
+		 "%zu cuts into %d pieces, %d ms apart: %zu accepted with the header's address, %zu dropped%s%s%s, %zu accepted with another address%s%s",
+		 w.ncuts, st->send.sweep, st->send.delay_ms > 0 ? st->send.delay_ms : 20, good, dropped,
+		 dropped ? " (cut at " : "", dlist, dropped ? ")" : "", wrong,
+		 other ? ", connect failed at " : "", olist);
+	so->act.outcome = good + wrong ? CL_CONNACK : CL_CLOSED;
+	so->act.connack_rc = good + wrong ? 0 : -1;
+	if (wrong)
+		append(so->reason, sizeof(so->reason), "accepted a cut header with another address than its own: %zu of %zu cuts, first %s",
+		       wrong, w.ncuts, wfirst);
+	if (dropped) {
+		raise_grade(so, broken(st->clause), st->clause);
+		append(so->reason, sizeof(so->reason), "%sdropped %zu of %zu cut headers (cut at %s)",
+		       so->reason[0] ? "; " : "", dropped, w.ncuts, dlist);
+	}
+	if (other) {
+		raise_grade(so, RPT_FAIL, sc_clause_find(r->c->catalog, "ppmq/liveness"));
+		append(so->reason, sizeof(so->reason), "%sthe listener refused %zu connections (cut at %s)",
+		       so->reason[0] ? "; " : "", other, olist);
 	}
 }
 
@@ -667,7 +995,7 @@ static void run_point(struct rn *r, struct point *pt)
 	so = calloc(s->nsteps, sizeof(*so));
 	held = calloc(s->nsteps, sizeof(*held));
 	for (i = 0; i < s->nsteps; i++)
-		nexp += s->steps[i].nexpect;
+		nexp += s->steps[i].nexpect > 2 ? s->steps[i].nexpect : 2;
 	pt->expected = calloc(nexp + 1, sizeof(*pt->expected));
 	if (!so || !held || !pt->expected) {
 		free(so);
@@ -677,32 +1005,30 @@ static void run_point(struct rn *r, struct point *pt)
 		return;
 	}
 	for (i = 0; i < s->nsteps; i++) {
-		const struct sc_step *st = &s->steps[i];
-		char buf[512], line[600];
-
-		for (j = 0; j < st->nexpect; j++) {
-			ex_expect_text(&st->expect[j], r->header_wait, buf, sizeof(buf));
-			if (s->nsteps > 1)
-				snprintf(line, sizeof(line), "step %zu: %s", i + 1, buf);
-			else
-				snprintf(line, sizeof(line), "%s", buf);
-			pt->expected[k++] = xstrdup(line);
-		}
-	}
-	pt->nexpected = k;
-
-	for (i = 0; i < s->nsteps; i++) {
 		enum rpt_grade before = grade;
-		char buf[512];
+		char buf[1024], line[1100];
 
 		run_step(r, pt, &s->steps[i], &so[i]);
 		held[i] = so[i].conn; /* sessions stay open until the scenario ends */
 		grade = ex_worst(grade, so[i].grade);
 		if (grade != before || i == 0)
 			worst_step = i;
-		ex_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
+		for (j = 0; j < so[i].nexpect && k < nexp; j++) {
+			ex_expect_text(&so[i].expect[j], r->header_wait, buf, sizeof(buf));
+			if (s->nsteps > 1)
+				snprintf(line, sizeof(line), "step %zu: %s", i + 1, buf);
+			else
+				snprintf(line, sizeof(line), "%s", buf);
+			pt->expected[k++] = xstrdup(line);
+		}
+		if (so[i].summary[0])
+			snprintf(buf, sizeof(buf), "%s", so[i].summary);
+		else
+			ex_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
 		append_step(actual, sizeof(actual), s->nsteps, i);
 		append(actual, sizeof(actual), "%s", buf);
+		if (so[i].notes[0])
+			append(actual, sizeof(actual), " (%s)", so[i].notes);
 		if (so[i].reason[0]) {
 			append_step(reason, sizeof(reason), s->nsteps, i);
 			append(reason, sizeof(reason), "%s", so[i].reason);
@@ -710,14 +1036,17 @@ static void run_point(struct rn *r, struct point *pt)
 		if (so[i].recorded[0])
 			append(recorded, sizeof(recorded), "%s%s", recorded[0] ? "\n" : "", so[i].recorded);
 	}
+	pt->nexpected = k;
 	for (i = 0; i < s->nsteps; i++)
 		cl_close(held[i], true);
+	pt->clause = so[worst_step].clause;
 
 	if (s->probe_after && grade != RPT_SKIP) {
 		char detail[300];
 
 		if (!probe_ok(r, pt, detail, sizeof(detail))) {
 			grade = RPT_FAIL;
+			pt->clause = sc_clause_find(r->c->catalog, "pp/no-process-before-header");
 			append(reason, sizeof(reason), "%safterwards a normal client was not served: %s",
 			       reason[0] ? "; " : "", detail);
 			append(actual, sizeof(actual), "; probe after: %s", detail);
@@ -762,7 +1091,7 @@ static void flush_ready(struct rn *r)
 	while (r->next_print < r->npt && r->pt[r->next_print].done) {
 		struct point *pt = &r->pt[r->next_print];
 		struct rpt_result res;
-		char title[512];
+		char title[512], quote[1024];
 
 		memset(&res, 0, sizeof(res));
 		res.id = pt->s->id;
@@ -788,6 +1117,12 @@ static void flush_ready(struct rn *r)
 		res.received_len = pt->received_len;
 		res.recorded = pt->recorded;
 		res.duration_ms = pt->duration_ms;
+		if (pt->clause && pt->grade != RPT_PASS && pt->grade != RPT_SKIP) {
+			res.clause = pt->clause->id;
+			res.level = sc_level_name(pt->clause->level);
+			snprintf(quote, sizeof(quote), "%s: \"%s\"", pt->clause->source, pt->clause->quote);
+			res.quote = quote;
+		}
 		if (rpt_run_add(r->run, &res, &r->err) < 0)
 			r->failed_add = true;
 		if (r->c->tap) {
@@ -799,6 +1134,47 @@ static void flush_ready(struct rn *r)
 	}
 }
 
+/* ---- liveness ------------------------------------------------------------ */
+
+/* Is the target still there after point pt: its process (launch mode)
+ * and a TCP connection to pt's listener. */
+static bool target_alive(struct rn *r, const struct point *pt, char *why, size_t cap)
+{
+	const struct pf_listener *li = &r->p->l[pt->l];
+	struct perr e;
+	bool gone;
+	int fd;
+
+	if (r->target) {
+		pthread_mutex_lock(&r->mu);
+		gone = !ln_alive(r->target);
+		pthread_mutex_unlock(&r->mu);
+		if (gone) {
+			char how[64];
+
+			snprintf(why, cap, "its process ended (%s)", ln_exit_text(r->target, how, sizeof(how)));
+			return false;
+		}
+	}
+	fd = net_connect(li->host, li->port, r->p->client_bind, 3000, NULL, &e);
+	if (fd < 0) {
+		snprintf(why, cap, "%s %s:%u no longer accepts connections: %s", sc_listener_name(pt->l),
+			 li->host, li->port, e.msg);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* The point's result stands as the target's: print it in order. */
+static void point_done(struct rn *r, struct point *pt)
+{
+	pthread_mutex_lock(&r->mu);
+	pt->done = true;
+	flush_ready(r);
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void *worker(void *arg)
 {
 	struct rn *r = arg;
@@ -806,9 +1182,11 @@ static void *worker(void *arg)
 	for (;;) {
 		struct point *pt;
 		size_t i;
+		char why[256];
+		bool alive;
 
 		pthread_mutex_lock(&r->mu);
-		if (r->next >= r->nqueue) {
+		if (r->down || r->next >= r->nqueue) {
 			pthread_mutex_unlock(&r->mu);
 			return NULL;
 		}
@@ -816,11 +1194,129 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		pt = &r->pt[i];
 		run_point(r, pt);
+		alive = target_alive(r, pt, why, sizeof(why));
 		pthread_mutex_lock(&r->mu);
-		pt->done = true;
-		flush_ready(r);
+		if (!alive || r->down) {
+			/* Went down while this point ran (maybe beside others): its
+			 * result says nothing until the point is run again alone. */
+			if (!r->down) {
+				r->down = true;
+				r->down_at = i;
+				snprintf(r->down_why, sizeof(r->down_why), "%s", why);
+			}
+			r->suspects[r->nsuspects++] = i;
+			pthread_mutex_unlock(&r->mu);
+			continue;
+		}
 		pthread_mutex_unlock(&r->mu);
+		point_done(r, pt);
 	}
+}
+
+/* Point pt took the target down: FAIL, with how it ended and its last
+ * words (launch mode). */
+static void fail_crash(struct rn *r, struct point *pt, const char *why, bool alone)
+{
+	char tail[1500] = "", reason[2000];
+
+	if (r->target)
+		ln_tail(r->target, 3, tail, sizeof(tail));
+	snprintf(reason, sizeof(reason), "the target went down %s this scenario: %s%s%s",
+		 alone ? "after" : "while it ran beside others (not again when run alone) during", why,
+		 tail[0] ? "; its last output: " : "", tail);
+	free(pt->reason);
+	pt->reason = xstrdup(reason);
+	pt->grade = RPT_FAIL;
+	pt->clause = sc_clause_find(r->c->catalog, "ppmq/liveness");
+}
+
+/* Everything not graded yet: SKIP, the target being gone since `what`. */
+static void skip_rest(struct rn *r, const char *what)
+{
+	char why[400];
+	size_t i;
+
+	snprintf(why, sizeof(why), "not run: %s", what);
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->npt; i++)
+		if (!r->pt[i].done) {
+			free_point(&r->pt[i]);
+			set_skip(&r->pt[i], why);
+		}
+	flush_ready(r);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static bool restart(struct rn *r, char *why, size_t cap)
+{
+	struct perr e;
+
+	if (++r->restarts > RN_MAX_RESTARTS) {
+		snprintf(why, cap, "restarted %d times already", RN_MAX_RESTARTS);
+		return false;
+	}
+	ln_stop(r->p, r->target);
+	ln_cleanup(r->target);
+	if (ln_start(r->p, r->group->env, r->group->nenv, r->target, &e) < 0) {
+		snprintf(why, cap, "it did not start again: %s", e.msg);
+		return false;
+	}
+	return true;
+}
+
+/* The target went down: find which point did it and go on. Launch mode:
+ * restart it, then run every suspect again, alone, checking after each;
+ * each one after which it goes down again FAILs (when none does, the
+ * point that found it down carries the crash). Without launch nothing
+ * can be run any more: the point that found it down FAILs, the rest are
+ * SKIP. Returns true when the run can go on. */
+static bool recover(struct rn *r)
+{
+	struct point *first = &r->pt[r->down_at];
+	char why[300], what[400], down_why[256];
+	bool reproduced = false, up = false, gave_up;
+	size_t k;
+
+	snprintf(down_why, sizeof(down_why), "%s", r->down_why);
+	snprintf(what, sizeof(what), "the target went down after %s [%s] (%s)", first->s->id,
+		 sc_listener_name(first->l), down_why);
+	if (!r->target) {
+		fail_crash(r, first, down_why, r->nsuspects == 1);
+		point_done(r, first);
+		skip_rest(r, what);
+		return false;
+	}
+	for (k = 0; k < r->nsuspects; k++) {
+		struct point *pt = &r->pt[r->suspects[k]];
+
+		if (!up && !restart(r, why, sizeof(why))) {
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), "; %s", why);
+			break;
+		}
+		free_point(pt);
+		run_point(r, pt);
+		up = target_alive(r, pt, why, sizeof(why));
+		if (!up) {
+			fail_crash(r, pt, why, true);
+			reproduced = true;
+		}
+	}
+	if (!reproduced && k == r->nsuspects)
+		fail_crash(r, first, down_why, r->nsuspects == 1);
+	for (size_t j = 0; j < k; j++)
+		point_done(r, &r->pt[r->suspects[j]]);
+	gave_up = k < r->nsuspects;
+	r->down = false;
+	r->nsuspects = 0;
+	if (!gave_up && !up && !restart(r, why, sizeof(why))) {
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "; %s", why);
+		gave_up = true;
+	}
+	if (gave_up) {
+		skip_rest(r, what);
+		return false;
+	}
+	return true;
 }
 
 static void run_queue(struct rn *r)
@@ -828,11 +1324,10 @@ static void run_queue(struct rn *r)
 	int n = r->c->jobs > 0 ? r->c->jobs : 1, i, started = 0;
 	pthread_t *th;
 
-	if (r->nqueue == 0)
+	if (r->next >= r->nqueue)
 		return;
-	if ((size_t)n > r->nqueue)
-		n = (int)r->nqueue;
-	r->next = 0;
+	if ((size_t)n > r->nqueue - r->next)
+		n = (int)(r->nqueue - r->next);
 	th = calloc((size_t)n, sizeof(*th));
 	if (th)
 		for (i = 0; i < n; i++)
@@ -940,7 +1435,8 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 	r.npt = nsel * k;
 	r.pt = calloc(r.npt, sizeof(*r.pt));
 	r.queue = calloc(r.npt, sizeof(*r.queue));
-	if (!r.pt || !r.queue) {
+	r.suspects = calloc(r.npt, sizeof(*r.suspects));
+	if (!r.pt || !r.queue || !r.suspects) {
 		rc = perr_set(e, "out of memory");
 		goto out;
 	}
@@ -1040,19 +1536,14 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 				base_checked = true;
 			}
 		}
-		run_queue(&r);
+		r.next = 0;
+		r.target = launched ? &t : NULL;
+		r.group = gr;
+		while (run_queue(&r), r.down && recover(&r))
+			;
+		r.target = NULL;
 		if (launched) {
-			bool died = !ln_alive(&t);
-
 			ln_stop(r.p, &t);
-			if (died) {
-				char tail[1024];
-
-				ln_tail(&t, 10, tail, sizeof(tail));
-				log_warn("the target exited during the run%s%s; its last output:\n%s",
-					 gr->configuration ? " with " : "",
-					 gr->configuration ? gr->configuration : "", tail);
-			}
 			ln_cleanup(&t);
 		}
 	}
@@ -1069,6 +1560,7 @@ out:
 			free_point(&r.pt[i]);
 	free(r.pt);
 	free(r.queue);
+	free(r.suspects);
 	for (i = 0; i < r.ngroups; i++)
 		free(r.groups[i].canon);
 	free(r.groups);

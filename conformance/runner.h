@@ -53,7 +53,7 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 			   enum sc_mode mode, char *buf, size_t cap);
 
 /* The longest the runner waits for a scenario that waits on the header
- * timeout: the profile's header timeout + 1 s, at most 5 s. */
+ * timeout: the profile's header timeout + 1 s (4 s when it has none). */
 int rn_header_wait(const struct profile *p);
 
 #endif

@@ -89,6 +89,46 @@ int sc_outcome_parse(const char *s, enum sc_outcome *o)
 	return -1;
 }
 
+static const char *const level_names[SC_NLEVELS] = { "MUST", "RULE", "SHOULD", "MAY" };
+
+const char *sc_level_name(enum sc_level l)
+{
+	return (unsigned)l < SC_NLEVELS ? level_names[l] : "?";
+}
+
+int sc_level_parse(const char *s, enum sc_level *l)
+{
+	static const struct { const char *word; enum sc_level level; } words[] = {
+		{ "must", SC_LEVEL_MUST }, { "must not", SC_LEVEL_MUST },
+		{ "required", SC_LEVEL_MUST }, { "shall", SC_LEVEL_MUST },
+		{ "rule", SC_LEVEL_RULE },
+		{ "should", SC_LEVEL_SHOULD }, { "should not", SC_LEVEL_SHOULD },
+		{ "recommended", SC_LEVEL_SHOULD }, { "not recommended", SC_LEVEL_SHOULD },
+		{ "may", SC_LEVEL_MAY }, { "optional", SC_LEVEL_MAY },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcasecmp(s, words[i].word)) {
+			*l = words[i].level;
+			return 0;
+		}
+	return -1;
+}
+
+enum rpt_grade sc_level_grade(enum sc_level l)
+{
+	switch (l) {
+	case SC_LEVEL_MUST:
+	case SC_LEVEL_RULE:
+		return RPT_FAIL;
+	case SC_LEVEL_SHOULD:
+		return RPT_NON_STRICT;
+	default:
+		return RPT_INFO;
+	}
+}
+
 /* ---- loader state ------------------------------------------------------- */
 
 struct ld {
@@ -170,6 +210,22 @@ static int get_hex(struct ld *l, yaml_node_t *n, const char *what, uint8_t **out
 		return err_at(l, n, what, "'%s' has an odd number of hex digits", s);
 	*out = buf;
 	*len = k;
+	return 0;
+}
+
+/* A clause named at node n, which must be known by now (clauses are
+ * loaded before the scenarios that cite them: 00-clauses.yml). */
+static int get_clause(struct ld *l, yaml_node_t *n, const char *what, const struct sc_clause **out)
+{
+	char *id;
+	const struct sc_clause *c;
+
+	if (get_str(l, n, what, &id) < 0)
+		return -1;
+	c = sc_clause_find(l->cat, id);
+	if (!c)
+		return err_at(l, n, what, "'%s' is not a known clause (scenarios/00-clauses.yml)", id);
+	*out = c;
 	return 0;
 }
 
@@ -553,7 +609,7 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 	static const char *const keys[] = {
 		"header", "mutation", "raw_hex", "raw", "none", "auto", "split", "delay_ms",
 		"send_only", "stall_ms", "stall_before_ms", "close_after_header", "coalesce", "from", "connect",
-		"no_connect", "wait_ms", NULL };
+		"no_connect", "wait_ms", "split_sweep", NULL };
 	yaml_node_t *v;
 	long num;
 	char *str;
@@ -620,6 +676,11 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 			s->split_half = false;
 		}
 	}
+	if ((v = yx_get(l->d, n, "split_sweep"))) {
+		if (get_int(l, v, "send.split_sweep", 2, 3, &num) < 0)
+			return -1;
+		s->sweep = (int)num;
+	}
 	if ((v = yx_get(l->d, n, "delay_ms"))) {
 		if (get_int(l, v, "send.delay_ms", 0, 10000, &num) < 0)
 			return -1;
@@ -663,8 +724,8 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 
 static int parse_expect_item(struct ld *l, yaml_node_t *n, struct sc_expect *x)
 {
-	static const char *const keys[] = { "outcome", "code", "codes", "within_ms", "grade",
-					    "note", NULL };
+	static const char *const keys[] = { "outcome", "code", "codes", "within_ms", "after_ms",
+					    "grade", "note", "clause", NULL };
 	yaml_node_t *v;
 	char *str;
 	long num;
@@ -710,6 +771,10 @@ static int parse_expect_item(struct ld *l, yaml_node_t *n, struct sc_expect *x)
 		return yx_err(l->d, n, l->e, "%s: outcome connack needs code or codes", ctx(l, "expect"));
 	if ((v = yx_get(l->d, n, "within_ms")) && parse_wait(l, v, "expect.within_ms", &x->within_ms) < 0)
 		return -1;
+	if ((v = yx_get(l->d, n, "after_ms")) && get_int(l, v, "expect.after_ms", 1, 600000, &num) < 0)
+		return -1;
+	if (v)
+		x->after_ms = (int)num;
 	if ((v = yx_get(l->d, n, "grade"))) {
 		if (get_str(l, v, "expect.grade", &str) < 0)
 			return -1;
@@ -717,6 +782,8 @@ static int parse_expect_item(struct ld *l, yaml_node_t *n, struct sc_expect *x)
 			return err_at(l, v, "expect.grade", "'%s' is not pass, non-strict, info, fail or unsupported", str);
 	}
 	if ((v = yx_get(l->d, n, "note")) && get_str(l, v, "expect.note", &x->note) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "clause")) && get_clause(l, v, "expect.clause", &x->clause) < 0)
 		return -1;
 	return 0;
 }
@@ -767,11 +834,24 @@ static int parse_addr_check(struct ld *l, yaml_node_t *n, const char *what, stru
 
 static int parse_record(struct ld *l, yaml_node_t *n, struct sc_record *r)
 {
-	static const char *const keys[] = { "where", "ip", "port", "peer_ip", "peer_port", NULL };
+	static const char *const keys[] = { "where", "ip", "port", "peer_ip", "peer_port", "clause",
+					    NULL };
 	yaml_node_t *v;
 	char *s;
 
+	memset(r, 0, sizeof(*r));
+	if (yx_is_scalar(n)) {
+		/* `record: none`: the step checks no address at all. */
+		if (get_str(l, n, "record", &s) < 0)
+			return -1;
+		if (strcmp(s, "none"))
+			return err_at(l, n, "record", "'%s': a record is a mapping, or 'none'", s);
+		r->none = true;
+		return 0;
+	}
 	if (yx_check_keys(l->d, n, keys, ctx(l, "record"), l->e) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "clause")) && get_clause(l, v, "record.clause", &r->clause) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "where"))) {
 		if (get_str(l, v, "record.where", &s) < 0)
@@ -875,12 +955,12 @@ static int check_configuration(struct ld *l, yaml_node_t *n, const char *conf)
 /* ---- scenarios ---------------------------------------------------------- */
 
 static const char *const scenario_keys[] = {
-	"id", "title", "ref", "tags", "family", "applies", "configuration", "send", "expect",
+	"id", "title", "ref", "clause", "tags", "family", "applies", "configuration", "send", "expect",
 	"record", "steps", "probe_after", NULL };
 static const char *const defaults_keys[] = {
-	"ref", "tags", "family", "applies", "configuration", "send", "expect", "record",
+	"ref", "clause", "tags", "family", "applies", "configuration", "send", "expect", "record",
 	"probe_after", NULL };
-static const char *const step_keys[] = { "send", "expect", "record", NULL };
+static const char *const step_keys[] = { "send", "expect", "record", "clause", NULL };
 
 static int add_tags(struct ld *l, yaml_node_t *n, struct scenario *s)
 {
@@ -915,6 +995,8 @@ static int apply_common(struct ld *l, yaml_node_t *n, struct scenario *s, struct
 	yaml_node_t *v;
 
 	if ((v = yx_get(l->d, n, "ref")) && get_str(l, v, "ref", &s->ref) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "clause")) && get_clause(l, v, "clause", &s->clause) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "family")) && get_str(l, v, "family", &s->family) < 0)
 		return -1;
@@ -960,12 +1042,56 @@ static struct scenario *cat_new(struct sc_catalog *cat, struct perr *e)
 	return &cat->v[cat->n];
 }
 
-static int finish_step(struct ld *l, yaml_node_t *at, struct sc_step *st)
+/* A graded deviation must carry the grade its sentence's level gives:
+ * the catalog cannot make a SHOULD a FAIL, nor ppmq's own limit a FAIL of
+ * another broker. PASS and UNSUPPORTED are free. */
+static int check_grade(struct ld *l, const struct sc_step *st, const struct sc_expect *x)
+{
+	const struct sc_clause *c = sc_expect_clause(st, x);
+	enum rpt_grade want;
+
+	if (!c || x->grade == RPT_PASS || x->grade == RPT_UNSUPPORTED)
+		return 0;
+	want = sc_level_grade(c->level);
+	if (x->grade == want)
+		return 0;
+	return perr_set(l->e, "%s:%d: %s: grade %s, but clause '%s' is %s (\"%s\"): breaking it is %s",
+			l->d->file, x->line, ctx(l, "expect"), rpt_grade_name(x->grade), c->id,
+			sc_level_name(c->level), c->level_text, rpt_grade_name(want));
+}
+
+const struct sc_clause *sc_expect_clause(const struct sc_step *st, const struct sc_expect *x)
+{
+	return x && x->clause ? x->clause : st->clause;
+}
+
+/* Clauses flow down: scenario -> step -> each expectation and the record. */
+static int resolve_clauses(struct ld *l, const struct scenario *s, struct sc_step *st)
+{
+	size_t i;
+
+	if (!st->clause)
+		st->clause = s->clause;
+	if (!st->record.clause)
+		st->record.clause = st->clause;
+	for (i = 0; i < st->nexpect; i++)
+		if (check_grade(l, st, &st->expect[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int finish_step(struct ld *l, yaml_node_t *at, const struct scenario *s, struct sc_step *st)
 {
 	if (st->send.payload == SC_PAY_HEADER && finish_header(l, at, &st->send.header) < 0)
 		return -1;
+	if (st->send.sweep && (st->send.payload != SC_PAY_HEADER || st->send.split || st->send.split_half ||
+			       st->send.send_only || st->send.coalesce || st->send.no_connect))
+		return yx_err(l->d, at, l->e, "%s: split_sweep needs a header built from parameters, a CONNECT, and no split, send_only or coalesce",
+			      ctx(l, "send"));
 	if (!st->nexpect)
 		return yx_err(l->d, at, l->e, "%s: missing 'expect'", ctx(l, "scenario"));
+	if (resolve_clauses(l, s, st) < 0)
+		return -1;
 	return check_record(l, at, st);
 }
 
@@ -1035,7 +1161,7 @@ static int parse_scenario(struct ld *l, yaml_node_t *defaults, yaml_node_t *n, c
 			return perr_set(l->e, "out of memory");
 		s->steps[0] = base;
 		s->nsteps = 1;
-		if (finish_step(l, n, &s->steps[0]) < 0)
+		if (finish_step(l, n, s, &s->steps[0]) < 0)
 			return -1;
 	} else {
 		size_t i;
@@ -1064,7 +1190,9 @@ static int parse_scenario(struct ld *l, yaml_node_t *defaults, yaml_node_t *n, c
 				return -1;
 			if ((v = yx_get(l->d, sn, "record")) && parse_record(l, v, &st->record) < 0)
 				return -1;
-			if (finish_step(l, sn, st) < 0)
+			if ((v = yx_get(l->d, sn, "clause")) && get_clause(l, v, "step.clause", &st->clause) < 0)
+				return -1;
+			if (finish_step(l, sn, s, st) < 0)
 				return -1;
 		}
 	}
@@ -1092,10 +1220,17 @@ static int add_expect(struct sc_catalog *cat, struct sc_step *st, enum sc_outcom
 	return 0;
 }
 
+/* The grade of breaking the scenario's clause (FAIL without one). */
+static enum rpt_grade clause_grade(const struct scenario *s)
+{
+	return s->clause ? sc_level_grade(s->clause->level) : RPT_FAIL;
+}
+
 int sc_expand_mutation(struct sc_catalog *cat, struct scenario *s, const char *name, struct perr *e)
 {
 	const struct pp_mutation *m = pp_mutation_find(name);
 	struct sc_step *st;
+	enum rpt_grade broken;
 
 	if (!m)
 		return perr_set(e, "mutation '%s' is not in the catalog", name);
@@ -1107,40 +1242,52 @@ int sc_expand_mutation(struct sc_catalog *cat, struct scenario *s, const char *n
 		send_init(&s->steps[0].send);
 	}
 	st = &s->steps[0];
+	st->clause = s->clause;
+	st->record.clause = s->clause;
 	st->send.payload = SC_PAY_MUTATION;
 	st->send.mutation = yx_strdup(&cat->arena, m->name);
 	st->nexpect = 0;
 	st->expect = NULL;
 	s->verdict = yx_strdup(&cat->arena, pp_verdict_name(m->verdict));
+	broken = clause_grade(s);
 	switch (m->verdict) {
 	case PP_VERDICT_REJECT:
 		/* Wait up to the header timeout: a broker that only closes when
 		 * its timer fires still rejected without answering. */
 		st->send.wait_ms = SC_WAIT_HEADER_TIMEOUT;
 		if (add_expect(cat, st, SC_O_REJECTED, 0, RPT_PASS, NULL, e) < 0 ||
-		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_FAIL,
+		    add_expect(cat, st, SC_O_ACCEPTED, 0, broken,
 			       "accepted a malformed header", e) < 0)
+			return -1;
+		break;
+	case PP_VERDICT_LIMIT:
+		/* Valid as the spec words it; refusing it is the receiver's
+		 * own limit, which the spec neither asks for nor forbids. */
+		st->send.wait_ms = SC_WAIT_HEADER_TIMEOUT;
+		if (add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_PASS, NULL, e) < 0 ||
+		    add_expect(cat, st, SC_O_NOT_ACCEPTED, 0, broken,
+			       "refused: a limit of this receiver, not a rule of the spec", e) < 0)
 			return -1;
 		break;
 	case PP_VERDICT_INCOMPLETE:
 		/* Send the incomplete header, watch for the header timeout,
-		 * then go on with the CONNECT: a broker still waiting then
-		 * takes it as more header bytes. */
+		 * then go on with the CONNECT: a receiver still waiting reads
+		 * its first bytes as the rest of the header, which is right. */
 		st->send.stall_ms = SC_WAIT_HEADER_TIMEOUT;
 		if (add_expect(cat, st, SC_O_REJECTED, 0, RPT_PASS,
-			       "closed at the header timeout", e) < 0 ||
+			       "closed before the rest of the header came", e) < 0 ||
 		    add_expect(cat, st, SC_O_TIMEOUT, 0, RPT_PASS,
 			       "still waiting for the rest of the header", e) < 0 ||
-		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_NON_STRICT,
-			       "accepted late: the bytes after the incomplete header were taken as part of it", e) < 0 ||
-		    add_expect(cat, st, SC_O_ANY, 0, RPT_NON_STRICT,
-			       "no header timeout: the bytes sent after the incomplete header completed it", e) < 0)
+		    add_expect(cat, st, SC_O_ACCEPTED, 0, broken,
+			       "accepted: the incomplete header was taken as complete", e) < 0 ||
+		    add_expect(cat, st, SC_O_ANY, 0, RPT_PASS,
+			       "the bytes sent later were read as the rest of the header", e) < 0)
 			return -1;
 		break;
 	case PP_VERDICT_NOT_PROXY:
 		st->send.wait_ms = SC_WAIT_HEADER_TIMEOUT;
 		if (add_expect(cat, st, SC_O_REJECTED, 0, RPT_PASS, NULL, e) < 0 ||
-		    add_expect(cat, st, SC_O_ACCEPTED, 0, RPT_FAIL,
+		    add_expect(cat, st, SC_O_ACCEPTED, 0, broken,
 			       "accepted a connection without a valid header on a PROXY listener", e) < 0)
 			return -1;
 		break;
@@ -1148,8 +1295,57 @@ int sc_expand_mutation(struct sc_catalog *cat, struct scenario *s, const char *n
 	return 0;
 }
 
+/* The clause of a generated scenario: `mutation_clauses` keyed by the
+ * mutation's name, else its parser reason, else its verdict, else "v1" /
+ * "v2"; NULL when none of them is there. */
+static int mutation_clause(struct ld *l, yaml_node_t *map, const struct pp_mutation *m,
+			   const struct sc_clause **out)
+{
+	const char *keys[4];
+	size_t i;
+	yaml_node_t *v;
+
+	*out = NULL;
+	if (!map)
+		return 0;
+	keys[0] = m->name;
+	keys[1] = m->reason != PP_R_OK ? pp_reason_name(m->reason) : "";
+	keys[2] = pp_verdict_name(m->verdict);
+	keys[3] = m->version == 1 ? "v1" : "v2";
+	for (i = 0; i < 4; i++)
+		if (*keys[i] && (v = yx_get(l->d, map, keys[i])))
+			return get_clause(l, v, "mutation_clauses", out);
+	return 0;
+}
+
+/* Every key of `mutation_clauses` must name something in the catalog. */
+static int check_mutation_clauses(struct ld *l, yaml_node_t *map)
+{
+	size_t i, count, k;
+	const struct pp_mutation *all = pp_mutations(&count);
+
+	if (yx_want_map(l->d, map, "mutation_clauses", l->e) < 0)
+		return -1;
+	for (i = 0; i < yx_count(map); i++) {
+		yaml_node_t *v;
+		const char *key = yx_pair(l->d, map, i, &v);
+		const struct sc_clause *c;
+		bool known = !strcmp(key, "v1") || !strcmp(key, "v2");
+
+		for (k = 0; !known && k < count; k++)
+			known = !strcmp(key, all[k].name) || !strcmp(key, pp_verdict_name(all[k].verdict)) ||
+				(all[k].reason != PP_R_OK && !strcmp(key, pp_reason_name(all[k].reason)));
+		if (!known)
+			return err_at(l, v, "mutation_clauses",
+				      "'%s' is no mutation, parser reason or verdict of the catalog", key);
+		if (get_clause(l, v, "mutation_clauses", &c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int expand_mutations(struct ld *l, yaml_node_t *defaults, yaml_node_t *n,
-			    const char *family, const char *prefix)
+			    yaml_node_t *clauses, const char *family, const char *prefix)
 {
 	const struct pp_mutation *all;
 	size_t count, i, k;
@@ -1200,9 +1396,18 @@ static int expand_mutations(struct ld *l, yaml_node_t *defaults, yaml_node_t *n,
 		send_init(&base.send);
 		if (defaults && apply_common(l, defaults, s, &base) < 0)
 			return -1;
+		{
+			const struct sc_clause *c;
+
+			if (mutation_clause(l, clauses, m, &c) < 0)
+				return -1;
+			if (c)
+				s->clause = c;
+		}
 		if (!s->ref)
-			s->ref = yx_strdup(l->a, m->version == 1 ? "proxy-protocol.txt 2.1"
-								 : "proxy-protocol.txt 2.2");
+			s->ref = s->clause ? yx_strdup(l->a, s->clause->source)
+				: yx_strdup(l->a, m->version == 1 ? "proxy-protocol.txt 2.1"
+								  : "proxy-protocol.txt 2.2");
 		s->steps = yx_alloc(l->a, sizeof(*s->steps));
 		if (!s->steps)
 			return perr_set(l->e, "out of memory");
@@ -1237,12 +1442,106 @@ static int expand_mutations(struct ld *l, yaml_node_t *defaults, yaml_node_t *n,
 	return 0;
 }
 
+/* ---- clauses ------------------------------------------------------------ */
+
+static int load_clause(struct ld *l, yaml_node_t *n)
+{
+	static const char *const keys[] = { "id", "source", "level", "quote", "when", NULL };
+	static const char *const features[] = { "crc32c", NULL };
+	struct sc_clause *c;
+	const struct sc_clause *old;
+	yaml_node_t *v;
+
+	if (yx_want_map(l->d, n, "clause", l->e) < 0 ||
+	    yx_check_keys(l->d, n, keys, "clause", l->e) < 0)
+		return -1;
+	c = yx_alloc(l->a, sizeof(*c));
+	if (!c)
+		return perr_set(l->e, "out of memory");
+	for (size_t i = 0; i < 4; i++)
+		if (!yx_get(l->d, n, keys[i]))
+			return yx_err(l->d, n, l->e, "clause: missing '%s'", keys[i]);
+	if ((v = yx_get(l->d, n, "when"))) {
+		size_t i;
+
+		if (get_str(l, v, "clause.when", &c->when) < 0)
+			return -1;
+		for (i = 0; features[i] && strcmp(features[i], c->when); i++)
+			;
+		if (!features[i])
+			return err_at(l, v, "clause.when", "'%s' is not a feature a profile declares (crc32c)", c->when);
+	}
+	if (get_str(l, yx_get(l->d, n, "id"), "clause.id", &c->id) < 0 ||
+	    get_str(l, yx_get(l->d, n, "source"), "clause.source", &c->source) < 0 ||
+	    get_str(l, yx_get(l->d, n, "quote"), "clause.quote", &c->quote) < 0 ||
+	    get_str(l, v = yx_get(l->d, n, "level"), "clause.level", &c->level_text) < 0)
+		return -1;
+	if (sc_level_parse(c->level_text, &c->level) < 0)
+		return err_at(l, v, "clause.level", "'%s' is not MUST, MUST NOT, SHOULD, SHOULD NOT, RECOMMENDED, MAY or RULE",
+			      c->level_text);
+	if ((old = sc_clause_find(l->cat, c->id)))
+		return yx_err(l->d, n, l->e, "clause '%s' already defined at %s:%d", c->id, old->file,
+			      old->line);
+	c->file = (char *)l->d->file;
+	c->line = yx_line(n);
+	if (l->cat->nclauses == l->cat->clauses_cap) {
+		size_t cap = l->cat->clauses_cap ? l->cat->clauses_cap * 2 : 32;
+		struct sc_clause **nv = realloc(l->cat->clauses, cap * sizeof(*nv));
+
+		if (!nv)
+			return perr_set(l->e, "out of memory");
+		l->cat->clauses = nv;
+		l->cat->clauses_cap = cap;
+	}
+	l->cat->clauses[l->cat->nclauses++] = c;
+	return 0;
+}
+
+static int load_clauses(struct ld *l, yaml_node_t *list)
+{
+	size_t i;
+
+	if (yx_want_seq(l->d, list, "clauses", l->e) < 0)
+		return -1;
+	for (i = 0; i < yx_count(list); i++)
+		if (load_clause(l, yx_item(l->d, list, i)) < 0)
+			return -1;
+	return 0;
+}
+
+const struct sc_clause *sc_clause_find(const struct sc_catalog *cat, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < cat->nclauses; i++)
+		if (!strcmp(cat->clauses[i]->id, id))
+			return cat->clauses[i];
+	return NULL;
+}
+
+int sc_catalog_check(const struct sc_catalog *cat, struct perr *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < cat->n; i++) {
+		const struct scenario *s = &cat->v[i];
+
+		for (j = 0; j < s->nsteps; j++)
+			if (!s->steps[j].clause)
+				return perr_set(e, "%s:%d: scenario '%s'%s names no clause: every scenario says which sentence of which document it checks (scenarios/00-clauses.yml)",
+						s->file, s->steps[j].line ? s->steps[j].line : s->line, s->id,
+						s->nsteps > 1 ? " (a step)" : "");
+	}
+	return 0;
+}
+
 /* ---- files -------------------------------------------------------------- */
 
 static int load_doc(struct sc_catalog *cat, struct yx_doc *d, struct perr *e)
 {
 	static const char *const file_keys[] = { "family", "description", "defaults", "scenarios",
-						 "mutations", "mutation_prefix", NULL };
+						 "mutations", "mutation_prefix", "mutation_clauses",
+						 "clauses", NULL };
 	struct ld l = { .cat = cat, .d = d, .a = &cat->arena, .e = e };
 	yaml_node_t *root = yx_root(d), *v, *defaults, *list;
 	char *family = NULL, *prefix = "mal/";
@@ -1257,9 +1556,13 @@ static int load_doc(struct sc_catalog *cat, struct yx_doc *d, struct perr *e)
 	defaults = yx_get(d, root, "defaults");
 	if (defaults && yx_check_keys(d, defaults, defaults_keys, "defaults", e) < 0)
 		return -1;
+	if ((v = yx_get(d, root, "clauses")) && load_clauses(&l, v) < 0)
+		return -1;
 	list = yx_get(d, root, "scenarios");
-	if (!list && !yx_get(d, root, "mutations"))
-		return yx_err(d, root, e, "a scenario file needs 'scenarios' or 'mutations'");
+	if (!list && !yx_get(d, root, "mutations") && !yx_get(d, root, "clauses"))
+		return yx_err(d, root, e, "a scenario file needs 'scenarios', 'mutations' or 'clauses'");
+	if ((v = yx_get(d, root, "mutation_clauses")) && check_mutation_clauses(&l, v) < 0)
+		return -1;
 	if (list) {
 		if (yx_want_seq(d, list, "scenarios", e) < 0)
 			return -1;
@@ -1267,7 +1570,8 @@ static int load_doc(struct sc_catalog *cat, struct yx_doc *d, struct perr *e)
 			if (parse_scenario(&l, defaults, yx_item(d, list, i), family) < 0)
 				return -1;
 	}
-	if ((v = yx_get(d, root, "mutations")) && expand_mutations(&l, defaults, v, family, prefix) < 0)
+	if ((v = yx_get(d, root, "mutations")) &&
+	    expand_mutations(&l, defaults, v, yx_get(d, root, "mutation_clauses"), family, prefix) < 0)
 		return -1;
 	return 0;
 }
@@ -1355,6 +1659,7 @@ int sc_load_dir(struct sc_catalog *cat, const char *dir, struct perr *e)
 void sc_catalog_free(struct sc_catalog *cat)
 {
 	free(cat->v);
+	free(cat->clauses);
 	yx_arena_free(&cat->arena);
 	memset(cat, 0, sizeof(*cat));
 }

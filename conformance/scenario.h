@@ -33,6 +33,36 @@ enum sc_mode { SC_MODE_ENABLED = 0, SC_MODE_DISABLED, SC_MODE_OPTIONAL, SC_MODE_
 const char *sc_mode_name(enum sc_mode m);
 int sc_mode_parse(const char *s, enum sc_mode *m);
 
+/* ---- clauses: the spec sentences scenarios check ----------------------- */
+
+/* Requirement level of a sentence, as the document words it. The grade of
+ * an outcome that breaks it follows from the level alone: MUST / MUST NOT
+ * and a product's documented rule (RULE) are FAIL, SHOULD / SHOULD NOT /
+ * RECOMMENDED are NON-STRICT, MAY is INFO. */
+enum sc_level {
+	SC_LEVEL_MUST = 0,     /* "must", "MUST", "must not", "MUST NOT" */
+	SC_LEVEL_RULE,         /* a rule a broker documents (TBMQ) or its profile declares */
+	SC_LEVEL_SHOULD,       /* "should", "SHOULD (NOT)", "recommended" */
+	SC_LEVEL_MAY,          /* "may", an implementation choice */
+	SC_NLEVELS
+};
+const char *sc_level_name(enum sc_level l);              /* "MUST", "RULE", "SHOULD", "MAY" */
+int sc_level_parse(const char *s, enum sc_level *l);      /* also "MUST NOT", "RECOMMENDED" ... */
+/* The grade of breaking a sentence of this level. */
+enum rpt_grade sc_level_grade(enum sc_level l);
+
+struct sc_clause {
+	char *id;            /* stable, e.g. "pp2/local-accept" */
+	char *source;        /* "proxy-protocol.txt 2.2 (LOCAL)", "TBMQ docs", "MQTT 3.1.1 [MQTT-3.1.4-5]" */
+	char *quote;         /* the sentence, word for word */
+	enum sc_level level;
+	char *level_text;    /* as worded: "must", "MUST NOT", "recommended" ... */
+	char *when;          /* a feature the sentence is conditional on ("crc32c"): it
+			      * binds only targets whose profile declares it; NULL: all */
+	char *file;
+	int line;
+};
+
 /* ---- what to send ------------------------------------------------------- */
 
 enum sc_payload {
@@ -82,6 +112,8 @@ struct sc_send {
 	int stall_before_ms; /* silence before the header; or SC_WAIT_HEADER_TIMEOUT */
 	bool close_after_header;
 	bool coalesce;
+	int sweep;           /* 2 or 3: the header cut at every byte boundary into that
+			      * many pieces, one connection per cut (0 = no sweep) */
 	enum sc_bind bind;
 	/* MQTT */
 	bool no_connect;
@@ -117,8 +149,11 @@ struct sc_expect {
 	int codes[SC_MAX_CODES];
 	size_t ncodes;
 	int within_ms;       /* 0 = no bound; SC_WAIT_HEADER_TIMEOUT */
+	int after_ms;        /* only when the outcome came this late or later (0 = any time) */
 	enum rpt_grade grade;
 	char *note;          /* why this grade (shown for non-PASS grades) */
+	const struct sc_clause *clause; /* its own sentence, or NULL: the step's
+					 * (sc_expect_clause) */
 	int line;
 };
 
@@ -133,6 +168,8 @@ struct sc_addr_check {
 struct sc_record {
 	enum sc_where where;
 	struct sc_addr_check ip, port, peer_ip, peer_port;
+	const struct sc_clause *clause; /* what a wrong record breaks (default: the step's) */
+	bool none;           /* `record: none`: no address check, not even the automatic one */
 };
 
 struct sc_step {
@@ -140,6 +177,7 @@ struct sc_step {
 	struct sc_expect *expect;
 	size_t nexpect;
 	struct sc_record record;
+	const struct sc_clause *clause; /* what this step checks (default: the scenario's) */
 	int line;
 };
 
@@ -157,12 +195,15 @@ struct scenario {
 	int line;
 	bool generated;      /* expanded from `mutations:` */
 	char *verdict;       /* generated: the catalog's verdict name */
+	const struct sc_clause *clause; /* what the scenario checks (steps may refine it) */
 };
 
 struct sc_catalog {
 	struct scenario *v;
 	size_t n, cap;
 	size_t ngenerated;
+	struct sc_clause **clauses;  /* each in the arena: pointers to them stay valid */
+	size_t nclauses, clauses_cap;
 	struct yx_arena arena;
 };
 
@@ -175,6 +216,14 @@ int sc_load_string(struct sc_catalog *cat, const char *name, const char *yaml, s
 void sc_catalog_free(struct sc_catalog *cat);
 
 const struct scenario *sc_find(const struct sc_catalog *cat, const char *id);
+const struct sc_clause *sc_clause_find(const struct sc_catalog *cat, const char *id);
+/* The clause an expectation's grade is about: its own, else the step's. */
+const struct sc_clause *sc_expect_clause(const struct sc_step *st, const struct sc_expect *x);
+
+/* The whole catalog holds together: every scenario step names a clause.
+ * (Loading already checked that each grade matches its clause's level.)
+ * Returns 0, or -1 with "file:line: scenario 'id' ..." in *e. */
+int sc_catalog_check(const struct sc_catalog *cat, struct perr *e);
 
 /* Does the scenario match a --only pattern? Patterns match the id or any
  * tag, as fnmatch globs, or as an id prefix ending at a '/'. */

@@ -415,17 +415,22 @@ static int stage_header(struct cl_conn *c, const struct cl_opts *o)
 	size_t chunk = o->split && o->split < len ? o->split : len;
 	int64_t deadline = net_now_ms() + c->timeout_ms;
 
-	if (o->coalesce && !partial && !o->close_after_header && chunk == len && o->stall_ms <= 0) {
+	if (o->coalesce && !partial && !o->close_after_header && chunk == len && !o->ncuts && o->stall_ms <= 0) {
 		c->pre = o->header;
 		c->pre_len = len;
 		return 0;
 	}
-	for (size_t off = 0; off < len; off += chunk) {
-		size_t n = len - off < chunk ? len - off : chunk;
+	for (size_t off = 0, k = 0; off < len; k++) {
+		size_t end = off + chunk;
+		if (o->ncuts)
+			end = k < o->ncuts && o->cuts[k] > off ? o->cuts[k] : len;
+		if (end > len)
+			end = len;
 		if (off > 0 && pause_watch(c, o->delay_ms))
 			return wait_outcome(c, "header", CL_TIMEOUT);
-		if (raw_send(c, o->header + off, n, deadline) < 0)
+		if (raw_send(c, o->header + off, end - off, deadline) < 0)
 			return io_outcome(c, -1, "header", CL_TIMEOUT);
+		off = end;
 	}
 	if (pause_watch(c, o->stall_ms))
 		return wait_outcome(c, "header", CL_TIMEOUT);

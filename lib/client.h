@@ -58,6 +58,8 @@ struct cl_opts {
 	size_t header_len;
 	int pre_delay_ms;          /* silence between connect and the first header byte */
 	size_t split;              /* write the header in chunks of this size (0 = one write) */
+	const size_t *cuts;        /* or: write it in pieces ending at these offsets, in */
+	size_t ncuts;              /* increasing order (the last piece runs to the end) */
 	int delay_ms;              /* pause between chunks */
 	size_t send_only;          /* send only the first N bytes of the header (0 = all) */
 	int stall_ms;              /* pause after the header (or its first send_only bytes) */

@@ -86,6 +86,7 @@ const char *pp_verdict_name(enum pp_verdict v)
 	case PP_VERDICT_REJECT: return "reject";
 	case PP_VERDICT_INCOMPLETE: return "incomplete";
 	case PP_VERDICT_NOT_PROXY: return "not-proxy";
+	case PP_VERDICT_LIMIT: return "limit";
 	}
 	return "unknown";
 }
@@ -930,6 +931,12 @@ static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 	if (len < 14)
 		return PP_NEED_MORE;
 	unsigned fam = b[13] >> 4, proto = b[13] & 0x0F;
+	if (cmd == PP_CMD_LOCAL && (fam > PP_FAM_UNIX || proto > PP_PROTO_DGRAM)) {
+		/* LOCAL: "discard the protocol block including the family which
+		 * is ignored" - an unassigned family or transport included. */
+		fam = PP_FAM_UNSPEC;
+		proto = PP_PROTO_UNSPEC;
+	}
 	if (fam > PP_FAM_UNIX)
 		return fail(e, PP_R_V2_BAD_FAMILY, 13,
 			    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
@@ -1381,6 +1388,7 @@ enum { F_BASE = 0, F_INET = 1, F_INET6 = 2, F_UNIX = 3, F_TCP4 = 4, F_TCP6 = 6 }
 #define R PP_VERDICT_REJECT
 #define I PP_VERDICT_INCOMPLETE
 #define N PP_VERDICT_NOT_PROXY
+#define L PP_VERDICT_LIMIT
 
 /* X(name, version, verdict, reason, op, a, b, s, force, description) */
 #define PP_MUTATION_LIST(X) \
@@ -1486,9 +1494,9 @@ enum { F_BASE = 0, F_INET = 1, F_INET6 = 2, F_UNIX = 3, F_TCP4 = 4, F_TCP6 = 6 }
 	X("v2-crc-len-3", 2, R, PP_R_V2_BAD_CRC_LEN, M_V2_APPEND, 0, 0, "\x03\x00\x03\x00\x00\x00", F_BASE, "CRC32C TLV of length 3") \
 	X("v2-crc-len-8", 2, R, PP_R_V2_BAD_CRC_LEN, M_V2_APPEND, 0, 0, "\x03\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00", F_BASE, "CRC32C TLV of length 8") \
 	X("v2-crc-dup", 2, R, PP_R_V2_DUP_TLV, M_V2_CRC_DUP, 0, 0, "", F_BASE, "two CRC32C TLVs") \
-	X("v2-too-many-tlvs", 2, R, PP_R_V2_TOO_MANY_TLVS, M_V2_APPEND, 33, 0, "\x04\x00\x00", F_INET, "33 empty NOOP TLVs (at most 32 are kept)") \
-	X("v2-unix-path-no-nul", 2, R, PP_R_V2_BAD_UNIX_PATH, M_V2_UNIX_NONUL, 0, 0, "", F_UNIX, "UNIX source path of 108 bytes without NUL") \
-	X("v2-unique-id-129", 2, R, PP_R_V2_BAD_UNIQUE_ID, M_V2_APPEND_TLV, 129, PP2_TYPE_UNIQUE_ID, "", F_BASE, "UNIQUE_ID TLV of 129 bytes (at most 128)")
+	X("v2-too-many-tlvs", 2, L, PP_R_V2_TOO_MANY_TLVS, M_V2_APPEND, 33, 0, "\x04\x00\x00", F_INET, "33 empty NOOP TLVs (at most 32 are kept)") \
+	X("v2-unix-path-no-nul", 2, L, PP_R_V2_BAD_UNIX_PATH, M_V2_UNIX_NONUL, 0, 0, "", F_UNIX, "UNIX source path of 108 bytes without NUL") \
+	X("v2-unique-id-129", 2, L, PP_R_V2_BAD_UNIQUE_ID, M_V2_APPEND_TLV, 129, PP2_TYPE_UNIQUE_ID, "", F_BASE, "UNIQUE_ID TLV of 129 bytes (at most 128)")
 
 struct mut_impl {
 	enum mut_op op;
@@ -1507,6 +1515,7 @@ static const struct mut_impl mut_impls[] = {PP_MUTATION_LIST(X_IMPL)};
 #undef R
 #undef I
 #undef N
+#undef L
 
 #define NMUT (sizeof(mutations) / sizeof(mutations[0]))
 

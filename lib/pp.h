@@ -232,8 +232,10 @@ enum pp_verdict {
 	PP_VERDICT_REJECT,      /* invalid: close without answering */
 	PP_VERDICT_INCOMPLETE,  /* never completes: wait, then time out and close */
 	PP_VERDICT_NOT_PROXY,   /* not a PROXY header at all: "missing header" */
+	PP_VERDICT_LIMIT,       /* valid as the spec words it, refused by this parser's own
+				 * limit: a receiver may take it or refuse it */
 };
-const char *pp_verdict_name(enum pp_verdict v); /* "reject", "incomplete", "not-proxy" */
+const char *pp_verdict_name(enum pp_verdict v); /* "reject", "incomplete", "not-proxy", "limit" */
 
 struct pp_mutation {
 	const char *name;          /* stable id, e.g. "v2-bad-version" */

@@ -601,6 +601,15 @@ static void detail(FILE *f, const struct page *p, size_t r, size_t j)
 	text(f, res->actual ? res->actual : "");
 	fputs("</dd>\n", f);
 	dd_text(f, "reference", res->ref, false);
+	if (res->clause) {
+		fputs("<dt>clause</dt><dd><code>", f);
+		text(f, res->clause);
+		fputs("</code> <span class=\"level\">", f);
+		text(f, res->level ? res->level : "");
+		fputs("</span><blockquote>", f);
+		text(f, res->quote ? res->quote : "");
+		fputs("</blockquote></dd>\n", f);
+	}
 	if (res->ntags) {
 		fputs("<dt>tags</dt><dd>", f);
 		for (size_t i = 0; i < res->ntags; i++) {
@@ -618,6 +627,7 @@ static void detail(FILE *f, const struct page *p, size_t r, size_t j)
 	hexdump(f, res->received, res->received_len);
 	fputs("</dd>\n", f);
 	dd_text(f, "recorded", res->recorded, true);
+	dd_text(f, "broker log", res->log, true);
 	fprintf(f, "<dt>duration</dt><dd>%lld ms</dd>\n", res->duration_ms);
 	fputs("<dt>profile</dt><dd><code>", f);
 	text(f, run->profile ? run->profile : "");

@@ -105,6 +105,10 @@ static json_t *result_json(const struct rpt_result *r)
 	bad |= set_hex(o, "sent", r->sent, r->sent_len);
 	bad |= set_hex(o, "received", r->received, r->received_len);
 	bad |= set_str(o, "recorded", r->recorded);
+	bad |= set_str(o, "clause", r->clause);
+	bad |= set_str(o, "level", r->level);
+	bad |= set_str(o, "quote", r->quote);
+	bad |= set_str(o, "log", r->log);
 	bad |= json_object_set_new(o, "duration_ms",
 				   json_integer(r->duration_ms));
 	if (bad) {
@@ -281,6 +285,10 @@ static int read_result(struct rpt_run *run, json_t *o, size_t idx,
 	    get_hex(o, "sent", &sent, &r.sent_len, where, e) < 0 ||
 	    get_hex(o, "received", &received, &r.received_len, where, e) < 0 ||
 	    get_str(o, "recorded", &r.recorded, where, e) < 0 ||
+	    get_str(o, "clause", &r.clause, where, e) < 0 ||
+	    get_str(o, "level", &r.level, where, e) < 0 ||
+	    get_str(o, "quote", &r.quote, where, e) < 0 ||
+	    get_str(o, "log", &r.log, where, e) < 0 ||
 	    get_int(o, "duration_ms", &r.duration_ms, where, e) < 0)
 		goto out;
 	if (rpt_grade_parse(grade, &r.grade) < 0) {

@@ -74,6 +74,11 @@ static void detail(FILE *f, const struct rpt_result *r)
 	}
 	line(f, "actual", r->actual ? r->actual : "");
 	line(f, "reference", r->ref);
+	if (r->clause) {
+		line(f, "clause", r->clause);
+		line(f, "level", r->level);
+		line(f, "quote", r->quote);
+	}
 	if (r->ntags) {
 		fputs("tags:", f);
 		for (size_t i = 0; i < r->ntags; i++) {
@@ -85,6 +90,7 @@ static void detail(FILE *f, const struct rpt_result *r)
 	hex_line(f, "sent", r->sent, r->sent_len);
 	hex_line(f, "received", r->received, r->received_len);
 	line(f, "recorded", r->recorded);
+	line(f, "broker log", r->log);
 }
 
 static void testcase(FILE *f, const struct rpt_result *r, bool strict)

@@ -207,6 +207,10 @@ static void result_free(struct rpt_result *r)
 	free((void *)r->sent);
 	free((void *)r->received);
 	free((void *)r->recorded);
+	free((void *)r->clause);
+	free((void *)r->level);
+	free((void *)r->quote);
+	free((void *)r->log);
 }
 
 struct rpt_run *rpt_run_new(const char *tool_version, const char *target,
@@ -268,6 +272,10 @@ int rpt_run_add(struct rpt_run *run, const struct rpt_result *r,
 	d->received = dup_bytes(r->received, r->received_len, &bad);
 	d->received_len = d->received ? r->received_len : 0;
 	d->recorded = dup_str(r->recorded, &bad);
+	d->clause = dup_str(r->clause, &bad);
+	d->level = dup_str(r->level, &bad);
+	d->quote = dup_str(r->quote, &bad);
+	d->log = dup_str(r->log, &bad);
 	d->duration_ms = r->duration_ms;
 	if (bad) {
 		result_free(d);

@@ -94,6 +94,10 @@ struct rpt_result {
 	const unsigned char *received; /* bytes read back */
 	size_t received_len;
 	const char *recorded;    /* observer excerpt (text or JSON) */
+	const char *clause;      /* id of the sentence the grade is about ("pp2/local-accept") */
+	const char *level;       /* its requirement level: "MUST", "RULE", "SHOULD", "MAY" */
+	const char *quote;       /* the sentence, word for word, with its source */
+	const char *log;         /* the target's own log lines written during the point */
 	long long duration_ms;
 };
 

@@ -55,12 +55,25 @@ static void tap_diag(FILE *f, const struct rpt_result *r, bool verbose)
 	esc_yaml(f, r->actual);
 	fputs("\n  reference: ", f);
 	esc_yaml(f, r->ref);
+	if (r->clause) {
+		fputs("\n  clause: ", f);
+		esc_yaml(f, r->clause);
+		fputs("\n  level: ", f);
+		esc_yaml(f, r->level);
+		fputs("\n  quote: ", f);
+		esc_yaml(f, r->quote);
+	}
 	putc('\n', f);
 	yaml_hex(f, "sent", r->sent, r->sent_len, verbose);
 	yaml_hex(f, "received", r->received, r->received_len, verbose);
 	if (r->recorded) {
 		fputs("  recorded: ", f);
 		esc_yaml(f, r->recorded);
+		putc('\n', f);
+	}
+	if (r->log) {
+		fputs("  broker_log: ", f);
+		esc_yaml(f, r->log);
 		putc('\n', f);
 	}
 	fprintf(f, "  duration_ms: %lld\n", r->duration_ms);

@@ -176,7 +176,7 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "scenarios: [\n", "bad.yml:2:", "YAML syntax" },
 	{ "foo: 1\nscenarios: []\n", "bad.yml:1:1:", "unknown key 'foo'" },
-	{ "family: f\n", "bad.yml:1:1:", "needs 'scenarios' or 'mutations'" },
+	{ "family: f\n", "bad.yml:1:1:", "needs 'scenarios', 'mutations' or 'clauses'" },
 	{ "scenarios:\n  - title: t\n    expect: [accepted]\n", "bad.yml:2:5:", "without 'id'" },
 	{ "scenarios:\n  - id: x/1\n    expect: [accepted]\n", "bad.yml:2:5:", "missing 'title'" },
 	{ HEAD, "bad.yml:2:5:", "missing 'expect'" },
@@ -268,7 +268,7 @@ static void test_mutations_all(void **state)
 	struct sc_catalog cat;
 	struct perr e;
 	const struct pp_mutation *m;
-	size_t count, i, seen[3] = { 0, 0, 0 };
+	size_t count, i, seen[4] = { 0, 0, 0, 0 };
 
 	(void)state;
 	m = pp_mutations(&count);
@@ -293,26 +293,33 @@ static void test_mutations_all(void **state)
 		st = &s->steps[0];
 		assert_int_equal(st->send.payload, SC_PAY_MUTATION);
 		assert_string_equal(st->send.mutation, m[i].name);
-		assert_int_equal(st->expect[0].outcome, SC_O_REJECTED);
+		assert_int_equal(st->expect[0].outcome,
+				 m[i].verdict == PP_VERDICT_LIMIT ? SC_O_ACCEPTED : SC_O_REJECTED);
 		assert_int_equal(st->expect[0].grade, RPT_PASS);
 		switch (m[i].verdict) {
 		case PP_VERDICT_REJECT:
 		case PP_VERDICT_NOT_PROXY:
 			assert_int_equal(st->nexpect, 2);
 			assert_int_equal(st->expect[1].outcome, SC_O_ACCEPTED);
-			assert_int_equal(st->expect[1].grade, RPT_FAIL);
+			assert_int_equal(st->expect[1].grade, RPT_FAIL); /* no clause: FAIL */
+			break;
+		case PP_VERDICT_LIMIT:
+			/* ppmq's own limit: taking the header is right */
+			assert_int_equal(st->nexpect, 2);
+			assert_int_equal(st->expect[1].outcome, SC_O_NOT_ACCEPTED);
 			break;
 		case PP_VERDICT_INCOMPLETE:
 			assert_int_equal(st->send.stall_ms, SC_WAIT_HEADER_TIMEOUT);
 			assert_int_equal(st->expect[1].outcome, SC_O_TIMEOUT);
 			assert_int_equal(st->expect[1].grade, RPT_PASS);
 			assert_int_equal(st->expect[2].outcome, SC_O_ACCEPTED);
-			assert_int_equal(st->expect[2].grade, RPT_NON_STRICT);
+			assert_int_equal(st->expect[2].grade, RPT_FAIL);
 			break;
 		}
 		seen[m[i].verdict]++;
 	}
-	/* The catalog has all three kinds; each must expand. */
+	/* The catalog has all four kinds; each must expand. */
+	assert_true(seen[PP_VERDICT_LIMIT] > 0);
 	assert_true(seen[PP_VERDICT_REJECT] > 0);
 	assert_true(seen[PP_VERDICT_INCOMPLETE] > 0);
 	assert_true(seen[PP_VERDICT_NOT_PROXY] > 0);
