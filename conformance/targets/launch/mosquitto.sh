@@ -14,13 +14,24 @@
 #                       log observer knows where the log is.
 #   MOSQ_PROXY          enabled (default) | disabled: whether the listeners
 #                       are to read PROXY headers. mosquitto reads them from
-#                       2.1 on (`enable_proxy_protocol`); an older mosquitto
-#                       has no such option and runs without it, which the
-#                       launcher says on its output.
+#                       2.1 on (`enable_proxy_protocol`, on both the tcp and
+#                       the ws listener); an older mosquitto has no such
+#                       option and runs without it, which the launcher says
+#                       on its output.
 #   MOSQ_PROXY_VERSION  1 or 2 (default 2): the header version a 2.1
 #                       listener takes (one version per listener)
+#   MOSQ_CERT_DIR       not used for listeners: mosquitto 2.1 reads no PROXY
+#                       header on a TLS listener (`enable_proxy_protocol 2`
+#                       with certfile/keyfile is refused at start; with 1 the
+#                       header is read through the TLS layer and every
+#                       connection is dropped), so there are no ssl/wss
+#                       listeners; the launcher says so when it is set.
 #   MOSQ_USERNAME, MOSQ_PASSWORD   the one login (default ppmq / ppmq-secret)
-#   MOSQUITTO, MOSQUITTO_PASSWD    the programs (default: from PATH, /usr/sbin)
+#   MOSQUITTO, MOSQUITTO_PASSWD    the programs (default: from PATH, /usr/sbin).
+#                       With MOSQUITTO set and MOSQUITTO_PASSWD not, the
+#                       mosquitto_passwd beside it is used (same directory,
+#                       or ../apps/mosquitto_passwd/ in a build tree) before
+#                       the one in PATH.
 #   MOSQ_READY_TIMEOUT  seconds to wait for the listeners (default 20)
 #   PPMQ_KEEP_TMP=1     keep the run directory
 #
@@ -61,6 +72,7 @@ cleanup() {
 
 cmd_run() {
 	local env_file="" mosq passwd_prog ver proxy pver user pass tmo start pp_line i
+	local pls_line="per_listener_settings false" d
 
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -70,7 +82,16 @@ cmd_run() {
 		esac
 	done
 	mosq=${MOSQUITTO:-$(PATH=$PATH:/usr/sbin:/usr/local/sbin command -v mosquitto)}
-	passwd_prog=${MOSQUITTO_PASSWD:-$(command -v mosquitto_passwd)}
+	passwd_prog=${MOSQUITTO_PASSWD:-}
+	if [ -z "$passwd_prog" ] && [ -n "${MOSQUITTO:-}" ]; then
+		# A mosquitto of its own (a 2.1 build, say): its own mosquitto_passwd.
+		d=$(dirname "$MOSQUITTO")
+		for i in "$d/mosquitto_passwd" "$d/../apps/mosquitto_passwd/mosquitto_passwd" \
+			"$d/../bin/mosquitto_passwd"; do
+			[ -x "$i" ] && { passwd_prog=$i; break; }
+		done
+	fi
+	[ -n "$passwd_prog" ] || passwd_prog=$(command -v mosquitto_passwd)
 	[ -n "$mosq" ] && [ -x "$mosq" ] || die "mosquitto not found: install the Debian package mosquitto" 4
 	[ -n "$passwd_prog" ] && [ -x "$passwd_prog" ] || die "mosquitto_passwd not found (package mosquitto)" 4
 	ver=$("$mosq" -h 2>&1 | sed -n 's/^mosquitto version \([0-9][0-9.]*\).*/\1/p' | head -n1)
@@ -101,8 +122,16 @@ cmd_run() {
 	"$passwd_prog" -c -b "$DIR/passwd" "$user" "$pass" >/dev/null 2>&1 ||
 		die "mosquitto_passwd could not write $DIR/passwd"
 	pp_line=""
+	# 2.1 deprecates per_listener_settings (a warning at start); false is
+	# the default in 2.0 and 2.1 alike.
+	version_ge "$ver" 2.1 && pls_line=""
+	[ -n "${MOSQ_CERT_DIR:-}" ] &&
+		say "note: MOSQ_CERT_DIR ignored: no ssl/wss listeners (mosquitto reads" \
+			"no PROXY header on a TLS listener)"
 	if [ "$proxy" = enabled ]; then
 		if version_ge "$ver" 2.1; then
+			# Per listener, one version each; 2.1 reads it on the tcp
+			# listener and on the built-in websockets one.
 			pp_line="enable_proxy_protocol $pver"
 		else
 			say "WARNING: mosquitto $ver has no PROXY protocol support" \
@@ -112,7 +141,7 @@ cmd_run() {
 	fi
 	cat >"$DIR/mosquitto.conf" <<EOF
 # Written by $ME for one run; see docs/brokers.md.
-per_listener_settings false
+$pls_line
 allow_anonymous false
 password_file $DIR/passwd
 persistence false
@@ -128,7 +157,8 @@ listener $MOSQ_WS_PORT 127.0.0.1
 protocol websockets
 $pp_line
 EOF
-	: >"$DIR/mosquitto.log"
+	# Not readable by others: 2.1 warns about a world-readable file it opens.
+	: >"$DIR/mosquitto.log" && chmod 600 "$DIR/mosquitto.log"
 	# Started as root, mosquitto drops to the user `mosquitto` before it
 	# opens its files: hand the directory over (root still removes it). If
 	# that user cannot reach it (a parent directory closed to others), the
