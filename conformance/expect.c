@@ -23,6 +23,12 @@ static bool has_code(const struct sc_expect *x, int rc)
 	return false;
 }
 
+/* "after the header timeout": half of it, for a timer that fires early. */
+static int after_ms(const struct sc_expect *x, int header_wait_ms)
+{
+	return x->after_ms == SC_WAIT_HEADER_TIMEOUT ? (header_wait_ms - 1000) / 2 : x->after_ms;
+}
+
 bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header_wait_ms)
 {
 	bool ok;
@@ -72,7 +78,7 @@ bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header
 	}
 	if (ok && within > 0 && a->elapsed_ms > within)
 		ok = false;
-	if (ok && x->after_ms > 0 && a->elapsed_ms < x->after_ms)
+	if (ok && x->after_ms && a->elapsed_ms < after_ms(x, header_wait_ms))
 		ok = false;
 	return ok;
 }
@@ -148,12 +154,12 @@ const char *ex_expect_text(const struct sc_expect *x, int header_wait_ms, char *
 
 	for (i = 0; i < x->ncodes && n < sizeof(codes); i++)
 		n += (size_t)snprintf(codes + n, sizeof(codes) - n, "%s%d", i ? "," : "", x->codes[i]);
-	if (w > 0 && x->after_ms > 0)
-		snprintf(within, sizeof(within), " after %d to %d ms", x->after_ms, w);
+	if (w > 0 && x->after_ms)
+		snprintf(within, sizeof(within), " after %d to %d ms", after_ms(x, header_wait_ms), w);
 	else if (w > 0)
 		snprintf(within, sizeof(within), " within %d ms", w);
-	else if (x->after_ms > 0)
-		snprintf(within, sizeof(within), " after %d ms or later", x->after_ms);
+	else if (x->after_ms)
+		snprintf(within, sizeof(within), " after %d ms or later", after_ms(x, header_wait_ms));
 	if (x->ncodes && (x->outcome == SC_O_REFUSED || x->outcome == SC_O_CONNACK))
 		snprintf(buf, cap, "%s (CONNACK %s)%s => %s",
 			 x->outcome == SC_O_REFUSED ? "refused" : "answered", codes, within,

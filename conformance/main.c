@@ -52,6 +52,8 @@ static void usage(FILE *f)
 		"  -j, --jobs N           connections run in parallel (default 1)\n"
 		"      --timeout MS       per-step timeout (default: the profile's timeout_ms)\n"
 		"      --strict           NON-STRICT grades count as failures\n"
+		"      --no-preflight     do not check first that each listener and observer\n"
+		"                         behaves as the profile declares\n"
 		"      --list             list the selected scenarios and exit (with --target:\n"
 		"                         after checking that the profile loads)\n"
 		"      --explain ID       the sentence scenario ID checks (source, level, quote)\n"
@@ -219,7 +221,7 @@ static void list_scenarios(const struct rn_config *c)
 }
 
 enum { OPT_TIMEOUT = 1000, OPT_STRICT, OPT_LIST, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_EXPLAIN,
-       OPT_AUDIT };
+       OPT_AUDIT, OPT_NO_PREFLIGHT };
 
 int main(int argc, char **argv)
 {
@@ -235,6 +237,7 @@ int main(int argc, char **argv)
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "explain", required_argument, NULL, OPT_EXPLAIN },
 		{ "audit", no_argument, NULL, OPT_AUDIT },
+		{ "no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT },
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "html", required_argument, NULL, OPT_HTML },
@@ -300,6 +303,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_AUDIT:
 			audit = true;
+			break;
+		case OPT_NO_PREFLIGHT:
+			cfg.no_preflight = true;
 			break;
 		case OPT_JUNIT:
 			junit = optarg;

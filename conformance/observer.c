@@ -57,6 +57,10 @@ int obs_template(const char *tmpl, const struct obs_vars *v, enum obs_escape esc
 			if (put_escaped(v->listener ? v->listener : "", esc, out, cap, &n) < 0)
 				return -1;
 			p += 10;
+		} else if (!strncmp(p, "{peer_port}", 11)) {
+			if (put_escaped(v->peer_port ? v->peer_port : "", esc, out, cap, &n) < 0)
+				return -1;
+			p += 11;
 		} else {
 			if (n + 1 >= cap)
 				return -1;
@@ -535,6 +539,67 @@ int obs_http_get(const char *url, const struct pf_observer *o, long *status, cha
 
 /* ---- query with retries ------------------------------------------------- */
 
+/* "{output}" is the launched target's own output. */
+static const char *log_file(const struct pf_observer *o, const struct obs_vars *v)
+{
+	return !strcmp(o->file, "{output}") && v->output ? v->output : o->file;
+}
+
+static int rejection_once(const struct pf_observer *o, const struct obs_vars *v, regex_t *re,
+			  int group, char *buf, size_t cap, struct perr *e)
+{
+	char *text = NULL, *p, *nl;
+	size_t len = 0;
+	int found = 0;
+
+	if (read_file(log_file(o, v), &text, &len, e) < 0)
+		return -1;
+	for (p = text; p && *p; p = nl ? nl + 1 : NULL) {
+		regmatch_t m[10];
+
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		if (regexec(re, p, 10, m, 0) != 0)
+			continue;
+		if (group > 0 && group < 10 && m[group].rm_so >= 0)
+			snprintf(buf, cap, "%.*s", (int)(m[group].rm_eo - m[group].rm_so), p + m[group].rm_so);
+		else
+			snprintf(buf, cap, "%s", p);
+		found = 1;
+	}
+	free(text);
+	return found;
+}
+
+int obs_rejection(const struct pf_observer *o, const struct obs_vars *v, char *buf, size_t cap,
+		  struct perr *e)
+{
+	char filled[2048], plain[2048];
+	struct group_name names[16];
+	size_t nnames = 16;
+	int64_t deadline = net_now_ms() + o->retry_ms;
+	int ngroups, group, rc;
+	regex_t re;
+
+	buf[0] = '\0';
+	if (obs_template(o->regex, v, OBS_ESC_REGEX, filled, sizeof(filled)) < 0)
+		return perr_set(e, "rejections observer: regex too long");
+	ngroups = strip_named(filled, plain, sizeof(plain), names, &nnames, e);
+	if (ngroups < 0)
+		return -1;
+	if (regcomp(&re, plain, REG_EXTENDED | REG_NEWLINE) != 0)
+		return perr_set(e, "rejections observer: regex '%s' does not compile", o->regex);
+	if (resolve_group(NULL, "reason", names, nnames, ngroups, &group, e) < 0) {
+		regfree(&re);
+		return -1;
+	}
+	while ((rc = rejection_once(o, v, &re, group, buf, cap, e)) == 0 && net_now_ms() < deadline)
+		net_sleep_ms(25);
+	regfree(&re);
+	return rc;
+}
+
 static int query_once(const struct pf_observer *o, const struct obs_vars *v, struct ex_record *rec,
 		      char *excerpt, size_t cap, struct perr *e)
 {
@@ -570,7 +635,7 @@ static int query_once(const struct pf_observer *o, const struct obs_vars *v, str
 
 		if (obs_regex_compile(&re, o->regex, v, o->ip_group, o->port_group, e) < 0)
 			return -1;
-		if (read_file(o->file, &text, &len, e) < 0) {
+		if (read_file(log_file(o, v), &text, &len, e) < 0) {
 			obs_regex_free(&re);
 			return -1;
 		}

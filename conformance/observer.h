@@ -23,6 +23,8 @@
 struct obs_vars {
 	const char *client_id;
 	const char *listener;
+	const char *peer_port;   /* our source port: {peer_port} (rejections) */
+	const char *output;      /* the launched target's output file: file "{output}" */
 };
 
 enum obs_escape { OBS_ESC_NONE = 0, OBS_ESC_URL, OBS_ESC_REGEX };
@@ -75,6 +77,13 @@ int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct
  * 500, unreadable log file). */
 int obs_query(const struct pf_observer *o, const struct obs_vars *v, struct ex_record *rec,
 	      char *excerpt, size_t cap, struct perr *e);
+
+/* The rejections observer (a log): the last line about our connection
+ * ({peer_port} in its regex), reduced to its `reason` group (the whole
+ * line without one), into buf; waits up to retry_ms for it. Returns 1
+ * when found, 0 when not, -1 with *e when the log cannot be read. */
+int obs_rejection(const struct pf_observer *o, const struct obs_vars *v, char *buf, size_t cap,
+		  struct perr *e);
 
 /* One GET: body (malloc'd, NUL-terminated) and HTTP status. For launch's
  * readiness check too. */

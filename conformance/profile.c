@@ -317,9 +317,10 @@ static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct
 		    opt_str(l, n, "ip_group", what, &o->ip_group) < 0 ||
 		    opt_str(l, n, "port_group", what, &o->port_group) < 0)
 			return -1;
-		if (!strstr(o->regex, "{client_id}"))
-			return yx_err(l->d, yx_get(l->d, n, "regex"), l->e,
-				      "%s.regex: must contain {client_id}", what);
+		if (!strcmp(role, "rejections") ? !strstr(o->regex, "{peer_port}")
+						 : !strstr(o->regex, "{client_id}"))
+			return yx_err(l->d, yx_get(l->d, n, "regex"), l->e, "%s.regex: must contain %s", what,
+				      !strcmp(role, "rejections") ? "{peer_port}" : "{client_id}");
 	} else {
 		return yx_err(l->d, v, l->e, "%s.type: '%s' is not http or log", what, type);
 	}
@@ -539,7 +540,7 @@ static int load_doc(struct pl *l)
 			return -1;
 	}
 	if ((v = yx_get(l->d, root, "observers"))) {
-		static const char *const okeys[] = { "sessions", "unauthorized", NULL };
+		static const char *const okeys[] = { "sessions", "unauthorized", "rejections", NULL };
 		yaml_node_t *o;
 
 		if (yx_check_keys(l->d, v, okeys, "observers", l->e) < 0)
@@ -549,6 +550,14 @@ static int load_doc(struct pl *l)
 		if ((o = yx_get(l->d, v, "unauthorized")) &&
 		    parse_observer(l, o, "unauthorized", &p->unauthorized) < 0)
 			return -1;
+		if ((o = yx_get(l->d, v, "rejections"))) {
+			if (parse_observer(l, o, "rejections", &p->rejections) < 0)
+				return -1;
+			if (p->rejections.type != PF_OBS_LOG)
+				return yx_err(l->d, o, l->e, "observers.rejections: only a log observer can say why a connection was refused");
+			if (!yx_get(l->d, o, "retry_ms"))
+				p->rejections.retry_ms = 200;
+		}
 	}
 	if ((v = yx_get(l->d, root, "launch")) && parse_launch(l, v) < 0)
 		return -1;

@@ -52,7 +52,7 @@ struct pf_kv {
 
 struct pf_observer {
 	enum pf_obs_type type;
-	const char *role;      /* "sessions" | "unauthorized" */
+	const char *role;      /* "sessions" | "unauthorized" | "rejections" */
 	/* http */
 	char *url;             /* template: {client_id}, {listener} */
 	char *bearer;
@@ -110,6 +110,7 @@ struct profile {
 	struct pf_cred valid, invalid;
 	bool anonymous;
 	struct pf_observer sessions, unauthorized;
+	struct pf_observer rejections; /* log: why the target refused a connection */
 	struct pf_launch launch;
 	struct pf_configs conf;
 	struct yx_arena arena;

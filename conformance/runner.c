@@ -1,12 +1,14 @@
 /* runner.c - see runner.h. */
 #include "runner.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -41,6 +43,7 @@ struct point {
 	char *recorded;
 	long long duration_ms;
 	const struct sc_clause *clause; /* the sentence behind a grade that is not PASS */
+	char *log;               /* the target's own lines about this point */
 };
 
 struct group {
@@ -351,6 +354,7 @@ struct step_out {
 	char reason[1024];
 	char recorded[1024];
 	char notes[256];         /* what was not checked, and why (shown with the outcome) */
+	char hsrc[80];           /* the header's source "IP:PORT", as logs show it ("" none) */
 	char summary[512];       /* instead of the outcome of one connection (a sweep) */
 	const struct sc_expect *expect; /* the expectations that applied */
 	size_t nexpect;
@@ -627,7 +631,8 @@ static void check_record(struct rn *r, const struct point *pt, const struct sc_r
 {
 	bool sess = rec_want->where == SC_REC_SESSIONS;
 	const struct pf_observer *ob = sess ? &r->p->sessions : &r->p->unauthorized;
-	struct obs_vars v = { .client_id = client_id, .listener = sc_listener_name(pt->l) };
+	struct obs_vars v = { .client_id = client_id, .listener = sc_listener_name(pt->l),
+			      .output = r->target ? r->target->output : NULL };
 	struct sockaddr_storage local = so->res.local;
 	struct ex_record rec;
 	struct ex_addrs ad;
@@ -700,6 +705,22 @@ static void apply_condition(const struct rn *r, struct step_out *so)
 	       so->reason[0] ? " " : "", c->when);
 }
 
+/* Why the target refused, in its own words (the rejections observer). */
+static void rejection_reason(struct rn *r, const struct point *pt, struct step_out *so)
+{
+	const struct pf_observer *o = &r->p->rejections;
+	char port[16], why[300];
+	struct obs_vars v = { .client_id = so->client_id, .listener = sc_listener_name(pt->l),
+			      .peer_port = port, .output = r->target ? r->target->output : NULL };
+	struct perr e;
+
+	if (o->type == PF_OBS_NONE || !net_addr_port(&so->res.local))
+		return;
+	snprintf(port, sizeof(port), "%u", net_addr_port(&so->res.local));
+	if (obs_rejection(o, &v, why, sizeof(why), &e) > 0)
+		append(so->notes, sizeof(so->notes), "%sthe target says: %s", so->notes[0] ? "; " : "", why);
+}
+
 static int step_wait(const struct rn *r, const struct sc_step *st)
 {
 	return st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
@@ -743,6 +764,8 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	}
 	so->sent_len = (size_t)n;
 	view_header(so->sent, so->sent_len, &hv);
+	if (hv.rec == RK_SOURCE)
+		snprintf(so->hsrc, sizeof(so->hsrc), "%s:%ld", hv.ip, hv.port);
 	st = version_step(r, pt, st, &hv, &vstep);
 	so->expect = st->expect;
 	so->nexpect = st->nexpect;
@@ -768,6 +791,8 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	/* The record, while the session is held open (sessions) or after the
 	 * refusal (unauthorized). */
 	apply_condition(r, so);
+	if (!(so->res.outcome == CL_CONNACK && so->res.connack_rc == 0))
+		rejection_reason(r, pt, so);
 	want = idx >= 0 ? record_to_check(r, st, &hv, so, &tmp) : NULL;
 	if (want)
 		check_record(r, pt, want, &hv, o.client_id, so);
@@ -982,8 +1007,97 @@ static unsigned char *bytesdup(const unsigned char *p, size_t n, size_t *len)
 	return c;
 }
 
+/* ---- the target's own words ---------------------------------------------- */
+
+/* The files a target writes about its clients: its output (launch mode)
+ * and the log its observers read. Lines appended while a point runs that
+ * name one of its connections (client id, our source port, the header's
+ * source address) are kept with the point, so a reader sees the broker's
+ * own diagnosis beside the verdict. */
+#define LOG_FILES 3
+#define LOG_KEEP 12
+
+struct logcap {
+	const char *file[LOG_FILES];
+	off_t off[LOG_FILES];
+	int n;
+};
+
+static void logcap_add(struct logcap *lc, const char *file)
+{
+	struct stat st;
+	int i;
+
+	if (!file || !*file || lc->n == LOG_FILES)
+		return;
+	for (i = 0; i < lc->n; i++)
+		if (!strcmp(lc->file[i], file))
+			return;
+	lc->file[lc->n] = file;
+	lc->off[lc->n++] = stat(file, &st) == 0 ? st.st_size : 0;
+}
+
+static void logcap_begin(const struct rn *r, struct logcap *lc)
+{
+	memset(lc, 0, sizeof(*lc));
+	if (r->target)
+		logcap_add(lc, r->target->output);
+	if (r->p->sessions.type == PF_OBS_LOG)
+		logcap_add(lc, r->p->sessions.file);
+	if (r->p->unauthorized.type == PF_OBS_LOG)
+		logcap_add(lc, r->p->unauthorized.file);
+}
+
+/* Does a log line name one of the point's connections? */
+static bool about(const char *line, const struct step_out *so, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char port[16];
+		const char *p;
+
+		if (so[i].client_id[0] && strstr(line, so[i].client_id))
+			return true;
+		if (so[i].hsrc[0] && strstr(line, so[i].hsrc))
+			return true;
+		snprintf(port, sizeof(port), ":%u", net_addr_port(&so[i].res.local));
+		for (p = strstr(line, port); p && net_addr_port(&so[i].res.local); p = strstr(p + 1, port))
+			if (!isdigit((unsigned char)p[strlen(port)]))
+				return true;
+	}
+	return false;
+}
+
+static char *logcap_end(const struct logcap *lc, const struct step_out *so, size_t n)
+{
+	char out[LOG_KEEP * 320] = "";
+	int kept = 0, i;
+
+	for (i = 0; i < lc->n; i++) {
+		FILE *f = fopen(lc->file[i], "r");
+		char line[1024];
+
+		if (!f)
+			continue;
+		if (fseeko(f, lc->off[i], SEEK_SET) == 0)
+			while (kept < LOG_KEEP && fgets(line, sizeof(line), f)) {
+				line[strcspn(line, "\r\n")] = '\0';
+				line[300] = '\0';
+				/* a launcher may copy the log to its output: once is enough */
+				if (!about(line, so, n) || strstr(out, line))
+					continue;
+				append(out, sizeof(out), "%s%s", kept ? "\n" : "", line);
+				kept++;
+			}
+		fclose(f);
+	}
+	return out[0] ? xstrdup(out) : NULL;
+}
+
 static void run_point(struct rn *r, struct point *pt)
 {
+	struct logcap lc;
 	const struct scenario *s = pt->s;
 	struct step_out *so;
 	struct cl_conn **held;
@@ -992,6 +1106,7 @@ static void run_point(struct rn *r, struct point *pt)
 	enum rpt_grade grade = RPT_PASS;
 	int64_t t0 = net_now_ms();
 
+	logcap_begin(r, &lc);
 	so = calloc(s->nsteps, sizeof(*so));
 	held = calloc(s->nsteps, sizeof(*held));
 	for (i = 0; i < s->nsteps; i++)
@@ -1061,6 +1176,7 @@ static void run_point(struct rn *r, struct point *pt)
 	pt->sent = bytesdup(so[worst_step].sent, so[worst_step].sent_len, &pt->sent_len);
 	pt->received = bytesdup(so[worst_step].res.rx, so[worst_step].res.rx_len, &pt->received_len);
 	pt->duration_ms = net_now_ms() - t0;
+	pt->log = logcap_end(&lc, so, s->nsteps);
 	free(so);
 	free(held);
 }
@@ -1079,7 +1195,8 @@ static void free_point(struct point *pt)
 	free(pt->sent);
 	free(pt->received);
 	free(pt->recorded);
-	pt->reason = pt->actual = pt->recorded = NULL;
+	free(pt->log);
+	pt->reason = pt->actual = pt->recorded = pt->log = NULL;
 	pt->expected = NULL;
 	pt->nexpected = 0;
 	pt->sent = pt->received = NULL;
@@ -1116,6 +1233,7 @@ static void flush_ready(struct rn *r)
 		res.received = pt->received;
 		res.received_len = pt->received_len;
 		res.recorded = pt->recorded;
+		res.log = pt->log;
 		res.duration_ms = pt->duration_ms;
 		if (pt->clause && pt->grade != RPT_PASS && pt->grade != RPT_SKIP) {
 			res.clause = pt->clause->id;
@@ -1132,6 +1250,166 @@ static void flush_ready(struct rn *r)
 		free_point(pt);
 		r->next_print++;
 	}
+}
+
+/* ---- pre-flight ----------------------------------------------------------- */
+
+/* Before the catalog: does each listener do what the profile declares
+ * (reachable; TLS / WebSocket / MQTT; a header required, refused or
+ * optional), and does the sessions observer find a client that is
+ * connected? A mismatch is one diagnosis instead of hundreds of FAILs. */
+
+static const char *mode_behaviour(enum sc_mode m)
+{
+	switch (m) {
+	case SC_MODE_ENABLED: return "requires a PROXY header";
+	case SC_MODE_DISABLED: return "takes no PROXY header";
+	default: return "takes clients with and without a header";
+	}
+}
+
+/* One probe connection on listener l as point pt would make it. */
+static void probe_step(struct rn *r, struct point *pt, enum sc_payload pay, struct step_out *so)
+{
+	struct sc_step st;
+	struct sc_expect x;
+
+	memset(&st, 0, sizeof(st));
+	memset(&x, 0, sizeof(x));
+	st.send.payload = pay;
+	st.send.header.version = PF_TAKES(&r->p->l[pt->l], 2) ? 2 : 1;
+	st.send.header.command = PP_CMD_PROXY;
+	st.send.header.family = PP_FAM_INET;
+	st.send.header.transport = -1;
+	st.send.header.src = "192.0.2.250:40250";
+	st.send.header.dst = "198.51.100.1:1883";
+	st.send.cred = SC_CRED_VALID;
+	st.record.none = true;
+	x.outcome = SC_O_ACCEPTED;
+	st.expect = &x;
+	st.nexpect = 1;
+	run_step(r, pt, &st, so);
+}
+
+static bool accepted(const struct step_out *so)
+{
+	return so->res.outcome == CL_CONNACK && so->res.connack_rc == 0;
+}
+
+/* What went wrong on a probe that should have been served. */
+static void probe_diag(const struct step_out *so, char *buf, size_t cap)
+{
+	char out[400];
+
+	ex_actual_text(&so->act, so->res.detail, out, sizeof(out));
+	switch (so->res.outcome) {
+	case CL_TLS_FAIL:
+		snprintf(buf, cap, "the TLS handshake failed (%s): check listeners.<l>.tls", out);
+		break;
+	case CL_WS_FAIL:
+		snprintf(buf, cap, "the WebSocket upgrade was refused (%s): check path and subprotocol", out);
+		break;
+	case CL_CONNACK:
+		snprintf(buf, cap, "the valid credentials were refused (%s): check credentials.valid", out);
+		break;
+	default:
+		snprintf(buf, cap, "%s", out);
+		break;
+	}
+}
+
+static int preflight_observer(struct rn *r, struct point *pt, struct step_out *so, struct perr *e)
+{
+	const struct pf_observer *ob = &r->p->sessions;
+	struct obs_vars v = { .client_id = so->client_id, .listener = sc_listener_name(pt->l),
+			      .output = r->target ? r->target->output : NULL };
+	struct ex_record rec;
+	char excerpt[512];
+	struct perr oe;
+
+	if (ob->type == PF_OBS_NONE)
+		return 0;
+	if (obs_query(ob, &v, &rec, excerpt, sizeof(excerpt), &oe) < 0)
+		return perr_set(e, "pre-flight: the sessions observer cannot be read: %s", oe.msg);
+	if (!rec.found)
+		return perr_set(e, "pre-flight: the sessions observer finds no record of client %s, connected on %s for %d ms (check its url / file and regex, and retry_ms)",
+				so->client_id, sc_listener_name(pt->l), ob->retry_ms);
+	if (!rec.ip[0])
+		return perr_set(e, "pre-flight: the sessions observer's record of %s shows no client IP (ip_field / ip group): %s",
+				so->client_id, excerpt);
+	if (r->c->tap)
+		fprintf(r->c->tap, "# pre-flight: the sessions observer sees %s: IP%s%s%s\n", so->client_id,
+			rec.port_hidden ? "" : ", port", rec.peer_ip_hidden ? "" : ", peer IP",
+			rec.peer_port_hidden ? "" : ", peer port");
+	return 0;
+}
+
+static int preflight_listener(struct rn *r, enum sc_listener l, bool *observed, struct perr *e)
+{
+	static struct scenario probe_scenario = { .id = "pre-flight", .title = "pre-flight" };
+	const struct pf_listener *li = &r->p->l[l];
+	struct point pt;
+	struct step_out *a = calloc(2, sizeof(*a)), *b = a + 1;
+	char diag[600];
+	int rc = 0;
+
+	if (!a)
+		return perr_set(e, "out of memory");
+	memset(&pt, 0, sizeof(pt));
+	pt.s = &probe_scenario;
+	pt.l = l;
+	pt.mode = li->mode;
+	/* a: what the declared mode serves; b: what it must not (or, for
+	 * optional, the other way it serves). */
+	probe_step(r, &pt, li->mode == SC_MODE_ENABLED ? SC_PAY_HEADER : SC_PAY_NONE, a);
+	if (li->mode != SC_MODE_OPTIONAL || !accepted(a))
+		probe_step(r, &pt, li->mode == SC_MODE_ENABLED ? SC_PAY_NONE : SC_PAY_HEADER, b);
+	if (!accepted(a)) {
+		probe_diag(a, diag, sizeof(diag));
+		if (accepted(b))
+			rc = perr_set(e, "pre-flight: listener %s (%s:%u) %s, but the profile says PROXY %s (it %s): a client %s was refused (%s), one %s was served",
+				      sc_listener_name(l), li->host, li->port,
+				      li->mode == SC_MODE_ENABLED ? "takes no PROXY header" : "requires a PROXY header",
+				      sc_mode_name(li->mode), mode_behaviour(li->mode),
+				      li->mode == SC_MODE_ENABLED ? "with a header" : "without a header", diag,
+				      li->mode == SC_MODE_ENABLED ? "without" : "with one");
+		else
+			rc = perr_set(e, "pre-flight: listener %s (%s:%u, PROXY %s) does not serve a client as declared: %s",
+				      sc_listener_name(l), li->host, li->port, sc_mode_name(li->mode), diag);
+	} else if (li->mode != SC_MODE_OPTIONAL && accepted(b)) {
+		rc = perr_set(e, "pre-flight: listener %s (%s:%u) serves clients %s a PROXY header, but the profile says PROXY %s (it %s)",
+			      sc_listener_name(l), li->host, li->port,
+			      li->mode == SC_MODE_ENABLED ? "without" : "with", sc_mode_name(li->mode),
+			      mode_behaviour(li->mode));
+	} else {
+		if (r->c->tap)
+			fprintf(r->c->tap, "# pre-flight: %s: PROXY %s as declared (%s)\n", sc_listener_name(l),
+				sc_mode_name(li->mode), mode_behaviour(li->mode));
+		if (!*observed) {
+			*observed = true;
+			rc = preflight_observer(r, &pt, a, e);
+		}
+	}
+	cl_close(a->conn, true);
+	cl_close(b->conn, true);
+	free(a);
+	return rc;
+}
+
+static int preflight(struct rn *r, struct perr *e)
+{
+	bool observed = false;
+	int l;
+
+	if (r->c->no_preflight)
+		return 0;
+	for (l = 0; l < SC_NLISTENERS; l++) {
+		if (!r->p->l[l].present || (r->c->listeners && !(r->c->listeners & (1u << l))))
+			continue;
+		if (preflight_listener(r, (enum sc_listener)l, &observed, e) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- liveness ------------------------------------------------------------ */
@@ -1475,6 +1753,12 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 			rc = RN_UNREACHABLE;
 			goto out;
 		}
+		if (preflight(&r, e) < 0) {
+			if (c->tap)
+				rpt_tap_bail(c->tap, e->msg);
+			rc = RN_UNREACHABLE;
+			goto out;
+		}
 		base_checked = true;
 	}
 	if (c->tap) {
@@ -1521,11 +1805,21 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 				continue;
 			}
 			launched = true;
+			r.target = &t;
+			r.group = gr;
 			if (!base_checked) {
 				char why[1024];
 
 				if (!reachable(&r, why, sizeof(why))) {
 					perr_set(e, "target %s unreachable: %s", r.p->name, why);
+					if (c->tap)
+						rpt_tap_bail(c->tap, e->msg);
+					ln_stop(r.p, &t);
+					ln_cleanup(&t);
+					rc = RN_UNREACHABLE;
+					goto out;
+				}
+				if (preflight(&r, e) < 0) {
 					if (c->tap)
 						rpt_tap_bail(c->tap, e->msg);
 					ln_stop(r.p, &t);

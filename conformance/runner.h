@@ -25,6 +25,7 @@ struct rn_config {
 	int jobs;                /* worker threads, >= 1 */
 	int timeout_ms;          /* 0: the profile's */
 	bool strict, verbose;
+	bool no_preflight;       /* skip the pre-flight checks of listeners and observers */
 	FILE *tap;               /* TAP stream, NULL for none */
 };
 

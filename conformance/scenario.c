@@ -771,10 +771,8 @@ static int parse_expect_item(struct ld *l, yaml_node_t *n, struct sc_expect *x)
 		return yx_err(l->d, n, l->e, "%s: outcome connack needs code or codes", ctx(l, "expect"));
 	if ((v = yx_get(l->d, n, "within_ms")) && parse_wait(l, v, "expect.within_ms", &x->within_ms) < 0)
 		return -1;
-	if ((v = yx_get(l->d, n, "after_ms")) && get_int(l, v, "expect.after_ms", 1, 600000, &num) < 0)
+	if ((v = yx_get(l->d, n, "after_ms")) && parse_wait(l, v, "expect.after_ms", &x->after_ms) < 0)
 		return -1;
-	if (v)
-		x->after_ms = (int)num;
 	if ((v = yx_get(l->d, n, "grade"))) {
 		if (get_str(l, v, "expect.grade", &str) < 0)
 			return -1;

@@ -149,7 +149,8 @@ struct sc_expect {
 	int codes[SC_MAX_CODES];
 	size_t ncodes;
 	int within_ms;       /* 0 = no bound; SC_WAIT_HEADER_TIMEOUT */
-	int after_ms;        /* only when the outcome came this late or later (0 = any time) */
+	int after_ms;        /* only when the outcome came this late or later (0 = any time);
+			      * SC_WAIT_HEADER_TIMEOUT: half the profile's header timeout */
 	enum rpt_grade grade;
 	char *note;          /* why this grade (shown for non-PASS grades) */
 	const struct sc_clause *clause; /* its own sentence, or NULL: the step's
