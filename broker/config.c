@@ -26,7 +26,7 @@ enum field {
 	F_L_ENABLED, F_L_ADDR, F_L_PORT, F_L_PROXY_ENABLED, F_L_PROXY_MODE,
 	F_L_TRUSTED, F_L_CERT, F_L_KEY, F_L_CA, F_L_CLIENT_AUTH, F_L_PATH,
 	F_ADM_ENABLED, F_ADM_ADDR, F_ADM_PORT, F_ADM_TOKEN,
-	F_SEC_ANON, F_SEC_USERS,
+	F_SEC_ANON, F_SEC_USERS, F_SEC_CERT_ID,
 	F_MQTT_MAXPKT, F_MQTT_KA,
 	F_SESS_MAX, F_SESS_UNAUTH,
 	F_LOG_LEVEL, F_LOG_FILE,
@@ -128,6 +128,8 @@ static void build_keys(void)
 	add_key("admin.token", "ADMIN_TOKEN", F_ADM_TOKEN, T_SECRET, -1, NULL, -1, 0, 0);
 	add_key("security.allow_anonymous", "SECURITY_ALLOW_ANONYMOUS", F_SEC_ANON, T_BOOL, -1, "true", -1, 0, 0);
 	add_key("security.users", "SECURITY_USERS", F_SEC_USERS, T_USERS, -1, NULL, -1, 0, 0);
+	add_key("security.proxy_cert_identity", "SECURITY_PROXY_CERT_IDENTITY", F_SEC_CERT_ID, T_BOOL, -1,
+		"false", -1, 0, 0);
 	add_key("mqtt.max_packet_size", "MQTT_MAX_PACKET_SIZE", F_MQTT_MAXPKT, T_UINT, -1, "1048576", -1, 16, 268435460);
 	add_key("mqtt.keepalive_max", "MQTT_KEEPALIVE_MAX", F_MQTT_KA, T_UINT, -1, "65535", -1, 1, 65535);
 	add_key("sessions.max_kept", "SESSIONS_MAX_KEPT", F_SESS_MAX, T_UINT, -1, "10000", -1, 1, 10000000);
@@ -990,6 +992,7 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 		case F_L_PROXY_ENABLED: l->proxy_enabled = b; l->proxy_explicit = true; break;
 		case F_ADM_ENABLED: c->admin.enabled = b; break;
 		case F_SEC_ANON: c->security.allow_anonymous = b; break;
+		case F_SEC_CERT_ID: c->security.proxy_cert_identity = b; break;
 		default: break;
 		}
 		return 0;
@@ -1207,6 +1210,13 @@ static int validate(struct cfg *c, struct perr *e)
 		    addr_overlap(c->admin.bind_address, l->bind_address))
 			return perr_set(e, "%s: admin.bind_port: port %u is already used by listener.%s",
 					kloc(c, F_ADM_PORT, -1), l->bind_port, n);
+		/* An identity from a header is only as good as the proxy that
+		 * wrote it: never from a source anyone can be. */
+		if (c->security.proxy_cert_identity && l->proxy_enabled && l->ntrusted == 0)
+			return perr_set(e, "%s: security.proxy_cert_identity: listener.%s takes PROXY headers "
+					"from any source (listener.%s.trusted_proxies is not set): a client could "
+					"claim any certificate; set the proxies to trust",
+					kloc(c, F_SEC_CERT_ID, -1), n, n);
 	}
 	return 0;
 }
@@ -1334,6 +1344,7 @@ static void print_value(FILE *f, const struct cfg *c, const struct key *k)
 	case F_ADM_PORT: fprintf(f, "%u", c->admin.bind_port); break;
 	case F_ADM_TOKEN: fputs(c->admin.token ? "***" : "(unset)", f); break;
 	case F_SEC_ANON: fputs(c->security.allow_anonymous ? "true" : "false", f); break;
+	case F_SEC_CERT_ID: fputs(c->security.proxy_cert_identity ? "true" : "false", f); break;
 	case F_SEC_USERS:
 		fputc('[', f);
 		for (size_t i = 0; i < c->security.nusers; i++)

@@ -137,6 +137,9 @@ struct cfg {
 		bool allow_anonymous;
 		struct cfg_user *users;
 		size_t nusers;
+		/* The CN of a client certificate a trusted proxy reports as
+		 * verified (v2 SSL TLV) is the MQTT user name, authenticated. */
+		bool proxy_cert_identity;
 	} security;
 
 	struct {

@@ -446,6 +446,27 @@ static void io_close(void *ctx)
 	conn_finish(ctx);
 }
 
+/* security.proxy_cert_identity: the CN of a client certificate that a
+ * trusted proxy says it verified (v2 SSL TLV: SSL and a certificate in
+ * the client bits, verify 0). Anything less gives no identity. */
+static const char *cert_identity(const struct conn *c)
+{
+	const struct rec_proxy *p = c->rproxy;
+	const struct cfg_listener *lc = c->lis->cfg;
+
+	if (!p || !c->b->cfg->security.proxy_cert_identity || p->version != 2 ||
+	    p->command != PP_CMD_PROXY || !p->ssl_present || !p->ssl_cn || !*p->ssl_cn)
+		return NULL;
+	if (fault_on(FAULT_ANY_CERT_IDENTITY))
+		return p->ssl_cn;
+	if (p->ssl_verify != 0 || !(p->ssl_client & PP2_CLIENT_SSL) ||
+	    !(p->ssl_client & (PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS)))
+		return NULL;
+	if (lc->ntrusted == 0 || !cfg_trusted(lc, &c->peer))
+		return NULL;
+	return p->ssl_cn;
+}
+
 static void mqtt_start(struct conn *c)
 {
 	struct eng_client_info info;
@@ -459,6 +480,7 @@ static void mqtt_start(struct conn *c)
 	snprintf(info.tls_version, sizeof(info.tls_version), "%s", c->tls_version);
 	snprintf(info.tls_cipher, sizeof(info.tls_cipher), "%s", c->tls_cipher);
 	info.proxy = c->rproxy;
+	info.cert_identity = cert_identity(c);
 	info.opaque = c;
 	c->ec = eng_client_new(c->b->eng, &info, &io);
 	if (!c->ec) {

@@ -1094,8 +1094,13 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 	c->info.mqtt_version = cn->version;
 	c->info.clean = cn->clean;
 	c->client_id = dupn(cn->client_id.p, cn->client_id.len);
-	c->username = cn->has_username ? dupn(cn->username.p, cn->username.len) : NULL;
-	if (!c->client_id || (cn->has_username && !c->username)) {
+	if (c->info.cert_identity)
+		/* The proxy verified the client's certificate: its CN is who
+		 * the client is, whatever user name the CONNECT carries. */
+		c->username = dupn(c->info.cert_identity, strlen(c->info.cert_identity));
+	else
+		c->username = cn->has_username ? dupn(cn->username.p, cn->username.len) : NULL;
+	if (!c->client_id || (c->info.cert_identity && !c->username) || (cn->has_username && !c->username)) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 		return;
@@ -1132,7 +1137,7 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 		connect_refuse(c, 0, MQTT_RC_BAD_AUTHENTICATION_METHOD, ENG_DISC_CLOSED);
 		return;
 	}
-	if (!auth_check(eng, cn, c->username, &why)) {
+	if (!c->info.cert_identity && !auth_check(eng, cn, c->username, &why)) {
 		bool anon = why && strcmp(why, ENG_AUTH_ANONYMOUS_NOT_ALLOWED) == 0;
 
 		eng->st.auth_failures++;

@@ -55,6 +55,9 @@ struct eng_client_info {
 	char tls_cipher[96];             /* "" without TLS */
 	const void *proxy;               /* PROXY details (e.g. struct rec_proxy), NULL: no
 					    header. Owned by the core; must outlive the client. */
+	const char *cert_identity;       /* CN of a client certificate a trusted proxy verified
+					    (security.proxy_cert_identity), or NULL: when set it
+					    is the user name, authenticated. Owned by the core. */
 	void *opaque;                    /* the core's per-connection pointer, passed back untouched */
 
 	/* Filled by the engine. */

@@ -30,6 +30,8 @@ static const struct {
 		"abort() on a v2 header that carries a UNIQUE_ID TLV" },
 	[FAULT_V2_ONLY] = { "v2-only",
 		"refuse v1 headers, as a listener configured for one version does" },
+	[FAULT_ANY_CERT_IDENTITY] = { "any-cert-identity",
+		"security.proxy_cert_identity: take the SSL TLV's CN whether or not the proxy verified a certificate" },
 };
 
 static bool fault_bits[FAULT_COUNT];

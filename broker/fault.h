@@ -26,6 +26,7 @@ enum fault {
 	FAULT_SPLIT_WRONG_ADDRESS, /* a header that came in pieces: record its destination */
 	FAULT_CRASH_UNIQUE_ID,     /* abort() on a v2 header with a UNIQUE_ID TLV */
 	FAULT_V2_ONLY,             /* refuse v1 headers, as a listener set to one version does */
+	FAULT_ANY_CERT_IDENTITY,   /* proxy_cert_identity takes any SSL TLV CN, verified or not */
 	FAULT_COUNT
 };
 

@@ -315,6 +315,21 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 			return RPT_FAIL;
 		}
 	}
+	if (r->identity != SC_ID_UNCHECKED && !rec->username_hidden && addrs->cert_cn) {
+		bool same = rec->has_username && !strcmp(rec->username, addrs->cert_cn);
+
+		if (r->identity == SC_ID_CERT && !same) {
+			snprintf(why, cap, "recorded user %s%s%s, expected the certificate's CN '%s' as identity",
+				 rec->has_username ? "'" : "(none)", rec->has_username ? rec->username : "",
+				 rec->has_username ? "'" : "", addrs->cert_cn);
+			return RPT_FAIL;
+		}
+		if (r->identity == SC_ID_NOT_CERT && same) {
+			snprintf(why, cap, "the certificate's CN '%s' became the identity, though the header does not vouch for it",
+				 addrs->cert_cn);
+			return RPT_FAIL;
+		}
+	}
 	label = want(&r->peer_port, addrs, &ip, &port);
 	if (label && !rec->peer_port_hidden) {
 		if (!rec->has_peer_port) {
@@ -343,5 +358,7 @@ const char *ex_record_unchecked(const struct sc_record *r, const struct ex_recor
 	UNCHECKED(peer_ip, peer_ip_hidden, "peer IP")
 	UNCHECKED(peer_port, peer_port_hidden, "peer port")
 #undef UNCHECKED
+	if (r->identity != SC_ID_UNCHECKED && rec->username_hidden)
+		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%suser name", n ? ", " : "");
 	return buf;
 }

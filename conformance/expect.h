@@ -57,6 +57,9 @@ struct ex_record {
 	char peer_ip[64];
 	long peer_port;
 	int connected;           /* -1 unknown, 0 false, 1 true */
+	bool has_username;
+	char username[128];
+	bool username_hidden;    /* the observer shows no user name */
 	/* What the observer cannot show at all (no port field, no port group
 	 * in its regex): checks of these parts are skipped, not failed. */
 	bool port_hidden, peer_ip_hidden, peer_port_hidden;
@@ -69,6 +72,7 @@ struct ex_addrs {
 	long header_port;
 	const char *peer_ip;     /* our socket's local address: what the broker sees */
 	long peer_port;
+	const char *cert_cn;     /* the CN the header's SSL TLV carries, NULL when none */
 };
 
 /* Check rec against r. Returns RPT_PASS, or RPT_FAIL with why in buf

@@ -170,6 +170,7 @@ int obs_from_json(const struct pf_observer *o, const char *body, const char *cli
 	rec->port_hidden = !o->port_field;
 	rec->peer_ip_hidden = !o->peer_ip_field;
 	rec->peer_port_hidden = !o->peer_port_field;
+	rec->username_hidden = !o->username_field;
 	if (excerpt && cap)
 		excerpt[0] = '\0';
 	doc = json_loads(body, JSON_DECODE_ANY, &je);
@@ -188,6 +189,8 @@ int obs_from_json(const struct pf_observer *o, const char *body, const char *cli
 			rec->has_peer_port = port_of(obs_json_path(r, o->peer_port_field), &rec->peer_port);
 		if (o->connected_field && (v = obs_json_path(r, o->connected_field)) && json_is_boolean(v))
 			rec->connected = json_is_true(v) ? 1 : 0;
+		if (o->username_field && (v = obs_json_path(r, o->username_field)))
+			rec->has_username = json_text(v, rec->username, sizeof(rec->username));
 		if (excerpt && cap) {
 			char *dump = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
 
@@ -409,6 +412,7 @@ int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct
 	/* A log line shows no socket peer; a port only with a port group. */
 	rec->port_hidden = r->port_group < 0;
 	rec->peer_ip_hidden = rec->peer_port_hidden = true;
+	rec->username_hidden = true;
 	return 0;
 }
 

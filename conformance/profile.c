@@ -239,7 +239,7 @@ static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct
 {
 	static const char *const http_keys[] = {
 		"type", "url", "auth", "headers", "select", "ip_field", "port_field", "peer_ip_field",
-		"peer_port_field", "connected_field", "retry_ms", "insecure", NULL };
+		"peer_port_field", "connected_field", "username_field", "retry_ms", "insecure", NULL };
 	static const char *const log_keys[] = { "type", "file", "regex", "ip_group", "port_group",
 						"retry_ms", NULL };
 	char what[64];
@@ -303,7 +303,8 @@ static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct
 		    opt_str(l, n, "port_field", what, &o->port_field) < 0 ||
 		    opt_str(l, n, "peer_ip_field", what, &o->peer_ip_field) < 0 ||
 		    opt_str(l, n, "peer_port_field", what, &o->peer_port_field) < 0 ||
-		    opt_str(l, n, "connected_field", what, &o->connected_field) < 0)
+		    opt_str(l, n, "connected_field", what, &o->connected_field) < 0 ||
+		    opt_str(l, n, "username_field", what, &o->username_field) < 0)
 			return -1;
 		if ((v = yx_get(l->d, n, "insecure")) && pbool(l, v, what, &o->insecure) < 0)
 			return -1;
@@ -455,8 +456,8 @@ static int load_doc(struct pl *l)
 {
 	static const char *const keys[] = {
 		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
-		"header_timeout_ms", "mqtt", "crc32c", "listeners", "credentials", "observers", "launch",
-		"configurations", NULL };
+		"header_timeout_ms", "mqtt", "crc32c", "identity", "listeners", "credentials", "observers",
+		"launch", "configurations", NULL };
 	struct profile *p = l->p;
 	yaml_node_t *root = yx_root(l->d), *v;
 	long num;
@@ -500,6 +501,18 @@ static int load_doc(struct pl *l)
 	}
 	if ((v = yx_get(l->d, root, "crc32c")) && pbool(l, v, "crc32c", &p->crc32c) < 0)
 		return -1;
+	if ((v = yx_get(l->d, root, "identity"))) {
+		static const char *const ikeys[] = { "from", NULL };
+		char *from = NULL;
+
+		if (yx_check_keys(l->d, v, ikeys, "identity", l->e) < 0 ||
+		    opt_str(l, v, "from", "identity.from", &from) < 0)
+			return -1;
+		if (!from || strcmp(from, "ssl_cn"))
+			return yx_err(l->d, v, l->e, "identity.from: '%s' is not ssl_cn (the one identity the catalog checks)",
+				      from ? from : "");
+		p->identity_ssl_cn = true;
+	}
 	if ((v = yx_get(l->d, root, "mqtt"))) {
 		if (pint(l, v, "mqtt", 4, 5, &num) < 0)
 			return -1;

@@ -62,6 +62,7 @@ struct pf_observer {
 	char *array_field;     /* NULL: the document is the array (when match_field) */
 	char *match_field;     /* NULL: the document is the record */
 	char *ip_field, *port_field, *peer_ip_field, *peer_port_field, *connected_field;
+	char *username_field;  /* the user name the broker recorded (identity checks) */
 	bool insecure;
 	/* log */
 	char *file;
@@ -106,6 +107,8 @@ struct profile {
 	int header_timeout_ms;
 	int mqtt;
 	bool crc32c;           /* the broker verifies the v2 CRC32C TLV (declared) */
+	bool identity_ssl_cn;  /* identity.from: ssl_cn - the user name is the CN of a
+				* client certificate the proxy verified (v2 SSL TLV) */
 	struct pf_listener l[SC_NLISTENERS];
 	struct pf_cred valid, invalid;
 	bool anonymous;

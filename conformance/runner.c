@@ -152,6 +152,10 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 		snprintf(buf, cap, "listener %s absent from the profile", sc_listener_name(l));
 		return buf;
 	}
+	if ((s->needs & SC_NEEDS_IDENTITY) && !p->identity_ssl_cn) {
+		snprintf(buf, cap, "the profile declares no identity taken from the header (identity.from)");
+		return buf;
+	}
 	if (!mode_in(s->modes, mode)) {
 		char m[64];
 
@@ -376,6 +380,7 @@ struct hdr_view {
 	char ip[64];             /* RK_SOURCE: the header's source, IPv4-mapped unmapped */
 	long port;
 	const char *clause_id;   /* the sentence behind the automatic address check */
+	char cn[128];            /* the SSL TLV's CN ("" when none) */
 };
 
 static void view_header(const unsigned char *b, size_t n, struct hdr_view *v)
@@ -394,6 +399,8 @@ static void view_header(const unsigned char *b, size_t n, struct hdr_view *v)
 	o.max_len = PP_V2_MAX_LEN;
 	if (pp_parse(b, n, &o, &h, NULL) <= 0)
 		return;
+	if (h.ssl.present && h.ssl.cn.ptr)
+		snprintf(v->cn, sizeof(v->cn), "%.*s", (int)h.ssl.cn.len, (const char *)h.ssl.cn.ptr);
 	if (h.command == PP_CMD_LOCAL) {
 		v->rec = RK_PEER;
 		v->clause_id = "pp2/local-accept";
@@ -645,6 +652,7 @@ static void check_record(struct rn *r, const struct point *pt, const struct sc_r
 	ad.header_port = hv->rec == RK_SOURCE ? hv->port : 0;
 	ad.peer_ip = peer_ip;
 	ad.peer_port = net_addr_port(&local);
+	ad.cert_cn = hv->cn[0] ? hv->cn : NULL;
 	if (obs_query(ob, &v, &rec, so->recorded, sizeof(so->recorded), &oe) < 0) {
 		snprintf(why, sizeof(why), "observer: %s", oe.msg);
 		worsen(so, RPT_FAIL, rec_want->clause, why);

@@ -833,7 +833,7 @@ static int parse_addr_check(struct ld *l, yaml_node_t *n, const char *what, stru
 static int parse_record(struct ld *l, yaml_node_t *n, struct sc_record *r)
 {
 	static const char *const keys[] = { "where", "ip", "port", "peer_ip", "peer_port", "clause",
-					    NULL };
+					    "identity", NULL };
 	yaml_node_t *v;
 	char *s;
 
@@ -851,6 +851,16 @@ static int parse_record(struct ld *l, yaml_node_t *n, struct sc_record *r)
 		return -1;
 	if ((v = yx_get(l->d, n, "clause")) && get_clause(l, v, "record.clause", &r->clause) < 0)
 		return -1;
+	if ((v = yx_get(l->d, n, "identity"))) {
+		if (get_str(l, v, "record.identity", &s) < 0)
+			return -1;
+		if (!strcmp(s, "cert"))
+			r->identity = SC_ID_CERT;
+		else if (!strcmp(s, "not-cert"))
+			r->identity = SC_ID_NOT_CERT;
+		else
+			return err_at(l, v, "record.identity", "'%s' is not cert or not-cert", s);
+	}
 	if ((v = yx_get(l->d, n, "where"))) {
 		if (get_str(l, v, "record.where", &s) < 0)
 			return -1;
@@ -954,10 +964,10 @@ static int check_configuration(struct ld *l, yaml_node_t *n, const char *conf)
 
 static const char *const scenario_keys[] = {
 	"id", "title", "ref", "clause", "tags", "family", "applies", "configuration", "send", "expect",
-	"record", "steps", "probe_after", NULL };
+	"record", "steps", "probe_after", "needs", NULL };
 static const char *const defaults_keys[] = {
 	"ref", "clause", "tags", "family", "applies", "configuration", "send", "expect", "record",
-	"probe_after", NULL };
+	"probe_after", "needs", NULL };
 static const char *const step_keys[] = { "send", "expect", "record", "clause", NULL };
 
 static int add_tags(struct ld *l, yaml_node_t *n, struct scenario *s)
@@ -1014,6 +1024,18 @@ static int apply_common(struct ld *l, yaml_node_t *n, struct scenario *s, struct
 	}
 	if ((v = yx_get(l->d, n, "probe_after")) && get_bool(l, v, "probe_after", &s->probe_after) < 0)
 		return -1;
+	if ((v = yx_get(l->d, n, "needs"))) {
+		char **list;
+		size_t cnt, i;
+
+		if (yx_strlist(l->d, v, l->a, ctx(l, "needs"), &list, &cnt, l->e) < 0)
+			return -1;
+		for (i = 0; i < cnt; i++) {
+			if (strcmp(list[i], "identity"))
+				return err_at(l, v, "needs", "'%s' is not identity", list[i]);
+			s->needs |= SC_NEEDS_IDENTITY;
+		}
+	}
 	if ((v = yx_get(l->d, n, "send")) && parse_send(l, v, &st->send) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "expect")) && parse_expect(l, v, st) < 0)

@@ -93,6 +93,8 @@ struct sc_header {
 };
 
 enum sc_cred { SC_CRED_VALID = 0, SC_CRED_INVALID, SC_CRED_NONE };
+/* What a scenario needs of the profile beyond listeners and observers. */
+#define SC_NEEDS_IDENTITY 0x1u  /* the target derives an identity from TLVs (profile identity) */
 enum sc_bind { SC_BIND_CLIENT = 0, SC_BIND_UNTRUSTED };
 
 #define SC_WAIT_HEADER_TIMEOUT (-1) /* wait_ms / within_ms: the profile's header timeout + 1 s */
@@ -171,6 +173,8 @@ struct sc_record {
 	struct sc_addr_check ip, port, peer_ip, peer_port;
 	const struct sc_clause *clause; /* what a wrong record breaks (default: the step's) */
 	bool none;           /* `record: none`: no address check, not even the automatic one */
+	enum sc_identity { SC_ID_UNCHECKED = 0, SC_ID_CERT, SC_ID_NOT_CERT } identity;
+			     /* the recorded user name is / is not the CN of the header's SSL TLV */
 };
 
 struct sc_step {
@@ -192,6 +196,7 @@ struct scenario {
 	struct sc_step *steps;
 	size_t nsteps;
 	bool probe_after;    /* check the listener still serves a normal client afterwards */
+	unsigned needs;      /* SC_NEEDS_* */
 	char *file;
 	int line;
 	bool generated;      /* expanded from `mutations:` */

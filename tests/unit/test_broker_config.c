@@ -674,6 +674,22 @@ static void test_error_bad_cidr(void **state)
 	assert_non_null(strstr(e.msg, "banana"));
 }
 
+/* An identity from a header needs proxies to trust: never from anyone. */
+static void test_cert_identity_needs_trusted(void **state)
+{
+	struct cfg c;
+	struct perr e;
+
+	(void)state;
+	assert_int_equal(cfg_load(yaml("listener:\n  proxy_enabled: true\nsecurity:\n  proxy_cert_identity: true\n"),
+				  &c, &e), -1);
+	assert_non_null(strstr(e.msg, "security.proxy_cert_identity: listener.tcp takes PROXY headers from any source"));
+	assert_int_equal(cfg_load(yaml("listener:\n  proxy_enabled: true\n  trusted_proxies: [10.0.0.0/8]\n"
+				       "security:\n  proxy_cert_identity: true\n"), &c, &e), 0);
+	assert_true(c.security.proxy_cert_identity);
+	cfg_free(&c);
+}
+
 static void test_error_bad_duration_and_enums(void **state)
 {
 	(void)state;
@@ -960,6 +976,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_bad_bool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_bad_cidr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_identity_needs_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_bad_duration_and_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_tls_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_duplicates_and_structure, setup, teardown),

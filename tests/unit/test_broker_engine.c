@@ -147,7 +147,15 @@ static struct eng *mk_default(void)
 	return mk(&cfg);
 }
 
+static void fake_open_id(struct eng *eng, struct fake *f, const char *listener, const char *cert_id);
+
 static void fake_open(struct eng *eng, struct fake *f, const char *listener)
+{
+	fake_open_id(eng, f, listener, NULL);
+}
+
+/* cert_id: the CN of a certificate the proxy verified (NULL: none). */
+static void fake_open_id(struct eng *eng, struct fake *f, const char *listener, const char *cert_id)
 {
 	struct eng_client_info info;
 	struct eng_io io = { f_send, f_close, f };
@@ -165,6 +173,7 @@ static void fake_open(struct eng *eng, struct fake *f, const char *listener)
 	pe->sin_port = htons(5555);
 	inet_pton(AF_INET, "10.0.0.1", &pe->sin_addr);
 	info.proxy = &proxy_token;
+	info.cert_identity = cert_id;
 	info.opaque = f;
 	f->c = eng_client_new(eng, &info, &io);
 	assert_non_null(f->c);
@@ -500,6 +509,37 @@ static void test_connect_v5_and_split(void **state)
 	assert_int_equal(R.removed, 0);
 	eng_tick(eng, T0 + 100);
 	assert_int_equal(R.removed, 1);
+	eng_free(eng);
+}
+
+/* A verified certificate's CN (from the core) is the user name, and
+ * authenticates: the CONNECT's own user name and password do not matter. */
+static void test_cert_identity(void **state)
+{
+	static const struct eng_user users[] = { { "alice", "secret" } };
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake f;
+	int in_rc, before;
+	struct copts o = { .version = 4, .id = "dev-9", .clean = true, .user = "mallory", .pass = "x" };
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = false;
+	cfg.users = users;
+	cfg.n_users = 1;
+	eng = mk(&cfg);
+	before = R.auth_failed;
+	fake_open_id(eng, &f, "ssl", "device-9");
+	assert_int_equal(connect_o(&f, &o, &in_rc, NULL), 0);
+	assert_int_equal(R.auth_failed, before);
+	assert_string_equal(R.username, "device-9");
+	fake_free(&f);
+	/* without one, the same CONNECT is refused */
+	fake_open(eng, &f, "ssl");
+	assert_int_equal(connect_o(&f, &o, &in_rc, NULL), 4);
+	assert_int_equal(R.auth_failed, before + 1);
+	fake_free(&f);
 	eng_free(eng);
 }
 
@@ -1845,6 +1885,7 @@ int main(void)
 		cmocka_unit_test(test_connect_v311),
 		cmocka_unit_test(test_connect_v5_and_split),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_cert_identity),
 		cmocka_unit_test(test_auth_callback_and_method),
 		cmocka_unit_test(test_client_id_rules),
 		cmocka_unit_test(test_keepalive_max),

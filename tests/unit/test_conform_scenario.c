@@ -604,7 +604,7 @@ static void test_check_record(void **state)
 {
 	struct sc_record r;
 	struct ex_record rec;
-	struct ex_addrs ad = { "203.0.113.10", 50010, "127.0.0.7", 41234 };
+	struct ex_addrs ad = { "203.0.113.10", 50010, "127.0.0.7", 41234, NULL };
 	char why[256];
 
 	(void)state;
