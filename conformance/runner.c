@@ -1690,12 +1690,121 @@ const struct scenario **rn_select(const struct rn_config *c, size_t *n)
 	return v;
 }
 
+/* The target answers and behaves as declared (reachable, pre-flight):
+ * 0, or RN_UNREACHABLE with *e set and "Bail out!" in the TAP. */
+static int target_ready(struct rn *r, struct perr *e)
+{
+	char why[1024];
+
+	if (!reachable(r, why, sizeof(why)))
+		perr_set(e, "target %s unreachable: %s", r->p->name, why);
+	else if (preflight(r, e) == 0)
+		return 0;
+	if (r->c->tap)
+		rpt_tap_bail(r->c->tap, e->msg);
+	return RN_UNREACHABLE;
+}
+
+/* One point per selected scenario and listener, each planned (where it
+ * runs, or why it is skipped). */
+static int plan_points(struct rn *r, const struct scenario **sel, size_t nsel, struct perr *e)
+{
+	const struct rn_config *c = r->c;
+	size_t i, k = 0;
+	int l;
+
+	for (l = 0; l < SC_NLISTENERS; l++)
+		if (!c->listeners || (c->listeners & (1u << l)))
+			k++;
+	r->npt = nsel * k;
+	r->pt = calloc(r->npt, sizeof(*r->pt));
+	r->queue = calloc(r->npt, sizeof(*r->queue));
+	r->suspects = calloc(r->npt, sizeof(*r->suspects));
+	if (!r->pt || !r->queue || !r->suspects)
+		return perr_set(e, "out of memory");
+	/* The base configuration runs first (group 0), then the others in
+	 * the order scenarios first ask for them. */
+	if (group_find_or_add(r, NULL, e) < 0)
+		return RN_ERROR;
+	k = 0;
+	for (i = 0; i < nsel; i++)
+		for (l = 0; l < SC_NLISTENERS; l++) {
+			if (c->listeners && !(c->listeners & (1u << l)))
+				continue;
+			r->pt[k].s = sel[i];
+			r->pt[k].l = (enum sc_listener)l;
+			r->pt[k].index = k;
+			if (plan_point(r, &r->pt[k], e) < 0)
+				return RN_ERROR;
+			k++;
+		}
+	return 0;
+}
+
+/* Run the points of group g: start the target in its configuration (launch
+ * mode), check it the first time, run, recover from crashes, stop it.
+ * 0, or RN_UNREACHABLE when the base target never comes up. */
+static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
+{
+	struct group *gr = &r->groups[g];
+	struct ln_target t;
+	struct perr le;
+	size_t i;
+	int rc = 0;
+
+	r->nqueue = 0;
+	for (i = 0; i < r->npt; i++)
+		if (r->pt[i].group == g && !r->pt[i].done)
+			r->queue[r->nqueue++] = i;
+	if (r->nqueue == 0)
+		return 0;
+	r->target = NULL;
+	r->group = gr;
+	if (r->p->launch.present) {
+		if (r->c->verbose)
+			log_info("starting %s%s%s", r->p->name, gr->canon ? " with " : "",
+				 gr->canon ? gr->canon : "");
+		if (ln_start(r->p, gr->env, gr->nenv, &t, &le) < 0) {
+			char why[600];
+
+			ln_cleanup(&t);
+			if (!gr->configuration && !*base_checked) {
+				/* The base launch is the target: nothing answers. */
+				perr_set(e, "target %s did not start: %s", r->p->name, le.msg);
+				if (r->c->tap)
+					rpt_tap_bail(r->c->tap, e->msg);
+				return RN_UNREACHABLE;
+			}
+			snprintf(why, sizeof(why), "target did not start with %s: %s",
+				 gr->configuration ? gr->configuration : "its base configuration", le.msg);
+			fail_group(r, g, why);
+			return 0;
+		}
+		r->target = &t;
+	}
+	if (!*base_checked) {
+		rc = target_ready(r, e);
+		*base_checked = rc == 0;
+	}
+	if (rc == 0) {
+		r->next = 0;
+		while (run_queue(r), r->down && recover(r))
+			;
+	}
+	if (r->target) {
+		ln_stop(r->p, &t);
+		ln_cleanup(&t);
+		r->target = NULL;
+	}
+	return rc;
+}
+
 int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 {
 	struct rn r;
 	const struct scenario **sel;
-	size_t nsel, i, k = 0;
-	int g, rc = 0;
+	size_t nsel, i;
+	int g, rc;
 	bool base_checked = false;
 
 	memset(&r, 0, sizeof(r));
@@ -1709,154 +1818,36 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 
 	sel = rn_select(c, &nsel);
 	if (!sel)
-		return perr_set(e, "out of memory");
-	if (nsel == 0) {
-		free(sel);
-		pthread_mutex_destroy(&r.mu);
-		return perr_set(e, "no scenario matches --only");
-	}
-	for (i = 0; i < SC_NLISTENERS; i++)
-		if (!c->listeners || (c->listeners & (1u << i)))
-			k++;
-	r.npt = nsel * k;
-	r.pt = calloc(r.npt, sizeof(*r.pt));
-	r.queue = calloc(r.npt, sizeof(*r.queue));
-	r.suspects = calloc(r.npt, sizeof(*r.suspects));
-	if (!r.pt || !r.queue || !r.suspects) {
 		rc = perr_set(e, "out of memory");
-		goto out;
-	}
-	/* The base configuration runs first (group 0), then the others in
-	 * the order scenarios first ask for them. */
-	if (group_find_or_add(&r, NULL, e) < 0) {
-		rc = RN_ERROR;
-		goto out;
-	}
-	k = 0;
-	for (i = 0; i < nsel; i++) {
-		int l;
-
-		for (l = 0; l < SC_NLISTENERS; l++) {
-			if (c->listeners && !(c->listeners & (1u << l)))
-				continue;
-			r.pt[k].s = sel[i];
-			r.pt[k].l = (enum sc_listener)l;
-			r.pt[k].index = k;
-			if (plan_point(&r, &r.pt[k], e) < 0) {
-				rc = RN_ERROR;
-				goto out;
-			}
-			k++;
-		}
-	}
-
+	else if (nsel == 0)
+		rc = perr_set(e, "no scenario matches --only");
+	else
+		rc = plan_points(&r, sel, nsel, e);
 	/* Without launch, the target must answer before anything is printed. */
-	if (!r.p->launch.present) {
-		char why[1024];
-
-		if (!reachable(&r, why, sizeof(why))) {
-			rc = perr_set(e, "target %s unreachable: %s", r.p->name, why);
-			if (c->tap)
-				rpt_tap_bail(c->tap, e->msg);
-			rc = RN_UNREACHABLE;
-			goto out;
-		}
-		if (preflight(&r, e) < 0) {
-			if (c->tap)
-				rpt_tap_bail(c->tap, e->msg);
-			rc = RN_UNREACHABLE;
-			goto out;
-		}
-		base_checked = true;
+	if (rc == 0 && !r.p->launch.present) {
+		rc = target_ready(&r, e);
+		base_checked = rc == 0;
 	}
-	if (c->tap) {
+	if (rc == 0 && c->tap) {
 		rpt_tap_plan(c->tap, r.npt);
 		fflush(c->tap);
 	}
-	pthread_mutex_lock(&r.mu);
-	flush_ready(&r); /* leading SKIPs */
-	pthread_mutex_unlock(&r.mu);
-
-	for (g = 0; g < (int)r.ngroups; g++) {
-		struct group *gr = &r.groups[g];
-		struct ln_target t;
-		bool launched = false;
-
-		r.nqueue = 0;
-		for (i = 0; i < r.npt; i++)
-			if (r.pt[i].group == g && !r.pt[i].done)
-				r.queue[r.nqueue++] = i;
-		if (r.nqueue == 0)
-			continue;
-		if (r.p->launch.present) {
-			struct perr le;
-
-			if (c->verbose)
-				log_info("starting %s%s%s", r.p->name, gr->canon ? " with " : "",
-					 gr->canon ? gr->canon : "");
-			if (ln_start(r.p, gr->env, gr->nenv, &t, &le) < 0) {
-				char why[600];
-
-				if (!gr->configuration && !base_checked) {
-					/* The base launch is the target: nothing answers. */
-					perr_set(e, "target %s did not start: %s", r.p->name, le.msg);
-					if (c->tap)
-						rpt_tap_bail(c->tap, e->msg);
-					ln_cleanup(&t);
-					rc = RN_UNREACHABLE;
-					goto out;
-				}
-				snprintf(why, sizeof(why), "target did not start with %s: %s",
-					 gr->configuration ? gr->configuration : "its base configuration", le.msg);
-				fail_group(&r, g, why);
-				ln_cleanup(&t);
-				continue;
-			}
-			launched = true;
-			r.target = &t;
-			r.group = gr;
-			if (!base_checked) {
-				char why[1024];
-
-				if (!reachable(&r, why, sizeof(why))) {
-					perr_set(e, "target %s unreachable: %s", r.p->name, why);
-					if (c->tap)
-						rpt_tap_bail(c->tap, e->msg);
-					ln_stop(r.p, &t);
-					ln_cleanup(&t);
-					rc = RN_UNREACHABLE;
-					goto out;
-				}
-				if (preflight(&r, e) < 0) {
-					if (c->tap)
-						rpt_tap_bail(c->tap, e->msg);
-					ln_stop(r.p, &t);
-					ln_cleanup(&t);
-					rc = RN_UNREACHABLE;
-					goto out;
-				}
-				base_checked = true;
-			}
-		}
-		r.next = 0;
-		r.target = launched ? &t : NULL;
-		r.group = gr;
-		while (run_queue(&r), r.down && recover(&r))
-			;
-		r.target = NULL;
-		if (launched) {
-			ln_stop(r.p, &t);
-			ln_cleanup(&t);
+	if (rc == 0) {
+		pthread_mutex_lock(&r.mu);
+		flush_ready(&r); /* leading SKIPs */
+		pthread_mutex_unlock(&r.mu);
+	}
+	for (g = 0; rc == 0 && g < (int)r.ngroups; g++)
+		rc = run_group(&r, g, &base_checked, e);
+	if (rc == 0) {
+		pthread_mutex_lock(&r.mu);
+		flush_ready(&r);
+		pthread_mutex_unlock(&r.mu);
+		if (r.failed_add) {
+			*e = r.err;
+			rc = RN_ERROR;
 		}
 	}
-	pthread_mutex_lock(&r.mu);
-	flush_ready(&r);
-	pthread_mutex_unlock(&r.mu);
-	if (r.failed_add) {
-		*e = r.err;
-		rc = RN_ERROR;
-	}
-out:
 	if (r.pt)
 		for (i = 0; i < r.npt; i++)
 			free_point(&r.pt[i]);
