@@ -1507,9 +1507,10 @@ static void fail_crash(struct rn *r, struct point *pt, const char *why, bool alo
 
 	if (r->target)
 		ln_tail(r->target, 3, tail, sizeof(tail));
-	snprintf(reason, sizeof(reason), "the target went down %s this scenario: %s%s%s",
-		 alone ? "after" : "while it ran beside others (not again when run alone) during", why,
-		 tail[0] ? "; its last output: " : "", tail);
+	snprintf(reason, sizeof(reason), "the target went down %s: %s%s%s",
+		 alone ? "after this scenario"
+		       : "during this scenario (run again alone, it did not: a crash that depends on timing or on the points run beside it)",
+		 why, tail[0] ? "; its last output: " : "", tail);
 	free(pt->reason);
 	pt->reason = xstrdup(reason);
 	pt->grade = RPT_FAIL;
@@ -1567,6 +1568,8 @@ static bool recover(struct rn *r)
 	snprintf(what, sizeof(what), "the target went down after %s [%s] (%s)", first->s->id,
 		 sc_listener_name(first->l), down_why);
 	if (!r->target) {
+		/* Nothing can be run again: the point that found it down
+		 * carries it (alone when nothing ran beside it). */
 		fail_crash(r, first, down_why, r->nsuspects == 1);
 		point_done(r, first);
 		skip_rest(r, what);
@@ -1588,7 +1591,7 @@ static bool recover(struct rn *r)
 		}
 	}
 	if (!reproduced && k == r->nsuspects)
-		fail_crash(r, first, down_why, r->nsuspects == 1);
+		fail_crash(r, first, down_why, false);
 	for (size_t j = 0; j < k; j++)
 		point_done(r, &r->pt[r->suspects[j]]);
 	gave_up = k < r->nsuspects;
