@@ -24,7 +24,7 @@
 #   pg_send [NAME] KIND ARGS...        proxygen send to a listener
 #   probe [NAME] KIND ARGS...          tests/lib/probe.py to a listener
 #   sweep PORT TIMEOUT [payload]       tests/lib/sweep.py
-#   mosq_messages FILE                 messages of a mosquitto_sub -d log
+#   MOSQ_SUB, MOSQ_SUBACK, mosq_messages FILE: mosquitto_sub, subscribed, its messages
 #   hdr_v1, hdr_v1_unknown, hdr_v2, hdr_v2_local: PROXY headers in hex
 #
 # PPMQ_BROKER_WRAP runs every broker under a wrapper, e.g.
@@ -354,9 +354,12 @@ probe() {
 		--transport "$(transport_of "$kind")" ${extra[@]+"${extra[@]}"} "$@"
 }
 
-# mosq_messages FILE: the messages of a `mosquitto_sub -d` run, without its
-# debug lines ("Client ...", "Subscribed ..."). Its "received SUBACK" line
-# is what says the subscription is in place.
+# MOSQ_SUB: mosquitto_sub printing its debug lines as they happen (line
+# buffered): its "received SUBACK" line says that the subscription is in
+# place. mosq_messages FILE: the messages of such a run, without the debug
+# lines ("Client ...", "Subscribed ...").
+MOSQ_SUB=(stdbuf -oL mosquitto_sub -d)
+MOSQ_SUBACK='^Client .* received SUBACK'
 mosq_messages() { grep -v -e '^Client ' -e '^Subscribed (' "$1"; }
 
 # sweep PORT TIMEOUT [payload] < "NAME HEX" lines: every header at once

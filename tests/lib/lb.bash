@@ -294,10 +294,10 @@ mosquitto_through() {
 		skip "mosquitto_sub's session" "mosquitto clients not installed"
 		return
 	fi
-	bg mosquitto_sub timeout 15 mosquitto_sub -d -h 127.0.0.1 -p "$sp" -u alice -P secret \
+	bg mosquitto_sub timeout 15 "${MOSQ_SUB[@]}" -h 127.0.0.1 -p "$sp" -u alice -P secret \
 		-i "$IDP-msub" -t "lb/$IDP" -C 1 -W 10 ${MSUB_ARGS[@]+"${MSUB_ARGS[@]}"}
 	sub_pid=$BG_PID
-	if wait_session P "$IDP-msub" && wait_log "$T/mosquitto_sub.log" '^Client .* received SUBACK'; then
+	if wait_session P "$IDP-msub" && wait_log "$T/mosquitto_sub.log" "$MOSQ_SUBACK"; then
 		ok "mosquitto_sub connected through $LB ($desc)"
 		timeout 10 mosquitto_pub -h 127.0.0.1 -p "$pp" -u alice -P secret -i "$IDP-mpub" \
 			-t "lb/$IDP" -m "through $LB" ${MPUB_ARGS[@]+"${MPUB_ARGS[@]}"} \
