@@ -67,7 +67,7 @@ like() {
 check() {
 	local d=$1
 	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
+	if "$@"; then ok "$d"; else not_ok "$d" "failed: $*"; fi
 }
 skip() {
 	_tap_n=$((_tap_n + 1))
