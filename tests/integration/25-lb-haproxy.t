@@ -18,8 +18,8 @@
 #   negative controls: no header to a PROXY listener, and HAProxy's v1 / v2
 #   header to a PROXY-disabled listener, reject the client.
 # The configuration is the one in docs/behind-a-load-balancer-examples.md.
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 need_ppmq
@@ -184,14 +184,15 @@ through tls-terminated-ssl "$HAP_TERM_SSL" tcp 2 --transport tls "${TLSOPT[@]}" 
 # Wait (bounded) until every check has run: the negative one has failed, the
 # MQTT checks have logged in (their sessions exist), and the broker has seen
 # at least three LOCAL headers.
-for ((i = 0; i < 60; i++)); do
+# shellcheck disable=SC2317 # run by wait_until
+checks_done() {
 	[ "$(hap_stat neg_hc_to_disabled status)" = DOWN ] &&
 		[ "$(hap_stat hc_v2_l4 check_status)" = L4OK ] &&
 		[ "$(metric P 'ppmq_proxy_headers_accepted_by_command_total{command="local"}')" -ge 3 ] 2>/dev/null &&
 		admin_get P /api/v1/sessions/hc-v2 | grep -q '"clientId"' &&
-		admin_get P /api/v1/sessions/hc-v1 | grep -q '"clientId"' && break
-	sleep 0.1
-done
+		admin_get P /api/v1/sessions/hc-v1 | grep -q '"clientId"'
+}
+wait_until 20 checks_done
 is "$(hap_stat hc_v2_l4 status check_status chkfail)" "UP L4OK 0" \
 	"health check send-proxy-v2 (LOCAL), layer 4: server UP, no check failed"
 is "$(hap_stat hc_v2_mqtt status check_status chkfail)" "UP L7OK 0" \

@@ -14,8 +14,8 @@
 #   listeners rejects the client (the relay cannot send no header).
 # Each relay is a process stopped by PID. The commands are the ones in
 # docs/behind-a-load-balancer-examples.md.
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 need_ppmq
 "$PROXYGEN" relay --help >/dev/null 2>&1 || bail "$PROXYGEN has no working 'relay' subcommand"
