@@ -134,30 +134,6 @@ doc_matches haproxy "$T/haproxy.cfg.tpl"
 lb_start haproxy "$T/haproxy.cfg.tpl" "$T/haproxy.cfg" "$HAP_PORTS" "$HAPROXY" -db -f "$T/haproxy.cfg" ||
 	bail "haproxy did not start: $(cat "$T/haproxy.log")"
 
-# hap_stat BACKEND FIELD...: fields of the server line in `show stat`.
-hap_stat() {
-	"$PY" - "$T/haproxy.sock" "$@" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-lines = data.decode().splitlines()
-head = lines[0].lstrip("# ").split(",")
-for l in lines[1:]:
-    f = dict(zip(head, l.split(",")))
-    if f.get("pxname") == sys.argv[2] and f.get("svname") == "broker":
-        # "* " before a check status: a check is running right now
-        print(" ".join(f.get(k, "?").replace("* ", "", 1) for k in sys.argv[3:]))
-EOF
-}
-
 # ---- 2-19: through HAProxy, the session records the client, not HAProxy ----------------
 
 through send-proxy-tcp "$HAP_V1_TCP" tcp 1 --transport tcp -- tls=null

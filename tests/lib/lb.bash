@@ -104,14 +104,14 @@ EOF
 }
 
 # doc_matches ID TEMPLATE: one test point, the template is shown verbatim
-# in docs/behind-a-load-balancer-examples.md (block ID).
+# in $LB_DOC (block ID).
 doc_matches() {
 	local id=$1 tpl=$2 doc
 	doc=$(doc_block "$id" 2>&1)
 	if [ "$doc" = "$(cat "$tpl")" ]; then
-		ok "$id: the configuration is the one shown in docs/behind-a-load-balancer-examples.md"
+		ok "$id: the configuration is the one shown in ${LB_DOC#"$ROOT"/}"
 	else
-		not_ok "$id: the configuration is the one shown in docs/behind-a-load-balancer-examples.md"
+		not_ok "$id: the configuration is the one shown in ${LB_DOC#"$ROOT"/}"
 		diag "$(diff <(printf '%s\n' "$doc") "$tpl" | head -20)"
 	fi
 }
@@ -123,24 +123,85 @@ doc_matches() {
 # in the meantime ("in use" in the log), again with new ports, up to 3
 # times. Sets LB_PID.
 lb_start() {
-	local name=$1 tpl=$2 conf=$3 vars=$4 _ ports v k
+	local name=$1 tpl=$2 conf=$3 vars=$4 _
 	shift 4
 	for _ in 1 2 3; do
-		read -r -a ports <<<"$(free_ports "$(wc -w <<<"$vars")")"
-		k=0
-		for v in $vars; do
-			printf -v "$v" %s "${ports[$k]}"
-			export "${v?}"
-			k=$((k + 1))
-		done
+		# shellcheck disable=SC2086 # a list of names
+		ports_to $vars
 		render "$tpl" "$conf" || return 1
 		bg "$name" "$@"
 		LB_PID=$BG_PID
-		wait_listening "$LB_PID" "${ports[@]}" && return 0
+		wait_listening "$LB_PID" "${PORTS_SET[@]}" && return 0
 		grep -qi "in use" "$T/$name"*.log || return 1
 		stop_pid "$LB_PID"
 	done
 	return 1
+}
+
+# ports_to VAR...: a fresh port in each VAR, exported (for render); the
+# ports also in the array PORTS_SET.
+ports_to() {
+	local v k=0
+	read -r -a PORTS_SET <<<"$(free_ports $#)"
+	for v in "$@"; do
+		printf -v "$v" %s "${PORTS_SET[$k]}"
+		export "${v?}"
+		k=$((k + 1))
+	done
+}
+
+# start_relays TEMPLATE PORT_VAR...: one `proxygen relay` process per
+# command line of TEMPLATE (rendered to $T/relays; blank lines and comments
+# skipped), on fresh ports (see ports_to), until all of them listen; again
+# with new ports (up to 3 times) when one was taken in the meantime.
+start_relays() {
+	local tpl=$1 _ k prog args pids p
+	shift
+	for _ in 1 2 3; do
+		ports_to "$@"
+		render "$tpl" "$T/relays" || return 1
+		k=0
+		pids=()
+		while read -r prog args; do
+			case $prog in '' | '#'*) continue ;; esac
+			[ "$prog" = proxygen ] || bail "unexpected command in $T/relays: $prog"
+			k=$((k + 1))
+			# shellcheck disable=SC2086 # plain words, no quoting in the template
+			bg "relay-$k" "$PROXYGEN" $args
+			pids+=("$BG_PID")
+		done <"$T/relays"
+		wait_listening "${pids[*]}" "${PORTS_SET[@]}" && return 0
+		grep -qi 'in use' "$T"/relay-*.log || return 1
+		for p in "${pids[@]}"; do stop_pid "$p"; done
+	done
+	return 1
+}
+
+# hap_stat BACKEND FIELD...: fields of the line of server HAP_SERVER
+# (default "broker") in BACKEND, from HAProxy's `show stat` on the stats
+# socket $T/haproxy.sock.
+HAP_SERVER=broker
+hap_stat() {
+	"$PY" - "$T/haproxy.sock" "$HAP_SERVER" "$@" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+lines = data.decode().splitlines()
+head = lines[0].lstrip("# ").split(",")
+for l in lines[1:]:
+    f = dict(zip(head, l.split(",")))
+    if f.get("pxname") == sys.argv[3] and f.get("svname") == sys.argv[2]:
+        # "* " before a check status: a check is running right now
+        print(" ".join(f.get(k, "?").replace("* ", "", 1) for k in sys.argv[4:]))
+EOF
 }
 
 # ---- the client: proxygen send ----------------------------------------------------------
