@@ -290,15 +290,11 @@ bad_password() {
 # balancer route that sends no header to broker P's tcp listener, the
 # client is rejected; P counted one missing header and made no session.
 refused_no_header() {
-	local name=$1 port=$2 id=$IDP-$1 m0 m1 st
+	local name=$1 port=$2
 	shift 2
-	m0=$(metric P 'ppmq_proxy_headers_rejected_total{reason="missing"}')
-	client "$name: $LB sends no header to a PROXY listener: client rejected" "$REFUSED" -- \
-		--target "127.0.0.1:$port" --client-id "$id" "${CREDS[@]}" "$@"
-	m1=$(metric P 'ppmq_proxy_headers_rejected_total{reason="missing"}')
-	st=$(admin_status P "/api/v1/sessions/$id")
-	is "missing+$((m1 - m0)) session:$st" "missing+1 session:404" \
-		"$name: broker counted the missing header and made no session"
+	_refused P 'ppmq_proxy_headers_rejected_total{reason="missing"}' missing "$IDP-$name" \
+		"$name: $LB sends no header to a PROXY listener: client rejected" "$REFUSED" \
+		"$name: broker counted the missing header and made no session" "$port" "$@"
 }
 
 # refused_by_disabled NAME PORT KIND [SEND_ARGS...]: two points: through a
@@ -309,16 +305,26 @@ refused_no_header() {
 # failed upgrade or, when it comes before the client's own request, as
 # unexpected bytes.
 refused_by_disabled() {
-	local name=$1 port=$2 kind=$3 id=$IDP-$1 c0 c1 st
+	local name=$1 port=$2 kind=$3
 	shift 3
-	c0=$(metric N "ppmq_connections_total{listener=\"$kind\"}")
-	client "$name: $LB's header to a PROXY-disabled $kind listener: client rejected" \
-		"$REFUSED|WebSocket failure|protocol error" -- \
-		--target "127.0.0.1:$port" --client-id "$id" "${CREDS[@]}" "$@"
-	c1=$(metric N "ppmq_connections_total{listener=\"$kind\"}")
-	st=$(admin_status N "/api/v1/sessions/$id")
-	is "connections+$((c1 - c0)) session:$st" "connections+1 session:404" \
-		"$name: the disabled listener got the connection and made no session"
+	_refused N "ppmq_connections_total{listener=\"$kind\"}" connections "$IDP-$name" \
+		"$name: $LB's header to a PROXY-disabled $kind listener: client rejected" \
+		"$REFUSED|WebSocket failure|protocol error" \
+		"$name: the disabled listener got the connection and made no session" "$port" "$@"
+}
+
+# _refused BROKER SERIES LABEL ID DESC WANT COUNT_DESC PORT [SEND_ARGS...]:
+# the two points of the cases above: the client (ID) through the
+# balancer's PORT gets an outcome matching WANT, and BROKER's SERIES went
+# up by one while it made no session for ID.
+_refused() {
+	local b=$1 series=$2 label=$3 id=$4 desc=$5 want=$6 cdesc=$7 port=$8 v0 v1 st
+	shift 8
+	v0=$(metric "$b" "$series")
+	client "$desc" "$want" -- --target "127.0.0.1:$port" --client-id "$id" "${CREDS[@]}" "$@"
+	v1=$(metric "$b" "$series")
+	st=$(admin_status "$b" "/api/v1/sessions/$id")
+	is "$label+$((v1 - v0)) session:$st" "$label+1 session:404" "$cdesc"
 }
 
 # start_brokers: P (PROXY on every listener) and N (PROXY off), both with
