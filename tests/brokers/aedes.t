@@ -13,7 +13,8 @@
 #   4. without the guard, the run loses the broker at the first v1 UNKNOWN.
 # Skips when node (>= 20) is missing, or when the pinned packages are not
 # installed and `npm ci` cannot install them (no registry).
-. "$(dirname "$0")/lib.bash"
+# shellcheck source=tests/lib/conform.bash
+. "$(dirname "$0")/../lib/conform.bash"
 
 DIR=$ROOT/conformance/targets/launch/aedes
 PROFILE=conformance/targets/aedes.yml
@@ -32,6 +33,7 @@ fi
 
 # start_launcher NAME [ENV=VALUE...]: launcher.js on fresh ports; sets LP
 # (pid), L_TCP L_WS L_ADMIN; waits (bounded) for its ready line.
+# shellcheck disable=SC2317 # run by check
 start_launcher() {
 	local name=$1
 	shift
@@ -40,15 +42,11 @@ start_launcher() {
 		timeout -k 5 300 "$NODE" "$DIR/launcher.js" >"$T/$name.out" 2>&1 &
 	LP=$!
 	PIDS+=("$LP")
-	for _ in $(seq 100); do
-		grep -q '^aedes-launcher: ready ' "$T/$name.out" && return 0
-		kill -0 "$LP" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_until -p "$LP" 20 log_has "$T/$name.out" '^aedes-launcher: ready ' && return 0
 	diag "$(cat "$T/$name.out")"
 	return 1
 }
-json_field() { python3 -c 'import json, sys
+json_field() { "$PY" -c 'import json, sys
 d = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[k]
@@ -59,11 +57,17 @@ alive() { kill -0 "$1" 2>/dev/null; }
 
 check "launcher: ready (stock decoder)" start_launcher stock
 is "$(curl -s -m 2 "http://127.0.0.1:$L_ADMIN/healthz" | json_field tcp)" "$L_TCP" "launcher: /healthz answers with the TCP port"
+# The client stays 1.5 s (its --hold, the behaviour) while the launcher's
+# API is asked for its record.
 "$PROXYGEN" send --target "127.0.0.1:$L_TCP" --v1 --src 203.0.113.60:4060 --bind 127.0.0.7 \
 	--client-id aedes-t-1 --username ppmq --password ppmq-secret --hold 1500 --timeout 3000 >/dev/null 2>&1 &
 sp=$!
-sleep 0.7
-rec=$(curl -s -m 2 "http://127.0.0.1:$L_ADMIN/clients/aedes-t-1")
+# shellcheck disable=SC2317 # run by wait_until
+client_seen() {
+	rec=$(curl -s -m 2 "http://127.0.0.1:$L_ADMIN/clients/aedes-t-1")
+	[ -n "$(echo "$rec" | json_field connDetails.ipAddress)" ]
+}
+wait_until 10 client_seen
 is "$(echo "$rec" | json_field connDetails.ipAddress):$(echo "$rec" | json_field connDetails.port) $(echo "$rec" | json_field connDetails.isProxy)" \
 	"203.0.113.60:4060 1" "launcher: /clients/{id} shows the v1 header's source, isProxy 1"
 wait "$sp"
@@ -74,8 +78,7 @@ is "$(head -c 9 "$T/send2.out") $(echo "$rec" | json_field connDetails.ipAddress
 	"launcher: a refused login is recorded in /unauthorized/{id} with the v2 source"
 "$PROXYGEN" send --target "127.0.0.1:$L_TCP" --v1 --unknown --client-id aedes-t-3 \
 	--username ppmq --password ppmq-secret --timeout 3000 >/dev/null 2>&1
-for _ in $(seq 30); do alive "$LP" || break; sleep 0.1; done
-if ! alive "$LP" && grep -q 'V1BinaryProxyProtocolParseError' "$T/stock.out"; then
+if wait_gone "$LP" && grep -q 'V1BinaryProxyProtocolParseError' "$T/stock.out"; then
 	ok "stock aedes: one 'PROXY UNKNOWN' header ends the whole process (V1BinaryProxyProtocolParseError uncaught)"
 else
 	not_ok "stock aedes: one 'PROXY UNKNOWN' header ends the whole process"

@@ -42,13 +42,13 @@
 
 LB_TIMEOUT=${LB_TIMEOUT:-120}
 export LB_TIMEOUT
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/../integration/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 # The configuration blocks, shown in docs/brokers.md.
-LB_DOC=$LB_ROOT/docs/brokers.md
+LB_DOC=$ROOT/docs/brokers.md
 
-LAUNCH=$LB_ROOT/conformance/targets/launch/rabbitmq.sh
+LAUNCH=$ROOT/conformance/targets/launch/rabbitmq.sh
 RMQ_SERVER=${RABBITMQ_SERVER:-/usr/lib/rabbitmq/bin/rabbitmq-server}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 NGINX=${NGINX:-/usr/sbin/nginx}
@@ -83,7 +83,6 @@ RMQ_PASS=ppmq-secret
 # checked. Its directory goes under $T.
 read -r EPMD_PORT DIST_PORT <<<"$(free_ports 2)"
 RMQ_LPID=""
-RMQ_STOPPED=""
 RMQ_TAGS=""
 
 # pid_tag PID...: PID:START for each running PID (START: its start time in
@@ -118,43 +117,41 @@ rmq_tag_children() {
 # After a signal (an interruption, or the file's time limit: `timeout`
 # then kills the whole process group 5 s later) there is no time for an
 # orderly shutdown of the throwaway node: it is killed after 1.5 s, so that
-# the launcher still stops its epmd and removes its directory in time.
+# the launcher still stops its epmd and removes its directory in time (the
+# waits of that path are bounded by the signal's own deadline, so not
+# scaled by PPMQ_TEST_SLOW).
 RMQ_FAST=""
+RMQ_DONE=""
 rmq_stop() {
-	local t i
-	[ -n "$RMQ_LPID" ] && [ -z "$RMQ_STOPPED" ] || return 0
-	RMQ_STOPPED=1
+	local t slow=$PPMQ_TEST_SLOW
+	[ -n "$RMQ_LPID" ] && [ -z "$RMQ_DONE" ] || return 0
 	# In case the launcher goes before its children (it is killed, say).
 	rmq_tag_children
-	if [ -n "$RMQ_FAST" ]; then
+	if [ -z "$RMQ_FAST" ]; then
+		# In the background, so that a signal interrupts the wait: the trap
+		# then comes back here, on the fast path.
+		timeout 50 "$LAUNCH" stop "$RMQ_LPID" 40 >>"$T/rabbitmq.log" 2>&1 &
+		PIDS+=("$!")
+		wait "$!"
+	else
+		slow=1
 		kill -TERM "$RMQ_LPID" 2>/dev/null
-		for ((i = 0; i < 15; i++)); do
-			kill -0 "$RMQ_LPID" 2>/dev/null || break
-			sleep 0.1
-		done
+		PPMQ_TEST_SLOW=1 wait_gone "$RMQ_LPID" 1.5
 		for t in $RMQ_TAGS; do
 			[ "$(cat "/proc/${t%%:*}/comm" 2>/dev/null)" = beam.smp ] && tag_alive "$t" &&
 				kill -KILL "${t%%:*}" 2>/dev/null
 		done
-		for ((i = 0; i < 20; i++)); do
-			kill -0 "$RMQ_LPID" 2>/dev/null || break
-			sleep 0.1
-		done
-	else
-		timeout 50 "$LAUNCH" stop "$RMQ_LPID" 40 >>"$T/rabbitmq.log" 2>&1
+		PPMQ_TEST_SLOW=1 wait_gone "$RMQ_LPID" 2
 	fi
-	stop_pid "$RMQ_LPID"
+	RMQ_DONE=1
+	PPMQ_TEST_SLOW=$slow stop_pid "$RMQ_LPID" 3
 	for t in $RMQ_TAGS; do
 		tag_alive "$t" && kill -KILL "${t%%:*}" 2>/dev/null
 	done
 	return 0
 }
-# shellcheck disable=SC2317 # run by the trap
-rmq_cleanup() {
-	rmq_stop
-	lb_cleanup
-}
-trap rmq_cleanup EXIT
+# Before the balancers and clients are stopped (tests/lib/proc.bash).
+on_exit rmq_stop
 trap 'RMQ_FAST=1; exit 130' INT TERM HUP
 
 RMQ_START=$SECONDS
@@ -163,16 +160,13 @@ env TMPDIR="$T" ERL_EPMD_PORT="$EPMD_PORT" RABBITMQ_DIST_PORT="$DIST_PORT" \
 	RABBITMQ_MQTT_USER=$RMQ_USER RABBITMQ_MQTT_PASSWORD=$RMQ_PASS RABBITMQ_READY_TIMEOUT=60 \
 	"$LAUNCH" run --env-file "$T/rabbitmq.env" </dev/null >"$T/rabbitmq.log" 2>&1 &
 RMQ_LPID=$!
-for ((i = 0; i < 700; i++)); do
-	grep -q '^rabbitmq\.sh: ready ' "$T/rabbitmq.log" && [ -s "$T/rabbitmq.env" ] && break
-	kill -0 "$RMQ_LPID" 2>/dev/null || break
-	sleep 0.1
-done
+# shellcheck disable=SC2317 # run by wait_until
+rmq_ready() { grep -q '^rabbitmq\.sh: ready ' "$T/rabbitmq.log" && [ -s "$T/rabbitmq.env" ]; }
 # 1
-if grep -q '^rabbitmq\.sh: ready ' "$T/rabbitmq.log" && [ -s "$T/rabbitmq.env" ]; then
+if wait_until -p "$RMQ_LPID" 70 rmq_ready; then
 	ok "RabbitMQ launcher ready in $((SECONDS - RMQ_START))s"
 else
-	not_ok "RabbitMQ launcher ready within 70s"
+	not_ok "RabbitMQ launcher ready within $((70 * PPMQ_TEST_SLOW))s"
 	bail "RabbitMQ did not start: $(tail -20 "$T/rabbitmq.log")"
 fi
 # shellcheck disable=SC1091 # written by the launcher
@@ -343,22 +337,11 @@ proxygen relay --listen 127.0.0.1:${RL_V1_WS} --target 127.0.0.1:${RMQ_WS} --v1
 proxygen relay --listen 127.0.0.1:${RL_V2_WS} --target 127.0.0.1:${RMQ_WS} --v2
 EOF
 
-# doc_is ID TEMPLATE: one point, the template is the block ID of $LB_DOC.
-doc_is() {
-	local doc
-	doc=$(doc_block "$1" 2>&1)
-	if [ "$doc" = "$(cat "$2")" ]; then
-		ok "$1: the configuration is the one shown in ${LB_DOC#"$LB_ROOT"/}"
-	else
-		not_ok "$1: the configuration is the one shown in ${LB_DOC#"$LB_ROOT"/}"
-		diag "$(diff <(printf '%s\n' "$doc") "$2" | head -20)"
-	fi
-}
 # 2-5
-doc_is rabbitmq-haproxy "$T/haproxy.cfg.tpl"
-doc_is rabbitmq-nginx "$T/nginx.conf.tpl"
-doc_is rabbitmq-stunnel "$T/stunnel.conf.tpl"
-doc_is rabbitmq-proxygen-relay "$T/relays.tpl"
+doc_matches rabbitmq-haproxy "$T/haproxy.cfg.tpl"
+doc_matches rabbitmq-nginx "$T/nginx.conf.tpl"
+doc_matches rabbitmq-stunnel "$T/stunnel.conf.tpl"
+doc_matches rabbitmq-proxygen-relay "$T/relays.tpl"
 
 lb_start haproxy "$T/haproxy.cfg.tpl" "$T/haproxy.cfg" \
 	"HAP_V1_TCP HAP_V2_TCP HAP_TERM_SSL HAP_V1_WS HAP_V2_WS HAP_V2_SSL HAP_V2_WSS HAP_NOHDR_TCP HAP_NOHDR_WS" \
@@ -370,60 +353,11 @@ lb_start nginx "$T/nginx.conf.tpl" "$T/nginx.conf" "NGX_TCP NGX_WS NGX_NOHDR" \
 lb_start stunnel "$T/stunnel.conf.tpl" "$T/stunnel.conf" "ST_TCP ST_WS ST_NOHDR" \
 	"$STUNNEL" "$T/stunnel.conf" || bail "stunnel did not start: $(cat "$T/stunnel.log")"
 
-# start_relays: one `proxygen relay` per line of the rendered template, on
-# fresh ports (again with new ones when a port was taken meanwhile).
 RL_PORTS=(RL_V1_TCP RL_V2_TCP RL_V1_WS RL_V2_WS)
-start_relays() {
-	local _ k v prog args ports pids
-	for _ in 1 2 3; do
-		read -r -a ports <<<"$(free_ports ${#RL_PORTS[@]})"
-		k=0
-		for v in "${RL_PORTS[@]}"; do
-			printf -v "$v" %s "${ports[$k]}"
-			export "${v?}"
-			k=$((k + 1))
-		done
-		render "$T/relays.tpl" "$T/relays" || return 1
-		k=0
-		pids=()
-		while read -r prog args; do
-			[ "$prog" = proxygen ] || continue
-			k=$((k + 1))
-			# shellcheck disable=SC2086 # plain words, no quoting in the template
-			bg "relay-$k" "$PROXYGEN" $args
-			pids+=("$BG_PID")
-		done <"$T/relays"
-		wait_listening "${pids[*]}" "${ports[@]}" && return 0
-		grep -qi 'in use' "$T"/relay-*.log || return 1
-		for v in "${pids[@]}"; do stop_pid "$v"; done
-	done
-	return 1
-}
-start_relays || bail "the relays did not start: $(cat "$T"/relay-*.log)"
+start_relays "$T/relays.tpl" "${RL_PORTS[@]}" || bail "the relays did not start: $(cat "$T"/relay-*.log)"
 
-# hap_stat BACKEND FIELD...: fields of the server line in `show stat`.
-hap_stat() {
-	"$PY" - "$T/haproxy.sock" "$@" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-lines = data.decode().splitlines()
-head = lines[0].lstrip("# ").split(",")
-for l in lines[1:]:
-    f = dict(zip(head, l.split(",")))
-    if f.get("pxname") == sys.argv[2] and f.get("svname") == "rabbit":
-        # "* " before a check status: a check is running right now
-        print(" ".join(f.get(k, "?").replace("* ", "", 1) for k in sys.argv[3:]))
-EOF
-}
+# hap_stat (tests/lib/lb.bash): the server is called "rabbit" here.
+HAP_SERVER=rabbit
 
 # ---- 6-35: accepted through each balancer: RabbitMQ records the client ------------------
 
@@ -492,7 +426,7 @@ while want and time.monotonic() < end:
         if cid in want:
             json.dump(c, open("%s/rec-%s.json" % (out, cid), "w"))
             want.discard(cid)
-    time.sleep(0.15)
+    time.sleep(0.15)  # the poll interval of this bounded wait
 EOF
 
 # case_check NAME: two points: the client got CONNACK 0 through the
@@ -517,8 +451,9 @@ case_check() {
 		return
 	fi
 	# shellcheck disable=SC2086 # C_EXTRA: FIELD=WANT words
-	res=$("$PY" "$T/jcheck.py" - peer_host=$CLIENT_IP peer_port="$cport" host=$LB_IP port="$lbp" \
-		protocol="${C_PROTO[$name]}" user=$RMQ_USER ${C_EXTRA[$name]} <"$rec")
+	res=$("$PY" "$JCHECK" - peer_host=$CLIENT_IP peer_port="$cport" host=$LB_IP port="$lbp" \
+		protocol="${C_PROTO[$name]}" user=$RMQ_USER ${C_EXTRA[$name]} <"$rec" 2>&1) ||
+		res=${res:-jcheck.py failed}
 	kind=${C_PROTO[$name]% 3.1.1}
 	grep -F -- "($CLIENT_IP:$cport -> $LB_IP:$lbp" "$RMQ_LOG" 2>/dev/null |
 		grep -qF -- "accepting $kind connection <" ||
@@ -542,19 +477,19 @@ done
 # recognized"; on Web MQTT inside a cowboy crash report).
 NEG_IDS=()
 no_header() {
-	local name=$1 port=$2 kind=$3 n0 n1 i
+	local name=$1 port=$2 kind=$3 n0 n1
 	shift 3
 	NEG_IDS+=("$IDP-$name")
 	n0=$(rmq_log_count "header signature was not recognized")
 	client "$name: no header -> $kind PROXY listener: client refused" "$REFUSED" -- \
 		--target "127.0.0.1:$port" --client-id "$IDP-$name" --username "$RMQ_USER" \
 		--password "$RMQ_PASS" "$@"
-	for ((i = 0; i < 30; i++)); do
+	# shellcheck disable=SC2317 # run by wait_until
+	logged_more() {
 		n1=$(rmq_log_count "header signature was not recognized")
-		[ "$n1" -gt "$n0" ] && break
-		sleep 0.1
-	done
-	if [ "$n1" -gt "$n0" ]; then
+		[ "$n1" -gt "$n0" ]
+	}
+	if wait_until 10 logged_more; then
 		ok "$name: RabbitMQ logged 'The PROXY protocol header signature was not recognized'"
 	else
 		not_ok "$name: RabbitMQ logged 'The PROXY protocol header signature was not recognized'"
@@ -578,12 +513,13 @@ is "${lvl% }" debug "missing header on the MQTT listener: RabbitMQ logs it at de
 
 # Bounded wait until every check has a result: the v1 one has passed
 # (L7OK), the v2 MQTT one has failed (DOWN), the layer-4 one has run.
-for ((i = 0; i < 80; i++)); do
+# shellcheck disable=SC2317 # run by wait_until
+checks_done() {
 	[ "$(hap_stat hc_v1_mqtt check_status)" = L7OK ] &&
 		[ "$(hap_stat hc_v2_mqtt status)" = DOWN ] &&
-		[ "$(hap_stat hc_v2_l4 check_status)" = L4OK ] && break
-	sleep 0.1
-done
+		[ "$(hap_stat hc_v2_l4 check_status)" = L4OK ]
+}
+wait_until 20 checks_done
 is "$(hap_stat hc_v1_mqtt status check_status chkfail)" "UP L7OK 0" \
 	"health check send-proxy (v1) + MQTT CONNECT: server UP, CONNACK 0 every time"
 # HAProxy's send-proxy-v2 checks send a v2 LOCAL header; RabbitMQ 3.10
@@ -635,7 +571,7 @@ fi
 # ---- 51-54: RabbitMQ stopped by PID, nothing left ------------------------------------------------
 
 # The balancers first: their connections would slow the node's shutdown.
-for p in "${LB_PIDS[@]}"; do stop_pid "$p"; done
+for p in "${PIDS[@]}"; do stop_pid "$p"; done
 t0=$SECONDS
 rmq_stop
 left=""

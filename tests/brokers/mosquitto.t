@@ -9,14 +9,17 @@
 #      (expect/mosquitto.txt) and finishes, without hanging;
 #   3. the catalog with the listeners graded as PROXY-disabled
 #      (expect/mosquitto-proxy-disabled.txt).
-. "$(dirname "$0")/lib.bash"
+# shellcheck source=tests/lib/conform.bash
+. "$(dirname "$0")/../lib/conform.bash"
 
 LAUNCH=$ROOT/conformance/targets/launch/mosquitto.sh
 PROFILE=conformance/targets/mosquitto.yml
 MOSQ=${MOSQUITTO:-$(PATH=$PATH:/usr/sbin command -v mosquitto)}
 
 need_conform
-[ -n "$MOSQ" ] && [ -x "$MOSQ" ] || skip_all "mosquitto not installed (Debian package mosquitto)"
+if [ -z "$MOSQ" ] || [ ! -x "$MOSQ" ]; then
+	skip_all "mosquitto not installed (Debian package mosquitto)"
+fi
 command -v mosquitto_passwd >/dev/null || skip_all "mosquitto_passwd not installed"
 [ -x "$PROXYGEN" ] || skip_all "$PROXYGEN is not built (make bin/proxygen)"
 VER=$("$MOSQ" -h 2>&1 | sed -n 's/^mosquitto version \([0-9][0-9.]*\).*/\1/p' | head -n1)
@@ -33,11 +36,7 @@ env TMPDIR="$T/tmp" MOSQ_TCP_PORT="$MT" MOSQ_WS_PORT="$MW" MOSQ_PROXY=enabled \
 	timeout -k 5 300 "$LAUNCH" run --env-file "$T/launcher.env" >"$T/launcher.out" 2>&1 &
 LP=$!
 PIDS+=("$LP")
-for _ in $(seq 100); do
-	[ -s "$T/launcher.env" ] && break
-	kill -0 "$LP" 2>/dev/null || break
-	sleep 0.1
-done
+wait_until -p "$LP" 20 file_ready "$T/launcher.env"
 check "launcher: ready" grep -q '^mosquitto.sh: ready ' "$T/launcher.out"
 check "launcher: says mosquitto $VER has no PROXY protocol support" \
 	grep -q "WARNING: mosquitto $VER has no PROXY protocol support" "$T/launcher.out"
@@ -63,7 +62,7 @@ check "launcher: its ports are closed" ports_closed "$MT" "$MW"
 mkdir "$T/tmp/taken"
 env TMPDIR="$T/tmp" MOSQ_DIR="$T/tmp/taken" timeout 30 "$LAUNCH" run >"$T/taken.out" 2>&1
 st=$?
-is "$st $(ls -A "$T/tmp/taken" | wc -l)" "1 0" "launcher: refuses an existing MOSQ_DIR and leaves it alone"
+is "$st $(find "$T/tmp/taken" -mindepth 1 | wc -l)" "1 0" "launcher: refuses an existing MOSQ_DIR and leaves it alone"
 rmdir "$T/tmp/taken"
 
 # ---- 2. the catalog, listeners graded as PROXY-enabled ------------------------------

@@ -9,7 +9,8 @@
 #      out;
 #   3. the whole catalog with both switches off (expect/rabbitmq-proxy-disabled.txt).
 # Each step is bounded (timeout); nothing is left listening or on disk.
-. "$(dirname "$0")/lib.bash"
+# shellcheck source=tests/lib/conform.bash
+. "$(dirname "$0")/../lib/conform.bash"
 
 SERVER=${RABBITMQ_SERVER:-/usr/lib/rabbitmq/bin/rabbitmq-server}
 LAUNCH=$ROOT/conformance/targets/launch/rabbitmq.sh
@@ -33,39 +34,38 @@ env TMPDIR="$T/tmp" "${PORTS[@]}" RABBITMQ_MQTT_PROXY=enabled RABBITMQ_WEB_MQTT_
 LPID=$!
 PIDS+=("$LPID")
 start=$SECONDS
-until [ -s "$T/launcher.env" ] || [ $((SECONDS - start)) -ge 120 ] || ! kill -0 "$LPID" 2>/dev/null; do
-	sleep 0.5
-done
+wait_until -p "$LPID" 120 file_ready "$T/launcher.env"
 if [ -s "$T/launcher.env" ] && grep -q '^rabbitmq.sh: ready ' "$T/launcher.out"; then
 	ok "launcher: node ready in $((SECONDS - start))s"
 else
-	not_ok "launcher: node ready within 120s"
+	not_ok "launcher: node ready within $((120 * PPMQ_TEST_SLOW))s"
 	diag "$(tail -30 "$T/launcher.out")"
 fi
 
 # The management API lists the four MQTT listeners on the ports given.
 listeners=$(curl -s -m 5 -u ppmq:ppmq-secret "http://127.0.0.1:$MG/api/overview" |
-	python3 -c 'import json, sys
+	"$PY" -c 'import json, sys
 print(" ".join(sorted("%s:%s" % (l["protocol"], l["port"]) for l in json.load(sys.stdin)["listeners"]
       if "mqtt" in l["protocol"])))' 2>/dev/null)
 is "$listeners" "http/web-mqtt:$WS https/web-mqtt:$WSS mqtt/ssl:$MQS mqtt:$MQ" \
 	"launcher: management API lists the MQTT listeners on the given ports"
 
-# A proxied client: the header's source is what the management API shows.
+# A proxied client (it stays 8 s: its --hold, the behaviour): the header's
+# source is what the management API shows.
 "$PROXYGEN" send --target "127.0.0.1:$MQ" --v1 --src 203.0.113.50:4050 --client-id rmq-t-1 \
 	--username ppmq --password ppmq-secret --hold 8000 --timeout 5000 >"$T/send1.out" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
-seen=""
-for _ in $(seq 40); do
-	seen=$(curl -s -m 2 -u ppmq:ppmq-secret "http://127.0.0.1:$MG/api/connections" | python3 -c '
+# shellcheck disable=SC2317 # run by wait_until
+client_seen() {
+	seen=$(curl -s -m 2 -u ppmq:ppmq-secret "http://127.0.0.1:$MG/api/connections" | "$PY" -c '
 import json, sys
 for c in json.load(sys.stdin):
     if (c.get("client_properties") or {}).get("client_id") == "rmq-t-1":
         print("%s:%s" % (c.get("peer_host"), c.get("peer_port")))' 2>/dev/null)
-	[ -n "$seen" ] && break
-	sleep 0.25
-done
+	[ -n "$seen" ]
+}
+wait_until 10 client_seen
 is "$seen" "203.0.113.50:4050" "launcher: /api/connections shows client_properties.client_id with the header's peer_host:peer_port"
 wait "$SPID"
 is "$(head -c 9 "$T/send1.out")" "CONNACK 0" "launcher: the proxied client got CONNACK 0"

@@ -2,21 +2,14 @@
 # 01-proxygen-cli.t - proxygen's command line: headers byte for byte, the
 # output formats, the malformation catalog, usage errors (exit 2 with a
 # message naming the option and the value), --help and --version.
-set -u
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "$0")/../lib/proc.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
-PG=$PPMQ_BIN/proxygen
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-pgcli.XXXXXX")
-# shellcheck source=tap-lib.bash
-. "$ROOT/tests/integration/tap-lib.bash"
+PG=$PROXYGEN
 
 pg() { timeout 10 "$PG" "$@"; }
 
-if [ ! -x "$PG" ]; then
-	echo "Bail out! $PG is not built (make bin/proxygen)"
-	exit 1
-fi
+[ -x "$PG" ] || bail "$PG is not built (make bin/proxygen)"
 
 SIG=0d0a0d0a000d0a515549540a
 
@@ -83,7 +76,7 @@ is "$got" "${SIG}2111002ac0000201c63364019c40075bea000701$(texthex vpce-1)ee0005
 
 # CRC32C: checked against an independent implementation.
 pg header --authority broker --crc32c --format raw > "$T/crc.bin"
-crc=$(python3 - "$T/crc.bin" <<'EOF'
+crc=$("$PY" - "$T/crc.bin" <<'EOF'
 import sys
 b = bytearray(open(sys.argv[1], 'rb').read())
 def crc32c(data):
@@ -115,7 +108,7 @@ raw=$(pg header --authority x --format raw | hexof)
 hex=$(pg header --authority x --format hex)
 is "$raw" "$hex" "--format hex is the raw bytes in hex"
 
-b64=$(pg header --v1 --format base64 | python3 -c 'import base64,sys; print(base64.b64decode(sys.stdin.read().strip()).hex())')
+b64=$(pg header --v1 --format base64 | "$PY" -c 'import base64,sys; print(base64.b64decode(sys.stdin.read().strip()).hex())')
 is "$b64" "$(pg header --v1 --format raw | hexof)" "--format base64 decodes to the raw bytes"
 
 c=$(pg header --format c)
@@ -139,7 +132,7 @@ is "$bad_rows" 0 "mutations --format tsv: name, version, verdict, reason, descri
 dups=$(cut -f1 "$T/m.tsv" | sort | uniq -d | wc -l)
 is "$dups" 0 "mutation names are unique"
 
-jcount=$(pg mutations --format json | python3 -c 'import json,sys; a=json.load(sys.stdin); print(len(a) if all({"name","version","verdict","reason","description"} <= set(x) for x in a) else -1)')
+jcount=$(pg mutations --format json | "$PY" -c 'import json,sys; a=json.load(sys.stdin); print(len(a) if all({"name","version","verdict","reason","description"} <= set(x) for x in a) else -1)')
 is "$jcount" "$count" "mutations --format json: same entries, every field present"
 
 first=$(pg mutations | head -1)

@@ -3,19 +3,12 @@
 # that record every byte (with its arrival time) and answer in one fixed
 # way each: CONNACK 0, CONNACK 5, close after the header, or silence.
 # Checks the bytes on the wire, the outcome printed and the exit status.
-set -u
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "$0")/../lib/proc.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
-PG=$PPMQ_BIN/proxygen
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-send.XXXXXX")
-# shellcheck source=tap-lib.bash
-. "$ROOT/tests/integration/tap-lib.bash"
+PG=$PROXYGEN
 
-if [ ! -x "$PG" ]; then
-	echo "Bail out! $PG is not built (make bin/proxygen)"
-	exit 1
-fi
+[ -x "$PG" ] || bail "$PG is not built (make bin/proxygen)"
 
 # ---- the fake broker ----------------------------------------------------------------
 # fake.py DIR NAME MODE: listens on a kernel-chosen port (DIR/NAME.port),
@@ -107,17 +100,13 @@ EOF
 
 declare -A PORT NCONN
 for mode in connack0 connack5 close silent v311only; do
-	timeout 300 python3 "$T/fake.py" "$T" "$mode" "$mode" 2> "$T/$mode.err" &
+	timeout 300 "$PY" "$T/fake.py" "$T" "$mode" "$mode" 2> "$T/$mode.err" &
 	PIDS+=($!)
 	NCONN[$mode]=0
 done
 for mode in connack0 connack5 close silent v311only; do
-	for ((i = 0; i < 50; i++)); do [ -s "$T/$mode.port" ] && break; sleep 0.1; done
-	PORT[$mode]=$(cat "$T/$mode.port" 2>/dev/null)
-	if [ -z "${PORT[$mode]}" ]; then
-		echo "Bail out! fake broker '$mode' did not start: $(cat "$T/$mode.err")"
-		exit 1
-	fi
+	wait_file "$T/$mode.port" || bail "fake broker '$mode' did not start: $(cat "$T/$mode.err")"
+	PORT[$mode]=$(cat "$T/$mode.port")
 done
 
 # seen MODE WHAT: what the fake broker saw on its next connection.
@@ -127,11 +116,11 @@ next_conn() {
 	local mode=$1 f
 	NCONN[$mode]=$((NCONN[$mode] + 1))
 	f="$T/$mode-${NCONN[$mode]}.json"
-	wait_for_file "$f" 10 || true
+	wait_file "$f" || true
 	CONN=$f
 }
 seen() {
-	python3 - "$CONN" "$1" <<'EOF' 2>/dev/null
+	"$PY" - "$CONN" "$1" <<'EOF' 2>/dev/null
 import json, sys
 j = json.load(open(sys.argv[1]))
 w, ch = sys.argv[2], j['chunks']
@@ -190,7 +179,7 @@ rc=$?
 el=$((($(date +%s%N) - start) / 1000000))
 next_conn connack0
 span=$(seen span)
-last=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks"][-1][1])' "$CONN")
+last=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks"][-1][1])' "$CONN")
 if [ "$rc" = 0 ] && [ "$el" -ge 600 ] && [ "$span" -ge 550 ] && [ "$last" = e000 ]; then
 	ok "--hold 600: the session stays open ${span} ms, then DISCONNECT"
 else
@@ -214,7 +203,7 @@ is "$?" 1 "the broker closes after the header: exit status 1"
 like "$out" "closed by peer*" "the outcome says the peer closed: '$out'"
 next_conn close
 
-dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+dead=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 out=$(send --target "127.0.0.1:$dead")
 is "$?" 1 "nothing listening: exit status 1"
 like "$out" "connection refused*" "the outcome says refused: '$out'"

@@ -10,40 +10,26 @@
 #     parses with lib/pp and must see the real client, bound to 127.0.0.7.
 # HAProxy runs in the foreground (-db) from a temporary configuration, logs
 # to its stdout (a file here), and is stopped by PID.
-set -u
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
-PPMQ_BUILD=${PPMQ_BUILD:-$ROOT/build}
-PG=$PPMQ_BIN/proxygen
+PG=$PROXYGEN
 CAPTURE=$PPMQ_BUILD/tests/progs/pp_capture
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-haproxy.XXXXXX")
-# shellcheck source=tap-lib.bash
-. "$ROOT/tests/integration/tap-lib.bash"
 
-[ -x "$HAPROXY" ] || { echo "1..0 # SKIP haproxy not installed ($HAPROXY)"; exit 0; }
+[ -x "$HAPROXY" ] || skip_all "haproxy not installed ($HAPROXY)"
 for f in "$PG" "$CAPTURE"; do
-	if [ ! -x "$f" ]; then
-		echo "Bail out! $f is not built (make bin/proxygen build/tests/progs/pp_capture)"
-		exit 1
-	fi
+	[ -x "$f" ] || bail "$f is not built (make bin/proxygen build/tests/progs/pp_capture)"
 done
 
-# wait_log PATTERN(grep -E) SECONDS: the first log line matching.
-wait_log() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		if grep -E -m1 -- "$1" "$T/haproxy.log" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
+# hap_log REGEX (grep -E): wait for a line of HAProxy's log.
+hap_log() { wait_log "$T/haproxy.log" "$1"; }
 
 # ---- helpers: a sink behind HAProxy, a raw sender ----------------------------------
 
 # sink.py DIR: accepts connections, stores everything each one sent (until
-# EOF) in DIR/sink-K.bin, closes.
+# EOF) in DIR/sink-K.bin, then closes: a connection's file is in place
+# before its client sees the end of it.
 cat > "$T/sink.py" <<'EOF'
 import os, socket, sys, threading
 d = sys.argv[1]
@@ -66,12 +52,12 @@ def handle(c):
             data += b
     except OSError:
         pass
-    c.close()
     with lock:
         count[0] += 1
         k = count[0]
     open('%s/sink-%d.tmp' % (d, k), 'wb').write(data)
     os.rename('%s/sink-%d.tmp' % (d, k), '%s/sink-%d.bin' % (d, k))
+    c.close()
 while True:
     c, _ = s.accept()
     threading.Thread(target=handle, args=(c,), daemon=True).start()
@@ -101,33 +87,26 @@ except OSError:
     print('reset')
 EOF
 
-# sink_has PAYLOAD [TRIES]: did one connection deliver exactly PAYLOAD to
-# the sink? Looks TRIES times (default 30), 0.1 s apart.
-sink_has() {
-	local i f
-	for ((i = 0; i < ${2:-30}; i++)); do
-		for f in "$T"/sink-*.bin; do
-			[ -e "$f" ] || continue
-			[ "$(cat "$f")" = "$1" ] && return 0
-		done
-		sleep 0.1
+# in_sink PAYLOAD: one connection delivered exactly PAYLOAD to the sink.
+in_sink() {
+	local f
+	for f in "$T"/sink-*.bin; do
+		[ -e "$f" ] || continue
+		[ "$(cat "$f")" = "$1" ] && return 0
 	done
 	return 1
 }
 
 # ---- start the receivers of HAProxy's headers and the sink -------------------------
 
-timeout 300 python3 "$T/sink.py" "$T" 2> "$T/sink.err" &
+timeout 300 "$PY" "$T/sink.py" "$T" 2> "$T/sink.err" &
 PIDS+=($!)
 for c in v1 v2 check; do
 	timeout 120 "$CAPTURE" -l 127.0.0.1 -p 0 -P "$T/cap-$c.port" -t 100000 > "$T/cap-$c.out" 2>&1 &
 	PIDS+=($!)
 done
 for f in sink cap-v1 cap-v2 cap-check; do
-	if ! wait_for_file "$T/$f.port" 5; then
-		echo "Bail out! $f did not start"
-		exit 1
-	fi
+	wait_file "$T/$f.port" || bail "$f did not start"
 done
 SINK=$(cat "$T/sink.port")
 
@@ -201,8 +180,7 @@ if "$HAPROXY" -c -f "$T/haproxy.cfg" > "$T/check.out" 2>&1; then
 	ok "haproxy -c accepts the configuration"
 else
 	not_ok "haproxy -c accepts the configuration"; diag "$(cat "$T/check.out")"
-	echo "1..$n"
-	exit 1
+	done_testing
 fi
 timeout 300 "$HAPROXY" -f "$T/haproxy.cfg" -db > "$T/haproxy.log" 2>&1 &
 HAPROXY_PID=$!
@@ -215,20 +193,21 @@ if wait_port "$READY"; then ok "haproxy is up (pid $HAPROXY_PID)"; else not_ok "
 # proxygen builds plus PAYLOAD to fe_recv; HAProxy must log WANT_SRC
 # (@CPORT@ stands for the client's own port) and forward PAYLOAD alone.
 recv_case() {
-	local desc=$1 want=$2 payload=$3 hex out cport line
+	local desc=$1 want=$2 payload=$3 hex out cport line=
 	shift 3
 	hex=$("$PG" header "$@" --format hex)
-	out=$(timeout 10 python3 "$T/rawsend.py" "$FE_RECV" "$hex" "$payload")
+	out=$(timeout 10 "$PY" "$T/rawsend.py" "$FE_RECV" "$hex" "$payload")
 	cport=$(echo "$out" | head -1)
 	want=${want//@CPORT@/$cport}
-	if line=$(wait_log "^RECV src=$want " 5); then
+	if hap_log "^RECV src=$want "; then
+		line=$(grep -E -m1 -- "^RECV src=$want " "$T/haproxy.log")
 		ok "$desc: HAProxy logs src=$want"
 	else
 		not_ok "$desc: HAProxy logs src=$want"
 		diag "sent: $hex" "$(tail -3 "$T/haproxy.log")"
 	fi
 	LAST_LINE=$line
-	if sink_has "$payload"; then
+	if wait_until 10 in_sink "$payload"; then
 		ok "$desc: the payload alone reaches the server"
 	else
 		not_ok "$desc: the payload alone reaches the server"
@@ -262,7 +241,7 @@ esac
 out=$(timeout 10 "$PG" send --target "127.0.0.1:$FE_RECV" --src 203.0.113.13:4006 \
 	--split 3 --delay 20 --no-connect --timeout 400)
 rc=$?
-if [ $rc = 1 ] && wait_log "fe_recv/1: Truncated PROXY protocol header" 5 > /dev/null; then
+if [ $rc = 1 ] && hap_log "fe_recv/1: Truncated PROXY protocol header"; then
 	ok "proxygen send --split 3 --delay 20: HAProxy sees a truncated header and drops it (exit 1: $out)"
 else
 	not_ok "proxygen send --split 3 --delay 20 reaches HAProxy in pieces"
@@ -270,15 +249,16 @@ else
 fi
 out=$(timeout 10 "$PG" send --target "127.0.0.1:$FE_RECV" --v1 --src 203.0.113.14:4007 --no-connect --timeout 300)
 rc=$?
-if [ $rc = 0 ] && wait_log "^RECV src=203\.0\.113\.14:4007 " 5 > /dev/null; then
+if [ $rc = 0 ] && hap_log "^RECV src=203\.0\.113\.14:4007 "; then
 	ok "proxygen send --v1 --no-connect: exit 0, HAProxy logs the source"
 else
 	not_ok "proxygen send --v1 --no-connect"; diag "rc=$rc $out"
 fi
 
-# A CRC32C mismatch is refused.
-out=$(timeout 10 python3 "$T/rawsend.py" "$FE_RECV" "$("$PG" header --mutate v2-crc-wrong --src 203.0.113.15:4008 --format hex)" "crc-payload")
-if wait_log "203\.0\.113\.15:4008 .*invalid PROXY protocol header" 5 > /dev/null && ! sink_has "crc-payload" 1; then
+# A CRC32C mismatch is refused (its connection has ended when rawsend.py
+# returns: had anything reached the sink, its file would be there).
+out=$(timeout 10 "$PY" "$T/rawsend.py" "$FE_RECV" "$("$PG" header --mutate v2-crc-wrong --src 203.0.113.15:4008 --format hex)" "crc-payload")
+if hap_log "203\.0\.113\.15:4008 .*invalid PROXY protocol header" && ! in_sink "crc-payload"; then
 	ok "v2 with a wrong CRC32C: HAProxy refuses it, nothing reaches the server"
 else
 	not_ok "v2 with a wrong CRC32C is refused"; diag "$out" "$(tail -3 "$T/haproxy.log")"
@@ -291,8 +271,9 @@ fi
 cut -f1 "$T/mutations.tsv" | while read -r m; do
 	echo "$m $("$PG" header --mutate "$m" --format hex)"
 done > "$T/mutations.txt"
+# Every connection has ended when sweep returns, and the sink writes a
+# connection's file before it closes it: what came through is on disk.
 sweep "$FE_RECV" 5 payload < "$T/mutations.txt" > "$T/sweep.out"
-sleep 0.5
 for f in "$T"/sink-*.bin; do cat "$f"; echo; done > "$T/sink-all.txt"
 core="not-proxy v2-bad-sig v2-bad-version v2-bad-command v2-bad-family v2-bad-transport v2-short-addr v2-tlv-truncated v2-crc-mismatch v2-bad-crc-len v1-bad-proto v1-too-long v1-bad-eol v1-bad-spacing v1-field-count v1-family-mismatch"
 through_core=()
@@ -325,7 +306,7 @@ if [ $HAVE_MOSQ = 1 ]; then
 		src=203.0.113.2$([ $v = v1 ] && echo 1 || echo 2)
 		out=$(timeout 15 "$PG" send --target "127.0.0.1:$FE_MQTT" --$v --src "$src:4321" --client-id "pg-hap-$v" --timeout 3000)
 		rc=$?
-		if [ $rc = 0 ] && [[ "$out" == "CONNACK 0"* ]] && wait_log "^MQTT src=${src//./\\.}:4321$" 5 > /dev/null; then
+		if [ $rc = 0 ] && [[ "$out" == "CONNACK 0"* ]] && hap_log "^MQTT src=${src//./\\.}:4321$"; then
 			ok "proxygen send --$v through HAProxy to mosquitto: CONNACK 0, HAProxy logs $src:4321"
 		else
 			not_ok "proxygen send --$v through HAProxy to mosquitto"
@@ -333,8 +314,8 @@ if [ $HAVE_MOSQ = 1 ]; then
 		fi
 	done
 else
-	ok "# SKIP mosquitto not installed"
-	ok "# SKIP mosquitto not installed"
+	skip "proxygen send --v1 through HAProxy to mosquitto" "mosquitto not installed"
+	skip "proxygen send --v2 through HAProxy to mosquitto" "mosquitto not installed"
 fi
 
 # ---- HAProxy sends --------------------------------------------------------------------------
@@ -345,9 +326,9 @@ cap_field() { sed -n "s/^$2=//p" "$1" | head -1; }
 for v in v1 v2; do
 	port=$LS_V1
 	[ $v = v2 ] && port=$LS_V2
-	out=$(timeout 10 python3 "$T/rawsend.py" "$port" "" "via haproxy $v")
+	out=$(timeout 10 "$PY" "$T/rawsend.py" "$port" "" "via haproxy $v")
 	cport=$(echo "$out" | head -1)
-	for ((i = 0; i < 50; i++)); do grep -q '^end=' "$T/cap-$v.out" && break; sleep 0.1; done
+	wait_log "$T/cap-$v.out" '^end='
 	f="$T/cap-$v.out"
 	got="$(cap_field "$f" result) v$(cap_field "$f" version) $(cap_field "$f" command) $(cap_field "$f" src_ip):$(cap_field "$f" src_port) -> $(cap_field "$f" dst_ip):$(cap_field "$f" dst_port)"
 	is "$got" "ok v${v#v} proxy 127.0.0.7:$cport -> 127.0.0.1:$port" \
@@ -364,7 +345,7 @@ else
 	not_ok "HAProxy's CRC32C and UNIQUE_ID"; diag "$(cat "$f")"
 fi
 
-for ((i = 0; i < 50; i++)); do grep -q '^end=' "$T/cap-check.out" && break; sleep 0.1; done
+wait_log "$T/cap-check.out" '^end='
 f="$T/cap-check.out"
 got="$(cap_field "$f" result) v$(cap_field "$f" version) $(cap_field "$f" command) $(cap_field "$f" family) len=$(cap_field "$f" len)"
 is "$got" "ok v2 local unspec len=16" "HAProxy's health check (check-send-proxy): a v2 LOCAL header"
@@ -372,11 +353,6 @@ is "$got" "ok v2 local unspec len=16" "HAProxy's health check (check-send-proxy)
 # ---- stop -------------------------------------------------------------------------------------
 
 kill -TERM "$HAPROXY_PID"
-for ((i = 0; i < 50; i++)); do kill -0 "$HAPROXY_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$HAPROXY_PID" 2>/dev/null; then
-	not_ok "haproxy stops on SIGTERM"
-else
-	ok "haproxy stops on SIGTERM"
-fi
+check "haproxy stops on SIGTERM" wait_gone "$HAPROXY_PID"
 
 done_testing

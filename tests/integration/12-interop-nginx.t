@@ -8,26 +8,18 @@
 #     directly and through `proxygen relay`.
 # nginx runs in the foreground from a temporary configuration and prefix,
 # and is stopped by PID.
-set -u
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
-PPMQ_BUILD=${PPMQ_BUILD:-$ROOT/build}
-PG=$PPMQ_BIN/proxygen
+PG=$PROXYGEN
 CAPTURE=$PPMQ_BUILD/tests/progs/pp_capture
 NGINX=${NGINX:-/usr/sbin/nginx}
 STREAM_MOD=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-nginx.XXXXXX")
-# shellcheck source=tap-lib.bash
-. "$ROOT/tests/integration/tap-lib.bash"
 
-[ -x "$NGINX" ] || { echo "1..0 # SKIP nginx not installed ($NGINX)"; exit 0; }
-[ -f "$STREAM_MOD" ] || { echo "1..0 # SKIP nginx stream module not installed ($STREAM_MOD)"; exit 0; }
+[ -x "$NGINX" ] || skip_all "nginx not installed ($NGINX)"
+[ -f "$STREAM_MOD" ] || skip_all "nginx stream module not installed ($STREAM_MOD)"
 for f in "$PG" "$CAPTURE"; do
-	if [ ! -x "$f" ]; then
-		echo "Bail out! $f is not built (make bin/proxygen build/tests/progs/pp_capture)"
-		exit 1
-	fi
+	[ -x "$f" ] || bail "$f is not built (make bin/proxygen build/tests/progs/pp_capture)"
 done
 
 # ask.py PORT HEX [PAYLOAD] [BIND]: connect from BIND (default 127.0.0.7),
@@ -61,7 +53,7 @@ EOF
 
 timeout 120 "$CAPTURE" -l 127.0.0.1 -p 0 -P "$T/cap.port" -t 100000 > "$T/cap.out" 2>&1 &
 PIDS+=($!)
-wait_for_file "$T/cap.port" 5 || { echo "Bail out! pp_capture did not start"; exit 1; }
+wait_file "$T/cap.port" || bail "pp_capture did not start"
 
 read -r SEND RECV READY <<< "$(free_ports 3)"
 mkdir -p "$T/logs"
@@ -97,8 +89,7 @@ if "$NGINX" -t -c "$T/nginx.conf" -p "$T" > "$T/check.out" 2>&1; then
 	ok "nginx -t accepts the configuration"
 else
 	not_ok "nginx -t accepts the configuration"; diag "$(cat "$T/check.out")"
-	echo "1..$n"
-	exit 1
+	done_testing
 fi
 timeout 120 "$NGINX" -c "$T/nginx.conf" -p "$T" -g "daemon off; pid $T/nginx.pid;" > "$T/nginx.out" 2>&1 &
 NGINX_PID=$!
@@ -109,9 +100,9 @@ if wait_port "$READY"; then ok "nginx is up"; else not_ok "nginx is up"; diag "$
 
 cap_field() { sed -n "s/^$1=//p" "$T/cap.out" | head -1; }
 
-out=$(timeout 10 python3 "$T/ask.py" "$SEND" "" "via nginx")
+out=$(timeout 10 "$PY" "$T/ask.py" "$SEND" "" "via nginx")
 cport=$(echo "$out" | head -1)
-for ((i = 0; i < 50; i++)); do grep -q '^end=' "$T/cap.out" && break; sleep 0.1; done
+wait_log "$T/cap.out" '^end='
 got="$(cap_field result) v$(cap_field version) $(cap_field src_ip):$(cap_field src_port) -> $(cap_field dst_ip):$(cap_field dst_port)"
 is "$got" "ok v1 127.0.0.7:$cport -> 127.0.0.1:$SEND" \
 	"nginx proxy_protocol on: lib/pp parses its v1 header, source = the real client 127.0.0.7:$cport"
@@ -127,7 +118,7 @@ ask() {
 	local desc=$1 want=$2 hex out cport answer
 	shift 2
 	hex=$("$PG" header "$@" --format hex)
-	out=$(timeout 10 python3 "$T/ask.py" "$RECV" "$hex")
+	out=$(timeout 10 "$PY" "$T/ask.py" "$RECV" "$hex")
 	cport=$(echo "$out" | head -1)
 	answer=$(echo "$out" | sed -n 2p)
 	is "$answer" "${want//@CPORT@/$cport}" "$desc"
@@ -181,17 +172,13 @@ for v in v1 v2; do
 	timeout 30 "$PG" relay --listen 127.0.0.1:0 --target "127.0.0.1:$RECV" --$v --once 2> "$T/relay-$v.log" &
 	RELAY_PID=$!
 	PIDS+=("$RELAY_PID")
-	RELAY_PORT=
-	for ((i = 0; i < 50; i++)); do
-		RELAY_PORT=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\),.*/\1/p' "$T/relay-$v.log" 2>/dev/null)
-		[ -n "$RELAY_PORT" ] && break
-		sleep 0.1
-	done
-	out=$(timeout 10 python3 "$T/ask.py" "$RELAY_PORT" "")
+	wait_log "$T/relay-$v.log" 'listening on .*:[0-9]+,'
+	RELAY_PORT=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\),.*/\1/p' "$T/relay-$v.log")
+	out=$(timeout 10 "$PY" "$T/ask.py" "$RELAY_PORT" "")
 	cport=$(echo "$out" | head -1)
 	is "$(echo "$out" | sed -n 2p)" "src=127.0.0.7:$cport dst=127.0.0.1:$RELAY_PORT" \
 		"client -> proxygen relay --$v -> nginx: nginx sees the client 127.0.0.7:$cport"
-	for ((i = 0; i < 50; i++)); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+	wait_gone "$RELAY_PID"
 done
 
 if grep -q "^127.0.0.7:[0-9]* pp=203.0.113.30:4001$" "$T/logs/access.log"; then
@@ -203,10 +190,7 @@ fi
 # ---- stop ---------------------------------------------------------------------------------------
 
 master=$(cat "$T/nginx.pid" 2>/dev/null)
-if [ -n "$master" ] && kill -TERM "$master" 2>/dev/null; then
-	for ((i = 0; i < 50; i++)); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-fi
-if [ -n "$master" ] && ! kill -0 "$master" 2>/dev/null; then
+if [ -n "$master" ] && kill -TERM "$master" 2>/dev/null && wait_gone "$master"; then
 	ok "nginx (pid $master) stops on SIGTERM"
 else
 	not_ok "nginx stops on SIGTERM"

@@ -4,8 +4,9 @@
 # is wrong in a known way. Each scenario is run against a correct broker
 # and against one with the fault on: the correct one must behave, the
 # faulty one must really show the bug.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/20-broker-lib.bash
+# shellcheck disable=SC2317 # the sc_* scenarios are called by name, from fault()
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 if certs_init; then :; else CERTS=; fi
@@ -16,7 +17,7 @@ V1=$(hdr_v1 203.0.113.7 198.51.100.1 5555 1883)
 V2=$(hdr_v2 203.0.113.7 198.51.100.1 5555 1883)
 LOCAL=$(hdr_v2_local)
 # A v2 header whose CRC32C TLV does not match (one bit flipped).
-python3 - >"$T/badcrc.hex" <<'EOF'
+"$PY" - >"$T/badcrc.hex" <<'EOF'
 import socket, struct
 def crc32c(data):
     crc = 0xFFFFFFFF

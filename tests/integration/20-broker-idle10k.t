@@ -5,8 +5,8 @@
 # keeps them idle, and the broker must still answer /healthz and a fresh
 # client, with every connection still open and counted.
 # IDLE_CONNS overrides the count (the file's own limits permitting).
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/20-broker-lib.bash
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 N=${IDLE_CONNS:-10000}
@@ -20,7 +20,7 @@ plan 8
 
 start_broker idle MQTT_TCP_PROXY_PROTOCOL_ENABLED=true SESSIONS_MAX_KEPT=$((N + 100)) || exit 1
 
-timeout 180 python3 - "$B_TCP" "$N" "$B_ADMIN" >"$T/idle.out" 2>&1 <<'EOF' &
+timeout 180 "$PY" - "$B_TCP" "$N" "$B_ADMIN" >"$T/idle.out" 2>&1 <<'EOF' &
 import resource, selectors, socket, struct, sys, time, urllib.request
 port, n, admin = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -72,7 +72,8 @@ for start in range(0, n, batch):
 elapsed = time.time() - t0
 print("connected %d bad %d in %.1f s (%.0f/s)" % (ok, bad, elapsed, ok / elapsed), flush=True)
 
-# Idle for a while, then: is every socket still open (no EOF, no data)?
+# Idle for a while (the behaviour under test), then: is every socket still
+# open (no EOF, no data)?
 time.sleep(3)
 for s in socks:
     sel.register(s, selectors.EVENT_READ)
@@ -84,16 +85,12 @@ except Exception as e:
     h = "error %s" % e
 print("healthz %s" % h, flush=True)
 print("holding", flush=True)
-time.sleep(60)
+time.sleep(60)  # behaviour: the connections stay open until the client is stopped
 EOF
 client=$!
-EXTRA_PIDS+=("$client")
+PIDS+=("$client")
 
-for i in $(seq 1500); do
-	grep -q '^holding' "$T/idle.out" && break
-	kill -0 "$client" 2>/dev/null || break
-	sleep 0.1
-done
+wait_until -p "$client" 150 log_has "$T/idle.out" '^holding'
 diag "$(cat "$T/idle.out")"
 line=$(grep '^connected' "$T/idle.out")
 is "$(awk '{print $2, $4}' <<<"$line")" "$N 0" "$N proxied connections got CONNACK 0"
@@ -106,8 +103,7 @@ V2=$(hdr_v2 203.0.113.99 198.51.100.1 9999 1883)
 is "$(probe tcp --pre-hex "$V2" --client-id one-more 2>&1)" "connack 0" "a new client is still served"
 rss=$(awk '/VmRSS/ {print $2, $3}' "/proc/$B_PID/status" 2>/dev/null)
 diag "broker RSS with $N connections: $rss"
-kill "$client" 2>/dev/null
-wait "$client" 2>/dev/null
+stop_pid "$client"
 stop_broker
 is "$?" 0 "clean shutdown with $N connections open"
 

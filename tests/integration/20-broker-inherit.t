@@ -5,8 +5,8 @@
 # PROXY on accepts a header and refuses a plain CONNECT; one with PROXY
 # off does the opposite. Also through a YAML file with ${ENV:default}
 # placeholders, and --print-config's source of each value.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/20-broker-lib.bash
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 if certs_init; then :; else CERTS=; fi
@@ -37,10 +37,10 @@ state() {
 
 # row DESC "ENV=V ..." "kind=on|off ..." [-- broker args]
 row() {
-	local d=$1 envs=$2 want=$3 kv kind w
+	local d=$1 row_envs=$2 want=$3 kv kind w
 	shift 3
 	# shellcheck disable=SC2086
-	if ! start_broker inherit $envs "$@"; then
+	if ! start_broker inherit $row_envs "$@"; then
 		for kv in $want; do not_ok "$d: broker did not start"; done
 		return
 	fi

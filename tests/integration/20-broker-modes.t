@@ -6,12 +6,12 @@
 #   trusted_proxies (optional and strict): a header is honoured only from
 #              a listed source (127.0.0.7 here), others are refused and
 #              counted as untrusted-source; strict still requires one.
-# Connections are made by a raw python3 probe (tests/integration/20-broker-lib.bash).
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/20-broker-lib.bash
+# Connections are made by a raw python3 probe (tests/lib/probe.py).
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
-python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.7", 0))' 2>/dev/null ||
+"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.7", 0))' 2>/dev/null ||
 	skip_all "cannot bind 127.0.0.7 (needed for trusted / untrusted sources)"
 
 KINDS="tcp ws"

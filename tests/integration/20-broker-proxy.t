@@ -5,8 +5,8 @@
 # headers are refused without a byte written back and counted by reason;
 # split headers and header + CONNECT in one segment work. Headers are
 # sent by `proxygen send`, outcomes checked through the admin API.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/20-broker-lib.bash
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 have_proxygen || skip_all "no usable $PROXYGEN (make bin/proxygen)"
@@ -26,12 +26,10 @@ start_broker proxy MQTT_PROXY_PROTOCOL_ENABLED=true MQTT_PROXY_PROTOCOL_TIMEOUT=
 accepted() {
 	local kind=$1 id=$2 d=$3 out
 	shift 3
-	out=$(pg_send "$kind" --client-id "$id" "$@" 2>&1)
-	if [ $? -eq 0 ]; then
+	if out=$(pg_send "$kind" --client-id "$id" "$@" 2>&1); then
 		ok "$kind: $d: accepted"
 	else
-		not_ok "$kind: $d: accepted"
-		diag "$out"
+		not_ok "$kind: $d: accepted" "$out"
 	fi
 }
 # refused KIND DESC [send options]: closed (or reset) before any byte.

@@ -18,8 +18,8 @@
 #   negative controls: no header to a PROXY listener, and HAProxy's v1 / v2
 #   header to a PROXY-disabled listener, reject the client.
 # The configuration is the one in docs/behind-a-load-balancer-examples.md.
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 need_ppmq
@@ -134,30 +134,6 @@ doc_matches haproxy "$T/haproxy.cfg.tpl"
 lb_start haproxy "$T/haproxy.cfg.tpl" "$T/haproxy.cfg" "$HAP_PORTS" "$HAPROXY" -db -f "$T/haproxy.cfg" ||
 	bail "haproxy did not start: $(cat "$T/haproxy.log")"
 
-# hap_stat BACKEND FIELD...: fields of the server line in `show stat`.
-hap_stat() {
-	"$PY" - "$T/haproxy.sock" "$@" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-lines = data.decode().splitlines()
-head = lines[0].lstrip("# ").split(",")
-for l in lines[1:]:
-    f = dict(zip(head, l.split(",")))
-    if f.get("pxname") == sys.argv[2] and f.get("svname") == "broker":
-        # "* " before a check status: a check is running right now
-        print(" ".join(f.get(k, "?").replace("* ", "", 1) for k in sys.argv[3:]))
-EOF
-}
-
 # ---- 2-19: through HAProxy, the session records the client, not HAProxy ----------------
 
 through send-proxy-tcp "$HAP_V1_TCP" tcp 1 --transport tcp -- tls=null
@@ -184,14 +160,15 @@ through tls-terminated-ssl "$HAP_TERM_SSL" tcp 2 --transport tls "${TLSOPT[@]}" 
 # Wait (bounded) until every check has run: the negative one has failed, the
 # MQTT checks have logged in (their sessions exist), and the broker has seen
 # at least three LOCAL headers.
-for ((i = 0; i < 60; i++)); do
+# shellcheck disable=SC2317 # run by wait_until
+checks_done() {
 	[ "$(hap_stat neg_hc_to_disabled status)" = DOWN ] &&
 		[ "$(hap_stat hc_v2_l4 check_status)" = L4OK ] &&
 		[ "$(metric P 'ppmq_proxy_headers_accepted_by_command_total{command="local"}')" -ge 3 ] 2>/dev/null &&
 		admin_get P /api/v1/sessions/hc-v2 | grep -q '"clientId"' &&
-		admin_get P /api/v1/sessions/hc-v1 | grep -q '"clientId"' && break
-	sleep 0.1
-done
+		admin_get P /api/v1/sessions/hc-v1 | grep -q '"clientId"'
+}
+wait_until 20 checks_done
 is "$(hap_stat hc_v2_l4 status check_status chkfail)" "UP L4OK 0" \
 	"health check send-proxy-v2 (LOCAL), layer 4: server UP, no check failed"
 is "$(hap_stat hc_v2_mqtt status check_status chkfail)" "UP L7OK 0" \

@@ -16,8 +16,8 @@
 # nginx runs in the foreground (daemon off) as root, from a temporary
 # prefix, and is stopped by PID. The configuration is the one in
 # docs/behind-a-load-balancer-examples.md.
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 NGINX=${NGINX:-/usr/sbin/nginx}
 NGINX_STREAM=${NGINX_STREAM:-/usr/lib/nginx/modules/ngx_stream_module.so}
@@ -140,12 +140,8 @@ client "control: the same client straight to the PROXY-disabled broker" 'CONNACK
 refused_by_disabled proxy-protocol-to-disabled "$NGX_OFF_TCP" tcp
 refused_by_disabled proxy-protocol-to-disabled-ws "$NGX_OFF_WS" ws --transport ws
 # nginx itself logged the real client on its side (written when a session
-# ends: polled, bounded).
-for ((i = 0; i < 30; i++)); do
-	grep -q "^$CLIENT_IP:[0-9]* -> $NGX_TCP -> 127.0.0.1:$P_TCP " "$T/nginx-access.log" 2>/dev/null && break
-	sleep 0.1
-done
-if grep -q "^$CLIENT_IP:[0-9]* -> $NGX_TCP -> 127.0.0.1:$P_TCP " "$T/nginx-access.log" 2>/dev/null; then
+# ends: waited for, bounded).
+if wait_log "$T/nginx-access.log" "^$CLIENT_IP:[0-9]* -> $NGX_TCP -> 127.0.0.1:$P_TCP "; then
 	ok "nginx's access log shows the client $CLIENT_IP relayed to the broker"
 else
 	not_ok "nginx's access log shows the client $CLIENT_IP relayed to the broker"

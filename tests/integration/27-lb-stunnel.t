@@ -14,8 +14,8 @@
 #   listener, and with it to PROXY-disabled listeners, reject the client.
 # stunnel runs with `foreground = yes` and is stopped by PID. The
 # configuration is the one in docs/behind-a-load-balancer-examples.md.
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 need_ppmq
 STUNNEL=${STUNNEL:-$(command -v stunnel4 || command -v stunnel)}

@@ -14,8 +14,8 @@
 #   listeners rejects the client (the relay cannot send no header).
 # Each relay is a process stopped by PID. The commands are the ones in
 # docs/behind-a-load-balancer-examples.md.
-# shellcheck source=tests/integration/lb-lib.bash
-source "$(dirname "$0")/lb-lib.bash"
+# shellcheck source=tests/lib/lb.bash
+. "$(dirname "$0")/../lib/lb.bash"
 
 need_ppmq
 "$PROXYGEN" relay --help >/dev/null 2>&1 || bail "$PROXYGEN has no working 'relay' subcommand"
@@ -47,40 +47,9 @@ proxygen relay --listen 127.0.0.1:${RL_OFF_V2} --target 127.0.0.1:${N_TCP} --v2
 proxygen relay --listen 127.0.0.1:${RL_OFF_V2_WS} --target 127.0.0.1:${N_WS} --v2
 EOF
 
-# start_relays: one process per command line of the rendered template, on
-# fresh ports; again with new ports (up to 3 times) when one was taken in
-# the meantime.
-start_relays() {
-	local _ k v prog args ports pids
-	for _ in 1 2 3; do
-		read -r -a ports <<<"$(free_ports ${#RL_PORTS[@]})"
-		k=0
-		for v in "${RL_PORTS[@]}"; do
-			printf -v "$v" %s "${ports[$k]}"
-			export "${v?}"
-			k=$((k + 1))
-		done
-		render "$T/relays.tpl" "$T/relays" || return 1
-		k=0
-		pids=()
-		while read -r prog args; do
-			case $prog in '' | '#'*) continue ;; esac
-			[ "$prog" = proxygen ] || bail "unexpected command in $T/relays: $prog"
-			k=$((k + 1))
-			# shellcheck disable=SC2086 # plain words, no quoting in the template
-			bg "relay-$k" "$PROXYGEN" $args
-			pids+=("$BG_PID")
-		done <"$T/relays"
-		wait_listening "${pids[*]}" "${ports[@]}" && return 0
-		grep -qi 'in use' "$T"/relay-*.log || return 1
-		for v in "${pids[@]}"; do stop_pid "$v"; done
-	done
-	return 1
-}
-
 # 1
 doc_matches proxygen-relay "$T/relays.tpl"
-start_relays || bail "the relays did not start: $(cat "$T"/relay-*.log)"
+start_relays "$T/relays.tpl" "${RL_PORTS[@]}" || bail "the relays did not start: $(cat "$T"/relay-*.log)"
 
 # ---- 2-17: through the relay, the session records the client, not the relay ---------------------
 

@@ -5,39 +5,18 @@
 # pass under prove, the reports must be written; a broker with a known
 # PROXY bug must be caught; and the exit statuses for an unreachable
 # target (3) and a broken profile (2) must hold.
-set -u
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "$0")/../lib/proc.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
 CONFORM=$PPMQ_BIN/ppmq-conform
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-conform.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-
 for p in ppmq-conform ppmq-broker; do
-	if [ ! -x "$PPMQ_BIN/$p" ]; then
-		echo "Bail out! $PPMQ_BIN/$p is not built (make)"
-		exit 1
-	fi
+	[ -x "$PPMQ_BIN/$p" ] || bail "$PPMQ_BIN/$p is not built (make)"
 done
-if ! "$ROOT/scripts/gen-certs" "$T/certs" >/dev/null 2>&1; then
-	echo "Bail out! scripts/gen-certs failed"
-	exit 1
-fi
+certs_init || bail "scripts/gen-certs failed"
 
-echo "1..12"
-cd "$ROOT" || exit 1
-export PPMQ_CERT_DIR=$T/certs PPMQ_BIN
+plan 12
+cd "$ROOT" || bail "cannot enter $ROOT"
+export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 
 # ---- the whole catalog ---------------------------------------------------------
 
@@ -50,7 +29,7 @@ if [ "$rc" -eq 0 ]; then
 	ok "whole catalog against ppmq-broker: exit 0"
 else
 	not_ok "whole catalog against ppmq-broker: exit 0 (got $rc)"
-	grep -A12 '^not ok' "$T/run.tap" | head -60 | sed 's/^/# /'
+	grep -A12 '^not ok' "$T/run.tap" | head -60 | diag
 	sed 's/^/# stderr: /' "$T/run.err" | head -20
 fi
 if [ "$secs" -lt 60 ]; then ok "the catalog ran in ${secs} s (< 60 s with -j 4)"; else not_ok "the catalog ran in ${secs} s (< 60 s with -j 4)"; fi
@@ -66,7 +45,7 @@ fi
 if prove --exec cat "$T/run.tap" >"$T/prove.out" 2>&1; then
 	ok "the TAP passes under prove"
 else
-	not_ok "the TAP passes under prove"; tail -15 "$T/prove.out" | sed 's/^/# /'
+	not_ok "the TAP passes under prove"; tail -15 "$T/prove.out" | diag
 fi
 
 # every scenario family ran somewhere (none entirely skipped)
@@ -80,7 +59,9 @@ if [ -s "$T/run.json" ] && [ -s "$T/run.xml" ] && [ -s "$T/html/index.html" ] &&
 	[ "$(grep -c '<testcase' "$T/run.xml")" = "$plan" ]; then
 	ok "JSON, JUnit ($plan test cases) and HTML written"
 else
-	not_ok "JSON, JUnit and HTML written"; ls -la "$T" "$T/html" 2>&1 | sed 's/^/# /'
+	not_ok "JSON, JUnit and HTML written"
+	# shellcheck disable=SC2012 # a listing for the reader
+	ls -la "$T" "$T/html" 2>&1 | diag
 fi
 
 timeout 60 "$CONFORM" report --html "$T/merged" "$T/run.json" "$T/run.json" >/dev/null 2>"$T/report.err"
@@ -98,7 +79,7 @@ if [ "$rc" -eq 1 ] && [ "$fails" -eq 4 ] && grep -q 'the socket peer' "$T/fault.
 	ok "a broker recording the proxy's address fails record/sessions/v2-inet on all 4 listeners (exit 1)"
 else
 	not_ok "a broker recording the proxy's address is caught"; diag "exit $rc, $fails failing points"
-	head -40 "$T/fault.tap" | sed 's/^/# /'
+	head -40 "$T/fault.tap" | diag
 fi
 
 PPMQ_BROKER_FAULT=accept-missing timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
@@ -109,12 +90,12 @@ if [ "$rc" -eq 1 ] && [ "$(grep -c '^not ok' "$T/fault2.tap")" -eq 2 ] &&
 	ok "a broker accepting clients without a header fails missing/connect (exit 1)"
 else
 	not_ok "a broker accepting clients without a header is caught"; diag "exit $rc"
-	head -30 "$T/fault2.tap" | sed 's/^/# /'
+	head -30 "$T/fault2.tap" | diag
 fi
 
 # ---- exit statuses: unreachable (3), broken profile (2) -------------------------
 
-port=$(( 20000 + RANDOM % 40000 ))
+read -r port <<<"$(free_ports 1)"
 cat >"$T/nobody.yml" <<YML
 name: nobody
 host: 127.0.0.1
@@ -126,7 +107,7 @@ rc=$?
 if [ "$rc" -eq 3 ] && grep -q '^Bail out!' "$T/unreach.tap" && grep -q 'unreachable' "$T/unreach.err"; then
 	ok "nothing listening: exit 3 and 'Bail out!'"
 else
-	not_ok "nothing listening: exit 3 (got $rc)"; sed 's/^/# /' "$T/unreach.tap" "$T/unreach.err" | head
+	not_ok "nothing listening: exit 3 (got $rc)"; cat "$T/unreach.tap" "$T/unreach.err" | head | diag
 fi
 
 printf 'name: broken\nhost: 127.0.0.1\nlisteners:\n  tcp: {port: 1883, proxi: enabled}\n' >"$T/broken.yml"
@@ -135,9 +116,11 @@ rc=$?
 if [ "$rc" -eq 2 ] && grep -q "broken.yml:4:21: listeners.tcp: unknown key 'proxi' (did you mean 'proxy'?)" "$T/broken.err"; then
 	ok "broken profile: exit 2 with file:line:column"
 else
-	not_ok "broken profile: exit 2 with file:line:column (got $rc)"; sed 's/^/# /' "$T/broken.err"
+	not_ok "broken profile: exit 2 with file:line:column (got $rc)"; diag <"$T/broken.err"
 fi
 
 timeout 60 "$CONFORM" --target conformance/targets/ppmq-broker.yml --listener tcp,quic >/dev/null 2>"$T/usage.err"
 rc=$?
 check "bad --listener value: exit 2 naming it (got $rc)" test "$rc" -eq 2 -a -n "$(grep quic "$T/usage.err")"
+
+done_testing

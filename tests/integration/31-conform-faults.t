@@ -6,37 +6,18 @@
 # results must show the expected grades on the expected listeners, with
 # the fault's own symptom in the reason, while the listed controls still
 # pass. A baseline run without any fault must pass the same scenarios.
-set -u
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "$0")/../lib/proc.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
 CONFORM=$PPMQ_BIN/ppmq-conform
 DATA=$ROOT/tests/data/conform-faults.txt
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-conform-faults.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-diag() { sed 's/^/# /'; }
-
 for p in ppmq-conform ppmq-broker; do
-	if [ ! -x "$PPMQ_BIN/$p" ]; then
-		echo "Bail out! $PPMQ_BIN/$p is not built (make)"
-		exit 1
-	fi
+	[ -x "$PPMQ_BIN/$p" ] || bail "$PPMQ_BIN/$p is not built (make)"
 done
-if ! command -v python3 >/dev/null; then
-	echo "Bail out! python3 is needed to read the JSON results"
-	exit 1
-fi
-if ! timeout 60 "$ROOT/scripts/gen-certs" "$T/certs" >/dev/null 2>&1; then
-	echo "Bail out! scripts/gen-certs failed"
-	exit 1
-fi
-cd "$ROOT" || exit 1
-export PPMQ_CERT_DIR=$T/certs PPMQ_BIN
+command -v "$PY" >/dev/null || bail "python3 is needed to read the JSON results"
+certs_init || bail "scripts/gen-certs failed"
+cd "$ROOT" || bail "cannot enter $ROOT"
+export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 unset PPMQ_BROKER_FAULT PPMQ_FAULT
 
 # The checker: `check.py MODE ...` reads the data file and one JSON result,
@@ -190,16 +171,16 @@ def main(argv):
 
 sys.exit(main(sys.argv))
 PY
-check() { python3 "$T/check.py" "$DATA" "$@"; }
+faults_check() { "$PY" "$T/check.py" "$DATA" "$@"; }
 
-mapfile -t FAULTS < <(check faults)
-echo "1..$((2 + 2 + 3 * ${#FAULTS[@]}))"
+mapfile -t FAULTS < <(faults_check faults)
+plan $((2 + 2 + 3 * ${#FAULTS[@]}))
 
 # conform RUN FAULT: one run of the fault's scenarios (FAULT "-": no fault,
 # all faults' scenarios); status in $T/RUN.rc, JSON in $T/RUN.json
 conform() {
 	local run=$1 fault=$2 only rc
-	only=$(check only "$fault")
+	only=$(faults_check only "$fault")
 	PPMQ_BROKER_FAULT=${fault#-} timeout 90 "$CONFORM" \
 		--target conformance/targets/ppmq-broker.yml -j 4 --only "$only" \
 		--json "$T/$run.json" >"$T/$run.tap" 2>"$T/$run.err"
@@ -214,7 +195,7 @@ conform() {
 # ---- the data file --------------------------------------------------------------
 
 timeout 10 "$PPMQ_BIN/ppmq-broker" --help >"$T/help.txt" 2>&1
-if check lint "$T/help.txt" >"$T/lint.out"; then
+if faults_check lint "$T/help.txt" >"$T/lint.out"; then
 	ok "conform-faults.txt parses and covers the ${#FAULTS[@]} faults of ppmq-broker --help"
 else
 	not_ok "conform-faults.txt parses and covers the faults of ppmq-broker --help"
@@ -231,7 +212,7 @@ if [ "$rc" -eq 0 ]; then
 else
 	not_ok "baseline: every fault's scenarios without a fault: exit 0 (got $rc)"
 fi
-if check baseline "$T/base.json" >"$T/base.out"; then
+if faults_check baseline "$T/base.json" >"$T/base.out"; then
 	ok "baseline: $(head -1 "$T/base.out"), on every listener each line names"
 else
 	not_ok "baseline: every listed point PASS on its listeners"
@@ -243,7 +224,7 @@ fi
 for f in "${FAULTS[@]}"; do
 	conform "$f" "$f"
 	rc=$(cat "$T/$f.rc")
-	if check exit "$f" "$rc" >"$T/$f.exit"; then
+	if faults_check exit "$f" "$rc" >"$T/$f.exit"; then
 		ok "$f: exit $rc"
 	else
 		not_ok "$f: $(cat "$T/$f.exit")"
@@ -252,7 +233,7 @@ for f in "${FAULTS[@]}"; do
 	for mode in expected controls; do
 		what="the expected non-PASS grades, each with the fault's symptom"
 		[ "$mode" = controls ] && what="the controls still PASS, nothing else is off"
-		if [ -s "$T/$f.json" ] && check "$mode" "$f" "$T/$f.json" >"$T/$f.$mode"; then
+		if [ -s "$T/$f.json" ] && faults_check "$mode" "$f" "$T/$f.json" >"$T/$f.$mode"; then
 			ok "$f: $what ($(head -1 "$T/$f.$mode"))"
 		else
 			not_ok "$f: $what"
@@ -269,3 +250,5 @@ if [ "$secs" -lt 90 ]; then
 else
 	not_ok "baseline and ${#FAULTS[@]} fault runs took ${secs} s (< 90 s)"
 fi
+
+done_testing

@@ -6,52 +6,31 @@
 #
 # Needs bin/ppmq-conform (SKIP without it) and Chromium for the browser
 # part (SKIP without it; CHROMIUM=/path overrides the search).
-set -u
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "$0")/../lib/proc.bash"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${PPMQ_BIN:-$ROOT/bin}
 DATA=$ROOT/tests/data
-CONFORM=$BIN/ppmq-conform
+CONFORM=$PPMQ_BIN/ppmq-conform
 A=$DATA/report-sample.json
 B=$DATA/report-sample-b.json
-PLAN=12
 
-if [ ! -x "$CONFORM" ]; then
-	echo "1..0 # SKIP ppmq-conform not built ($CONFORM)"
-	exit 0
-fi
+[ -x "$CONFORM" ] || skip_all "ppmq-conform not built ($CONFORM)"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-40.XXXXXX")
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else nok "$d" "failed: $*"; fi
-}
-skip_rest() {
-	while [ "$n" -lt "$PLAN" ]; do n=$((n + 1)); echo "ok $n # SKIP $1"; done
-	exit 0
-}
 count() { grep -o -- "$1" "$2" | wc -l | tr -d ' '; }
 
-echo "1..$PLAN"
+plan 12
 
 # Results in the fixtures: the page must have one link per result.
 nres=$(( $(count '"grade":' "$A") + $(count '"grade":' "$B") ))
 
-OUT=$TMP/html
-timeout 30 "$CONFORM" report --html "$OUT" "$A" "$B" >"$TMP/report.out" 2>&1
+OUT=$T/html
+timeout 30 "$CONFORM" report --html "$OUT" "$A" "$B" >"$T/report.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && [ -s "$OUT/index.html" ]; then
 	ok "report --html writes index.html from two JSON results"
 else
-	nok "report --html writes index.html from two JSON results" "exit $rc" \
-		"$(head -5 "$TMP/report.out")"
+	not_ok "report --html writes index.html from two JSON results" "exit $rc" \
+		"$(head -5 "$T/report.out")"
 	skip_rest "no page to check"
 fi
 PAGE=$OUT/index.html
@@ -67,13 +46,13 @@ check "markup from the results is escaped" \
 	         [ \$(grep -c '<script>' '$PAGE') -eq 1 ]"
 
 # A file that is not a report is refused with its name in the message.
-echo '{"format": "something else"}' > "$TMP/bad.json"
-timeout 30 "$CONFORM" report --html "$TMP/bad-html" "$TMP/bad.json" >"$TMP/bad.out" 2>&1
+echo '{"format": "something else"}' > "$T/bad.json"
+timeout 30 "$CONFORM" report --html "$T/bad-html" "$T/bad.json" >"$T/bad.out" 2>&1
 rc=$?
-if [ $rc -ne 0 ] && grep -q 'bad.json' "$TMP/bad.out" && [ ! -e "$TMP/bad-html/index.html" ]; then
+if [ $rc -ne 0 ] && grep -q 'bad.json' "$T/bad.out" && [ ! -e "$T/bad-html/index.html" ]; then
 	ok "a JSON file that is not a report is refused (exit $rc)"
 else
-	nok "a JSON file that is not a report is refused" "exit $rc" "$(head -3 "$TMP/bad.out")"
+	not_ok "a JSON file that is not a report is refused" "exit $rc" "$(head -3 "$T/bad.out")"
 fi
 
 # ---- the browser --------------------------------------------------------
@@ -89,19 +68,19 @@ fi
 
 # dump URL OUTPUT: the DOM after the page's script ran, network off.
 dump() {
-	HOME=$TMP timeout 90 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic \
+	HOME=$T timeout 90 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic \
 		--no-first-run --disable-background-networking --disable-component-update \
-		--disable-sync --disable-extensions --user-data-dir="$TMP/profile" \
-		--dump-dom "$1" >"$2" 2>"$TMP/chrome.err"
+		--disable-sync --disable-extensions --user-data-dir="$T/profile" \
+		--dump-dom "$1" >"$2" 2>"$T/chrome.err"
 }
 
-if dump "file://$PAGE" "$TMP/dom.html" && [ -s "$TMP/dom.html" ]; then
+if dump "file://$PAGE" "$T/dom.html" && [ -s "$T/dom.html" ]; then
 	ok "chromium loads the page offline"
 else
-	nok "chromium loads the page offline" "$(tail -3 "$TMP/chrome.err")"
+	not_ok "chromium loads the page offline" "$(tail -3 "$T/chrome.err")"
 	skip_rest "chromium could not load the page"
 fi
-DOM=$TMP/dom.html
+DOM=$T/dom.html
 
 # The script marks the table and fills the row counter: proof that it ran.
 check "the script ran (matrix marked ready)" \
@@ -118,10 +97,12 @@ check "cells carry their grade colours (PASS, FAIL, UNSUPPORTED, SKIP)" \
 
 # Opening a cell's detail by its address: the panel is open in the DOM.
 fail_id=$(grep -o 'class="g-fail" href="#d[01]-[0-9]*"' "$PAGE" | head -1 | sed 's/.*#//; s/"$//')
-if [ -n "$fail_id" ] && dump "file://$PAGE#$fail_id" "$TMP/dom2.html" &&
-   grep -q "class=\"detail b-fail open\" id=\"$fail_id\"" "$TMP/dom2.html" &&
-   grep -q 'class="g-fail sel"' "$TMP/dom2.html"; then
+if [ -n "$fail_id" ] && dump "file://$PAGE#$fail_id" "$T/dom2.html" &&
+   grep -q "class=\"detail b-fail open\" id=\"$fail_id\"" "$T/dom2.html" &&
+   grep -q 'class="g-fail sel"' "$T/dom2.html"; then
 	ok "a FAIL cell opens its detail panel ($fail_id)"
 else
-	nok "a FAIL cell opens its detail panel (${fail_id:-none found})" "$(tail -3 "$TMP/chrome.err")"
+	not_ok "a FAIL cell opens its detail panel (${fail_id:-none found})" "$(tail -3 "$T/chrome.err")"
 fi
+
+done_testing

@@ -4,7 +4,8 @@
 # shipped (tcp optional, ws without PROXY), and with tcp graded as
 # PROXY-enabled behind the launcher's decoder guard; graded as in
 # tests/brokers/expect/aedes*.txt (the full runs: tests/brokers/aedes.t).
-. "$(dirname "$0")/../brokers/lib.bash"
+# shellcheck source=tests/lib/conform.bash
+. "$(dirname "$0")/../lib/conform.bash"
 
 DIR=$ROOT/conformance/targets/launch/aedes
 NODE=${NODE:-node}

@@ -5,11 +5,14 @@
 # and finishes; graded as PROXY-disabled the plain scenarios pass.
 # Expectations: tests/brokers/expect/mosquitto*.txt (full runs:
 # tests/brokers/mosquitto.t).
-. "$(dirname "$0")/../brokers/lib.bash"
+# shellcheck source=tests/lib/conform.bash
+. "$(dirname "$0")/../lib/conform.bash"
 
 MOSQ=${MOSQUITTO:-$(PATH=$PATH:/usr/sbin command -v mosquitto)}
 need_conform
-[ -n "$MOSQ" ] && [ -x "$MOSQ" ] || skip_all "mosquitto not installed (Debian package mosquitto)"
+if [ -z "$MOSQ" ] || [ ! -x "$MOSQ" ]; then
+	skip_all "mosquitto not installed (Debian package mosquitto)"
+fi
 command -v mosquitto_passwd >/dev/null || skip_all "mosquitto_passwd not installed"
 case "$("$MOSQ" -h 2>&1 | sed -n 's/^mosquitto version \([0-9][0-9.]*\).*/\1/p')" in
 2.0.*) ;;

@@ -4,7 +4,8 @@
 # one scenario or two per family, on the four listeners, graded as in
 # tests/brokers/expect/rabbitmq.txt (the full run is tests/brokers/rabbitmq.t,
 # `make check-brokers`). About 30 s, most of it the node starting.
-. "$(dirname "$0")/../brokers/lib.bash"
+# shellcheck source=tests/lib/conform.bash
+. "$(dirname "$0")/../lib/conform.bash"
 
 SERVER=${RABBITMQ_SERVER:-/usr/lib/rabbitmq/bin/rabbitmq-server}
 need_conform

@@ -4,26 +4,22 @@
 # listener, a closed port, a run cut by --duration, a held run watched
 # through the admin API). Checks the summary counts (--json), the broker's
 # own counters and the exit status. Never asserts timings.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-. tests/integration/20-broker-lib.bash
+# shellcheck source=tests/lib/broker.bash
+. "$(dirname "$0")/../lib/broker.bash"
 
 N=200
 
 if [ ! -x "$PROXYGEN" ] || [ ! -x "$BROKER" ]; then
-	echo "Bail out! $PROXYGEN or $BROKER is not built (make)"
-	exit 1
+	bail "$PROXYGEN or $BROKER is not built (make)"
 fi
-if ! "$PROXYGEN" flood --help >/dev/null 2>&1; then
-	echo "Bail out! '$PROXYGEN flood' is not available (dispatch line in proxygen/main.c)"
-	exit 1
-fi
+"$PROXYGEN" flood --help >/dev/null 2>&1 ||
+	bail "'$PROXYGEN flood' is not available (dispatch line in proxygen/main.c)"
 
 plan 34
 
 # jq-like field access: jf FILE EXPR (python expression on `d`)
 jf() {
-	python3 -c '
+	"$PY" -c '
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
@@ -41,10 +37,7 @@ flood() {
 
 errors_sum() { jf "$1" "sum(d['errors'].values())"; }
 
-start_broker flood MQTT_TCP_PROXY_PROTOCOL_ENABLED=true || {
-	echo "Bail out! broker did not start"
-	exit 1
-}
+start_broker flood MQTT_TCP_PROXY_PROTOCOL_ENABLED=true || bail "broker did not start"
 TGT=127.0.0.1:$B_TCP
 
 # ---- v2, random IPv4 sources ------------------------------------------------------
@@ -66,18 +59,12 @@ is "$(metric 'ppmq_proxy_headers_accepted_total{version="2"}')" "$N" \
 flood "$T/v1.json" --target "$TGT" --v1 --src-cidr 2001:db8::/32 --mqtt 5 \
 	--concurrency "$N" --hold 5000 --client-prefix held- &
 FPID=$!
-EXTRA_PIDS+=("$FPID")
-held=0
-for _ in $(seq 100); do
-	held=$(metric ppmq_sessions_connected)
-	[ "${held:-0}" = "$N" ] && break
-	sleep 0.1
-done
-is "$held" "$N" "held flood: the broker has $N sessions connected at once"
+PIDS+=("$FPID")
+# (the flood holds them 5 s: its --hold is the behaviour)
+wait_metric ppmq_sessions_connected "$N"
+is "$METRIC_VALUE" "$N" "held flood: the broker has $N sessions connected at once"
 ip=$(session_field held-7 clientIp)
-like_ok=no
-case $ip in 2001:db8:*) like_ok=yes ;; esac
-is "$like_ok" yes "held flood: the broker recorded a source from 2001:db8::/32 (got $ip)"
+like "$ip" '2001:db8:*' "held flood: the broker recorded a source from 2001:db8::/32 (got $ip)"
 is "$(session_field held-7 peerIp)" 127.0.0.1 "held flood: the proxy address is the socket peer"
 is "$(session_field held-7 mqttVersion)" 5 "held flood: MQTT 5 session"
 wait "$FPID"
@@ -86,13 +73,8 @@ is "$(jf "$T/v1.json" "d['succeeded'], d['dropped'], d['hold_ms']")" "($N, 0, 50
 	"held flood: $N succeeded, none dropped during the hold"
 is "$(metric 'ppmq_proxy_headers_accepted_total{version="1"}')" "$N" \
 	"broker counted $N accepted v1 headers"
-sessions_after=0
-for _ in $(seq 50); do
-	sessions_after=$(metric ppmq_sessions_connected)
-	[ "${sessions_after:-1}" = 0 ] && break
-	sleep 0.1
-done
-is "$sessions_after" 0 "held flood: every session disconnected after the hold"
+wait_metric ppmq_sessions_connected 0
+is "$METRIC_VALUE" 0 "held flood: every session disconnected after the hold"
 
 # ---- no header on a PROXY listener: every connection refused by closing -------------
 flood "$T/none.json" --target "$TGT" --no-header --concurrency 50

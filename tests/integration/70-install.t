@@ -2,10 +2,9 @@
 # 70-install.t - `make install` honours PREFIX and DESTDIR and installs the
 # programs, their man pages, the scenario catalog and the target profiles
 # (with their launchers); the installed programs run.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-install.XXXXXX")
-. tests/integration/tap-lib.bash
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "$0")/../lib/proc.bash"
+cd "$ROOT" || bail "cannot enter $ROOT"
 
 if timeout 300 make -s install PREFIX=/opt/ppmq DESTDIR="$T/stage" >"$T/make.log" 2>&1; then
 	ok "make install PREFIX=/opt/ppmq DESTDIR=... succeeds"

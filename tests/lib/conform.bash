@@ -1,9 +1,11 @@
-# lib.bash - shared by tests/brokers/*.t (the whole catalog against a real
-# third-party broker, `make check-brokers`) and tests/integration/50-broker-*.t
-# (a bounded subset of the same, `make check`).
+# shellcheck shell=bash
+# conform.bash - ppmq-conform runs against third-party brokers, on top of
+# proc.bash. Shared by tests/brokers/*.t (the whole catalog against a real
+# broker, `make check-brokers`) and tests/integration/50-broker-*.t (a
+# bounded subset of the same, `make check`). Sourced once.
 #
-# A test sources it, then calls conform_run and check_run. The expected
-# grades live in tests/brokers/expect/NAME.txt, one line per test point:
+# A test calls conform_run and check_run. The expected grades live in
+# tests/brokers/expect/NAME.txt, one line per test point:
 #     ID LISTENER GRADE
 # where GRADE may be "A|B" for a point whose outcome depends on timing (the
 # broker reads the first segment of a connection, say, and how many bytes
@@ -12,68 +14,30 @@
 # PPMQ_UPDATE_EXPECT=1 rewrites the expectation files from the run (keeping
 # the "A|B" alternatives that still hold) instead of comparing.
 #
-# Sets `set -u`, $ROOT, $T (a temporary directory, also $TMPDIR of the runs
-# so that every file a launcher makes lands in it) and a trap that removes
-# $T and stops whatever was registered in PIDS.
+# $T/tmp is the TMPDIR of the runs, so that every file a launcher makes
+# lands in it (tmp_empty checks that they cleaned up).
 
-set -u
+[ -n "${_PPMQ_CONFORM_LOADED:-}" ] && return 0
+_PPMQ_CONFORM_LOADED=1
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PPMQ_BIN=${PPMQ_BIN:-$ROOT/bin}
+# shellcheck source=tests/lib/proc.bash
+. "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
+
 CONFORM=$PPMQ_BIN/ppmq-conform
-# shellcheck disable=SC2034  # used by the tests that source this file
-PROXYGEN=$PPMQ_BIN/proxygen
 EXPECT_DIR=$ROOT/tests/brokers/expect
-T=$(mktemp -d "${TMPDIR:-/tmp}/ppmq-brokers.XXXXXX")
 mkdir -p "$T/tmp"
-PIDS=()
-
-_lib_cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap _lib_cleanup EXIT
-trap 'exit 130' INT TERM
-
-_n=0
-_failed=0
-ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
-not_ok() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $*"; }
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-check() {
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
-}
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-done_testing() {
-	echo "1..$_n"
-	[ "$_failed" -eq 0 ]
-}
 
 need_conform() {
 	[ -x "$CONFORM" ] || skip_all "$CONFORM is not built (make bin/ppmq-conform)"
 	[ -d "$ROOT/scenarios" ] || skip_all "no scenario catalog in $ROOT/scenarios"
-	command -v python3 >/dev/null || skip_all "python3 not installed"
+	command -v "$PY" >/dev/null || skip_all "python3 not installed"
 }
-
-# free_ports N: N distinct free TCP ports on 127.0.0.1, below the kernel's
-# ephemeral range (see ports.bash).
-# shellcheck source=tests/integration/ports.bash
-. "$ROOT/tests/integration/ports.bash"
 
 # ports_closed PORT...: nothing accepts connections on any of them.
 ports_closed() {
 	local p bad=""
 	for p in "$@"; do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			bad="$bad $p"
-		fi
+		port_open "$p" && bad="$bad $p"
 	done
 	[ -z "$bad" ] || diag "still listening on:$bad"
 	[ -z "$bad" ]
@@ -90,7 +54,8 @@ tmp_empty() {
 
 # conform_run NAME SECONDS [ENV=VALUE...] -- ARGS...: ppmq-conform from
 # $ROOT with TMPDIR=$T/tmp, --json $T/NAME.json, TAP in $T/NAME.tap,
-# stderr in $T/NAME.err, exit status in RUN_RC (124: killed at SECONDS).
+# stderr in $T/NAME.err, exit status in RUN_RC (124: killed at SECONDS,
+# times PPMQ_TEST_SLOW).
 conform_run() {
 	local name=$1 secs=$2 envs=()
 	shift 2
@@ -101,7 +66,7 @@ conform_run() {
 	[ $# -gt 0 ] && shift
 	RUN_START=$SECONDS
 	(cd "$ROOT" && env TMPDIR="$T/tmp" ${envs[@]+"${envs[@]}"} \
-		timeout -k 10 "$secs" "$CONFORM" --json "$T/$name.json" "$@" \
+		timeout -k 10 "$((secs * PPMQ_TEST_SLOW))" "$CONFORM" --json "$T/$name.json" "$@" \
 		>"$T/$name.tap" 2>"$T/$name.err")
 	RUN_RC=$?
 	RUN_SECS=$((SECONDS - RUN_START))
@@ -125,7 +90,7 @@ check_run() {
 		diag "stderr:" "$(tail -20 "$T/$name.err")" "TAP tail:" "$(tail -5 "$T/$name.tap")"
 	fi
 	if [ "${PPMQ_UPDATE_EXPECT:-}" = 1 ] && [ -s "$T/$name.json" ]; then
-		python3 - "$T/$name.json" "$expect" "$mode" <<'EOF' && ok "$name: wrote $expect" || not_ok "$name: could not write $expect"
+		if "$PY" - "$T/$name.json" "$expect" "$mode" <<'EOF'; then ok "$name: wrote $expect"; else not_ok "$name: could not write $expect"; fi
 import json, sys
 res, path, mode = sys.argv[1:4]
 d = json.load(open(res))
@@ -141,7 +106,7 @@ try:
         old[(i, l)] = g
         order.append((i, l))
 except FileNotFoundError:
-    head = ['# ID LISTENER GRADE (A|B: either one; see tests/brokers/lib.bash)']
+    head = ['# ID LISTENER GRADE (A|B: either one; see tests/lib/conform.bash)']
 ran = []
 new = {}
 for r in d['results']:
@@ -168,7 +133,7 @@ EOF
 		not\ ok*) not_ok "${line#not ok - }" ;;
 		*) echo "# $line" ;;
 		esac
-	done < <(python3 - "$T/$name.json" "$expect" "$mode" "$name" <<'EOF'
+	done < <("$PY" - "$T/$name.json" "$expect" "$mode" "$name" <<'EOF'
 import collections, json, sys
 res, path, mode, name = sys.argv[1:5]
 try:
@@ -232,7 +197,7 @@ EOF
 
 # result_of NAME ID LISTENER FIELD: one field of one point of a run's JSON.
 result_of() {
-	python3 - "$T/$1.json" "$2" "$3" "$4" <<'EOF' 2>/dev/null
+	"$PY" - "$T/$1.json" "$2" "$3" "$4" <<'EOF' 2>/dev/null
 import json, sys
 f, i, l, k = sys.argv[1:5]
 try:
