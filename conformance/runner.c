@@ -610,9 +610,9 @@ static void worsen(struct step_out *so, enum rpt_grade g, const struct sc_clause
 /* The step checks this record: the one it names, or, wherever a header
  * was accepted, the address that header says (automatic). NULL when
  * nothing is to be checked. */
-static const struct sc_record *record_to_check(const struct rn *r, const struct sc_step *st,
-					       const struct hdr_view *hv, const struct step_out *so,
-					       struct sc_record *tmp)
+static const struct sc_record *record_to_check(const struct rn *r, enum sc_mode mode,
+					       const struct sc_step *st, const struct hdr_view *hv,
+					       const struct step_out *so, struct sc_record *tmp)
 {
 	bool accepted = so->res.outcome == CL_CONNACK && so->res.connack_rc == 0;
 
@@ -622,7 +622,10 @@ static const struct sc_record *record_to_check(const struct rn *r, const struct 
 		return accepted ? &st->record : NULL;
 	if (st->record.where == SC_REC_UNAUTHORIZED)
 		return so->res.outcome == CL_CONNACK && so->res.connack_rc != 0 ? &st->record : NULL;
-	if (!accepted || hv->rec == RK_NONE || r->p->sessions.type == PF_OBS_NONE)
+	/* A PROXY-disabled listener that takes a header fails for that; what
+	 * it recorded then is beside the point. */
+	if (!accepted || hv->rec == RK_NONE || r->p->sessions.type == PF_OBS_NONE ||
+	    mode == SC_MODE_DISABLED)
 		return NULL;
 	memset(tmp, 0, sizeof(*tmp));
 	tmp->where = SC_REC_SESSIONS;
@@ -801,7 +804,7 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	apply_condition(r, so);
 	if (!(so->res.outcome == CL_CONNACK && so->res.connack_rc == 0))
 		rejection_reason(r, pt, so);
-	want = idx >= 0 ? record_to_check(r, st, &hv, so, &tmp) : NULL;
+	want = idx >= 0 ? record_to_check(r, pt->mode, st, &hv, so, &tmp) : NULL;
 	if (want)
 		check_record(r, pt, want, &hv, o.client_id, so);
 }
@@ -868,7 +871,7 @@ static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 	cl_run(&o, &one->res, &one->conn);
 	if (one->res.outcome == CL_CONNACK && one->res.connack_rc == 0) {
 		one->grade = RPT_PASS;
-		want = record_to_check(w->r, w->st, w->hv, one, &tmp);
+		want = record_to_check(w->r, w->pt->mode, w->st, w->hv, one, &tmp);
 		if (want)
 			check_record(w->r, w->pt, want, w->hv, one->client_id, one);
 		c->what = one->grade == RPT_PASS ? CUT_GOOD : CUT_WRONG;

@@ -3,8 +3,11 @@
 # runner itself through conformance/targets/ppmq-broker.yml (free loopback
 # ports, throwaway certificates): the whole catalog must pass, the TAP must
 # pass under prove, the reports must be written; a broker with a known
-# PROXY bug must be caught; and the exit statuses for an unreachable
-# target (3) and a broken profile (2) must hold.
+# PROXY bug must be caught (its address checked on acceptance scenarios
+# too); a listener that does not behave as declared must stop the run at
+# the pre-flight with one diagnosis; --explain and --audit must say what a
+# scenario checks; and the exit statuses for an unreachable target (3) and
+# a broken profile (2) must hold.
 # shellcheck source=tests/lib/proc.bash
 . "$(dirname "$0")/../lib/proc.bash"
 
@@ -14,7 +17,7 @@ for p in ppmq-conform ppmq-broker; do
 done
 certs_init || bail "scripts/gen-certs failed"
 
-plan 12
+plan 15
 cd "$ROOT" || bail "cannot enter $ROOT"
 export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 
@@ -32,7 +35,9 @@ else
 	grep -A12 '^not ok' "$T/run.tap" | head -60 | diag
 	sed 's/^/# stderr: /' "$T/run.err" | head -20
 fi
-if [ "$secs" -lt 60 ]; then ok "the catalog ran in ${secs} s (< 60 s with -j 4)"; else not_ok "the catalog ran in ${secs} s (< 60 s with -j 4)"; fi
+diag "the catalog ran in ${secs} s (-j 4)"
+check "pre-flight: every listener as declared, the sessions observer sees the port and the peer" \
+	grep -q '^# pre-flight: the sessions observer sees .*: IP, port, peer IP, peer port$' "$T/run.tap"
 
 plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$T/run.tap")
 points=$(grep -cE '^(not )?ok [0-9]+ ' "$T/run.tap")
@@ -50,7 +55,7 @@ fi
 
 # every scenario family ran somewhere (none entirely skipped)
 missing=""
-for fam in pp1 pp2 missing disabled mal transport mixed record config; do
+for fam in pp1 pp2 missing disabled mal transport mixed record identity config; do
 	grep -qE "^ok [0-9]+ - $fam/[^ ]+ \[[a-z]+\] [^#]*\$" "$T/run.tap" || missing="$missing $fam"
 done
 check "every family has passing points that were not skipped${missing:+ (missing:$missing)}" test -z "$missing"
@@ -70,27 +75,62 @@ check "report merges JSON results into one page (exit $rc)" test "$rc" -eq 0 -a 
 
 # ---- a broker with a known bug is caught ----------------------------------------
 
+# The address is checked wherever a header is accepted: pp1/tcp4/basic
+# fails too, with the clause it breaks and its sentence.
 PPMQ_BROKER_FAULT=record-proxy-ip timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
 	-j 4 --only record/sessions/v2-inet,pp1/tcp4/basic >"$T/fault.tap" 2>"$T/fault.err"
 rc=$?
 fails=$(grep -c '^not ok .*record/sessions/v2-inet' "$T/fault.tap")
-if [ "$rc" -eq 1 ] && [ "$fails" -eq 4 ] && grep -q 'the socket peer' "$T/fault.tap" &&
-	! grep -q '^not ok .*pp1/tcp4/basic' "$T/fault.tap"; then
-	ok "a broker recording the proxy's address fails record/sessions/v2-inet on all 4 listeners (exit 1)"
+fails1=$(grep -c '^not ok .*pp1/tcp4/basic' "$T/fault.tap")
+if [ "$rc" -eq 1 ] && [ "$fails" -eq 4 ] && [ "$fails1" -eq 4 ] &&
+	grep -q 'recorded client IP 127.0.0.7 (the socket peer), expected 192.0.2.1 (header source)' "$T/fault.tap" &&
+	grep -q '^  clause: "tbmq/real-ip-port"$' "$T/fault.tap" && grep -q '^  quote: .*actual client IP and port' "$T/fault.tap"; then
+	ok "a broker recording the proxy's address fails record/sessions/v2-inet and pp1/tcp4/basic on all 4 listeners, with the clause (exit 1)"
 else
-	not_ok "a broker recording the proxy's address is caught"; diag "exit $rc, $fails failing points"
+	not_ok "a broker recording the proxy's address is caught"; diag "exit $rc, $fails + $fails1 failing points"
 	head -40 "$T/fault.tap" | diag
 fi
 
+# A listener in another mode than declared: one pre-flight diagnosis,
+# exit 3, nothing graded; without the pre-flight, the points show it.
 PPMQ_BROKER_FAULT=accept-missing timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
 	-j 4 --only missing/connect --listener tcp,ws >"$T/fault2.tap" 2>&1
 rc=$?
-if [ "$rc" -eq 1 ] && [ "$(grep -c '^not ok' "$T/fault2.tap")" -eq 2 ] &&
-	grep -q 'accepted a connection without a PROXY header' "$T/fault2.tap"; then
-	ok "a broker accepting clients without a header fails missing/connect (exit 1)"
+if [ "$rc" -eq 3 ] && ! grep -q '^not ok' "$T/fault2.tap" &&
+	grep -q '^Bail out! pre-flight: listener tcp (127.0.0.1:[0-9]*) serves clients without a PROXY header, but the profile says PROXY enabled' "$T/fault2.tap"; then
+	ok "a listener that serves clients without a header, declared enabled: one pre-flight diagnosis (exit 3)"
 else
-	not_ok "a broker accepting clients without a header is caught"; diag "exit $rc"
+	not_ok "a listener in another mode than declared: one pre-flight diagnosis (exit 3, got $rc)"
 	head -30 "$T/fault2.tap" | diag
+fi
+PPMQ_BROKER_FAULT=accept-missing timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
+	--no-preflight -j 4 --only missing/connect --listener tcp,ws >"$T/fault3.tap" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && [ "$(grep -c '^not ok' "$T/fault3.tap")" -eq 2 ] &&
+	grep -q 'accepted a connection without a PROXY header' "$T/fault3.tap"; then
+	ok "--no-preflight: a broker accepting clients without a header fails missing/connect (exit 1)"
+else
+	not_ok "--no-preflight: a broker accepting clients without a header is caught"; diag "exit $rc"
+	head -30 "$T/fault3.tap" | diag
+fi
+
+# ---- what a scenario checks -------------------------------------------------------
+
+out=$("$CONFORM" --explain pp2/local/junk-block 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '^  clause: pp2/local-accept (proxy-protocol.txt 2.2 (LOCAL), must; breaking it is FAIL)$' <<<"$out" &&
+	grep -q 'must use the real connection endpoints and discard the protocol block' <<<"$out"; then
+	ok "--explain names the clause, its level and the sentence"
+else
+	not_ok "--explain names the clause, its level and the sentence (exit $rc)"; diag <<<"$out"
+fi
+"$CONFORM" --audit >"$T/audit.md" 2>"$T/audit.err"
+rc=$?
+if [ "$rc" -eq 0 ] && cmp -s "$T/audit.md" docs/conformance-audit.md; then
+	ok "--audit writes the audit table kept in docs/conformance-audit.md"
+else
+	not_ok "--audit writes the audit table kept in docs/conformance-audit.md (exit $rc)"
+	diff "$T/audit.md" docs/conformance-audit.md | head -20 | diag
 fi
 
 # ---- exit statuses: unreachable (3), broken profile (2) -------------------------
