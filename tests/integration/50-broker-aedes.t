@@ -30,7 +30,7 @@ check "every port closed after the run" ports_closed "$AT" "$AW" "$AA"
 read -r AT AW AA <<<"$(free_ports 3)"
 conform_run enabled 50 AEDES_TCP_PORT="$AT" AEDES_WS_PORT="$AW" AEDES_ADMIN_PORT="$AA" \
 	AEDES_TCP_PROXY=enabled AEDES_DECODER_GUARD=1 \
-	-- --target conformance/targets/aedes.yml -j 4 --listener tcp \
+	-- --target conformance/targets/aedes.yml -j 4 --listener tcp --no-preflight \
 	--only 'pp1/tcp4/basic,pp1/unknown/short,pp2/inet/basic,pp2/tlv/alpn,mal/v1-octet-256,mal/v2-version-3,record/sessions/v2-inet,record/unauthorized/v2-inet'
 check_run enabled aedes-tcp-enabled subset 1
 check "every port closed after the run" ports_closed "$AT" "$AW" "$AA"

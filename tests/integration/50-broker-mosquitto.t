@@ -20,8 +20,16 @@ case "$("$MOSQ" -h 2>&1 | sed -n 's/^mosquitto version \([0-9][0-9.]*\).*/\1/p')
 esac
 
 read -r MT MW <<<"$(free_ports 2)"
+conform_run preflight 50 MOSQ_TCP_PORT="$MT" MOSQ_WS_PORT="$MW" MOSQ_PROXY=enabled \
+	-- --target conformance/targets/mosquitto.yml -j 4 --only pp1/tcp4/basic
+is "$RUN_RC" 3 "graded as PROXY-enabled: the pre-flight stops the run (exit 3)"
+check "pre-flight: tcp takes no PROXY header (one diagnosis)" \
+	grep -q '^Bail out! pre-flight: listener tcp .* takes no PROXY header, but the profile says PROXY enabled' "$T/preflight.tap"
+check "every port closed after the run" ports_closed "$MT" "$MW"
+
+read -r MT MW <<<"$(free_ports 2)"
 conform_run on 50 MOSQ_TCP_PORT="$MT" MOSQ_WS_PORT="$MW" MOSQ_PROXY=enabled \
-	-- --target conformance/targets/mosquitto.yml -j 4 \
+	-- --target conformance/targets/mosquitto.yml -j 4 --no-preflight \
 	--only 'pp1/tcp4/basic,pp2/inet/basic,missing/connect,mal/v2-version-3,mal/v1-lf-only,record/sessions/v1-tcp4,transport/stall-inside-header-v2'
 check_run on mosquitto subset 1
 check "every port closed after the run" ports_closed "$MT" "$MW"
