@@ -88,7 +88,7 @@ _ms() {
 	f=${f#.}000
 	echo $(((10#${i:-0} * 1000 + 10#${f:0:3}) * PPMQ_TEST_SLOW))
 }
-_now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+_now_ms() { echo $((${EPOCHREALTIME//[!0-9]/} / 1000)); }
 
 # wait_until [-p "PID..."] SECONDS COMMAND...: run COMMAND until it
 # succeeds; 0 then, 1 when SECONDS (scaled) have passed first. With -p,
