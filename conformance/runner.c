@@ -1280,7 +1280,16 @@ static const char *mode_behaviour(enum sc_mode m)
 }
 
 /* One probe connection on listener l as point pt would make it. */
+static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay, enum sc_cred cred,
+			    struct step_out *so);
+
 static void probe_step(struct rn *r, struct point *pt, enum sc_payload pay, struct step_out *so)
+{
+	probe_step_cred(r, pt, pay, SC_CRED_VALID, so);
+}
+
+static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay, enum sc_cred cred,
+			    struct step_out *so)
 {
 	struct sc_step st;
 	struct sc_expect x;
@@ -1294,7 +1303,7 @@ static void probe_step(struct rn *r, struct point *pt, enum sc_payload pay, stru
 	st.send.header.transport = -1;
 	st.send.header.src = "192.0.2.250:40250";
 	st.send.header.dst = "198.51.100.1:1883";
-	st.send.cred = SC_CRED_VALID;
+	st.send.cred = cred;
 	st.record.none = true;
 	x.outcome = SC_O_ACCEPTED;
 	st.expect = &x;
@@ -1355,6 +1364,42 @@ static int preflight_observer(struct rn *r, struct point *pt, struct step_out *s
 	return 0;
 }
 
+/* The unauthorized observer finds a login refused for its credentials. */
+static int preflight_unauthorized(struct rn *r, struct point *pt, struct perr *e)
+{
+	const struct pf_observer *ob = &r->p->unauthorized;
+	struct step_out *so;
+	struct obs_vars v = { .listener = sc_listener_name(pt->l),
+			      .output = r->target ? r->target->output : NULL };
+	struct ex_record rec;
+	char excerpt[512], out[400];
+	struct perr oe;
+	int rc = 0;
+
+	if (ob->type == PF_OBS_NONE || !r->p->invalid.given)
+		return 0;
+	so = calloc(1, sizeof(*so));
+	if (!so)
+		return perr_set(e, "out of memory");
+	probe_step_cred(r, pt, pt->mode == SC_MODE_ENABLED ? SC_PAY_HEADER : SC_PAY_NONE, SC_CRED_INVALID, so);
+	cl_close(so->conn, true);
+	ex_actual_text(&so->act, so->res.detail, out, sizeof(out));
+	v.client_id = so->client_id;
+	if (so->res.outcome != CL_CONNACK || so->res.connack_rc == 0)
+		rc = perr_set(e, "pre-flight: listener %s did not refuse the profile's invalid credentials with a CONNACK (%s): check credentials.invalid",
+			      sc_listener_name(pt->l), out);
+	else if (obs_query(ob, &v, &rec, excerpt, sizeof(excerpt), &oe) < 0)
+		rc = perr_set(e, "pre-flight: the unauthorized observer cannot be read: %s", oe.msg);
+	else if (!rec.found)
+		rc = perr_set(e, "pre-flight: the unauthorized observer finds no record of client %s, refused on %s with the invalid credentials (%s; check its url / file and regex, and that the broker keeps such records)",
+			      so->client_id, sc_listener_name(pt->l), out);
+	else if (r->c->tap)
+		fprintf(r->c->tap, "# pre-flight: the unauthorized observer sees %s: IP%s\n", so->client_id,
+			rec.port_hidden ? "" : ", port");
+	free(so);
+	return rc;
+}
+
 static int preflight_listener(struct rn *r, enum sc_listener l, bool *observed, struct perr *e)
 {
 	static struct scenario probe_scenario = { .id = "pre-flight", .title = "pre-flight" };
@@ -1399,6 +1444,8 @@ static int preflight_listener(struct rn *r, enum sc_listener l, bool *observed, 
 		if (!*observed) {
 			*observed = true;
 			rc = preflight_observer(r, &pt, a, e);
+			if (rc == 0)
+				rc = preflight_unauthorized(r, &pt, e);
 		}
 	}
 	cl_close(a->conn, true);
