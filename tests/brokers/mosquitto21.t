@@ -14,8 +14,9 @@
 . "$(dirname "$0")/../lib/conform.bash"
 
 need_conform
-[ -n "${MOSQUITTO:-}" ] ||
-	skip_all "no mosquitto 2.1: set MOSQUITTO to a 2.1 binary (Debian 12 ships 2.0, without PROXY support)"
+MOSQUITTO=${MOSQUITTO:-${MOSQUITTO_BIN:-}}
+[ -n "$MOSQUITTO" ] ||
+	skip_all "no mosquitto 2.1: set MOSQUITTO (or MOSQUITTO_BIN) to a 2.1 binary (Debian 12 ships 2.0, without PROXY support)"
 [ -x "$MOSQUITTO" ] || skip_all "MOSQUITTO=$MOSQUITTO is not an executable"
 VER=$("$MOSQUITTO" -h 2>&1 | sed -n 's/^mosquitto version \([0-9][0-9.]*\).*/\1/p' | head -n1)
 case "$VER" in

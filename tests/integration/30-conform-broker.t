@@ -17,7 +17,7 @@ for p in ppmq-conform ppmq-broker; do
 done
 certs_init || bail "scripts/gen-certs failed"
 
-plan 15
+plan 16
 cd "$ROOT" || bail "cannot enter $ROOT"
 export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 
@@ -89,6 +89,22 @@ if [ "$rc" -eq 1 ] && [ "$fails" -eq 4 ] && [ "$fails1" -eq 4 ] &&
 else
 	not_ok "a broker recording the proxy's address is caught"; diag "exit $rc, $fails + $fails1 failing points"
 	head -40 "$T/fault.tap" | diag
+fi
+
+# A listener that takes v2 only: as the profile declares (versions: [2]),
+# v1 headers are expected to be refused; undeclared, they FAIL.
+PPMQ_PROXY_VERSIONS=2 PPMQ_BROKER_FAULT=v2-only timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
+	-j 4 --only pp1/tcp4/basic,pp2/inet/basic,mixed/v1-v2-interleaved --listener tcp,ws >"$T/v2only.tap" 2>&1
+rc=$?
+PPMQ_BROKER_FAULT=v2-only timeout 120 "$CONFORM" --target conformance/targets/ppmq-broker.yml \
+	-j 4 --only pp1/tcp4/basic --listener tcp >"$T/v2only-undeclared.tap" 2>&1
+rc2=$?
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^ok' "$T/v2only.tap")" -eq 6 ] &&
+	[ "$rc2" -eq 1 ] && grep -q '^  clause: "pp/v1-receiver"$' "$T/v2only-undeclared.tap"; then
+	ok "a v2-only listener: v1 refused as declared (PASS); undeclared, a FAIL of pp/v1-receiver"
+else
+	not_ok "a v2-only listener graded by its declaration (exit $rc / $rc2)"
+	cat "$T/v2only.tap" "$T/v2only-undeclared.tap" | head -30 | diag
 fi
 
 # A listener in another mode than declared: one pre-flight diagnosis,

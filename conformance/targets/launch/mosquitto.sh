@@ -27,7 +27,8 @@
 #                       connection is dropped), so there are no ssl/wss
 #                       listeners; the launcher says so when it is set.
 #   MOSQ_USERNAME, MOSQ_PASSWORD   the one login (default ppmq / ppmq-secret)
-#   MOSQUITTO, MOSQUITTO_PASSWD    the programs (default: from PATH, /usr/sbin).
+#   MOSQUITTO, MOSQUITTO_PASSWD    the programs (default: from PATH, /usr/sbin;
+#                       MOSQUITTO_BIN is taken for MOSQUITTO when that is unset).
 #                       With MOSQUITTO set and MOSQUITTO_PASSWD not, the
 #                       mosquitto_passwd beside it is used (same directory,
 #                       or ../apps/mosquitto_passwd/ in a build tree) before
@@ -81,6 +82,8 @@ cmd_run() {
 		*) die "unknown argument '$1' (try --help)" 2 ;;
 		esac
 	done
+	: "${MOSQUITTO:=${MOSQUITTO_BIN:-}}"
+	[ -n "$MOSQUITTO" ] || unset MOSQUITTO
 	mosq=${MOSQUITTO:-$(PATH=$PATH:/usr/sbin:/usr/local/sbin command -v mosquitto)}
 	passwd_prog=${MOSQUITTO_PASSWD:-}
 	if [ -z "$passwd_prog" ] && [ -n "${MOSQUITTO:-}" ]; then
