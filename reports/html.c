@@ -490,6 +490,15 @@ static void cell(FILE *f, const struct page *p, size_t row, size_t r, size_t l)
 			fputs(": ", f);
 			attrv(f, res->reason);
 		}
+		if (res->clause) {
+			/* what was broken, in the spec's own words */
+			fputs(" [", f);
+			attrv(f, res->clause);
+			fputs(", ", f);
+			attrv(f, res->level ? res->level : "");
+			fputs("] ", f);
+			attrv(f, res->quote ? res->quote : "");
+		}
 		fprintf(f, "\">%s</a>", rpt_grade_name(res->grade));
 	}
 	fputs("</td>", f);

@@ -115,6 +115,10 @@ static struct rpt_run *sample_run(const char *target, bool strict)
 				.received = i % 2 ? NULL : connack,
 				.received_len = i % 2 ? 0 : sizeof(connack),
 				.recorded = "{\"clientIp\":\"192.0.2.1\",\"x\":\"</pre><script>x</script>\"}",
+				.clause = rows[i].g == RPT_FAIL ? "pp2/local-accept" : NULL,
+				.level = rows[i].g == RPT_FAIL ? "MUST" : NULL,
+				.quote = rows[i].g == RPT_FAIL ? "proxy-protocol.txt 2.2: \"must <accept> & use\"" : NULL,
+				.log = rows[i].g == RPT_FAIL ? "broker: refused <x>\nbroker: closed" : NULL,
 				.duration_ms = (long long)(i * 10 + l),
 			};
 
@@ -318,6 +322,10 @@ static void test_tap_lines(void **state)
 	}
 	assert_non_null(strstr(tap, "  sent: \"0d0a0d0a000d0a515549540a"));
 	assert_non_null(strstr(tap, "  sent_len: 33\n"));
+	/* a FAIL names the sentence it breaks, and the broker's own words */
+	assert_non_null(strstr(tap, "  clause: \"pp2/local-accept\"\n  level: \"MUST\"\n"
+				    "  quote: \"proxy-protocol.txt 2.2: \\\"must <accept> & use\\\"\"\n"));
+	assert_non_null(strstr(tap, "  broker_log: \"broker: refused <x>\\nbroker: closed\"\n"));
 	free(tap);
 
 	/* Strict: NON-STRICT fails too, with its diagnostics. */
@@ -653,6 +661,8 @@ static void test_html(void **state)
 	/* Strict run b fails its NON-STRICT rows too. */
 	assert_int_equal(count(html, "data-fail=\"1\""), 2);
 	assert_non_null(strstr(html, "emqx &lt;5&gt;"));
+	assert_non_null(strstr(html, "<dt>clause</dt><dd><code>pp2/local-accept</code> <span class=\"level\">MUST</span>"
+				     "<blockquote>proxy-protocol.txt 2.2: &quot;must &lt;accept&gt; &amp; use&quot;</blockquote>"));
 	/* Escaping: hostile markup never appears raw. */
 	assert_null(strstr(html, "<b>bold"));
 	assert_null(strstr(html, "<script>x</script>"));
