@@ -9,6 +9,8 @@
 #   make fuzz       libFuzzer harnesses (clang)
 #   make install    honours PREFIX and DESTDIR
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build
+#   make WERROR=0|1 warnings as errors: on by default in a git checkout only
+#   make CC=clang   clang builds it too (warning options are probed)
 #
 # How the programs are put together: lib/*.c is libppmq.a; each program is
 # its folder's objects (main.c holds main) linked with libppmq.a.
@@ -22,10 +24,19 @@ DATADIR    := $(PREFIX)/share/ppmq
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
-PKGS       := openssl yaml-0.1 libcurl jansson libmicrohttpd
+# pkg-config name = the Debian package that provides it (named when missing)
+PKG_DEBS   := openssl=libssl-dev yaml-0.1=libyaml-dev libcurl=libcurl4-openssl-dev \
+              jansson=libjansson-dev libmicrohttpd=libmicrohttpd-dev
+PKGS       := $(foreach p,$(PKG_DEBS),$(firstword $(subst =, ,$(p))))
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
+# Warnings are errors in a git checkout (developers, CI) and not in a
+# release tarball or a distribution build: WERROR=1 or WERROR=0 decides.
+WERROR     ?= $(if $(wildcard .git),1,0)
+# A warning option only where the compiler knows it (gcc has it, clang not).
+cc_option   = $(shell $(CC) -Werror $(1) -x c -c -o /dev/null /dev/null 2>/dev/null && echo $(1))
+WARN       := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+              $(call cc_option,-Wno-format-truncation) $(if $(filter 1,$(WERROR)),-Werror)
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DPPMQ_VERSION='"$(VERSION)"' \
               -DPPMQ_DATADIR='"$(DATADIR)"' $(WARN) -Ilib $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
@@ -60,7 +71,24 @@ MANPAGES   := $(wildcard docs/*.1)
 .PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz install uninstall clean tests
 all: $(PROGRAMS)
 
-$(B)/%.o: %.c
+# Every library the build needs, checked one by one: a missing one is named
+# with the Debian package that provides it, before the first compiler error.
+.PHONY: build-deps
+build-deps:
+	@missing=; for pd in $(PKG_DEBS); do \
+	  pkg-config --exists "$${pd%%=*}" || missing="$$missing $${pd#*=}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: missing libraries (pkg-config cannot find them): install$$missing" \
+	       "(scripts/install-deps --build installs everything the build needs)" >&2; exit 1; fi
+# The tests' own libraries: cmocka (unit tests), paho.mqtt.c (test clients).
+.PHONY: test-deps
+test-deps:
+	@missing=; pkg-config --exists cmocka || missing=" libcmocka-dev"; \
+	echo '#include <MQTTAsync.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libpaho-mqtt-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: missing test libraries: install$$missing (scripts/install-deps installs them)" >&2; exit 1; fi
+
+$(B)/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -83,6 +111,7 @@ $(PROGRAMS):
 # Unit tests: one cmocka binary per tests/unit/test_*.c. test_broker_*,
 # test_proxygen_* and test_conform_* also link that program's objects.
 TEST_CC = $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Ibroker -Iproxygen -Iconformance -Ireports -o $@
+$(UNIT_TESTS) $(TEST_PROGS): | test-deps
 $(B)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB) $(B)/libppmq.a
 	@mkdir -p $(dir $@)
 	$(TEST_CC) $< $(BROKER_LIB) $(B)/libppmq.a $(LIBS) -lcmocka
@@ -157,6 +186,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -rf build build-san bin reports/out
+	rm -rf build build-san build-clang bin reports/out
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

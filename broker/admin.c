@@ -519,6 +519,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return route(cls, c, url, method);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];

@@ -496,6 +496,8 @@ static long make_connect(const struct flood *f, uint64_t idx, uint8_t *out, size
 
 /* ---- recording (under f->mu) ------------------------------------------------------ */
 
+static void note_first(char *slot, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void note_first(char *slot, const char *fmt, va_list ap)
 {
 	if (!slot[0])
