@@ -63,12 +63,15 @@ static void usage(FILE *f)
 		"      --junit FILE       write JUnit XML\n"
 		"      --json FILE        write JSON results (input of `report`)\n"
 		"      --html DIR         write DIR/index.html\n"
+		"      --tap-file FILE    write the TAP to FILE too (stdout has it anyway)\n"
 		"  -v, --verbose          diagnostics for every non-PASS point; progress on stderr\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          version\n"
 		"\n"
 		"Exit status: 0 every required scenario passed, 1 some failed, 2 usage or\n"
-		"configuration error, 3 the target cannot be reached.\n");
+		"configuration error, 3 the target cannot be reached. Report paths are\n"
+		"checked before the first point; on 2 and 3 each report asked for is still\n"
+		"written, with one failed test case that names the problem.\n");
 }
 
 static void on_signal(int sig)
@@ -221,9 +224,61 @@ static void list_scenarios(const struct rn_config *c)
 }
 
 enum { OPT_TIMEOUT = 1000, OPT_STRICT, OPT_LIST, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_EXPLAIN,
-       OPT_AUDIT, OPT_NO_PREFLIGHT };
+       OPT_AUDIT, OPT_NO_PREFLIGHT, OPT_TAP_FILE };
 
-int main(int argc, char **argv)
+/* The report files asked for on the command line. */
+struct outputs {
+	const char *junit, *json, *html, *tap;
+};
+
+/* Everything the command line says. */
+struct cli {
+	struct rn_config cfg;
+	const char *target, *scen, *explain;
+	bool list, audit;
+	struct outputs out;
+};
+
+/* One option into o: 0, or EXIT_USAGE (message printed). */
+static int take_option(struct cli *o, int c, const char *arg)
+{
+	long v;
+
+	switch (c) {
+	case 't': o->target = arg; break;
+	case 's': o->scen = arg; break;
+	case 'o': return add_only(&o->cfg.only, &o->cfg.nonly, arg) < 0 ? EXIT_USAGE : 0;
+	case 'l': return parse_listeners(arg, &o->cfg.listeners) < 0 ? EXIT_USAGE : 0;
+	case 'j':
+		if ((v = parse_num("-j", arg, 1, 256)) < 0)
+			return EXIT_USAGE;
+		o->cfg.jobs = (int)v;
+		break;
+	case OPT_TIMEOUT:
+		if ((v = parse_num("--timeout", arg, 50, 600000)) < 0)
+			return EXIT_USAGE;
+		o->cfg.timeout_ms = (int)v;
+		break;
+	case OPT_STRICT: o->cfg.strict = true; break;
+	case OPT_LIST: o->list = true; break;
+	case OPT_EXPLAIN: o->explain = arg; break;
+	case OPT_AUDIT: o->audit = true; break;
+	case OPT_NO_PREFLIGHT: o->cfg.no_preflight = true; break;
+	case OPT_JUNIT: o->out.junit = arg; break;
+	case OPT_JSON: o->out.json = arg; break;
+	case OPT_HTML: o->out.html = arg; break;
+	case OPT_TAP_FILE: o->out.tap = arg; break;
+	case 'v': o->cfg.verbose = true; break;
+	default:
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The command line into o: -1 to go on, else the exit status (--help,
+ * --version: 0; a usage error: EXIT_USAGE, message printed). */
+static int parse_args(int argc, char **argv, struct cli *o)
 {
 	static const struct option opts[] = {
 		{ "target", required_argument, NULL, 't' },
@@ -241,198 +296,221 @@ int main(int argc, char **argv)
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "html", required_argument, NULL, OPT_HTML },
+		{ "tap-file", required_argument, NULL, OPT_TAP_FILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *target = NULL, *scen = NULL, *junit = NULL, *json = NULL, *html = NULL;
-	const char *explain = NULL;
-	bool audit = false;
-	struct rn_config cfg;
-	struct sc_catalog cat;
-	struct profile prof;
-	struct rpt_run *run = NULL;
-	struct perr e;
-	bool list = false, have_prof = false;
-	int c, rc = 0;
-	long v;
-	size_t i;
-	int64_t t0;
+	int c, rc;
 
-	if (argc > 1 && !strcmp(argv[1], "report"))
-		return cmd_report(argc - 1, argv + 1);
-
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&cat, 0, sizeof(cat));
-	cfg.jobs = 1;
+	o->cfg.jobs = 1;
 	while ((c = getopt_long(argc, argv, "t:s:o:l:j:vhV", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			target = optarg;
-			break;
-		case 's':
-			scen = optarg;
-			break;
-		case 'o':
-			if (add_only(&cfg.only, &cfg.nonly, optarg) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'l':
-			if (parse_listeners(optarg, &cfg.listeners) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'j':
-			if ((v = parse_num("-j", optarg, 1, 256)) < 0)
-				return EXIT_USAGE;
-			cfg.jobs = (int)v;
-			break;
-		case OPT_TIMEOUT:
-			if ((v = parse_num("--timeout", optarg, 50, 600000)) < 0)
-				return EXIT_USAGE;
-			cfg.timeout_ms = (int)v;
-			break;
-		case OPT_STRICT:
-			cfg.strict = true;
-			break;
-		case OPT_LIST:
-			list = true;
-			break;
-		case OPT_EXPLAIN:
-			explain = optarg;
-			break;
-		case OPT_AUDIT:
-			audit = true;
-			break;
-		case OPT_NO_PREFLIGHT:
-			cfg.no_preflight = true;
-			break;
-		case OPT_JUNIT:
-			junit = optarg;
-			break;
-		case OPT_JSON:
-			json = optarg;
-			break;
-		case OPT_HTML:
-			html = optarg;
-			break;
-		case 'v':
-			cfg.verbose = true;
-			break;
-		case 'h':
+		if (c == 'h') {
 			usage(stdout);
 			return 0;
-		case 'V':
+		}
+		if (c == 'V') {
 			printf("ppmq-conform %s\n", PPMQ_VERSION);
 			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
 		}
+		if ((rc = take_option(o, c, optarg)) != 0)
+			return rc;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ppmq-conform: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!target && !list && !explain && !audit) {
+	if (!o->target && !o->list && !o->explain && !o->audit) {
 		fprintf(stderr, "ppmq-conform: --target PROFILE is required (see --help)\n");
 		return EXIT_USAGE;
 	}
-	log_init("ppmq-conform", cfg.verbose ? LOG_INFO : LOG_WARN);
-	if (!scen)
-		scen = default_scenarios();
+	if (!o->scen)
+		o->scen = default_scenarios();
+	return -1;
+}
 
-	if (sc_load_dir(&cat, scen, &e) < 0) {
-		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	cfg.catalog = &cat;
-	if (sc_catalog_check(&cat, &e) < 0) {
-		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if (explain || audit) {
-		if (audit)
-			audit_table(stdout, &cat);
-		else if (audit_explain(stdout, &cat, explain, 4000, &e) < 0) {
-			fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-			rc = EXIT_USAGE;
-		}
-		goto out;
-	}
-	if (target) {
-		/* With --list too: a quick check that a profile loads. */
-		if (pf_load(&prof, target, &e) < 0) {
-			fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-			rc = EXIT_USAGE;
-			pf_free(&prof);
-			goto out;
-		}
-		have_prof = true;
-	}
-	if (list) {
-		list_scenarios(&cfg);
-		goto out;
-	}
-	cfg.profile = &prof;
-	cfg.tap = stdout;
+/* "ppmq-conform: OPT: why" on stderr; returns status. */
+static int complain(const char *opt, const char *why, int status)
+{
+	fprintf(stderr, "ppmq-conform: %s%s%s\n", opt ? opt : "", opt ? ": " : "", why);
+	return status;
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+/* Every report path can be written: 0, or EXIT_USAGE (message printed). */
+static int check_outputs(const struct outputs *out)
+{
+	const struct { const char *opt, *path; bool dir; } v[] = {
+		{ "--junit", out->junit, false }, { "--json", out->json, false },
+		{ "--html", out->html, true }, { "--tap-file", out->tap, false },
+	};
+	struct perr e;
+	size_t i;
 
-	run = rpt_run_new(PPMQ_VERSION, prof.name, target, &e);
-	if (!run) {
-		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-		rc = EXIT_USAGE;
-		goto out_curl;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i].path && rpt_out_check(v[i].path, v[i].dir, &e) < 0)
+			return complain(v[i].opt, e.msg, EXIT_USAGE);
+	return 0;
+}
+
+/* Every report asked for: 0, or -1 (each failure printed). */
+static int write_outputs(const struct outputs *out, const struct rpt_run *run, bool verbose)
+{
+	const struct rpt_run *runs[1] = { run };
+	struct perr e;
+	FILE *f;
+	int rc = 0;
+
+	if (out->junit && rpt_write_junit(out->junit, run, &e) < 0)
+		rc = complain("--junit", e.msg, -1);
+	if (out->json && rpt_write_json(out->json, run, &e) < 0)
+		rc = complain("--json", e.msg, -1);
+	if (out->html && rpt_write_html(out->html, runs, 1, &e) < 0)
+		rc = complain("--html", e.msg, -1);
+	if (out->tap) {
+		if (!(f = rpt_out_open(out->tap, &e)) ||
+		    rpt_out_close(f, out->tap, rpt_write_tap(f, run, verbose, &e) < 0, &e) < 0)
+			rc = complain("--tap-file", e.msg, -1);
 	}
-	run->strict = cfg.strict;
+	return rc;
+}
+
+/* The run ends before its verdicts (exit 2 or 3): say why on stderr and,
+ * in every report asked for, as one failed test case, so that a CI job
+ * shows the cause in its test tab. run: the points so far, or NULL. */
+static int end_early(const struct cli *o, struct rpt_run *run, const char *target, int status,
+		     const char *why)
+{
+	const char *expected;
+	struct rpt_result r = {
+		.listener = "setup",
+		.family = "ppmq-conform",
+		.grade = RPT_FAIL,
+		.reason = why,
+		.expected = &expected,
+		.nexpected = 1,
+	};
+	struct rpt_run *own = NULL;
+	struct perr e;
+
+	complain(NULL, why, 0);
+	if (status == EXIT_UNREACHABLE) {
+		r.id = "ppmq-conform/target";
+		r.title = "the target is reachable and behaves as its profile declares";
+		expected = "a target that answers as its profile declares";
+		r.actual = "the run stopped (exit 3): the target cannot be tested";
+	} else {
+		r.id = "ppmq-conform/configuration";
+		r.title = "the profile and the scenario catalog load";
+		expected = "a profile and a catalog that load";
+		r.actual = "the run stopped (exit 2) before its first point";
+	}
+	if (!run)
+		run = own = rpt_run_new(PPMQ_VERSION, target, o->target, &e);
+	if (run && rpt_run_add(run, &r, &e) == 0)
+		write_outputs(&o->out, run, o->cfg.verbose);
+	rpt_run_free(own);
+	return status;
+}
+
+/* Run the catalog against the loaded profile, write the reports. */
+static int run_target(struct cli *o, struct profile *prof)
+{
+	struct rpt_run *run;
+	struct perr e;
+	int64_t t0;
+	int rc;
+
+	o->cfg.profile = prof;
+	o->cfg.tap = stdout;
+	run = rpt_run_new(PPMQ_VERSION, prof->name, o->target, &e);
+	if (!run)
+		return end_early(o, NULL, prof->name, EXIT_USAGE, e.msg);
+	run->strict = o->cfg.strict;
 	t0 = net_now_ms();
-	rc = rn_run(&cfg, run, &e);
+	rc = rn_run(&o->cfg, run, &e);
 	run->duration_ms = net_now_ms() - t0;
-	if (rc == RN_UNREACHABLE) {
-		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-		rc = EXIT_UNREACHABLE;
-		goto out_curl;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "ppmq-conform: %s\n", e.msg);
-		rc = EXIT_USAGE;
-		goto out_curl;
-	}
-	rpt_tap_summary(stdout, run);
-	fflush(stdout);
-	rc = rpt_run_failures(run) ? EXIT_FAILED : 0;
-	if (junit && rpt_write_junit(junit, run, &e) < 0) {
-		fprintf(stderr, "ppmq-conform: --junit: %s\n", e.msg);
-		rc = EXIT_USAGE;
-	}
-	if (json && rpt_write_json(json, run, &e) < 0) {
-		fprintf(stderr, "ppmq-conform: --json: %s\n", e.msg);
-		rc = EXIT_USAGE;
-	}
-	if (html) {
-		const struct rpt_run *runs[1] = { run };
-
-		if (rpt_write_html(html, runs, 1, &e) < 0) {
-			fprintf(stderr, "ppmq-conform: --html: %s\n", e.msg);
+	if (rc == RN_UNREACHABLE || rc < 0)
+		rc = end_early(o, run, prof->name, rc == RN_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_USAGE,
+			       e.msg);
+	else {
+		rpt_tap_summary(stdout, run);
+		fflush(stdout);
+		rc = rpt_run_failures(run) ? EXIT_FAILED : 0;
+		/* A report that cannot be written turns a pass into an error;
+		 * a failed run stays failed. */
+		if (write_outputs(&o->out, run, o->cfg.verbose) < 0 && rc == 0)
 			rc = EXIT_USAGE;
+	}
+	rpt_run_free(run);
+	return rc;
+}
+
+/* After the catalog loads: --explain / --audit, --list, or the run. */
+static int with_catalog(struct cli *o)
+{
+	struct profile prof;
+	struct perr e;
+	int rc = 0;
+
+	if (o->explain || o->audit) {
+		if (o->audit)
+			audit_table(stdout, o->cfg.catalog);
+		else if (audit_explain(stdout, o->cfg.catalog, o->explain, 4000, &e) < 0)
+			rc = complain(NULL, e.msg, EXIT_USAGE);
+		return rc;
+	}
+	if (o->target && pf_load(&prof, o->target, &e) < 0) {
+		/* with --list too: a quick check that the profile loads */
+		pf_free(&prof);
+		return o->list ? complain(NULL, e.msg, EXIT_USAGE)
+			       : end_early(o, NULL, o->target, EXIT_USAGE, e.msg);
+	}
+	if (o->list)
+		list_scenarios(&o->cfg);
+	else {
+		signal(SIGPIPE, SIG_IGN);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = run_target(o, &prof);
+		curl_global_cleanup();
+	}
+	if (o->target)
+		pf_free(&prof);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct sc_catalog cat;
+	struct cli o;
+	struct perr e;
+	bool quiet;
+	size_t i;
+	int rc;
+
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
+	memset(&o, 0, sizeof(o));
+	memset(&cat, 0, sizeof(cat));
+	rc = parse_args(argc, argv, &o);
+	if (rc < 0 && (rc = check_outputs(&o.out)) == 0) {
+		log_init("ppmq-conform", o.cfg.verbose ? LOG_INFO : LOG_WARN);
+		/* --list, --explain and --audit write no report */
+		quiet = o.list || o.explain || o.audit;
+		if (sc_load_dir(&cat, o.scen, &e) < 0 || sc_catalog_check(&cat, &e) < 0)
+			rc = quiet ? complain(NULL, e.msg, EXIT_USAGE)
+				   : end_early(&o, NULL, o.target, EXIT_USAGE, e.msg);
+		else {
+			o.cfg.catalog = &cat;
+			rc = with_catalog(&o);
 		}
 	}
-out_curl:
-	curl_global_cleanup();
-out:
-	rpt_run_free(run);
-	if (have_prof)
-		pf_free(&prof);
 	sc_catalog_free(&cat);
-	for (i = 0; i < cfg.nonly; i++)
-		free(cfg.only[i]);
-	free(cfg.only);
+	for (i = 0; i < o.cfg.nonly; i++)
+		free(o.cfg.only[i]);
+	free(o.cfg.only);
 	return rc;
 }

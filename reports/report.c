@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hex.h"
 
@@ -121,6 +123,61 @@ FILE *rpt_out_open(const char *path, struct perr *e)
 	if (!f)
 		perr_errno(e, "%s", path);
 	return f;
+}
+
+/* The directory path would be created in must be writable: its parent (a
+ * file), or its nearest existing ancestor (a directory, made as mkdir -p). */
+static int parent_writable(const char *path, bool is_dir, struct perr *e)
+{
+	char dir[4096];
+	struct stat st;
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return perr_set(e, "%.200s...: path too long", path);
+	for (;;) {
+		while ((slash = strrchr(dir, '/')) && slash[1] == '\0' && slash != dir)
+			*slash = '\0'; /* trailing slashes */
+		slash = strrchr(dir, '/');
+		if (!slash) {
+			snprintf(dir, sizeof(dir), ".");
+		} else if (slash == dir) {
+			dir[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+		if (stat(dir, &st) == 0)
+			break;
+		if (errno != ENOENT || !is_dir || !strcmp(dir, ".") || !strcmp(dir, "/"))
+			return perr_errno(e, "%s: directory %s", path, dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return perr_set(e, "%s: %s is not a directory", path, dir);
+	if (access(dir, W_OK) < 0)
+		return perr_errno(e, "%s: cannot write in %s", path, dir);
+	return 0;
+}
+
+int rpt_out_check(const char *path, bool is_dir, struct perr *e)
+{
+	struct stat st;
+
+	if (!*path)
+		return perr_set(e, "empty path");
+	if (!strcmp(path, "-"))
+		return 0;
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return perr_errno(e, "%s", path);
+		return parent_writable(path, is_dir, e);
+	}
+	if (is_dir && !S_ISDIR(st.st_mode))
+		return perr_set(e, "%s: exists and is not a directory", path);
+	if (!is_dir && S_ISDIR(st.st_mode))
+		return perr_set(e, "%s: is a directory", path);
+	if (access(path, W_OK) < 0)
+		return perr_errno(e, "%s", path);
+	return 0;
 }
 
 int rpt_out_close(FILE *f, const char *path, bool failed, struct perr *e)

@@ -147,6 +147,11 @@ int rpt_unhex(const char *s, unsigned char **out, size_t *n, struct perr *e);
 /* A report file: path opened for writing, "-" meaning stdout. NULL with
  * *e = "PATH: why" when it cannot be opened. */
 FILE *rpt_out_open(const char *path, struct perr *e);
+/* Can a report be written at path (a file; is_dir: a directory that
+ * rpt_write_html may create)? Checked before a run, so that a bad path
+ * is told at once and not after the last point. "-" is always fine.
+ * 0, or -1 with *e = "PATH: why". Nothing is created. */
+int rpt_out_check(const char *path, bool is_dir, struct perr *e);
 /* Flush f and close it (stdout is only flushed); failed: a write to it
  * already failed. 0, or -1 with *e = "writing PATH: why" (EIO when errno
  * names no cause: callers clear errno before the writes it may explain). */

@@ -17,7 +17,7 @@ for p in ppmq-conform ppmq-broker; do
 done
 certs_init || bail "scripts/gen-certs failed"
 
-plan 16
+plan 22
 cd "$ROOT" || bail "cannot enter $ROOT"
 export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 
@@ -158,22 +158,41 @@ host: 127.0.0.1
 listeners:
   tcp: {port: $port, proxy: enabled}
 YML
-timeout 60 "$CONFORM" --target "$T/nobody.yml" --only pp1/tcp4/basic >"$T/unreach.tap" 2>"$T/unreach.err"
+timeout 60 "$CONFORM" --target "$T/nobody.yml" --only pp1/tcp4/basic \
+	--junit "$T/unreach.xml" --json "$T/unreach.json" --html "$T/unreach-html" \
+	--tap-file "$T/unreach-file.tap" >"$T/unreach.tap" 2>"$T/unreach.err"
 rc=$?
 if [ "$rc" -eq 3 ] && grep -q '^Bail out!' "$T/unreach.tap" && grep -q 'unreachable' "$T/unreach.err"; then
 	ok "nothing listening: exit 3 and 'Bail out!'"
 else
 	not_ok "nothing listening: exit 3 (got $rc)"; cat "$T/unreach.tap" "$T/unreach.err" | head | diag
 fi
+# exit 3 still writes every report: one failed case that names the cause
+is "$(xq "$T/unreach.xml" 'int(r.get("failures")), [c.get("name") for c in r.iter("testcase") if c.find("failure") is not None and "unreachable" in c.find("failure").get("message")]')" \
+	"(1, ['ppmq-conform/target: the target is reachable and behaves as its profile declares'])" \
+	"exit 3: the JUnit report has one failure naming the unreachable target"
+is "$(jf "$T/unreach.json" "d['totals']['FAIL'], d['results'][-1]['id']")" "(1, 'ppmq-conform/target')" \
+	"exit 3: the JSON report has it too"
+check "exit 3: the HTML report names it" grep -q 'ppmq-conform/target' "$T/unreach-html/index.html"
+check "exit 3: the TAP file says not ok" grep -q '^not ok 1 - ppmq-conform/target' "$T/unreach-file.tap"
+
+# report paths are checked before anything runs: exit 2 at once, not 3
+timeout 60 "$CONFORM" --target "$T/nobody.yml" --junit "$T/no/such/dir/j.xml" >/dev/null 2>"$T/path.err"
+rc=$?
+check "a report path that cannot be written: exit 2 before the target is tried (got $rc)" \
+	test "$rc" -eq 2 -a -n "$(grep -- '--junit: .*no/such/dir/j.xml' "$T/path.err")"
 
 printf 'name: broken\nhost: 127.0.0.1\nlisteners:\n  tcp: {port: 1883, proxi: enabled}\n' >"$T/broken.yml"
-timeout 60 "$CONFORM" --target "$T/broken.yml" >"$T/broken.out" 2>"$T/broken.err"
+timeout 60 "$CONFORM" --target "$T/broken.yml" --junit "$T/broken.xml" >"$T/broken.out" 2>"$T/broken.err"
 rc=$?
 if [ "$rc" -eq 2 ] && grep -q "broken.yml:4:21: listeners.tcp: unknown key 'proxi' (did you mean 'proxy'?)" "$T/broken.err"; then
 	ok "broken profile: exit 2 with file:line:column"
 else
 	not_ok "broken profile: exit 2 with file:line:column (got $rc)"; diag <"$T/broken.err"
 fi
+like "$(xq "$T/broken.xml" '[c.find("failure").get("message") for c in r.iter("testcase")]')" \
+	"*broken.yml:4:21: listeners.tcp: unknown key 'proxi'*" \
+	"exit 2: the JUnit report has one failure with the profile's error"
 
 timeout 60 "$CONFORM" --target conformance/targets/ppmq-broker.yml --listener tcp,quic >/dev/null 2>"$T/usage.err"
 rc=$?

@@ -17,17 +17,6 @@ fi
 
 plan 34
 
-# jq-like field access: jf FILE EXPR (python expression on `d`)
-jf() {
-	"$PY" -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-    print(eval(sys.argv[2]))
-except Exception as e:
-    print("ERROR %s" % e)' "$1" "$2"
-}
-
 # flood OUT [options...]: run flood (bounded), JSON summary to OUT; returns its status.
 flood() {
 	local out=$1

@@ -28,6 +28,9 @@
 #   wait_gone PID [SECONDS]                        PID has exited
 #   wait_exit PID [SECONDS]                        its exit status (124: still running)
 #
+# Files: jf FILE EXPR (JSON), xq FILE EXPR (XML): a Python expression on
+# the parsed file; hexof, texthex: bytes as hex.
+#
 # Processes: bg NAME COMMAND... (output in $T/NAME.log, BG_PID), or
 # PIDS+=("$!") for one started by hand; stop_pid PID [SECONDS].
 
@@ -261,6 +264,24 @@ certs_init() {
 	CERTS=$T/certs
 	[ -x "$ROOT/scripts/gen-certs" ] || return 1
 	timeout 60 "$ROOT/scripts/gen-certs" "$CERTS" >"$T/gen-certs.log" 2>&1
+}
+
+# jf FILE EXPR: a Python expression on `d`, the JSON in FILE (jq-like);
+# xq FILE EXPR: the same on `r`, the root element of the XML in FILE.
+# "ERROR why" when the file does not parse or the expression fails.
+jf() { _py_eval json "$@"; }
+xq() { _py_eval xml "$@"; }
+_py_eval() {
+	"$PY" -c '
+import json, sys, xml.etree.ElementTree as ET
+try:
+    if sys.argv[1] == "json":
+        d = json.load(open(sys.argv[2]))
+    else:
+        r = ET.parse(sys.argv[2]).getroot()
+    print(eval(sys.argv[3]))
+except Exception as e:
+    print("ERROR %s" % e)' "$@"
 }
 
 # hexof: stdin as lowercase hex; texthex TEXT: TEXT as hex.

@@ -714,6 +714,34 @@ static void test_html(void **state)
 	rpt_run_free(b);
 }
 
+/* Report paths are judged before a run, without creating anything. */
+static void test_out_check(void **state)
+{
+	struct perr e;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(rpt_out_check("-", false, &e), 0);
+	assert_int_equal(rpt_out_check(path_in("new.xml"), false, &e), 0);
+	assert_int_equal(stat(path_in("new.xml"), &st), -1); /* not created */
+	/* a file needs its directory; a report directory is made as mkdir -p */
+	assert_int_equal(rpt_out_check(path_in("no/such/j.xml"), false, &e), -1);
+	assert_non_null(strstr(e.msg, "no/such/j.xml: directory "));
+	assert_non_null(strstr(e.msg, "No such file or directory"));
+	assert_int_equal(rpt_out_check(path_in("a/b/c"), true, &e), 0);
+	assert_int_equal(stat(path_in("a"), &st), -1);
+	/* a file where a directory goes, and the other way round */
+	write_file(path_in("plain"), "x");
+	assert_int_equal(rpt_out_check(path_in("plain"), true, &e), -1);
+	assert_non_null(strstr(e.msg, "exists and is not a directory"));
+	assert_int_equal(rpt_out_check(path_in("plain/x.xml"), false, &e), -1);
+	assert_non_null(strstr(e.msg, "plain/x.xml: Not a directory"));
+	assert_int_equal(rpt_out_check(tmpdir, false, &e), -1);
+	assert_non_null(strstr(e.msg, "is a directory"));
+	assert_int_equal(rpt_out_check("", false, &e), -1);
+	assert_string_equal(e.msg, "empty path");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -728,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_json_invalid_utf8),
 		cmocka_unit_test(test_json_bad_input),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_out_check),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
