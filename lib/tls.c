@@ -60,6 +60,14 @@ static int ctx_fail(struct perr *e, const char *what, const char *file)
 	return perr_set(e, "TLS: %s '%s': %s", what, file, why[0] ? why : "failed");
 }
 
+/* The key and the certificate are two files: name both. */
+static int key_mismatch(struct perr *e, const char *key_file, const char *cert_file)
+{
+	ERR_clear_error();
+	return perr_set(e, "TLS: private key '%s' does not match certificate '%s'", key_file,
+			cert_file);
+}
+
 /* A clear "No such file" before OpenSSL's less obvious words. */
 static int check_readable(const char *what, const char *file, struct perr *e)
 {
@@ -128,11 +136,11 @@ static int load_cert_key(SSL_CTX *ctx, const char *cert_file, const char *key_fi
 		return ctx_fail(e, "cannot load certificate", cert_file);
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-			return ctx_fail(e, "private key does not match certificate", key_file);
+			return key_mismatch(e, key_file, cert_file);
 		return ctx_fail(e, "cannot load private key", key_file);
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1)
-		return ctx_fail(e, "private key does not match certificate", key_file);
+		return key_mismatch(e, key_file, cert_file);
 	return 0;
 }
 

@@ -374,16 +374,20 @@ int rpt_read_json(const char *path, struct rpt_run **out, struct perr *e)
 {
 	json_error_t jerr;
 	json_t *doc;
+	FILE *f;
 	int rc;
 
 	*out = NULL;
-	if (strcmp(path, "-") == 0)
-		doc = json_loadf(stdin, 0, &jerr);
-	else
-		doc = json_load_file(path, 0, &jerr);
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!f)
+		return perr_errno(e, "cannot read %s", path);
+	doc = json_loadf(f, 0, &jerr);
+	if (f != stdin)
+		fclose(f);
+	if (!doc && jerr.line > 0)
+		return perr_set(e, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
 	if (!doc)
-		return perr_set(e, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-				jerr.text);
+		return perr_set(e, "%s: %s", path, jerr.text);
 	rc = read_run(doc, out, e);
 	json_decref(doc);
 	if (rc < 0)

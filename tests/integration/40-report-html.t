@@ -18,7 +18,7 @@ B=$DATA/report-sample-b.json
 
 count() { grep -o -- "$1" "$2" | wc -l | tr -d ' '; }
 
-plan 12
+plan 14
 
 # Results in the fixtures: the page must have one link per result.
 nres=$(( $(count '"grade":' "$A") + $(count '"grade":' "$B") ))
@@ -54,6 +54,15 @@ if [ $rc -ne 0 ] && grep -q 'bad.json' "$T/bad.out" && [ ! -e "$T/bad-html/index
 else
 	not_ok "a JSON file that is not a report is refused" "exit $rc" "$(head -3 "$T/bad.out")"
 fi
+
+# A file that is missing or not JSON: its name, and where the JSON breaks.
+timeout 30 "$CONFORM" report --html "$T/x" "$T/nope.json" >"$T/nope.out" 2>&1
+is "$(cat "$T/nope.out")" "ppmq-conform report: cannot read $T/nope.json: No such file or directory" \
+	"a missing JSON file is named, with the reason"
+printf '{"a":\n' >"$T/cut.json"
+timeout 30 "$CONFORM" report --html "$T/x" "$T/cut.json" >"$T/cut.out" 2>&1
+like "$(cat "$T/cut.out")" "ppmq-conform report: $T/cut.json:2:0: *" \
+	"a JSON file cut short: file:line:column"
 
 # ---- the browser --------------------------------------------------------
 CHROME=${CHROMIUM:-}
