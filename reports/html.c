@@ -89,6 +89,12 @@ static const char css[] =
 	".tag{display:inline-block;background:#eef1f4;border-radius:3px;padding:0 .35rem;"
 	"margin-right:.25rem}\n"
 	"ul.exp{margin:0;padding-left:1.1rem}\n"
+	"ol.findings{margin:.2rem 0 .8rem;padding-left:1.6rem}\n"
+	"ol.findings li{margin:.35rem 0}\n"
+	".finding .what{font-family:ui-monospace,'SFMono-Regular',Menlo,Consolas,"
+	"'DejaVu Sans Mono','Liberation Mono',monospace;font-size:12.5px}\n"
+	".finding .fmeta,.finding .fex{font-size:12.5px}\n"
+	"#fnote{background:#fff8c5;padding:.1rem .4rem;border-radius:3px}\n"
 	"[hidden]{display:none!important}\n"
 	"@media print{.detail{display:block;position:static;box-shadow:none;width:auto}"
 	".controls,.close{display:none}}\n";
@@ -101,6 +107,7 @@ static const char script[] =
 	"var fams=[].slice.call(d.querySelectorAll('#matrix tr.fam'));\n"
 	"var q=d.getElementById('filter'),fo=d.getElementById('failonly');\n"
 	"var shown=d.getElementById('shown'),cur=null,curA=null;\n"
+	"var only=null,fnote=d.getElementById('fnote');\n"
 	"function apply(){\n"
 	" var terms=q.value.toLowerCase().split(/\\s+/).filter(Boolean),n=0,vis={};\n"
 	" rows.forEach(function(r){\n"
@@ -108,10 +115,17 @@ static const char script[] =
 	"   r.getAttribute('data-title')).toLowerCase();\n"
 	"  var ok=terms.every(function(t){return hay.indexOf(t)>=0;});\n"
 	"  if(fo.checked&&r.getAttribute('data-fail')!=='1')ok=false;\n"
+	"  if(only&&!only[r.getAttribute('data-id')])ok=false;\n"
 	"  r.hidden=!ok;if(ok){n++;vis[r.getAttribute('data-fam')]=1;}\n"
 	" });\n"
 	" fams.forEach(function(f){f.hidden=!vis[f.getAttribute('data-fam')];});\n"
 	" shown.textContent=n+' of '+rows.length+' scenarios shown';\n"
+	"}\n"
+	"/* one finding's points only, in the matrix */\n"
+	"function show(s){\n"
+	" only={};s.getAttribute('data-ids').split(' ').forEach(function(i){if(i)only[i]=1;});\n"
+	" fnote.hidden=false;fnote.querySelector('span').textContent=s.getAttribute('data-label');\n"
+	" apply();d.getElementById('matrix-section').scrollIntoView();\n"
 	"}\n"
 	"function close(){\n"
 	" if(cur)cur.classList.remove('open');if(curA)curA.classList.remove('sel');\n"
@@ -126,6 +140,10 @@ static const char script[] =
 	" el.focus();\n"
 	"}\n"
 	"d.addEventListener('click',function(e){\n"
+	" var s=e.target.closest('a[data-ids]');\n"
+	" if(s){e.preventDefault();show(s);\n"
+	"  try{history.replaceState(null,'','#'+s.id);}catch(x){}return;}\n"
+	" if(e.target.closest('#fclear')){e.preventDefault();only=null;fnote.hidden=true;apply();return;}\n"
 	" var a=e.target.closest('a[data-d]');\n"
 	" if(a){e.preventDefault();open(a.getAttribute('data-d'),a);return;}\n"
 	" if(e.target.closest('a.close')){e.preventDefault();close();}\n"
@@ -133,7 +151,10 @@ static const char script[] =
 	"d.addEventListener('keydown',function(e){if(e.key==='Escape')close();});\n"
 	"q.addEventListener('input',apply);fo.addEventListener('change',apply);\n"
 	"/* a bad address must not stop the rest of the script */\n"
-	"if(location.hash.length>1){try{open(decodeURIComponent(location.hash.slice(1)));}catch(e){}}\n"
+	"var h=null;\n"
+	"if(location.hash.length>1){try{h=d.getElementById(decodeURIComponent(location.hash.slice(1)));}catch(e){}}\n"
+	"if(h&&h.hasAttribute('data-ids'))show(h);\n"
+	"else if(h){try{open(h.id);}catch(e){}}\n"
 	"apply();\n"
 	"d.getElementById('matrix').setAttribute('data-ready','1');\n"
 	"})();\n";
@@ -172,6 +193,8 @@ struct page {
 	size_t *res_lst;    /* global result index -> listener column */
 	size_t *head;       /* (row, run, listener) -> first result, or SIZE_MAX */
 	size_t *next;       /* global result index -> next in the same cell */
+	struct rpt_finding **finds; /* per run: its findings */
+	size_t *nfinds;
 };
 
 static void page_free(struct page *p)
@@ -185,6 +208,10 @@ static void page_free(struct page *p)
 	free(p->res_lst);
 	free(p->head);
 	free(p->next);
+	for (size_t r = 0; p->finds && r < p->nruns; r++)
+		rpt_findings_free(p->finds[r], p->nfinds[r]);
+	free(p->finds);
+	free(p->nfinds);
 }
 
 static size_t find_listener(const struct page *p, const char *l)
@@ -307,6 +334,15 @@ static int page_build(struct page *p, const struct rpt_run *const *runs,
 
 			p->next[gi] = p->head[c];
 			p->head[c] = gi;
+		}
+	p->finds = calloc(nruns + 1, sizeof(*p->finds));
+	p->nfinds = calloc(nruns + 1, sizeof(*p->nfinds));
+	if (!p->finds || !p->nfinds)
+		goto oom;
+	for (size_t r = 0; r < nruns; r++)
+		if (rpt_findings(runs[r], &p->finds[r], &p->nfinds[r], e) < 0) {
+			page_free(p);
+			return -1;
 		}
 	return 0;
 oom:
@@ -446,6 +482,85 @@ static void summary(FILE *f, const struct page *p)
 	fputs("</p></section>\n", f);
 }
 
+/* One finding: what happened, where, how many points, the clauses, a few
+ * points to open, and a link that shows all of them in the matrix. */
+static void finding(FILE *f, const struct page *p, size_t r, size_t k)
+{
+	const struct rpt_finding *fd = &p->finds[r][k];
+	const struct rpt_run *run = p->runs[r];
+	size_t i, j, shown = 0;
+
+	fprintf(f, "<li class=\"finding\" data-grade=\"%s\">", rpt_grade_name(fd->grade));
+	badge(f, fd->grade);
+	fputs(" <b>", f);
+	text(f, fd->listeners);
+	fputs("</b>: <span class=\"what\">", f);
+	text(f, fd->what);
+	fprintf(f, "</span> &middot; <b>%zu point%s</b>", fd->npoints, fd->npoints == 1 ? "" : "s");
+	fputs("<div class=\"fmeta muted\">", f);
+	text(f, fd->scope);
+	if (fd->expected) {
+		fputs(" &middot; expected: ", f);
+		text(f, fd->expected);
+	}
+	if (fd->clauses) {
+		fputs(" &middot; ", f);
+		text(f, fd->clauses);
+	}
+	fputs("</div><div class=\"fex\">e.g. ", f);
+	for (i = 0; i < fd->npoints && shown < 3; i++, shown++) {
+		const struct rpt_result *res = &run->results[fd->points[i]];
+
+		fprintf(f, "%s<a href=\"#d%zu-%zu\" data-d=\"d%zu-%zu\"><code>", shown ? ", " : "",
+			r, fd->points[i], r, fd->points[i]);
+		text(f, res->id);
+		fputs("</code> [", f);
+		text(f, res_listener(res));
+		fputs("]</a>", f);
+	}
+	fprintf(f, " &middot; <a href=\"#fs%zu-%zu\" id=\"fs%zu-%zu\" class=\"fshow\" data-ids=\"", r, k, r, k);
+	for (i = 0; i < fd->npoints; i++) {
+		const char *id = run->results[fd->points[i]].id;
+		bool seen = false;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(run->results[fd->points[j]].id ? run->results[fd->points[j]].id : "",
+				       id ? id : "");
+		if (!seen) {
+			attrv(f, id ? id : "");
+			putc(' ', f);
+		}
+	}
+	fprintf(f, "\" data-label=\"%s: %zu point%s\">show them in the matrix</a></div></li>\n",
+		rpt_grade_name(fd->grade), fd->npoints, fd->npoints == 1 ? "" : "s");
+}
+
+/* The findings of every run, above the matrix: the few distinct problems
+ * a reader wants first, each with the points that show it. */
+static void findings(FILE *f, const struct page *p)
+{
+	fputs("<section id=\"findings\"><h2>Findings</h2>\n"
+	      "<p class=\"muted\">The points that did not pass, grouped by what actually "
+	      "happened (on any listener), most severe first.</p>\n", f);
+	for (size_t r = 0; r < p->nruns; r++) {
+		if (p->nruns > 1) {
+			fputs("<h3>", f);
+			run_label(f, p, r);
+			fputs("</h3>\n", f);
+		}
+		if (!p->nfinds[r]) {
+			fputs("<p class=\"nofinding\">No problem found: every point passed, or is "
+			      "INFO or SKIP.</p>\n", f);
+			continue;
+		}
+		fputs("<ol class=\"findings\">\n", f);
+		for (size_t k = 0; k < p->nfinds[r]; k++)
+			finding(f, p, r, k);
+		fputs("</ol>\n", f);
+	}
+	fputs("</section>\n", f);
+}
+
 static void matrix_head(FILE *f, const struct page *p)
 {
 	fputs("<table id=\"matrix\" class=\"matrix\"><thead><tr>"
@@ -486,9 +601,10 @@ static void cell(FILE *f, const struct page *p, size_t row, size_t r, size_t l)
 		fputs(" ", f);
 		attrv(f, res_listener(res));
 		fprintf(f, ": %s", rpt_grade_name(res->grade));
-		if (res->reason) {
+		if (*rpt_result_what(res)) {
+			/* what happened, not only that it was not acceptable */
 			fputs(": ", f);
-			attrv(f, res->reason);
+			attrv(f, rpt_result_what(res));
 		}
 		if (res->clause) {
 			/* what was broken, in the spec's own words */
@@ -532,6 +648,8 @@ static void matrix(FILE *f, const struct page *p)
 	      "<input id=\"filter\" type=\"search\" placeholder=\"id, tag or title\" "
 	      "autocomplete=\"off\"></label>"
 	      "<label><input id=\"failonly\" type=\"checkbox\"> failures only</label>"
+	      "<span id=\"fnote\" hidden>showing one finding (<span></span>) "
+	      "<a href=\"#matrix-section\" id=\"fclear\">show all</a></span>"
 	      "<span id=\"shown\" class=\"muted\"></span></div>\n", f);
 	matrix_head(f, p);
 	fputs("<tbody>\n", f);
@@ -662,6 +780,7 @@ static void page_write(FILE *f, const struct page *p)
 	fprintf(f, " &middot; %zu target(s) &middot; %zu scenario(s)</p></header>\n",
 		p->nruns, p->nrows);
 	summary(f, p);
+	findings(f, p);
 	matrix(f, p);
 	fputs("<div id=\"details\">\n", f);
 	for (size_t r = 0; r < p->nruns; r++)

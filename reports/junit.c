@@ -140,8 +140,40 @@ static void testcase(FILE *f, const struct rpt_result *r, bool strict)
 	}
 }
 
+/* The findings as properties ("finding.1" ...) or as lines of text.
+ * Returns how many there are. */
+static size_t suite_findings(FILE *f, const struct rpt_run *run, bool props)
+{
+	struct rpt_finding *fd;
+	struct perr e;
+	size_t n;
+
+	if (rpt_findings(run, &fd, &n, &e) < 0)
+		return 0;
+	if (!props && n)
+		fprintf(f, "%zu finding%s (points grouped by what happened, most severe first):\n", n,
+			n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		char *line = rpt_finding_line(run, &fd[i]);
+
+		if (props) {
+			fprintf(f, "      <property name=\"finding.%zu\"", i + 1);
+			attr(f, "value", line ? line : "(out of memory)");
+			fputs("/>\n", f);
+		} else {
+			fprintf(f, "%zu. ", i + 1);
+			esc_xml(f, line ? line : "(out of memory)", false);
+			putc('\n', f);
+		}
+		free(line);
+	}
+	rpt_findings_free(fd, n);
+	return n;
+}
+
 static void suite(FILE *f, const struct rpt_run *run)
 {
+	size_t nf;
 	char ts[32] = "1970-01-01T00:00:00";
 	struct tm tm;
 	long long ms = run->duration_ms;
@@ -169,9 +201,16 @@ static void suite(FILE *f, const struct rpt_run *run)
 	for (int g = 0; g < RPT_NGRADES; g++)
 		fprintf(f, "      <property name=\"%s\" value=\"%zu\"/>\n",
 			rpt_grade_name(g), run->totals[g]);
+	nf = suite_findings(f, run, true);
 	fputs("    </properties>\n", f);
 	for (size_t i = 0; i < run->nresults; i++)
 		testcase(f, &run->results[i], run->strict);
+	if (nf) {
+		/* the same, as the suite's output: what a CI page shows first */
+		fputs("    <system-out>", f);
+		suite_findings(f, run, false);
+		fputs("</system-out>\n", f);
+	}
 	fputs("  </testsuite>\n", f);
 }
 

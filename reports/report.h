@@ -138,6 +138,35 @@ size_t rpt_run_failures(const struct rpt_run *run);
  * result points into r (not NUL-terminated): *len bytes. */
 const char *rpt_result_family(const struct rpt_result *r, size_t *len);
 
+/* What happened at a point, in one line: its reason, or its actual
+ * outcome when the reason only says that no outcome was acceptable. */
+const char *rpt_result_what(const struct rpt_result *r);
+
+/* ---- findings: the distinct problems of a run ---------------------------- */
+
+/* The FAIL, NON-STRICT and UNSUPPORTED points of a run that have the same
+ * grade and the same account of what happened, numbers and addresses set
+ * aside, on any listener: one problem, shown once, with its points. */
+struct rpt_finding {
+	enum rpt_grade grade;
+	char *what;       /* rpt_result_what of its first point */
+	char *listeners;  /* "tcp, ws" */
+	char *scope;      /* per scenario family: "pp2 (all 53), mal (12 of 140)" */
+	char *clauses;    /* "pp1/exact-match (MUST) 36, ...", or NULL */
+	char *expected;   /* the first point's first acceptable outcome, or NULL */
+	size_t *points;   /* indexes into run->results, in catalog order */
+	size_t npoints;
+};
+
+/* The findings of run, most severe first (FAIL, NON-STRICT, UNSUPPORTED),
+ * then the largest. *out is NULL when there is none. 0 or -1. */
+int rpt_findings(const struct rpt_run *run, struct rpt_finding **out, size_t *n,
+		 struct perr *e);
+void rpt_findings_free(struct rpt_finding *f, size_t n);
+/* One line: "FAIL ssl: what: 70 points (mal (62 of 148)); expected ...;
+ * clauses; e.g. id, id, id". malloc'd; NULL: out of memory. */
+char *rpt_finding_line(const struct rpt_run *run, const struct rpt_finding *f);
+
 /* Lower-case hex of n bytes, NUL-terminated, malloc'd (NULL: no memory).
  * max > 0 and n > max: only the first max bytes, then "..". */
 char *rpt_hex(const unsigned char *p, size_t n, size_t max);

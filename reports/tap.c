@@ -109,12 +109,14 @@ void rpt_tap_point(FILE *f, size_t num, const struct rpt_result *r,
 		break;
 	case RPT_NON_STRICT:
 	case RPT_INFO:
+	case RPT_FAIL:
 		/* Not a directive (only SKIP and TODO are): harnesses keep
-		 * it as a note; '#' inside the reason is escaped. */
+		 * it as a note; '#' inside the text is escaped. What happened,
+		 * not only that it was not acceptable. */
 		fprintf(f, " # %s", rpt_grade_name(r->grade));
-		if (r->reason) {
+		if (*rpt_result_what(r)) {
 			fputs(": ", f);
-			esc_tap(f, r->reason);
+			esc_tap(f, rpt_result_what(r));
 		}
 		break;
 	default:
@@ -123,6 +125,31 @@ void rpt_tap_point(FILE *f, size_t num, const struct rpt_result *r,
 	putc('\n', f);
 	if (fails || (verbose && r->grade != RPT_PASS && r->grade != RPT_SKIP))
 		tap_diag(f, r, verbose);
+}
+
+/* The distinct problems, one comment line each, most severe first. */
+static void tap_findings(FILE *f, const struct rpt_run *run)
+{
+	struct rpt_finding *fd;
+	struct perr e;
+	size_t n;
+
+	if (rpt_findings(run, &fd, &n, &e) < 0) {
+		fprintf(f, "# findings: %s\n", e.msg);
+		return;
+	}
+	if (n)
+		fprintf(f, "# %zu finding%s (points grouped by what happened, most severe first):\n",
+			n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		char *line = rpt_finding_line(run, &fd[i]);
+
+		fprintf(f, "#  %zu. ", i + 1);
+		esc_tap(f, line ? line : "(out of memory)");
+		putc('\n', f);
+		free(line);
+	}
+	rpt_findings_free(fd, n);
 }
 
 void rpt_tap_summary(FILE *f, const struct rpt_run *run)
@@ -139,6 +166,7 @@ void rpt_tap_summary(FILE *f, const struct rpt_run *run)
 	if (run->duration_ms > 0)
 		fprintf(f, ", %lld ms", run->duration_ms);
 	putc('\n', f);
+	tap_findings(f, run);
 }
 
 int rpt_write_tap(FILE *f, const struct rpt_run *run, bool verbose,

@@ -18,7 +18,7 @@ B=$DATA/report-sample-b.json
 
 count() { grep -o -- "$1" "$2" | wc -l | tr -d ' '; }
 
-plan 14
+plan 18
 
 # Results in the fixtures: the page must have one link per result.
 nres=$(( $(count '"grade":' "$A") + $(count '"grade":' "$B") ))
@@ -36,7 +36,7 @@ fi
 PAGE=$OUT/index.html
 
 check "the page has the matrix table" grep -q '<table id="matrix" class="matrix">' "$PAGE"
-links=$(count 'data-d="d[01]-[0-9]*"' "$PAGE")
+links=$(count '<a class="g-[a-z]*" href="#d[01]-[0-9]*"' "$PAGE")
 check "one cell link per result ($nres)" test "$links" -eq "$nres"
 # Self-contained: nothing is fetched, from the network or from disk.
 check "no external resource (http, src=, <link>, @import)" \
@@ -44,6 +44,15 @@ check "no external resource (http, src=, <link>, @import)" \
 check "markup from the results is escaped" \
 	bash -c "grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' '$PAGE' && \
 	         [ \$(grep -c '<script>' '$PAGE') -eq 1 ]"
+
+# The findings come first: above the matrix, each with a link that shows
+# its points in the matrix.
+fpos=$(grep -bo '<section id="findings">' "$PAGE" | cut -d: -f1)
+mpos=$(grep -bo '<table id="matrix"' "$PAGE" | cut -d: -f1)
+check "the findings section comes before the matrix" test "${fpos:-999999999}" -lt "${mpos:-0}"
+nfind=$(count '<li class="finding"' "$PAGE")
+check "findings listed, each with a link to its points ($nfind)" \
+	test "$nfind" -gt 0 -a "$(count 'class="fshow" data-ids=' "$PAGE")" -eq "$nfind"
 
 # A file that is not a report is refused with its name in the message.
 echo '{"format": "something else"}' > "$T/bad.json"
@@ -113,5 +122,27 @@ if [ -n "$fail_id" ] && dump "file://$PAGE#$fail_id" "$T/dom2.html" &&
 else
 	not_ok "a FAIL cell opens its detail panel (${fail_id:-none found})" "$(tail -3 "$T/chrome.err")"
 fi
+
+# A finding's link (its address) shows only its scenarios in the matrix.
+big=$(grep -o 'id="fs[0-9]*-[0-9]*" class="fshow" data-ids="[^"]*"' "$PAGE" |
+	awk -F'"' '{ n = split($6, a, " "); if (n > best) { best = n; id = $2 } } END { print id, best }')
+read -r fid fn <<<"$big"
+if [ -n "$fid" ] && dump "file://$PAGE#$fid" "$T/dom3.html"; then
+	shown=$(grep -o '<tr class="row"[^>]*>' "$T/dom3.html" | grep -vc 'hidden')
+	is "$shown" "$fn" "a finding's link shows its $fn scenarios, and only them ($fid)"
+else
+	not_ok "a finding's link shows its scenarios (${fid:-none found})" "$(tail -3 "$T/chrome.err")"
+fi
+
+# A screenshot of the top of the page, kept for a reader: the summary, then
+# the findings, the matrix below them.
+SHOT_DIR=${PPMQ_BUILD:-$ROOT/build}/test-artifacts
+mkdir -p "$SHOT_DIR"
+rm -f "$SHOT_DIR/report-findings.png"
+HOME=$T timeout 90 "$CHROME" --headless --no-sandbox --disable-gpu --no-first-run \
+	--disable-background-networking --user-data-dir="$T/profile" --window-size=1400,1600 \
+	--screenshot="$SHOT_DIR/report-findings.png" "file://$PAGE" >/dev/null 2>>"$T/chrome.err"
+check "screenshot of the findings above the matrix ($SHOT_DIR/report-findings.png)" \
+	bash -c "head -c 8 '$SHOT_DIR/report-findings.png' | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
 
 done_testing

@@ -326,6 +326,14 @@ static void test_tap_lines(void **state)
 	assert_non_null(strstr(tap, "  clause: \"pp2/local-accept\"\n  level: \"MUST\"\n"
 				    "  quote: \"proxy-protocol.txt 2.2: \\\"must <accept> & use\\\"\"\n"));
 	assert_non_null(strstr(tap, "  broker_log: \"broker: refused <x>\\nbroker: closed\"\n"));
+	/* a FAIL line says what happened; the summary ends with the findings */
+	assert_non_null(strstr(tap, "not ok 7 - malformed/case-3 [tcp] q\"uote"));
+	assert_non_null(strstr(tap, " # FAIL: q\"uote a'pos"));
+	assert_non_null(strstr(tap, "\n# 3 findings (points grouped by what happened, most severe first):\n"
+				    "#  1. FAIL tcp, ws: q\"uote"));
+	assert_non_null(strstr(tap, "\n#  2. NON-STRICT tcp, ws: closed without CONNACK; the spec "
+				    "recommends it: 2 points (v2-valid (2 of 6)); expected accepted; e.g. v2/case-1\n"));
+	assert_non_null(strstr(tap, "\n#  3. UNSUPPORTED tcp, ws: no PROXY on WebSocket \\# listeners"));
 	free(tap);
 
 	/* Strict: NON-STRICT fails too, with its diagnostics. */
@@ -450,6 +458,9 @@ static void test_junit(void **state)
 	assert_null(strstr(xml, "<b>"));
 	assert_non_null(strstr(xml, "&lt;b&gt;bold&lt;/b&gt;"));
 	assert_non_null(strstr(xml, "\\x01\\x1b[31m"));
+	/* the findings: as properties, and as the suite's output */
+	assert_non_null(strstr(xml, "<property name=\"finding.2\" value=\"NON-STRICT tcp, ws: closed without CONNACK;"));
+	assert_non_null(strstr(xml, "<system-out>3 findings (points grouped by what happened, most severe first):\n1. FAIL tcp, ws: "));
 	free(xml);
 
 	if (have("xmllint")) {
@@ -653,8 +664,18 @@ static void test_html(void **state)
 	assert_int_equal(count(html, "<th class=\"lst"), 4);
 	assert_int_equal(count(html, "<tr class=\"row\""), 6);
 	assert_int_equal(count(html, "<tr class=\"fam\""), 2);
-	assert_int_equal(count(html, "data-d=\"d0-"), 12);
-	assert_int_equal(count(html, "data-d=\"d1-"), 12);
+	assert_int_equal(count(html, "<a class=\"g-"), 24); /* one link per cell result */
+	/* Findings first, above the matrix: each run's FAIL, NON-STRICT and
+	 * UNSUPPORTED points (strict or not, the grades are the same), each
+	 * with up to 3 points to open and a link showing all in the matrix. */
+	assert_non_null(strstr(html, "<section id=\"findings\">"));
+	assert_true(strstr(html, "<section id=\"findings\">") < strstr(html, "<table id=\"matrix\""));
+	assert_int_equal(count(html, "<li class=\"finding\""), 6);
+	assert_int_equal(count(html, "<li class=\"finding\" data-grade=\"FAIL\">"), 2);
+	assert_true(strstr(html, "<li class=\"finding\" data-grade=\"FAIL\">") <
+		    strstr(html, "<li class=\"finding\" data-grade=\"NON-STRICT\">"));
+	assert_non_null(strstr(html, "data-ids=\"v2/case-1 \" data-label=\"NON-STRICT: 2 points\""));
+	assert_non_null(strstr(html, "<b>tcp, ws</b>: <span class=\"what\">closed without CONNACK; "));
 	assert_int_equal(count(html, "<div class=\"detail "), 24);
 	assert_int_equal(count(html, "<td class=\"cell g-fail"), 4);
 	assert_int_equal(count(html, "<td class=\"cell g-nonstrict"), 4);
