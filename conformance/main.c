@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "check.h"
 #include "err.h"
 #include "launch.h"
 #include "log.h"
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ppmq-conform --target PROFILE [options]\n"
 		"       ppmq-conform --list [--scenarios DIR] [--only GLOB]\n"
+		"       ppmq-conform --check-profile --target PROFILE [--only GLOB] [--listener LIST]\n"
 		"       ppmq-conform --explain ID | --audit [--scenarios DIR]\n"
 		"       ppmq-conform report --html DIR RESULT.json...\n"
 		"\n"
@@ -56,6 +58,9 @@ static void usage(FILE *f)
 		"                         behaves as the profile declares\n"
 		"      --list             list the selected scenarios and exit (with --target:\n"
 		"                         after checking that the profile loads)\n"
+		"      --check-profile    with --target: what the run would do (listeners,\n"
+		"                         observers, launch, points that run or SKIP and why)\n"
+		"                         and what in the profile cannot work; exit 2 if any\n"
 		"      --explain ID       the sentence scenario ID checks (source, level, quote)\n"
 		"                         and how each outcome is graded, then exit\n"
 		"      --audit            every clause and every scenario as a Markdown table\n"
@@ -224,7 +229,7 @@ static void list_scenarios(const struct rn_config *c)
 }
 
 enum { OPT_TIMEOUT = 1000, OPT_STRICT, OPT_LIST, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_EXPLAIN,
-       OPT_AUDIT, OPT_NO_PREFLIGHT, OPT_TAP_FILE };
+       OPT_AUDIT, OPT_NO_PREFLIGHT, OPT_TAP_FILE, OPT_CHECK_PROFILE };
 
 /* The report files asked for on the command line. */
 struct outputs {
@@ -235,7 +240,7 @@ struct outputs {
 struct cli {
 	struct rn_config cfg;
 	const char *target, *scen, *explain;
-	bool list, audit;
+	bool list, audit, check;
 	struct outputs out;
 };
 
@@ -261,6 +266,7 @@ static int take_option(struct cli *o, int c, const char *arg)
 		break;
 	case OPT_STRICT: o->cfg.strict = true; break;
 	case OPT_LIST: o->list = true; break;
+	case OPT_CHECK_PROFILE: o->check = true; break;
 	case OPT_EXPLAIN: o->explain = arg; break;
 	case OPT_AUDIT: o->audit = true; break;
 	case OPT_NO_PREFLIGHT: o->cfg.no_preflight = true; break;
@@ -290,6 +296,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "list", no_argument, NULL, OPT_LIST },
+		{ "check-profile", no_argument, NULL, OPT_CHECK_PROFILE },
 		{ "explain", required_argument, NULL, OPT_EXPLAIN },
 		{ "audit", no_argument, NULL, OPT_AUDIT },
 		{ "no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT },
@@ -320,6 +327,10 @@ static int parse_args(int argc, char **argv, struct cli *o)
 	if (optind < argc) {
 		fprintf(stderr, "ppmq-conform: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o->check && !o->target) {
+		fprintf(stderr, "ppmq-conform: --check-profile needs --target PROFILE\n");
 		return EXIT_USAGE;
 	}
 	if (!o->target && !o->list && !o->explain && !o->audit) {
@@ -464,10 +475,18 @@ static int with_catalog(struct cli *o)
 	if (o->target && pf_load(&prof, o->target, &e) < 0) {
 		/* with --list too: a quick check that the profile loads */
 		pf_free(&prof);
-		return o->list ? complain(NULL, e.msg, EXIT_USAGE)
+		return o->list || o->check ? complain(NULL, e.msg, EXIT_USAGE)
 			       : end_early(o, NULL, o->target, EXIT_USAGE, e.msg);
 	}
-	if (o->list)
+	if (o->check) {
+		size_t problems;
+
+		o->cfg.profile = &prof;
+		if (check_profile(stdout, &o->cfg, &problems, &e) < 0)
+			rc = complain(NULL, e.msg, EXIT_USAGE);
+		else
+			rc = problems ? EXIT_USAGE : 0;
+	} else if (o->list)
 		list_scenarios(&o->cfg);
 	else {
 		signal(SIGPIPE, SIG_IGN);
@@ -498,8 +517,8 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc < 0 && (rc = check_outputs(&o.out)) == 0) {
 		log_init("ppmq-conform", o.cfg.verbose ? LOG_INFO : LOG_WARN);
-		/* --list, --explain and --audit write no report */
-		quiet = o.list || o.explain || o.audit;
+		/* --list, --check-profile, --explain and --audit write no report */
+		quiet = o.list || o.check || o.explain || o.audit;
 		if (sc_load_dir(&cat, o.scen, &e) < 0 || sc_catalog_check(&cat, &e) < 0)
 			rc = quiet ? complain(NULL, e.msg, EXIT_USAGE)
 				   : end_early(&o, NULL, o.target, EXIT_USAGE, e.msg);

@@ -1852,30 +1852,54 @@ static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
 	return rc;
 }
 
+/* The runner's state for c, with every point planned (where it runs, or
+ * why it is skipped). 0, or -1 with *e; rn_done in either case. */
+static int rn_begin(struct rn *r, const struct rn_config *c, struct rpt_run *run,
+		    const struct scenario ***sel, struct perr *e)
+{
+	size_t nsel;
+
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	r->p = c->profile;
+	r->run = run;
+	r->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : c->profile->timeout_ms;
+	r->header_wait = rn_header_wait(c->profile);
+	r->salt = (unsigned)(getpid() ^ time(NULL)) & 0x3ff;
+	pthread_mutex_init(&r->mu, NULL);
+	*sel = rn_select(c, &nsel);
+	if (!*sel)
+		return perr_set(e, "out of memory");
+	if (nsel == 0)
+		return perr_set(e, "no scenario matches --only");
+	return plan_points(r, *sel, nsel, e);
+}
+
+static void rn_done(struct rn *r, const struct scenario **sel)
+{
+	size_t i;
+
+	if (r->pt)
+		for (i = 0; i < r->npt; i++)
+			free_point(&r->pt[i]);
+	free(r->pt);
+	free(r->queue);
+	free(r->suspects);
+	for (i = 0; i < r->ngroups; i++)
+		free(r->groups[i].canon);
+	free(r->groups);
+	free(sel);
+	pthread_mutex_destroy(&r->mu);
+}
+
 int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 {
 	struct rn r;
 	const struct scenario **sel;
-	size_t nsel, i;
 	int g, rc;
 	bool base_checked = false;
 
-	memset(&r, 0, sizeof(r));
-	r.c = c;
-	r.p = c->profile;
-	r.run = run;
-	r.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : c->profile->timeout_ms;
-	r.header_wait = rn_header_wait(c->profile);
-	r.salt = (unsigned)(getpid() ^ time(NULL)) & 0x3ff;
-	pthread_mutex_init(&r.mu, NULL);
-
-	sel = rn_select(c, &nsel);
-	if (!sel)
-		rc = perr_set(e, "out of memory");
-	else if (nsel == 0)
-		rc = perr_set(e, "no scenario matches --only");
-	else
-		rc = plan_points(&r, sel, nsel, e);
+	rc = rn_begin(&r, c, run, &sel, e);
 	/* Without launch, the target must answer before anything is printed. */
 	if (rc == 0 && !r.p->launch.present) {
 		rc = target_ready(&r, e);
@@ -1901,16 +1925,53 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 			rc = RN_ERROR;
 		}
 	}
-	if (r.pt)
-		for (i = 0; i < r.npt; i++)
-			free_point(&r.pt[i]);
-	free(r.pt);
-	free(r.queue);
-	free(r.suspects);
-	for (i = 0; i < r.ngroups; i++)
-		free(r.groups[i].canon);
-	free(r.groups);
-	free(sel);
-	pthread_mutex_destroy(&r.mu);
+	rn_done(&r, sel);
 	return rc;
+}
+
+int rn_plan(const struct rn_config *c, struct rn_planned **out, size_t *n, struct perr *e)
+{
+	struct rn r;
+	const struct scenario **sel;
+	struct rn_planned *v = NULL;
+	size_t i;
+	int rc = rn_begin(&r, c, NULL, &sel, e);
+
+	*out = NULL;
+	*n = 0;
+	if (rc == 0 && !(v = calloc(r.npt + 1, sizeof(*v))))
+		rc = perr_set(e, "out of memory");
+	for (i = 0; rc == 0 && i < r.npt; i++) {
+		const struct point *pt = &r.pt[i];
+
+		v[i].s = pt->s;
+		v[i].l = pt->l;
+		v[i].mode = pt->mode;
+		if (pt->group < 0)
+			v[i].skip = xstrdup(pt->reason ? pt->reason : "not run");
+		else if (r.groups[pt->group].canon)
+			v[i].configuration = xstrdup(r.groups[pt->group].canon);
+		if ((pt->group < 0 && !v[i].skip) ||
+		    (pt->group >= 0 && r.groups[pt->group].canon && !v[i].configuration))
+			rc = perr_set(e, "out of memory");
+	}
+	if (rc == 0) {
+		*out = v;
+		*n = r.npt;
+	} else {
+		rn_plan_free(v, r.npt);
+	}
+	rn_done(&r, sel);
+	return rc;
+}
+
+void rn_plan_free(struct rn_planned *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].skip);
+		free(v[i].configuration);
+	}
+	free(v);
 }

@@ -39,6 +39,20 @@ struct rn_config {
  * RN_ERROR / RN_UNREACHABLE with *e set. */
 int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e);
 
+/* What a run would do with each point, decided without running anything
+ * (--check-profile): where it runs, or why it will be skipped. */
+struct rn_planned {
+	const struct scenario *s;
+	enum sc_listener l;
+	enum sc_mode mode;      /* the listener's mode where it runs */
+	char *skip;             /* why it will SKIP, or NULL: it runs */
+	char *configuration;    /* the restart it runs in (canonical), NULL: the base */
+};
+
+/* Every point, in catalog order: 0, or RN_ERROR with *e. */
+int rn_plan(const struct rn_config *c, struct rn_planned **out, size_t *n, struct perr *e);
+void rn_plan_free(struct rn_planned *v, size_t n);
+
 /* Selected scenarios, in catalog order (for --list). *n gets the count;
  * the array is malloc'd. */
 const struct scenario **rn_select(const struct rn_config *c, size_t *n);

@@ -17,7 +17,7 @@ for p in ppmq-conform ppmq-broker; do
 done
 certs_init || bail "scripts/gen-certs failed"
 
-plan 22
+plan 25
 cd "$ROOT" || bail "cannot enter $ROOT"
 export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 
@@ -193,6 +193,32 @@ fi
 like "$(xq "$T/broken.xml" '[c.find("failure").get("message") for c in r.iter("testcase")]')" \
 	"*broken.yml:4:21: listeners.tcp: unknown key 'proxi'*" \
 	"exit 2: the JUnit report has one failure with the profile's error"
+
+# ---- --check-profile: what the run will do, and what cannot work ------------------
+
+timeout 60 "$CONFORM" --check-profile --target conformance/targets/ppmq-broker.yml \
+	>"$T/check.out" 2>"$T/check.err"
+rc=$?
+plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$T/run.tap")
+skips=$(grep -cE '^ok [0-9]+ .* # SKIP ' "$T/run.tap")
+check "check-profile of the shipped profile: exit 0, no problem (got $rc)" \
+	bash -c "[ $rc -eq 0 ] && grep -q '^no problem found in the profile$' '$T/check.out'"
+like "$(grep '^plan:' "$T/check.out")" "plan: $plan points, * run, $skips SKIP" \
+	"check-profile plans the points the run ran, and the SKIPs it had"
+cat >"$T/badbind.yml" <<YML
+name: badbind
+host: 127.0.0.1
+client_bind: 192.0.2.200
+listeners:
+  tcp: {port: 1883, proxy: enabled}
+  ssl: {port: 8883, proxy: enabled, tls: {ca: $T/no-ca.pem}}
+YML
+timeout 60 "$CONFORM" --check-profile --target "$T/badbind.yml" >"$T/badbind.out" 2>&1
+rc=$?
+check "check-profile: an address that cannot be bound and a missing CA file, exit 2 (got $rc)" \
+	bash -c "[ $rc -eq 2 ] && grep -q 'PROBLEM: client_bind: 192.0.2.200 cannot be bound here' '$T/badbind.out' &&
+		 grep -q \"PROBLEM: CA file '$T/no-ca.pem': No such file\" '$T/badbind.out' &&
+		 grep -q '^2 problems' '$T/badbind.out'"
 
 timeout 60 "$CONFORM" --target conformance/targets/ppmq-broker.yml --listener tcp,quic >/dev/null 2>"$T/usage.err"
 rc=$?
