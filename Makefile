@@ -21,6 +21,7 @@ DESTDIR    ?=
 BINDIR     := $(PREFIX)/bin
 MANDIR     := $(PREFIX)/share/man
 DATADIR    := $(PREFIX)/share/ppmq
+DOCDIR     := $(PREFIX)/share/doc/ppmq
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -169,21 +170,32 @@ fuzz:
 	  $(FUZZ_CC) $(FUZZ_FLAGS) -o build/fuzz/$$(basename $$f .c) $$f lib/*.c $(LIBS) || exit 1; \
 	done
 
+# What an installed copy needs to run the shipped profiles with no variable
+# set: the catalog, the profiles and their launchers, the certificate script
+# (DATADIR), the guides and an example broker configuration (DOCDIR).
+LAUNCH_FILES := $(wildcard conformance/targets/launch/*.sh)
+AEDES_FILES  := $(addprefix conformance/targets/launch/aedes/,launcher.js package.json package-lock.json)
+GUIDES       := README.md $(wildcard docs/*.md) scenarios/README.md
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR)/targets
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/scenarios \
+	  $(DESTDIR)$(DATADIR)/targets/launch/aedes $(DESTDIR)$(DATADIR)/scripts \
+	  $(DESTDIR)$(DOCDIR)/findings
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
-	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
-	$(if $(wildcard scenarios/*.yml),install -m 644 scenarios/*.yml $(DESTDIR)$(DATADIR)/scenarios/)
-	$(if $(wildcard conformance/targets/*.yml),install -m 644 conformance/targets/*.yml $(DESTDIR)$(DATADIR)/targets/)
-	install -d $(DESTDIR)$(DATADIR)/targets/launch/aedes
-	install -m 755 conformance/targets/launch/*.sh $(DESTDIR)$(DATADIR)/targets/launch/
-	install -m 644 $(addprefix conformance/targets/launch/aedes/,launcher.js package.json package-lock.json) \
-	  $(DESTDIR)$(DATADIR)/targets/launch/aedes/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 scenarios/*.yml $(DESTDIR)$(DATADIR)/scenarios/
+	install -m 644 conformance/targets/*.yml conformance/targets/README.md $(DESTDIR)$(DATADIR)/targets/
+	install -m 755 $(LAUNCH_FILES) $(DESTDIR)$(DATADIR)/targets/launch/
+	install -m 644 $(AEDES_FILES) $(DESTDIR)$(DATADIR)/targets/launch/aedes/
+	install -m 755 scripts/gen-certs $(DESTDIR)$(DATADIR)/scripts/
+	install -m 644 $(filter-out scenarios/README.md,$(GUIDES)) docs/ppmq-broker.example.yml \
+	  $(DESTDIR)$(DOCDIR)/
+	install -m 644 scenarios/README.md $(DESTDIR)$(DOCDIR)/scenarios.md
+	install -m 644 $(wildcard docs/findings/*.md) $(DESTDIR)$(DOCDIR)/findings/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,ppmq-broker proxygen ppmq-conform)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-san build-clang bin reports/out

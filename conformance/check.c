@@ -111,9 +111,12 @@ static void listeners(struct ck *k, const struct profile *p)
 		putc('\n', k->f);
 		snprintf(where, sizeof(where), "listeners.%s", sc_listener_name(l));
 		check_host(k, where, li->host);
-		check_file(k, "CA file", li->tls.ca);
-		check_file(k, "client certificate", li->tls.cert);
-		check_file(k, "client key", li->tls.key);
+		/* a launch may make them (the certificates of ppmq-broker's) */
+		if (!p->launch.present) {
+			check_file(k, "CA file", li->tls.ca);
+			check_file(k, "client certificate", li->tls.cert);
+			check_file(k, "client key", li->tls.key);
+		}
 	}
 }
 
@@ -159,6 +162,7 @@ static void observer(struct ck *k, const char *role, const struct pf_observer *o
 static void launch(struct ck *k, const struct profile *p)
 {
 	const struct pf_launch *la = &p->launch;
+	const char *start;
 	char prog[512];
 	size_t n;
 
@@ -174,10 +178,20 @@ static void launch(struct ck *k, const struct profile *p)
 		if (stat(la->workdir, &st) < 0 || !S_ISDIR(st.st_mode))
 			problem(k, "launch.workdir '%s' is not a directory", la->workdir);
 	}
-	/* the program of start, when it is a path */
-	n = strcspn(la->start, " \t");
-	if (n < sizeof(prog) && memchr(la->start, '/', n)) {
-		memcpy(prog, la->start, n);
+	/* the program of start (after "exec", quoted or not), when it is a path */
+	start = la->start + strspn(la->start, " \t");
+	if (!strncmp(start, "exec ", 5))
+		start += 5 + strspn(start + 5, " \t");
+	if (*start == '"' || *start == '\'') {
+		const char *end = strchr(start + 1, *start);
+
+		n = end ? (size_t)(end - start - 1) : 0;
+		start++;
+	} else {
+		n = strcspn(start, " \t;");
+	}
+	if (n && n < sizeof(prog) && memchr(start, '/', n) && !memchr(start, '$', n)) {
+		memcpy(prog, start, n);
 		prog[n] = '\0';
 		if (access(prog, X_OK) < 0)
 			problem(k, "launch.start: '%s': %s", prog, strerror(errno));

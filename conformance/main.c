@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "check.h"
+#include "home.h"
 #include "err.h"
 #include "launch.h"
 #include "log.h"
@@ -24,9 +25,6 @@
 
 #ifndef PPMQ_VERSION
 #define PPMQ_VERSION "0"
-#endif
-#ifndef PPMQ_DATADIR
-#define PPMQ_DATADIR "/usr/local/share/ppmq"
 #endif
 
 #define EXIT_FAILED 1
@@ -45,9 +43,10 @@ static void usage(FILE *f)
 		"Runs the PROXY protocol scenario catalog against an MQTT broker described by\n"
 		"a target profile; TAP on stdout, one test point per scenario x listener.\n"
 		"\n"
-		"  -t, --target PROFILE   target profile (YAML, see conformance/targets/README.md)\n"
-		"  -s, --scenarios DIR    scenario catalog (default ./scenarios, else\n"
-		"                         " PPMQ_DATADIR "/scenarios); a single file works too\n"
+		"  -t, --target PROFILE   target profile (YAML, see conformance/targets/README.md),\n"
+		"                         or the name of a shipped one (ppmq-broker, mosquitto, ...)\n"
+		"  -s, --scenarios DIR    scenario catalog (default ./scenarios, else the one\n"
+		"                         installed beside the program); a single file works too\n"
 		"  -o, --only GLOB        run scenarios whose id or a tag matches (repeatable,\n"
 		"                         comma lists; 'pp2/tlv' selects pp2/tlv/...)\n"
 		"  -l, --listener LIST    listeners to test: tcp,ssl,ws,wss (default all)\n"
@@ -143,15 +142,6 @@ static long parse_num(const char *opt, const char *arg, long min, long max)
 		return -1;
 	}
 	return v;
-}
-
-static const char *default_scenarios(void)
-{
-	struct stat st;
-
-	if (stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode))
-		return "scenarios";
-	return PPMQ_DATADIR "/scenarios";
 }
 
 static int cmd_report(int argc, char **argv)
@@ -338,7 +328,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		return EXIT_USAGE;
 	}
 	if (!o->scen)
-		o->scen = default_scenarios();
+		o->scen = home_scenarios();
 	return -1;
 }
 
@@ -503,6 +493,7 @@ static int with_catalog(struct cli *o)
 
 int main(int argc, char **argv)
 {
+	char target[4096];
 	struct sc_catalog cat;
 	struct cli o;
 	struct perr e;
@@ -514,7 +505,10 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	memset(&cat, 0, sizeof(cat));
+	home_init();
 	rc = parse_args(argc, argv, &o);
+	if (o.target)
+		o.target = home_target(o.target, target, sizeof(target));
 	if (rc < 0 && (rc = check_outputs(&o.out)) == 0) {
 		log_init("ppmq-conform", o.cfg.verbose ? LOG_INFO : LOG_WARN);
 		/* --list, --check-profile, --explain and --audit write no report */

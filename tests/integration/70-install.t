@@ -27,11 +27,31 @@ cnt=$(ls "$R"/share/ppmq/scenarios/*.yml 2>/dev/null | wc -l)
 [ -f "$R/share/ppmq/targets/ppmq-broker.yml" ] && [ -x "$R/share/ppmq/targets/launch/rabbitmq.sh" ] &&
 	[ -f "$R/share/ppmq/targets/launch/aedes/launcher.js" ] &&
 	ok "profiles and launchers in share/ppmq/targets" || not_ok "profiles and launchers"
-# The installed runner reads the installed catalog.
-cnt=$("$R/bin/ppmq-conform" --list --scenarios "$R/share/ppmq/scenarios" 2>/dev/null | wc -l)
+[ -x "$R/share/ppmq/scripts/gen-certs" ] && [ -f "$R/share/doc/ppmq/validating-a-broker.md" ] &&
+	[ -f "$R/share/doc/ppmq/ppmq-broker.example.yml" ] && [ -f "$R/share/doc/ppmq/README.md" ] &&
+	ok "gen-certs, the guides and the example configuration installed" ||
+	not_ok "gen-certs, guides, example: $(ls "$R/share/ppmq/scripts" "$R/share/doc/ppmq" 2>&1 | tr '\n' ' ')"
+
+# The installed copy runs from anywhere, with no variable: its catalog,
+# its profiles by name, its launcher, its broker, certificates it makes.
+mkdir -p "$T/elsewhere" "$T/home"
 want=$(bin/ppmq-conform --list 2>/dev/null | wc -l)
+cnt=$(cd "$T/elsewhere" && env -i PATH=/usr/bin:/bin HOME="$T/home" "$R/bin/ppmq-conform" --list 2>/dev/null | wc -l)
 [ "$cnt" -gt 100 ] && [ "$cnt" -eq "$want" ] && ok "installed ppmq-conform lists the installed catalog ($cnt lines)" ||
 	not_ok "installed catalog listing: $cnt lines, $want expected"
+(cd "$T/elsewhere" && env -i PATH=/usr/bin:/bin HOME="$T/home" timeout 120 "$R/bin/ppmq-conform" \
+	--target ppmq-broker --only pp1/tcp4/basic,pp2/inet/basic,record/sessions/v2-inet \
+	--json "$T/inst.json" >"$T/inst.tap" 2>"$T/inst.err")
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '^# ppmq-broker: PASS 12, ' "$T/inst.tap"; then
+	ok "the installed copy runs the shipped ppmq-broker profile with no variable set (12 PASS)"
+else
+	not_ok "the installed copy runs the ppmq-broker profile (exit $rc)" "$(tail -3 "$T/inst.tap")" \
+		"$(head -5 "$T/inst.err")"
+fi
+is "$(jf "$T/inst.json" "d['profile']")" "$R/share/ppmq/targets/ppmq-broker.yml" \
+	"the profile found by name is the installed one"
+check "its certificates were made under the user's cache" test -s "$T/home/.cache/ppmq/certs/server.pem"
 # Nothing lands outside DESTDIR/PREFIX.
 [ -z "$(find "$T/stage" -mindepth 1 -maxdepth 1 ! -name opt)" ] && ok "nothing installed outside PREFIX" ||
 	not_ok "files outside PREFIX: $(find "$T/stage" -mindepth 1 -maxdepth 1 ! -name opt)"
