@@ -160,15 +160,17 @@ brokers-report:
 bench: all
 	scripts/bench
 
-# libFuzzer harnesses, each linked with the whole library:
+# libFuzzer harnesses, each linked with the whole library, and with the
+# program module it exercises when that is not in lib/:
 #   make fuzz && build/fuzz/fuzz_pp -max_total_time=60
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
-fuzz:
-	@mkdir -p build/fuzz
-	for f in fuzz/fuzz_*.c; do \
-	  $(FUZZ_CC) $(FUZZ_FLAGS) -o build/fuzz/$$(basename $$f .c) $$f lib/*.c $(LIBS) || exit 1; \
-	done
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+build/fuzz/fuzz_config: broker/config.c broker/config.h
+build/fuzz/%: fuzz/%.c $(wildcard lib/*.c lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(LIBS)
+fuzz: $(FUZZ_BINS)
 
 # What an installed copy needs to run the shipped profiles with no variable
 # set: the catalog, the profiles and their launchers, the certificate script

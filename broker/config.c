@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "pp.h"
+#include "yx.h"
 
 /* ---- the key table ------------------------------------------------------ */
 
@@ -62,6 +62,7 @@ struct key {
 #define MAX_KEYS 64
 static struct key keys[MAX_KEYS];
 static size_t nkeys;
+static const char *key_names[MAX_KEYS + 1];   /* NULL-terminated, for suggestions */
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
 static const char *const lnames[CFG_NLISTENERS] = { "tcp", "ssl", "ws", "wss" };
@@ -84,6 +85,7 @@ static int add_key(const char *name, const char *env, enum field f, enum ktype t
 	k->inherit = inherit;
 	k->min = min;
 	k->max = max;
+	key_names[nkeys] = k->name;
 	return (int)nkeys++;
 }
 
@@ -216,24 +218,6 @@ const char *cfg_src_kind_name(enum cfg_src_kind k)
 
 /* ---- scalar parsers ------------------------------------------------------ */
 
-int cfg_parse_bool(const char *s, bool *out)
-{
-	static const char *const t[] = { "true", "yes", "1" };
-	static const char *const f[] = { "false", "no", "0" };
-
-	for (size_t i = 0; i < 3; i++) {
-		if (strcasecmp(s, t[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(s, f[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* Decimal digits only (no sign, no spaces), at most max. */
 static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 {
@@ -252,41 +236,13 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-int cfg_parse_duration_ms(const char *s, unsigned *ms, struct perr *e)
-{
-	char num[24];
-	const char *unit;
-	unsigned long v, mul;
-	size_t n = 0;
-
-	while (s[n] >= '0' && s[n] <= '9')
-		n++;
-	if (n == 0 || n >= sizeof(num))
-		return perr_set(e, "'%s' is not a duration (e.g. 3s, 500ms, 3000)", s);
-	memcpy(num, s, n);
-	num[n] = '\0';
-	unit = s + n;
-	if (*unit == '\0' || strcmp(unit, "ms") == 0)
-		mul = 1;
-	else if (strcmp(unit, "s") == 0)
-		mul = 1000;
-	else if (strcmp(unit, "m") == 0)
-		mul = 60000;
-	else
-		return perr_set(e, "'%s' is not a duration (e.g. 3s, 500ms, 3000): unknown unit '%s'", s, unit);
-	if (parse_ulong(num, 3600000UL, &v) < 0 || v * mul > 3600000UL || v == 0)
-		return perr_set(e, "'%s' is out of range (1ms..1h)", s);
-	*ms = (unsigned)(v * mul);
-	return 0;
-}
-
 /* ---- per-key state while loading ------------------------------------------ */
 
 struct file_user {
 	char *username, *password;
-	char loc[300];          /* "path:line:col" of the entry */
 };
 
+/* Texts live in cfg_priv.arena until conversion is done. */
 struct kval {
 	char *text;             /* winning text before conversion; NULL = unset */
 	struct cfg_src src;
@@ -299,19 +255,18 @@ struct kval {
 
 struct cfg_priv {
 	struct kval v[MAX_KEYS];
+	struct yx_arena arena;  /* what loading read; released once converted */
 };
 
-static void kval_clear(struct kval *kv)
+/* Conversion is done (or failed): the raw texts are no longer needed. */
+static void priv_drop_texts(struct cfg_priv *p)
 {
-	free(kv->text);
-	kv->text = NULL;
-	for (size_t i = 0; i < kv->nusers; i++) {
-		free(kv->users[i].username);
-		free(kv->users[i].password);
+	for (size_t i = 0; i < nkeys; i++) {
+		p->v[i].text = NULL;
+		p->v[i].users = NULL;
+		p->v[i].nusers = 0;
 	}
-	free(kv->users);
-	kv->users = NULL;
-	kv->nusers = 0;
+	yx_arena_free(&p->arena);
 }
 
 static void src_set(struct cfg_src *s, enum cfg_src_kind kind, int line, int col,
@@ -332,155 +287,16 @@ static void src_set(struct cfg_src *s, enum cfg_src_kind kind, int line, int col
 	va_end(ap);
 }
 
-/* ---- ${ENV:default} expansion --------------------------------------------- */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static bool env_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_';
-}
-
-/* Expand every ${NAME} / ${NAME:default} in s. An unset or empty variable
- * takes the default (empty when none). *env_used gets the first variable
- * that supplied a value, *ph_name the first placeholder's name. */
-static int expand(const char *s, char **out, char *env_used, size_t env_cap,
-		  char *ph_name, size_t ph_cap, struct perr *e)
-{
-	struct buf b = { 0 };
-
-	env_used[0] = '\0';
-	ph_name[0] = '\0';
-	if (buf_add(&b, "", 0) < 0)
-		return perr_set(e, "out of memory");
-	while (*s) {
-		const char *d = strstr(s, "${");
-		const char *name, *end, *def = NULL, *val;
-		char var[128];
-		size_t nlen;
-
-		if (!d) {
-			if (buf_add(&b, s, strlen(s)) < 0)
-				goto oom;
-			break;
-		}
-		if (buf_add(&b, s, (size_t)(d - s)) < 0)
-			goto oom;
-		name = d + 2;
-		end = name;
-		while (env_char(*end))
-			end++;
-		nlen = (size_t)(end - name);
-		if (nlen == 0 || nlen >= sizeof(var) || (*end != '}' && *end != ':')) {
-			free(b.p);
-			return perr_set(e, "bad placeholder '%.40s': expected ${NAME} or ${NAME:default}", d);
-		}
-		memcpy(var, name, nlen);
-		var[nlen] = '\0';
-		if (*end == ':') {
-			def = end + 1;
-			end = strchr(def, '}');
-			if (!end) {
-				free(b.p);
-				return perr_set(e, "unterminated placeholder '%.40s'", d);
-			}
-		}
-		if (!ph_name[0])
-			snprintf(ph_name, ph_cap, "%s", var);
-		val = getenv(var);
-		if (val && *val) {
-			if (!env_used[0])
-				snprintf(env_used, env_cap, "%s", var);
-			if (buf_add(&b, val, strlen(val)) < 0)
-				goto oom;
-		} else if (def && buf_add(&b, def, (size_t)(end - def)) < 0) {
-			goto oom;
-		}
-		s = end + 1;
-	}
-	*out = b.p;
-	return 0;
-oom:
-	free(b.p);
-	return perr_set(e, "out of memory");
-}
-
-/* ---- YAML walking ---------------------------------------------------------- */
+/* ---- YAML walking ----------------------------------------------------------
+ * The document layer (lib/yx.h) reads, expands and locates; this part
+ * maps nested or dotted keys onto the key table. */
 
 struct loader {
-	const char *path;
+	struct yx_doc *d;
 	struct cfg_priv *priv;
-	yaml_document_t *doc;
 	size_t visits;
 	struct perr *e;
 };
-
-static size_t levenshtein(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t prev[128], cur[128];
-
-	if (la >= 127 || lb >= 127)
-		return (size_t)-1;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
-
-			if (prev[j] + 1 < c)
-				c = prev[j] + 1;
-			if (cur[j - 1] + 1 < c)
-				c = cur[j - 1] + 1;
-			cur[j] = c;
-		}
-		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
-	}
-	return prev[lb];
-}
-
-static const char *closest_key(const char *name)
-{
-	size_t best = (size_t)-1;
-	const char *bk = NULL;
-
-	for (size_t i = 0; i < nkeys; i++) {
-		size_t d = levenshtein(name, keys[i].name);
-
-		if (d < best) {
-			best = d;
-			bk = keys[i].name;
-		}
-	}
-	/* A wild guess helps nobody: only suggest near misses. */
-	if (bk && best <= strlen(name) / 3 + 2)
-		return bk;
-	return NULL;
-}
 
 /* Is name a strict prefix ("listener.tcp") of some key? */
 static bool is_section(const char *name)
@@ -493,222 +309,214 @@ static bool is_section(const char *name)
 	return false;
 }
 
-static void mark_loc(const struct loader *L, const yaml_node_t *n, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s:%zu:%zu", L->path, n->start_mark.line + 1,
-		 n->start_mark.column + 1);
-}
-
 static int lerr(const struct loader *L, const yaml_node_t *at, const char *key,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* "path:line:col: key: why" */
 static int lerr(const struct loader *L, const yaml_node_t *at, const char *key,
 		const char *fmt, ...)
 {
-	char why[300], loc[300];
+	char why[300];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	mark_loc(L, at, loc, sizeof(loc));
 	if (key && *key)
-		return perr_set(L->e, "%s: %s: %s", loc, key, why);
-	return perr_set(L->e, "%s: %s", loc, why);
-}
-
-/* Plain null / ~ / empty scalars mean "no value". */
-static bool scalar_is_null(const yaml_node_t *n)
-{
-	const char *s = (const char *)n->data.scalar.value;
-
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+		return yx_err(L->d, at, L->e, "%s: %s", key, why);
+	return yx_err(L->d, at, L->e, "%s", why);
 }
 
 /* Expand a scalar node; *out NULL when it ends up empty (unset). */
-static int scalar_text(const struct loader *L, const yaml_node_t *n, const char *key,
-		       char **out, char *env_used, size_t env_cap, char *ph, size_t ph_cap)
+static int scalar_text(const struct loader *L, yaml_node_t *n, const char *key,
+		       char **out, struct yx_env_use *use)
 {
-	struct perr pe;
-	char *t = NULL;
-
 	*out = NULL;
-	env_used[0] = ph[0] = '\0';
-	if (scalar_is_null(n))
+	memset(use, 0, sizeof(*use));
+	if (yx_is_null(n))
 		return 0;
-	if (expand((const char *)n->data.scalar.value, &t, env_used, env_cap, ph, ph_cap, &pe) < 0)
-		return lerr(L, n, key, "%s", pe.msg);
-	if (!*t) {
-		free(t);
-		return 0;
-	}
-	*out = t;
+	if (yx_scalar(L->d, n, &L->priv->arena, key, out, NULL, use, L->e) < 0)
+		return -1;
+	if (!**out)
+		*out = NULL;
 	return 0;
 }
 
-static int load_users(struct loader *L, struct kval *kv, const yaml_node_t *keyn,
-		      const yaml_node_t *val, const char *key)
+/* Keep the first of each in to. */
+static void use_merge(struct yx_env_use *to, const struct yx_env_use *from)
 {
-	size_t count = 0;
+	if (!to->set[0])
+		memcpy(to->set, from->set, sizeof(to->set));
+	if (!to->first[0])
+		memcpy(to->first, from->first, sizeof(to->first));
+	if (!to->unset[0])
+		memcpy(to->unset, from->unset, sizeof(to->unset));
+}
 
-	if (val->type != YAML_SEQUENCE_NODE)
+/* One {username, password} entry of security.users. */
+static int load_user(const struct loader *L, yaml_node_t *u, const char *ukey,
+		     struct file_user *fu)
+{
+	static const char *const fields[] = { "username", "password", NULL };
+	struct yx_env_use use;
+
+	if (yx_check_keys(L->d, u, fields, ukey, L->e) < 0)
+		return -1;
+	for (size_t i = 0; fields[i]; i++) {
+		yaml_node_t *v = yx_get(L->d, u, fields[i]);
+		char **dst = i ? &fu->password : &fu->username;
+
+		if (!v)
+			continue;
+		if (scalar_text(L, v, ukey, dst, &use) < 0)
+			return -1;
+		if (!*dst && (*dst = yx_strdup(&L->priv->arena, "")) == NULL)
+			return perr_set(L->e, "out of memory");
+	}
+	if (!fu->username || !*fu->username)
+		return lerr(L, u, ukey, "username missing or empty");
+	return 0;
+}
+
+static int load_users(const struct loader *L, struct kval *kv, const yaml_node_t *keyn,
+		      yaml_node_t *val, const char *key)
+{
+	size_t count = yx_count(val);
+
+	if (!yx_is_seq(val))
 		return lerr(L, keyn, key, "expected a list of {username, password}");
-	for (yaml_node_item_t *it = val->data.sequence.items.start;
-	     it < val->data.sequence.items.top; it++)
-		count++;
-	kv->users = calloc(count ? count : 1, sizeof(*kv->users));
+	kv->users = yx_alloc(&L->priv->arena, (count ? count : 1) * sizeof(*kv->users));
 	if (!kv->users)
 		return perr_set(L->e, "out of memory");
-	for (yaml_node_item_t *it = val->data.sequence.items.start;
-	     it < val->data.sequence.items.top; it++) {
-		yaml_node_t *u = yaml_document_get_node(L->doc, *it);
-		struct file_user *fu = &kv->users[kv->nusers];
-		char ukey[80], envu[64], ph[64];
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *u = yx_item(L->d, val, i);
+		struct file_user *fu = &kv->users[i];
+		char ukey[80];
 
-		snprintf(ukey, sizeof(ukey), "%s[%zu]", key, kv->nusers);
+		snprintf(ukey, sizeof(ukey), "%s[%zu]", key, i);
 		kv->nusers++;
-		if (!u || u->type != YAML_MAPPING_NODE)
+		if (!yx_is_map(u))
 			return lerr(L, u ? u : val, ukey, "expected a mapping {username, password}");
-		mark_loc(L, u, fu->loc, sizeof(fu->loc));
-		for (yaml_node_pair_t *p = u->data.mapping.pairs.start;
-		     p < u->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
-			yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
-			const char *kn;
-			char **dst;
-
-			if (!k || !v || k->type != YAML_SCALAR_NODE)
-				return lerr(L, u, ukey, "keys must be plain names");
-			kn = (const char *)k->data.scalar.value;
-			if (strcmp(kn, "username") == 0)
-				dst = &fu->username;
-			else if (strcmp(kn, "password") == 0)
-				dst = &fu->password;
-			else
-				return lerr(L, k, ukey, "unknown field '%s' (expected username, password)", kn);
-			if (*dst)
-				return lerr(L, k, ukey, "duplicate field '%s'", kn);
-			if (v->type != YAML_SCALAR_NODE)
-				return lerr(L, k, ukey, "%s must be a scalar", kn);
-			if (scalar_text(L, v, ukey, dst, envu, sizeof(envu), ph, sizeof(ph)) < 0)
-				return -1;
-			if (!*dst && (*dst = strdup("")) == NULL)
-				return perr_set(L->e, "out of memory");
-		}
-		if (!fu->username || !*fu->username)
-			return lerr(L, u, ukey, "username missing or empty");
-		for (size_t j = 0; j + 1 < kv->nusers; j++)
+		if (load_user(L, u, ukey, fu) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
 			if (strcmp(kv->users[j].username, fu->username) == 0)
 				return lerr(L, u, ukey, "duplicate user '%s'", fu->username);
 	}
 	return 0;
 }
 
+/* A list of CIDRs as one text, items joined with commas (CIDRs never
+ * contain one). An explicit empty list is a value ("trust every
+ * source"), not "unset": it overrides the global list. */
+static int cidr_list(const struct loader *L, yaml_node_t *val, const char *key,
+		     char **out, struct yx_env_use *use)
+{
+	size_t n = yx_count(val), len = 0;
+	char **t = yx_alloc(&L->priv->arena, (n + 1) * sizeof(*t)), *p;
+
+	memset(use, 0, sizeof(*use));
+	if (!t)
+		return perr_set(L->e, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yx_item(L->d, val, i);
+		struct yx_env_use iu;
+
+		if (!yx_is_scalar(item))
+			return lerr(L, item ? item : val, key, "list items must be scalars (CIDR)");
+		if (scalar_text(L, item, key, &t[i], &iu) < 0)
+			return -1;
+		use_merge(use, &iu);
+		len += t[i] ? strlen(t[i]) + 1 : 0;
+	}
+	p = *out = yx_alloc(&L->priv->arena, len + 1);
+	if (!p)
+		return perr_set(L->e, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (t[i])
+			p += sprintf(p, "%s%s", p == *out ? "" : ",", t[i]);
+	return 0;
+}
+
+/* Where a file value came from, for --print-config and messages. */
+static void file_source(const struct loader *L, struct kval *kv, const yaml_node_t *keyn,
+			const struct yx_env_use *use)
+{
+	int line = yx_line(keyn), col = (int)keyn->start_mark.column + 1;
+	const char *path = L->d->file;
+
+	yx_where(L->d, keyn, kv->loc, sizeof(kv->loc));
+	yx_env_note(use, kv->via, sizeof(kv->via));
+	if (use->set[0])
+		src_set(&kv->src, CFG_SRC_ENV, line, col, use->set, "env %s (via %s:%d)",
+			use->set, path, line);
+	else if (use->first[0])
+		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL,
+			"file %s:%d, default of ${%s}", path, line, use->first);
+	else
+		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL, "file %s:%d", path, line);
+}
+
 /* A leaf for a known key. */
 static int load_leaf(struct loader *L, int ki, const yaml_node_t *keyn,
-		     const yaml_node_t *val, const char *key)
+		     yaml_node_t *val, const char *key)
 {
 	const struct key *k = &keys[ki];
 	struct kval *kv = &L->priv->v[ki];
-	char env_used[64] = "", ph[64] = "";
-	int line = (int)keyn->start_mark.line + 1;
-	int col = (int)keyn->start_mark.column + 1;
+	struct yx_env_use use = { .set = "" };
 	char *text = NULL;
 
 	if (kv->file_line)
 		return lerr(L, keyn, key, "duplicate key (first set at line %d)", kv->file_line);
-	kv->file_line = line;
+	kv->file_line = yx_line(keyn);
 
-	if (k->type == T_USERS && val->type != YAML_SCALAR_NODE) {
+	if (k->type == T_USERS && !yx_is_scalar(val)) {
 		if (load_users(L, kv, keyn, val, key) < 0)
 			return -1;
-		mark_loc(L, keyn, kv->loc, sizeof(kv->loc));
-		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL, "file %s:%d", L->path, line);
+		file_source(L, kv, keyn, &use);
 		return 0;
 	}
-	if (val->type == YAML_SEQUENCE_NODE && k->type == T_CIDRS) {
-		/* Join items with commas; CIDRs never contain one. */
-		struct buf b = { 0 };
-
-		for (yaml_node_item_t *it = val->data.sequence.items.start;
-		     it < val->data.sequence.items.top; it++) {
-			yaml_node_t *item = yaml_document_get_node(L->doc, *it);
-			char eu[64], ip[64], *t;
-
-			if (!item || item->type != YAML_SCALAR_NODE) {
-				free(b.p);
-				return lerr(L, item ? item : val, key, "list items must be scalars (CIDR)");
-			}
-			if (scalar_text(L, item, key, &t, eu, sizeof(eu), ip, sizeof(ip)) < 0) {
-				free(b.p);
-				return -1;
-			}
-			if (!t)
-				continue;
-			if (!env_used[0] && eu[0])
-				snprintf(env_used, sizeof(env_used), "%s", eu);
-			if (!ph[0] && ip[0])
-				snprintf(ph, sizeof(ph), "%s", ip);
-			if ((b.len && buf_add(&b, ",", 1) < 0) || buf_add(&b, t, strlen(t)) < 0) {
-				free(t);
-				free(b.p);
-				return perr_set(L->e, "out of memory");
-			}
-			free(t);
-		}
-		text = b.p;
-		/* An explicit empty list is a value ("trust every source"),
-		 * not "unset": it overrides the global list. */
-		if (!text && (text = strdup("")) == NULL)
-			return perr_set(L->e, "out of memory");
-	} else if (val->type != YAML_SCALAR_NODE) {
+	if (yx_is_seq(val) && k->type == T_CIDRS) {
+		if (cidr_list(L, val, key, &text, &use) < 0)
+			return -1;
+	} else if (!yx_is_scalar(val)) {
 		return lerr(L, keyn, key, "expected a single value, found a %s",
-			    val->type == YAML_MAPPING_NODE ? "mapping" : "list");
-	} else if (scalar_text(L, val, key, &text, env_used, sizeof(env_used), ph, sizeof(ph)) < 0) {
+			    yx_is_map(val) ? "mapping" : "list");
+	} else if (scalar_text(L, val, key, &text, &use) < 0) {
 		return -1;
 	}
 	if (!text)
 		return 0;   /* empty: unset, falls through to env / inherit / default */
-	free(kv->text);
 	kv->text = text;
-	mark_loc(L, keyn, kv->loc, sizeof(kv->loc));
-	if (env_used[0]) {
-		snprintf(kv->via, sizeof(kv->via), " (from env %s)", env_used);
-		src_set(&kv->src, CFG_SRC_ENV, line, col, env_used, "env %s (via %s:%d)",
-			env_used, L->path, line);
-	} else if (ph[0]) {
-		kv->via[0] = '\0';
-		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL,
-			"file %s:%d, default of ${%s}", L->path, line, ph);
-	} else {
-		kv->via[0] = '\0';
-		src_set(&kv->src, CFG_SRC_FILE, line, col, NULL, "file %s:%d", L->path, line);
-	}
+	file_source(L, kv, keyn, &use);
 	return 0;
 }
 
-static int walk(struct loader *L, const yaml_node_t *map, const char *prefix, int depth)
+static int unknown_key(const struct loader *L, const yaml_node_t *kn, const char *full)
+{
+	const char *sug = yx_closest(full, key_names);
+
+	if (sug)
+		return lerr(L, kn, full, "unknown key (did you mean %s?)", sug);
+	return lerr(L, kn, full, "unknown key");
+}
+
+static int walk(struct loader *L, yaml_node_t *map, const char *prefix, int depth)
 {
 	if (depth > 8)
 		return lerr(L, map, prefix, "nesting too deep");
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
-		yaml_node_t *vn = yaml_document_get_node(L->doc, p->value);
+	for (size_t i = 0; i < yx_count(map); i++) {
+		yaml_node_t *vn, *kn = yx_pair_key(L->d, map, i);
+		const char *name = yx_pair(L->d, map, i, &vn);
 		char full[256];
-		const char *name;
 		int ki;
 
 		if (++L->visits > 10000)
 			return lerr(L, map, prefix, "too many keys");
 		if (!kn || !vn)
 			return lerr(L, map, prefix, "malformed mapping");
-		if (kn->type != YAML_SCALAR_NODE)
+		if (!yx_is_scalar(kn))
 			return lerr(L, kn, prefix, "keys must be plain names");
-		name = (const char *)kn->data.scalar.value;
 		if (!*name)
 			return lerr(L, kn, prefix, "empty key");
 		if (snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "." : "", name) >= (int)sizeof(full))
@@ -719,87 +527,37 @@ static int walk(struct loader *L, const yaml_node_t *map, const char *prefix, in
 				return -1;
 			continue;
 		}
-		if (vn->type == YAML_MAPPING_NODE &&
-		    (is_section(full) || vn->data.mapping.pairs.top > vn->data.mapping.pairs.start)) {
+		if (yx_is_map(vn) && (is_section(full) || yx_count(vn) > 0)) {
 			/* Unknown non-empty sections are reported at their
 			 * leaves, where the suggestion is most precise. */
 			if (walk(L, vn, full, depth + 1) < 0)
 				return -1;
 			continue;
 		}
-		if (is_section(full)) {
-			if (vn->type == YAML_SCALAR_NODE && scalar_is_null(vn))
-				continue;   /* "listener.tcp:" with nothing under it */
+		if (!is_section(full))
+			return unknown_key(L, kn, full);
+		if (!yx_is_scalar(vn) || !yx_is_null(vn))
 			return lerr(L, kn, full, "expected a mapping of keys under it");
-		}
-		{
-			const char *sug = closest_key(full);
-
-			if (sug)
-				return lerr(L, kn, full, "unknown key (did you mean %s?)", sug);
-			return lerr(L, kn, full, "unknown key");
-		}
+		/* "listener.tcp:" with nothing under it */
 	}
 	return 0;
 }
 
 static int load_file(const char *path, struct cfg_priv *priv, struct perr *e)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	struct loader L = { .path = path, .priv = priv, .e = e };
+	struct yx_doc d;
+	struct loader L = { .d = &d, .priv = priv, .e = e };
 	yaml_node_t *root;
-	FILE *f;
-	int rc = 0;
+	int rc;
 
-	f = fopen(path, "rb");
-	if (!f)
-		return perr_errno(e, "%s", path);
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		return perr_set(e, "%s: out of memory", path);
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = perr_set(e, "%s:%zu:%zu: YAML: %s%s%s", path,
-			      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			      parser.problem ? parser.problem : "syntax error",
-			      parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		fclose(f);
-		return rc;
-	}
-	L.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		/* empty file: nothing set */
-	} else if (root->type == YAML_SCALAR_NODE && scalar_is_null(root)) {
-		/* "---" alone, or only comments */
-	} else if (root->type != YAML_MAPPING_NODE) {
+	rc = yx_load(&d, path, &priv->arena, YX_EMPTY_OK, e);
+	d.expand_env = true;
+	root = rc == 0 ? yx_root(&d) : NULL;
+	if (root && !yx_is_map(root))
 		rc = lerr(&L, root, NULL, "the top level must be a mapping (key: value)");
-	} else {
+	else if (root)
 		rc = walk(&L, root, "", 0);
-	}
-	/* One document only: a second one would be silently ignored. */
-	if (rc == 0 && root) {
-		yaml_document_t doc2;
-
-		if (yaml_parser_load(&parser, &doc2)) {
-			yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-
-			if (r2)
-				rc = perr_set(e, "%s:%zu:%zu: only one YAML document is allowed", path,
-					      r2->start_mark.line + 1, r2->start_mark.column + 1);
-			yaml_document_delete(&doc2);
-		} else {
-			rc = perr_set(e, "%s:%zu:%zu: YAML: %s", path,
-				      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				      parser.problem ? parser.problem : "syntax error");
-		}
-	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	fclose(f);
+	yx_free(&d);
 	return rc;
 }
 
@@ -810,15 +568,12 @@ static int load_env(struct cfg_priv *priv, struct perr *e)
 	for (size_t i = 0; i < nkeys; i++) {
 		struct kval *kv = &priv->v[i];
 		const char *v = keys[i].env[0] ? getenv(keys[i].env) : NULL;
-		char *t;
 
 		if (!v || !*v)
 			continue;
-		t = strdup(v);
-		if (!t)
+		kv->text = yx_strdup(&priv->arena, v);
+		if (!kv->text)
 			return perr_set(e, "out of memory");
-		free(kv->text);
-		kv->text = t;
 		kv->via[0] = '\0';
 		snprintf(kv->loc, sizeof(kv->loc), "env %s", keys[i].env);
 		src_set(&kv->src, CFG_SRC_ENV, 0, 0, keys[i].env, "env %s", keys[i].env);
@@ -966,12 +721,72 @@ static int set_users_file(struct cfg *c, const struct kval *kv, struct perr *e)
 	return 0;
 }
 
+static void set_bool(struct cfg *c, const struct key *k, bool b)
+{
+	struct cfg_listener *l = lst(c, k);
+
+	switch (k->field) {
+	case F_PROXY_ENABLED: c->proxy_enabled = b; break;
+	case F_L_ENABLED: l->enabled = b; break;
+	case F_L_PROXY_ENABLED: l->proxy_enabled = b; l->proxy_explicit = true; break;
+	case F_ADM_ENABLED: c->admin.enabled = b; break;
+	case F_SEC_ANON: c->security.allow_anonymous = b; break;
+	case F_SEC_CERT_ID: c->security.proxy_cert_identity = b; break;
+	default: break;
+	}
+}
+
+/* T_MODE, T_AUTH, T_LEVEL: one word out of a few, any case. */
+static int convert_word(struct cfg *c, const struct key *k, const struct kval *kv,
+			const char *text, struct perr *e)
+{
+	struct cfg_listener *l = lst(c, k);
+
+	if (k->type == T_MODE) {
+		enum cfg_proxy_mode m;
+
+		if (strcasecmp(text, "strict") == 0)
+			m = CFG_PROXY_STRICT;
+		else if (strcasecmp(text, "optional") == 0)
+			m = CFG_PROXY_OPTIONAL;
+		else
+			return verr(e, k, kv, text, "is not a proxy mode (strict|optional)");
+		if (l)
+			l->proxy_mode = m;
+		else
+			c->proxy_mode = m;
+	} else if (k->type == T_AUTH) {
+		if (strcasecmp(text, "none") == 0)
+			l->client_auth = CFG_CLIENT_AUTH_NONE;
+		else if (strcasecmp(text, "optional") == 0)
+			l->client_auth = CFG_CLIENT_AUTH_OPTIONAL;
+		else if (strcasecmp(text, "required") == 0)
+			l->client_auth = CFG_CLIENT_AUTH_REQUIRED;
+		else
+			return verr(e, k, kv, text, "is not a client_auth value (none|optional|required)");
+	} else {
+		char low[16];
+		size_t i;
+		int lv;
+
+		for (i = 0; text[i] && i + 1 < sizeof(low); i++)
+			low[i] = (char)tolower((unsigned char)text[i]);
+		low[i] = '\0';
+		lv = text[i] ? -1 : log_level_parse(low);
+		if (lv < 0)
+			return verr(e, k, kv, text, "is not a log level (error|warn|info|debug)");
+		c->log.level = (enum log_level)lv;
+	}
+	return 0;
+}
+
 static int convert(struct cfg *c, size_t ki, struct perr *e)
 {
 	const struct key *k = &keys[ki];
 	struct kval *kv = &c->priv->v[ki];
 	struct cfg_listener *l = lst(c, k);
 	const char *text = kv->text;
+	struct perr pe;
 	unsigned long u;
 	bool b;
 
@@ -984,17 +799,9 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 	}
 	switch (k->type) {
 	case T_BOOL:
-		if (cfg_parse_bool(text, &b) < 0)
+		if (yx_parse_bool(text, &b) < 0)
 			return verr(e, k, kv, text, "is not a boolean (true/false/yes/no/1/0)");
-		switch (k->field) {
-		case F_PROXY_ENABLED: c->proxy_enabled = b; break;
-		case F_L_ENABLED: l->enabled = b; break;
-		case F_L_PROXY_ENABLED: l->proxy_enabled = b; l->proxy_explicit = true; break;
-		case F_ADM_ENABLED: c->admin.enabled = b; break;
-		case F_SEC_ANON: c->security.allow_anonymous = b; break;
-		case F_SEC_CERT_ID: c->security.proxy_cert_identity = b; break;
-		default: break;
-		}
+		set_bool(c, k, b);
 		return 0;
 	case T_STR:
 		for (const char *p = text; *p; p++)
@@ -1019,15 +826,11 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 		else
 			c->admin.bind_port = (uint16_t)u;
 		return 0;
-	case T_DURATION: {
-		struct perr pe;
-		unsigned ms;
-
-		if (cfg_parse_duration_ms(text, &ms, &pe) < 0)
+	case T_DURATION:
+		if (yx_parse_duration_ms(text, k->min, k->max, &u, &pe) < 0)
 			return verr(e, k, kv, NULL, "%s", pe.msg);
-		c->proxy_timeout_ms = ms;
+		c->proxy_timeout_ms = (unsigned)u;
 		return 0;
-	}
 	case T_UINT:
 		if (parse_ulong(text, k->max, &u) < 0 || u < k->min)
 			return verr(e, k, kv, text, "is not a number in %lu..%lu", k->min, k->max);
@@ -1040,45 +843,10 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 		default: break;
 		}
 		return 0;
-	case T_MODE: {
-		enum cfg_proxy_mode m;
-
-		if (strcasecmp(text, "strict") == 0)
-			m = CFG_PROXY_STRICT;
-		else if (strcasecmp(text, "optional") == 0)
-			m = CFG_PROXY_OPTIONAL;
-		else
-			return verr(e, k, kv, text, "is not a proxy mode (strict|optional)");
-		if (l)
-			l->proxy_mode = m;
-		else
-			c->proxy_mode = m;
-		return 0;
-	}
+	case T_MODE:
 	case T_AUTH:
-		if (strcasecmp(text, "none") == 0)
-			l->client_auth = CFG_CLIENT_AUTH_NONE;
-		else if (strcasecmp(text, "optional") == 0)
-			l->client_auth = CFG_CLIENT_AUTH_OPTIONAL;
-		else if (strcasecmp(text, "required") == 0)
-			l->client_auth = CFG_CLIENT_AUTH_REQUIRED;
-		else
-			return verr(e, k, kv, text, "is not a client_auth value (none|optional|required)");
-		return 0;
-	case T_LEVEL: {
-		char low[16];
-		size_t i;
-		int lv;
-
-		for (i = 0; text[i] && i + 1 < sizeof(low); i++)
-			low[i] = (char)tolower((unsigned char)text[i]);
-		low[i] = '\0';
-		lv = text[i] ? -1 : log_level_parse(low);
-		if (lv < 0)
-			return verr(e, k, kv, text, "is not a log level (error|warn|info|debug)");
-		c->log.level = (enum log_level)lv;
-		return 0;
-	}
+	case T_LEVEL:
+		return convert_word(c, k, kv, text, e);
 	case T_CIDRS:
 		return set_cidrs(c, k, kv, text, e);
 	case T_USERS:
@@ -1250,9 +1018,7 @@ int cfg_load(const char *path, struct cfg *c, struct perr *e)
 			goto fail;
 	if (inherit(c, e) < 0 || validate(c, e) < 0)
 		goto fail;
-	/* Conversion is done: the raw texts are no longer needed. */
-	for (size_t i = 0; i < nkeys; i++)
-		kval_clear(&c->priv->v[i]);
+	priv_drop_texts(c->priv);
 	return 0;
 fail:
 	cfg_free(c);
@@ -1264,8 +1030,7 @@ void cfg_free(struct cfg *c)
 	if (!c)
 		return;
 	if (c->priv) {
-		for (size_t i = 0; i < nkeys; i++)
-			kval_clear(&c->priv->v[i]);
+		priv_drop_texts(c->priv);
 		free(c->priv);
 	}
 	for (int i = 0; i < CFG_NLISTENERS; i++) {

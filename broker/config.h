@@ -5,7 +5,8 @@
  *   1. the key's own environment variable (LISTENER_TCP_BIND_PORT ...),
  *      when set and non-empty, even if the key is absent from the file;
  *   2. the file: a literal value, or "${ENV_NAME:default}" / "${ENV_NAME}"
- *      (literal text around it allowed), expanded from the environment;
+ *      (literal text around it allowed), expanded from the environment
+ *      by the YAML layer (lib/yx.h: nested defaults, $$ for a '$');
  *   3. per-listener PROXY keys only (proxy_enabled, proxy_mode,
  *      trusted_proxies): inherited from the global listener.* key;
  *   4. the built-in default.
@@ -204,10 +205,5 @@ bool cfg_secret_eq(const char *want, const void *got, size_t got_len);
  * without password accepts any password. */
 bool cfg_auth(const struct cfg *c, const char *username, const void *password,
 	      size_t password_len, bool password_given, const char **why);
-
-/* Parsers used by the loader, exposed for reuse and tests. Each returns 0
- * or -1 with a short "why" in *e (no location). */
-int cfg_parse_bool(const char *s, bool *out);             /* true/false/yes/no/1/0, any case */
-int cfg_parse_duration_ms(const char *s, unsigned *ms, struct perr *e); /* "3s" "500ms" "2m" "3000" */
 
 #endif

@@ -591,9 +591,9 @@ static int load(struct profile *p, const char *name, const char *text, struct pe
 
 	memset(p, 0, sizeof(*p));
 	if (text)
-		rc = yx_load_string(&d, name, text, &p->arena, e);
+		rc = yx_load_string(&d, name, text, &p->arena, 0, e);
 	else
-		rc = yx_load(&d, name, &p->arena, e);
+		rc = yx_load(&d, name, &p->arena, 0, e);
 	if (rc == 0) {
 		p->path = (char *)d.file;
 		rc = load_doc(&l);

@@ -1601,7 +1601,7 @@ int sc_load_file(struct sc_catalog *cat, const char *path, struct perr *e)
 	struct yx_doc d;
 	int rc;
 
-	rc = yx_load(&d, path, &cat->arena, e);
+	rc = yx_load(&d, path, &cat->arena, 0, e);
 	if (rc == 0)
 		rc = load_doc(cat, &d, e);
 	yx_free(&d);
@@ -1613,7 +1613,7 @@ int sc_load_string(struct sc_catalog *cat, const char *name, const char *yaml, s
 	struct yx_doc d;
 	int rc;
 
-	rc = yx_load_string(&d, name, yaml, &cat->arena, e);
+	rc = yx_load_string(&d, name, yaml, &cat->arena, 0, e);
 	if (rc == 0)
 		rc = load_doc(cat, &d, e);
 	yx_free(&d);

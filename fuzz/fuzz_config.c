@@ -1,19 +1,23 @@
 /* fuzz_config.c - libFuzzer harness for the broker's configuration loader
- * (broker/config.c: YAML, ${ENV:default} placeholders, value parsers,
- * TBMQ inheritance).
+ * (broker/config.c over lib/yx.c: YAML, ${ENV:default} placeholders, value
+ * parsers, TBMQ inheritance), linked with it by `make fuzz`.
  *
- * `make fuzz` links harnesses with the lib/ sources only, so the loader's source is
- * included here. cfg_load() reads a path: the input is written to a memfd
- * and loaded through /proc/self/fd/N, so nothing touches the disk.
+ * cfg_load() reads a path: the input is written to a memfd and loaded
+ * through /proc/self/fd/N, so nothing touches the disk.
  * Checked, aborting on any violation: a failure leaves a message (the
  * "file:line:col: key: why" of the documentation) and a configuration that
  * cfg_free() accepts; a success prints (cfg_print) and answers cfg_source()
  * for every key. Leaks are reported by the sanitizer.
  */
-#include "../broker/config.c"
-
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
