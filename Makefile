@@ -186,7 +186,8 @@ install: all
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 scenarios/*.yml $(DESTDIR)$(DATADIR)/scenarios/
 	install -m 644 conformance/targets/*.yml conformance/targets/README.md $(DESTDIR)$(DATADIR)/targets/
-	install -m 755 $(LAUNCH_FILES) $(DESTDIR)$(DATADIR)/targets/launch/
+	install -m 755 $(filter-out %/common.sh,$(LAUNCH_FILES)) $(DESTDIR)$(DATADIR)/targets/launch/
+	install -m 644 conformance/targets/launch/common.sh $(DESTDIR)$(DATADIR)/targets/launch/
 	install -m 644 $(AEDES_FILES) $(DESTDIR)$(DATADIR)/targets/launch/aedes/
 	install -m 755 scripts/gen-certs $(DESTDIR)$(DATADIR)/scripts/
 	install -m 644 $(filter-out scenarios/README.md,$(GUIDES)) docs/ppmq-broker.example.yml \
