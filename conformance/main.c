@@ -53,6 +53,8 @@ static void usage(FILE *f)
 		"  -j, --jobs N           connections run in parallel (default 1)\n"
 		"      --timeout MS       per-step timeout (default: the profile's timeout_ms)\n"
 		"      --strict           NON-STRICT grades count as failures\n"
+		"      --wait SECONDS     give a running target that long to accept connections\n"
+		"                         on every listener before it counts as unreachable\n"
 		"      --no-preflight     do not check first that each listener and observer\n"
 		"                         behaves as the profile declares\n"
 		"      --list             list the selected scenarios and exit (with --target:\n"
@@ -219,7 +221,7 @@ static void list_scenarios(const struct rn_config *c)
 }
 
 enum { OPT_TIMEOUT = 1000, OPT_STRICT, OPT_LIST, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_EXPLAIN,
-       OPT_AUDIT, OPT_NO_PREFLIGHT, OPT_TAP_FILE, OPT_CHECK_PROFILE };
+       OPT_AUDIT, OPT_NO_PREFLIGHT, OPT_TAP_FILE, OPT_CHECK_PROFILE, OPT_WAIT };
 
 /* The report files asked for on the command line. */
 struct outputs {
@@ -254,6 +256,11 @@ static int take_option(struct cli *o, int c, const char *arg)
 			return EXIT_USAGE;
 		o->cfg.timeout_ms = (int)v;
 		break;
+	case OPT_WAIT:
+		if ((v = parse_num("--wait", arg, 0, 3600)) < 0)
+			return EXIT_USAGE;
+		o->cfg.wait_s = (int)v;
+		break;
 	case OPT_STRICT: o->cfg.strict = true; break;
 	case OPT_LIST: o->list = true; break;
 	case OPT_CHECK_PROFILE: o->check = true; break;
@@ -285,6 +292,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "check-profile", no_argument, NULL, OPT_CHECK_PROFILE },
 		{ "explain", required_argument, NULL, OPT_EXPLAIN },

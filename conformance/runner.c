@@ -1708,6 +1708,35 @@ static bool reachable(const struct rn *r, char *why, size_t cap)
 	return any || !tried;
 }
 
+/* --wait: until every selected listener accepts a connection, or the
+ * deadline (a broker in a service container may still be starting). */
+static void wait_listeners(const struct rn *r)
+{
+	int64_t deadline = net_now_ms() + (int64_t)r->c->wait_s * 1000;
+
+	for (;;) {
+		bool all = true;
+
+		for (int i = 0; i < SC_NLISTENERS && all; i++) {
+			const struct pf_listener *li = &r->p->l[i];
+			struct perr e;
+			int fd;
+
+			if (!li->present || (r->c->listeners && !(r->c->listeners & (1u << i))))
+				continue;
+			fd = net_connect(li->host, li->port, r->p->client_bind, 1000, NULL, &e);
+			if (fd >= 0)
+				close(fd);
+			all = fd >= 0;
+		}
+		if (all || net_now_ms() >= deadline)
+			return;
+		if (r->c->verbose)
+			log_info("waiting for %s to accept connections on every listener", r->p->name);
+		net_sleep_ms(500);
+	}
+}
+
 static void fail_group(struct rn *r, int g, const char *why)
 {
 	size_t i;
@@ -1749,6 +1778,8 @@ static int target_ready(struct rn *r, struct perr *e)
 {
 	char why[1024];
 
+	if (r->c->wait_s > 0)
+		wait_listeners(r);
 	if (!reachable(r, why, sizeof(why)))
 		perr_set(e, "target %s unreachable: %s", r->p->name, why);
 	else if (preflight(r, e) == 0)

@@ -26,6 +26,7 @@ struct rn_config {
 	int timeout_ms;          /* 0: the profile's */
 	bool strict, verbose;
 	bool no_preflight;       /* skip the pre-flight checks of listeners and observers */
+	int wait_s;              /* --wait: give the target that long to accept on every listener */
 	FILE *tap;               /* TAP stream, NULL for none */
 };
 
