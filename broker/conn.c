@@ -1081,7 +1081,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	net_addr_str(&c->peer, c->peer_s, sizeof(c->peer_s));
 	memcpy(c->client_s, c->peer_s, sizeof(c->client_s));
 	snprintf(c->proxy_desc, sizeof(c->proxy_desc), "no PROXY header");
-	c->ws = lis_is_ws(l->kind);
+	c->ws = brk_kind_ws(l->kind);
 	c->watch.fn = on_io;
 	loop_timer_init(&c->timer, on_timer);
 	c->reap.fn = conn_reap;
@@ -1114,7 +1114,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 		c->proxy_pending = true;
 	}
 	log_debug("%s: connection from %s (%s)", c->kname, c->peer_s,
-		  lis_proxy_state(lc));
+		  brk_proxy_state(lc));
 
 	if (c->proxy_pending && c->player == PL_RAW) {
 		/* Nothing is written to the peer before a complete header. */

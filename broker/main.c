@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "broker.h"
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
@@ -99,7 +100,7 @@ static void log_listener(const struct brk *b, enum cfg_listener_kind k)
 	}
 	log_info("%s: listening on %s:%u%s%s, %s%s%s (%s: %s)", name, lc->bind_address,
 		 (unsigned)b->lis[k].port, lc->path ? " path " : "", lc->path ? lc->path : "",
-		 lis_proxy_state(lc),
+		 brk_proxy_state(lc),
 		 lc->proxy_enabled && lc->ntrusted ? ", trusted_proxies set" : "",
 		 lc->proxy_enabled ? (lc->proxy_mode == CFG_PROXY_OPTIONAL ? "" : ", strict") : "",
 		 key, src ? src->desc : "?");
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
 			log_error("%s", e.msg);
 			/* A certificate that cannot be loaded is a configuration
 			 * error; a socket that cannot be bound a runtime one. */
-			if (lis_is_tls((enum cfg_listener_kind)k) && !b.lis[k].tls)
+			if (brk_kind_tls((enum cfg_listener_kind)k) && !b.lis[k].tls)
 				status = 2;
 			goto out;
 		}
