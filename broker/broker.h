@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "ident.h"
 #include "loop.h"
 
 struct conn;
@@ -29,6 +30,7 @@ struct lis {
 	uint16_t port;            /* bound port (bind_port 0: the kernel's pick) */
 	struct loop_watch watch;
 	struct tls_ctx *tls;      /* ssl, wss: server context */
+	struct ident_stage stage; /* how its connections' PROXY stage runs */
 	bool paused;              /* out of descriptors: accept again later */
 	struct loop_timer resume;
 };

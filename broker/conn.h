@@ -4,17 +4,16 @@
  *               if enabled        ssl, wss            ws, wss
  *
  * Each stage is a small state machine driven by the event loop on a
- * non-blocking socket; conn.c holds all of them, in that order.
+ * non-blocking socket; conn.c holds all of them, in that order. Who the
+ * connection is (struct ident) is decided when the PROXY stage ends.
  */
 #ifndef PPMQ_BROKER_CONN_H
 #define PPMQ_BROKER_CONN_H
 
-#include <stddef.h>
 #include <sys/socket.h>
 
 #include "broker.h"
 #include "engine.h"
-#include "records.h"
 
 /* A listener accepted fd (non-blocking) from peer: start its pipeline.
  * Takes ownership of fd (closed on any failure). */
@@ -27,9 +26,5 @@ void conn_close_all(struct brk *b);
 /* Fill the engine configuration's recorder callbacks and authentication
  * from the broker (sessions, unauthorized clients, counters, log lines). */
 void conn_engine_hooks(struct brk *b, struct eng_cfg *ec);
-
-/* "PROXY v2 PROXY TCP4", "PROXY v1 UNKNOWN", "PROXY v2 LOCAL" ... for
- * log lines. Returns buf. */
-const char *conn_proxy_desc(const struct rec_proxy *p, char *buf, size_t cap);
 
 #endif

@@ -1731,8 +1731,6 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 		return NULL;
 	c->eng = eng;
 	c->info = *info;
-	c->info.tls_version[sizeof(c->info.tls_version) - 1] = '\0';
-	c->info.tls_cipher[sizeof(c->info.tls_cipher) - 1] = '\0';
 	c->info.conn_id = ++eng->conn_seq;
 	c->info.client_id = NULL;
 	c->info.username = NULL;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fault.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
@@ -125,6 +126,8 @@ int lis_open(struct lis *l, struct brk *b, enum cfg_listener_kind kind,
 	loop_timer_init(&l->resume, on_resume);
 	l->watch.fn = on_accept;
 
+	ident_stage_init(&l->stage, c);
+	fault_adjust_stage(&l->stage, brk_kind_tls(kind));
 	if (brk_kind_tls(kind)) {
 		if (!c->cert_file || !c->key_file)
 			return perr_set(e, "%s listener: cert_file and key_file are required "

@@ -17,8 +17,9 @@
 #include "config.h"
 #include "err.h"
 
-/* Load the TLS context (ssl, wss), bind and start accepting. Returns 0 or
- * -1 with *e naming the listener, address, port and why. */
+/* Load the TLS context (ssl, wss), set up how its PROXY stage runs, bind
+ * and start accepting. Returns 0 or -1 with *e naming the listener,
+ * address, port and why. */
 int lis_open(struct lis *l, struct brk *b, enum cfg_listener_kind kind,
 	     struct perr *e);
 

@@ -104,6 +104,12 @@ static void ip_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 	out[j] = '\0';
 }
 
+void rec_addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN], uint16_t *port)
+{
+	ip_text(ss, ip, REC_IP_STRLEN);
+	*port = net_addr_port(ss);
+}
+
 static void copy_str(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src ? src : "");
@@ -429,17 +435,13 @@ static void trim(struct rec_store *s)
 		sess_unlink(s, s->dhead);
 }
 
-static void fill_addrs(const struct rec_conn_info *ci, char *cip, uint16_t *cport,
+static void copy_addrs(const struct rec_conn_info *ci, char *cip, uint16_t *cport,
 		       char *pip, uint16_t *pport)
 {
-	const struct sockaddr_storage *client = &ci->client;
-
-	if (client->ss_family == AF_UNSPEC)
-		client = &ci->peer;
-	ip_text(client, cip, REC_IP_STRLEN);
-	*cport = net_addr_port(client);
-	ip_text(&ci->peer, pip, REC_IP_STRLEN);
-	*pport = net_addr_port(&ci->peer);
+	copy_str(cip, REC_IP_STRLEN, ci->client_ip);
+	*cport = ci->client_port;
+	copy_str(pip, REC_IP_STRLEN, ci->peer_ip);
+	*pport = ci->peer_port;
 }
 
 static enum cfg_listener_kind lkind(enum cfg_listener_kind l)
@@ -464,7 +466,7 @@ uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
 		return 0;
 	}
 	r.listener = lkind(ci->listener);
-	fill_addrs(ci, r.client_ip, &r.client_port, r.peer_ip, &r.peer_port);
+	copy_addrs(ci, r.client_ip, &r.client_port, r.peer_ip, &r.peer_port);
 	r.mqtt_version = mqtt_version;
 	r.tls = ci->tls;
 	if (ci->tls) {
@@ -579,7 +581,7 @@ void rec_unauthorized_add(struct rec_store *s, const char *client_id,
 		unauth_clear(&u);
 		return;
 	}
-	fill_addrs(ci, u.client_ip, &u.client_port, u.peer_ip, &u.peer_port);
+	copy_addrs(ci, u.client_ip, &u.client_port, u.peer_ip, &u.peer_port);
 	u.listener = lkind(ci->listener);
 	copy_str(u.reason, sizeof(u.reason), reason ? reason : "unknown");
 	u.password_provided = password_provided;
