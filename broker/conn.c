@@ -5,9 +5,13 @@
  *
  * Input travels down the stages as byte slices:
  *
- *   socket --raw_input--> proxy (raw layer) --transport_input--> TLS engine
- *     --plain_input--> [proxy, plain layer: fault header-inside-tls only]
- *     --app_input--> WebSocket (upgrade, frames) --mqtt_input--> engine
+ *   socket --raw_input--> PROXY (before TLS) --transport_input--> TLS engine
+ *     --plain_input--> [PROXY inside TLS: fault header-inside-tls only]
+ *     --app_input--> WebSocket (upgrade, frames) --conn_mqtt_input--> engine
+ *
+ * Each stage's functions are named conn_<stage>_* (conn_proxy_input,
+ * conn_tls_pump, conn_ws_frames, conn_mqtt_begin). Who the connection is
+ * (c->id) is decided once, by conn_identify, when the PROXY stage ends.
  *
  * A stage that completes hands the bytes after its own (same segment) to
  * the next one untouched. Output goes the other way: engine -> WS frame
@@ -108,8 +112,8 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len);
 static void app_input(struct conn *c, const uint8_t *buf, size_t len);
 static void enter_plain(struct conn *c);
 static void enter_app(struct conn *c);
-static void tls_start(struct conn *c);
-static void ws_send_close(struct conn *c, uint16_t code, const char *reason);
+static void conn_tls_begin(struct conn *c);
+static void conn_ws_close(struct conn *c, uint16_t code, const char *reason);
 
 static bool alive(const struct conn *c)
 {
@@ -341,7 +345,7 @@ static void conn_finish(struct conn *c)
 	if (c->dead || c->closing)
 		return;
 	if (c->ws && c->ws_upgraded) {
-		ws_send_close(c, WS_CLOSE_NORMAL, NULL);
+		conn_ws_close(c, WS_CLOSE_NORMAL, NULL);
 		if (c->dead)
 			return;
 	}
@@ -379,7 +383,7 @@ static void io_close(void *ctx)
 	conn_finish(ctx);
 }
 
-static void mqtt_start(struct conn *c)
+static void conn_mqtt_begin(struct conn *c)
 {
 	struct eng_client_info info;
 	struct eng_io io = { .send = io_send, .close = io_close, .ctx = c };
@@ -396,7 +400,7 @@ static void mqtt_start(struct conn *c)
 	}
 }
 
-static void mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
+static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (!alive(c) || !c->ec || len == 0)
 		return;
@@ -406,7 +410,7 @@ static void mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 
 /* ---- WebSocket stage ----------------------------------------------------- */
 
-static void ws_refuse(struct conn *c, const struct ws_request *req)
+static void conn_ws_refuse(struct conn *c, const struct ws_request *req)
 {
 	char resp[512];
 	int n;
@@ -420,7 +424,7 @@ static void ws_refuse(struct conn *c, const struct ws_request *req)
 	conn_finish(c);
 }
 
-static void ws_send_close(struct conn *c, uint16_t code, const char *reason)
+static void conn_ws_close(struct conn *c, uint16_t code, const char *reason)
 {
 	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
 	int n;
@@ -433,7 +437,7 @@ static void ws_send_close(struct conn *c, uint16_t code, const char *reason)
 		transport_send(c, fr, (size_t)n);
 }
 
-static void ws_control(struct conn *c, const struct ws_event *ev)
+static void conn_ws_control(struct conn *c, const struct ws_event *ev)
 {
 	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
 	int n;
@@ -455,7 +459,7 @@ static void ws_control(struct conn *c, const struct ws_event *ev)
 			code = WS_CLOSE_PROTOCOL;
 		log_debug("%s: client %s: WebSocket close (%u)", c->kname, c->id.client_s,
 			  (unsigned)code);
-		ws_send_close(c, code ? code : WS_CLOSE_NORMAL, NULL);
+		conn_ws_close(c, code ? code : WS_CLOSE_NORMAL, NULL);
 		conn_finish(c);
 		break;
 	}
@@ -464,7 +468,7 @@ static void ws_control(struct conn *c, const struct ws_event *ev)
 	}
 }
 
-static void ws_frames(struct conn *c)
+static void conn_ws_frames(struct conn *c)
 {
 	size_t off = 0;
 
@@ -479,14 +483,14 @@ static void ws_frames(struct conn *c)
 			log_info("%s: client %s: WebSocket protocol error: %s", c->kname,
 				 c->id.client_s, ev.err ? ev.err : "?");
 			rec_ws_failure(c->b->rec, c->kind);
-			ws_send_close(c, ev.close_code, ev.err);
+			conn_ws_close(c, ev.close_code, ev.err);
 			conn_finish(c);
 			break;
 		}
 		if (ev.type == WS_EV_DATA)
-			mqtt_input(c, ev.data, ev.len);
+			conn_mqtt_input(c, ev.data, ev.len);
 		else if (ev.type == WS_EV_CONTROL)
-			ws_control(c, &ev);
+			conn_ws_control(c, &ev);
 	}
 	if (c->dead)
 		return;
@@ -496,7 +500,7 @@ static void ws_frames(struct conn *c)
 	}
 }
 
-static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
+static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (c->wlen + len > CONN_WS_BUF_MAX + CONN_READ_CHUNK ||
 	    buf_append(&c->wbuf, &c->wlen, &c->wcap, buf, len) < 0) {
@@ -519,14 +523,14 @@ static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
 		if (r == 0)
 			return;
 		if (r < 0) {
-			ws_refuse(c, &req);
+			conn_ws_refuse(c, &req);
 			return;
 		}
 		n = ws_build_response(&req, resp, sizeof(resp));
 		if (n < 0) {
 			req.status = 400;
 			snprintf(req.reason, sizeof(req.reason), "response too large");
-			ws_refuse(c, &req);
+			conn_ws_refuse(c, &req);
 			return;
 		}
 		memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
@@ -539,11 +543,11 @@ static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
 			  c->kname, c->id.client_s, req.path, req.subprotocol);
 		if (transport_send(c, resp, (size_t)n) < 0)
 			return;
-		mqtt_start(c);
+		conn_mqtt_begin(c);
 		if (!alive(c))
 			return;
 	}
-	ws_frames(c);
+	conn_ws_frames(c);
 }
 
 /* ---- application: WebSocket or straight MQTT ----------------------------- */
@@ -553,7 +557,7 @@ static void enter_app(struct conn *c)
 	if (c->ws)
 		set_timer(c, TU_WS, CONN_WS_TIMEOUT_MS);
 	else
-		mqtt_start(c);
+		conn_mqtt_begin(c);
 }
 
 static void app_input(struct conn *c, const uint8_t *buf, size_t len)
@@ -561,14 +565,14 @@ static void app_input(struct conn *c, const uint8_t *buf, size_t len)
 	if (!alive(c) || len == 0)
 		return;
 	if (c->ws)
-		ws_input(c, buf, len);
+		conn_ws_input(c, buf, len);
 	else
-		mqtt_input(c, buf, len);
+		conn_mqtt_input(c, buf, len);
 }
 
 /* ---- PROXY stage --------------------------------------------------------- */
 
-static void proxy_reject(struct conn *c, const char *reason, const char *why)
+static void conn_proxy_reject(struct conn *c, const char *reason, const char *why)
 {
 	log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
 		 c->id.peer_s, reason, why);
@@ -602,7 +606,7 @@ static int conn_identify(struct conn *c, const struct pp_header *h)
  * decided, then what came after the header goes to the next stage
  * untouched. The buffer is taken off the connection first and freed once
  * that is done (h's byte strings point into it). */
-static void proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
+static void conn_proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
 {
 	uint8_t *pb = c->pbuf;
 	const uint8_t *rest = pb + hlen;
@@ -625,7 +629,7 @@ static void proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
 	if (!c->lis->stage.after_tls) {
 		/* Next: TLS (ssl, wss) or the application. */
 		if (c->lis->tls)
-			tls_start(c);
+			conn_tls_begin(c);
 		else
 			enter_app(c);
 		if (alive(c) && rlen > 0)
@@ -639,23 +643,23 @@ static void proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
 }
 
 /* The input does not start like a header. */
-static void proxy_missing(struct conn *c)
+static void conn_proxy_missing(struct conn *c)
 {
 	struct pp_header h;
 	struct pp_error err;
 
 	if (c->lis->stage.header != IDENT_HEADER_REQUIRED) {
 		/* No header: everything received belongs to the next stage. */
-		proxy_done(c, NULL, 0);
+		conn_proxy_done(c, NULL, 0);
 		return;
 	}
 	memset(&err, 0, sizeof(err));
 	pp_parse(c->pbuf, c->plen, NULL, &h, &err);
-	proxy_reject(c, REC_REJECT_MISSING, err.msg[0] ? err.msg : "not a PROXY header");
+	conn_proxy_reject(c, REC_REJECT_MISSING, err.msg[0] ? err.msg : "not a PROXY header");
 }
 
 /* A complete, valid header of hlen bytes. */
-static void proxy_header(struct conn *c, const struct pp_header *h, size_t hlen)
+static void conn_proxy_header(struct conn *c, const struct pp_header *h, size_t hlen)
 {
 	const char *reason, *why;
 
@@ -663,18 +667,18 @@ static void proxy_header(struct conn *c, const struct pp_header *h, size_t hlen)
 		/* The header is dropped as if it had never been sent. */
 		log_debug("%s: %s: PROXY header skipped on a disabled listener "
 			  "(fault strip-disabled)", c->kname, c->id.peer_s);
-		proxy_done(c, NULL, hlen);
+		conn_proxy_done(c, NULL, hlen);
 		return;
 	}
 	reason = fault_refuse_header(h, c->kname, &c->id, &why);
 	if (reason) {
-		proxy_reject(c, reason, why);
+		conn_proxy_reject(c, reason, why);
 		return;
 	}
-	proxy_done(c, h, hlen);
+	conn_proxy_done(c, h, hlen);
 }
 
-static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
+static void conn_proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	const struct ident_stage *st = &c->lis->stage;
 	const struct cfg_listener *lc = c->lis->cfg;
@@ -694,12 +698,12 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 	}
 	d = pp_detect(c->pbuf, c->plen);
 	if (d == PP_DETECT_NONE) {
-		proxy_missing(c);
+		conn_proxy_missing(c);
 		return;
 	}
 	if (d != PP_DETECT_MORE && st->header != IDENT_HEADER_IGNORED && lc->ntrusted > 0 &&
 	    !cfg_trusted(lc, &c->id.peer)) {
-		proxy_reject(c, REC_REJECT_UNTRUSTED, "socket peer not in trusted_proxies");
+		conn_proxy_reject(c, REC_REJECT_UNTRUSTED, "socket peer not in trusted_proxies");
 		return;
 	}
 	memset(&err, 0, sizeof(err));
@@ -707,26 +711,26 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 	if (r == PP_NEED_MORE) {
 		reason = fault_refuse_partial(c->proxy_reads, &why);
 		if (reason)
-			proxy_reject(c, reason, why);
+			conn_proxy_reject(c, reason, why);
 		return;
 	}
 	if (r == PP_INVALID) {
 		if (st->header == IDENT_HEADER_IGNORED) {
 			/* Not a header after all: pass the bytes on, as a
 			 * disabled listener does. */
-			proxy_done(c, NULL, 0);
+			conn_proxy_done(c, NULL, 0);
 			return;
 		}
-		proxy_reject(c, pp_reason_name(err.reason), err.msg);
+		conn_proxy_reject(c, pp_reason_name(err.reason), err.msg);
 		return;
 	}
-	proxy_header(c, &h, (size_t)r);
+	conn_proxy_header(c, &h, (size_t)r);
 }
 
 /* ---- TLS stage ----------------------------------------------------------- */
 
 /* The handshake starts: the engine sits on memory BIOs, we do the I/O. */
-static void tls_start(struct conn *c)
+static void conn_tls_begin(struct conn *c)
 {
 	struct perr e;
 
@@ -742,7 +746,7 @@ static void tls_start(struct conn *c)
 	set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
 }
 
-static void tls_fail(struct conn *c, const char *what)
+static void conn_tls_fail(struct conn *c, const char *what)
 {
 
 	log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
@@ -753,7 +757,7 @@ static void tls_fail(struct conn *c, const char *what)
 }
 
 /* Drive the handshake, then pass decrypted bytes on. */
-static void tls_pump(struct conn *c)
+static void conn_tls_pump(struct conn *c)
 {
 	uint8_t buf[CONN_READ_CHUNK];
 
@@ -766,7 +770,7 @@ static void tls_pump(struct conn *c)
 		if (st == TLS_WANT_READ)
 			return;
 		if (st != TLS_DONE) {
-			tls_fail(c, "handshake");
+			conn_tls_fail(c, "handshake");
 			return;
 		}
 		c->tls_done = true;
@@ -792,7 +796,7 @@ static void tls_pump(struct conn *c)
 			conn_finish(c);
 			return;
 		}
-		tls_fail(c, "read");
+		conn_tls_fail(c, "read");
 		return;
 	}
 }
@@ -809,7 +813,7 @@ static void transport_input(struct conn *c, const uint8_t *buf, size_t len)
 			conn_kill(c, false);
 			return;
 		}
-		tls_pump(c);
+		conn_tls_pump(c);
 		return;
 	}
 	plain_input(c, buf, len);
@@ -831,7 +835,7 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len)
 	if (!alive(c))
 		return;
 	if (c->proxy_pending && c->lis->stage.after_tls) {
-		proxy_input(c, buf, len);
+		conn_proxy_input(c, buf, len);
 		return;
 	}
 	app_input(c, buf, len);
@@ -840,7 +844,7 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len)
 static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (c->proxy_pending && !c->lis->stage.after_tls)
-		proxy_input(c, buf, len);
+		conn_proxy_input(c, buf, len);
 	else
 		transport_input(c, buf, len);
 }
@@ -874,7 +878,7 @@ static void on_eof(struct conn *c)
 	 * to a CONNECT written just before the FIN): flush first. */
 	if (c->tls && c->tls_done) {
 		tls_feed_eof(c->tls);
-		tls_pump(c);
+		conn_tls_pump(c);
 		if (!alive(c))
 			return;
 	}
@@ -1016,7 +1020,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 		return;
 	}
 	if (l->tls)
-		tls_start(c);
+		conn_tls_begin(c);
 	else
 		enter_plain(c);
 }

@@ -57,7 +57,7 @@ static char *safe_text(const uint8_t *p, size_t n)
 	return out;
 }
 
-static char *hex_text(const uint8_t *p, size_t n)
+static char *dup_hex(const uint8_t *p, size_t n)
 {
 	char *out = malloc(n * 2 + 1);
 
@@ -200,7 +200,7 @@ struct rec_proxy *rec_proxy_new(const struct pp_header *h)
 	p->authority = opt_safe(h->authority, &oom);
 	p->aws_vpce_id = opt_safe(h->aws_vpce_id, &oom);
 	if (h->unique_id.ptr) {
-		p->unique_id = hex_text(h->unique_id.ptr, h->unique_id.len);
+		p->unique_id = dup_hex(h->unique_id.ptr, h->unique_id.len);
 		oom |= !p->unique_id;
 	}
 	if (h->ssl.present) {
@@ -233,7 +233,7 @@ struct rec_proxy *rec_proxy_new(const struct pp_header *h)
 		r->type = t->type;
 		r->len = t->value.len;
 		n = t->value.len < REC_RAW_HEX_MAX ? t->value.len : REC_RAW_HEX_MAX;
-		r->hex = hex_text(t->value.ptr ? t->value.ptr : (const uint8_t *)"", t->value.ptr ? n : 0);
+		r->hex = dup_hex(t->value.ptr ? t->value.ptr : (const uint8_t *)"", t->value.ptr ? n : 0);
 		oom |= !r->hex;
 	}
 	if (oom) {
