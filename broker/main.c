@@ -85,7 +85,7 @@ static void on_tick(struct loop_timer *t)
 	loop_timer_set(b->loop, &b->tick, 1000);
 }
 
-static void log_listener(const struct brk *b, enum cfg_listener_kind k)
+static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 {
 	const struct cfg_listener *lc = &b->cfg->listener[k];
 	const char *name = cfg_listener_name(k);
@@ -229,7 +229,7 @@ static int open_listeners(struct brk *b)
 
 	for (int k = 0; k < CFG_NLISTENERS; k++) {
 		if (!b->cfg->listener[k].enabled) {
-			log_listener(b, (enum cfg_listener_kind)k);
+			announce_listener(b, (enum cfg_listener_kind)k);
 			continue;
 		}
 		if (lis_open(&b->lis[k], b, (enum cfg_listener_kind)k, &e) < 0) {
@@ -238,7 +238,7 @@ static int open_listeners(struct brk *b)
 				return 2;
 			return 1;
 		}
-		log_listener(b, (enum cfg_listener_kind)k);
+		announce_listener(b, (enum cfg_listener_kind)k);
 	}
 	return 0;
 }
@@ -293,7 +293,7 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 }
 
 /* "ready: tcp=0.0.0.0:1883 ... admin=127.0.0.1:8083": scripts wait for it. */
-static void log_ready(const struct brk *b, const struct adm_server *adm)
+static void announce_ready(const struct brk *b, const struct adm_server *adm)
 {
 	const struct cfg *cfg = b->cfg;
 	char ready[512];
@@ -354,7 +354,7 @@ int main(int argc, char **argv)
 
 	status = start(&b, &cfg, &adm);
 	if (status == 0) {
-		log_ready(&b, adm);
+		announce_ready(&b, adm);
 		sig = loop_run(b.loop, &e);
 		if (sig < 0) {
 			log_error("event loop: %s", e.msg);
