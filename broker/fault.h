@@ -6,10 +6,9 @@
  * with --fault NAME[,NAME...] or the environment variable PPMQ_FAULT; each
  * enabled fault is logged as a warning at start-up.
  *
- * The pipeline knows nothing of them: it calls the fault_* hooks below at
- * fixed points (a listener opens, a read ends inside the header, a header
- * is complete, the identity is decided), and only the hooks look at which
- * faults are on.
+ * The pipeline never asks which faults are on: it calls the fault_* hooks
+ * below at fixed points (a listener opens, a read ends inside the header,
+ * a header is complete, the identity is decided), and the hooks act.
  */
 #ifndef PPMQ_BROKER_FAULT_H
 #define PPMQ_BROKER_FAULT_H
