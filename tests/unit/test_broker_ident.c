@@ -19,17 +19,23 @@ static void addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 	assert_int_equal(net_addr_parse(ip, port, ss, &e), 0);
 }
 
-/* A v2 PROXY TCP4 header from src to 198.51.100.1:1883. */
-static void hdr_v2(struct pp_header *h, const char *src, uint16_t sport)
+/* A PROXY command header (TCP over the family of src) from src:sport to
+ * port 1883 of dst. */
+static void hdr(struct pp_header *h, int version, const char *src, uint16_t sport,
+		const char *dst)
 {
 	memset(h, 0, sizeof(*h));
-	h->version = 2;
+	h->version = version;
 	h->command = PP_CMD_PROXY;
-	h->family = PP_FAM_INET;
-	h->transport = PP_PROTO_STREAM;
 	addr(&h->src, src, sport);
-	addr(&h->dst, "198.51.100.1", 1883);
-	h->len = 28;
+	addr(&h->dst, dst, 1883);
+	h->family = h->src.ss_family == AF_INET6 ? PP_FAM_INET6 : PP_FAM_INET;
+	h->transport = PP_PROTO_STREAM;
+}
+
+static void hdr_v2(struct pp_header *h, const char *src, uint16_t sport)
+{
+	hdr(h, 2, src, sport, "198.51.100.1");
 }
 
 /* The connection came from peer; decide from h (NULL: no header). */
@@ -105,13 +111,7 @@ static void test_header_source(void **state)
 	ident_free(&id);
 
 	/* v1 TCP6, an IPv4-mapped source unmapped. */
-	memset(&h, 0, sizeof(h));
-	h.version = 1;
-	h.command = PP_CMD_PROXY;
-	h.family = PP_FAM_INET6;
-	h.transport = PP_PROTO_STREAM;
-	addr(&h.src, "2001:db8::1", 5555);
-	addr(&h.dst, "2001:db8::2", 1883);
+	hdr(&h, 1, "2001:db8::1", 5555, "2001:db8::2");
 	identify(&id, "127.0.0.1", &b);
 	assert_string_equal(id.client_s, "[2001:db8::1]:5555");
 	assert_string_equal(id.rec.client_ip, "2001:db8::1");
