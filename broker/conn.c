@@ -5,9 +5,13 @@
  *
  * Input travels down the stages as byte slices:
  *
- *   socket --raw_input--> proxy (raw layer) --transport_input--> TLS engine
- *     --plain_input--> [proxy, plain layer: fault header-inside-tls only]
- *     --app_input--> WebSocket (upgrade, frames) --mqtt_input--> engine
+ *   socket --raw_input--> PROXY (before TLS) --transport_input--> TLS engine
+ *     --plain_input--> [PROXY inside TLS: fault header-inside-tls only]
+ *     --app_input--> WebSocket (upgrade, frames) --conn_mqtt_input--> engine
+ *
+ * Each stage's functions are named conn_<stage>_* (conn_proxy_input,
+ * conn_tls_pump, conn_ws_frames, conn_mqtt_begin). Who the connection is
+ * (c->id) is decided once, by conn_identify, when the PROXY stage ends.
  *
  * A stage that completes hands the bytes after its own (same segment) to
  * the next one untouched. Output goes the other way: engine -> WS frame
@@ -30,9 +34,11 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "ident.h"
 #include "log.h"
 #include "net.h"
 #include "pp.h"
+#include "records.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -44,18 +50,6 @@
 #define CONN_OUT_MAX         (16u << 20) /* pending output: slow consumer beyond it */
 #define CONN_OUT_PAUSE       (1u << 20)  /* stop reading while this much is pending */
 #define CONN_WS_BUF_MAX      (64u << 10) /* unconsumed WebSocket bytes */
-
-/* How the PROXY stage treats this connection. */
-enum pmode {
-	PM_NONE = 0,   /* listener without PROXY: no stage */
-	PM_STRICT,     /* a valid header is required */
-	PM_OPTIONAL,   /* header or none; a header only from trusted peers */
-	PM_STRIP,      /* fault strip-disabled: skip a header on a disabled listener */
-};
-
-/* Which byte stream the PROXY stage reads: the socket's (always, except
- * under the header-inside-tls fault) or the decrypted one. */
-enum player { PL_RAW = 0, PL_PLAIN };
 
 enum timer_use { TU_NONE = 0, TU_PROXY, TU_TLS, TU_WS, TU_DRAIN };
 
@@ -72,26 +66,17 @@ struct conn {
 	enum timer_use timer_use;
 	struct loop_defer reap;
 
-	struct sockaddr_storage peer;   /* socket peer (unmapped) */
-	struct sockaddr_storage client; /* real client: header source, or the peer */
-	char peer_s[NET_ADDR_STRLEN];
-	char client_s[NET_ADDR_STRLEN];
+	struct ident id;                /* who: the peer, then what the PROXY stage decided */
 
-	/* PROXY stage */
-	enum pmode pmode;
-	enum player player;
+	/* PROXY stage (how it runs: lis->stage) */
 	bool proxy_pending;             /* stage not finished yet */
 	unsigned proxy_reads;           /* input slices seen by the stage */
 	uint8_t *pbuf;                  /* bytes received so far, header not complete */
 	size_t plen, pcap;
-	struct rec_proxy *rproxy;       /* deep copy of the accepted header */
-	char proxy_desc[64];            /* "PROXY v2 PROXY TCP4" or "no PROXY header" */
 
 	/* TLS stage */
 	struct tls_conn *tls;
 	bool tls_done;
-	char tls_version[32];
-	char tls_cipher[96];
 
 	/* WebSocket stage */
 	bool ws;
@@ -127,8 +112,8 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len);
 static void app_input(struct conn *c, const uint8_t *buf, size_t len);
 static void enter_plain(struct conn *c);
 static void enter_app(struct conn *c);
-static void tls_start(struct conn *c);
-static void ws_send_close(struct conn *c, uint16_t code, const char *reason);
+static void conn_tls_begin(struct conn *c);
+static void conn_ws_close(struct conn *c, uint16_t code, const char *reason);
 
 static bool alive(const struct conn *c)
 {
@@ -146,7 +131,7 @@ static void set_timer(struct conn *c, enum timer_use use, int64_t ms)
 {
 	c->timer_use = use;
 	if (loop_timer_set(c->b->loop, &c->timer, ms) < 0)
-		log_warn("%s: %s: no memory for a timer", c->kname, c->peer_s);
+		log_warn("%s: %s: no memory for a timer", c->kname, c->id.peer_s);
 }
 
 static void clear_timer(struct conn *c)
@@ -172,54 +157,6 @@ static int buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, si
 	memcpy(*buf + *len, p, n);
 	*len += n;
 	return 0;
-}
-
-/* Describe where a connection comes from: "203.0.113.7:5555 via
- * 127.0.0.1:40000" with a header, "127.0.0.1:40000" without. */
-static const char *who(const struct conn *c, char *buf, size_t cap)
-{
-	if (c->rproxy && strcmp(c->client_s, c->peer_s) != 0)
-		snprintf(buf, cap, "%s via %s", c->client_s, c->peer_s);
-	else
-		snprintf(buf, cap, "%s", c->peer_s);
-	return buf;
-}
-
-static const char *fam_name(const struct rec_proxy *p)
-{
-	if (p->version == 1) {
-		if (p->family == PP_FAM_INET)
-			return "TCP4";
-		if (p->family == PP_FAM_INET6)
-			return "TCP6";
-		return "UNKNOWN";
-	}
-	switch (p->family) {
-	case PP_FAM_INET:
-		return p->transport == PP_PROTO_DGRAM ? "UDP4" :
-		       p->transport == PP_PROTO_STREAM ? "TCP4" : "INET";
-	case PP_FAM_INET6:
-		return p->transport == PP_PROTO_DGRAM ? "UDP6" :
-		       p->transport == PP_PROTO_STREAM ? "TCP6" : "INET6";
-	case PP_FAM_UNIX:
-		return p->transport == PP_PROTO_DGRAM ? "UNIX_DGRAM" :
-		       p->transport == PP_PROTO_STREAM ? "UNIX_STREAM" : "UNIX";
-	default:
-		return "UNSPEC";
-	}
-}
-
-const char *conn_proxy_desc(const struct rec_proxy *p, char *buf, size_t cap)
-{
-	if (!p)
-		snprintf(buf, cap, "no PROXY header");
-	else if (p->version == 1)
-		snprintf(buf, cap, "PROXY v1 %s", fam_name(p));
-	else if (p->command == PP_CMD_LOCAL)
-		snprintf(buf, cap, "PROXY v2 LOCAL");
-	else
-		snprintf(buf, cap, "PROXY v2 PROXY %s", fam_name(p));
-	return buf;
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -248,7 +185,7 @@ static void flush_out(struct conn *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			log_debug("%s: %s: write: %s", c->kname, c->peer_s, strerror(errno));
+			log_debug("%s: %s: write: %s", c->kname, c->id.peer_s, strerror(errno));
 			conn_kill(c, false);
 			return;
 		}
@@ -277,13 +214,13 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 
 		if (r == TLS_WANT_WRITE) {
 			log_warn("%s: client %s: more than %u bytes waiting to be written: "
-				 "slow consumer, closing", c->kname, c->client_s, CONN_OUT_MAX);
+				 "slow consumer, closing", c->kname, c->id.client_s, CONN_OUT_MAX);
 			conn_kill(c, false);
 			return -1;
 		}
 		if (r != (ssize_t)n) {
 			log_info("%s: client %s: TLS write failed (%s%s%s): closing",
-				 c->kname, c->client_s, tls_status_name((int)r),
+				 c->kname, c->id.client_s, tls_status_name((int)r),
 				 *tls_error(c->tls) ? ": " : "", tls_error(c->tls));
 			conn_kill(c, false);
 			return -1;
@@ -291,12 +228,12 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 	} else {
 		if (c->olen - c->ooff + n > CONN_OUT_MAX) {
 			log_warn("%s: client %s: more than %u bytes waiting to be written: "
-				 "slow consumer, closing", c->kname, c->client_s, CONN_OUT_MAX);
+				 "slow consumer, closing", c->kname, c->id.client_s, CONN_OUT_MAX);
 			conn_kill(c, false);
 			return -1;
 		}
 		if (buf_append(&c->obuf, &c->olen, &c->ocap, p, n) < 0) {
-			log_error("%s: client %s: out of memory", c->kname, c->client_s);
+			log_error("%s: client %s: out of memory", c->kname, c->id.client_s);
 			conn_kill(c, false);
 			return -1;
 		}
@@ -320,7 +257,7 @@ static int conn_update_events(struct conn *c)
 	if (pend > 0)
 		ev |= EPOLLOUT;
 	if (loop_watch_set(c->b->loop, &c->watch, ev, &e) < 0) {
-		log_error("%s: %s: %s", c->kname, c->peer_s, e.msg);
+		log_error("%s: %s: %s", c->kname, c->id.peer_s, e.msg);
 		conn_kill(c, false);
 		return -1;
 	}
@@ -347,7 +284,7 @@ static void conn_reap(struct loop_defer *d)
 		c->next->prev = c->prev;
 	b->nconns--;
 	tls_conn_free(c->tls);
-	rec_proxy_free(c->rproxy);
+	ident_free(&c->id);
 	free(c->session_id);
 	free(c->pbuf);
 	free(c->wbuf);
@@ -408,7 +345,7 @@ static void conn_finish(struct conn *c)
 	if (c->dead || c->closing)
 		return;
 	if (c->ws && c->ws_upgraded) {
-		ws_send_close(c, WS_CLOSE_NORMAL, NULL);
+		conn_ws_close(c, WS_CLOSE_NORMAL, NULL);
 		if (c->dead)
 			return;
 	}
@@ -446,28 +383,7 @@ static void io_close(void *ctx)
 	conn_finish(ctx);
 }
 
-/* security.proxy_cert_identity: the CN of a client certificate that a
- * trusted proxy says it verified (v2 SSL TLV: SSL and a certificate in
- * the client bits, verify 0). Anything less gives no identity. */
-static const char *cert_identity(const struct conn *c)
-{
-	const struct rec_proxy *p = c->rproxy;
-	const struct cfg_listener *lc = c->lis->cfg;
-
-	if (!p || !c->b->cfg->security.proxy_cert_identity || p->version != 2 ||
-	    p->command != PP_CMD_PROXY || !p->ssl_present || !p->ssl_cn || !*p->ssl_cn)
-		return NULL;
-	if (fault_on(FAULT_ANY_CERT_IDENTITY))
-		return p->ssl_cn;
-	if (p->ssl_verify != 0 || !(p->ssl_client & PP2_CLIENT_SSL) ||
-	    !(p->ssl_client & (PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS)))
-		return NULL;
-	if (lc->ntrusted == 0 || !cfg_trusted(lc, &c->peer))
-		return NULL;
-	return p->ssl_cn;
-}
-
-static void mqtt_start(struct conn *c)
+static void conn_mqtt_begin(struct conn *c)
 {
 	struct eng_client_info info;
 	struct eng_io io = { .send = io_send, .close = io_close, .ctx = c };
@@ -475,21 +391,16 @@ static void mqtt_start(struct conn *c)
 	clear_timer(c);
 	memset(&info, 0, sizeof(info));
 	info.listener = c->kname;
-	info.client = c->client;
-	info.peer = c->peer;
-	snprintf(info.tls_version, sizeof(info.tls_version), "%s", c->tls_version);
-	snprintf(info.tls_cipher, sizeof(info.tls_cipher), "%s", c->tls_cipher);
-	info.proxy = c->rproxy;
-	info.cert_identity = cert_identity(c);
+	info.cert_identity = c->id.cert_identity;
 	info.opaque = c;
 	c->ec = eng_client_new(c->b->eng, &info, &io);
 	if (!c->ec) {
-		log_error("%s: client %s: out of memory (engine client)", c->kname, c->client_s);
+		log_error("%s: client %s: out of memory (engine client)", c->kname, c->id.client_s);
 		conn_kill(c, false);
 	}
 }
 
-static void mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
+static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (!alive(c) || !c->ec || len == 0)
 		return;
@@ -499,14 +410,13 @@ static void mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 
 /* ---- WebSocket stage ----------------------------------------------------- */
 
-static void ws_refuse(struct conn *c, const struct ws_request *req)
+static void conn_ws_refuse(struct conn *c, const struct ws_request *req)
 {
 	char resp[512];
-	char w[160];
 	int n;
 
 	log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
-		 who(c, w, sizeof(w)), req->status, req->reason);
+		 c->id.who, req->status, req->reason);
 	rec_ws_failure(c->b->rec, c->kind);
 	n = ws_build_error(req->status ? req->status : 400, req->reason, resp, sizeof(resp));
 	if (n > 0 && transport_send(c, resp, (size_t)n) < 0)
@@ -514,7 +424,7 @@ static void ws_refuse(struct conn *c, const struct ws_request *req)
 	conn_finish(c);
 }
 
-static void ws_send_close(struct conn *c, uint16_t code, const char *reason)
+static void conn_ws_close(struct conn *c, uint16_t code, const char *reason)
 {
 	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
 	int n;
@@ -527,7 +437,7 @@ static void ws_send_close(struct conn *c, uint16_t code, const char *reason)
 		transport_send(c, fr, (size_t)n);
 }
 
-static void ws_control(struct conn *c, const struct ws_event *ev)
+static void conn_ws_control(struct conn *c, const struct ws_event *ev)
 {
 	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
 	int n;
@@ -547,9 +457,9 @@ static void ws_control(struct conn *c, const struct ws_event *ev)
 
 		if (ws_close_parse(ev->data, ev->len, &code, &reason, &rlen) < 0)
 			code = WS_CLOSE_PROTOCOL;
-		log_debug("%s: client %s: WebSocket close (%u)", c->kname, c->client_s,
+		log_debug("%s: client %s: WebSocket close (%u)", c->kname, c->id.client_s,
 			  (unsigned)code);
-		ws_send_close(c, code ? code : WS_CLOSE_NORMAL, NULL);
+		conn_ws_close(c, code ? code : WS_CLOSE_NORMAL, NULL);
 		conn_finish(c);
 		break;
 	}
@@ -558,7 +468,7 @@ static void ws_control(struct conn *c, const struct ws_event *ev)
 	}
 }
 
-static void ws_frames(struct conn *c)
+static void conn_ws_frames(struct conn *c)
 {
 	size_t off = 0;
 
@@ -571,16 +481,16 @@ static void ws_frames(struct conn *c)
 			break;
 		if (ev.type == WS_EV_ERROR) {
 			log_info("%s: client %s: WebSocket protocol error: %s", c->kname,
-				 c->client_s, ev.err ? ev.err : "?");
+				 c->id.client_s, ev.err ? ev.err : "?");
 			rec_ws_failure(c->b->rec, c->kind);
-			ws_send_close(c, ev.close_code, ev.err);
+			conn_ws_close(c, ev.close_code, ev.err);
 			conn_finish(c);
 			break;
 		}
 		if (ev.type == WS_EV_DATA)
-			mqtt_input(c, ev.data, ev.len);
+			conn_mqtt_input(c, ev.data, ev.len);
 		else if (ev.type == WS_EV_CONTROL)
-			ws_control(c, &ev);
+			conn_ws_control(c, &ev);
 	}
 	if (c->dead)
 		return;
@@ -590,12 +500,12 @@ static void ws_frames(struct conn *c)
 	}
 }
 
-static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
+static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (c->wlen + len > CONN_WS_BUF_MAX + CONN_READ_CHUNK ||
 	    buf_append(&c->wbuf, &c->wlen, &c->wcap, buf, len) < 0) {
 		log_info("%s: client %s: WebSocket input buffer full: closing", c->kname,
-			 c->client_s);
+			 c->id.client_s);
 		conn_kill(c, false);
 		return;
 	}
@@ -613,14 +523,14 @@ static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
 		if (r == 0)
 			return;
 		if (r < 0) {
-			ws_refuse(c, &req);
+			conn_ws_refuse(c, &req);
 			return;
 		}
 		n = ws_build_response(&req, resp, sizeof(resp));
 		if (n < 0) {
 			req.status = 400;
 			snprintf(req.reason, sizeof(req.reason), "response too large");
-			ws_refuse(c, &req);
+			conn_ws_refuse(c, &req);
 			return;
 		}
 		memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
@@ -630,14 +540,14 @@ static void ws_input(struct conn *c, const uint8_t *buf, size_t len)
 		c->dec.binary_only = true;
 		c->dec.max_frame = 0; /* MQTT packets span frames: the engine limits sizes */
 		log_debug("%s: client %s: WebSocket upgrade on '%s' (subprotocol '%s')",
-			  c->kname, c->client_s, req.path, req.subprotocol);
+			  c->kname, c->id.client_s, req.path, req.subprotocol);
 		if (transport_send(c, resp, (size_t)n) < 0)
 			return;
-		mqtt_start(c);
+		conn_mqtt_begin(c);
 		if (!alive(c))
 			return;
 	}
-	ws_frames(c);
+	conn_ws_frames(c);
 }
 
 /* ---- application: WebSocket or straight MQTT ----------------------------- */
@@ -647,7 +557,7 @@ static void enter_app(struct conn *c)
 	if (c->ws)
 		set_timer(c, TU_WS, CONN_WS_TIMEOUT_MS);
 	else
-		mqtt_start(c);
+		conn_mqtt_begin(c);
 }
 
 static void app_input(struct conn *c, const uint8_t *buf, size_t len)
@@ -655,25 +565,48 @@ static void app_input(struct conn *c, const uint8_t *buf, size_t len)
 	if (!alive(c) || len == 0)
 		return;
 	if (c->ws)
-		ws_input(c, buf, len);
+		conn_ws_input(c, buf, len);
 	else
-		mqtt_input(c, buf, len);
+		conn_mqtt_input(c, buf, len);
 }
 
 /* ---- PROXY stage --------------------------------------------------------- */
 
-static void proxy_reject(struct conn *c, const char *reason, const char *why)
+static void conn_proxy_reject(struct conn *c, const char *reason, const char *why)
 {
 	log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
-		 c->peer_s, reason, why);
+		 c->id.peer_s, reason, why);
 	rec_proxy_rejected(c->b->rec, c->kind, reason);
 	conn_drop(c);
 }
 
-/* The stage is over: what was received after the first hlen bytes (the
- * header; 0 when there is none) goes to the next stage. The buffer is
- * taken off the connection first and freed once that is done. */
-static void proxy_done(struct conn *c, size_t hlen)
+/* Who the connection is, decided once: when the PROXY stage ends (h: the
+ * accepted header, NULL: none), or at accept on a listener without one.
+ * Returns 0, or -1 when the connection was closed (out of memory). */
+static int conn_identify(struct conn *c, const struct pp_header *h)
+{
+	const struct cfg_listener *lc = c->lis->cfg;
+	struct ident_basis b = { .h = h, .reads = c->proxy_reads };
+
+	b.cert_identity = c->b->cfg->security.proxy_cert_identity;
+	if (h && b.cert_identity)
+		b.trusted_peer = lc->ntrusted > 0 && cfg_trusted(lc, &c->id.peer);
+	if (ident_decide(&c->id, &b) < 0) {
+		log_error("%s: %s: out of memory (PROXY record)", c->kname, c->id.peer_s);
+		conn_kill(c, false);
+		return -1;
+	}
+	fault_rewrite_identity(&c->id, &b);
+	ident_settle(&c->id);
+	return 0;
+}
+
+/* The stage is over. h: the accepted header (NULL: none, or one that is
+ * ignored), which was the first hlen bytes received. The identity is
+ * decided, then what came after the header goes to the next stage
+ * untouched. The buffer is taken off the connection first and freed once
+ * that is done (h's byte strings point into it). */
+static void conn_proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
 {
 	uint8_t *pb = c->pbuf;
 	const uint8_t *rest = pb + hlen;
@@ -684,10 +617,19 @@ static void proxy_done(struct conn *c, size_t hlen)
 	c->proxy_pending = false;
 	if (c->timer_use == TU_PROXY)
 		clear_timer(c);
-	if (c->player == PL_RAW) {
+	if (conn_identify(c, h) < 0) {
+		free(pb);
+		return;
+	}
+	if (h) {
+		rec_proxy_accepted(c->b->rec, c->kind, h->version, h->command);
+		log_debug("%s: client %s: %s accepted (%zu bytes)", c->kname,
+			  c->id.who, c->id.proxy_desc, h->len);
+	}
+	if (!c->lis->stage.after_tls) {
 		/* Next: TLS (ssl, wss) or the application. */
 		if (c->lis->tls)
-			tls_start(c);
+			conn_tls_begin(c);
 		else
 			enter_app(c);
 		if (alive(c) && rlen > 0)
@@ -700,54 +642,47 @@ static void proxy_done(struct conn *c, size_t hlen)
 	free(pb);
 }
 
-/* A complete header: decide, record, pick the real client address. */
-static void proxy_accept(struct conn *c, const struct pp_header *h)
+/* The input does not start like a header. */
+static void conn_proxy_missing(struct conn *c)
 {
-	char w[160];
+	struct pp_header h;
+	struct pp_error err;
 
-	if (c->pmode == PM_STRIP) {
-		/* Fault: the header is dropped as if it had never been sent. */
-		log_debug("%s: %s: PROXY header skipped on a disabled listener "
-			  "(fault strip-disabled)", c->kname, c->peer_s);
+	if (c->lis->stage.header != IDENT_HEADER_REQUIRED) {
+		/* No header: everything received belongs to the next stage. */
+		conn_proxy_done(c, NULL, 0);
 		return;
 	}
-	if (h->version == 2 && h->command == PP_CMD_LOCAL && fault_on(FAULT_REJECT_LOCAL)) {
-		proxy_reject(c, "local", "v2 LOCAL refused (fault reject-local)");
-		return;
-	}
-	if (h->unique_id.ptr && fault_on(FAULT_CRASH_UNIQUE_ID)) {
-		log_error("%s: %s: UNIQUE_ID TLV: aborting (fault crash-on-unique-id)", c->kname, c->peer_s);
-		abort();
-	}
-	c->rproxy = rec_proxy_new(h);
-	if (!c->rproxy) {
-		log_error("%s: %s: out of memory (PROXY record)", c->kname, c->peer_s);
-		conn_kill(c, false);
-		return;
-	}
-	if (h->command == PP_CMD_PROXY &&
-	    (h->family == PP_FAM_INET || h->family == PP_FAM_INET6 ||
-	     h->family == PP_FAM_UNIX) && h->src.ss_family != AF_UNSPEC &&
-	    !fault_on(FAULT_RECORD_PROXY_IP)) {
-		c->client = h->src;
-		if (c->proxy_reads > 1 && fault_on(FAULT_SPLIT_WRONG_ADDRESS))
-			c->client = h->dst;
-		net_addr_unmap(&c->client);
-	} else {
-		/* LOCAL, UNSPEC, v1 UNKNOWN: the socket's own addresses. */
-		c->client = c->peer;
-	}
-	net_addr_str(&c->client, c->client_s, sizeof(c->client_s));
-	conn_proxy_desc(c->rproxy, c->proxy_desc, sizeof(c->proxy_desc));
-	rec_proxy_accepted(c->b->rec, c->kind, h->version, h->command);
-	log_debug("%s: client %s: %s accepted (%zu bytes)", c->kname,
-		  who(c, w, sizeof(w)), c->proxy_desc, h->len);
+	memset(&err, 0, sizeof(err));
+	pp_parse(c->pbuf, c->plen, NULL, &h, &err);
+	conn_proxy_reject(c, REC_REJECT_MISSING, err.msg[0] ? err.msg : "not a PROXY header");
 }
 
-static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
+/* A complete, valid header of hlen bytes. */
+static void conn_proxy_header(struct conn *c, const struct pp_header *h, size_t hlen)
 {
+	const char *reason, *why;
+
+	if (c->lis->stage.header == IDENT_HEADER_IGNORED) {
+		/* The header is dropped as if it had never been sent. */
+		log_debug("%s: %s: PROXY header skipped on a disabled listener "
+			  "(fault strip-disabled)", c->kname, c->id.peer_s);
+		conn_proxy_done(c, NULL, hlen);
+		return;
+	}
+	reason = fault_refuse_header(h, c->kname, &c->id, &why);
+	if (reason) {
+		conn_proxy_reject(c, reason, why);
+		return;
+	}
+	conn_proxy_done(c, h, hlen);
+}
+
+static void conn_proxy_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+	const struct ident_stage *st = &c->lis->stage;
 	const struct cfg_listener *lc = c->lis->cfg;
-	struct pp_parse_opts po;
+	const char *reason, *why;
 	struct pp_header h;
 	struct pp_error err;
 	enum pp_detect d;
@@ -757,73 +692,51 @@ static void proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 		return;
 	c->proxy_reads++;
 	if (buf_append(&c->pbuf, &c->plen, &c->pcap, buf, len) < 0) {
-		log_error("%s: %s: out of memory (PROXY buffer)", c->kname, c->peer_s);
+		log_error("%s: %s: out of memory (PROXY buffer)", c->kname, c->id.peer_s);
 		conn_kill(c, false);
 		return;
 	}
 	d = pp_detect(c->pbuf, c->plen);
 	if (d == PP_DETECT_NONE) {
-		bool pass = c->pmode == PM_OPTIONAL || c->pmode == PM_STRIP ||
-			    fault_on(FAULT_ACCEPT_MISSING);
-
-		if (!pass) {
-			memset(&err, 0, sizeof(err));
-			pp_parse(c->pbuf, c->plen, NULL, &h, &err);
-			proxy_reject(c, REC_REJECT_MISSING,
-				     err.msg[0] ? err.msg : "not a PROXY header");
-			return;
-		}
-		/* No header: everything received belongs to the next stage. */
-		proxy_done(c, 0);
+		conn_proxy_missing(c);
 		return;
 	}
-	if (d != PP_DETECT_MORE && c->pmode != PM_STRIP && lc->ntrusted > 0 &&
-	    !cfg_trusted(lc, &c->peer)) {
-		proxy_reject(c, REC_REJECT_UNTRUSTED, "socket peer not in trusted_proxies");
+	if (d != PP_DETECT_MORE && st->header != IDENT_HEADER_IGNORED && lc->ntrusted > 0 &&
+	    !cfg_trusted(lc, &c->id.peer)) {
+		conn_proxy_reject(c, REC_REJECT_UNTRUSTED, "socket peer not in trusted_proxies");
 		return;
 	}
-	pp_parse_opts_init(&po);
-	if (lc->proxy_max_header)
-		po.max_len = lc->proxy_max_header;
-	po.verify_crc32c = !fault_on(FAULT_IGNORE_CRC);
-	po.allow_v1 = !fault_on(FAULT_V2_ONLY);
 	memset(&err, 0, sizeof(err));
-	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE : pp_parse(c->pbuf, c->plen, &po, &h, &err);
+	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE : pp_parse(c->pbuf, c->plen, &st->parse, &h, &err);
 	if (r == PP_NEED_MORE) {
-		if (fault_on(FAULT_DROP_SPLIT) && c->proxy_reads == 1) {
-			proxy_reject(c, "split-header",
-				     "header not complete in the first read (fault drop-split)");
-		}
+		reason = fault_refuse_partial(c->proxy_reads, &why);
+		if (reason)
+			conn_proxy_reject(c, reason, why);
 		return;
 	}
 	if (r == PP_INVALID) {
-		if (c->pmode == PM_STRIP) {
+		if (st->header == IDENT_HEADER_IGNORED) {
 			/* Not a header after all: pass the bytes on, as a
 			 * disabled listener does. */
-			proxy_done(c, 0);
+			conn_proxy_done(c, NULL, 0);
 			return;
 		}
-		proxy_reject(c, pp_reason_name(err.reason), err.msg);
+		conn_proxy_reject(c, pp_reason_name(err.reason), err.msg);
 		return;
 	}
-	proxy_accept(c, &h);
-	if (!alive(c))
-		return;
-	/* The header's byte strings were copied by rec_proxy_new: the buffer
-	 * can go once the rest is handed on. */
-	proxy_done(c, (size_t)r);
+	conn_proxy_header(c, &h, (size_t)r);
 }
 
 /* ---- TLS stage ----------------------------------------------------------- */
 
 /* The handshake starts: the engine sits on memory BIOs, we do the I/O. */
-static void tls_start(struct conn *c)
+static void conn_tls_begin(struct conn *c)
 {
 	struct perr e;
 
 	c->tls = tls_conn_new(c->lis->tls, -1, true, NULL, &e);
 	if (!c->tls) {
-		log_error("%s: client %s: %s", c->kname, c->client_s, e.msg);
+		log_error("%s: client %s: %s", c->kname, c->id.client_s, e.msg);
 		conn_kill(c, false);
 		return;
 	}
@@ -833,11 +746,10 @@ static void tls_start(struct conn *c)
 	set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
 }
 
-static void tls_fail(struct conn *c, const char *what)
+static void conn_tls_fail(struct conn *c, const char *what)
 {
-	char w[160];
 
-	log_info("%s: client %s: TLS %s failed: %s", c->kname, who(c, w, sizeof(w)), what,
+	log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
 		 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
 	rec_tls_failure(c->b->rec, c->kind);
 	/* Send the alert the engine may hold, then close. */
@@ -845,7 +757,7 @@ static void tls_fail(struct conn *c, const char *what)
 }
 
 /* Drive the handshake, then pass decrypted bytes on. */
-static void tls_pump(struct conn *c)
+static void conn_tls_pump(struct conn *c)
 {
 	uint8_t buf[CONN_READ_CHUNK];
 
@@ -858,15 +770,14 @@ static void tls_pump(struct conn *c)
 		if (st == TLS_WANT_READ)
 			return;
 		if (st != TLS_DONE) {
-			tls_fail(c, "handshake");
+			conn_tls_fail(c, "handshake");
 			return;
 		}
 		c->tls_done = true;
 		clear_timer(c);
-		snprintf(c->tls_version, sizeof(c->tls_version), "%s", tls_version(c->tls));
-		snprintf(c->tls_cipher, sizeof(c->tls_cipher), "%s", tls_cipher(c->tls));
+		ident_set_tls(&c->id, tls_version(c->tls), tls_cipher(c->tls));
 		log_debug("%s: client %s: TLS handshake done (%s, %s)", c->kname,
-			  c->client_s, c->tls_version, c->tls_cipher);
+			  c->id.client_s, c->id.rec.tls_version, c->id.rec.tls_cipher);
 		enter_plain(c);
 	}
 	while (alive(c)) {
@@ -881,11 +792,11 @@ static void tls_pump(struct conn *c)
 			return;
 		if (n == TLS_CLOSED) {
 			log_debug("%s: client %s: TLS session closed by the peer", c->kname,
-				  c->client_s);
+				  c->id.client_s);
 			conn_finish(c);
 			return;
 		}
-		tls_fail(c, "read");
+		conn_tls_fail(c, "read");
 		return;
 	}
 }
@@ -898,11 +809,11 @@ static void transport_input(struct conn *c, const uint8_t *buf, size_t len)
 		struct perr e;
 
 		if (tls_feed(c->tls, buf, len, &e) < 0) {
-			log_error("%s: client %s: %s", c->kname, c->client_s, e.msg);
+			log_error("%s: client %s: %s", c->kname, c->id.client_s, e.msg);
 			conn_kill(c, false);
 			return;
 		}
-		tls_pump(c);
+		conn_tls_pump(c);
 		return;
 	}
 	plain_input(c, buf, len);
@@ -911,8 +822,8 @@ static void transport_input(struct conn *c, const uint8_t *buf, size_t len)
 /* The plaintext stream starts (after TLS, or at once without it). */
 static void enter_plain(struct conn *c)
 {
-	if (c->proxy_pending && c->player == PL_PLAIN) {
-		if (!fault_on(FAULT_NO_HEADER_TIMEOUT))
+	if (c->proxy_pending && c->lis->stage.after_tls) {
+		if (c->lis->stage.timeout)
 			set_timer(c, TU_PROXY, c->lis->cfg->proxy_timeout_ms);
 		return;
 	}
@@ -923,8 +834,8 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (!alive(c))
 		return;
-	if (c->proxy_pending && c->player == PL_PLAIN) {
-		proxy_input(c, buf, len);
+	if (c->proxy_pending && c->lis->stage.after_tls) {
+		conn_proxy_input(c, buf, len);
 		return;
 	}
 	app_input(c, buf, len);
@@ -932,8 +843,8 @@ static void plain_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 {
-	if (c->proxy_pending && c->player == PL_RAW)
-		proxy_input(c, buf, len);
+	if (c->proxy_pending && !c->lis->stage.after_tls)
+		conn_proxy_input(c, buf, len);
 	else
 		transport_input(c, buf, len);
 }
@@ -942,33 +853,32 @@ static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void on_eof(struct conn *c)
 {
-	char w[160];
 
 	if (c->proxy_pending) {
 		if (c->plen > 0) {
 			log_info("%s: %s closed the connection inside the PROXY header "
-				 "(%zu bytes received)", c->kname, c->peer_s, c->plen);
+				 "(%zu bytes received)", c->kname, c->id.peer_s, c->plen);
 			rec_proxy_rejected(c->b->rec, c->kind, "closed-mid-header");
 		} else {
-			log_debug("%s: %s closed before sending anything", c->kname, c->peer_s);
+			log_debug("%s: %s closed before sending anything", c->kname, c->id.peer_s);
 		}
 		conn_kill(c, false);
 		return;
 	}
 	if (c->tls && !c->tls_done) {
 		log_info("%s: client %s: closed during the TLS handshake", c->kname,
-			 who(c, w, sizeof(w)));
+			 c->id.who);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		return;
 	}
 	log_debug("%s: client %s: connection closed by the peer", c->kname,
-		  who(c, w, sizeof(w)));
+		  c->id.who);
 	/* A half-close may still want the answer to what it sent (a CONNACK
 	 * to a CONNECT written just before the FIN): flush first. */
 	if (c->tls && c->tls_done) {
 		tls_feed_eof(c->tls);
-		tls_pump(c);
+		conn_tls_pump(c);
 		if (!alive(c))
 			return;
 	}
@@ -996,7 +906,7 @@ static void on_readable(struct conn *c)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
-		log_debug("%s: %s: read: %s", c->kname, c->peer_s, strerror(errno));
+		log_debug("%s: %s: read: %s", c->kname, c->id.peer_s, strerror(errno));
 		conn_kill(c, false);
 		return;
 	}
@@ -1024,7 +934,6 @@ static void on_timer(struct loop_timer *t)
 {
 	struct conn *c = LOOP_CONTAINER(t, struct conn, timer);
 	enum timer_use use = c->timer_use;
-	char w[160];
 
 	c->timer_use = TU_NONE;
 	if (c->dead)
@@ -1032,20 +941,20 @@ static void on_timer(struct loop_timer *t)
 	switch (use) {
 	case TU_PROXY:
 		log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
-			 "%u ms, %zu bytes received): closed", c->kname, c->peer_s,
+			 "%u ms, %zu bytes received): closed", c->kname, c->id.peer_s,
 			 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
 		rec_proxy_rejected(c->b->rec, c->kind, REC_REJECT_TIMEOUT);
 		conn_drop(c);
 		break;
 	case TU_TLS:
 		log_info("%s: client %s: TLS handshake timed out after %d ms", c->kname,
-			 who(c, w, sizeof(w)), CONN_TLS_TIMEOUT_MS);
+			 c->id.who, CONN_TLS_TIMEOUT_MS);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		break;
 	case TU_WS:
 		log_info("%s: client %s: no WebSocket upgrade within %d ms", c->kname,
-			 who(c, w, sizeof(w)), CONN_WS_TIMEOUT_MS);
+			 c->id.who, CONN_WS_TIMEOUT_MS);
 		rec_ws_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		break;
@@ -1075,13 +984,8 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	c->kind = l->kind;
 	c->kname = cfg_listener_name(l->kind);
 	c->fd = fd;
-	c->peer = *peer;
-	net_addr_unmap(&c->peer);
-	c->client = c->peer;
-	net_addr_str(&c->peer, c->peer_s, sizeof(c->peer_s));
-	memcpy(c->client_s, c->peer_s, sizeof(c->client_s));
-	snprintf(c->proxy_desc, sizeof(c->proxy_desc), "no PROXY header");
-	c->ws = lis_is_ws(l->kind);
+	ident_accept(&c->id, l->kind, peer);
+	c->ws = brk_kind_ws(l->kind);
 	c->watch.fn = on_io;
 	loop_timer_init(&c->timer, on_timer);
 	c->reap.fn = conn_reap;
@@ -1094,7 +998,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 
 	net_set_nodelay(fd, NULL);
 	if (loop_watch_add(b->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, &e) < 0) {
-		log_error("%s: %s: %s", c->kname, c->peer_s, e.msg);
+		log_error("%s: %s: %s", c->kname, c->id.peer_s, e.msg);
 		c->dead = true;
 		close(fd);
 		c->fd = -1;
@@ -1104,26 +1008,19 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	rec_conn_open(b->rec, c->kind);
 	c->counted = true;
 
-	if (lc->proxy_enabled) {
-		c->pmode = lc->proxy_mode == CFG_PROXY_OPTIONAL ? PM_OPTIONAL : PM_STRICT;
-		c->player = (fault_on(FAULT_HEADER_INSIDE_TLS) && l->tls) ? PL_PLAIN : PL_RAW;
-		c->proxy_pending = true;
-	} else if (fault_on(FAULT_STRIP_DISABLED)) {
-		c->pmode = PM_STRIP;
-		c->player = PL_RAW;
-		c->proxy_pending = true;
-	}
-	log_debug("%s: connection from %s (%s)", c->kname, c->peer_s,
-		  lis_proxy_state(lc));
-
-	if (c->proxy_pending && c->player == PL_RAW) {
+	c->proxy_pending = l->stage.header != IDENT_HEADER_NONE;
+	log_debug("%s: connection from %s (%s)", c->kname, c->id.peer_s,
+		  brk_proxy_state(lc));
+	if (!c->proxy_pending && conn_identify(c, NULL) < 0)
+		return;
+	if (c->proxy_pending && !l->stage.after_tls) {
 		/* Nothing is written to the peer before a complete header. */
-		if (!fault_on(FAULT_NO_HEADER_TIMEOUT))
+		if (l->stage.timeout)
 			set_timer(c, TU_PROXY, lc->proxy_timeout_ms);
 		return;
 	}
 	if (l->tls)
-		tls_start(c);
+		conn_tls_begin(c);
 	else
 		enter_plain(c);
 }
@@ -1138,34 +1035,19 @@ void conn_close_all(struct brk *b)
 
 /* ---- engine hooks: records and log lines --------------------------------- */
 
-static void fill_rec_info(const struct conn *c, struct rec_conn_info *ci)
-{
-	memset(ci, 0, sizeof(*ci));
-	ci->listener = c->kind;
-	ci->peer = c->peer;
-	ci->client = c->client;
-	ci->proxy = c->rproxy;
-	ci->tls = c->tls != NULL;
-	ci->tls_version = c->tls ? c->tls_version : NULL;
-	ci->tls_cipher = c->tls ? c->tls_cipher : NULL;
-}
-
 static void hook_connected(void *ctx, const struct eng_client_info *info)
 {
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
-	struct rec_conn_info ci;
-	char w[160];
 
-	fill_rec_info(c, &ci);
 	free(c->session_id);
 	c->session_id = strdup(info->client_id ? info->client_id : "");
 	c->rec_gen = rec_session_connect(b->rec, info->client_id ? info->client_id : "",
-					 info->username, info->mqtt_version, &ci);
+					 info->username, info->mqtt_version, &c->id.rec);
 	rec_mqtt_connect(b->rec, c->kind, true);
 	log_info("%s: client %s connected as '%s' (%s%s%s, MQTT %s)", c->kname,
-		 who(c, w, sizeof(w)), info->client_id ? info->client_id : "",
-		 c->proxy_desc, c->tls ? ", " : "", c->tls ? c->tls_version : "",
+		 c->id.who, info->client_id ? info->client_id : "",
+		 c->id.proxy_desc, c->id.rec.tls ? ", " : "", c->id.rec.tls_version,
 		 rec_mqtt_version_name(info->mqtt_version));
 }
 
@@ -1174,11 +1056,10 @@ static void hook_disconnected(void *ctx, const struct eng_client_info *info,
 {
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
-	char w[160];
 
 	if (c->session_id)
 		rec_session_disconnect(b->rec, c->session_id, c->rec_gen);
-	log_info("%s: client %s '%s' disconnected: %s", c->kname, who(c, w, sizeof(w)),
+	log_info("%s: client %s '%s' disconnected: %s", c->kname, c->id.who,
 		 info->client_id ? info->client_id : "", reason);
 }
 
@@ -1188,16 +1069,13 @@ static void hook_auth_failed(void *ctx, const struct eng_client_info *info,
 {
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
-	struct rec_conn_info ci;
-	char w[160];
 
-	fill_rec_info(c, &ci);
 	rec_unauthorized_add(b->rec, client_id ? client_id : "", username, reason,
-			     password_provided, &ci);
+			     password_provided, &c->id.rec);
 	rec_mqtt_connect(b->rec, c->kind, false);
 	log_warn("%s: client %s refused as '%s' (user '%s'): %s (%s)", c->kname,
-		 who(c, w, sizeof(w)), client_id ? client_id : "",
-		 username ? username : "", reason, c->proxy_desc);
+		 c->id.who, client_id ? client_id : "",
+		 username ? username : "", reason, c->id.proxy_desc);
 }
 
 static void hook_removed(void *ctx, const char *client_id)

@@ -4,38 +4,16 @@
  *               if enabled        ssl, wss            ws, wss
  *
  * Each stage is a small state machine driven by the event loop on a
- * non-blocking socket; conn.c holds all of them, in that order.
- *
- * struct brk is the broker as the connections see it: the loop, the
- * configuration, the records store, the engine and the listeners.
+ * non-blocking socket; conn.c holds all of them, in that order. Who the
+ * connection is (struct ident) is decided when the PROXY stage ends.
  */
 #ifndef PPMQ_BROKER_CONN_H
 #define PPMQ_BROKER_CONN_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <sys/socket.h>
 
-#include "config.h"
+#include "broker.h"
 #include "engine.h"
-#include "listener.h"
-#include "loop.h"
-#include "records.h"
-
-struct conn;
-
-struct brk {
-	struct loop *loop;
-	const struct cfg *cfg;
-	struct rec_store *rec;
-	struct eng *eng;
-	struct lis lis[CFG_NLISTENERS];
-	struct conn *conns;        /* every open connection (doubly linked) */
-	size_t nconns;
-	struct loop_timer tick;    /* eng_tick, once a second */
-};
-
 
 /* A listener accepted fd (non-blocking) from peer: start its pipeline.
  * Takes ownership of fd (closed on any failure). */
@@ -48,9 +26,5 @@ void conn_close_all(struct brk *b);
 /* Fill the engine configuration's recorder callbacks and authentication
  * from the broker (sessions, unauthorized clients, counters, log lines). */
 void conn_engine_hooks(struct brk *b, struct eng_cfg *ec);
-
-/* "PROXY v2 PROXY TCP4", "PROXY v1 UNKNOWN", "PROXY v2 LOCAL" ... for
- * log lines. Returns buf. */
-const char *conn_proxy_desc(const struct rec_proxy *p, char *buf, size_t cap);
 
 #endif

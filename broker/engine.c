@@ -1078,18 +1078,15 @@ static void handle_connect_error(struct eng_client *c, const struct mqtt_connect
 	client_kill(c, ENG_DISC_PROTOCOL, 0);
 }
 
-static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
+/* CONNECT, first: who the client says it is (client id; user name, or
+ * the certificate identity the proxy vouched for) and its keep-alive.
+ * Returns 0, or -1 when the CONNECT was refused. */
+static int connect_identity(struct eng_client *c, const struct mqtt_connect *cn,
+			    struct mqtt_props *ack)
 {
 	struct eng *eng = c->eng;
-	struct mqtt_props ack;
-	struct sess *s;
-	char assigned[32] = "";
-	const char *why = NULL;
-	uint32_t expiry;
 	bool v5 = cn->version >= MQTT_V5;
-	bool present = false;
 
-	memset(&ack, 0, sizeof(ack));
 	c->version = cn->version;
 	c->info.mqtt_version = cn->version;
 	c->info.clean = cn->clean;
@@ -1103,7 +1100,7 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 	if (!c->client_id || (c->info.cert_identity && !c->username) || (cn->has_username && !c->username)) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
-		return;
+		return -1;
 	}
 	c->info.client_id = c->client_id;
 	c->info.username = c->username;
@@ -1116,8 +1113,8 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 		 * closes the connection. */
 		c->keepalive = eng->cfg.keepalive_max;
 		if (v5) {
-			ack.server_keepalive = c->keepalive;
-			MQTT_PROP_SET(&ack, MQTT_PROP_SERVER_KEEP_ALIVE);
+			ack->server_keepalive = c->keepalive;
+			MQTT_PROP_SET(ack, MQTT_PROP_SERVER_KEEP_ALIVE);
 		}
 	}
 	c->info.keepalive = c->keepalive;
@@ -1125,17 +1122,27 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 	/* Empty client id. */
 	if (cn->client_id.len == 0 && !v5 && !cn->clean) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_IDENTIFIER, 0, ENG_DISC_PROTOCOL);
-		return;
+		return -1;
 	}
+	return 0;
+}
 
-	/* Authentication. */
+/* Authentication: no 5.0 enhanced authentication; credentials checked
+ * unless the proxy vouched for a certificate. Returns 0, or -1 when the
+ * CONNECT was refused (and recorded). */
+static int connect_authenticate(struct eng_client *c, const struct mqtt_connect *cn)
+{
+	struct eng *eng = c->eng;
+	const char *why = NULL;
+	bool v5 = cn->version >= MQTT_V5;
+
 	if (v5 && MQTT_HAS(&cn->props, MQTT_PROP_AUTHENTICATION_METHOD)) {
 		eng->st.auth_failures++;
 		if (eng->cfg.on_auth_failed)
 			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
 						ENG_AUTH_BAD_METHOD, cn->has_password);
 		connect_refuse(c, 0, MQTT_RC_BAD_AUTHENTICATION_METHOD, ENG_DISC_CLOSED);
-		return;
+		return -1;
 	}
 	if (!c->info.cert_identity && !auth_check(eng, cn, c->username, &why)) {
 		bool anon = why && strcmp(why, ENG_AUTH_ANONYMOUS_NOT_ALLOWED) == 0;
@@ -1150,8 +1157,20 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 				       : MQTT_CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
 			       anon ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_USERNAME_OR_PASSWORD,
 			       ENG_DISC_CLOSED);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* An empty client id gets one of ours (5.0: said in the CONNACK); the
+ * will is kept for when the connection ends. Returns 0, or -1 when the
+ * CONNECT was refused. */
+static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *cn,
+			       struct mqtt_props *ack)
+{
+	struct eng *eng = c->eng;
+	char assigned[32] = "";
+	bool v5 = cn->version >= MQTT_V5;
 
 	if (cn->client_id.len == 0) {
 		assign_id(eng, assigned, sizeof(assigned));
@@ -1160,12 +1179,12 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 		if (!c->client_id) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
-			return;
+			return -1;
 		}
 		c->info.client_id = c->client_id;
 		if (v5) {
-			ack.assigned_client_id = mqtt_cstr(c->client_id);
-			MQTT_PROP_SET(&ack, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
+			ack->assigned_client_id = mqtt_cstr(c->client_id);
+			MQTT_PROP_SET(ack, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
 		}
 	}
 
@@ -1176,11 +1195,25 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 		if (!c->will) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
-			return;
+			return -1;
 		}
 		if (v5 && MQTT_HAS(&cn->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
 			c->will_delay = cn->will_props.will_delay;
 	}
+	return 0;
+}
+
+/* The client's session: an older connection on it goes first (and its
+ * will with it), a clean start drops what was kept, and how long it
+ * lives offline is set. Returns it (*present: it existed), or NULL when
+ * the CONNECT was refused. */
+static struct sess *connect_session(struct eng_client *c, const struct mqtt_connect *cn,
+				    struct mqtt_props *ack, bool *present)
+{
+	struct eng *eng = c->eng;
+	struct sess *s;
+	uint32_t expiry;
+	bool v5 = cn->version >= MQTT_V5;
 
 	/* Takeover: the older connection goes first (and its will with it). */
 	s = sess_find(eng, c->client_id);
@@ -1201,13 +1234,13 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 		sess_remove(eng, s);
 		s = NULL;
 	}
-	present = s != NULL;
+	*present = s != NULL;
 	if (!s)
 		s = sess_new(eng, c->client_id);
 	if (!s) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
-		return;
+		return NULL;
 	}
 
 	/* Session lifetime after this connection. */
@@ -1218,12 +1251,22 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 			 ? cn->props.session_expiry : 0;
 		if (eng->cfg.session_expiry_max && expiry > eng->cfg.session_expiry_max) {
 			expiry = eng->cfg.session_expiry_max;
-			ack.session_expiry = expiry;
-			MQTT_PROP_SET(&ack, MQTT_PROP_SESSION_EXPIRY_INTERVAL);
+			ack->session_expiry = expiry;
+			MQTT_PROP_SET(ack, MQTT_PROP_SESSION_EXPIRY_INTERVAL);
 		}
 	}
 	s->expiry = expiry;
 	s->expire_at = 0;
+	return s;
+}
+
+/* The client is on its session: CONNACK 0 (5.0: with the server's
+ * limits), the recorder told, what was kept for it sent again. */
+static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
+			   struct sess *s, bool present, struct mqtt_props *ack)
+{
+	struct eng *eng = c->eng;
+	bool v5 = cn->version >= MQTT_V5;
 
 	/* 5.0 limits announced by the client. */
 	if (v5) {
@@ -1242,17 +1285,17 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 
 	if (v5) {
 		if (eng->cfg.max_inflight < 65535) {
-			ack.receive_maximum = eng->cfg.max_inflight;
-			MQTT_PROP_SET(&ack, MQTT_PROP_RECEIVE_MAXIMUM);
+			ack->receive_maximum = eng->cfg.max_inflight;
+			MQTT_PROP_SET(ack, MQTT_PROP_RECEIVE_MAXIMUM);
 		}
-		ack.maximum_packet_size = (uint32_t)eng->cfg.max_packet_size;
-		MQTT_PROP_SET(&ack, MQTT_PROP_MAXIMUM_PACKET_SIZE);
-		ack.topic_alias_maximum = ALIAS_MAX;
-		MQTT_PROP_SET(&ack, MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
-		ack.shared_sub_available = 0;
-		MQTT_PROP_SET(&ack, MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE);
+		ack->maximum_packet_size = (uint32_t)eng->cfg.max_packet_size;
+		MQTT_PROP_SET(ack, MQTT_PROP_MAXIMUM_PACKET_SIZE);
+		ack->topic_alias_maximum = ALIAS_MAX;
+		MQTT_PROP_SET(ack, MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
+		ack->shared_sub_available = 0;
+		MQTT_PROP_SET(ack, MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE);
 	}
-	send_connack(c, present, 0, v5 ? &ack : NULL);
+	send_connack(c, present, 0, v5 ? ack : NULL);
 	if (c->io_closed)
 		return;
 	c->notified = true;
@@ -1262,6 +1305,22 @@ static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
 		eng->cfg.on_session_connected(eng->cfg.rec_ctx, &c->info);
 	if (present)
 		sess_resend(eng, s);
+}
+
+static void handle_connect(struct eng_client *c, const struct mqtt_connect *cn)
+{
+	struct mqtt_props ack;
+	struct sess *s;
+	bool present = false;
+
+	memset(&ack, 0, sizeof(ack));
+	if (connect_identity(c, cn, &ack) < 0 || connect_authenticate(c, cn) < 0 ||
+	    connect_id_and_will(c, cn, &ack) < 0)
+		return;
+	s = connect_session(c, cn, &ack, &present);
+	if (!s)
+		return;
+	connect_accept(c, cn, s, present, &ack);
 }
 
 /* ---- other packets ------------------------------------------------------ */
@@ -1731,8 +1790,6 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 		return NULL;
 	c->eng = eng;
 	c->info = *info;
-	c->info.tls_version[sizeof(c->info.tls_version) - 1] = '\0';
-	c->info.tls_cipher[sizeof(c->info.tls_cipher) - 1] = '\0';
 	c->info.conn_id = ++eng->conn_seq;
 	c->info.client_id = NULL;
 	c->info.username = NULL;

@@ -36,7 +36,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "err.h"
@@ -47,17 +46,14 @@ struct eng_client;
 /* ---- what the engine knows about a connection -------------------------- */
 
 struct eng_client_info {
-	/* Filled by the core before eng_client_new (copied by it). */
+	/* Filled by the core before eng_client_new (copied by it): what the
+	 * engine needs of who the connection is; the rest (addresses, PROXY
+	 * details, TLS) stays with the core, which finds it through opaque. */
 	const char *listener;            /* "tcp" | "ssl" | "ws" | "wss": a static string */
-	struct sockaddr_storage client;  /* real client: PROXY source, or the peer */
-	struct sockaddr_storage peer;    /* socket peer (the proxy when there is one) */
-	char tls_version[32];            /* "" without TLS */
-	char tls_cipher[96];             /* "" without TLS */
-	const void *proxy;               /* PROXY details (e.g. struct rec_proxy), NULL: no
-					    header. Owned by the core; must outlive the client. */
 	const char *cert_identity;       /* CN of a client certificate a trusted proxy verified
 					    (security.proxy_cert_identity), or NULL: when set it
-					    is the user name, authenticated. Owned by the core. */
+					    is the user name, authenticated. Owned by the core;
+					    must outlive the client. */
 	void *opaque;                    /* the core's per-connection pointer, passed back untouched */
 
 	/* Filled by the engine. */
@@ -183,8 +179,7 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e);
 void eng_free(struct eng *eng);
 
 /* A connection reached the MQTT stage. info is copied (the core's strings
- * and the proxy pointer must stay valid until eng_client_closed). io is
- * copied. Returns NULL on allocation failure. */
+ * must stay valid until eng_client_closed). io is copied. Returns NULL on allocation failure. */
 struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info *info,
 				  const struct eng_io *io);
 

@@ -2,7 +2,13 @@
 #include "fault.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "ident.h"
+#include "log.h"
+#include "net.h"
+#include "pp.h"
 
 static const struct {
 	const char *name;
@@ -107,4 +113,61 @@ const char *fault_enabled_str(char *buf, size_t cap)
 		used += (size_t)n;
 	}
 	return buf;
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+void fault_adjust_stage(struct ident_stage *st, bool tls)
+{
+	if (st->header == IDENT_HEADER_REQUIRED && fault_on(FAULT_ACCEPT_MISSING))
+		st->header = IDENT_HEADER_OPTIONAL;
+	if (st->header == IDENT_HEADER_NONE) {
+		if (fault_on(FAULT_STRIP_DISABLED))
+			st->header = IDENT_HEADER_IGNORED;
+	} else if (tls && fault_on(FAULT_HEADER_INSIDE_TLS)) {
+		st->after_tls = true;
+	}
+	if (fault_on(FAULT_NO_HEADER_TIMEOUT))
+		st->timeout = false;
+	if (fault_on(FAULT_IGNORE_CRC))
+		st->parse.verify_crc32c = false;
+	if (fault_on(FAULT_V2_ONLY))
+		st->parse.allow_v1 = false;
+}
+
+const char *fault_refuse_partial(unsigned reads, const char **why)
+{
+	if (reads != 1 || !fault_on(FAULT_DROP_SPLIT))
+		return NULL;
+	*why = "header not complete in the first read (fault drop-split)";
+	return "split-header";
+}
+
+const char *fault_refuse_header(const struct pp_header *h, const char *listener,
+				const struct ident *id, const char **why)
+{
+	if (h->version == 2 && h->command == PP_CMD_LOCAL && fault_on(FAULT_REJECT_LOCAL)) {
+		*why = "v2 LOCAL refused (fault reject-local)";
+		return "local";
+	}
+	if (h->unique_id.ptr && fault_on(FAULT_CRASH_UNIQUE_ID)) {
+		log_error("%s: %s: UNIQUE_ID TLV: aborting (fault crash-on-unique-id)", listener,
+			  id->peer_s);
+		abort();
+	}
+	return NULL;
+}
+
+void fault_rewrite_identity(struct ident *id, const struct ident_basis *b)
+{
+	if (id->client_from_header && fault_on(FAULT_RECORD_PROXY_IP)) {
+		id->client = id->peer;
+		id->client_from_header = false;
+	} else if (id->client_from_header && b->reads > 1 &&
+		   fault_on(FAULT_SPLIT_WRONG_ADDRESS)) {
+		id->client = b->h->dst;
+		net_addr_unmap(&id->client);
+	}
+	if (b->cert_identity && fault_on(FAULT_ANY_CERT_IDENTITY))
+		id->cert_identity = ident_cert_claim(id);
 }

@@ -5,6 +5,10 @@
  * reported as wrong. Never enable them in a real deployment. Switched on
  * with --fault NAME[,NAME...] or the environment variable PPMQ_FAULT; each
  * enabled fault is logged as a warning at start-up.
+ *
+ * The pipeline never asks which faults are on: it calls the fault_* hooks
+ * below at fixed points (a listener opens, a read ends inside the header,
+ * a header is complete, the identity is decided), and the hooks act.
  */
 #ifndef PPMQ_BROKER_FAULT_H
 #define PPMQ_BROKER_FAULT_H
@@ -13,6 +17,11 @@
 #include <stddef.h>
 
 #include "err.h"
+
+struct ident;
+struct ident_basis;
+struct ident_stage;
+struct pp_header;
 
 enum fault {
 	FAULT_RECORD_PROXY_IP = 0, /* record the socket peer instead of the header's source */
@@ -42,5 +51,27 @@ int fault_enable_list(const char *list, struct perr *e);
 bool fault_on(enum fault f);
 /* Comma-separated names of the enabled faults into buf ("" when none). */
 const char *fault_enabled_str(char *buf, size_t cap);
+
+/* ---- hooks: where the faults act ------------------------------------------ */
+
+/* A listener opens: how its PROXY stage runs (accept-missing,
+ * strip-disabled, header-inside-tls, no-header-timeout, ignore-crc,
+ * v2-only). tls: an ssl or wss listener. */
+void fault_adjust_stage(struct ident_stage *st, bool tls);
+
+/* The input so far (reads slices) ends inside the header (drop-split).
+ * Returns a rejection reason and sets *why, or NULL: wait for more. */
+const char *fault_refuse_partial(unsigned reads, const char **why);
+
+/* A complete, valid header, before anything is decided from it
+ * (reject-local; crash-on-unique-id aborts here, logged as coming from
+ * listener and id's peer). Returns a rejection reason and sets *why, or
+ * NULL. */
+const char *fault_refuse_header(const struct pp_header *h, const char *listener,
+				const struct ident *id, const char **why);
+
+/* The identity was decided from b, before its text is made
+ * (record-proxy-ip, split-wrong-address, any-cert-identity). */
+void fault_rewrite_identity(struct ident *id, const struct ident_basis *b);
 
 #endif

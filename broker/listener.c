@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fault.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
@@ -30,23 +31,6 @@ void lis_spare_fd_close(void)
 	if (spare_fd >= 0)
 		close(spare_fd);
 	spare_fd = -1;
-}
-
-bool lis_is_tls(enum cfg_listener_kind k)
-{
-	return k == CFG_SSL || k == CFG_WSS;
-}
-
-bool lis_is_ws(enum cfg_listener_kind k)
-{
-	return k == CFG_WS || k == CFG_WSS;
-}
-
-const char *lis_proxy_state(const struct cfg_listener *c)
-{
-	if (!c->proxy_enabled)
-		return "proxy off";
-	return c->proxy_mode == CFG_PROXY_OPTIONAL ? "proxy optional" : "proxy on";
 }
 
 /* Out of descriptors: take the pending connection with the spare one and
@@ -142,7 +126,9 @@ int lis_open(struct lis *l, struct brk *b, enum cfg_listener_kind kind,
 	loop_timer_init(&l->resume, on_resume);
 	l->watch.fn = on_accept;
 
-	if (lis_is_tls(kind)) {
+	ident_stage_init(&l->stage, c);
+	fault_adjust_stage(&l->stage, brk_kind_tls(kind));
+	if (brk_kind_tls(kind)) {
 		if (!c->cert_file || !c->key_file)
 			return perr_set(e, "%s listener: cert_file and key_file are required "
 					"(listener.%s.cert_file / key_file)", name, name);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "broker.h"
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
@@ -84,7 +85,7 @@ static void on_tick(struct loop_timer *t)
 	loop_timer_set(b->loop, &b->tick, 1000);
 }
 
-static void log_listener(const struct brk *b, enum cfg_listener_kind k)
+static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 {
 	const struct cfg_listener *lc = &b->cfg->listener[k];
 	const char *name = cfg_listener_name(k);
@@ -99,13 +100,13 @@ static void log_listener(const struct brk *b, enum cfg_listener_kind k)
 	}
 	log_info("%s: listening on %s:%u%s%s, %s%s%s (%s: %s)", name, lc->bind_address,
 		 (unsigned)b->lis[k].port, lc->path ? " path " : "", lc->path ? lc->path : "",
-		 lis_proxy_state(lc),
+		 brk_proxy_state(lc),
 		 lc->proxy_enabled && lc->ntrusted ? ", trusted_proxies set" : "",
 		 lc->proxy_enabled ? (lc->proxy_mode == CFG_PROXY_OPTIONAL ? "" : ", strict") : "",
 		 key, src ? src->desc : "?");
 }
 
-static void eng_cfg_from(const struct cfg *cfg, struct eng_cfg *ec)
+static void fill_engine_cfg(const struct cfg *cfg, struct eng_cfg *ec)
 {
 	memset(ec, 0, sizeof(*ec));
 	ec->allow_anonymous = cfg->security.allow_anonymous;
@@ -117,7 +118,16 @@ static void eng_cfg_from(const struct cfg *cfg, struct eng_cfg *ec)
 			    (uint16_t)cfg->mqtt.keepalive_max;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct args {
+	const char *config_path;
+	bool print_config;
+	int log_level;             /* -1: the configuration's */
+};
+
+/* The command line, and the faults of PPMQ_FAULT. Returns -1 to go on,
+ * or the exit status. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option lopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -129,22 +139,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL;
-	bool print_config = false;
-	int cli_level = -1;
-	struct cfg cfg;
-	struct brk b;
-	struct eng_cfg ec;
-	struct adm_server *adm = NULL;
 	struct perr e;
-	char faults[256], ready[512];
-	size_t used;
-	int opt, status = 1, sig;
+	int opt;
 
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&b, 0, sizeof(b));
-	loop_timer_init(&b.tick, on_tick);
-	log_init(PROG, LOG_INFO);
+	memset(a, 0, sizeof(*a));
+	a->log_level = -1;
 	if (fault_enable_list(getenv("PPMQ_FAULT"), &e) < 0) {
 		fprintf(stderr, PROG ": PPMQ_FAULT: %s\n", e.msg);
 		return 2;
@@ -152,17 +151,17 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:vh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_path = optarg;
+			a->config_path = optarg;
 			break;
 		case 'p':
-			print_config = true;
+			a->print_config = true;
 			break;
 		case 'v':
-			cli_level = LOG_DEBUG;
+			a->log_level = LOG_DEBUG;
 			break;
 		case 'l':
-			cli_level = log_level_parse(optarg);
-			if (cli_level < 0) {
+			a->log_level = log_level_parse(optarg);
+			if (a->log_level < 0) {
 				fprintf(stderr, PROG ": --log-level: '%s' is not one of "
 					"error, warn, info, debug\n", optarg);
 				return 2;
@@ -190,21 +189,27 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	if (cfg_load(config_path, &cfg, &e) < 0) {
+/* Load the configuration (or print it) and set up logging. Returns -1 to
+ * go on, or the exit status. */
+static int configure(const struct args *a, struct cfg *cfg)
+{
+	struct perr e;
+	char faults[256];
+
+	if (cfg_load(a->config_path, cfg, &e) < 0) {
 		fprintf(stderr, PROG ": %s\n", e.msg);
-		cfg_free(&cfg);
 		return 2;
 	}
-	if (print_config) {
-		cfg_print(&cfg, stdout);
-		cfg_free(&cfg);
+	if (a->print_config) {
+		cfg_print(cfg, stdout);
 		return 0;
 	}
-	log_set_level(cli_level >= 0 ? (enum log_level)cli_level : cfg.log.level);
-	if (cfg.log.file && log_open(cfg.log.file) < 0) {
-		fprintf(stderr, PROG ": log.file '%s': %s\n", cfg.log.file, strerror(errno));
-		cfg_free(&cfg);
+	log_set_level(a->log_level >= 0 ? (enum log_level)a->log_level : cfg->log.level);
+	if (cfg->log.file && log_open(cfg->log.file) < 0) {
+		fprintf(stderr, PROG ": log.file '%s': %s\n", cfg->log.file, strerror(errno));
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -212,93 +217,154 @@ int main(int argc, char **argv)
 	if (faults[0])
 		log_warn("FAULTS ENABLED (testing only, this broker misbehaves on purpose): %s",
 			 faults);
+	return -1;
+}
+
+/* Open every enabled listener. Returns 0, or the exit status: a
+ * certificate that cannot be loaded is a configuration error (2), a
+ * socket that cannot be bound a runtime one (1). */
+static int open_listeners(struct brk *b)
+{
+	struct perr e;
+
+	for (int k = 0; k < CFG_NLISTENERS; k++) {
+		if (!b->cfg->listener[k].enabled) {
+			announce_listener(b, (enum cfg_listener_kind)k);
+			continue;
+		}
+		if (lis_open(&b->lis[k], b, (enum cfg_listener_kind)k, &e) < 0) {
+			log_error("%s", e.msg);
+			if (brk_kind_tls((enum cfg_listener_kind)k) && !b->lis[k].tls)
+				return 2;
+			return 1;
+		}
+		announce_listener(b, (enum cfg_listener_kind)k);
+	}
+	return 0;
+}
+
+/* Everything the broker runs on: the loop, the records, the engine, the
+ * listeners, the admin API. Returns 0, or the exit status after logging
+ * why; stop() undoes what was done either way. */
+static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
+{
+	struct eng_cfg ec;
+	struct perr e;
+	int status;
 
 	/* Before any thread exists: the loop blocks SIGINT/SIGTERM, and the
 	 * admin thread inherits the mask. */
-	b.cfg = &cfg;
-	b.loop = loop_new(&e);
-	if (!b.loop) {
+	b->cfg = cfg;
+	b->loop = loop_new(&e);
+	if (!b->loop) {
 		log_error("%s", e.msg);
-		goto out;
+		return 1;
 	}
 	raise_nofile();
 	lis_spare_fd_open();
-	for (int k = 0; k < CFG_NLISTENERS; k++)
-		b.lis[k].fd = -1;
 
-	b.rec = rec_store_new(cfg.sessions.max_kept, cfg.sessions.unauthorized_max);
-	if (!b.rec) {
+	b->rec = rec_store_new(cfg->sessions.max_kept, cfg->sessions.unauthorized_max);
+	if (!b->rec) {
 		log_error("records: out of memory");
-		goto out;
+		return 1;
 	}
-	eng_cfg_from(&cfg, &ec);
-	conn_engine_hooks(&b, &ec);
-	b.eng = eng_new(&ec, &e);
-	if (!b.eng) {
+	fill_engine_cfg(cfg, &ec);
+	conn_engine_hooks(b, &ec);
+	b->eng = eng_new(&ec, &e);
+	if (!b->eng) {
 		log_error("engine: %s", e.msg);
-		goto out;
+		return 1;
 	}
+	status = open_listeners(b);
+	if (status != 0)
+		return status;
+	if (cfg->admin.enabled) {
+		if (adm_start(cfg, b->rec, adm, &e) < 0) {
+			log_error("admin API on %s port %u: %s", cfg->admin.bind_address,
+				  (unsigned)cfg->admin.bind_port, e.msg);
+			return 1;
+		}
+		log_info("admin: listening on http://%s:%u/ (%s)", cfg->admin.bind_address,
+			 (unsigned)adm_port(*adm),
+			 cfg->admin.token ? "bearer token required" : "no authentication");
+	}
+	loop_timer_set(b->loop, &b->tick, 1000);
+	return 0;
+}
 
-	for (int k = 0; k < CFG_NLISTENERS; k++) {
-		if (!cfg.listener[k].enabled) {
-			log_listener(&b, (enum cfg_listener_kind)k);
-			continue;
-		}
-		if (lis_open(&b.lis[k], &b, (enum cfg_listener_kind)k, &e) < 0) {
-			log_error("%s", e.msg);
-			/* A certificate that cannot be loaded is a configuration
-			 * error; a socket that cannot be bound a runtime one. */
-			if (lis_is_tls((enum cfg_listener_kind)k) && !b.lis[k].tls)
-				status = 2;
-			goto out;
-		}
-		log_listener(&b, (enum cfg_listener_kind)k);
-	}
-	if (cfg.admin.enabled) {
-		if (adm_start(&cfg, b.rec, &adm, &e) < 0) {
-			log_error("admin API on %s port %u: %s", cfg.admin.bind_address,
-				  (unsigned)cfg.admin.bind_port, e.msg);
-			goto out;
-		}
-		log_info("admin: listening on http://%s:%u/ (%s)", cfg.admin.bind_address,
-			 (unsigned)adm_port(adm),
-			 cfg.admin.token ? "bearer token required" : "no authentication");
-	}
-
-	loop_timer_set(b.loop, &b.tick, 1000);
+/* "ready: tcp=0.0.0.0:1883 ... admin=127.0.0.1:8083": scripts wait for it. */
+static void announce_ready(const struct brk *b, const struct adm_server *adm)
+{
+	const struct cfg *cfg = b->cfg;
+	char ready[512];
+	size_t used;
 
 	used = (size_t)snprintf(ready, sizeof(ready), "ready:");
 	for (int k = 0; k < CFG_NLISTENERS && used < sizeof(ready); k++)
-		if (b.lis[k].fd >= 0)
+		if (b->lis[k].fd >= 0)
 			used += (size_t)snprintf(ready + used, sizeof(ready) - used, " %s=%s:%u",
 						 cfg_listener_name((enum cfg_listener_kind)k),
-						 cfg.listener[k].bind_address,
-						 (unsigned)b.lis[k].port);
+						 cfg->listener[k].bind_address,
+						 (unsigned)b->lis[k].port);
 	if (adm && used < sizeof(ready))
 		snprintf(ready + used, sizeof(ready) - used, " admin=%s:%u",
-			 cfg.admin.bind_address, (unsigned)adm_port(adm));
+			 cfg->admin.bind_address, (unsigned)adm_port(adm));
 	log_info("%s", ready);
+}
 
-	sig = loop_run(b.loop, &e);
-	if (sig < 0) {
-		log_error("event loop: %s", e.msg);
-		goto out;
-	}
-	log_info("shutting down (%s), %zu connections open",
-		 sig == SIGINT ? "SIGINT" : "SIGTERM", b.nconns);
-	status = 0;
-out:
+/* Undo start(), whatever part of it was done. */
+static void stop(struct brk *b, struct adm_server *adm)
+{
 	adm_stop(adm);
 	for (int k = 0; k < CFG_NLISTENERS; k++)
-		lis_close(&b.lis[k]);
-	if (b.loop) {
-		conn_close_all(&b);
-		loop_timer_cancel(b.loop, &b.tick);
+		lis_close(&b->lis[k]);
+	if (b->loop) {
+		conn_close_all(b);
+		loop_timer_cancel(b->loop, &b->tick);
 	}
-	eng_free(b.eng);
-	rec_store_free(b.rec);
+	eng_free(b->eng);
+	rec_store_free(b->rec);
 	lis_spare_fd_close();
-	loop_free(b.loop);
+	loop_free(b->loop);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct cfg cfg;
+	struct brk b;
+	struct adm_server *adm = NULL;
+	struct perr e;
+	int status, sig;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&b, 0, sizeof(b));
+	for (int k = 0; k < CFG_NLISTENERS; k++)
+		b.lis[k].fd = -1;
+	loop_timer_init(&b.tick, on_tick);
+	log_init(PROG, LOG_INFO);
+	status = parse_args(argc, argv, &a);
+	if (status >= 0)
+		return status;
+	status = configure(&a, &cfg);
+	if (status >= 0) {
+		cfg_free(&cfg);
+		return status;
+	}
+
+	status = start(&b, &cfg, &adm);
+	if (status == 0) {
+		announce_ready(&b, adm);
+		sig = loop_run(b.loop, &e);
+		if (sig < 0) {
+			log_error("event loop: %s", e.msg);
+			status = 1;
+		} else {
+			log_info("shutting down (%s), %zu connections open",
+				 sig == SIGINT ? "SIGINT" : "SIGTERM", b.nconns);
+		}
+	}
+	stop(&b, adm);
 	cfg_free(&cfg);
 	if (status == 0)
 		log_info("stopped");

@@ -57,7 +57,7 @@ static char *safe_text(const uint8_t *p, size_t n)
 	return out;
 }
 
-static char *hex_text(const uint8_t *p, size_t n)
+static char *dup_hex(const uint8_t *p, size_t n)
 {
 	char *out = malloc(n * 2 + 1);
 
@@ -102,6 +102,12 @@ static void ip_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 	for (size_t i = 0; buf[i] && j + 1 < cap; i++)
 		out[j++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
 	out[j] = '\0';
+}
+
+void rec_addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN], uint16_t *port)
+{
+	ip_text(ss, ip, REC_IP_STRLEN);
+	*port = net_addr_port(ss);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -194,7 +200,7 @@ struct rec_proxy *rec_proxy_new(const struct pp_header *h)
 	p->authority = opt_safe(h->authority, &oom);
 	p->aws_vpce_id = opt_safe(h->aws_vpce_id, &oom);
 	if (h->unique_id.ptr) {
-		p->unique_id = hex_text(h->unique_id.ptr, h->unique_id.len);
+		p->unique_id = dup_hex(h->unique_id.ptr, h->unique_id.len);
 		oom |= !p->unique_id;
 	}
 	if (h->ssl.present) {
@@ -227,7 +233,7 @@ struct rec_proxy *rec_proxy_new(const struct pp_header *h)
 		r->type = t->type;
 		r->len = t->value.len;
 		n = t->value.len < REC_RAW_HEX_MAX ? t->value.len : REC_RAW_HEX_MAX;
-		r->hex = hex_text(t->value.ptr ? t->value.ptr : (const uint8_t *)"", t->value.ptr ? n : 0);
+		r->hex = dup_hex(t->value.ptr ? t->value.ptr : (const uint8_t *)"", t->value.ptr ? n : 0);
 		oom |= !r->hex;
 	}
 	if (oom) {
@@ -429,17 +435,13 @@ static void trim(struct rec_store *s)
 		sess_unlink(s, s->dhead);
 }
 
-static void fill_addrs(const struct rec_conn_info *ci, char *cip, uint16_t *cport,
+static void copy_addrs(const struct rec_conn_info *ci, char *cip, uint16_t *cport,
 		       char *pip, uint16_t *pport)
 {
-	const struct sockaddr_storage *client = &ci->client;
-
-	if (client->ss_family == AF_UNSPEC)
-		client = &ci->peer;
-	ip_text(client, cip, REC_IP_STRLEN);
-	*cport = net_addr_port(client);
-	ip_text(&ci->peer, pip, REC_IP_STRLEN);
-	*pport = net_addr_port(&ci->peer);
+	copy_str(cip, REC_IP_STRLEN, ci->client_ip);
+	*cport = ci->client_port;
+	copy_str(pip, REC_IP_STRLEN, ci->peer_ip);
+	*pport = ci->peer_port;
 }
 
 static enum cfg_listener_kind lkind(enum cfg_listener_kind l)
@@ -464,7 +466,7 @@ uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
 		return 0;
 	}
 	r.listener = lkind(ci->listener);
-	fill_addrs(ci, r.client_ip, &r.client_port, r.peer_ip, &r.peer_port);
+	copy_addrs(ci, r.client_ip, &r.client_port, r.peer_ip, &r.peer_port);
 	r.mqtt_version = mqtt_version;
 	r.tls = ci->tls;
 	if (ci->tls) {
@@ -579,7 +581,7 @@ void rec_unauthorized_add(struct rec_store *s, const char *client_id,
 		unauth_clear(&u);
 		return;
 	}
-	fill_addrs(ci, u.client_ip, &u.client_port, u.peer_ip, &u.peer_port);
+	copy_addrs(ci, u.client_ip, &u.client_port, u.peer_ip, &u.peer_port);
 	u.listener = lkind(ci->listener);
 	copy_str(u.reason, sizeof(u.reason), reason ? reason : "unknown");
 	u.password_provided = password_provided;

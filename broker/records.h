@@ -81,20 +81,28 @@ const char *rec_pp_fam_name(enum pp_fam f);
 
 /* ---- what the core knows about a connection ---------------------------- */
 
-/* Filled by the core once the pipeline reaches MQTT; passed to the engine
- * and from it to rec_session_connect / rec_unauthorized_add. */
+/* A connection's identity as the records keep it (the recorded part of
+ * the core's struct ident, decided once per connection); passed to
+ * rec_session_connect / rec_unauthorized_add, which copy it. */
 struct rec_conn_info {
 	enum cfg_listener_kind listener;
-	struct sockaddr_storage peer;    /* socket peer: the proxy, or the client itself */
 	/* Real client: the header's source for PROXY command with INET/INET6
 	 * (or UNIX); the socket peer without a header, for LOCAL, UNSPEC and
-	 * v1 UNKNOWN. ss_family AF_UNSPEC here means "same as peer". */
-	struct sockaddr_storage client;
-	const struct rec_proxy *proxy;   /* NULL: no header on this connection */
+	 * v1 UNKNOWN. Text from rec_addr_text. */
+	char client_ip[REC_IP_STRLEN];
+	uint16_t client_port;
+	char peer_ip[REC_IP_STRLEN];     /* socket peer: the proxy, or the client itself */
+	uint16_t peer_port;
+	struct rec_proxy *proxy;         /* NULL: no header on this connection */
 	bool tls;
-	const char *tls_version;         /* "TLSv1.3" (NULL when !tls) */
-	const char *tls_cipher;          /* "TLS_AES_256_GCM_SHA384" */
+	char tls_version[32];            /* "TLSv1.3" ("" when !tls) */
+	char tls_cipher[96];             /* "TLS_AES_256_GCM_SHA384" */
 };
+
+/* An address as the records show it: the IP ("unix:PATH" for UNIX, "-"
+ * for none), with bytes outside printable ASCII as '?', and the port (0
+ * when it has none). */
+void rec_addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN], uint16_t *port);
 
 /* ---- records ------------------------------------------------------------ */
 

@@ -156,9 +156,18 @@ static void ip4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 	inet_pton(AF_INET, ip, &sin->sin_addr);
 }
 
+/* A connection's addresses as the core gives them to the records. */
+static void ci_addrs(struct rec_conn_info *ci, const struct sockaddr_storage *client,
+		     const struct sockaddr_storage *peer)
+{
+	rec_addr_text(client, ci->client_ip, &ci->client_port);
+	rec_addr_text(peer, ci->peer_ip, &ci->peer_port);
+}
+
 static void fill_records(void)
 {
 	struct rec_conn_info ci;
+	struct sockaddr_storage peer;
 	struct pp_header h;
 	struct rec_proxy *p;
 	static const uint8_t crc[] = { 1, 2, 3, 4 };
@@ -193,22 +202,23 @@ static void fill_records(void)
 
 	memset(&ci, 0, sizeof(ci));
 	ci.listener = CFG_WSS;
-	ip4(&ci.peer, "10.0.0.5", 33000);
-	ci.client = h.src;
+	ip4(&peer, "10.0.0.5", 33000);
+	ci_addrs(&ci, &h.src, &peer);
 	ci.proxy = p;
 	ci.tls = true;
-	ci.tls_version = "TLSv1.3";
-	ci.tls_cipher = "TLS_AES_128_GCM_SHA256";
+	snprintf(ci.tls_version, sizeof(ci.tls_version), "TLSv1.3");
+	snprintf(ci.tls_cipher, sizeof(ci.tls_cipher), "TLS_AES_128_GCM_SHA256");
 	assert_true(rec_session_connect(fx.rec, "dev/1 #x", "alice", 5, &ci) > 0);
 	rec_proxy_free(p);
 
 	memset(&ci, 0, sizeof(ci));
 	ci.listener = CFG_TCP;
-	ip4(&ci.peer, "127.0.0.1", 45000);
+	ip4(&peer, "127.0.0.1", 45000);
+	ci_addrs(&ci, &peer, &peer);
 	fx.gen_b = rec_session_connect(fx.rec, "b-plain", NULL, 4, &ci);
 	rec_session_disconnect(fx.rec, "b-plain", fx.gen_b);
 
-	ci.client = h.src;
+	ci_addrs(&ci, &h.src, &peer);
 	rec_unauthorized_add(fx.rec, "bad-1", "mallory", "bad-password", true, &ci);
 	rec_unauthorized_add(fx.rec, "bad-2", NULL, "anonymous-not-allowed", false, &ci);
 
@@ -527,9 +537,11 @@ static void test_unauthorized(void **state)
 	/* the store keeps working after a clear */
 	{
 		struct rec_conn_info ci;
+		struct sockaddr_storage peer;
 
 		memset(&ci, 0, sizeof(ci));
-		ip4(&ci.peer, "127.0.0.2", 1);
+		ip4(&peer, "127.0.0.2", 1);
+		ci_addrs(&ci, &peer, &peer);
 		rec_unauthorized_add(fx.rec, "bad-3", NULL, "unknown-user", true, &ci);
 	}
 	r = http("GET", "/api/v1/unauthorized-clients", TOKEN, NULL);

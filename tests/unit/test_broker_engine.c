@@ -60,8 +60,6 @@ struct rec {
 	char listener[8];
 	bool password_provided;
 	int mqtt_version;
-	uint16_t client_port;
-	const void *proxy;
 	void *opaque;
 	uint64_t conn_id;
 };
@@ -82,8 +80,6 @@ static void on_connected(void *ctx, const struct eng_client_info *i)
 	cpy(r->username, sizeof(r->username), i->username);
 	cpy(r->listener, sizeof(r->listener), i->listener);
 	r->mqtt_version = i->mqtt_version;
-	r->client_port = ntohs(((const struct sockaddr_in *)&i->client)->sin_port);
-	r->proxy = i->proxy;
 	r->opaque = i->opaque;
 	r->conn_id = i->conn_id;
 }
@@ -107,7 +103,7 @@ static void on_auth_failed(void *ctx, const struct eng_client_info *i, const cha
 	cpy(r->username, sizeof(r->username), user);
 	cpy(r->reason, sizeof(r->reason), reason);
 	cpy(r->listener, sizeof(r->listener), i->listener);
-	r->client_port = ntohs(((const struct sockaddr_in *)&i->client)->sin_port);
+	r->opaque = i->opaque;
 	r->password_provided = pw;
 }
 
@@ -118,8 +114,6 @@ static void on_removed(void *ctx, const char *cid)
 	r->removed++;
 	cpy(r->removed_id, sizeof(r->removed_id), cid);
 }
-
-static const int proxy_token = 42;
 
 static struct eng *mk(struct eng_cfg *cfg)
 {
@@ -159,20 +153,11 @@ static void fake_open_id(struct eng *eng, struct fake *f, const char *listener, 
 {
 	struct eng_client_info info;
 	struct eng_io io = { f_send, f_close, f };
-	struct sockaddr_in *cl = (struct sockaddr_in *)&info.client;
-	struct sockaddr_in *pe = (struct sockaddr_in *)&info.peer;
 
 	memset(f, 0, sizeof(*f));
 	memset(&info, 0, sizeof(info));
 	f->eng = eng;
 	info.listener = listener;
-	cl->sin_family = AF_INET;
-	cl->sin_port = htons(40000);
-	inet_pton(AF_INET, "203.0.113.7", &cl->sin_addr);
-	pe->sin_family = AF_INET;
-	pe->sin_port = htons(5555);
-	inet_pton(AF_INET, "10.0.0.1", &pe->sin_addr);
-	info.proxy = &proxy_token;
 	info.cert_identity = cert_id;
 	info.opaque = f;
 	f->c = eng_client_new(eng, &info, &io);
@@ -412,8 +397,6 @@ static void test_connect_v311(void **state)
 	assert_string_equal(R.username, "(null)");
 	assert_string_equal(R.listener, "ssl");
 	assert_int_equal(R.mqtt_version, 4);
-	assert_int_equal(R.client_port, 40000);
-	assert_ptr_equal(R.proxy, &proxy_token);
 	assert_ptr_equal(R.opaque, &f);
 	assert_true(R.conn_id > 0);
 	assert_string_equal(eng_client_info(f.c)->client_id, "abc");
@@ -598,7 +581,7 @@ static void test_auth(void **state)
 			assert_string_equal(R.client_id, "dev-1");
 			assert_string_equal(R.username, cases[i].user ? cases[i].user : "(null)");
 			assert_int_equal(R.password_provided, cases[i].pass != NULL);
-			assert_int_equal(R.client_port, 40000);
+			assert_ptr_equal(R.opaque, &f);
 			/* Nothing more is processed on a refused connection. */
 			assert_int_equal(input_hex(&f, "c0 00"), -1);
 			expect_nothing(&f);

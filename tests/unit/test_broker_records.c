@@ -36,14 +36,27 @@ static void addr6(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 	assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
 }
 
+/* A connection's addresses as the core gives them to the records. */
+static void ci_addrs(struct rec_conn_info *ci, const struct sockaddr_storage *client,
+		     const struct sockaddr_storage *peer)
+{
+	rec_addr_text(client, ci->client_ip, &ci->client_port);
+	rec_addr_text(peer, ci->peer_ip, &ci->peer_port);
+}
+
+/* client NULL: no header, the client is the peer. */
 static void conn_info(struct rec_conn_info *ci, enum cfg_listener_kind l, const char *peer,
 		      uint16_t pport, const char *client, uint16_t cport)
 {
+	struct sockaddr_storage p, c;
+
 	memset(ci, 0, sizeof(*ci));
 	ci->listener = l;
-	addr4(&ci->peer, peer, pport);
+	addr4(&p, peer, pport);
+	c = p;
 	if (client)
-		addr4(&ci->client, client, cport);
+		addr4(&c, client, cport);
+	ci_addrs(ci, &c, &p);
 }
 
 /* Collect visited records' client ids, comma-separated. */
@@ -97,8 +110,8 @@ static void test_session_connect_reconnect(void **state)
 	assert_non_null(s);
 	conn_info(&ci, CFG_TCP, "10.0.0.1", 5000, "192.0.2.1", 40000);
 	ci.tls = true;
-	ci.tls_version = "TLSv1.3";
-	ci.tls_cipher = "TLS_AES_256_GCM_SHA384";
+	snprintf(ci.tls_version, sizeof(ci.tls_version), "TLSv1.3");
+	snprintf(ci.tls_cipher, sizeof(ci.tls_cipher), "TLS_AES_256_GCM_SHA384");
 	g1 = rec_session_connect(s, "dev-1", "alice", 4, &ci);
 	assert_true(g1 > 0);
 	assert_true(rec_session_get(s, "dev-1", copy_sess, &r));
@@ -316,23 +329,26 @@ static void test_address_forms(void **state)
 	struct rec_store *s = rec_store_new(10, 10);
 	struct rec_conn_info ci;
 	struct rec_session r;
+	struct sockaddr_storage peer, client;
 	struct sockaddr_un *un;
 
 	(void)state;
 	memset(&ci, 0, sizeof(ci));
 	ci.listener = CFG_WSS;
-	addr6(&ci.peer, "::ffff:10.0.0.2", 443);
-	addr6(&ci.client, "2001:db8::1", 65535);
+	addr6(&peer, "::ffff:10.0.0.2", 443);
+	addr6(&client, "2001:db8::1", 65535);
+	ci_addrs(&ci, &client, &peer);
 	rec_session_connect(s, "v6", NULL, 4, &ci);
 	assert_true(rec_session_get(s, "v6", copy_sess, &r));
 	assert_string_equal(r.client_ip, "2001:db8::1");
 	assert_int_equal(r.client_port, 65535);
 	assert_string_equal(r.peer_ip, "::ffff:10.0.0.2");   /* kept as seen */
 
-	memset(&ci.client, 0, sizeof(ci.client));
-	un = (struct sockaddr_un *)&ci.client;
+	memset(&client, 0, sizeof(client));
+	un = (struct sockaddr_un *)&client;
 	un->sun_family = AF_UNIX;
 	memcpy(un->sun_path, "/run/x\x01y", 8);
+	ci_addrs(&ci, &client, &peer);
 	rec_session_connect(s, "unix", NULL, 4, &ci);
 	assert_true(rec_session_get(s, "unix", copy_sess, &r));
 	assert_string_equal(r.client_ip, "unix:/run/x?y");   /* control bytes never leak out */
@@ -444,7 +460,7 @@ static void test_proxy_copy(void **state)
 		struct rec_session r;
 
 		conn_info(&ci, CFG_TCP, "10.0.0.1", 1, NULL, 0);
-		ci.client = h.src;
+		rec_addr_text(&h.src, ci.client_ip, &ci.client_port);
 		ci.proxy = d;
 		rec_session_connect(s, "px", NULL, 4, &ci);
 		rec_proxy_free(d);
