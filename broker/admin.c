@@ -549,9 +549,7 @@ int adm_start(const struct cfg *cfg, struct rec_store *rec, struct adm_server **
 	a->fd = net_listen(cfg->admin.bind_address, cfg->admin.bind_port, 64, e);
 	if (a->fd < 0) {
 		free(a);
-		return perr_wrap(e, "admin API on %s:%u",
-				 cfg->admin.bind_address ? cfg->admin.bind_address : "127.0.0.1",
-				 cfg->admin.bind_port);
+		return perr_wrap(e, "admin API"); /* the message names the address */
 	}
 	a->port = net_local_port(a->fd);
 	a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a,

@@ -280,8 +280,7 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 		return status;
 	if (cfg->admin.enabled) {
 		if (adm_start(cfg, b->rec, adm, &e) < 0) {
-			log_error("admin API on %s port %u: %s", cfg->admin.bind_address,
-				  (unsigned)cfg->admin.bind_port, e.msg);
+			log_error("%s", e.msg);
 			return 1;
 		}
 		log_info("admin: listening on http://%s:%u/ (%s)", cfg->admin.bind_address,
