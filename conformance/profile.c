@@ -452,22 +452,13 @@ static int parse_configs(struct pl *l, yaml_node_t *n)
 	return 0;
 }
 
-static int load_doc(struct pl *l)
+/* name, description, host, the binds, timeouts, what the broker declares. */
+static int load_scalars(struct pl *l, yaml_node_t *root)
 {
-	static const char *const keys[] = {
-		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
-		"header_timeout_ms", "mqtt", "crc32c", "identity", "listeners", "credentials", "observers",
-		"launch", "configurations", NULL };
 	struct profile *p = l->p;
-	yaml_node_t *root = yx_root(l->d), *v;
+	yaml_node_t *v;
 	long num;
-	size_t i;
 
-	if (yx_check_keys(l->d, root, keys, "profile", l->e) < 0)
-		return -1;
-	if (free_ports(l, root) < 0)
-		return -1;
-	l->d->expand_env = true;
 	if (!yx_get(l->d, root, "name"))
 		return yx_err(l->d, root, l->e, "profile: missing 'name'");
 	if (!yx_get(l->d, root, "host"))
@@ -501,77 +492,120 @@ static int load_doc(struct pl *l)
 	}
 	if ((v = yx_get(l->d, root, "crc32c")) && pbool(l, v, "crc32c", &p->crc32c) < 0)
 		return -1;
-	if ((v = yx_get(l->d, root, "identity"))) {
-		static const char *const ikeys[] = { "from", NULL };
-		char *from = NULL;
-
-		if (yx_check_keys(l->d, v, ikeys, "identity", l->e) < 0 ||
-		    opt_str(l, v, "from", "identity.from", &from) < 0)
-			return -1;
-		if (!from || strcmp(from, "ssl_cn"))
-			return yx_err(l->d, v, l->e, "identity.from: '%s' is not ssl_cn (the one identity the catalog checks)",
-				      from ? from : "");
-		p->identity_ssl_cn = true;
-	}
 	if ((v = yx_get(l->d, root, "mqtt"))) {
 		if (pint(l, v, "mqtt", 4, 5, &num) < 0)
 			return -1;
 		p->mqtt = (int)num;
 	}
+	return 0;
+}
+
+static int load_identity(struct pl *l, yaml_node_t *v)
+{
+	static const char *const ikeys[] = { "from", NULL };
+	char *from = NULL;
+
+	if (yx_check_keys(l->d, v, ikeys, "identity", l->e) < 0 ||
+	    opt_str(l, v, "from", "identity.from", &from) < 0)
+		return -1;
+	if (!from || strcmp(from, "ssl_cn"))
+		return yx_err(l->d, v, l->e, "identity.from: '%s' is not ssl_cn (the one identity the catalog checks)",
+			      from ? from : "");
+	l->p->identity_ssl_cn = true;
+	return 0;
+}
+
+static int load_listeners(struct pl *l, yaml_node_t *root)
+{
+	static const char *const lkeys[] = { "tcp", "ssl", "ws", "wss", NULL };
+	yaml_node_t *v = yx_get(l->d, root, "listeners");
+	bool any = false;
+	size_t i;
+
 	for (i = 0; i < SC_NLISTENERS; i++)
-		p->l[i].mode = SC_MODE_ABSENT;
-	if (!(v = yx_get(l->d, root, "listeners")))
+		l->p->l[i].mode = SC_MODE_ABSENT;
+	if (!v)
 		return yx_err(l->d, root, l->e, "profile: missing 'listeners'");
-	{
-		static const char *const lkeys[] = { "tcp", "ssl", "ws", "wss", NULL };
-		bool any = false;
+	if (yx_check_keys(l->d, v, lkeys, "listeners", l->e) < 0)
+		return -1;
+	for (i = 0; i < SC_NLISTENERS; i++) {
+		yaml_node_t *ln = yx_get(l->d, v, sc_listener_name((enum sc_listener)i));
 
-		if (yx_check_keys(l->d, v, lkeys, "listeners", l->e) < 0)
+		if (ln && parse_listener(l, ln, (enum sc_listener)i) < 0)
 			return -1;
-		for (i = 0; i < SC_NLISTENERS; i++) {
-			yaml_node_t *ln = yx_get(l->d, v, sc_listener_name((enum sc_listener)i));
-
-			if (ln && parse_listener(l, ln, (enum sc_listener)i) < 0)
-				return -1;
-			any = any || p->l[i].present;
-		}
-		if (!any)
-			return yx_err(l->d, v, l->e, "listeners: no listener present");
+		any = any || l->p->l[i].present;
 	}
+	if (!any)
+		return yx_err(l->d, v, l->e, "listeners: no listener present");
+	return 0;
+}
+
+static int load_credentials(struct pl *l, yaml_node_t *v)
+{
+	static const char *const ckeys[] = { "valid", "invalid", "anonymous", NULL };
+	struct profile *p = l->p;
+	yaml_node_t *c;
+
+	if (yx_check_keys(l->d, v, ckeys, "credentials", l->e) < 0)
+		return -1;
+	if ((c = yx_get(l->d, v, "valid")) && parse_cred(l, c, "credentials.valid", &p->valid) < 0)
+		return -1;
+	if ((c = yx_get(l->d, v, "invalid")) && parse_cred(l, c, "credentials.invalid", &p->invalid) < 0)
+		return -1;
+	if ((c = yx_get(l->d, v, "anonymous")) && pbool(l, c, "credentials.anonymous", &p->anonymous) < 0)
+		return -1;
+	return 0;
+}
+
+static int load_observers(struct pl *l, yaml_node_t *v)
+{
+	static const char *const okeys[] = { "sessions", "unauthorized", "rejections", NULL };
+	struct profile *p = l->p;
+	yaml_node_t *o;
+
+	if (yx_check_keys(l->d, v, okeys, "observers", l->e) < 0)
+		return -1;
+	if ((o = yx_get(l->d, v, "sessions")) && parse_observer(l, o, "sessions", &p->sessions) < 0)
+		return -1;
+	if ((o = yx_get(l->d, v, "unauthorized")) &&
+	    parse_observer(l, o, "unauthorized", &p->unauthorized) < 0)
+		return -1;
+	if ((o = yx_get(l->d, v, "rejections"))) {
+		if (parse_observer(l, o, "rejections", &p->rejections) < 0)
+			return -1;
+		if (p->rejections.type != PF_OBS_LOG)
+			return yx_err(l->d, o, l->e, "observers.rejections: only a log observer can say why a connection was refused");
+		if (!yx_get(l->d, o, "retry_ms"))
+			p->rejections.retry_ms = 200;
+	}
+	return 0;
+}
+
+static int load_doc(struct pl *l)
+{
+	static const char *const keys[] = {
+		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
+		"header_timeout_ms", "mqtt", "crc32c", "identity", "listeners", "credentials", "observers",
+		"launch", "configurations", NULL };
+	struct profile *p = l->p;
+	yaml_node_t *root = yx_root(l->d), *v;
+
+	if (yx_check_keys(l->d, root, keys, "profile", l->e) < 0)
+		return -1;
+	if (free_ports(l, root) < 0)
+		return -1;
+	l->d->expand_env = true;
+	if (load_scalars(l, root) < 0)
+		return -1;
+	if ((v = yx_get(l->d, root, "identity")) && load_identity(l, v) < 0)
+		return -1;
+	if (load_listeners(l, root) < 0)
+		return -1;
 	p->anonymous = true;
-	if ((v = yx_get(l->d, root, "credentials"))) {
-		static const char *const ckeys[] = { "valid", "invalid", "anonymous", NULL };
-		yaml_node_t *c;
-
-		if (yx_check_keys(l->d, v, ckeys, "credentials", l->e) < 0)
-			return -1;
-		if ((c = yx_get(l->d, v, "valid")) && parse_cred(l, c, "credentials.valid", &p->valid) < 0)
-			return -1;
-		if ((c = yx_get(l->d, v, "invalid")) && parse_cred(l, c, "credentials.invalid", &p->invalid) < 0)
-			return -1;
-		if ((c = yx_get(l->d, v, "anonymous")) && pbool(l, c, "credentials.anonymous", &p->anonymous) < 0)
-			return -1;
-	}
-	if ((v = yx_get(l->d, root, "observers"))) {
-		static const char *const okeys[] = { "sessions", "unauthorized", "rejections", NULL };
-		yaml_node_t *o;
-
-		if (yx_check_keys(l->d, v, okeys, "observers", l->e) < 0)
-			return -1;
-		if ((o = yx_get(l->d, v, "sessions")) && parse_observer(l, o, "sessions", &p->sessions) < 0)
-			return -1;
-		if ((o = yx_get(l->d, v, "unauthorized")) &&
-		    parse_observer(l, o, "unauthorized", &p->unauthorized) < 0)
-			return -1;
-		if ((o = yx_get(l->d, v, "rejections"))) {
-			if (parse_observer(l, o, "rejections", &p->rejections) < 0)
-				return -1;
-			if (p->rejections.type != PF_OBS_LOG)
-				return yx_err(l->d, o, l->e, "observers.rejections: only a log observer can say why a connection was refused");
-			if (!yx_get(l->d, o, "retry_ms"))
-				p->rejections.retry_ms = 200;
-		}
-	}
+	if ((v = yx_get(l->d, root, "credentials")) && load_credentials(l, v) < 0)
+		return -1;
+	if ((v = yx_get(l->d, root, "observers")) && load_observers(l, v) < 0)
+		return -1;
 	if ((v = yx_get(l->d, root, "launch")) && parse_launch(l, v) < 0)
 		return -1;
 	if ((v = yx_get(l->d, root, "configurations"))) {

@@ -171,6 +171,102 @@ static int req_fail(struct ws_request *req, int status, const char *fmt, ...)
 	return -1;
 }
 
+/* What the header fields of an upgrade request said, as they are read. */
+struct req_seen {
+	bool upgrade, conn, key, host, version, version_ok, offered;
+	char version_text[16];
+};
+
+/* GET SP target SP HTTP/1.1: 0, or -1 with req->status and reason. */
+static int parse_request_line(const uint8_t *line, size_t n, struct ws_request *req)
+{
+	const uint8_t *sp1 = memchr(line, ' ', n);
+	const uint8_t *t = sp1 + 1;
+	const uint8_t *sp2 = memchr(t, ' ', n - (size_t)(t - line));
+
+	if (!sp2 || sp2 == t)
+		return req_fail(req, 400, "malformed request line");
+	struct span target = { t, (size_t)(sp2 - t) };
+	struct span ver = { sp2 + 1, n - (size_t)(sp2 + 1 - line) };
+	if (!(ver.n == 8 && memcmp(ver.p, "HTTP/1.1", 8) == 0))
+		return req_fail(req, 400, "not HTTP/1.1");
+	if (target.p[0] != '/')
+		return req_fail(req, 400, "request target is not a path");
+	for (size_t i = 0; i < target.n; i++)
+		if (target.p[i] <= 0x20 || target.p[i] >= 0x7F)
+			return req_fail(req, 400, "bad character in request target");
+	if (!span_copy(req->path, sizeof req->path, target))
+		return req_fail(req, 400, "request target too long");
+	return 0;
+}
+
+/* One header field: 0, or -1 with req->status and reason. */
+static int take_field(const struct hdr *h, const char *proto, struct req_seen *s,
+		      struct ws_request *req)
+{
+	if (span_ieq(h->name, "Host")) {
+		if (s->host)
+			return req_fail(req, 400, "duplicate Host");
+		s->host = true;
+		if (h->value.n == 0 || !span_copy(req->host, sizeof req->host, h->value))
+			return req_fail(req, 400, "bad Host");
+	} else if (span_ieq(h->name, "Upgrade")) {
+		s->upgrade = s->upgrade || list_has(h->value, "websocket", true);
+	} else if (span_ieq(h->name, "Connection")) {
+		s->conn = s->conn || list_has(h->value, "upgrade", true);
+	} else if (span_ieq(h->name, "Sec-WebSocket-Key")) {
+		if (s->key)
+			return req_fail(req, 400, "duplicate Sec-WebSocket-Key");
+		if (!key_valid(h->value))
+			return req_fail(req, 400, "Sec-WebSocket-Key is not 16 bytes in base64");
+		s->key = true;
+		span_copy(req->key, sizeof req->key, h->value);
+	} else if (span_ieq(h->name, "Sec-WebSocket-Version")) {
+		/* two versions: not "13" */
+		s->version_ok = !s->version && h->value.n == 2 && memcmp(h->value.p, "13", 2) == 0;
+		s->version = true;
+		if (!span_copy(s->version_text, sizeof s->version_text, h->value))
+			snprintf(s->version_text, sizeof s->version_text, "?");
+	} else if (span_ieq(h->name, "Sec-WebSocket-Protocol")) {
+		s->offered = s->offered || list_has(h->value, proto, false);
+	} else if (span_ieq(h->name, "Origin")) {
+		span_copy(req->origin, sizeof req->origin, h->value);
+	} else if (span_ieq(h->name, "X-Forwarded-For")) {
+		span_copy(req->forwarded_for, sizeof req->forwarded_for, h->value);
+	}
+	return 0;
+}
+
+/* The request as a whole: path, the fields an upgrade needs, the version,
+ * the subprotocol. 0, or -1 with req->status and reason. */
+static int check_request(const struct req_seen *s, const struct ws_server_opts *o,
+			 const char *proto, struct ws_request *req)
+{
+	if (o->path) {
+		size_t plen = strcspn(req->path, "?");
+		if (plen != strlen(o->path) || strncmp(req->path, o->path, plen) != 0)
+			return req_fail(req, 404, "path '%.*s' is not %s", (int)plen, req->path,
+					o->path);
+	}
+	if (!s->host)
+		return req_fail(req, 400, "no Host header");
+	if (!s->upgrade)
+		return req_fail(req, 400, "no 'Upgrade: websocket'");
+	if (!s->conn)
+		return req_fail(req, 400, "no 'Connection: upgrade'");
+	if (!s->key)
+		return req_fail(req, 400, "no Sec-WebSocket-Key");
+	if (!s->version)
+		return req_fail(req, 426, "no Sec-WebSocket-Version");
+	if (!s->version_ok)
+		return req_fail(req, 426, "Sec-WebSocket-Version '%s' is not 13", s->version_text);
+	if (s->offered)
+		snprintf(req->subprotocol, sizeof req->subprotocol, "%s", proto);
+	else if (o->require_subprotocol)
+		return req_fail(req, 400, "subprotocol '%s' not offered", proto);
+	return 0;
+}
+
 int ws_parse_request(const uint8_t *buf, size_t len, const struct ws_server_opts *o,
 		     struct ws_request *req)
 {
@@ -178,11 +274,10 @@ int ws_parse_request(const uint8_t *buf, size_t len, const struct ws_server_opts
 	static const char get[] = "GET ";
 	size_t head, pos = 0, n;
 	const uint8_t *line;
-	bool has_upgrade = false, has_conn = false, has_key = false, has_host = false;
-	bool has_version = false, version_ok = false, offered = false;
-	char version[16] = "";
+	struct req_seen seen;
 
 	memset(req, 0, sizeof *req);
+	memset(&seen, 0, sizeof seen);
 	if (!o) {
 		ws_server_opts_init(&defo);
 		o = &defo;
@@ -199,30 +294,10 @@ int ws_parse_request(const uint8_t *buf, size_t len, const struct ws_server_opts
 			return req_fail(req, 400, "request head longer than %zu bytes", max_len);
 		return 0;
 	}
-
-	/* request line: GET SP target SP HTTP/1.1 */
 	if (!next_line(buf, head, &pos, &line, &n))
 		return req_fail(req, 400, "malformed request line");
-	{
-		const uint8_t *sp1 = memchr(line, ' ', n);
-		const uint8_t *t = sp1 + 1;
-		const uint8_t *sp2 = memchr(t, ' ', n - (size_t)(t - line));
-		if (!sp2 || sp2 == t)
-			return req_fail(req, 400, "malformed request line");
-		struct span target = { t, (size_t)(sp2 - t) };
-		struct span ver = { sp2 + 1, n - (size_t)(sp2 + 1 - line) };
-		if (!(ver.n == 8 && memcmp(ver.p, "HTTP/1.1", 8) == 0))
-			return req_fail(req, 400, "not HTTP/1.1");
-		if (target.p[0] != '/')
-			return req_fail(req, 400, "request target is not a path");
-		for (size_t i = 0; i < target.n; i++)
-			if (target.p[i] <= 0x20 || target.p[i] >= 0x7F)
-				return req_fail(req, 400, "bad character in request target");
-		if (!span_copy(req->path, sizeof req->path, target))
-			return req_fail(req, 400, "request target too long");
-	}
-
-	/* header fields */
+	if (parse_request_line(line, n, req) < 0)
+		return -1;
 	for (;;) {
 		struct hdr h;
 		if (!next_line(buf, head, &pos, &line, &n))
@@ -232,63 +307,11 @@ int ws_parse_request(const uint8_t *buf, size_t len, const struct ws_server_opts
 		if (!parse_header_line(line, n, &h))
 			return req_fail(req, 400, "malformed header line '%.*s'",
 					(int)(n > 40 ? 40 : n), (const char *)line);
-		if (span_ieq(h.name, "Host")) {
-			if (has_host)
-				return req_fail(req, 400, "duplicate Host");
-			has_host = true;
-			if (h.value.n == 0 || !span_copy(req->host, sizeof req->host, h.value))
-				return req_fail(req, 400, "bad Host");
-		} else if (span_ieq(h.name, "Upgrade")) {
-			has_upgrade = has_upgrade || list_has(h.value, "websocket", true);
-		} else if (span_ieq(h.name, "Connection")) {
-			has_conn = has_conn || list_has(h.value, "upgrade", true);
-		} else if (span_ieq(h.name, "Sec-WebSocket-Key")) {
-			if (has_key)
-				return req_fail(req, 400, "duplicate Sec-WebSocket-Key");
-			if (!key_valid(h.value))
-				return req_fail(req, 400,
-						"Sec-WebSocket-Key is not 16 bytes in base64");
-			has_key = true;
-			span_copy(req->key, sizeof req->key, h.value);
-		} else if (span_ieq(h.name, "Sec-WebSocket-Version")) {
-			if (has_version)
-				version_ok = false; /* two versions: not "13" */
-			else
-				version_ok = h.value.n == 2 && memcmp(h.value.p, "13", 2) == 0;
-			has_version = true;
-			if (!span_copy(version, sizeof version, h.value))
-				snprintf(version, sizeof version, "?");
-		} else if (span_ieq(h.name, "Sec-WebSocket-Protocol")) {
-			offered = offered || list_has(h.value, proto, false);
-		} else if (span_ieq(h.name, "Origin")) {
-			span_copy(req->origin, sizeof req->origin, h.value);
-		} else if (span_ieq(h.name, "X-Forwarded-For")) {
-			span_copy(req->forwarded_for, sizeof req->forwarded_for, h.value);
-		}
+		if (take_field(&h, proto, &seen, req) < 0)
+			return -1;
 	}
-
-	if (o->path) {
-		size_t plen = strcspn(req->path, "?");
-		if (plen != strlen(o->path) || strncmp(req->path, o->path, plen) != 0)
-			return req_fail(req, 404, "path '%.*s' is not %s", (int)plen, req->path,
-					o->path);
-	}
-	if (!has_host)
-		return req_fail(req, 400, "no Host header");
-	if (!has_upgrade)
-		return req_fail(req, 400, "no 'Upgrade: websocket'");
-	if (!has_conn)
-		return req_fail(req, 400, "no 'Connection: upgrade'");
-	if (!has_key)
-		return req_fail(req, 400, "no Sec-WebSocket-Key");
-	if (!has_version)
-		return req_fail(req, 426, "no Sec-WebSocket-Version");
-	if (!version_ok)
-		return req_fail(req, 426, "Sec-WebSocket-Version '%s' is not 13", version);
-	if (offered)
-		snprintf(req->subprotocol, sizeof req->subprotocol, "%s", proto);
-	else if (o->require_subprotocol)
-		return req_fail(req, 400, "subprotocol '%s' not offered", proto);
+	if (check_request(&seen, o, proto, req) < 0)
+		return -1;
 	req->status = 101;
 	return (int)head;
 }
@@ -681,124 +704,103 @@ static bool opcode_known(uint8_t op)
 	return op <= WS_OP_BINARY || (op >= WS_OP_CLOSE && op <= WS_OP_PONG);
 }
 
-size_t ws_decode(struct ws_decoder *d, uint8_t *buf, size_t len, struct ws_event *ev)
+/* What the first two bytes already decide: false after dec_fail. */
+static bool first_bytes_ok(struct ws_decoder *d, struct ws_event *ev, const struct ws_frame_hdr *h)
 {
-	size_t off = 0;
+	const char *op = ws_opcode_name(h->opcode);
 
-	memset(ev, 0, sizeof *ev);
-	if (d->err_code) {
-		ev->type = WS_EV_ERROR;
-		ev->close_code = d->err_code;
-		ev->err = d->err;
-		return 0;
-	}
-	if (!d->in_frame) {
-		struct ws_frame_hdr h;
-		size_t hl;
-		if (len < 2)
-			return 0;
-		memset(&h, 0, sizeof h);
-		h.fin = buf[0] & 0x80;
-		h.rsv = (buf[0] >> 4) & 7;
-		h.opcode = buf[0] & 0x0F;
-		h.masked = buf[1] & 0x80;
-		h.len = buf[1] & 0x7F;
-		/* what the first two bytes already decide */
-		if (d->close_seen)
-			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "frame after close");
-		if (h.rsv)
+	if (d->close_seen)
+		return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "frame after close");
+	if (h->rsv)
+		return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "RSV bits 0x%x set without an extension", h->rsv);
+	if (!opcode_known(h->opcode))
+		return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "reserved opcode 0x%x", h->opcode);
+	if (d->role == WS_ROLE_SERVER && !h->masked)
+		return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "unmasked frame from client");
+	if (d->role == WS_ROLE_CLIENT && h->masked)
+		return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "masked frame from server");
+	if (is_control(h->opcode)) {
+		if (!h->fin)
+			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "fragmented %s frame", op);
+		if (h->len > WS_MAX_CONTROL)
+			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "%s frame longer than 125 bytes", op);
+	} else if (h->opcode == WS_OP_CONT) {
+		if (!d->in_msg)
+			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "continuation frame without a message");
+	} else {
+		if (d->in_msg)
 			return dec_fail(d, ev, WS_CLOSE_PROTOCOL,
-					"RSV bits 0x%x set without an extension", h.rsv);
-		if (!opcode_known(h.opcode))
-			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "reserved opcode 0x%x",
-					h.opcode);
-		if (d->role == WS_ROLE_SERVER && !h.masked)
-			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "unmasked frame from client");
-		if (d->role == WS_ROLE_CLIENT && h.masked)
-			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "masked frame from server");
-		if (is_control(h.opcode)) {
-			if (!h.fin)
-				return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "fragmented %s frame",
-						ws_opcode_name(h.opcode));
-			if (h.len > WS_MAX_CONTROL)
-				return dec_fail(d, ev, WS_CLOSE_PROTOCOL,
-						"%s frame longer than 125 bytes",
-						ws_opcode_name(h.opcode));
-		} else if (h.opcode == WS_OP_CONT) {
-			if (!d->in_msg)
-				return dec_fail(d, ev, WS_CLOSE_PROTOCOL,
-						"continuation frame without a message");
-		} else {
-			if (d->in_msg)
-				return dec_fail(d, ev, WS_CLOSE_PROTOCOL,
-						"new %s frame inside a fragmented message",
-						ws_opcode_name(h.opcode));
-			if (d->binary_only && h.opcode == WS_OP_TEXT)
-				return dec_fail(d, ev, WS_CLOSE_UNSUPPORTED,
-						"text frame (MQTT needs binary)");
-		}
-		hl = 2 + (h.len == 126 ? 2 : h.len == 127 ? 8 : 0) + (h.masked ? 4 : 0);
-		if (len < hl)
-			return 0;
-		off = 2;
-		if (h.len == 126) {
-			h.len = ((uint64_t)buf[2] << 8) | buf[3];
-			off = 4;
-		} else if (h.len == 127) {
-			if (buf[2] & 0x80)
-				return dec_fail(d, ev, WS_CLOSE_PROTOCOL,
-						"64-bit length with the high bit set");
-			h.len = 0;
-			for (int i = 0; i < 8; i++)
-				h.len = (h.len << 8) | buf[2 + i];
-			off = 10;
-		}
-		if (h.masked) {
-			memcpy(h.mask, buf + off, 4);
-			off += 4;
-		}
-		if (d->max_frame && h.len > d->max_frame)
-			return dec_fail(d, ev, WS_CLOSE_TOO_BIG,
-					"frame of %llu bytes over the limit of %llu",
-					(unsigned long long)h.len,
-					(unsigned long long)d->max_frame);
-		if (is_control(h.opcode)) {
-			uint8_t *p = buf + off;
-			if (len - off < h.len)
-				return 0; /* whole control frames only */
-			if (h.masked)
-				ws_mask(p, (size_t)h.len, h.mask, 0);
-			if (h.opcode == WS_OP_CLOSE) {
-				uint16_t code;
-				const uint8_t *r;
-				size_t rl;
-				if (ws_close_parse(p, (size_t)h.len, &code, &r, &rl) < 0)
-					return dec_fail(d, ev, WS_CLOSE_PROTOCOL,
-							"malformed close frame");
-				if (!utf8_valid(r, rl))
-					return dec_fail(d, ev, WS_CLOSE_INVALID_DATA,
-							"close reason is not UTF-8");
-				d->close_seen = true;
-			}
-			ev->type = WS_EV_CONTROL;
-			ev->opcode = h.opcode;
-			ev->data = p;
-			ev->len = (size_t)h.len;
-			ev->frame_end = ev->msg_end = true;
-			return off + (size_t)h.len;
-		}
-		/* data frame: header consumed now, payload delivered as it comes */
-		if (h.opcode != WS_OP_CONT)
-			d->msg_opcode = h.opcode;
-		d->in_msg = !h.fin;
-		d->cur = h;
-		d->done = 0;
-		d->in_frame = true;
+					"new %s frame inside a fragmented message", op);
+		if (d->binary_only && h->opcode == WS_OP_TEXT)
+			return dec_fail(d, ev, WS_CLOSE_UNSUPPORTED, "text frame (MQTT needs binary)");
 	}
+	return true;
+}
 
+/* The extended length and the mask (the whole header is in buf): the
+ * header's size, or 0 after dec_fail. */
+static size_t header_rest(struct ws_decoder *d, struct ws_event *ev, const uint8_t *buf,
+			  struct ws_frame_hdr *h)
+{
+	size_t off = 2;
+
+	if (h->len == 126) {
+		h->len = ((uint64_t)buf[2] << 8) | buf[3];
+		off = 4;
+	} else if (h->len == 127) {
+		if (buf[2] & 0x80)
+			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "64-bit length with the high bit set");
+		h->len = 0;
+		for (int i = 0; i < 8; i++)
+			h->len = (h->len << 8) | buf[2 + i];
+		off = 10;
+	}
+	if (h->masked) {
+		memcpy(h->mask, buf + off, 4);
+		off += 4;
+	}
+	if (d->max_frame && h->len > d->max_frame)
+		return dec_fail(d, ev, WS_CLOSE_TOO_BIG, "frame of %llu bytes over the limit of %llu",
+				(unsigned long long)h->len, (unsigned long long)d->max_frame);
+	return off;
+}
+
+/* A whole control frame at p (avail bytes): what it consumed, or 0 (not
+ * all there yet, or after dec_fail). */
+static size_t control_frame(struct ws_decoder *d, struct ws_event *ev, uint8_t *p, size_t avail,
+			    const struct ws_frame_hdr *h)
+{
+	if (avail < h->len)
+		return 0; /* whole control frames only */
+	if (h->masked)
+		ws_mask(p, (size_t)h->len, h->mask, 0);
+	if (h->opcode == WS_OP_CLOSE) {
+		uint16_t code;
+		const uint8_t *r;
+		size_t rl;
+
+		if (ws_close_parse(p, (size_t)h->len, &code, &r, &rl) < 0)
+			return dec_fail(d, ev, WS_CLOSE_PROTOCOL, "malformed close frame");
+		if (!utf8_valid(r, rl))
+			return dec_fail(d, ev, WS_CLOSE_INVALID_DATA, "close reason is not UTF-8");
+		d->close_seen = true;
+	}
+	ev->type = WS_EV_CONTROL;
+	ev->opcode = h->opcode;
+	ev->data = p;
+	ev->len = (size_t)h->len;
+	ev->frame_end = ev->msg_end = true;
+	return (size_t)h->len;
+}
+
+/* The payload of the current data frame, as much as there is. */
+static size_t data_payload(struct ws_decoder *d, struct ws_event *ev, uint8_t *buf, size_t len,
+			   size_t off)
+{
 	uint64_t want = d->cur.len - d->done;
 	size_t avail = len - off;
 	size_t n = want < avail ? (size_t)want : avail;
+
 	if (n == 0 && want > 0)
 		return off;
 	if (d->cur.masked)
@@ -813,4 +815,45 @@ size_t ws_decode(struct ws_decoder *d, uint8_t *buf, size_t len, struct ws_event
 	if (ev->frame_end)
 		d->in_frame = false;
 	return off + n;
+}
+
+size_t ws_decode(struct ws_decoder *d, uint8_t *buf, size_t len, struct ws_event *ev)
+{
+	struct ws_frame_hdr h;
+	size_t off = 0, hl, n;
+
+	memset(ev, 0, sizeof *ev);
+	if (d->err_code) {
+		ev->type = WS_EV_ERROR;
+		ev->close_code = d->err_code;
+		ev->err = d->err;
+		return 0;
+	}
+	if (d->in_frame)
+		return data_payload(d, ev, buf, len, 0);
+	if (len < 2)
+		return 0;
+	memset(&h, 0, sizeof h);
+	h.fin = buf[0] & 0x80;
+	h.rsv = (buf[0] >> 4) & 7;
+	h.opcode = buf[0] & 0x0F;
+	h.masked = buf[1] & 0x80;
+	h.len = buf[1] & 0x7F;
+	if (!first_bytes_ok(d, ev, &h))
+		return 0;
+	hl = 2 + (h.len == 126 ? 2 : h.len == 127 ? 8 : 0) + (h.masked ? 4 : 0);
+	if (len < hl || !(off = header_rest(d, ev, buf, &h)))
+		return 0;
+	if (is_control(h.opcode)) {
+		n = control_frame(d, ev, buf + off, len - off, &h);
+		return ev->type == WS_EV_CONTROL ? off + n : 0;
+	}
+	/* data frame: header consumed now, payload delivered as it comes */
+	if (h.opcode != WS_OP_CONT)
+		d->msg_opcode = h.opcode;
+	d->in_msg = !h.fin;
+	d->cur = h;
+	d->done = 0;
+	d->in_frame = true;
+	return data_payload(d, ev, buf, len, off);
 }

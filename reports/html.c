@@ -208,7 +208,7 @@ static void page_free(struct page *p)
 	free(p->res_lst);
 	free(p->head);
 	free(p->next);
-	for (size_t r = 0; p->finds && r < p->nruns; r++)
+	for (size_t r = 0; p->finds && p->nfinds && r < p->nruns; r++)
 		rpt_findings_free(p->finds[r], p->nfinds[r]);
 	free(p->finds);
 	free(p->nfinds);
@@ -244,10 +244,102 @@ static const char *res_listener(const struct rpt_result *r)
 	return r->listener ? r->listener : "?";
 }
 
+/* Listener columns: the known ones first, in their order, then the rest
+ * as they appear. */
+static void page_listeners(struct page *p)
+{
+	const struct rpt_run *const *runs = p->runs;
+
+	for (size_t i = 0; i < sizeof(known_listeners) / sizeof(*known_listeners); i++)
+		for (size_t r = 0; r < p->nruns; r++)
+			for (size_t j = 0; j < runs[r]->nresults; j++)
+				if (strcmp(res_listener(&runs[r]->results[j]), known_listeners[i]) == 0 &&
+				    find_listener(p, known_listeners[i]) == SIZE_MAX)
+					p->lst[p->nlst++] = known_listeners[i];
+	for (size_t r = 0; r < p->nruns; r++)
+		for (size_t j = 0; j < runs[r]->nresults; j++) {
+			const char *l = res_listener(&runs[r]->results[j]);
+
+			if (find_listener(p, l) == SIZE_MAX)
+				p->lst[p->nlst++] = l;
+		}
+}
+
+/* The row of a result (a new one when its id is new), and its family. */
+static size_t page_row(struct page *p, const struct rpt_result *res)
+{
+	const char *id = res->id ? res->id : "";
+	size_t row = find_row(p, id), flen, fam;
+	const char *fname;
+
+	if (row != SIZE_MAX)
+		return row;
+	fname = rpt_result_family(res, &flen);
+	fam = find_fam(p, fname, flen);
+	if (fam == SIZE_MAX) {
+		fam = p->nfams++;
+		p->fams[fam].name = fname;
+		p->fams[fam].len = flen;
+	}
+	row = p->nrows++;
+	p->rows[row].id = id;
+	p->rows[row].first = res;
+	p->rows[row].fam = fam;
+	return row;
+}
+
+/* Rows and families in order of first appearance; rows grouped by family. */
+static void page_rows(struct page *p)
+{
+	size_t g = 0, k = 0;
+
+	for (size_t r = 0; r < p->nruns; r++) {
+		p->off[r] = g;
+		for (size_t j = 0; j < p->runs[r]->nresults; j++, g++) {
+			const struct rpt_result *res = &p->runs[r]->results[j];
+			size_t row = page_row(p, res);
+
+			if (rpt_grade_fails(res->grade, p->runs[r]->strict))
+				p->rows[row].fails = true;
+			p->res_row[g] = row;
+			p->res_lst[g] = find_listener(p, res_listener(res));
+		}
+	}
+	for (size_t f = 0; f < p->nfams; f++)
+		for (size_t row = 0; row < p->nrows; row++)
+			if (p->rows[row].fam == f)
+				p->order[k++] = row;
+}
+
+/* Cells: each result chained into its (row, run, listener) cell, walking
+ * backwards so that each chain is in run order. 0 or -1 (no memory). */
+static int page_cells(struct page *p)
+{
+	size_t ncells;
+
+	if (p->nrows && p->nlst && p->nrows > SIZE_MAX / (p->nruns * p->nlst * sizeof(size_t)))
+		return -1;
+	ncells = p->nrows * p->nruns * p->nlst;
+	p->head = malloc((ncells + 1) * sizeof(*p->head));
+	if (!p->head)
+		return -1;
+	for (size_t i = 0; i < ncells; i++)
+		p->head[i] = SIZE_MAX;
+	for (size_t r = p->nruns; r-- > 0;)
+		for (size_t j = p->runs[r]->nresults; j-- > 0;) {
+			size_t gi = p->off[r] + j;
+			size_t c = (p->res_row[gi] * p->nruns + r) * p->nlst + p->res_lst[gi];
+
+			p->next[gi] = p->head[c];
+			p->head[c] = gi;
+		}
+	return 0;
+}
+
 static int page_build(struct page *p, const struct rpt_run *const *runs,
 		      size_t nruns, struct perr *e)
 {
-	size_t total = 0, g = 0, k = 0;
+	size_t total = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->runs = runs;
@@ -262,82 +354,14 @@ static int page_build(struct page *p, const struct rpt_run *const *runs,
 	p->res_row = calloc(total + 1, sizeof(*p->res_row));
 	p->res_lst = calloc(total + 1, sizeof(*p->res_lst));
 	p->next = calloc(total + 1, sizeof(*p->next));
-	if (!p->lst || !p->rows || !p->fams || !p->order || !p->off ||
-	    !p->res_row || !p->res_lst || !p->next)
-		goto oom;
-
-	/* Listener columns: known ones first, then the rest. */
-	for (size_t i = 0; i < sizeof(known_listeners) / sizeof(*known_listeners); i++)
-		for (size_t r = 0; r < nruns; r++)
-			for (size_t j = 0; j < runs[r]->nresults; j++)
-				if (strcmp(res_listener(&runs[r]->results[j]),
-					   known_listeners[i]) == 0 &&
-				    find_listener(p, known_listeners[i]) == SIZE_MAX)
-					p->lst[p->nlst++] = known_listeners[i];
-	for (size_t r = 0; r < nruns; r++)
-		for (size_t j = 0; j < runs[r]->nresults; j++) {
-			const char *l = res_listener(&runs[r]->results[j]);
-
-			if (find_listener(p, l) == SIZE_MAX)
-				p->lst[p->nlst++] = l;
-		}
-
-	/* Rows and families, in order of first appearance. */
-	for (size_t r = 0; r < nruns; r++) {
-		p->off[r] = g;
-		for (size_t j = 0; j < runs[r]->nresults; j++, g++) {
-			const struct rpt_result *res = &runs[r]->results[j];
-			const char *id = res->id ? res->id : "";
-			size_t row = find_row(p, id);
-
-			if (row == SIZE_MAX) {
-				size_t flen, fam;
-				const char *fname = rpt_result_family(res, &flen);
-
-				fam = find_fam(p, fname, flen);
-				if (fam == SIZE_MAX) {
-					fam = p->nfams++;
-					p->fams[fam].name = fname;
-					p->fams[fam].len = flen;
-				}
-				row = p->nrows++;
-				p->rows[row].id = id;
-				p->rows[row].first = res;
-				p->rows[row].fam = fam;
-			}
-			if (rpt_grade_fails(res->grade, runs[r]->strict))
-				p->rows[row].fails = true;
-			p->res_row[g] = row;
-			p->res_lst[g] = find_listener(p, res_listener(res));
-		}
-	}
-	for (size_t f = 0; f < p->nfams; f++)
-		for (size_t row = 0; row < p->nrows; row++)
-			if (p->rows[row].fam == f)
-				p->order[k++] = row;
-
-	/* Cells: chain each result into its (row, run, listener) cell,
-	 * walking backwards so that each chain is in run order. */
-	if (p->nrows && p->nlst &&
-	    p->nrows > SIZE_MAX / (nruns * p->nlst * sizeof(size_t)))
-		goto oom;
-	p->head = malloc((p->nrows * nruns * p->nlst + 1) * sizeof(*p->head));
-	if (!p->head)
-		goto oom;
-	for (size_t i = 0; i < p->nrows * nruns * p->nlst; i++)
-		p->head[i] = SIZE_MAX;
-	for (size_t r = nruns; r-- > 0;)
-		for (size_t j = runs[r]->nresults; j-- > 0;) {
-			size_t gi = p->off[r] + j;
-			size_t c = (p->res_row[gi] * nruns + r) * p->nlst +
-				   p->res_lst[gi];
-
-			p->next[gi] = p->head[c];
-			p->head[c] = gi;
-		}
 	p->finds = calloc(nruns + 1, sizeof(*p->finds));
 	p->nfinds = calloc(nruns + 1, sizeof(*p->nfinds));
-	if (!p->finds || !p->nfinds)
+	if (!p->lst || !p->rows || !p->fams || !p->order || !p->off || !p->res_row ||
+	    !p->res_lst || !p->next || !p->finds || !p->nfinds)
+		goto oom;
+	page_listeners(p);
+	page_rows(p);
+	if (page_cells(p) < 0)
 		goto oom;
 	for (size_t r = 0; r < nruns; r++)
 		if (rpt_findings(runs[r], &p->finds[r], &p->nfinds[r], e) < 0) {
