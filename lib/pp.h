@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pp_addr.h" /* pp_sockaddr_parse, pp_addr_str, pp_addr_port */
+
 #define PP_V1_MAX_LEN     107 /* whole v1 line, CRLF included */
 #define PP_V2_SIG_LEN     12
 #define PP_V2_FIXED_LEN   16  /* signature + ver/cmd + fam/proto + length */
@@ -203,11 +205,6 @@ int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
 
 /* Helpers to fill a pp_header for building. */
 void pp_header_init(struct pp_header *h, int version, enum pp_cmd cmd);
-/* "1.2.3.4:5", "[::1]:5", "::1" with port separate ... : parse "IP:PORT"
- * (IPv6 in brackets) into a sockaddr; returns 0 or -1. Also accepts
- * "unix:/path" (AF_UNIX, path shorter than 108 bytes). Ports are decimal
- * 0..65535 without leading zeros; anything else is refused. */
-int pp_sockaddr_parse(const char *s, struct sockaddr_storage *ss);
 /* Set src/dst and the family from them (both must be the same family). */
 int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
 			const struct sockaddr_storage *dst);
@@ -216,11 +213,6 @@ int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t l
 /* Encode an SSL TLV value (client, verify, then sub-TLVs for every non-NULL
  * field) into out; returns the length or -1 when it does not fit. */
 int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap);
-
-/* Format addresses for people and logs: "1.2.3.4", "2001:db8::1",
- * "unix:/path", "-" for AF_UNSPEC. Port 0 when none. */
-const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
-uint16_t pp_addr_port(const struct sockaddr_storage *ss);
 
 /* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it. */
 uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len);

@@ -719,23 +719,6 @@ int opts_hdr_check(const struct opts_hdr *h, struct perr *e)
 
 /* ---- building ----------------------------------------------------------- */
 
-/* Rewrite an IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d), same port. */
-static void map_v6(struct sockaddr_storage *ss)
-{
-	struct sockaddr_in a4;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-	if (ss->ss_family != AF_INET)
-		return;
-	memcpy(&a4, ss, sizeof(a4));
-	memset(ss, 0, sizeof(*ss));
-	a6->sin6_family = AF_INET6;
-	a6->sin6_port = a4.sin_port;
-	a6->sin6_addr.s6_addr[10] = 0xff;
-	a6->sin6_addr.s6_addr[11] = 0xff;
-	memcpy(&a6->sin6_addr.s6_addr[12], &a4.sin_addr, 4);
-}
-
 static void def_addr(const char *s, struct sockaddr_storage *ss)
 {
 	/* The defaults are literals of this file: they parse. */
@@ -774,8 +757,8 @@ static int pick_ip_addrs(const struct sockaddr_storage *src_in,
 	if (!has_d)
 		def_addr(v6 ? OPTS_DEF_DST6 : OPTS_DEF_DST4, d);
 	if (v6) {
-		map_v6(s);
-		map_v6(d);
+		pp_addr_map_v6(s);
+		pp_addr_map_v6(d);
 	} else if (s->ss_family != AF_INET || d->ss_family != AF_INET) {
 		return perr_set(e, "family inet needs IPv4 addresses");
 	}
@@ -925,8 +908,8 @@ int opts_hdr_build_addrs(const struct opts_hdr *h, const struct sockaddr_storage
 	/* Mixed families (an IPv6 client of an IPv4 listener, a random IPv6
 	 * source ...): both as IPv6, the IPv4 one IPv4-mapped. */
 	if (s.ss_family != d.ss_family) {
-		map_v6(&s);
-		map_v6(&d);
+		pp_addr_map_v6(&s);
+		pp_addr_map_v6(&d);
 	}
 	return build(h, &s, &d, out, cap, e);
 }
