@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "hex.h"
-#include "pp.h"
+#include "pp_desc.h"
 
 /* ---- names -------------------------------------------------------------- */
 

@@ -88,10 +88,7 @@ const char *pp_verdict_name(enum pp_verdict v)
 	return "unknown";
 }
 
-static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
+int pp_error_set(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -104,6 +101,9 @@ static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fm
 	va_end(ap);
 	return PP_INVALID;
 }
+
+/* The parser and the builder say it on almost every path. */
+#define fail pp_error_set
 
 /* No error yet (an entry point starts with it; e may be NULL). */
 static void err_clear(struct pp_error *e)
@@ -1074,47 +1074,20 @@ int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
 	return 0;
 }
 
-int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len)
+int pp_tlv_append(struct pp_tlv *tlv, size_t *n, uint8_t type, const void *v, size_t len)
 {
-	if (!h || h->ntlv >= PP_MAX_TLVS || len > 65535 || (len && !v))
+	if (*n >= PP_MAX_TLVS || len > 65535 || (len && !v))
 		return -1;
-	h->tlv[h->ntlv].type = type;
-	h->tlv[h->ntlv].value.ptr = v;
-	h->tlv[h->ntlv].value.len = len;
-	h->ntlv++;
+	tlv[*n].type = type;
+	tlv[*n].value.ptr = v;
+	tlv[*n].value.len = len;
+	(*n)++;
 	return 0;
 }
 
-int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap)
+int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len)
 {
-	const struct {
-		uint8_t type;
-		const struct pp_bytes *b;
-	} subs[] = {
-		{PP2_SUBTYPE_SSL_VERSION, &ssl->version},
-		{PP2_SUBTYPE_SSL_CN, &ssl->cn},
-		{PP2_SUBTYPE_SSL_CIPHER, &ssl->cipher},
-		{PP2_SUBTYPE_SSL_SIG_ALG, &ssl->sig_alg},
-		{PP2_SUBTYPE_SSL_KEY_ALG, &ssl->key_alg},
-	};
-	size_t p = 5;
-
-	if (cap < 5)
-		return -1;
-	out[0] = ssl->client;
-	wr32(out + 1, ssl->verify);
-	for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
-		const struct pp_bytes *b = subs[k].b;
-		if (!b->ptr)
-			continue;
-		if (b->len > 65535 || p + 3 + b->len > cap || p + 3 + b->len > 65535)
-			return -1;
-		out[p] = subs[k].type;
-		wr16(out + p + 1, b->len);
-		memcpy(out + p + 3, b->ptr, b->len);
-		p += 3 + b->len;
-	}
-	return (int)p;
+	return h ? pp_tlv_append(h->tlv, &h->ntlv, type, v, len) : -1;
 }
 
 /* ---- builder ------------------------------------------------------------- */
@@ -1453,14 +1426,14 @@ static void default_header(struct pp_header *h, int version, int fam)
 
 	pp_header_init(h, version, PP_CMD_PROXY);
 	if (fam == F_INET6 || fam == F_TCP6) {
-		pp_sockaddr_parse("[2001:db8::1]:40000", &s);
-		pp_sockaddr_parse("[2001:db8::2]:1883", &d);
+		pp_sockaddr_parse(PP_DEF_SRC6, &s);
+		pp_sockaddr_parse(PP_DEF_DST6, &d);
 	} else if (fam == F_UNIX) {
-		pp_sockaddr_parse("unix:/run/client.sock", &s);
-		pp_sockaddr_parse("unix:/run/ppmq.sock", &d);
+		pp_sockaddr_parse(PP_DEF_SRC_UNIX, &s);
+		pp_sockaddr_parse(PP_DEF_DST_UNIX, &d);
 	} else {
-		pp_sockaddr_parse("192.0.2.1:40000", &s);
-		pp_sockaddr_parse("198.51.100.1:1883", &d);
+		pp_sockaddr_parse(PP_DEF_SRC4, &s);
+		pp_sockaddr_parse(PP_DEF_DST4, &d);
 	}
 	pp_header_set_addrs(h, &s, &d);
 }

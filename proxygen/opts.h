@@ -22,7 +22,7 @@
 
 #include "err.h"
 #include "net.h"
-#include "pp.h"
+#include "pp_desc.h"
 
 /* getopt_long codes of the header options; subcommands use their own
  * codes below OPTS_HDR_BASE. */
