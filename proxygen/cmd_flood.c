@@ -234,7 +234,7 @@ static int parse_args(int argc, char **argv, struct flood_args *a)
 	struct perr e;
 	int c, rc;
 
-	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
+	if (opts_longopts(longopts, 96, own_opts) < 0)
 		return opts_usage_error(CMD, "internal error: option table too small");
 	opterr = 0;
 	optind = 0;
@@ -1299,7 +1299,7 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 				src = a->hdr.src;
 			else
 				(void)opts_parse_ipport(f->hdr_dst.ss_family == AF_INET6 ?
-							OPTS_DEF_SRC6 : OPTS_DEF_SRC4, &src, NULL);
+							PP_DEF_SRC6 : PP_DEF_SRC4, &src, NULL);
 			len = opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
 		}
 		if (len < 0) {
