@@ -434,6 +434,33 @@ void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
 		perr_set(e, "unknown option '%s'", el);
 }
 
+int opts_parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+	       const char *cmd, void (*usage)(FILE *f),
+	       int (*apply)(void *ctx, int code, const char *arg), void *ctx)
+{
+	struct perr e;
+	int c, rc;
+
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			opts_getopt_error(c, optopt, argv[optind - 1], longopts, &e);
+			return opts_usage_error(cmd, "%s", e.msg);
+		}
+		if (c == 'h') {
+			usage(stdout);
+			return OPTS_DONE;
+		}
+		rc = apply(ctx, c, optarg);
+		if (rc)
+			return rc;
+	}
+	if (optind < argc)
+		return opts_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
 /* ---- header options ----------------------------------------------------- */
 
 void opts_hdr_init(struct opts_hdr *h)

@@ -172,6 +172,18 @@ int opts_longopts(struct option *out, size_t cap, const struct option *own);
 /* The getopt code of header option name ("authority"), -1 when none. */
 int opts_hdr_code(const char *name);
 
+/* What opts_parse returns after --help. */
+#define OPTS_DONE (-1)
+
+/* getopt_long over longopts for subcommand cmd: -h / --help (code 'h')
+ * prints usage on stdout and stops with OPTS_DONE; every other option goes
+ * to apply(ctx, code, its value), which returns 0 or an exit status to
+ * stop with; an unknown option, a missing value or a left-over argument is
+ * a usage error. Returns 0, OPTS_DONE or the status. */
+int opts_parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+	       const char *cmd, void (*usage)(FILE *f),
+	       int (*apply)(void *ctx, int code, const char *arg), void *ctx);
+
 /* Name of the option whose getopt code is code in o[] (NULL-terminated),
  * "?" when none. */
 const char *opts_opt_name(const struct option *o, int code);
