@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pp.h"
+#include "pp_desc.h"
 
 struct bcase {
 	const char *name;

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "net.h"
 #include "observer.h"
-#include "pp.h"
+#include "pp_desc.h"
 
 #define RN_MAX_STEPS_TEXT 4096
 
@@ -422,17 +422,58 @@ static void view_header(const unsigned char *b, size_t n, struct hdr_view *v)
 	/* UNIX: no IP address to compare with. */
 }
 
+/* The description of a scenario's header; its addresses parsed into
+ * src and dst. Returns 0, or -1 with why. */
+static int header_desc(const struct sc_header *sh, struct pp_desc *d, struct sockaddr_storage *src,
+		       struct sockaddr_storage *dst, char *why, size_t wcap)
+{
+	pp_desc_init(d, sh->version);
+	d->command = (enum pp_cmd)sh->command;
+	d->family = (enum pp_fam)sh->family;
+	d->transport = sh->transport;
+	if ((sh->src && pp_sockaddr_parse(sh->src, src) < 0) ||
+	    (sh->dst && pp_sockaddr_parse(sh->dst, dst) < 0)) {
+		snprintf(why, wcap, "header addresses %s -> %s", sh->src ? sh->src : "-",
+			 sh->dst ? sh->dst : "-");
+		return -1;
+	}
+	d->src = sh->src ? src : NULL;
+	d->dst = sh->dst ? dst : NULL;
+	d->unknown_long = sh->unknown_long;
+	for (size_t i = 0; i < sh->ntlvs; i++)
+		if (pp_desc_add_tlv(d, (uint8_t)sh->tlvs[i].type, sh->tlvs[i].value, sh->tlvs[i].len) < 0) {
+			snprintf(why, wcap, "too many TLVs");
+			return -1;
+		}
+	d->crc32c = sh->crc32c;
+	d->noop = sh->noop;
+	return 0;
+}
+
+/* SC_PAY_AUTO's header: a distinct source per point, so records cannot
+ * be confused, to the default destination; in a version the listener
+ * takes. */
+static void auto_desc(const struct rn *r, const struct point *pt, struct pp_desc *d,
+		      struct sockaddr_storage *src)
+{
+	char a[64];
+
+	snprintf(a, sizeof(a), "192.0.2.%u:%u", (unsigned)(pt->index % 250) + 1,
+		 40000u + (unsigned)(pt->index % 20000));
+	pp_desc_init(d, PF_TAKES(&r->p->l[pt->l], 1) ? 1 : 2);
+	if (pp_sockaddr_parse(a, src) == 0)
+		d->src = src;
+}
+
 /* Header bytes for a step on this point. Returns the length (0: no
  * header), -1 on error with why. */
 static int build_header(const struct rn *r, const struct point *pt, const struct sc_step *st,
 			unsigned char *out, size_t cap, char *why, size_t wcap)
 {
 	const struct sc_send *s = &st->send;
-	struct pp_header h;
-	struct pp_build_opts bo;
+	struct pp_desc d;
 	struct pp_error pe;
 	struct sockaddr_storage src, dst;
-	size_t i;
 	int n;
 
 	switch (s->payload) {
@@ -447,58 +488,20 @@ static int build_header(const struct rn *r, const struct point *pt, const struct
 		return (int)s->raw_len;
 	case SC_PAY_MUTATION:
 		n = pp_mutate(s->mutation, NULL, out, cap, &pe);
-		if (n < 0) {
+		if (n < 0)
 			snprintf(why, wcap, "mutation %s: %s", s->mutation, pe.msg);
-			return -1;
-		}
 		return n;
 	case SC_PAY_AUTO:
 		if (pt->mode != SC_MODE_ENABLED)
 			return 0;
-		{
-			/* A distinct source per point, so records cannot be
-			 * confused; in a version the listener takes. */
-			char a[64];
-
-			snprintf(a, sizeof(a), "192.0.2.%u:%u", (unsigned)(pt->index % 250) + 1,
-				 40000u + (unsigned)(pt->index % 20000));
-			pp_header_init(&h, PF_TAKES(&r->p->l[pt->l], 1) ? 1 : 2, PP_CMD_PROXY);
-			if (pp_sockaddr_parse(a, &src) < 0 || pp_sockaddr_parse("198.51.100.1:1883", &dst) < 0 ||
-			    pp_header_set_addrs(&h, &src, &dst) < 0) {
-				snprintf(why, wcap, "cannot build the default header");
-				return -1;
-			}
-			n = pp_build(&h, NULL, out, cap, &pe);
-			if (n < 0)
-				snprintf(why, wcap, "build: %s", pe.msg);
-			return n;
-		}
+		auto_desc(r, pt, &d, &src);
+		break;
 	case SC_PAY_HEADER:
+		if (header_desc(&s->header, &d, &src, &dst, why, wcap) < 0)
+			return -1;
 		break;
 	}
-	pp_header_init(&h, s->header.version, (enum pp_cmd)s->header.command);
-	if (s->header.src && s->header.dst &&
-	    (pp_sockaddr_parse(s->header.src, &src) < 0 || pp_sockaddr_parse(s->header.dst, &dst) < 0 ||
-	     pp_header_set_addrs(&h, &src, &dst) < 0)) {
-		snprintf(why, wcap, "header addresses %s -> %s", s->header.src, s->header.dst);
-		return -1;
-	}
-	h.family = (enum pp_fam)s->header.family;
-	if (s->header.transport >= 0)
-		h.transport = (enum pp_proto)s->header.transport;
-	else
-		h.transport = h.family == PP_FAM_UNSPEC ? PP_PROTO_UNSPEC : PP_PROTO_STREAM;
-	for (i = 0; i < s->header.ntlvs; i++)
-		if (pp_header_add_tlv(&h, (uint8_t)s->header.tlvs[i].type, s->header.tlvs[i].value,
-				      s->header.tlvs[i].len) < 0) {
-			snprintf(why, wcap, "too many TLVs");
-			return -1;
-		}
-	memset(&bo, 0, sizeof(bo));
-	bo.crc32c = s->header.crc32c;
-	bo.noop_len = s->header.noop;
-	bo.v1_unknown_long = s->header.unknown_long;
-	n = pp_build(&h, &bo, out, cap, &pe);
+	n = pp_desc_build(&d, out, cap, &pe);
 	if (n < 0)
 		snprintf(why, wcap, "build: %s", pe.msg);
 	return n;
@@ -1301,8 +1304,7 @@ static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay,
 	st.send.header.command = PP_CMD_PROXY;
 	st.send.header.family = PP_FAM_INET;
 	st.send.header.transport = -1;
-	st.send.header.src = "192.0.2.250:40250";
-	st.send.header.dst = "198.51.100.1:1883";
+	st.send.header.src = "192.0.2.250:40250"; /* to the default destination */
 	st.send.cred = cred;
 	st.record.none = true;
 	x.outcome = SC_O_ACCEPTED;

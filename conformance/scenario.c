@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "hex.h"
-#include "pp.h"
+#include "pp_desc.h"
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -231,74 +231,66 @@ static int get_clause(struct ld *l, yaml_node_t *n, const char *what, const stru
 
 /* ---- header ------------------------------------------------------------- */
 
-struct named { const char *name; int value; };
-
-static const struct named tlv_types[] = {
-	{ "alpn", PP2_TYPE_ALPN }, { "authority", PP2_TYPE_AUTHORITY },
-	{ "crc32c", PP2_TYPE_CRC32C }, { "noop", PP2_TYPE_NOOP },
-	{ "unique_id", PP2_TYPE_UNIQUE_ID }, { "ssl", PP2_TYPE_SSL },
-	{ "netns", PP2_TYPE_NETNS }, { "gcp", PP2_TYPE_GCP }, { "aws", PP2_TYPE_AWS },
-	{ "azure", PP2_TYPE_AZURE }, { NULL, 0 },
-};
-
 static int tlv_type_parse(struct ld *l, yaml_node_t *n, int *type)
 {
-	char *s, *end;
-	long v;
-	int i;
+	uint8_t t;
+	char *s;
 
 	if (get_str(l, n, "tlv type", &s) < 0)
 		return -1;
-	for (i = 0; tlv_types[i].name; i++)
-		if (!strcasecmp(s, tlv_types[i].name)) {
-			*type = tlv_types[i].value;
-			return 0;
-		}
-	v = strtol(s, &end, 0);
-	if (!*s || *end || v < 0 || v > 255)
+	if (pp_tlv_type_parse(s, &t) < 0)
 		return err_at(l, n, "tlv type", "'%s' is not a TLV name or a number 0..255", s);
-	*type = (int)v;
+	*type = t;
 	return 0;
 }
 
-static int parse_ssl_tlv(struct ld *l, yaml_node_t *n, struct sc_tlv *t)
+/* Room for a value of cap bytes in the arena; NULL (and the error) when
+ * memory runs out. */
+static uint8_t *tlv_room(struct ld *l, struct sc_tlv *t, size_t cap)
 {
-	static const char *const keys[] = { "client", "verify", "version", "cn", "cipher",
-					     "sig_alg", "key_alg", NULL };
+	t->value = yx_alloc(l->a, cap);
+	if (!t->value)
+		perr_set(l->e, "out of memory");
+	return t->value;
+}
+
+static int tlv_ssl(struct ld *l, yaml_node_t *n, struct sc_tlv *t)
+{
+	const char *keys[PP_SSL_NSUBS + 3] = { "client", "verify" };
 	struct pp_ssl ssl;
 	uint8_t buf[1024];
+	char what[32];
+	yaml_node_t *v;
 	char *s;
-	long v;
+	long num;
 	int len;
 
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++)
+		keys[2 + i] = pp_ssl_subs[i].name;
 	if (yx_check_keys(l->d, n, keys, ctx(l, "tlv ssl"), l->e) < 0)
 		return -1;
 	memset(&ssl, 0, sizeof(ssl));
 	ssl.present = true;
 	ssl.client = PP2_CLIENT_SSL;
-	if (yx_get(l->d, n, "client")) {
-		if (get_int(l, yx_get(l->d, n, "client"), "tlv ssl.client", 0, 255, &v) < 0)
+	if ((v = yx_get(l->d, n, "client"))) {
+		if (get_int(l, v, "tlv ssl.client", 0, 255, &num) < 0)
 			return -1;
-		ssl.client = (uint8_t)v;
+		ssl.client = (uint8_t)num;
 	}
-	if (yx_get(l->d, n, "verify")) {
-		if (get_int(l, yx_get(l->d, n, "verify"), "tlv ssl.verify", 0, 0xffffffffL, &v) < 0)
+	if ((v = yx_get(l->d, n, "verify"))) {
+		if (get_int(l, v, "tlv ssl.verify", 0, 0xffffffffL, &num) < 0)
 			return -1;
-		ssl.verify = (uint32_t)v;
+		ssl.verify = (uint32_t)num;
 	}
-#define SSLSTR(key, field) \
-	if (yx_get(l->d, n, key)) { \
-		if (get_str(l, yx_get(l->d, n, key), "tlv ssl." key, &s) < 0) \
-			return -1; \
-		ssl.field.ptr = (const uint8_t *)s; \
-		ssl.field.len = strlen(s); \
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++) {
+		if (!(v = yx_get(l->d, n, pp_ssl_subs[i].name)))
+			continue;
+		snprintf(what, sizeof(what), "tlv ssl.%s", pp_ssl_subs[i].name);
+		if (get_str(l, v, what, &s) < 0)
+			return -1;
+		pp_ssl_field(&ssl, i)->ptr = (const uint8_t *)s;
+		pp_ssl_field(&ssl, i)->len = strlen(s);
 	}
-	SSLSTR("version", version)
-	SSLSTR("cn", cn)
-	SSLSTR("cipher", cipher)
-	SSLSTR("sig_alg", sig_alg)
-	SSLSTR("key_alg", key_alg)
-#undef SSLSTR
 	len = pp_ssl_encode(&ssl, buf, sizeof(buf));
 	if (len < 0)
 		return err_at(l, n, "tlv ssl", "%s", "does not fit");
@@ -307,128 +299,122 @@ static int parse_ssl_tlv(struct ld *l, yaml_node_t *n, struct sc_tlv *t)
 	return t->value ? 0 : perr_set(l->e, "out of memory");
 }
 
+static int tlv_text(struct ld *l, yaml_node_t *v, struct sc_tlv *t)
+{
+	char *s;
+
+	if (yx_str(l->d, v, l->a, ctx(l, "tlv value"), &s, &t->len, l->e) < 0)
+		return -1;
+	t->value = (uint8_t *)s;
+	return 0;
+}
+
+static int tlv_hex(struct ld *l, yaml_node_t *v, struct sc_tlv *t)
+{
+	return get_hex(l, v, "tlv hex", &t->value, &t->len);
+}
+
+/* A value of this many 'x' bytes: long TLVs without long files. */
+static int tlv_len(struct ld *l, yaml_node_t *v, struct sc_tlv *t)
+{
+	long num;
+
+	if (get_int(l, v, "tlv len", 0, 65000, &num) < 0 || !tlv_room(l, t, (size_t)num + 1))
+		return -1;
+	memset(t->value, 'x', (size_t)num);
+	t->len = (size_t)num;
+	return 0;
+}
+
+static int tlv_vpce(struct ld *l, yaml_node_t *v, struct sc_tlv *t)
+{
+	char *s;
+
+	if (get_str(l, v, "tlv vpce", &s) < 0 || !tlv_room(l, t, strlen(s) + 1))
+		return -1;
+	t->len = (size_t)pp_tlv_aws_vpce(s, t->value, strlen(s) + 1);
+	return 0;
+}
+
+static int tlv_linkid(struct ld *l, yaml_node_t *v, struct sc_tlv *t)
+{
+	long num;
+
+	if (get_int(l, v, "tlv linkid", 0, 0xffffffffL, &num) < 0 || !tlv_room(l, t, 5))
+		return -1;
+	t->len = (size_t)pp_tlv_azure_linkid((uint32_t)num, t->value, 5);
+	return 0;
+}
+
+static int tlv_psc_id(struct ld *l, yaml_node_t *v, struct sc_tlv *t)
+{
+	unsigned long long id;
+	char *s, *end;
+
+	if (get_str(l, v, "tlv psc_id", &s) < 0)
+		return -1;
+	id = strtoull(s, &end, 0);
+	if (!*s || *end)
+		return err_at(l, v, "tlv psc_id", "'%s' is not a number", s);
+	if (!tlv_room(l, t, 9))
+		return -1;
+	t->len = (size_t)pp_tlv_gcp_psc(id, t->value, 9);
+	return 0;
+}
+
+/* The keys of a TLV that give its value (one at most), and how each is
+ * written: as it is, or by one of lib/pp_desc's encoders. */
+static const struct {
+	const char *key;
+	int (*fn)(struct ld *l, yaml_node_t *v, struct sc_tlv *t);
+} tlv_values[] = {
+	{ "value", tlv_text }, { "hex", tlv_hex }, { "len", tlv_len }, { "ssl", tlv_ssl },
+	{ "vpce", tlv_vpce }, { "linkid", tlv_linkid }, { "psc_id", tlv_psc_id },
+};
+
+#define NTLV_VALUES (sizeof(tlv_values) / sizeof(tlv_values[0]))
+
 static int parse_tlv(struct ld *l, yaml_node_t *n, struct sc_tlv *t)
 {
-	static const char *const keys[] = { "type", "value", "hex", "ssl", "vpce", "linkid",
-					    "psc_id", "len", NULL };
+	const char *keys[NTLV_VALUES + 2] = { "type" };
 	yaml_node_t *v;
-	char *s;
-	long num;
 	int given = 0;
 
+	for (size_t i = 0; i < NTLV_VALUES; i++)
+		keys[1 + i] = tlv_values[i].key;
 	if (yx_check_keys(l->d, n, keys, ctx(l, "tlv"), l->e) < 0)
 		return -1;
 	if (!yx_get(l->d, n, "type"))
 		return yx_err(l->d, n, l->e, "%s: missing 'type'", ctx(l, "tlv"));
 	if (tlv_type_parse(l, yx_get(l->d, n, "type"), &t->type) < 0)
 		return -1;
-	if ((v = yx_get(l->d, n, "value"))) {
-		size_t len;
-
-		if (yx_str(l->d, v, l->a, ctx(l, "tlv value"), &s, &len, l->e) < 0)
+	for (size_t i = 0; i < NTLV_VALUES; i++) {
+		if (!(v = yx_get(l->d, n, tlv_values[i].key)))
+			continue;
+		if (tlv_values[i].fn(l, v, t) < 0)
 			return -1;
-		t->value = (uint8_t *)s;
-		t->len = len;
-		given++;
-	}
-	if ((v = yx_get(l->d, n, "hex"))) {
-		if (get_hex(l, v, "tlv hex", &t->value, &t->len) < 0)
-			return -1;
-		given++;
-	}
-	if ((v = yx_get(l->d, n, "len"))) {
-		/* A value of this many 'x' bytes: long TLVs without long files. */
-		if (get_int(l, v, "tlv len", 0, 65000, &num) < 0)
-			return -1;
-		t->value = yx_alloc(l->a, (size_t)num + 1);
-		if (!t->value)
-			return perr_set(l->e, "out of memory");
-		memset(t->value, 'x', (size_t)num);
-		t->len = (size_t)num;
-		given++;
-	}
-	if ((v = yx_get(l->d, n, "ssl"))) {
-		if (parse_ssl_tlv(l, v, t) < 0)
-			return -1;
-		given++;
-	}
-	if ((v = yx_get(l->d, n, "vpce"))) {
-		/* AWS: sub-type 0x01 then the endpoint id in ASCII. */
-		if (get_str(l, v, "tlv vpce", &s) < 0)
-			return -1;
-		t->len = strlen(s) + 1;
-		t->value = yx_alloc(l->a, t->len);
-		if (!t->value)
-			return perr_set(l->e, "out of memory");
-		t->value[0] = 0x01;
-		memcpy(t->value + 1, s, t->len - 1);
-		given++;
-	}
-	if ((v = yx_get(l->d, n, "linkid"))) {
-		/* Azure: sub-type 0x01 then a little-endian u32. */
-		if (get_int(l, v, "tlv linkid", 0, 0xffffffffL, &num) < 0)
-			return -1;
-		t->len = 5;
-		t->value = yx_alloc(l->a, 5);
-		if (!t->value)
-			return perr_set(l->e, "out of memory");
-		t->value[0] = 0x01;
-		t->value[1] = (uint8_t)num;
-		t->value[2] = (uint8_t)(num >> 8);
-		t->value[3] = (uint8_t)(num >> 16);
-		t->value[4] = (uint8_t)(num >> 24);
-		given++;
-	}
-	if ((v = yx_get(l->d, n, "psc_id"))) {
-		/* GCP: sub-type 0x01 then a big-endian u64. */
-		unsigned long long id;
-		char *end;
-		int i;
-
-		if (get_str(l, v, "tlv psc_id", &s) < 0)
-			return -1;
-		id = strtoull(s, &end, 0);
-		if (!*s || *end)
-			return err_at(l, v, "tlv psc_id", "'%s' is not a number", s);
-		t->len = 9;
-		t->value = yx_alloc(l->a, 9);
-		if (!t->value)
-			return perr_set(l->e, "out of memory");
-		t->value[0] = 0x01;
-		for (i = 0; i < 8; i++)
-			t->value[1 + i] = (uint8_t)(id >> (56 - 8 * i));
 		given++;
 	}
 	if (given > 1)
 		return yx_err(l->d, n, l->e, "%s: give one of value, hex, len, ssl, vpce, linkid, psc_id",
 			      ctx(l, "tlv"));
-	if (!t->value) {
-		t->value = yx_alloc(l->a, 1);
-		if (!t->value)
-			return perr_set(l->e, "out of memory");
-	}
+	if (!t->value && !tlv_room(l, t, 1))
+		return -1;
 	return 0;
 }
 
 static int parse_family(struct ld *l, yaml_node_t *n, struct sc_header *h)
 {
-	static const struct named fams[] = {
-		{ "tcp4", PP_FAM_INET }, { "inet", PP_FAM_INET },
-		{ "tcp6", PP_FAM_INET6 }, { "inet6", PP_FAM_INET6 },
-		{ "unknown", PP_FAM_UNSPEC }, { "unspec", PP_FAM_UNSPEC },
-		{ "unix", PP_FAM_UNIX }, { NULL, 0 },
-	};
+	enum pp_fam f;
 	char *s;
-	int i;
 
 	if (get_str(l, n, "header.family", &s) < 0)
 		return -1;
-	for (i = 0; fams[i].name; i++)
-		if (!strcasecmp(s, fams[i].name)) {
-			h->family = fams[i].value;
-			return 0;
-		}
-	return err_at(l, n, "header.family", "'%s' is not tcp4, tcp6, unknown, inet, inet6, unix or unspec", s);
+	if (pp_fam_parse(s, &f) < 0)
+		return err_at(l, n, "header.family",
+			      "'%s' is not tcp4, tcp6, unknown, inet, inet6, unix or unspec", s);
+	h->family = f;
+	return 0;
 }
 
 static int parse_header(struct ld *l, yaml_node_t *n, struct sc_header *h)
@@ -447,28 +433,24 @@ static int parse_header(struct ld *l, yaml_node_t *n, struct sc_header *h)
 		h->version = (int)num;
 	}
 	if ((v = yx_get(l->d, n, "command"))) {
+		enum pp_cmd c;
+
 		if (get_str(l, v, "header.command", &s) < 0)
 			return -1;
-		if (!strcasecmp(s, "proxy"))
-			h->command = PP_CMD_PROXY;
-		else if (!strcasecmp(s, "local"))
-			h->command = PP_CMD_LOCAL;
-		else
+		if (pp_cmd_parse(s, &c) < 0)
 			return err_at(l, v, "header.command", "'%s' is not proxy or local", s);
+		h->command = c;
 	}
 	if ((v = yx_get(l->d, n, "family")) && parse_family(l, v, h) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "transport"))) {
+		enum pp_proto p;
+
 		if (get_str(l, v, "header.transport", &s) < 0)
 			return -1;
-		if (!strcasecmp(s, "stream"))
-			h->transport = PP_PROTO_STREAM;
-		else if (!strcasecmp(s, "dgram"))
-			h->transport = PP_PROTO_DGRAM;
-		else if (!strcasecmp(s, "unspec"))
-			h->transport = PP_PROTO_UNSPEC;
-		else
+		if (pp_proto_parse(s, &p) < 0)
 			return err_at(l, v, "header.transport", "'%s' is not stream, dgram or unspec", s);
+		h->transport = p;
 	}
 	if ((v = yx_get(l->d, n, "src")) && get_str(l, v, "header.src", &h->src) < 0)
 		return -1;
@@ -516,28 +498,11 @@ static int finish_header(struct ld *l, yaml_node_t *at, struct sc_header *h)
 			return yx_err(l->d, at, l->e, "%s: v1 has no LOCAL command", ctx(l, "send.header"));
 	}
 	if (!h->src || !h->dst) {
-		const char *src = NULL, *dst = NULL;
+		/* The family's defaults; UNKNOWN with addresses writes IPv4 ones. */
+		int fam = h->family == PP_FAM_UNSPEC && h->unknown_long ? PP_FAM_INET : h->family;
+		const char *src = fam >= 0 && fam <= PP_FAM_UNIX ? pp_defaults.src[fam] : NULL;
+		const char *dst = fam >= 0 && fam <= PP_FAM_UNIX ? pp_defaults.dst[fam] : NULL;
 
-		switch (h->family) {
-		case PP_FAM_INET:
-			src = "192.0.2.1:40000";
-			dst = "198.51.100.1:1883";
-			break;
-		case PP_FAM_INET6:
-			src = "[2001:db8::1]:40000";
-			dst = "[2001:db8::2]:1883";
-			break;
-		case PP_FAM_UNIX:
-			src = "unix:/run/ppmq/client.sock";
-			dst = "unix:/run/ppmq/broker.sock";
-			break;
-		default:
-			if (h->unknown_long) {
-				src = "192.0.2.1:40000";
-				dst = "198.51.100.1:1883";
-			}
-			break;
-		}
 		if (!h->src && src)
 			h->src = yx_strdup(l->a, src);
 		if (!h->dst && dst)

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pp_addr.h"
+
 /* ---- sockets ------------------------------------------------------------- */
 
 int net_set_nonblock(int fd, bool nb, struct perr *e)
@@ -211,29 +213,7 @@ int net_connect(const char *host, uint16_t port, const char *bind_addr,
 
 const char *net_ip_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
 {
-	if (cap == 0)
-		return buf;
-	buf[0] = '\0';
-	switch (ss->ss_family) {
-	case AF_INET:
-		if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf,
-			       (socklen_t)cap))
-			buf[0] = '\0';
-		break;
-	case AF_INET6:
-		if (!inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
-			       (socklen_t)cap))
-			buf[0] = '\0';
-		break;
-	case AF_UNIX: {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
-		snprintf(buf, cap, "unix:%.*s", (int)sizeof un->sun_path, un->sun_path);
-		break;
-	}
-	default:
-		snprintf(buf, cap, "-");
-	}
-	return buf;
+	return pp_ip_str(ss, buf, cap);
 }
 
 const char *net_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
@@ -253,11 +233,7 @@ const char *net_addr_str(const struct sockaddr_storage *ss, char *buf, size_t ca
 
 uint16_t net_addr_port(const struct sockaddr_storage *ss)
 {
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
+	return pp_addr_port(ss);
 }
 
 bool net_addr_unmap(struct sockaddr_storage *ss)

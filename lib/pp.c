@@ -16,9 +16,6 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "hex.h"
-#include "net.h"
-
 const uint8_t pp_v2_sig[PP_V2_SIG_LEN] = {
 	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
 };
@@ -91,10 +88,7 @@ const char *pp_verdict_name(enum pp_verdict v)
 	return "unknown";
 }
 
-static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
+int pp_error_set(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -107,6 +101,9 @@ static int fail(struct pp_error *e, enum pp_reason r, size_t off, const char *fm
 	va_end(ap);
 	return PP_INVALID;
 }
+
+/* The parser and the builder say it on almost every path. */
+#define fail pp_error_set
 
 /* No error yet (an entry point starts with it; e may be NULL). */
 static void err_clear(struct pp_error *e)
@@ -318,6 +315,11 @@ struct v6val {
 	const char *why;
 };
 
+static bool is_hex(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
 static void v6_feed(struct v6val *v, uint8_t c)
 {
 	int max;
@@ -334,7 +336,7 @@ static void v6_feed(struct v6val *v, uint8_t c)
 		v->why = "a single leading ':'";
 		return;
 	}
-	if (hex_digit(c) >= 0) {
+	if (is_hex(c)) {
 		if (v->hex == 0) {
 			if (v->groups + 1 > max) {
 				v->why = "more than 8 groups";
@@ -1054,72 +1056,6 @@ void pp_header_init(struct pp_header *h, int version, enum pp_cmd cmd)
 	h->transport = PP_PROTO_UNSPEC;
 }
 
-static int port_parse(const char *s, uint16_t *out)
-{
-	uint32_t v = 0;
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint32_t)(s[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*out = (uint16_t)v;
-	return 0;
-}
-
-int pp_sockaddr_parse(const char *s, struct sockaddr_storage *ss)
-{
-	char host[64];
-	const char *colon;
-	uint16_t port;
-
-	if (!s || !ss)
-		return -1;
-	memset(ss, 0, sizeof(*ss));
-	if (strncmp(s, "unix:", 5) == 0) {
-		struct sockaddr_un *su = (struct sockaddr_un *)ss;
-		size_t n = strlen(s + 5);
-		if (n == 0 || n >= sizeof(su->sun_path))
-			return -1;
-		su->sun_family = AF_UNIX;
-		memcpy(su->sun_path, s + 5, n);
-		return 0;
-	}
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
-			return -1;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		if (port_parse(rb + 2, &port) < 0)
-			return -1;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -1;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		return 0;
-	}
-	colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon)
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (port_parse(colon + 1, &port) < 0)
-		return -1;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-		return -1;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(port);
-	return 0;
-}
-
 int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
 			const struct sockaddr_storage *dst)
 {
@@ -1138,75 +1074,20 @@ int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
 	return 0;
 }
 
-int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len)
+int pp_tlv_append(struct pp_tlv *tlv, size_t *n, uint8_t type, const void *v, size_t len)
 {
-	if (!h || h->ntlv >= PP_MAX_TLVS || len > 65535 || (len && !v))
+	if (*n >= PP_MAX_TLVS || len > 65535 || (len && !v))
 		return -1;
-	h->tlv[h->ntlv].type = type;
-	h->tlv[h->ntlv].value.ptr = v;
-	h->tlv[h->ntlv].value.len = len;
-	h->ntlv++;
+	tlv[*n].type = type;
+	tlv[*n].value.ptr = v;
+	tlv[*n].value.len = len;
+	(*n)++;
 	return 0;
 }
 
-int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap)
+int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len)
 {
-	const struct {
-		uint8_t type;
-		const struct pp_bytes *b;
-	} subs[] = {
-		{PP2_SUBTYPE_SSL_VERSION, &ssl->version},
-		{PP2_SUBTYPE_SSL_CN, &ssl->cn},
-		{PP2_SUBTYPE_SSL_CIPHER, &ssl->cipher},
-		{PP2_SUBTYPE_SSL_SIG_ALG, &ssl->sig_alg},
-		{PP2_SUBTYPE_SSL_KEY_ALG, &ssl->key_alg},
-	};
-	size_t p = 5;
-
-	if (cap < 5)
-		return -1;
-	out[0] = ssl->client;
-	wr32(out + 1, ssl->verify);
-	for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
-		const struct pp_bytes *b = subs[k].b;
-		if (!b->ptr)
-			continue;
-		if (b->len > 65535 || p + 3 + b->len > cap || p + 3 + b->len > 65535)
-			return -1;
-		out[p] = subs[k].type;
-		wr16(out + p + 1, b->len);
-		memcpy(out + p + 3, b->ptr, b->len);
-		p += 3 + b->len;
-	}
-	return (int)p;
-}
-
-const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
-{
-	if (!buf || cap == 0)
-		return "";
-	buf[0] = '\0';
-	if (!ss) {
-		snprintf(buf, cap, "-");
-		return buf;
-	}
-	if (ss->ss_family == AF_UNIX) {
-		const struct sockaddr_un *su = (const struct sockaddr_un *)ss;
-		/* Abstract names start with NUL; shown with '@' like ss(8) does. */
-		if (su->sun_path[0] == '\0' && su->sun_path[1] != '\0') {
-			snprintf(buf, cap, "unix:@%.*s", (int)sizeof(su->sun_path) - 1, su->sun_path + 1);
-			return buf;
-		}
-	}
-	net_ip_str(ss, buf, cap);
-	if (!buf[0])
-		snprintf(buf, cap, "?"); /* IP text does not fit */
-	return buf;
-}
-
-uint16_t pp_addr_port(const struct sockaddr_storage *ss)
-{
-	return ss ? net_addr_port(ss) : 0;
+	return h ? pp_tlv_append(h->tlv, &h->ntlv, type, v, len) : -1;
 }
 
 /* ---- builder ------------------------------------------------------------- */
@@ -1545,14 +1426,14 @@ static void default_header(struct pp_header *h, int version, int fam)
 
 	pp_header_init(h, version, PP_CMD_PROXY);
 	if (fam == F_INET6 || fam == F_TCP6) {
-		pp_sockaddr_parse("[2001:db8::1]:40000", &s);
-		pp_sockaddr_parse("[2001:db8::2]:1883", &d);
+		pp_sockaddr_parse(PP_DEF_SRC6, &s);
+		pp_sockaddr_parse(PP_DEF_DST6, &d);
 	} else if (fam == F_UNIX) {
-		pp_sockaddr_parse("unix:/run/client.sock", &s);
-		pp_sockaddr_parse("unix:/run/ppmq.sock", &d);
+		pp_sockaddr_parse(PP_DEF_SRC_UNIX, &s);
+		pp_sockaddr_parse(PP_DEF_DST_UNIX, &d);
 	} else {
-		pp_sockaddr_parse("192.0.2.1:40000", &s);
-		pp_sockaddr_parse("198.51.100.1:1883", &d);
+		pp_sockaddr_parse(PP_DEF_SRC4, &s);
+		pp_sockaddr_parse(PP_DEF_DST4, &d);
 	}
 	pp_header_set_addrs(h, &s, &d);
 }

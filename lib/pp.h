@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pp_addr.h" /* pp_sockaddr_parse, pp_addr_str, pp_addr_port */
+
 #define PP_V1_MAX_LEN     107 /* whole v1 line, CRLF included */
 #define PP_V2_SIG_LEN     12
 #define PP_V2_FIXED_LEN   16  /* signature + ver/cmd + fam/proto + length */
@@ -77,6 +79,11 @@ struct pp_error {
 	size_t offset;    /* byte offset in the header where it went wrong */
 	char msg[160];    /* human-readable, e.g. "v1: source port '070' has a leading zero" */
 };
+
+/* Fill *e (may be NULL) with reason r at offset off and the message;
+ * returns PP_INVALID. For the codec and the layers over it (pp_desc). */
+int pp_error_set(struct pp_error *e, enum pp_reason r, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 const char *pp_reason_name(enum pp_reason r);   /* "v1-bad-src-port" */
 const char *pp_reason_text(enum pp_reason r);   /* one-line description */
@@ -189,7 +196,8 @@ enum pp_detect pp_detect(const uint8_t *buf, size_t len);
 /* What to build. Reuses pp_header's fields: version, command, family,
  * transport, src, dst, and tlv[0..ntlv) written in order (byte strings
  * from the caller). Fields ignored by the builder: len, the decoded TLV
- * fields (use the pp_tlv_* helpers to append them to tlv[]). */
+ * fields (pp_desc.h encodes their values: pp_ssl_encode, pp_tlv_aws_vpce,
+ * pp_tlv_azure_linkid, pp_tlv_gcp_psc; append them to tlv[]). */
 struct pp_build_opts {
 	bool crc32c;          /* v2: append a CRC32C TLV and fill it in */
 	size_t noop_len;      /* v2: append a NOOP TLV of this many zero bytes (0 = none) */
@@ -203,24 +211,14 @@ int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
 
 /* Helpers to fill a pp_header for building. */
 void pp_header_init(struct pp_header *h, int version, enum pp_cmd cmd);
-/* "1.2.3.4:5", "[::1]:5", "::1" with port separate ... : parse "IP:PORT"
- * (IPv6 in brackets) into a sockaddr; returns 0 or -1. Also accepts
- * "unix:/path" (AF_UNIX, path shorter than 108 bytes). Ports are decimal
- * 0..65535 without leading zeros; anything else is refused. */
-int pp_sockaddr_parse(const char *s, struct sockaddr_storage *ss);
 /* Set src/dst and the family from them (both must be the same family). */
 int pp_header_set_addrs(struct pp_header *h, const struct sockaddr_storage *src,
 			const struct sockaddr_storage *dst);
 /* Append a TLV (value copied by reference). Returns 0 or -1 when full. */
 int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t len);
-/* Encode an SSL TLV value (client, verify, then sub-TLVs for every non-NULL
- * field) into out; returns the length or -1 when it does not fit. */
-int pp_ssl_encode(const struct pp_ssl *ssl, uint8_t *out, size_t cap);
-
-/* Format addresses for people and logs: "1.2.3.4", "2001:db8::1",
- * "unix:/path", "-" for AF_UNSPEC. Port 0 when none. */
-const char *pp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
-uint16_t pp_addr_port(const struct sockaddr_storage *ss);
+/* The same on any tlv[PP_MAX_TLVS] holding *n: 0, or -1 when full, when
+ * len is over 65535 or when there is a length but no value. */
+int pp_tlv_append(struct pp_tlv *tlv, size_t *n, uint8_t type, const void *v, size_t len);
 
 /* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it. */
 uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len);
@@ -249,8 +247,18 @@ struct pp_mutation {
 const struct pp_mutation *pp_mutations(size_t *count);
 const struct pp_mutation *pp_mutation_find(const char *name);
 
+/* Default addresses: documentation prefixes (RFC 5737, RFC 3849), so that
+ * nothing real is named by accident. pp_mutate's default headers use them,
+ * and so do header descriptions (pp_desc.h's pp_defaults). */
+#define PP_DEF_SRC4     "192.0.2.1:40000"
+#define PP_DEF_DST4     "198.51.100.1:1883"
+#define PP_DEF_SRC6     "[2001:db8::1]:40000"
+#define PP_DEF_DST6     "[2001:db8::2]:1883"
+#define PP_DEF_SRC_UNIX "unix:/run/client.sock"
+#define PP_DEF_DST_UNIX "unix:/run/ppmq.sock"
+
 /* Build `base` (as pp_build would), then apply the named malformation.
- * base may be NULL: a default TCP4 header 192.0.2.1:40000 -> 198.51.100.1:1883
+ * base may be NULL: a default header PP_DEF_SRC4 -> PP_DEF_DST4 (TCP4)
  * of the mutation's version is used. Returns the length or -1 (unknown
  * name, or does not fit). */
 int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,

@@ -41,57 +41,32 @@
 #include "mqtt.h"
 #include "net.h"
 #include "opts.h"
+#include "opts_client.h"
 
 #define CMD "flood"
 
 enum {
 	OPT_HELP = 'h',
 	OPT_QUIET = 'q',
-	OPT_TARGET = 0x100,
-	OPT_CL_TRANSPORT,
-	OPT_CA,
-	OPT_INSECURE,
-	OPT_SNI,
-	OPT_PATH,
-	OPT_CONNECTIONS,
+	OPT_CONNECTIONS = 0x100,
 	OPT_CONCURRENCY,
 	OPT_RATE,
 	OPT_DURATION,
 	OPT_SRC_CIDR,
-	OPT_NO_HEADER,
 	OPT_HOLD,
-	OPT_MQTT,
 	OPT_CLIENT_PREFIX,
-	OPT_USERNAME,
-	OPT_PASSWORD,
-	OPT_KEEPALIVE,
-	OPT_TIMEOUT,
-	OPT_BIND,
 	OPT_SEED,
 	OPT_JSON,
 };
 
 static const struct option own_opts[] = {
-	{ "target", required_argument, NULL, OPT_TARGET },
-	{ "transport", required_argument, NULL, OPT_CL_TRANSPORT },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "sni", required_argument, NULL, OPT_SNI },
-	{ "path", required_argument, NULL, OPT_PATH },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "src-cidr", required_argument, NULL, OPT_SRC_CIDR },
-	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "hold", required_argument, NULL, OPT_HOLD },
-	{ "mqtt", required_argument, NULL, OPT_MQTT },
 	{ "client-prefix", required_argument, NULL, OPT_CLIENT_PREFIX },
-	{ "username", required_argument, NULL, OPT_USERNAME },
-	{ "password", required_argument, NULL, OPT_PASSWORD },
-	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "bind", required_argument, NULL, OPT_BIND },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -149,12 +124,7 @@ static const char *const kind_keys[FK_COUNT] = {
 /* ---- arguments -------------------------------------------------------------------- */
 
 struct flood_args {
-	char host[256];
-	uint16_t port;
-	bool have_target;
-	enum cl_transport transport;
-	const char *ca_file, *sni, *ws_path;
-	bool insecure;
+	struct opts_client cl;   /* cl.o.keepalive -1: derived from --hold */
 
 	uint64_t connections, concurrency, rate;
 	uint64_t duration_s;
@@ -162,19 +132,12 @@ struct flood_args {
 
 	bool have_cidr;
 	struct net_cidr cidr;
-	bool no_header;
-	struct opts_hdr hdr;
 
 	int hold_ms;
-	int mqtt_version;
-	const char *prefix, *username, *password;
-	int keepalive;           /* -1: derived from --hold */
-	int timeout_ms;
-	const char *bind;
+	const char *prefix;
 	uint64_t seed;
 	bool have_seed;
 	bool json, quiet;
-	bool done;               /* --help printed */
 };
 
 static void usage(FILE *f)
@@ -227,165 +190,86 @@ static void usage(FILE *f)
 	      "      --concurrency 10000 --hold 30000 --json\n", f);
 }
 
-static int parse_args(int argc, char **argv, struct flood_args *a)
+/* One of flood's own options (opts_client_parse takes the others). */
+static int apply_own(void *ctx, int c, const char *arg)
 {
-	struct option longopts[96];
-	struct sockaddr_storage ss;
+	struct flood_args *a = ctx;
 	struct perr e;
-	int c, rc;
 
-	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
-		return opts_usage_error(CMD, "internal error: option table too small");
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":hq", longopts, NULL)) != -1) {
-		rc = 0;
-		switch (c) {
-		case OPT_HELP:
-			usage(stdout);
-			a->done = true;
-			return PG_EXIT_OK;
-		case OPT_QUIET:
-			a->quiet = true;
-			break;
-		case OPT_TARGET:
-			if (opts_parse_hostport(optarg, a->host, sizeof(a->host), &a->port, &e) < 0)
-				return opts_usage_error(CMD, "--target '%s': %s", optarg, e.msg);
-			if (a->port == 0)
-				return opts_usage_error(CMD, "--target '%s': port 0", optarg);
-			a->have_target = true;
-			break;
-		case OPT_CL_TRANSPORT:
-			if (cl_transport_parse(optarg, &a->transport) < 0)
-				return opts_usage_error(CMD, "--transport '%s': expected tcp, tls, ws or "
-							"wss (the header's transport field is --proto)",
-							optarg);
-			break;
-		case OPT_CA:
-			a->ca_file = optarg;
-			break;
-		case OPT_INSECURE:
-			a->insecure = true;
-			break;
-		case OPT_SNI:
-			a->sni = optarg;
-			break;
-		case OPT_PATH:
-			if (optarg[0] != '/')
-				return opts_usage_error(CMD, "--path '%s': must start with '/'", optarg);
-			a->ws_path = optarg;
-			break;
-		case OPT_CONNECTIONS:
-			rc = opts_uint_arg(CMD, "connections", optarg, 1, MAX_CONNECTIONS, &a->connections);
-			break;
-		case OPT_CONCURRENCY:
-			rc = opts_uint_arg(CMD, "concurrency", optarg, 1, MAX_CONCURRENCY, &a->concurrency);
-			break;
-		case OPT_RATE:
-			rc = opts_uint_arg(CMD, "rate", optarg, 0, MAX_RATE, &a->rate);
-			break;
-		case OPT_DURATION:
-			rc = opts_uint_arg(CMD, "duration", optarg, 1, MAX_DURATION_S, &a->duration_s);
-			a->duration_given = true;
-			break;
-		case OPT_SRC_CIDR:
-			if (net_cidr_parse(optarg, &a->cidr, &e) < 0)
-				return opts_usage_error(CMD, "--src-cidr: %s", e.msg);
-			a->have_cidr = true;
-			break;
-		case OPT_NO_HEADER:
-			a->no_header = true;
-			break;
-		case OPT_HOLD:
-			rc = opts_int_arg(CMD, "hold", optarg, 0, MAX_HOLD_MS, &a->hold_ms);
-			break;
-		case OPT_MQTT:
-			if (opts_parse_mqtt(optarg, &a->mqtt_version, &e) < 0)
-				return opts_usage_error(CMD, "--mqtt '%s': %s", optarg, e.msg);
-			break;
-		case OPT_CLIENT_PREFIX:
-			if (strlen(optarg) > MAX_PREFIX)
-				return opts_usage_error(CMD, "--client-prefix: longer than %d bytes",
-							MAX_PREFIX);
-			a->prefix = optarg;
-			break;
-		case OPT_USERNAME:
-			a->username = optarg;
-			break;
-		case OPT_PASSWORD:
-			a->password = optarg;
-			break;
-		case OPT_KEEPALIVE:
-			rc = opts_int_arg(CMD, "keepalive", optarg, 0, 65535, &a->keepalive);
-			break;
-		case OPT_TIMEOUT:
-			rc = opts_int_arg(CMD, "timeout", optarg, 1, MAX_TIMEOUT_MS, &a->timeout_ms);
-			break;
-		case OPT_BIND:
-			if (net_addr_parse(optarg, 0, &ss, &e) < 0)
-				return opts_usage_error(CMD, "--bind '%s': not an IPv4 or IPv6 address",
-							optarg);
-			a->bind = optarg;
-			break;
-		case OPT_SEED:
-			rc = opts_uint_arg(CMD, "seed", optarg, 0, MAX_SEED, &a->seed);
-			a->have_seed = true;
-			break;
-		case OPT_JSON:
-			a->json = true;
-			break;
-		case '?':
-		case ':':
-			opts_getopt_error(c, optopt, argv[optind - 1], longopts, &e);
-			return opts_usage_error(CMD, "%s", e.msg);
-		default:
-			if (opts_hdr_apply(&a->hdr, c, optarg, &e) <= 0)
-				return opts_usage_error(CMD, "%s", e.msg);
-		}
-		if (rc)
-			return rc;
+	switch (c) {
+	case OPT_CONNECTIONS:
+		return opts_uint_arg(CMD, "connections", arg, 1, MAX_CONNECTIONS, &a->connections);
+	case OPT_CONCURRENCY:
+		return opts_uint_arg(CMD, "concurrency", arg, 1, MAX_CONCURRENCY, &a->concurrency);
+	case OPT_RATE:
+		return opts_uint_arg(CMD, "rate", arg, 0, MAX_RATE, &a->rate);
+	case OPT_DURATION:
+		a->duration_given = true;
+		return opts_uint_arg(CMD, "duration", arg, 1, MAX_DURATION_S, &a->duration_s);
+	case OPT_SRC_CIDR:
+		if (net_cidr_parse(arg, &a->cidr, &e) < 0)
+			return opts_usage_error(CMD, "--src-cidr: %s", e.msg);
+		a->have_cidr = true;
+		return 0;
+	case OPT_HOLD:
+		return opts_int_arg(CMD, "hold", arg, 0, MAX_HOLD_MS, &a->hold_ms);
+	case OPT_CLIENT_PREFIX:
+		if (strlen(arg) > MAX_PREFIX)
+			return opts_usage_error(CMD, "--client-prefix: longer than %d bytes", MAX_PREFIX);
+		a->prefix = arg;
+		return 0;
+	case OPT_SEED:
+		a->have_seed = true;
+		return opts_uint_arg(CMD, "seed", arg, 0, MAX_SEED, &a->seed);
+	case OPT_JSON:
+		a->json = true;
+		return 0;
+	case OPT_QUIET:
+		a->quiet = true;
+		return 0;
 	}
-	if (optind < argc)
-		return opts_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	return 0;
 }
 
+/* The client options flood takes: no client certificate, WebSocket
+ * subprotocol or client id (ids are --client-prefix and a number). */
+static const struct opts_cl_spec spec = {
+	.cmd = CMD,
+	.opts = OPTS_CL_ALL & ~(OPTS_CL(OPT_CL_CERT) | OPTS_CL(OPT_CL_KEY) |
+				OPTS_CL(OPT_CL_SUBPROTOCOL) | OPTS_CL(OPT_CL_CLIENT_ID)),
+	.timeout_max = MAX_TIMEOUT_MS, .port_nonzero = true,
+	.shortopts = ":hq", .own = own_opts, .usage = usage, .apply = apply_own,
+};
+
 static int check_args(struct flood_args *a)
 {
-	bool tls = a->transport == CL_TLS || a->transport == CL_WSS;
-	bool ws = a->transport == CL_WS || a->transport == CL_WSS;
-	bool hdr_opts = a->hdr.touched || a->hdr.mutate[0];
-	struct perr e;
+	bool hdr_opts = a->cl.hdr.touched || a->cl.hdr.mutate[0];
+	int rc;
 
-	if (!a->have_target)
+	if (!a->cl.have_target)
 		return opts_usage_error(CMD, "--target HOST:PORT is required");
-	if (a->no_header && (hdr_opts || a->have_cidr))
+	if (a->cl.no_header && (hdr_opts || a->have_cidr))
 		return opts_usage_error(CMD, "--no-header excludes the header options and "
 					"--src-cidr");
-	if (a->have_cidr && a->hdr.have_src)
+	if (a->have_cidr && a->cl.hdr.have_src)
 		return opts_usage_error(CMD, "--src-cidr and --src exclude each other");
-	if (!a->no_header && opts_hdr_check(&a->hdr, &e) < 0)
-		return opts_usage_error(CMD, "%s", e.msg);
-	if (a->ca_file && a->insecure)
-		return opts_usage_error(CMD, "--ca and --insecure exclude each other");
-	if (!tls && (a->ca_file || a->insecure || a->sni))
-		return opts_usage_error(CMD, "--ca, --insecure and --sni need --transport tls or wss");
-	if (!ws && a->ws_path)
-		return opts_usage_error(CMD, "--path needs --transport ws or wss");
-	if (a->transport != CL_TCP && a->concurrency > MAX_THREADS)
+	rc = opts_client_check(&a->cl, &spec);
+	if (rc)
+		return rc;
+	if (a->cl.o.transport != CL_TCP && a->concurrency > MAX_THREADS)
 		return opts_usage_error(CMD, "--concurrency %" PRIu64 ": at most %u with --transport "
 					"%s (one thread each; tcp has no such limit)",
-					a->concurrency, MAX_THREADS, cl_transport_name(a->transport));
-	if (a->password && !a->username && a->mqtt_version != MQTT_V5)
+					a->concurrency, MAX_THREADS, cl_transport_name(a->cl.o.transport));
+	if (a->cl.o.password && !a->cl.o.username && a->cl.o.mqtt_version != MQTT_V5)
 		return opts_usage_error(CMD, "--password without --username needs --mqtt 5");
 	if (a->concurrency > a->connections)
 		a->concurrency = a->connections;
 	if (!a->duration_given)
 		a->duration_s = DEF_DURATION_S + (uint64_t)(a->hold_ms + 999) / 1000;
-	if (a->keepalive < 0) {
+	if (a->cl.o.keepalive < 0) {
 		int need = (a->hold_ms + 999) / 1000 + 10;
 
-		a->keepalive = need > 60 ? (need > 65535 ? 0 : need) : 60;
+		a->cl.o.keepalive = need > 60 ? (need > 65535 ? 0 : need) : 60;
 	}
 	return 0;
 }
@@ -474,14 +358,14 @@ static int make_header(struct flood *f, uint64_t *rng, uint8_t *out, struct perr
 	const struct flood_args *a = f->a;
 	struct sockaddr_storage src;
 
-	if (a->no_header)
+	if (a->cl.no_header)
 		return 0;
 	if (!f->vary_hdr) {
 		memcpy(out, f->static_hdr, f->static_hdr_len);
 		return (int)f->static_hdr_len;
 	}
 	random_src(&a->cidr, rng, &src);
-	return opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, out, HDR_CAP, e);
+	return opts_hdr_build_addrs(&a->cl.hdr, &src, &f->hdr_dst, out, HDR_CAP, e);
 }
 
 static long make_connect(const struct flood *f, uint64_t idx, uint8_t *out, size_t cap)
@@ -490,8 +374,8 @@ static long make_connect(const struct flood *f, uint64_t idx, uint8_t *out, size
 	char id[MAX_PREFIX + 32];
 
 	snprintf(id, sizeof(id), "%s%" PRIu64, a->prefix, idx);
-	return mqtt_build_connect(out, cap, (uint8_t)a->mqtt_version, id, a->username,
-				  a->password, (uint16_t)a->keepalive, true);
+	return mqtt_build_connect(out, cap, (uint8_t)a->cl.o.mqtt_version, id, a->cl.o.username,
+				  a->cl.o.password, (uint16_t)a->cl.o.keepalive, true);
 }
 
 /* ---- recording (under f->mu) ------------------------------------------------------ */
@@ -697,7 +581,7 @@ static void launch(struct fl_loop *L, uint64_t idx)
 	c->fd = -1;
 	c->state = S_CONNECTING;
 	c->t0 = now_us();
-	c->deadline = c->t0 + (int64_t)a->timeout_ms * 1000;
+	c->deadline = c->t0 + (int64_t)a->cl.o.timeout_ms * 1000;
 	list_push(&L->waiting, c);
 	open_delta(f, +1);
 
@@ -728,7 +612,7 @@ static void launch(struct fl_loop *L, uint64_t idx)
 		 * reserve it for every destination and run out sooner. */
 		(void)setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		if (bind(c->fd, (const struct sockaddr *)&f->bind_ss, f->bind_len) < 0) {
-			fail(L, c, FK_LOCAL, "bind %s: %s", a->bind, strerror(errno));
+			fail(L, c, FK_LOCAL, "bind %s: %s", a->cl.o.bind_addr, strerror(errno));
 			return;
 		}
 	}
@@ -777,7 +661,7 @@ static void on_connack(struct fl_loop *L, struct fl_conn *c, uint8_t rc)
 	record_connack(f, t - c->t0, t);
 	if (rc != 0) {
 		fail(L, c, FK_CONNACK, "CONNACK 0x%02x (%s)", rc,
-		     mqtt_connack_name((uint8_t)f->a->mqtt_version, rc));
+		     mqtt_connack_name((uint8_t)f->a->cl.o.mqtt_version, rc));
 		return;
 	}
 	record_ok(f);
@@ -825,7 +709,7 @@ static void do_read(struct fl_loop *L, struct fl_conn *c)
 
 		bool sp;
 		uint8_t rc;
-		long r = mqtt_parse_connack(c->in, c->in_len, (uint8_t)L->f->a->mqtt_version,
+		long r = mqtt_parse_connack(c->in, c->in_len, (uint8_t)L->f->a->cl.o.mqtt_version,
 					    &sp, &rc);
 
 		if (r < 0) {
@@ -870,7 +754,7 @@ static void expire(struct fl_loop *L, int64_t now)
 {
 	while (L->waiting.head && L->waiting.head->deadline <= now)
 		fail(L, L->waiting.head, FK_TIMEOUT, "no CONNACK within %d ms",
-		     L->f->a->timeout_ms);
+		     L->f->a->cl.o.timeout_ms);
 	while (L->holding.head && L->holding.head->deadline <= now)
 		release(L, L->holding.head, true);
 }
@@ -1076,23 +960,10 @@ static void run_one_threaded(struct flood *f, uint64_t idx, uint64_t *rng, uint8
 		return;
 	}
 	snprintf(id, sizeof(id), "%s%" PRIu64, a->prefix, idx);
-	cl_opts_init(&o);
-	o.transport = a->transport;
-	o.host = a->host;
-	o.port = a->port;
-	o.bind_addr = a->bind;
-	o.ca_file = a->ca_file;
-	o.insecure = a->insecure;
-	o.sni = a->sni;
-	o.ws_path = a->ws_path;
+	o = a->cl.o;
 	o.header = hlen ? hdr : NULL;
 	o.header_len = (size_t)hlen;
-	o.mqtt_version = a->mqtt_version;
 	o.client_id = id;
-	o.username = a->username;
-	o.password = a->password;
-	o.keepalive = a->keepalive;
-	o.timeout_ms = a->timeout_ms;
 
 	cl_run(&o, &res, &conn);
 	enum fl_kind k = outcome_kind(&res);
@@ -1230,10 +1101,10 @@ static int resolve(struct flood *f, struct perr *e)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_family = f->bind_len ? f->bind_ss.ss_family : AF_UNSPEC;
-	snprintf(port, sizeof(port), "%u", a->port);
-	r = getaddrinfo(a->host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", a->cl.o.port);
+	r = getaddrinfo(a->cl.host, port, &hints, &res);
 	if (r != 0)
-		return perr_set(e, "--target: cannot resolve '%s'%s: %s", a->host,
+		return perr_set(e, "--target: cannot resolve '%s'%s: %s", a->cl.host,
 				f->bind_len ? " in the family of --bind" : "", gai_strerror(r));
 	ai = res;
 	memcpy(&f->target, ai->ai_addr, ai->ai_addrlen);
@@ -1269,8 +1140,8 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 
 	f->a = a;
 	pthread_mutex_init(&f->mu, NULL);
-	if (a->bind) {
-		if (net_addr_parse(a->bind, 0, &f->bind_ss, e) < 0)
+	if (a->cl.o.bind_addr) {
+		if (net_addr_parse(a->cl.o.bind_addr, 0, &f->bind_ss, e) < 0)
 			return -1;
 		f->bind_len = f->bind_ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 							       : sizeof(struct sockaddr_in6);
@@ -1279,10 +1150,10 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 		return -1;
 	if (fd_limit(a, e) < 0)
 		return -1;
-	f->hdr_dst = a->hdr.have_dst ? a->hdr.dst : f->target;
+	f->hdr_dst = a->cl.hdr.have_dst ? a->cl.hdr.dst : f->target;
 	net_addr_unmap(&f->hdr_dst);
 
-	if (!a->no_header) {
+	if (!a->cl.no_header) {
 		uint8_t *buf = malloc(HDR_CAP);
 		uint64_t rng = a->seed;
 		struct sockaddr_storage src;
@@ -1290,19 +1161,19 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 
 		if (!buf)
 			return perr_set(e, "out of memory");
-		f->version = opts_hdr_version(&a->hdr);
+		f->version = opts_hdr_version(&a->cl.hdr);
 		if (a->have_cidr) {
 			/* one trial build: options that cannot make a header fail here */
 			random_src(&a->cidr, &rng, &src);
-			len = opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
+			len = opts_hdr_build_addrs(&a->cl.hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
 			f->vary_hdr = true;
 		} else {
-			if (a->hdr.have_src)
-				src = a->hdr.src;
+			if (a->cl.hdr.have_src)
+				src = a->cl.hdr.src;
 			else
 				(void)opts_parse_ipport(f->hdr_dst.ss_family == AF_INET6 ?
-							OPTS_DEF_SRC6 : OPTS_DEF_SRC4, &src, NULL);
-			len = opts_hdr_build_addrs(&a->hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
+							PP_DEF_SRC6 : PP_DEF_SRC4, &src, NULL);
+			len = opts_hdr_build_addrs(&a->cl.hdr, &src, &f->hdr_dst, buf, HDR_CAP, e);
 		}
 		if (len < 0) {
 			free(buf);
@@ -1320,7 +1191,7 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 					"--username and --password");
 	}
 	n = mqtt_build_disconnect(f->disconnect, sizeof(f->disconnect),
-				  (uint8_t)a->mqtt_version, 0);
+				  (uint8_t)a->cl.o.mqtt_version, 0);
 	if (n <= 0 || n > (long)sizeof(f->disconnect))
 		return perr_set(e, "cannot build a DISCONNECT");
 	f->disconnect_len = (size_t)n;
@@ -1384,11 +1255,11 @@ static void summarize(struct flood *f, struct summary *s)
 	s->max = f->nlat ? f->lat_us[f->nlat - 1] / 1000.0 : 0.0;
 	s->exit_code = f->count[FK_OK] == a->connections && f->dropped == 0 ? PG_EXIT_OK
 									     : PG_EXIT_FAIL;
-	if (a->no_header)
+	if (a->cl.no_header)
 		snprintf(s->header, sizeof(s->header), "none");
 	else
 		snprintf(s->header, sizeof(s->header), "v%d%s%s", f->version,
-			 a->hdr.mutate[0] ? " mutation " : "", a->hdr.mutate);
+			 a->cl.hdr.mutate[0] ? " mutation " : "", a->cl.hdr.mutate);
 }
 
 static void print_text(const struct flood *f, const struct summary *s)
@@ -1403,7 +1274,7 @@ static void print_text(const struct flood *f, const struct summary *s)
 			 net_cidr_str(&a->cidr, c, sizeof(c)), a->seed);
 	}
 	printf("target:          %s (%s), MQTT %s, header %s%s%s\n", f->target_str,
-	       cl_transport_name(a->transport), a->mqtt_version == MQTT_V5 ? "5" : "3.1.1",
+	       cl_transport_name(a->cl.o.transport), a->cl.o.mqtt_version == MQTT_V5 ? "5" : "3.1.1",
 	       s->header, a->have_cidr ? ", sources " : "", cidr);
 	printf("connections:     %" PRIu64 " attempted, %" PRIu64 " succeeded (CONNACK 0), %"
 	       PRIu64 " failed, of %" PRIu64 " asked\n", f->attempted, f->count[FK_OK],
@@ -1420,7 +1291,7 @@ static void print_text(const struct flood *f, const struct summary *s)
 	       "(connect to CONNACK)\n", s->p50, s->p90, s->p99, s->max);
 	printf("errors:         ");
 	for (int k = 1; k < FK_COUNT; k++) {
-		if ((k == FK_TLS || k == FK_WS) && a->transport == CL_TCP)
+		if ((k == FK_TLS || k == FK_WS) && a->cl.o.transport == CL_TCP)
 			continue;
 		printf(" %s %" PRIu64 "%s", kind_names[k], f->count[k],
 		       k + 1 < FK_COUNT ? "," : "");
@@ -1443,13 +1314,13 @@ static void print_json(const struct flood *f, const struct summary *s)
 	char cidr[64];
 
 	JSET(o, "target", json_string(f->target_str));
-	JSET(o, "transport", json_string(cl_transport_name(a->transport)));
+	JSET(o, "transport", json_string(cl_transport_name(a->cl.o.transport)));
 	JSET(o, "header", json_string(s->header));
 	if (a->have_cidr)
 		JSET(o, "src_cidr", json_string(net_cidr_str(&a->cidr, cidr, sizeof(cidr))));
 	else
 		JSET(o, "src_cidr", json_null());
-	JSET(o, "mqtt", json_string(a->mqtt_version == MQTT_V5 ? "5" : "3.1.1"));
+	JSET(o, "mqtt", json_string(a->cl.o.mqtt_version == MQTT_V5 ? "5" : "3.1.1"));
 	JSET(o, "connections", json_integer((json_int_t)a->connections));
 	JSET(o, "concurrency", json_integer((json_int_t)a->concurrency));
 	JSET(o, "rate_limit", json_integer((json_int_t)a->rate));
@@ -1499,22 +1370,20 @@ int cmd_flood(int argc, char **argv)
 	int rc, run_rc;
 
 	memset(&a, 0, sizeof(a));
+	opts_client_init(&a.cl);
 	a.connections = DEF_CONNECTIONS;
 	a.concurrency = DEF_CONCURRENCY;
-	a.timeout_ms = DEF_TIMEOUT_MS;
-	a.keepalive = -1;
-	a.mqtt_version = MQTT_V311;
+	a.cl.o.timeout_ms = DEF_TIMEOUT_MS;
+	a.cl.o.keepalive = -1;
 	a.prefix = "flood-";
-	a.transport = CL_TCP;
-	opts_hdr_init(&a.hdr);
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		fprintf(stderr, "proxygen flood: out of memory\n");
-		opts_hdr_free(&a.hdr);
+		opts_client_free(&a.cl);
 		return PG_EXIT_FAIL;
 	}
-	rc = parse_args(argc, argv, &a);
-	if (rc || a.done)
+	rc = opts_client_parse(argc, argv, &spec, &a.cl, &a);
+	if (rc || a.cl.help)
 		goto out;
 	rc = check_args(&a);
 	if (rc)
@@ -1540,7 +1409,7 @@ int cmd_flood(int argc, char **argv)
 	f->t_end = f->t_start + (int64_t)a.duration_s * 1000000;
 	prog.last_t = f->t_start;
 	prog.next = f->t_start + PROGRESS_US;
-	run_rc = a.transport == CL_TCP ? run_tcp(f, &prog) : run_threads(f, &prog);
+	run_rc = a.cl.o.transport == CL_TCP ? run_tcp(f, &prog) : run_threads(f, &prog);
 	progress_end(&prog);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
@@ -1558,6 +1427,6 @@ out:
 	free(f->static_hdr);
 	free(f->lat_us);
 	free(f);
-	opts_hdr_free(&a.hdr);
+	opts_client_free(&a.cl);
 	return rc;
 }

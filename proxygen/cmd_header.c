@@ -41,7 +41,7 @@ int cmd_header(int argc, char **argv)
 	size_t cap = PP_V2_MAX_LEN + 1024;
 	int c, n, rc = PG_EXIT_USAGE;
 
-	if (opts_merge(longopts, 64, own_opts, opts_hdr_longopts) < 0)
+	if (opts_longopts(longopts, 64, own_opts) < 0)
 		return opts_usage_error("header", "internal error: option table too small");
 	opts_hdr_init(&h);
 	opterr = 0;

@@ -153,7 +153,7 @@ static int parse_args(int argc, char **argv, struct relay_cfg *cfg, bool *done)
 	uint64_t v;
 	int c, rc;
 
-	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
+	if (opts_longopts(longopts, 96, own_opts) < 0)
 		return opts_usage_error("relay", "internal error: option table too small");
 	opterr = 0;
 	optind = 0;

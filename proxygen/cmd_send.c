@@ -3,8 +3,6 @@
  * exit status. */
 #include "cmd_send.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,50 +11,23 @@
 #include "dump.h"
 #include "net.h"
 #include "opts.h"
+#include "opts_client.h"
 
 enum {
 	OPT_HELP = 'h',
 	OPT_VERBOSE = 'v',
-	OPT_TARGET = 0x100,
-	OPT_CL_TRANSPORT,
-	OPT_CA,
-	OPT_INSECURE,
-	OPT_SNI,
-	OPT_CERT,
-	OPT_KEY,
-	OPT_PATH,
-	OPT_SUBPROTO,
-	OPT_BIND,
-	OPT_NO_HEADER,
-	OPT_RAW_HEX,
+	OPT_RAW_HEX = 0x100,
 	OPT_SPLIT,
 	OPT_DELAY,
 	OPT_SEND_ONLY,
 	OPT_STALL,
 	OPT_CLOSE_AFTER,
 	OPT_COALESCE,
-	OPT_CLIENT_ID,
-	OPT_USERNAME,
-	OPT_PASSWORD,
-	OPT_MQTT,
-	OPT_KEEPALIVE,
 	OPT_NO_CONNECT,
-	OPT_TIMEOUT,
 	OPT_HOLD,
 };
 
 static const struct option own_opts[] = {
-	{ "target", required_argument, NULL, OPT_TARGET },
-	{ "transport", required_argument, NULL, OPT_CL_TRANSPORT },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "sni", required_argument, NULL, OPT_SNI },
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "path", required_argument, NULL, OPT_PATH },
-	{ "subprotocol", required_argument, NULL, OPT_SUBPROTO },
-	{ "bind", required_argument, NULL, OPT_BIND },
-	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "raw-hex", required_argument, NULL, OPT_RAW_HEX },
 	{ "split", required_argument, NULL, OPT_SPLIT },
 	{ "delay", required_argument, NULL, OPT_DELAY },
@@ -64,13 +35,7 @@ static const struct option own_opts[] = {
 	{ "stall", required_argument, NULL, OPT_STALL },
 	{ "close-after-header", no_argument, NULL, OPT_CLOSE_AFTER },
 	{ "coalesce", no_argument, NULL, OPT_COALESCE },
-	{ "client-id", required_argument, NULL, OPT_CLIENT_ID },
-	{ "username", required_argument, NULL, OPT_USERNAME },
-	{ "password", required_argument, NULL, OPT_PASSWORD },
-	{ "mqtt", required_argument, NULL, OPT_MQTT },
-	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "no-connect", no_argument, NULL, OPT_NO_CONNECT },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "hold", required_argument, NULL, OPT_HOLD },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -141,197 +106,91 @@ static int parse_size(const char *opt, const char *arg, uint64_t min, uint64_t m
 	return rc;
 }
 
-static bool is_ip_literal(const char *s)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
-}
-
 struct send_args {
-	struct cl_opts cl;
-	struct opts_hdr hdr;
-	char host[256];
-	bool have_target;
-	bool no_header;
+	struct opts_client cl;
 	uint8_t *raw;
 	size_t raw_len;
 	bool have_raw;
 	bool delay_given;
 	int hold_ms;
 	bool verbose;
-	bool done;   /* --help printed */
 };
 
-/* Parse argv into a. Returns 0, or an exit status (usage error, or
- * PG_EXIT_OK after --help) with a->done set for --help. */
-static int parse_args(int argc, char **argv, struct send_args *a)
+/* One of send's own options (opts_client_parse takes the others). */
+static int apply_own(void *ctx, int c, const char *arg)
 {
-	struct option longopts[96];
+	struct send_args *a = ctx;
+	struct cl_opts *o = &a->cl.o;
 	struct perr e;
-	int c, rc;
+	int rc = 0;
 
-	if (opts_merge(longopts, 96, own_opts, opts_hdr_longopts) < 0)
-		return opts_usage_error("send", "internal error: option table too small");
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
-		rc = 0;
-		switch (c) {
-		case OPT_HELP:
-			usage(stdout);
-			a->done = true;
-			return PG_EXIT_OK;
-		case OPT_VERBOSE:
-			a->verbose = true;
-			break;
-		case OPT_TARGET:
-			if (opts_parse_hostport(optarg, a->host, sizeof(a->host), &a->cl.port, &e) < 0)
-				return opts_usage_error("send", "--target '%s': %s", optarg, e.msg);
-			a->cl.host = a->host;
-			a->have_target = true;
-			break;
-		case OPT_CL_TRANSPORT:
-			if (cl_transport_parse(optarg, &a->cl.transport) < 0)
-				return opts_usage_error("send", "--transport '%s': expected tcp, tls, "
-							"ws or wss (the header's transport field is --proto)",
-							optarg);
-			break;
-		case OPT_CA:
-			a->cl.ca_file = optarg;
-			break;
-		case OPT_INSECURE:
-			a->cl.insecure = true;
-			break;
-		case OPT_SNI:
-			a->cl.sni = optarg;
-			break;
-		case OPT_CERT:
-			a->cl.cert_file = optarg;
-			break;
-		case OPT_KEY:
-			a->cl.key_file = optarg;
-			break;
-		case OPT_PATH:
-			if (optarg[0] != '/')
-				return opts_usage_error("send", "--path '%s': must start with '/'", optarg);
-			a->cl.ws_path = optarg;
-			break;
-		case OPT_SUBPROTO:
-			a->cl.ws_subprotocol = optarg;
-			break;
-		case OPT_BIND:
-			if (!is_ip_literal(optarg))
-				return opts_usage_error("send", "--bind '%s': not an IPv4 or IPv6 address",
-							optarg);
-			a->cl.bind_addr = optarg;
-			break;
-		case OPT_NO_HEADER:
-			a->no_header = true;
-			break;
-		case OPT_RAW_HEX:
-			free(a->raw);
-			a->raw = NULL;
-			if (opts_parse_hex(optarg, &a->raw, &a->raw_len, &e) < 0)
-				return opts_usage_error("send", "--raw-hex '%s': %s", optarg, e.msg);
-			if (a->raw_len == 0)
-				return opts_usage_error("send", "--raw-hex: empty (use --no-header)");
-			a->have_raw = true;
-			break;
-		case OPT_SPLIT:
-			rc = parse_size("split", optarg, 1, 65535, &a->cl.split);
-			break;
-		case OPT_DELAY:
-			rc = parse_ms("delay", optarg, 0, &a->cl.delay_ms);
-			a->delay_given = true;
-			break;
-		case OPT_SEND_ONLY:
-			rc = parse_size("send-only", optarg, 0, PP_V2_MAX_LEN, &a->cl.send_only);
-			if (!rc && a->cl.send_only == 0)
-				return opts_usage_error("send", "--send-only '%s': must be at least 1 "
-							"(use --no-header for none)", optarg);
-			break;
-		case OPT_STALL:
-			rc = parse_ms("stall", optarg, 0, &a->cl.stall_ms);
-			break;
-		case OPT_CLOSE_AFTER:
-			a->cl.close_after_header = true;
-			break;
-		case OPT_COALESCE:
-			a->cl.coalesce = true;
-			break;
-		case OPT_CLIENT_ID:
-			a->cl.client_id = optarg;
-			break;
-		case OPT_USERNAME:
-			a->cl.username = optarg;
-			break;
-		case OPT_PASSWORD:
-			a->cl.password = optarg;
-			break;
-		case OPT_MQTT:
-			if (opts_parse_mqtt(optarg, &a->cl.mqtt_version, &e) < 0)
-				return opts_usage_error("send", "--mqtt '%s': %s", optarg, e.msg);
-			break;
-		case OPT_KEEPALIVE:
-			rc = opts_int_arg("send", "keepalive", optarg, 0, 65535, &a->cl.keepalive);
-			break;
-		case OPT_NO_CONNECT:
-			a->cl.no_connect = true;
-			break;
-		case OPT_TIMEOUT:
-			rc = parse_ms("timeout", optarg, 1, &a->cl.timeout_ms);
-			break;
-		case OPT_HOLD:
-			rc = parse_ms("hold", optarg, 0, &a->hold_ms);
-			break;
-		case '?':
-		case ':':
-			opts_getopt_error(c, optopt, argv[optind - 1], longopts, &e);
-			return opts_usage_error("send", "%s", e.msg);
-		default:
-			if (opts_hdr_apply(&a->hdr, c, optarg, &e) <= 0)
-				return opts_usage_error("send", "%s", e.msg);
-		}
-		if (rc)
-			return rc;
+	switch (c) {
+	case OPT_VERBOSE:
+		a->verbose = true;
+		return 0;
+	case OPT_RAW_HEX:
+		free(a->raw);
+		a->raw = NULL;
+		if (opts_parse_hex(arg, &a->raw, &a->raw_len, &e) < 0)
+			return opts_usage_error("send", "--raw-hex '%s': %s", arg, e.msg);
+		if (a->raw_len == 0)
+			return opts_usage_error("send", "--raw-hex: empty (use --no-header)");
+		a->have_raw = true;
+		return 0;
+	case OPT_SPLIT:
+		return parse_size("split", arg, 1, 65535, &o->split);
+	case OPT_DELAY:
+		a->delay_given = true;
+		return parse_ms("delay", arg, 0, &o->delay_ms);
+	case OPT_SEND_ONLY:
+		rc = parse_size("send-only", arg, 0, PP_V2_MAX_LEN, &o->send_only);
+		if (!rc && o->send_only == 0)
+			return opts_usage_error("send", "--send-only '%s': must be at least 1 "
+						"(use --no-header for none)", arg);
+		return rc;
+	case OPT_STALL:
+		return parse_ms("stall", arg, 0, &o->stall_ms);
+	case OPT_CLOSE_AFTER:
+		o->close_after_header = true;
+		return 0;
+	case OPT_COALESCE:
+		o->coalesce = true;
+		return 0;
+	case OPT_NO_CONNECT:
+		o->no_connect = true;
+		return 0;
+	case OPT_HOLD:
+		return parse_ms("hold", arg, 0, &a->hold_ms);
 	}
-	if (optind < argc)
-		return opts_usage_error("send", "unexpected argument '%s'", argv[optind]);
 	return 0;
 }
+
+/* send takes every client option. */
+static const struct opts_cl_spec spec = {
+	.cmd = "send", .opts = OPTS_CL_ALL, .timeout_max = MS_MAX,
+	.shortopts = ":hv", .own = own_opts, .usage = usage, .apply = apply_own,
+};
 
 /* Options that only make sense together. */
 static int check_args(struct send_args *a)
 {
-	struct cl_opts *o = &a->cl;
-	bool tls = o->transport == CL_TLS || o->transport == CL_WSS;
-	bool ws = o->transport == CL_WS || o->transport == CL_WSS;
-	bool hdr_opts = a->hdr.touched || a->hdr.mutate[0];
-	struct perr e;
+	struct cl_opts *o = &a->cl.o;
+	bool hdr_opts = a->cl.hdr.touched || a->cl.hdr.mutate[0];
+	int rc;
 
-	if (!a->have_target)
+	if (!a->cl.have_target)
 		return opts_usage_error("send", "--target HOST:PORT is required");
-	if (a->no_header + a->have_raw + hdr_opts > 1)
+	if (a->cl.no_header + a->have_raw + hdr_opts > 1)
 		return opts_usage_error("send", "choose one of --no-header, --raw-hex and the "
 					"header options");
-	if (hdr_opts && opts_hdr_check(&a->hdr, &e) < 0)
-		return opts_usage_error("send", "%s", e.msg);
-	if (o->ca_file && o->insecure)
-		return opts_usage_error("send", "--ca and --insecure exclude each other");
-	if (!tls && (o->ca_file || o->insecure || o->sni || o->cert_file || o->key_file))
-		return opts_usage_error("send", "--ca, --insecure, --sni, --cert and --key need "
-					"--transport tls or wss");
-	if (!o->cert_file != !o->key_file)
-		return opts_usage_error("send", "--cert and --key go together");
-	if (!ws && (o->ws_path || o->ws_subprotocol))
-		return opts_usage_error("send", "--path and --subprotocol need --transport ws or wss");
+	rc = opts_client_check(&a->cl, &spec);
+	if (rc)
+		return rc;
 	if (o->coalesce && (o->split || o->send_only || o->stall_ms || o->close_after_header))
 		return opts_usage_error("send", "--coalesce cannot be combined with --split, "
 					"--send-only, --stall or --close-after-header");
-	if (a->no_header && (o->split || a->delay_given || o->send_only || o->coalesce ||
-			     o->close_after_header))
+	if (a->cl.no_header && (o->split || a->delay_given || o->send_only || o->coalesce ||
+				o->close_after_header))
 		return opts_usage_error("send", "--no-header leaves nothing to split, cut or "
 					"coalesce");
 	if (a->delay_given && !o->split)
@@ -397,50 +256,49 @@ int cmd_send(int argc, char **argv)
 	int n, rc;
 
 	memset(&a, 0, sizeof(a));
-	cl_opts_init(&a.cl);
-	opts_hdr_init(&a.hdr);
-	rc = parse_args(argc, argv, &a);
-	if (rc || a.done)
+	opts_client_init(&a.cl);
+	rc = opts_client_parse(argc, argv, &spec, &a.cl, &a);
+	if (rc || a.cl.help)
 		goto out;
 	rc = check_args(&a);
 	if (rc)
 		goto out;
 
 	if (a.have_raw) {
-		a.cl.header = a.raw;
-		a.cl.header_len = a.raw_len;
-	} else if (!a.no_header) {
+		a.cl.o.header = a.raw;
+		a.cl.o.header_len = a.raw_len;
+	} else if (!a.cl.no_header) {
 		hdr = malloc(PP_V2_MAX_LEN + 1024);
 		if (!hdr) {
 			fprintf(stderr, "proxygen send: out of memory\n");
 			rc = PG_EXIT_FAIL;
 			goto out;
 		}
-		n = opts_hdr_build(&a.hdr, hdr, PP_V2_MAX_LEN + 1024, &e);
+		n = opts_hdr_build(&a.cl.hdr, hdr, PP_V2_MAX_LEN + 1024, &e);
 		if (n < 0) {
 			rc = opts_usage_error("send", "%s", e.msg);
 			goto out;
 		}
-		a.cl.header = hdr;
-		a.cl.header_len = (size_t)n;
+		a.cl.o.header = hdr;
+		a.cl.o.header_len = (size_t)n;
 	}
-	if (a.cl.send_only > a.cl.header_len) {
+	if (a.cl.o.send_only > a.cl.o.header_len) {
 		rc = opts_usage_error("send", "--send-only %zu: the header has only %zu bytes",
-				      a.cl.send_only, a.cl.header_len);
+				      a.cl.o.send_only, a.cl.o.header_len);
 		goto out;
 	}
 	if (a.verbose)
-		print_verbose_header(a.cl.header, a.cl.header_len);
+		print_verbose_header(a.cl.o.header, a.cl.o.header_len);
 
 	memset(&res, 0, sizeof(res));
-	cl_run(&a.cl, &res, &conn);
+	cl_run(&a.cl.o, &res, &conn);
 	cl_result_print(&res, stdout);
 	if (a.verbose)
 		print_verbose_result(&res);
 
 	if (res.outcome == CL_CONNACK && res.connack_rc == 0)
 		rc = PG_EXIT_OK;
-	else if ((a.cl.no_connect || a.cl.close_after_header) && res.outcome == CL_SENT)
+	else if ((a.cl.o.no_connect || a.cl.o.close_after_header) && res.outcome == CL_SENT)
 		rc = PG_EXIT_OK; /* nothing asked, and nothing went wrong */
 	else
 		rc = PG_EXIT_FAIL;
@@ -460,6 +318,6 @@ int cmd_send(int argc, char **argv)
 out:
 	free(hdr);
 	free(a.raw);
-	opts_hdr_free(&a.hdr);
+	opts_client_free(&a.cl);
 	return rc;
 }

@@ -29,22 +29,8 @@ const struct option opts_hdr_longopts[] = {
 	{ "unix-src", required_argument, NULL, OPT_UNIX_SRC },
 	{ "unix-dst", required_argument, NULL, OPT_UNIX_DST },
 	{ "tlv", required_argument, NULL, OPT_TLV },
-	{ "authority", required_argument, NULL, OPT_AUTHORITY },
-	{ "alpn", required_argument, NULL, OPT_ALPN },
-	{ "ssl-cn", required_argument, NULL, OPT_SSL_CN },
-	{ "ssl-version", required_argument, NULL, OPT_SSL_VERSION },
-	{ "ssl-cipher", required_argument, NULL, OPT_SSL_CIPHER },
-	{ "ssl-sig-alg", required_argument, NULL, OPT_SSL_SIG_ALG },
-	{ "ssl-key-alg", required_argument, NULL, OPT_SSL_KEY_ALG },
 	{ "ssl-verify", required_argument, NULL, OPT_SSL_VERIFY },
 	{ "ssl-client", required_argument, NULL, OPT_SSL_CLIENT },
-	{ "unique-id", required_argument, NULL, OPT_UNIQUE_ID },
-	{ "aws-vpce", required_argument, NULL, OPT_AWS_VPCE },
-	{ "azure-linkid", required_argument, NULL, OPT_AZURE_LINKID },
-	{ "gcp-psc", required_argument, NULL, OPT_GCP_PSC },
-	{ "netns", required_argument, NULL, OPT_NETNS },
-	{ "crc32c", no_argument, NULL, OPT_CRC32C },
-	{ "noop", required_argument, NULL, OPT_NOOP },
 	{ "mutate", required_argument, NULL, OPT_MUTATE },
 	{ NULL, 0, NULL, 0 }
 };
@@ -291,11 +277,14 @@ int opts_parse_tlv(const char *s, uint8_t *type, uint8_t **val, size_t *len,
 		return perr_set(e, "TYPE too long");
 	memcpy(ts, s, tl);
 	ts[tl] = '\0';
-	if (opts_parse_uint(ts, 255, &t, e) < 0)
+	if (pp_tlv_type_parse(ts, type) < 0) {
+		/* A word is no name; anything else, a wrong number. */
+		if (isalpha((unsigned char)ts[0]) || opts_parse_uint(ts, 255, &t, e) == 0)
+			perr_set(e, "'%s' is not a TLV name or a number 0..255", ts);
 		return perr_wrap(e, "TYPE");
+	}
 	if (opts_parse_value(eq + 1, val, len, e) < 0)
 		return perr_wrap(e, "VALUE");
-	*type = (uint8_t)t;
 	return 0;
 }
 
@@ -310,29 +299,104 @@ int opts_parse_mqtt(const char *s, int *version, struct perr *e)
 	return 0;
 }
 
+static bool has_name(const struct option *o, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(o[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Append one entry unless its name is there already. */
+static int append_one(struct option *out, size_t cap, size_t *n, const struct option *o)
+{
+	if (has_name(out, *n, o->name))
+		return 0;
+	if (*n + 1 >= cap)
+		return -1;
+	out[(*n)++] = *o;
+	memset(&out[*n], 0, sizeof(out[*n]));
+	return 0;
+}
+
+int opts_append(struct option *out, size_t cap, size_t *n, const struct option *t)
+{
+	for (const struct option *o = t; o && o->name; o++)
+		if (append_one(out, cap, n, o) < 0)
+			return -1;
+	return 0;
+}
+
 int opts_merge(struct option *out, size_t cap, const struct option *a,
 	       const struct option *b)
 {
 	size_t n = 0;
 
-	for (const struct option *o = a; o && o->name; o++) {
-		if (n + 1 >= cap)
-			return -1;
-		out[n++] = *o;
-	}
-	for (const struct option *o = b; o && o->name; o++) {
-		bool dup = false;
+	if (cap == 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	return opts_append(out, cap, &n, a) < 0 ? -1 : opts_append(out, cap, &n, b);
+}
 
-		for (const struct option *p = a; p && p->name && !dup; p++)
-			dup = strcmp(p->name, o->name) == 0;
-		if (dup)
-			continue;
-		if (n + 1 >= cap)
+int opts_hdr_append(struct option *out, size_t cap, size_t *n)
+{
+	size_t ndefs;
+	const struct pp_tlv_def *d = pp_tlv_defs(&ndefs);
+
+	if (opts_append(out, cap, n, opts_hdr_longopts) < 0)
+		return -1;
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++) {
+		struct option o = { pp_ssl_subs[i].option, required_argument, NULL,
+				    OPT_SSL_SUB + (int)i };
+
+		if (append_one(out, cap, n, &o) < 0)
 			return -1;
-		out[n++] = *o;
 	}
-	memset(&out[n], 0, sizeof(out[n]));
+	for (size_t i = 0; i < ndefs; i++) {
+		struct option o = { d[i].option, d[i].arg ? required_argument : no_argument, NULL,
+				    OPT_TLV_DEF + (int)i };
+
+		if (d[i].option && append_one(out, cap, n, &o) < 0)
+			return -1;
+	}
 	return 0;
+}
+
+int opts_longopts(struct option *out, size_t cap, const struct option *own)
+{
+	size_t n = 0;
+
+	if (cap == 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	return opts_append(out, cap, &n, own) < 0 ? -1 : opts_hdr_append(out, cap, &n);
+}
+
+/* The name of header option code, "?" when none. */
+static const char *hdr_opt_name(int code)
+{
+	size_t ndefs;
+	const struct pp_tlv_def *d = pp_tlv_defs(&ndefs);
+
+	if (code >= OPT_SSL_SUB && code < OPT_SSL_SUB + PP_SSL_NSUBS)
+		return pp_ssl_subs[code - OPT_SSL_SUB].option;
+	if (code >= OPT_TLV_DEF && (size_t)(code - OPT_TLV_DEF) < ndefs)
+		return d[code - OPT_TLV_DEF].option;
+	return opts_opt_name(opts_hdr_longopts, code);
+}
+
+int opts_hdr_code(const char *name)
+{
+	struct option all[128];
+	size_t n = 0;
+
+	memset(all, 0, sizeof(all[0]));
+	if (opts_hdr_append(all, 128, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(all[i].name, name) == 0)
+			return all[i].val;
+	return -1;
 }
 
 void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
@@ -370,6 +434,33 @@ void opts_getopt_error(int c, int optopt_val, const char *argv_elem,
 		perr_set(e, "unknown option '%s'", el);
 }
 
+int opts_parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+	       const char *cmd, void (*usage)(FILE *f),
+	       int (*apply)(void *ctx, int code, const char *arg), void *ctx)
+{
+	struct perr e;
+	int c, rc;
+
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			opts_getopt_error(c, optopt, argv[optind - 1], longopts, &e);
+			return opts_usage_error(cmd, "%s", e.msg);
+		}
+		if (c == 'h') {
+			usage(stdout);
+			return OPTS_DONE;
+		}
+		rc = apply(ctx, c, optarg);
+		if (rc)
+			return rc;
+	}
+	if (optind < argc)
+		return opts_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
 /* ---- header options ----------------------------------------------------- */
 
 void opts_hdr_init(struct opts_hdr *h)
@@ -385,11 +476,8 @@ void opts_hdr_free(struct opts_hdr *h)
 {
 	for (size_t i = 0; i < h->ntlv; i++)
 		free(h->tlv[i].val);
-	free(h->ssl_cn);
-	free(h->ssl_version);
-	free(h->ssl_cipher);
-	free(h->ssl_sig_alg);
-	free(h->ssl_key_alg);
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++)
+		free(h->ssl_sub[i]);
 	opts_hdr_init(h);
 }
 
@@ -408,9 +496,9 @@ static int add_tlv(struct opts_hdr *h, uint8_t type, uint8_t *val, size_t len,
 	return 0;
 }
 
-static int add_text_tlv(struct opts_hdr *h, uint8_t type, const char *s, struct perr *e)
+/* Append a TLV whose value is a copy of p[n]. */
+static int add_copy(struct opts_hdr *h, uint8_t type, const void *p, size_t n, struct perr *e)
 {
-	size_t n = strlen(s);
 	uint8_t *v = NULL;
 
 	if (n > TLV_VALUE_MAX)
@@ -419,26 +507,9 @@ static int add_text_tlv(struct opts_hdr *h, uint8_t type, const char *s, struct 
 		v = malloc(n);
 		if (!v)
 			return perr_set(e, "out of memory");
-		memcpy(v, s, n);
+		memcpy(v, p, n);
 	}
 	return add_tlv(h, type, v, n, e);
-}
-
-/* A custom TLV whose value is a sub-type byte then data (AWS, Azure, GCP). */
-static int add_sub_tlv(struct opts_hdr *h, uint8_t type, uint8_t sub, const void *data,
-		       size_t n, struct perr *e)
-{
-	uint8_t *v;
-
-	if (n + 1 > TLV_VALUE_MAX)
-		return perr_set(e, "value too long (%zu bytes, max %u)", n, TLV_VALUE_MAX - 1);
-	v = malloc(n + 1);
-	if (!v)
-		return perr_set(e, "out of memory");
-	v[0] = sub;
-	if (n)
-		memcpy(v + 1, data, n);
-	return add_tlv(h, type, v, n + 1, e);
 }
 
 static int set_ssl_str(struct opts_hdr *h, char **field, const char *s, struct perr *e)
@@ -462,35 +533,6 @@ static int set_ssl_str(struct opts_hdr *h, char **field, const char *s, struct p
 	return 0;
 }
 
-static int parse_family(const char *s, int *fam, struct perr *e)
-{
-	static const struct { const char *n; enum pp_fam f; } t[] = {
-		{ "inet", PP_FAM_INET }, { "inet4", PP_FAM_INET }, { "ipv4", PP_FAM_INET },
-		{ "inet6", PP_FAM_INET6 }, { "ipv6", PP_FAM_INET6 },
-		{ "unix", PP_FAM_UNIX }, { "unspec", PP_FAM_UNSPEC },
-	};
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(s, t[i].n) == 0) {
-			*fam = (int)t[i].f;
-			return 0;
-		}
-	return perr_set(e, "expected inet, inet6, unix or unspec");
-}
-
-static int parse_transport(const char *s, int *tr, struct perr *e)
-{
-	if (strcmp(s, "stream") == 0)
-		*tr = PP_PROTO_STREAM;
-	else if (strcmp(s, "dgram") == 0)
-		*tr = PP_PROTO_DGRAM;
-	else if (strcmp(s, "unspec") == 0)
-		*tr = PP_PROTO_UNSPEC;
-	else
-		return perr_set(e, "expected stream, dgram or unspec");
-	return 0;
-}
-
 static int set_unix_path(char *dst, const char *s, struct perr *e)
 {
 	size_t n = strlen(s);
@@ -503,31 +545,131 @@ static int set_unix_path(char *dst, const char *s, struct perr *e)
 	return 0;
 }
 
+/* An option of pp_tlv_defs: its value written as the table says. */
+static int apply_tlv_def(struct opts_hdr *h, const struct pp_tlv_def *d, const char *arg,
+			 struct perr *e)
+{
+	uint8_t buf[16], *v;
+	uint64_t u;
+	size_t n = strlen(arg);
+
+	switch (d->val) {
+	case PP_VAL_AWS_VPCE:
+		if (n == 0)
+			return perr_set(e, "empty endpoint id");
+		if (n + 1 > TLV_VALUE_MAX)
+			return perr_set(e, "value too long (%zu bytes, max %u)", n, TLV_VALUE_MAX - 1);
+		v = malloc(n + 1);
+		if (!v)
+			return perr_set(e, "out of memory");
+		return add_tlv(h, d->type, v, (size_t)pp_tlv_aws_vpce(arg, v, n + 1), e);
+	case PP_VAL_AZURE_LINKID:
+		if (opts_parse_uint(arg, UINT32_MAX, &u, e) < 0)
+			return -1;
+		return add_copy(h, d->type, buf, (size_t)pp_tlv_azure_linkid((uint32_t)u, buf, sizeof(buf)), e);
+	case PP_VAL_GCP_PSC:
+		if (opts_parse_uint(arg, UINT64_MAX, &u, e) < 0)
+			return -1;
+		return add_copy(h, d->type, buf, (size_t)pp_tlv_gcp_psc(u, buf, sizeof(buf)), e);
+	case PP_VAL_ZEROS:
+		/* An explicit NOOP TLV in command-line order; N = 0 is a valid,
+		 * empty NOOP. */
+		if (opts_parse_uint(arg, TLV_VALUE_MAX, &u, e) < 0)
+			return -1;
+		v = u ? calloc(1, (size_t)u) : NULL;
+		if (u && !v)
+			return perr_set(e, "out of memory");
+		h->noop += (size_t)u;
+		return add_tlv(h, d->type, v, (size_t)u, e);
+	case PP_VAL_CRC32C:
+		h->crc32c = true;
+		return 0;
+	case PP_VAL_SSL:
+		return set_ssl_str(h, NULL, "", e);
+	default:
+		return add_copy(h, d->type, arg, n, e);
+	}
+}
+
+static int set_version(struct opts_hdr *h, int want, struct perr *e)
+{
+	if (h->version && h->version != want)
+		return perr_set(e, "--v1 and --v2 given together");
+	h->version = want;
+	return 0;
+}
+
+static int set_addr(struct opts_hdr *h, struct sockaddr_storage *ss, bool *have,
+		    const char *arg, struct perr *e)
+{
+	*have = true;
+	h->addr_touched = true;
+	return opts_parse_ipport(arg, ss, e);
+}
+
+static int set_unix(struct opts_hdr *h, char *path, bool *have, const char *arg,
+		    struct perr *e)
+{
+	*have = true;
+	h->addr_touched = true;
+	return set_unix_path(path, arg, e);
+}
+
+static int set_family(struct opts_hdr *h, const char *arg, struct perr *e)
+{
+	enum pp_fam f;
+
+	h->addr_touched = true;
+	if (pp_fam_parse(arg, &f) < 0)
+		return perr_set(e, "expected inet, inet6, unix or unspec");
+	h->family = (int)f;
+	return 0;
+}
+
+static int set_transport(struct opts_hdr *h, const char *arg, struct perr *e)
+{
+	enum pp_proto p;
+
+	if (pp_proto_parse(arg, &p) < 0)
+		return perr_set(e, "expected stream, dgram or unspec");
+	h->transport = (int)p;
+	return 0;
+}
+
+static int set_tlv(struct opts_hdr *h, const char *arg, struct perr *e)
+{
+	uint8_t type, *v;
+	size_t n;
+
+	if (opts_parse_tlv(arg, &type, &v, &n, e) < 0)
+		return -1;
+	return add_tlv(h, type, v, n, e);
+}
+
+static int set_mutate(struct opts_hdr *h, const char *arg, struct perr *e)
+{
+	if (!pp_mutation_find(arg))
+		return perr_set(e, "unknown malformation (see 'proxygen mutations')");
+	if (strlen(arg) >= sizeof(h->mutate))
+		return perr_set(e, "name too long");
+	strcpy(h->mutate, arg);
+	return 0;
+}
+
 static int apply_one(struct opts_hdr *h, int code, const char *arg, struct perr *e)
 {
+	size_t ndefs;
+	const struct pp_tlv_def *defs = pp_tlv_defs(&ndefs);
 	uint64_t u;
-	uint8_t *v;
-	size_t n;
-	uint8_t type;
 
 	switch (code) {
 	case OPT_V1:
-	case OPT_V2: {
-		int want = code == OPT_V1 ? 1 : 2;
-
-		if (h->version && h->version != want)
-			return perr_set(e, "--v1 and --v2 given together");
-		h->version = want;
-		return 0;
-	}
+	case OPT_V2:
+		return set_version(h, code == OPT_V1 ? 1 : 2, e);
 	case OPT_SRC:
-		h->have_src = true;
-		h->addr_touched = true;
-		return opts_parse_ipport(arg, &h->src, e);
+		return set_addr(h, &h->src, &h->have_src, arg, e);
 	case OPT_DST:
-		h->have_dst = true;
-		h->addr_touched = true;
-		return opts_parse_ipport(arg, &h->dst, e);
+		return set_addr(h, &h->dst, &h->have_dst, arg, e);
 	case OPT_LOCAL:
 		h->local = true;
 		return 0;
@@ -538,40 +680,15 @@ static int apply_one(struct opts_hdr *h, int code, const char *arg, struct perr 
 		h->unknown = true;
 		return 0;
 	case OPT_FAMILY:
-		h->addr_touched = true;
-		return parse_family(arg, &h->family, e);
+		return set_family(h, arg, e);
 	case OPT_TRANSPORT:
-		return parse_transport(arg, &h->transport, e);
+		return set_transport(h, arg, e);
 	case OPT_UNIX_SRC:
-		h->have_unix_src = true;
-		h->addr_touched = true;
-		return set_unix_path(h->unix_src, arg, e);
+		return set_unix(h, h->unix_src, &h->have_unix_src, arg, e);
 	case OPT_UNIX_DST:
-		h->have_unix_dst = true;
-		h->addr_touched = true;
-		return set_unix_path(h->unix_dst, arg, e);
+		return set_unix(h, h->unix_dst, &h->have_unix_dst, arg, e);
 	case OPT_TLV:
-		if (opts_parse_tlv(arg, &type, &v, &n, e) < 0)
-			return -1;
-		return add_tlv(h, type, v, n, e);
-	case OPT_AUTHORITY:
-		return add_text_tlv(h, PP2_TYPE_AUTHORITY, arg, e);
-	case OPT_ALPN:
-		return add_text_tlv(h, PP2_TYPE_ALPN, arg, e);
-	case OPT_UNIQUE_ID:
-		return add_text_tlv(h, PP2_TYPE_UNIQUE_ID, arg, e);
-	case OPT_NETNS:
-		return add_text_tlv(h, PP2_TYPE_NETNS, arg, e);
-	case OPT_SSL_CN:
-		return set_ssl_str(h, &h->ssl_cn, arg, e);
-	case OPT_SSL_VERSION:
-		return set_ssl_str(h, &h->ssl_version, arg, e);
-	case OPT_SSL_CIPHER:
-		return set_ssl_str(h, &h->ssl_cipher, arg, e);
-	case OPT_SSL_SIG_ALG:
-		return set_ssl_str(h, &h->ssl_sig_alg, arg, e);
-	case OPT_SSL_KEY_ALG:
-		return set_ssl_str(h, &h->ssl_key_alg, arg, e);
+		return set_tlv(h, arg, e);
 	case OPT_SSL_VERIFY:
 		if (opts_parse_uint(arg, UINT32_MAX, &u, e) < 0)
 			return -1;
@@ -582,54 +699,14 @@ static int apply_one(struct opts_hdr *h, int code, const char *arg, struct perr 
 			return -1;
 		h->ssl_client = (int)u;
 		return set_ssl_str(h, NULL, "", e);
-	case OPT_AWS_VPCE:
-		if (!*arg)
-			return perr_set(e, "empty endpoint id");
-		return add_sub_tlv(h, PP2_TYPE_AWS, 0x01, arg, strlen(arg), e);
-	case OPT_AZURE_LINKID: {
-		uint8_t le[4];
-
-		if (opts_parse_uint(arg, UINT32_MAX, &u, e) < 0)
-			return -1;
-		for (int i = 0; i < 4; i++)
-			le[i] = (uint8_t)(u >> (8 * i));
-		return add_sub_tlv(h, PP2_TYPE_AZURE, 0x01, le, sizeof(le), e);
-	}
-	case OPT_GCP_PSC: {
-		uint8_t be[8];
-
-		if (opts_parse_uint(arg, UINT64_MAX, &u, e) < 0)
-			return -1;
-		for (int i = 0; i < 8; i++)
-			be[i] = (uint8_t)(u >> (8 * (7 - i)));
-		return add_sub_tlv(h, PP2_TYPE_GCP, 0x01, be, sizeof(be), e);
-	}
-	case OPT_CRC32C:
-		h->crc32c = true;
-		return 0;
-	case OPT_NOOP:
-		/* An explicit NOOP TLV in command-line order; N = 0 is a valid,
-		 * empty NOOP. */
-		if (opts_parse_uint(arg, TLV_VALUE_MAX, &u, e) < 0)
-			return -1;
-		v = NULL;
-		if (u) {
-			v = calloc(1, (size_t)u);
-			if (!v)
-				return perr_set(e, "out of memory");
-		}
-		h->noop += (size_t)u;
-		return add_tlv(h, PP2_TYPE_NOOP, v, (size_t)u, e);
 	case OPT_MUTATE:
-		if (!pp_mutation_find(arg))
-			return perr_set(e, "unknown malformation (see 'proxygen mutations')");
-		if (strlen(arg) >= sizeof(h->mutate))
-			return perr_set(e, "name too long");
-		strcpy(h->mutate, arg);
-		return 0;
-	default:
-		return 1; /* not ours */
+		return set_mutate(h, arg, e);
 	}
+	if (code >= OPT_SSL_SUB && code < OPT_SSL_SUB + PP_SSL_NSUBS)
+		return set_ssl_str(h, &h->ssl_sub[code - OPT_SSL_SUB], arg, e);
+	if (code >= OPT_TLV_DEF && (size_t)(code - OPT_TLV_DEF) < ndefs)
+		return apply_tlv_def(h, &defs[code - OPT_TLV_DEF], arg, e);
+	return 1; /* not ours */
 }
 
 int opts_hdr_apply(struct opts_hdr *h, int code, const char *arg, struct perr *e)
@@ -641,8 +718,8 @@ int opts_hdr_apply(struct opts_hdr *h, int code, const char *arg, struct perr *e
 	rc = apply_one(h, code, arg ? arg : "", e);
 	if (rc < 0) {
 		if (arg)
-			return perr_wrap(e, "--%s '%s'", opts_opt_name(opts_hdr_longopts, code), arg);
-		return perr_wrap(e, "--%s", opts_opt_name(opts_hdr_longopts, code));
+			return perr_wrap(e, "--%s '%s'", hdr_opt_name(code), arg);
+		return perr_wrap(e, "--%s", hdr_opt_name(code));
 	}
 	if (code != OPT_MUTATE)
 		h->touched = true;
@@ -719,157 +796,144 @@ int opts_hdr_check(const struct opts_hdr *h, struct perr *e)
 
 /* ---- building ----------------------------------------------------------- */
 
-/* Rewrite an IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d), same port. */
-static void map_v6(struct sockaddr_storage *ss)
-{
-	struct sockaddr_in a4;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+/* proxygen's default addresses (opts.h). */
+static const struct pp_defaults defaults = {
+	.src = { NULL, PP_DEF_SRC4, PP_DEF_SRC6, "unix:" OPTS_DEF_UNIX_SRC },
+	.dst = { NULL, PP_DEF_DST4, OPTS_DEF_DST6, "unix:" OPTS_DEF_UNIX_DST },
+};
 
-	if (ss->ss_family != AF_INET)
-		return;
-	memcpy(&a4, ss, sizeof(a4));
-	memset(ss, 0, sizeof(*ss));
-	a6->sin6_family = AF_INET6;
-	a6->sin6_port = a4.sin_port;
-	a6->sin6_addr.s6_addr[10] = 0xff;
-	a6->sin6_addr.s6_addr[11] = 0xff;
-	memcpy(&a6->sin6_addr.s6_addr[12], &a4.sin_addr, 4);
-}
-
-static void def_addr(const char *s, struct sockaddr_storage *ss)
-{
-	/* The defaults are literals of this file: they parse. */
-	(void)opts_parse_ipport(s, ss, NULL);
-}
-
-static void unix_addr(const char *path, struct sockaddr_storage *ss)
+static const struct sockaddr_storage *unix_addr(const char *path, struct sockaddr_storage *ss)
 {
 	struct sockaddr_un *un = (struct sockaddr_un *)ss;
 
 	memset(ss, 0, sizeof(*ss));
 	un->sun_family = AF_UNIX;
 	snprintf(un->sun_path, sizeof(un->sun_path), "%s", path);
+	return ss;
 }
 
-/* Pick the IP addresses: given ones, else the defaults of the family. */
-static int pick_ip_addrs(const struct sockaddr_storage *src_in,
-			 const struct sockaddr_storage *dst_in, struct sockaddr_storage *s,
-			 struct sockaddr_storage *d, int *fam, struct perr *e)
+static bool is_v6(const struct sockaddr_storage *ss)
 {
-	bool has_s = src_in != NULL, has_d = dst_in != NULL;
-	bool v6;
-
-	if (has_s)
-		*s = *src_in;
-	if (has_d)
-		*d = *dst_in;
-	if (*fam == PP_FAM_INET6)
-		v6 = true;
-	else if (*fam == PP_FAM_INET)
-		v6 = false;
-	else
-		v6 = (has_s && s->ss_family == AF_INET6) || (has_d && d->ss_family == AF_INET6);
-	if (!has_s)
-		def_addr(v6 ? OPTS_DEF_SRC6 : OPTS_DEF_SRC4, s);
-	if (!has_d)
-		def_addr(v6 ? OPTS_DEF_DST6 : OPTS_DEF_DST4, d);
-	if (v6) {
-		map_v6(s);
-		map_v6(d);
-	} else if (s->ss_family != AF_INET || d->ss_family != AF_INET) {
-		return perr_set(e, "family inet needs IPv4 addresses");
-	}
-	*fam = v6 ? PP_FAM_INET6 : PP_FAM_INET;
-	return 0;
+	return ss && ss->ss_family == AF_INET6;
 }
 
-/* Fill h and bo from the options. ssl must hold TLV_VALUE_MAX bytes; it
- * keeps the encoded SSL TLV that h->tlv[] points to. */
-static int hdr_fill(const struct opts_hdr *o, const struct sockaddr_storage *src_in,
-		    const struct sockaddr_storage *dst_in, struct pp_header *h,
-		    struct pp_build_opts *bo, uint8_t *ssl, struct perr *e)
+/* The family the options ask for: --family, else what the others imply;
+ * IP addresses of either family are written as IPv6. */
+static enum pp_fam hdr_family(const struct opts_hdr *o, int v, const struct sockaddr_storage *s,
+			      const struct sockaddr_storage *d)
 {
-	int v = opts_hdr_version(o);
-	int fam = o->family;
-	struct sockaddr_storage s, d;
-
-	pp_header_init(h, v, o->local ? PP_CMD_LOCAL : PP_CMD_PROXY);
-	h->version = v;
-	h->command = o->local ? PP_CMD_LOCAL : PP_CMD_PROXY;
-	memset(bo, 0, sizeof(*bo));
-	bo->crc32c = o->crc32c;
-	bo->v1_unknown_long = o->unknown_long;
-	memset(&h->src, 0, sizeof(h->src));
-	memset(&h->dst, 0, sizeof(h->dst));
-
-	if (!src_in && o->have_src)
-		src_in = &o->src;
-	if (!dst_in && o->have_dst)
-		dst_in = &o->dst;
-
-	if (fam < 0) {
+	if (o->family < 0) {
 		if (o->have_unix_src || o->have_unix_dst)
-			fam = PP_FAM_UNIX;
-		else if (v == 1 && o->unknown && !o->unknown_long)
-			fam = PP_FAM_UNSPEC;
-		else if (o->local && !o->addr_touched)
-			fam = PP_FAM_UNSPEC;
+			return PP_FAM_UNIX;
+		if (v == 1 && o->unknown && !o->unknown_long)
+			return PP_FAM_UNSPEC;
+		if (o->local && !o->addr_touched)
+			return PP_FAM_UNSPEC;
 	}
-	if (fam == PP_FAM_UNIX) {
-		unix_addr(o->have_unix_src ? o->unix_src : OPTS_DEF_UNIX_SRC, &h->src);
-		unix_addr(o->have_unix_dst ? o->unix_dst : OPTS_DEF_UNIX_DST, &h->dst);
-		h->family = PP_FAM_UNIX;
-	} else if (fam == PP_FAM_UNSPEC && !(v == 1 && o->unknown_long)) {
-		h->family = PP_FAM_UNSPEC;
-	} else {
-		if (fam == PP_FAM_UNSPEC)
-			fam = -1; /* v1 UNKNOWN long form: addresses of any family */
-		if (pick_ip_addrs(src_in, dst_in, &s, &d, &fam, e) < 0)
-			return -1;
-		if (pp_header_set_addrs(h, &s, &d) < 0)
-			return perr_set(e, "cannot use these addresses in a header");
-		h->family = (enum pp_fam)fam;
+	/* v1 UNKNOWN with addresses: addresses of any family. */
+	if (o->family < 0 || (o->family == PP_FAM_UNSPEC && v == 1 && o->unknown_long))
+		return is_v6(s) || is_v6(d) ? PP_FAM_INET6 : PP_FAM_INET;
+	return (enum pp_fam)o->family;
+}
+
+/* The SSL TLV value the --ssl-* options describe, into out[TLV_VALUE_MAX]. */
+static int ssl_value(const struct opts_hdr *o, uint8_t *out)
+{
+	struct pp_ssl x;
+	bool cn = false;
+
+	memset(&x, 0, sizeof(x));
+	x.present = true;
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++) {
+		if (!o->ssl_sub[i])
+			continue;
+		pp_ssl_field(&x, i)->ptr = (const uint8_t *)o->ssl_sub[i];
+		pp_ssl_field(&x, i)->len = strlen(o->ssl_sub[i]);
+		cn = cn || pp_ssl_subs[i].type == PP2_SUBTYPE_SSL_CN;
 	}
-	if (v == 1 && (o->unknown || fam == PP_FAM_UNSPEC))
-		h->family = PP_FAM_UNSPEC;
+	x.client = o->ssl_client >= 0 ? (uint8_t)o->ssl_client
+		 : (uint8_t)(PP2_CLIENT_SSL | (cn ? PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS : 0));
+	x.verify = o->ssl_verify;
+	return pp_ssl_encode(&x, out, TLV_VALUE_MAX);
+}
 
-	if (o->transport >= 0)
-		h->transport = (enum pp_proto)o->transport;
-	else
-		h->transport = h->family == PP_FAM_UNSPEC ? PP_PROTO_UNSPEC : PP_PROTO_STREAM;
-
-	h->ntlv = 0;
+/* The TLVs in command-line order; the SSL one is encoded into ssl, so
+ * that --ssl-* options may come in any order. */
+static int hdr_tlvs(const struct opts_hdr *o, struct pp_desc *d, uint8_t *ssl, struct perr *e)
+{
 	for (size_t i = 0; i < o->ntlv; i++) {
 		const void *val = o->tlv[i].val;
 		size_t len = o->tlv[i].len;
 
 		if ((int)i == o->ssl_slot) {
-			struct pp_ssl x;
-			int n;
+			int n = ssl_value(o, ssl);
 
-			memset(&x, 0, sizeof(x));
-			x.present = true;
-			x.client = o->ssl_client >= 0 ? (uint8_t)o->ssl_client
-				 : (uint8_t)(PP2_CLIENT_SSL |
-					     (o->ssl_cn ? PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS : 0));
-			x.verify = o->ssl_verify;
-#define SSL_FIELD(f) if (o->ssl_##f) { x.f.ptr = (const uint8_t *)o->ssl_##f; x.f.len = strlen(o->ssl_##f); }
-			SSL_FIELD(version)
-			SSL_FIELD(cn)
-			SSL_FIELD(cipher)
-			SSL_FIELD(sig_alg)
-			SSL_FIELD(key_alg)
-#undef SSL_FIELD
-			n = pp_ssl_encode(&x, ssl, TLV_VALUE_MAX);
 			if (n < 0)
 				return perr_set(e, "SSL TLV too long");
 			val = ssl;
 			len = (size_t)n;
 		}
-		if (pp_header_add_tlv(h, o->tlv[i].type, val, len) < 0)
+		if (pp_desc_add_tlv(d, o->tlv[i].type, val, len) < 0)
 			return perr_set(e, "too many TLVs (max %d)", PP_MAX_TLVS);
 	}
 	return 0;
+}
+
+/* The description the options give, with src/dst from the caller (NULL:
+ * --src/--dst, else the defaults); UNIX addresses are kept in un[2], the
+ * SSL TLV in ssl[TLV_VALUE_MAX]. */
+static int hdr_desc(const struct opts_hdr *o, const struct sockaddr_storage *src,
+		    const struct sockaddr_storage *dst, struct pp_desc *d,
+		    struct sockaddr_storage *un, uint8_t *ssl, struct perr *e)
+{
+	int v = opts_hdr_version(o);
+
+	pp_desc_init(d, v);
+	d->command = o->local ? PP_CMD_LOCAL : PP_CMD_PROXY;
+	d->transport = o->transport;
+	d->defaults = &defaults;
+	d->unknown_long = o->unknown_long;
+	d->crc32c = o->crc32c;
+	d->src = src ? src : o->have_src ? &o->src : NULL;
+	d->dst = dst ? dst : o->have_dst ? &o->dst : NULL;
+	d->family = hdr_family(o, v, d->src, d->dst);
+	if (d->family == PP_FAM_UNIX) {
+		d->src = o->have_unix_src ? unix_addr(o->unix_src, &un[0]) : NULL;
+		d->dst = o->have_unix_dst ? unix_addr(o->unix_dst, &un[1]) : NULL;
+	} else if (d->family == PP_FAM_UNSPEC) {
+		d->src = d->dst = NULL;
+	}
+	return hdr_tlvs(o, d, ssl, e);
+}
+
+/* The header the options describe, into h and bo; h may point into
+ * ssl[TLV_VALUE_MAX]. */
+static int hdr_header(const struct opts_hdr *o, const struct sockaddr_storage *src,
+		      const struct sockaddr_storage *dst, struct pp_header *h,
+		      struct pp_build_opts *bo, uint8_t *ssl, struct perr *e)
+{
+	struct sockaddr_storage un[2];
+	struct pp_desc *d = malloc(sizeof(*d));
+	struct pp_error pe;
+	int rc = -1;
+
+	if (!d)
+		return perr_set(e, "out of memory");
+	if (hdr_desc(o, src, dst, d, un, ssl, e) < 0)
+		goto out;
+	if (pp_desc_header(d, h, bo, &pe) < 0) {
+		perr_set(e, "%s", pe.msg);
+		goto out;
+	}
+	if (d->version == 1 && o->unknown) {
+		/* --unknown writes UNKNOWN, whatever the addresses. */
+		h->family = PP_FAM_UNSPEC;
+		h->transport = o->transport >= 0 ? (enum pp_proto)o->transport : PP_PROTO_UNSPEC;
+	}
+	rc = 0;
+out:
+	free(d);
+	return rc;
 }
 
 static int build(const struct opts_hdr *o, const struct sockaddr_storage *src,
@@ -891,7 +955,7 @@ static int build(const struct opts_hdr *o, const struct sockaddr_storage *src,
 		return perr_set(e, "out of memory");
 	}
 	memset(&pe, 0, sizeof(pe));
-	if (hdr_fill(o, src, dst, h, &bo, ssl, e) < 0)
+	if (hdr_header(o, src, dst, h, &bo, ssl, e) < 0)
 		goto out;
 	if (o->mutate[0]) {
 		/* Without other header options, the catalog's own default base. */
@@ -925,8 +989,8 @@ int opts_hdr_build_addrs(const struct opts_hdr *h, const struct sockaddr_storage
 	/* Mixed families (an IPv6 client of an IPv4 listener, a random IPv6
 	 * source ...): both as IPv6, the IPv4 one IPv4-mapped. */
 	if (s.ss_family != d.ss_family) {
-		map_v6(&s);
-		map_v6(&d);
+		pp_addr_map_v6(&s);
+		pp_addr_map_v6(&d);
 	}
 	return build(h, &s, &d, out, cap, e);
 }
@@ -998,13 +1062,54 @@ int opts_int_arg(const char *cmd, const char *opt, const char *arg, uint64_t min
 	return rc;
 }
 
+/* The help lines of the SSL options, from pp_ssl_subs. */
+static void ssl_help(FILE *f)
+{
+	const char *sep = "  ";
+	size_t cn = 0;
+
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++)
+		if (pp_ssl_subs[i].type == PP2_SUBTYPE_SSL_CN)
+			cn = i;
+	fprintf(f, "  --%s %-*s PP2_TYPE_SSL (0x%02X) with a CN sub-TLV; also\n",
+		pp_ssl_subs[cn].option, 21 - (int)strlen(pp_ssl_subs[cn].option),
+		pp_ssl_subs[cn].arg, PP2_TYPE_SSL);
+	for (size_t i = 0; i < PP_SSL_NSUBS; i++) {
+		if (i == cn)
+			continue;
+		fprintf(f, "%s--%s %s", sep, pp_ssl_subs[i].option, pp_ssl_subs[i].arg);
+		sep = ", ";
+	}
+	fputs(",\n  --ssl-verify N (default 0), --ssl-client BITS (default 0x01, 0x07 with a CN)\n", f);
+}
+
+/* One line per option of pp_tlv_defs, in the table's order. */
+static void tlv_help(FILE *f)
+{
+	size_t n;
+	const struct pp_tlv_def *d = pp_tlv_defs(&n);
+	char opt[64];
+
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].val == PP_VAL_SSL) {
+			ssl_help(f);
+			continue;
+		}
+		if (!d[i].option)
+			continue;
+		snprintf(opt, sizeof(opt), "%s%s%s", d[i].option, d[i].arg ? " " : "",
+			 d[i].arg ? d[i].arg : "");
+		fprintf(f, "  --%-22s %s\n", opt, d[i].help);
+	}
+}
+
 void opts_hdr_help(FILE *f)
 {
 	fputs(
 "Header options:\n"
 "  --v1 | --v2              protocol version (default v2)\n"
-"  --src IP:PORT            source address (default " OPTS_DEF_SRC4 ")\n"
-"  --dst IP:PORT            destination address (default " OPTS_DEF_DST4 ")\n"
+"  --src IP:PORT            source address (default " PP_DEF_SRC4 ")\n"
+"  --dst IP:PORT            destination address (default " PP_DEF_DST4 ")\n"
 "                           IPv6 in brackets: [2001:db8::1]:40000\n"
 "  --local                  v2 LOCAL command (no addresses unless given)\n"
 "  --unknown                v1 UNKNOWN; --unknown-long adds the addresses\n"
@@ -1014,19 +1119,10 @@ void opts_hdr_help(FILE *f)
 "                           also --transport T, except in send)\n"
 "  --unix-src PATH, --unix-dst PATH   UNIX addresses (family unix)\n"
 "TLVs (v2), written in command-line order:\n"
-"  --tlv TYPE=VALUE         any TLV; TYPE decimal or 0xNN, VALUE text or hex:ABCD\n"
-"  --authority NAME         PP2_TYPE_AUTHORITY (0x02)\n"
-"  --alpn PROTO             PP2_TYPE_ALPN (0x01)\n"
-"  --ssl-cn CN              PP2_TYPE_SSL (0x20) with a CN sub-TLV; also\n"
-"  --ssl-version V, --ssl-cipher C, --ssl-sig-alg A, --ssl-key-alg A,\n"
-"  --ssl-verify N (default 0), --ssl-client BITS (default 0x01, 0x07 with a CN)\n"
-"  --unique-id ID           PP2_TYPE_UNIQUE_ID (0x05)\n"
-"  --aws-vpce ID            AWS VPC endpoint id (0xEA, sub-type 0x01)\n"
-"  --azure-linkid N         Azure private endpoint LINKID (0xEE, sub-type 0x01)\n"
-"  --gcp-psc N              GCP PSC connection id (0xE0, sub-type 0x01)\n"
-"  --netns NAME             PP2_TYPE_NETNS (0x30)\n"
-"  --noop N                 PP2_TYPE_NOOP (0x04) of N zero bytes\n"
-"  --crc32c                 append a PP2_TYPE_CRC32C (0x03) TLV with the checksum\n"
+"  --tlv TYPE=VALUE         any TLV; TYPE decimal, 0xNN or a name (alpn, ssl, aws ...),\n"
+"                           VALUE text or hex:ABCD, written as it is\n", f);
+	tlv_help(f);
+	fputs(
 "Malformations:\n"
 "  --mutate NAME            damage the header as the named malformation does\n"
 "                           (list: proxygen mutations)\n", f);

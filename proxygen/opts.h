@@ -22,10 +22,10 @@
 
 #include "err.h"
 #include "net.h"
-#include "pp.h"
+#include "pp_desc.h"
 
 /* getopt_long codes of the header options; subcommands use their own
- * codes below OPTS_HDR_BASE. */
+ * codes below OPTS_CL_BASE (opts_client.h), which are below these. */
 #define OPTS_HDR_BASE 0x1000
 
 enum opts_hdr_code {
@@ -41,31 +41,18 @@ enum opts_hdr_code {
 	OPT_UNIX_SRC,
 	OPT_UNIX_DST,
 	OPT_TLV,
-	OPT_AUTHORITY,
-	OPT_ALPN,
-	OPT_SSL_CN,
-	OPT_SSL_VERSION,
-	OPT_SSL_CIPHER,
-	OPT_SSL_SIG_ALG,
-	OPT_SSL_KEY_ALG,
 	OPT_SSL_VERIFY,
 	OPT_SSL_CLIENT,
-	OPT_UNIQUE_ID,
-	OPT_AWS_VPCE,
-	OPT_AZURE_LINKID,
-	OPT_GCP_PSC,
-	OPT_NETNS,
-	OPT_CRC32C,
-	OPT_NOOP,
 	OPT_MUTATE,
-	OPT_HDR_END
+	/* --ssl-cn ...: OPT_SSL_SUB + the sub-TLV's index in pp_ssl_subs */
+	OPT_SSL_SUB,
+	/* --authority ...: OPT_TLV_DEF + the type's index in pp_tlv_defs */
+	OPT_TLV_DEF = OPT_SSL_SUB + PP_SSL_NSUBS,
+	OPT_HDR_END = OPT_TLV_DEF + 256
 };
 
-/* Defaults when no address is given: documentation prefixes (RFC 5737,
- * RFC 3849) so that nothing real is ever named by accident. */
-#define OPTS_DEF_SRC4 "192.0.2.1:40000"
-#define OPTS_DEF_DST4 "198.51.100.1:1883"
-#define OPTS_DEF_SRC6 "[2001:db8::1]:40000"
+/* proxygen's default addresses: PP_DEF_* (pp.h), but for the IPv6
+ * destination and the UNIX paths, its own. */
 #define OPTS_DEF_DST6 "[2001:db8::100]:1883"
 #define OPTS_DEF_UNIX_SRC "/run/proxygen/client.sock"
 #define OPTS_DEF_UNIX_DST "/run/proxygen/server.sock"
@@ -95,7 +82,7 @@ struct opts_hdr {
 	struct opts_tlv tlv[PP_MAX_TLVS];
 	size_t ntlv;
 	int ssl_slot;             /* index in tlv[], -1 = none */
-	char *ssl_cn, *ssl_version, *ssl_cipher, *ssl_sig_alg, *ssl_key_alg;
+	char *ssl_sub[PP_SSL_NSUBS]; /* by index in pp_ssl_subs (CN, VERSION ...) */
 	uint32_t ssl_verify;
 	int ssl_client;           /* -1 = derive (SSL, + cert bits with a CN) */
 
@@ -107,7 +94,9 @@ struct opts_hdr {
 	bool addr_touched;        /* --src/--dst/--family/--unix-* given */
 };
 
-extern const struct option opts_hdr_longopts[]; /* ends with a zero entry */
+/* The header options with a fixed code (the others come from pp_desc's
+ * tables: opts_hdr_append); ends with a zero entry. */
+extern const struct option opts_hdr_longopts[];
 
 void opts_hdr_init(struct opts_hdr *h);
 void opts_hdr_free(struct opts_hdr *h);
@@ -157,7 +146,8 @@ int opts_parse_uint(const char *s, uint64_t max, uint64_t *v, struct perr *e);
 int opts_parse_hex(const char *s, uint8_t **out, size_t *len, struct perr *e);
 /* A TLV value: "hex:ABCD" or text taken as is. *out malloc'd (NULL when empty). */
 int opts_parse_value(const char *s, uint8_t **out, size_t *len, struct perr *e);
-/* "TYPE=VALUE": TYPE decimal or 0xNN (0..255), VALUE as opts_parse_value. */
+/* "TYPE=VALUE": TYPE a name of pp_tlv_defs ("authority") or a number
+ * 0..255 (decimal or 0xNN), VALUE as opts_parse_value. */
 int opts_parse_tlv(const char *s, uint8_t *type, uint8_t **val, size_t *len,
 		   struct perr *e);
 /* MQTT version of a CONNECT: "3.1.1" (also "4", "311") -> 4, "5" (also
@@ -170,6 +160,29 @@ int opts_parse_mqtt(const char *s, int *version, struct perr *e);
  * Returns 0, or -1 when cap is too small. */
 int opts_merge(struct option *out, size_t cap, const struct option *a,
 	       const struct option *b);
+/* Append to out[0..*n) the entries of t (zero-terminated) whose names are
+ * not there yet, keeping out zero-terminated. 0, or -1 when cap is too small. */
+int opts_append(struct option *out, size_t cap, size_t *n, const struct option *t);
+/* The same with every header option: opts_hdr_longopts, then --ssl-cn ...
+ * and --authority ... from pp_desc's tables. */
+int opts_hdr_append(struct option *out, size_t cap, size_t *n);
+/* A subcommand's table: its own options, then the header options.
+ * 0, or -1 when cap is too small. */
+int opts_longopts(struct option *out, size_t cap, const struct option *own);
+/* The getopt code of header option name ("authority"), -1 when none. */
+int opts_hdr_code(const char *name);
+
+/* What opts_parse returns after --help. */
+#define OPTS_DONE (-1)
+
+/* getopt_long over longopts for subcommand cmd: -h / --help (code 'h')
+ * prints usage on stdout and stops with OPTS_DONE; every other option goes
+ * to apply(ctx, code, its value), which returns 0 or an exit status to
+ * stop with; an unknown option, a missing value or a left-over argument is
+ * a usage error. Returns 0, OPTS_DONE or the status. */
+int opts_parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+	       const char *cmd, void (*usage)(FILE *f),
+	       int (*apply)(void *ctx, int code, const char *arg), void *ctx);
 
 /* Name of the option whose getopt code is code in o[] (NULL-terminated),
  * "?" when none. */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "pp.h"
+#include "pp_desc.h"
 
 #define CONNECT "\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01" "a"
 #define CONNECT_LEN 15

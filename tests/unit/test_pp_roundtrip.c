@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "pp.h"
+#include "pp_desc.h"
 
 #define ROUNDS 3000
 
