@@ -118,10 +118,10 @@ static void usage(FILE *f)
 	      "  --timeout MS             limit of each connect to the target (default 5000)\n"
 	      "  -v, --verbose            also log the end of each connection\n"
 	      "  -h, --help               this text\n"
-	      "\n"
-	      "Header options (--src, --dst, --family, --unix-* excepted: the addresses\n"
-	      "come from the connection and --source):\n", f);
+	      "\n", f);
 	opts_hdr_help(f);
+	fputs("  (in relay, the addresses come from each connection and --source:\n"
+	      "  --src, --dst, --family and --unix-* do not apply)\n", f);
 	fputs("\nExamples:\n"
 	      "  proxygen relay --listen 127.0.0.1:1884 --target 127.0.0.1:1883 --v1\n"
 	      "  proxygen relay --listen 127.0.0.1:1884 --target broker:1883 --source random:203.0.113.0/24\n"

@@ -180,8 +180,9 @@ int opts_parse_uint(const char *s, uint64_t max, uint64_t *v, struct perr *e)
 		return perr_set(e, "'%s' is not a number", s);
 	for (const char *p = digits; *p; p++)
 		if (base == 16 ? !isxdigit((unsigned char)*p) : !isdigit((unsigned char)*p))
-			return perr_set(e, "'%s' is not a %s number", s,
-					base == 16 ? "hexadecimal" : "decimal");
+			return perr_set(e, base == 16 ? "'%s' is not a hexadecimal number"
+						      : "'%s' is not a number (decimal, or hexadecimal after 0x)",
+					s);
 	errno = 0;
 	x = strtoull(digits, &end, base);
 	if (errno == ERANGE || x > max)

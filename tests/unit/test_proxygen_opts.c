@@ -156,7 +156,8 @@ static void test_uint(void **state)
 	assert_contains(e.msg, "out of range");
 	assert_int_equal(opts_parse_uint("0x", 255, &v, &e), -1);
 	assert_int_equal(opts_parse_uint("12z", 255, &v, &e), -1);
-	assert_contains(e.msg, "not a decimal number");
+	/* hexadecimal is taken too: the message says so */
+	assert_string_equal(e.msg, "'12z' is not a number (decimal, or hexadecimal after 0x)");
 	assert_int_equal(opts_parse_uint("0x1g", 255, &v, &e), -1);
 	assert_contains(e.msg, "not a hexadecimal number");
 	assert_int_equal(opts_parse_uint("-1", 255, &v, &e), -1);
@@ -248,7 +249,7 @@ static void test_value_and_tlv(void **state)
 	assert_int_equal(opts_parse_tlv("bogus=1", &type, &v, &n, &e), -1);
 	assert_string_equal(e.msg, "TYPE: 'bogus' is not a TLV name or a number 0..255");
 	assert_int_equal(opts_parse_tlv("-1=1", &type, &v, &n, &e), -1);
-	assert_string_equal(e.msg, "TYPE: '-1' is not a decimal number");
+	assert_string_equal(e.msg, "TYPE: '-1' is not a number (decimal, or hexadecimal after 0x)");
 	assert_int_equal(opts_parse_tlv("1=hex:1", &type, &v, &n, &e), -1);
 	assert_contains(e.msg, "VALUE");
 	assert_contains(e.msg, "odd number");
