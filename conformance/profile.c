@@ -31,6 +31,23 @@ static int pbool(struct pl *l, yaml_node_t *n, const char *what, bool *out)
 	return yx_bool(l->d, n, &l->p->arena, what, out, l->e);
 }
 
+/* A string member that must not be empty ("host: ${HOST}" with HOST
+ * unset says so, naming the variable). */
+static int req_str(struct pl *l, yaml_node_t *map, const char *key, char **out)
+{
+	yaml_node_t *v = yx_get(l->d, map, key);
+	struct yx_env_use use;
+	char note[96];
+
+	if (!v)
+		return yx_err(l->d, map, l->e, "profile: missing '%s'", key);
+	if (yx_scalar(l->d, v, &l->p->arena, key, out, NULL, &use, l->e) < 0)
+		return -1;
+	if (!**out)
+		return yx_err(l->d, v, l->e, "%s: empty%s", key, yx_env_note(&use, note, sizeof(note)));
+	return 0;
+}
+
 /* Optional string member. */
 static int opt_str(struct pl *l, yaml_node_t *map, const char *key, const char *what, char **out)
 {
@@ -459,13 +476,8 @@ static int load_scalars(struct pl *l, yaml_node_t *root)
 	yaml_node_t *v;
 	long num;
 
-	if (!yx_get(l->d, root, "name"))
-		return yx_err(l->d, root, l->e, "profile: missing 'name'");
-	if (!yx_get(l->d, root, "host"))
-		return yx_err(l->d, root, l->e, "profile: missing 'host'");
-	if (opt_str(l, root, "name", "name", &p->name) < 0 ||
+	if (req_str(l, root, "name", &p->name) < 0 || req_str(l, root, "host", &p->host) < 0 ||
 	    opt_str(l, root, "description", "description", &p->description) < 0 ||
-	    opt_str(l, root, "host", "host", &p->host) < 0 ||
 	    opt_str(l, root, "client_bind", "client_bind", &p->client_bind) < 0 ||
 	    opt_str(l, root, "untrusted_bind", "untrusted_bind", &p->untrusted_bind) < 0)
 		return -1;
