@@ -840,6 +840,10 @@ public final class NettyTarget {
             }
             workers.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
             boss.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+            log("stopped");
+            // A stop asked for (SIGTERM, SIGINT) that went in order is a
+            // success; the JVM would otherwise exit 128 + the signal.
+            Runtime.getRuntime().halt(0);
         }));
 
         log("ready " + ports + "admin=" + admin.getAddress().getPort() + " host=" + host + " netty=" + netty

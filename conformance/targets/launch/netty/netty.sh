@@ -101,6 +101,7 @@ cmd_build() {
 		die "javac failed"
 	fi
 	rm -f "$tmp.log"
+	chmod 755 "$tmp"
 	# The first one to finish wins; a later one drops its copy.
 	mv -T "$tmp" "$out" 2>/dev/null || rm -rf "$tmp"
 	[ -f "$out/NettyTarget.class" ] || die "no classes in $out"
