@@ -3,7 +3,7 @@
 #   make            build bin/ppmq-broker, bin/proxygen, bin/ppmq-conform
 #   make check      unit tests (cmocka, TAP) and integration tests, under prove
 #   make demo       the conformance suite against the embedded broker, with its report
-#   make check-brokers   the catalog against RabbitMQ, aedes and mosquitto (tests/brokers)
+#   make check-brokers   the catalog against RabbitMQ, aedes, mosquitto and Netty's decoder (tests/brokers)
 #   make brokers-report  all brokers side by side in reports/brokers/index.html
 #   make bench      benchmarks (ratios against a peer measured in the same run)
 #   make fuzz       libFuzzer harnesses (clang)
@@ -146,10 +146,12 @@ install: all
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(wildcard scenarios/*.yml),install -m 644 scenarios/*.yml $(DESTDIR)$(DATADIR)/scenarios/)
 	$(if $(wildcard conformance/targets/*.yml),install -m 644 conformance/targets/*.yml $(DESTDIR)$(DATADIR)/targets/)
-	install -d $(DESTDIR)$(DATADIR)/targets/launch/aedes
+	install -d $(DESTDIR)$(DATADIR)/targets/launch/aedes $(DESTDIR)$(DATADIR)/targets/launch/netty
 	install -m 755 conformance/targets/launch/*.sh $(DESTDIR)$(DATADIR)/targets/launch/
 	install -m 644 $(addprefix conformance/targets/launch/aedes/,launcher.js package.json package-lock.json) \
 	  $(DESTDIR)$(DATADIR)/targets/launch/aedes/
+	install -m 755 conformance/targets/launch/netty/netty.sh $(DESTDIR)$(DATADIR)/targets/launch/netty/
+	install -m 644 conformance/targets/launch/netty/NettyTarget.java $(DESTDIR)$(DATADIR)/targets/launch/netty/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,ppmq-broker proxygen ppmq-conform)

@@ -26,6 +26,7 @@ cnt=$(ls "$R"/share/ppmq/scenarios/*.yml 2>/dev/null | wc -l)
 	not_ok "scenarios: $cnt"
 [ -f "$R/share/ppmq/targets/ppmq-broker.yml" ] && [ -x "$R/share/ppmq/targets/launch/rabbitmq.sh" ] &&
 	[ -f "$R/share/ppmq/targets/launch/aedes/launcher.js" ] &&
+	[ -x "$R/share/ppmq/targets/launch/netty/netty.sh" ] && [ -f "$R/share/ppmq/targets/launch/netty/NettyTarget.java" ] &&
 	ok "profiles and launchers in share/ppmq/targets" || not_ok "profiles and launchers"
 # The installed runner reads the installed catalog.
 cnt=$("$R/bin/ppmq-conform" --list --scenarios "$R/share/ppmq/scenarios" 2>/dev/null | wc -l)
