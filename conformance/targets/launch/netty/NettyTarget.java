@@ -394,6 +394,8 @@ public final class NettyTarget {
     // ---- MQTT: CONNECT / CONNACK, PINGREQ, DISCONNECT ------------------------------
 
     static final class Malformed extends Exception {
+        private static final long serialVersionUID = 1L;
+
         Malformed(String why) {
             super(why, null, false, false);
         }
