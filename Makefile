@@ -3,7 +3,7 @@
 #   make            build bin/ppmq-broker, bin/proxygen, bin/ppmq-conform
 #   make check      unit tests (cmocka, TAP) and integration tests, under prove
 #   make demo       the conformance suite against the embedded broker, with its report
-#   make check-brokers   the catalog against RabbitMQ, aedes and mosquitto (tests/brokers)
+#   make check-brokers   the catalog against RabbitMQ, aedes, mosquitto and Netty's decoder (tests/brokers)
 #   make brokers-report  all brokers side by side in reports/brokers/index.html
 #   make bench      benchmarks (ratios against a peer measured in the same run)
 #   make fuzz       libFuzzer harnesses (clang)
@@ -186,7 +186,8 @@ AEDES_FILES  := $(addprefix conformance/targets/launch/aedes/,launcher.js packag
 GUIDES       := README.md $(wildcard docs/*.md) scenarios/README.md
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/scenarios \
-	  $(DESTDIR)$(DATADIR)/targets/launch/aedes $(DESTDIR)$(DATADIR)/scripts \
+	  $(DESTDIR)$(DATADIR)/targets/launch/aedes $(DESTDIR)$(DATADIR)/targets/launch/netty \
+	  $(DESTDIR)$(DATADIR)/scripts \
 	  $(DESTDIR)$(DOCDIR)/findings
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
@@ -195,6 +196,8 @@ install: all
 	install -m 755 $(filter-out %/common.sh,$(LAUNCH_FILES)) $(DESTDIR)$(DATADIR)/targets/launch/
 	install -m 644 conformance/targets/launch/common.sh $(DESTDIR)$(DATADIR)/targets/launch/
 	install -m 644 $(AEDES_FILES) $(DESTDIR)$(DATADIR)/targets/launch/aedes/
+	install -m 755 conformance/targets/launch/netty/netty.sh $(DESTDIR)$(DATADIR)/targets/launch/netty/
+	install -m 644 conformance/targets/launch/netty/NettyTarget.java $(DESTDIR)$(DATADIR)/targets/launch/netty/
 	install -m 755 scripts/gen-certs $(DESTDIR)$(DATADIR)/scripts/
 	install -m 644 $(filter-out scenarios/README.md,$(GUIDES)) docs/ppmq-broker.example.yml \
 	  $(DESTDIR)$(DOCDIR)/

@@ -26,6 +26,7 @@ cnt=$(ls "$R"/share/ppmq/scenarios/*.yml 2>/dev/null | wc -l)
 	not_ok "scenarios: $cnt"
 [ -f "$R/share/ppmq/targets/ppmq-broker.yml" ] && [ -x "$R/share/ppmq/targets/launch/rabbitmq.sh" ] &&
 	[ -f "$R/share/ppmq/targets/launch/aedes/launcher.js" ] &&
+	[ -x "$R/share/ppmq/targets/launch/netty/netty.sh" ] && [ -f "$R/share/ppmq/targets/launch/netty/NettyTarget.java" ] &&
 	ok "profiles and launchers in share/ppmq/targets" || not_ok "profiles and launchers"
 [ -x "$R/share/ppmq/scripts/gen-certs" ] && [ -f "$R/share/doc/ppmq/validating-a-broker.md" ] &&
 	[ -f "$R/share/doc/ppmq/ppmq-broker.example.yml" ] && [ -f "$R/share/doc/ppmq/README.md" ] &&
