@@ -274,6 +274,8 @@ int check_profile(FILE *f, const struct rn_config *c, size_t *problems, struct p
 		fputs("none declared\n", f);
 	check_bind(&k, "client_bind", p->client_bind);
 	check_bind(&k, "untrusted_bind", p->untrusted_bind);
+	fprintf(f, "  points run at once: %d%s\n", c->jobs > 0 ? c->jobs : p->jobs,
+		c->jobs > 0 ? " (-j)" : "");
 	fprintf(f, "  declares: MQTT %d%s%s%s\n", p->mqtt, p->crc32c ? ", CRC32C verified" : "",
 		p->identity_ssl_cn ? ", identity from the SSL TLV's CN" : "",
 		p->valid.given ? ", valid credentials" : "");

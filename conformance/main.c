@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		"  -o, --only GLOB        run scenarios whose id or a tag matches (repeatable,\n"
 		"                         comma lists; 'pp2/tlv' selects pp2/tlv/...)\n"
 		"  -l, --listener LIST    listeners to test: tcp,ssl,ws,wss (default all)\n"
-		"  -j, --jobs N           connections run in parallel (default 1)\n"
+		"  -j, --jobs N           points run at once (default: the profile's jobs, else 8)\n"
 		"      --timeout MS       per-step timeout (default: the profile's timeout_ms)\n"
 		"      --strict           NON-STRICT grades count as failures\n"
 		"      --wait SECONDS     give a running target that long to accept connections\n"
@@ -309,7 +309,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 	};
 	int c, rc;
 
-	o->cfg.jobs = 1;
+	o->cfg.jobs = 0; /* the profile's */
 	while ((c = getopt_long(argc, argv, "t:s:o:l:j:vhV", opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
@@ -433,6 +433,8 @@ static int run_target(struct cli *o, struct profile *prof)
 
 	o->cfg.profile = prof;
 	o->cfg.tap = stdout;
+	if (o->cfg.jobs == 0)
+		o->cfg.jobs = prof->jobs;
 	run = rpt_run_new(PPMQ_VERSION, prof->name, o->target, &e);
 	if (!run)
 		return end_early(o, NULL, prof->name, EXIT_USAGE, e.msg);

@@ -509,6 +509,12 @@ static int load_scalars(struct pl *l, yaml_node_t *root)
 			return -1;
 		p->mqtt = (int)num;
 	}
+	p->jobs = PF_DEFAULT_JOBS;
+	if ((v = yx_get(l->d, root, "jobs"))) {
+		if (pint(l, v, "jobs", 1, 256, &num) < 0)
+			return -1;
+		p->jobs = (int)num;
+	}
 	return 0;
 }
 
@@ -598,7 +604,7 @@ static int load_doc(struct pl *l)
 	static const char *const keys[] = {
 		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
 		"header_timeout_ms", "mqtt", "crc32c", "identity", "listeners", "credentials", "observers",
-		"launch", "configurations", NULL };
+		"launch", "configurations", "jobs", NULL };
 	struct profile *p = l->p;
 	yaml_node_t *root = yx_root(l->d), *v;
 

@@ -32,6 +32,11 @@ struct pf_listener {
 	unsigned versions;     /* PROXY versions it takes: PF_V1 | PF_V2 (default both) */
 };
 
+/* Points run at once against a target whose profile does not say: each
+ * point is its own connections with its own client id, so they do not
+ * disturb each other; a target that limits connections says `jobs: N`. */
+#define PF_DEFAULT_JOBS 8
+
 #define PF_V1 (1u << 1)
 #define PF_V2 (1u << 2)
 /* Does listener li take PROXY headers of this version (1 or 2)? */
@@ -106,6 +111,7 @@ struct profile {
 	int timeout_ms;
 	int header_timeout_ms;
 	int mqtt;
+	int jobs;              /* points run at once unless -j says otherwise */
 	bool crc32c;           /* the broker verifies the v2 CRC32C TLV (declared) */
 	bool identity_ssl_cn;  /* identity.from: ssl_cn - the user name is the CN of a
 				* client certificate the proxy verified (v2 SSL TLV) */

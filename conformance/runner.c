@@ -728,7 +728,9 @@ static void rejection_reason(struct rn *r, const struct point *pt, struct step_o
 			      .peer_port = port, .output = r->target ? r->target->output : NULL };
 	struct perr e;
 
-	if (o->type == PF_OBS_NONE || !net_addr_port(&so->res.local))
+	/* a listener without a PROXY stage has no header to refuse: nothing
+	 * to explain, and no need to wait for a line that will not come */
+	if (o->type == PF_OBS_NONE || !net_addr_port(&so->res.local) || pt->mode == SC_MODE_DISABLED)
 		return;
 	snprintf(port, sizeof(port), "%u", net_addr_port(&so->res.local));
 	if (obs_rejection(o, &v, why, sizeof(why), &e) > 0)
@@ -1827,6 +1829,54 @@ static int plan_points(struct rn *r, const struct scenario **sel, size_t nsel, s
 	return 0;
 }
 
+/* What a point is likely to wait for, in ms: the pauses and timeouts its
+ * scenario declares (a sweep is one connection per cut). Only an order:
+ * results are reported in catalog order whatever the order they run in. */
+static long point_weight(const struct rn *r, const struct point *pt)
+{
+	long w = 1;
+
+	for (size_t i = 0; i < pt->s->nsteps; i++) {
+		const struct sc_send *sd = &pt->s->steps[i].send;
+		long hw = r->header_wait;
+
+		if (sd->sweep)
+			w += 2000L * sd->sweep;
+		if (sd->stall_ms)
+			w += sd->stall_ms == SC_WAIT_HEADER_TIMEOUT ? hw : sd->stall_ms;
+		if (sd->stall_before_ms)
+			w += sd->stall_before_ms == SC_WAIT_HEADER_TIMEOUT ? hw : sd->stall_before_ms;
+		if (sd->wait_ms)
+			w += sd->wait_ms == SC_WAIT_HEADER_TIMEOUT ? hw : sd->wait_ms;
+		if (sd->send_only)
+			w += hw;
+		if (sd->delay_ms)
+			w += (long)sd->delay_ms * (sd->split ? 100 / (long)sd->split + 1 : 2);
+	}
+	return w;
+}
+
+static const struct rn *sort_rn; /* qsort has no context argument */
+
+static int by_weight(const void *a, const void *b)
+{
+	const struct point *x = &sort_rn->pt[*(const size_t *)a], *y = &sort_rn->pt[*(const size_t *)b];
+	long wx = point_weight(sort_rn, x), wy = point_weight(sort_rn, y);
+
+	if (wx != wy)
+		return wx > wy ? -1 : 1;
+	return x->index < y->index ? -1 : 1; /* stable: catalog order */
+}
+
+/* The longest points first: with N workers, the group then ends about
+ * when its longest point does, not after a tail of it. */
+static void queue_longest_first(struct rn *r)
+{
+	sort_rn = r;
+	qsort(r->queue, r->nqueue, sizeof(*r->queue), by_weight);
+	sort_rn = NULL;
+}
+
 /* Run the points of group g: start the target in its configuration (launch
  * mode), check it the first time, run, recover from crashes, stop it.
  * 0, or RN_UNREACHABLE when the base target never comes up. */
@@ -1844,6 +1894,7 @@ static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
 			r->queue[r->nqueue++] = i;
 	if (r->nqueue == 0)
 		return 0;
+	queue_longest_first(r);
 	r->target = NULL;
 	r->group = gr;
 	if (r->p->launch.present) {
