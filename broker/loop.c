@@ -17,10 +17,11 @@ struct loop {
 	int sigfd;
 	int64_t now;
 
-	struct loop_timer **heap;
-	size_t nheap, capheap;
+	struct timer_heap timers;
 
 	struct loop_defer *defer_head, *defer_tail;
+	struct loop_defer *yield_head, *yield_tail;   /* for the next turn */
+	struct loop_defer *turn_head, *turn_tail;     /* yielded before this turn */
 };
 
 static int64_t mono_ms(void)
@@ -77,7 +78,7 @@ void loop_free(struct loop *l)
 		close(l->sigfd);
 	if (l->epfd >= 0)
 		close(l->epfd);
-	free(l->heap);
+	timer_heap_free(&l->timers);
 	free(l);
 }
 
@@ -125,96 +126,33 @@ void loop_watch_del(struct loop *l, struct loop_watch *w)
 	w->added = false;
 }
 
-/* ---- timers: a binary min-heap on due_ms ---------------------------------- */
-
-static void heap_swap(struct loop *l, size_t a, size_t b)
-{
-	struct loop_timer *t = l->heap[a];
-
-	l->heap[a] = l->heap[b];
-	l->heap[b] = t;
-	l->heap[a]->idx = a;
-	l->heap[b]->idx = b;
-}
-
-static void heap_up(struct loop *l, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (l->heap[p]->due_ms <= l->heap[i]->due_ms)
-			break;
-		heap_swap(l, p, i);
-		i = p;
-	}
-}
-
-static void heap_down(struct loop *l, size_t i)
-{
-	for (;;) {
-		size_t c = 2 * i + 1, m = i;
-
-		if (c < l->nheap && l->heap[c]->due_ms < l->heap[m]->due_ms)
-			m = c;
-		if (c + 1 < l->nheap && l->heap[c + 1]->due_ms < l->heap[m]->due_ms)
-			m = c + 1;
-		if (m == i)
-			return;
-		heap_swap(l, i, m);
-		i = m;
-	}
-}
+/* ---- timers: a min-heap on the loop's clock (timer.c) -------------------- */
 
 void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t))
 {
-	t->due_ms = 0;
-	t->idx = SIZE_MAX;
+	timer_init(&t->tm);
 	t->fn = fn;
 }
 
 void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 {
-	size_t i = t->idx;
-
-	if (i == SIZE_MAX)
-		return;
-	t->idx = SIZE_MAX;
-	l->nheap--;
-	if (i == l->nheap)
-		return;
-	l->heap[i] = l->heap[l->nheap];
-	l->heap[i]->idx = i;
-	heap_up(l, i);
-	heap_down(l, l->heap[i]->idx);
+	timer_cancel(&l->timers, &t->tm);
 }
 
 int loop_timer_set(struct loop *l, struct loop_timer *t, int64_t ms)
 {
-	loop_timer_cancel(l, t);
-	if (l->nheap == l->capheap) {
-		size_t cap = l->capheap ? l->capheap * 2 : 64;
-		struct loop_timer **h = realloc(l->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -1;
-		l->heap = h;
-		l->capheap = cap;
-	}
-	t->due_ms = l->now + (ms > 0 ? ms : 0);
-	t->idx = l->nheap;
-	l->heap[l->nheap++] = t;
-	heap_up(l, t->idx);
-	return 0;
+	return timer_set(&l->timers, &t->tm, l->now + (ms > 0 ? ms : 0));
 }
 
 static void run_timers(struct loop *l)
 {
 	/* A callback may re-arm its own timer for "now": bound the work per
 	 * pass so that such a timer cannot starve the sockets. */
-	size_t budget = l->nheap + 16;
+	size_t budget = l->timers.n + 16;
+	struct timer *first;
 
-	while (l->nheap > 0 && l->heap[0]->due_ms <= l->now && budget-- > 0) {
-		struct loop_timer *t = l->heap[0];
+	while ((first = timer_first(&l->timers)) && first->due <= l->now && budget-- > 0) {
+		struct loop_timer *t = LOOP_CONTAINER(first, struct loop_timer, tm);
 
 		loop_timer_cancel(l, t);
 		t->fn(t);
@@ -223,13 +161,14 @@ static void run_timers(struct loop *l)
 
 static int next_timeout(struct loop *l)
 {
+	struct timer *first = timer_first(&l->timers);
 	int64_t d;
 
-	if (l->defer_head)
+	if (l->defer_head || l->yield_head)
 		return 0;
-	if (l->nheap == 0)
+	if (!first)
 		return 1000;
-	d = l->heap[0]->due_ms - l->now;
+	d = first->due - l->now;
 	if (d < 0)
 		return 0;
 	return d > 1000 ? 1000 : (int)d;
@@ -237,31 +176,86 @@ static int next_timeout(struct loop *l)
 
 /* ---- deferred work -------------------------------------------------------- */
 
-void loop_defer(struct loop *l, struct loop_defer *d)
+static void queue_add(struct loop_defer **head, struct loop_defer **tail, struct loop_defer *d)
 {
 	if (d->queued)
 		return;
 	d->queued = true;
 	d->next = NULL;
-	if (l->defer_tail)
-		l->defer_tail->next = d;
+	if (*tail)
+		(*tail)->next = d;
 	else
-		l->defer_head = d;
-	l->defer_tail = d;
+		*head = d;
+	*tail = d;
 }
 
-void loop_run_deferred(struct loop *l)
+static bool queue_del(struct loop_defer **head, struct loop_defer **tail, struct loop_defer *d)
 {
-	while (l->defer_head) {
-		struct loop_defer *d = l->defer_head;
+	struct loop_defer *prev = NULL;
 
-		l->defer_head = d->next;
-		if (!l->defer_head)
-			l->defer_tail = NULL;
+	for (struct loop_defer *p = *head; p; prev = p, p = p->next) {
+		if (p != d)
+			continue;
+		if (prev)
+			prev->next = d->next;
+		else
+			*head = d->next;
+		if (*tail == d)
+			*tail = prev;
+		d->next = NULL;
+		d->queued = false;
+		return true;
+	}
+	return false;
+}
+
+void loop_defer(struct loop *l, struct loop_defer *d)
+{
+	queue_add(&l->defer_head, &l->defer_tail, d);
+}
+
+void loop_yield(struct loop *l, struct loop_defer *d)
+{
+	queue_add(&l->yield_head, &l->yield_tail, d);
+}
+
+void loop_defer_cancel(struct loop *l, struct loop_defer *d)
+{
+	if (!d->queued)
+		return;
+	if (!queue_del(&l->defer_head, &l->defer_tail, d) &&
+	    !queue_del(&l->yield_head, &l->yield_tail, d))
+		queue_del(&l->turn_head, &l->turn_tail, d);
+}
+
+/* Pop and run until the queue is empty (callbacks may queue more). */
+static void queue_run(struct loop_defer **head, struct loop_defer **tail)
+{
+	struct loop_defer *d;
+
+	while ((d = *head)) {
+		*head = d->next;
+		if (!*head)
+			*tail = NULL;
 		d->queued = false;
 		d->next = NULL;
 		d->fn(d);
 	}
+}
+
+/* What was queued by loop_yield before this turn: work queued meanwhile
+ * waits for the next one. */
+static void run_yielded(struct loop *l)
+{
+	l->turn_head = l->yield_head;
+	l->turn_tail = l->yield_tail;
+	l->yield_head = l->yield_tail = NULL;
+	queue_run(&l->turn_head, &l->turn_tail);
+}
+
+void loop_run_deferred(struct loop *l)
+{
+	queue_run(&l->defer_head, &l->defer_tail);
 }
 
 /* ---- running -------------------------------------------------------------- */
@@ -303,6 +297,7 @@ int loop_run(struct loop *l, struct perr *e)
 				continue;
 			w->fn(w, evs[i].events);
 		}
+		run_yielded(l);
 		loop_run_deferred(l);
 		run_timers(l);
 		loop_run_deferred(l);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "timer.h"
 
 struct loop;
 
@@ -29,12 +30,12 @@ struct loop_watch {
 
 /* A one-shot timer. Re-arm it from its own callback for periodic work. */
 struct loop_timer {
-	int64_t due_ms;    /* the loop's CLOCK_MONOTONIC milliseconds */
-	size_t idx;        /* position in the heap; SIZE_MAX when not armed */
+	struct timer tm;   /* due: the loop's CLOCK_MONOTONIC milliseconds */
 	void (*fn)(struct loop_timer *t);
 };
 
-/* Called after the current batch of events (and timers) is handled. */
+/* Called after the current batch of events (and timers) is handled
+ * (loop_defer), or on the next turn of the loop (loop_yield). */
 struct loop_defer {
 	struct loop_defer *next;
 	bool queued;
@@ -65,6 +66,12 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 void loop_defer(struct loop *l, struct loop_defer *d);
 /* Run the queued work now (shutdown, outside loop_run). */
 void loop_run_deferred(struct loop *l);
+/* Queue d to run on the next turn: after the sockets have been polled
+ * again (without waiting) and their events handled. For long work done a
+ * slice at a time, so that other connections are served in between. */
+void loop_yield(struct loop *l, struct loop_defer *d);
+/* Take d off whichever queue holds it (its owner is going away). */
+void loop_defer_cancel(struct loop *l, struct loop_defer *d);
 
 /* Run until a signal arrives. Returns the signal number (SIGINT,
  * SIGTERM), or -1 on an epoll failure with *e set. */
