@@ -7,6 +7,13 @@
  *   - struct sess: a session (client id, subscriptions, outgoing QoS>0
  *     messages inflight and queued, incoming QoS 2 ids, delayed will);
  *     lives in a hash table by client id, online or not;
+ *   - struct sub: one subscription, in two places: the list of its
+ *     filter's node in the engine's topic tree of filters (routing walks
+ *     that tree: the cost of a PUBLISH is the topic's depth and the
+ *     matches), and its session's hash table (by that node);
+ *   - struct ret: a retained message, the val of its topic's node in the
+ *     engine's topic tree of retained names (a new subscription searches
+ *     it with its filter);
  *   - struct eng_client: one connection (transport level), attached to
  *     its session after a successful CONNECT.
  *
@@ -23,8 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "log.h"
 #include "mqtt.h"
+#include "topic.h"
 
 #define DEF_MAX_PACKET      (1024u * 1024u)
 #define DEF_MAX_INFLIGHT    20
@@ -72,24 +81,24 @@ struct oq {
 struct sess;
 
 struct sub {
+	struct htab_link hlink;       /* in the session's table, by node */
 	struct sess *s;
-	char *filter;
+	struct topic_node *node;      /* the filter's, in eng->subs */
+	struct sub *nprev, *nnext;    /* the node's subscriptions (node->val: the first) */
 	uint8_t qos;
 	bool nl, rap;
 	uint8_t rh;
 	uint32_t sub_id;              /* 0: none */
-	struct sub *snext;            /* session's list */
-	struct sub *gprev, *gnext;    /* engine's list */
 };
 
 struct sess {
+	struct htab_link hlink;       /* in eng->sessions_by_id */
 	char *id;
 	struct eng_client *conn;      /* NULL: offline */
-	struct sess *hnext;           /* hash chain */
 	struct sess *prev, *next;     /* engine's list */
 	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
 	time_t expire_at;             /* while offline */
-	struct sub *subs;
+	struct htab subs;             /* struct sub by node */
 	struct oq inflight, queue;
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
 	size_t n_qos2_in, cap_qos2_in;
@@ -132,8 +141,9 @@ struct eng_client {
 };
 
 struct ret {
-	struct ret *next;
 	struct msg *m;
+	struct topic_node *node;      /* in eng->retained; its val is this */
+	size_t size;                  /* topic and payload bytes */
 };
 
 struct route_ent {
@@ -151,12 +161,10 @@ struct eng {
 	int depth;
 	struct eng_client *clients;
 	struct eng_client *pend_head, *pend_tail;
-	struct sess **stab;
-	size_t stab_size;
+	struct htab sessions_by_id;
 	struct sess *sessions;
-	struct sub *subs;
-	struct ret **rtab;
-	size_t rtab_size;
+	struct topic_tree subs;       /* filters; node->val: struct sub list */
+	struct topic_tree retained;   /* topic names; node->val: struct ret */
 	size_t ret_bytes;
 	uint64_t conn_seq, mark_gen, assign_seq;
 	struct eng_stats st;
@@ -181,17 +189,6 @@ static char *dupn(const char *p, size_t n)
 static char *dups(const char *s)
 {
 	return s ? dupn(s, strlen(s)) : NULL;
-}
-
-static size_t hash_str(const char *s)
-{
-	size_t h = 1469598103934665603ull & SIZE_MAX;
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= (size_t)1099511628211ull;
-	}
-	return h;
 }
 
 /* Constant time in the length of b. */
@@ -582,59 +579,31 @@ static void sess_resend(struct eng *eng, struct sess *s)
 
 /* ---- sessions ----------------------------------------------------------- */
 
-static int stab_grow(struct eng *eng)
-{
-	size_t nsize = eng->stab_size ? eng->stab_size * 2 : 256;
-	struct sess **nt = calloc(nsize, sizeof(*nt));
-
-	if (!nt)
-		return -1;
-	for (size_t i = 0; i < eng->stab_size; i++) {
-		struct sess *s = eng->stab[i];
-
-		while (s) {
-			struct sess *nx = s->hnext;
-			size_t h = hash_str(s->id) & (nsize - 1);
-
-			s->hnext = nt[h];
-			nt[h] = s;
-			s = nx;
-		}
-	}
-	free(eng->stab);
-	eng->stab = nt;
-	eng->stab_size = nsize;
-	return 0;
-}
+#define SESS_OF(l) ((struct sess *)(void *)((char *)(l) - offsetof(struct sess, hlink)))
+#define SUB_OF(l)  ((struct sub *)(void *)((char *)(l) - offsetof(struct sub, hlink)))
 
 static struct sess *sess_find(struct eng *eng, const char *id)
 {
-	if (!eng->stab_size)
-		return NULL;
-	for (struct sess *s = eng->stab[hash_str(id) & (eng->stab_size - 1)]; s; s = s->hnext)
-		if (strcmp(s->id, id) == 0)
-			return s;
+	size_t h = htab_hash(id, strlen(id));
+
+	for (struct htab_link *l = htab_chain(&eng->sessions_by_id, h); l; l = l->next)
+		if (l->hash == h && strcmp(SESS_OF(l)->id, id) == 0)
+			return SESS_OF(l);
 	return NULL;
 }
 
 static struct sess *sess_new(struct eng *eng, const char *id)
 {
-	struct sess *s;
-	size_t h;
+	struct sess *s = calloc(1, sizeof(*s));
 
-	if (eng->st.sessions + 1 > eng->stab_size && stab_grow(eng) < 0)
-		return NULL;
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->id = dups(id);
-	if (!s->id) {
+	if (!s->id || htab_add(&eng->sessions_by_id, &s->hlink, htab_hash(id, strlen(id))) < 0) {
+		free(s->id);
 		free(s);
 		return NULL;
 	}
-	h = hash_str(id) & (eng->stab_size - 1);
-	s->hnext = eng->stab[h];
-	eng->stab[h] = s;
 	s->next = eng->sessions;
 	if (eng->sessions)
 		eng->sessions->prev = s;
@@ -643,16 +612,85 @@ static struct sess *sess_new(struct eng *eng, const char *id)
 	return s;
 }
 
-static void sub_unlink(struct eng *eng, struct sub *u)
+/* ---- subscriptions ------------------------------------------------------ */
+
+static size_t node_hash(const struct topic_node *n)
 {
-	if (u->gprev)
-		u->gprev->gnext = u->gnext;
+	uintptr_t v = (uintptr_t)n;
+
+	return htab_hash(&v, sizeof(v));
+}
+
+/* The session's subscription to filter, or NULL. */
+static struct sub *sub_find(struct eng *eng, struct sess *s, const char *f, size_t len)
+{
+	struct topic_node *n = topic_find(&eng->subs, f, len);
+	size_t h;
+
+	if (!n)
+		return NULL;
+	h = node_hash(n);
+	for (struct htab_link *l = htab_chain(&s->subs, h); l; l = l->next)
+		if (l->hash == h && SUB_OF(l)->node == n)
+			return SUB_OF(l);
+	return NULL;
+}
+
+/* A new subscription of s to filter (options to be set); NULL when out of
+ * memory. */
+static struct sub *sub_add(struct eng *eng, struct sess *s, const char *f, size_t len)
+{
+	struct sub *u = calloc(1, sizeof(*u));
+	struct topic_node *n = u ? topic_add(&eng->subs, f, len) : NULL;
+
+	if (!n || htab_add(&s->subs, &u->hlink, node_hash(n)) < 0) {
+		if (n)
+			topic_prune(&eng->subs, n);
+		free(u);
+		return NULL;
+	}
+	u->s = s;
+	u->node = n;
+	u->nnext = n->val;
+	if (u->nnext)
+		u->nnext->nprev = u;
+	n->val = u;
+	eng->st.subscriptions++;
+	return u;
+}
+
+/* Out of the tree and freed (the session's table is the caller's). */
+static void sub_free(struct eng *eng, struct sub *u)
+{
+	struct topic_node *n = u->node;
+
+	if (u->nprev)
+		u->nprev->nnext = u->nnext;
 	else
-		eng->subs = u->gnext;
-	if (u->gnext)
-		u->gnext->gprev = u->gprev;
-	free(u->filter);
+		n->val = u->nnext;
+	if (u->nnext)
+		u->nnext->nprev = u->nprev;
+	topic_prune(&eng->subs, n);
+	eng->st.subscriptions--;
 	free(u);
+}
+
+static void sub_del(struct eng *eng, struct sub *u)
+{
+	htab_del(&u->s->subs, &u->hlink);
+	sub_free(eng, u);
+}
+
+static void sess_subs_clear(struct eng *eng, struct sess *s)
+{
+	struct htab_link *l = htab_take_all(&s->subs);
+
+	while (l) {
+		struct htab_link *nx = l->next;
+
+		sub_free(eng, SUB_OF(l));
+		l = nx;
+	}
 }
 
 static void route(struct eng *eng, struct msg *m, struct sess *publisher);
@@ -660,12 +698,9 @@ static void route(struct eng *eng, struct msg *m, struct sess *publisher);
 /* Discard a session (it must be offline). Publishes its delayed will. */
 static void sess_remove(struct eng *eng, struct sess *s)
 {
-	struct sess **pp = &eng->stab[hash_str(s->id) & (eng->stab_size - 1)];
 	struct msg *will = s->will;
 
-	while (*pp != s)
-		pp = &(*pp)->hnext;
-	*pp = s->hnext;
+	htab_del(&eng->sessions_by_id, &s->hlink);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -673,12 +708,7 @@ static void sess_remove(struct eng *eng, struct sess *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	eng->st.sessions--;
-	while (s->subs) {
-		struct sub *u = s->subs;
-
-		s->subs = u->snext;
-		sub_unlink(eng, u);
-	}
+	sess_subs_clear(eng, s);
 	oq_clear(&s->inflight);
 	oq_clear(&s->queue);
 	free(s->qos2_in);
@@ -729,128 +759,173 @@ static bool qos2_del(struct sess *s, uint16_t id)
 
 /* ---- retained store ----------------------------------------------------- */
 
-static void ret_delete_at(struct eng *eng, struct ret **pp)
+static void ret_delete(struct eng *eng, struct ret *r)
 {
-	struct ret *r = *pp;
+	struct topic_node *n = r->node;
 
-	*pp = r->next;
-	eng->ret_bytes -= r->m->len;
+	eng->ret_bytes -= r->size;
 	eng->st.retained--;
+	n->val = NULL;
+	topic_prune(&eng->retained, n);
 	msg_unref(r->m);
 	free(r);
 }
 
+/* m replaces the retained message of its topic (an empty payload only
+ * deletes it); not kept beyond the count and byte limits. */
 static void ret_store(struct eng *eng, struct msg *m)
 {
-	struct ret **pp;
+	size_t tlen = strlen(m->topic);
+	struct topic_node *n = topic_find(&eng->retained, m->topic, tlen);
 	struct ret *r;
 
-	if (!eng->rtab_size) {
-		eng->rtab = calloc(1024, sizeof(*eng->rtab));
-		if (!eng->rtab)
-			return;
-		eng->rtab_size = 1024;
-	}
-	pp = &eng->rtab[hash_str(m->topic) & (eng->rtab_size - 1)];
-	for (; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->m->topic, m->topic) == 0)
-			break;
-	if (*pp)
-		ret_delete_at(eng, pp);
+	if (n && n->val)
+		ret_delete(eng, n->val);
 	if (m->len == 0)
-		return;         /* empty payload: delete only */
+		return;
 	if (eng->st.retained >= eng->cfg.retained_max ||
-	    eng->ret_bytes + m->len > eng->cfg.retained_max_bytes) {
+	    eng->ret_bytes + tlen + m->len > eng->cfg.retained_max_bytes) {
 		log_warn("retained store full: message on '%s' not kept", m->topic);
 		return;
 	}
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	n = r ? topic_add(&eng->retained, m->topic, tlen) : NULL;
+	if (!n) {
+		free(r);
 		return;
+	}
 	r->m = msg_ref(m);
-	r->next = eng->rtab[hash_str(m->topic) & (eng->rtab_size - 1)];
-	eng->rtab[hash_str(m->topic) & (eng->rtab_size - 1)] = r;
-	eng->ret_bytes += m->len;
+	r->node = n;
+	r->size = tlen + m->len;
+	n->val = r;
+	eng->ret_bytes += r->size;
 	eng->st.retained++;
+}
+
+static void ret_free_cb(void *val, void *ctx)
+{
+	struct ret *r = val;
+
+	(void)ctx;
+	msg_unref(r->m);
+	free(r);
+}
+
+struct ret_found {
+	struct eng *eng;
+	struct msg **m;
+	size_t n, cap;
+};
+
+static void ret_collect(struct topic_node *n, void *ctx)
+{
+	struct ret_found *f = ctx;
+	struct ret *r = n->val;
+
+	if (msg_expired(f->eng, r->m))
+		return;
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 16;
+		struct msg **nm = realloc(f->m, ncap * sizeof(*nm));
+
+		if (!nm)
+			return;
+		f->m = nm;
+		f->cap = ncap;
+	}
+	f->m[f->n++] = msg_ref(r->m);
 }
 
 /* Send the retained messages matching a new subscription. */
 static void ret_deliver(struct eng *eng, struct sess *s, const struct sub *u)
 {
-	for (size_t i = 0; i < eng->rtab_size; i++) {
-		struct ret **pp = &eng->rtab[i];
+	struct ret_found f = { .eng = eng };
+	size_t len = topic_name(u->node, NULL, 0);
+	char *filter = malloc(len + 1);
 
-		while (*pp) {
-			struct msg *m = (*pp)->m;
-
-			if (msg_expired(eng, m)) {
-				ret_delete_at(eng, pp);
-				continue;
-			}
-			if (mqtt_topic_match(u->filter, m->topic))
-				sess_deliver(eng, s, m, m->qos < u->qos ? m->qos : u->qos, true,
-					     &u->sub_id, u->sub_id ? 1 : 0);
-			pp = &(*pp)->next;
-		}
+	if (!filter)
+		return;
+	topic_name(u->node, filter, len + 1);
+	/* Collected first: delivering must not run inside the walk. */
+	topic_search(&eng->retained, filter, len, ret_collect, &f);
+	free(filter);
+	for (size_t i = 0; i < f.n; i++) {
+		sess_deliver(eng, s, f.m[i], f.m[i]->qos < u->qos ? f.m[i]->qos : u->qos, true,
+			     &u->sub_id, u->sub_id ? 1 : 0);
+		msg_unref(f.m[i]);
 	}
+	free(f.m);
 }
 
 /* ---- routing ------------------------------------------------------------ */
 
-/* Deliver m to every matching subscription (once per session, at the
- * highest QoS granted, with all subscription identifiers); store or
- * delete it as retained. Returns the number of sessions reached. */
+struct route {
+	struct msg *m;
+	struct sess *publisher;
+	uint64_t gen;
+	struct route_ent *ents;
+	size_t n, cap;
+};
+
+/* One matching subscription: its session gets the message once, at the
+ * highest QoS granted, with every subscription identifier. */
+static void route_sub(struct route *rt, const struct sub *u)
+{
+	struct route_ent *e;
+	uint8_t q = rt->m->qos < u->qos ? rt->m->qos : u->qos;
+
+	if (u->nl && u->s == rt->publisher)
+		return;
+	if (u->s->mark != rt->gen) {
+		if (rt->n == rt->cap) {
+			size_t ncap = rt->cap ? rt->cap * 2 : 16;
+			struct route_ent *ne = realloc(rt->ents, ncap * sizeof(*ne));
+
+			if (!ne)
+				return;
+			rt->ents = ne;
+			rt->cap = ncap;
+		}
+		u->s->mark = rt->gen;
+		u->s->mark_idx = rt->n;
+		e = &rt->ents[rt->n++];
+		memset(e, 0, sizeof(*e));
+		e->s = u->s;
+		e->qos = q;
+	} else {
+		e = &rt->ents[u->s->mark_idx];
+		if (q > e->qos)
+			e->qos = q;
+	}
+	/* 5.0 retain-as-published; otherwise the flag is cleared on delivery
+	 * to established subscriptions. */
+	if (u->rap && rt->m->retain)
+		e->retain = true;
+	if (u->sub_id && e->n_sub_ids < MQTT_MAX_SUB_IDS)
+		e->sub_ids[e->n_sub_ids++] = u->sub_id;
+}
+
+static void route_node(struct topic_node *n, void *ctx)
+{
+	for (const struct sub *u = n->val; u; u = u->nnext)
+		route_sub(ctx, u);
+}
+
+/* Deliver m to every matching subscription; store or delete it as
+ * retained. Returns the number of sessions reached. */
 static size_t route_count(struct eng *eng, struct msg *m, struct sess *publisher)
 {
-	struct route_ent *ents = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t gen = ++eng->mark_gen;
+	struct route rt = { .m = m, .publisher = publisher, .gen = ++eng->mark_gen };
 
 	if (m->retain)
 		ret_store(eng, m);
-	for (struct sub *u = eng->subs; u; u = u->gnext) {
-		struct route_ent *e;
-		uint8_t q;
-
-		if (u->nl && u->s == publisher)
-			continue;
-		if (!mqtt_topic_match(u->filter, m->topic))
-			continue;
-		q = m->qos < u->qos ? m->qos : u->qos;
-		if (u->s->mark != gen) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct route_ent *ne = realloc(ents, ncap * sizeof(*ne));
-
-				if (!ne)
-					break;
-				ents = ne;
-				cap = ncap;
-			}
-			u->s->mark = gen;
-			u->s->mark_idx = n;
-			e = &ents[n++];
-			memset(e, 0, sizeof(*e));
-			e->s = u->s;
-			e->qos = q;
-		} else {
-			e = &ents[u->s->mark_idx];
-			if (q > e->qos)
-				e->qos = q;
-		}
-		/* 5.0 retain-as-published; otherwise the flag is cleared on
-		 * delivery to established subscriptions. */
-		if (u->rap && m->retain)
-			e->retain = true;
-		if (u->sub_id && e->n_sub_ids < MQTT_MAX_SUB_IDS)
-			e->sub_ids[e->n_sub_ids++] = u->sub_id;
-	}
+	topic_match(&eng->subs, m->topic, strlen(m->topic), route_node, &rt);
 	/* Sessions are not freed during delivery (closes are deferred). */
-	for (size_t i = 0; i < n; i++)
-		sess_deliver(eng, ents[i].s, m, ents[i].qos, ents[i].retain,
-			     ents[i].sub_ids, ents[i].n_sub_ids);
-	free(ents);
-	return n;
+	for (size_t i = 0; i < rt.n; i++)
+		sess_deliver(eng, rt.ents[i].s, m, rt.ents[i].qos, rt.ents[i].retain,
+			     rt.ents[i].sub_ids, rt.ents[i].n_sub_ids);
+	free(rt.ents);
+	return rt.n;
 }
 
 static void route(struct eng *eng, struct msg *m, struct sess *publisher)
@@ -1400,20 +1475,6 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 	}
 }
 
-static struct sub *sess_sub_find(struct sess *s, const char *filter, struct sub ***link)
-{
-	struct sub **pp = &s->subs;
-
-	for (; *pp; pp = &(*pp)->snext) {
-		if (strcmp((*pp)->filter, filter) == 0) {
-			if (link)
-				*link = pp;
-			return *pp;
-		}
-	}
-	return NULL;
-}
-
 static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *sp)
 {
 	struct eng *eng = c->eng;
@@ -1433,7 +1494,6 @@ static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *
 	}
 	while (i < sp->n && mqtt_subscribe_next(sp, &pos, &e)) {
 		struct sub *u;
-		char *f;
 
 		if (!mqtt_topic_filter_valid(e.filter.p, e.filter.len)) {
 			rcs[i++] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : MQTT_SUBACK_FAILURE;
@@ -1443,30 +1503,13 @@ static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *
 			rcs[i++] = MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
 			continue;
 		}
-		f = dupn(e.filter.p, e.filter.len);
-		if (!f) {
+		u = sub_find(eng, s, e.filter.p, e.filter.len);
+		existed[i] = u != NULL;
+		if (!u)
+			u = sub_add(eng, s, e.filter.p, e.filter.len);
+		if (!u) {
 			rcs[i++] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
 			continue;
-		}
-		u = sess_sub_find(s, f, NULL);
-		existed[i] = u != NULL;
-		if (u) {
-			free(f);
-		} else {
-			u = calloc(1, sizeof(*u));
-			if (!u) {
-				free(f);
-				rcs[i++] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
-				continue;
-			}
-			u->s = s;
-			u->filter = f;
-			u->snext = s->subs;
-			s->subs = u;
-			u->gnext = eng->subs;
-			if (eng->subs)
-				eng->subs->gprev = u;
-			eng->subs = u;
 		}
 		u->qos = e.qos;
 		u->nl = e.no_local;
@@ -1511,21 +1554,15 @@ static void handle_unsubscribe(struct eng_client *c, const struct mqtt_unsubscri
 		return;
 	}
 	while (i < up->n && mqtt_unsubscribe_next(up, &pos, &f)) {
-		struct sub **link = NULL;
-		struct sub *u = NULL;
-		char *fs;
+		struct sub *u;
 
 		if (!mqtt_topic_filter_valid(f.p, f.len)) {
 			rcs[i++] = MQTT_RC_TOPIC_FILTER_INVALID;
 			continue;
 		}
-		fs = dupn(f.p, f.len);
-		if (fs)
-			u = sess_sub_find(s, fs, &link);
-		free(fs);
+		u = sub_find(eng, s, f.p, f.len);
 		if (u) {
-			*link = u->snext;
-			sub_unlink(eng, u);
+			sub_del(eng, u);
 			rcs[i++] = MQTT_RC_SUCCESS;
 		} else {
 			rcs[i++] = MQTT_RC_NO_SUBSCRIPTION_EXISTED;
@@ -1710,7 +1747,7 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e)
 	}
 	eng->ocap = 4096;
 	eng->obuf = malloc(eng->ocap);
-	if (!eng->obuf)
+	if (!eng->obuf || topic_tree_init(&eng->subs) < 0 || topic_tree_init(&eng->retained) < 0)
 		goto oom;
 	eng->now = time(NULL);
 	return eng;
@@ -1767,11 +1804,9 @@ void eng_free(struct eng *eng)
 		s->will = NULL;
 		sess_remove(eng, s);
 	}
-	for (size_t i = 0; i < eng->rtab_size; i++)
-		while (eng->rtab[i])
-			ret_delete_at(eng, &eng->rtab[i]);
-	free(eng->rtab);
-	free(eng->stab);
+	topic_tree_free(&eng->retained, ret_free_cb, NULL);
+	topic_tree_free(&eng->subs, NULL, NULL);
+	htab_free(&eng->sessions_by_id);
 	for (size_t i = 0; eng->users && i < eng->cfg.n_users; i++) {
 		free((char *)eng->users[i].user);
 		free((char *)eng->users[i].pass);

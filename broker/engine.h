@@ -157,6 +157,7 @@ struct eng_stats {
 	uint64_t connected;              /* gauge: clients past CONNACK 0 */
 	uint64_t sessions;               /* gauge: sessions (online + offline) */
 	uint64_t retained;               /* gauge: retained messages */
+	uint64_t subscriptions;          /* gauge: subscriptions of all sessions */
 	uint64_t connects_total;         /* CONNACK 0 sent */
 	uint64_t connects_refused;       /* CONNACK != 0 sent */
 	uint64_t auth_failures;          /* of which credential / authorization refusals */

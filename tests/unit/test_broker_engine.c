@@ -1098,7 +1098,7 @@ static void test_retained_limits(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.allow_anonymous = true;
 	cfg.retained_max = 2;
-	cfg.retained_max_bytes = 10;
+	cfg.retained_max_bytes = 12;   /* topic and payload bytes */
 	eng = mk(&cfg);
 	fake_open(eng, &a, "tcp");
 	connect_ok(&a, 4, "a", true);
@@ -1108,7 +1108,7 @@ static void test_retained_limits(void **state)
 	eng_stats_get(eng, &st);
 	assert_int_equal(st.retained, 2);
 	assert_int_equal(publish(&a, "2", "", 0, true, 0), 0);
-	assert_int_equal(publish(&a, "3", "ccccccc", 0, true, 0), 0); /* 4 + 7 > 10 bytes */
+	assert_int_equal(publish(&a, "3", "ccccccc", 0, true, 0), 0); /* 5 + 8 > 12 bytes */
 	eng_stats_get(eng, &st);
 	assert_int_equal(st.retained, 1);
 	assert_int_equal(publish(&a, "3", "cccccc", 0, true, 0), 0);
