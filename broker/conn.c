@@ -89,6 +89,8 @@ struct conn {
 	/* MQTT stage */
 	struct eng_client *ec;
 	bool eng_graceful;              /* how eng_client_closed will be told */
+	bool eng_busy;                  /* the engine has work left for this client */
+	struct loop_defer eng_resume;   /* ... done on a later turn of the loop */
 	uint64_t rec_gen;               /* rec_session_connect's generation */
 	char *session_id;               /* client id recorded, for the disconnect */
 
@@ -252,8 +254,11 @@ static int conn_update_events(struct conn *c)
 
 	if (c->dead)
 		return 0;
-	if (!c->closing && pend < CONN_OUT_PAUSE)
+	if (!c->closing && pend < CONN_OUT_PAUSE && !c->eng_busy)
 		ev |= EPOLLIN | EPOLLRDHUP;
+	/* A busy engine goes on once the client reads what it was sent. */
+	if (c->eng_busy && !c->closing && pend < CONN_OUT_PAUSE)
+		loop_yield(c->b->loop, &c->eng_resume);
 	if (pend > 0)
 		ev |= EPOLLOUT;
 	if (loop_watch_set(c->b->loop, &c->watch, ev, &e) < 0) {
@@ -273,6 +278,7 @@ static void conn_reap(struct loop_defer *d)
 
 	/* The engine may call back into the recorder (session disconnected)
 	 * with c as opaque: c must still be intact here. */
+	loop_defer_cancel(b->loop, &c->eng_resume);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
 	c->ec = NULL;
@@ -400,12 +406,30 @@ static void conn_mqtt_begin(struct conn *c)
 	}
 }
 
+/* The engine's answer to input: close, done, or more work for a later
+ * turn (then this client is not read meanwhile: see conn_update_events). */
 static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 {
-	if (!alive(c) || !c->ec || len == 0)
+	bool busy;
+	int r;
+
+	if (!alive(c) || !c->ec || (len == 0 && !c->eng_busy))
 		return;
-	if (eng_client_input(c->ec, buf, len) < 0)
+	r = eng_client_input(c->ec, buf, len);
+	if (r < 0) {
 		conn_finish(c);
+		return;
+	}
+	busy = r == ENG_INPUT_MORE;
+	if (busy || c->eng_busy) {
+		c->eng_busy = busy;
+		conn_update_events(c);
+	}
+}
+
+static void on_eng_resume(struct loop_defer *d)
+{
+	conn_mqtt_input(LOOP_CONTAINER(d, struct conn, eng_resume), NULL, 0);
 }
 
 /* ---- WebSocket stage ----------------------------------------------------- */
@@ -889,7 +913,7 @@ static void on_readable(struct conn *c)
 {
 	uint8_t buf[CONN_READ_CHUNK];
 
-	for (int i = 0; i < CONN_READS_PER_EVENT && alive(c); i++) {
+	for (int i = 0; i < CONN_READS_PER_EVENT && alive(c) && !c->eng_busy; i++) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 
 		if (n > 0) {
@@ -989,6 +1013,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	c->watch.fn = on_io;
 	loop_timer_init(&c->timer, on_timer);
 	c->reap.fn = conn_reap;
+	c->eng_resume.fn = on_eng_resume;
 
 	c->next = b->conns;
 	if (b->conns)

@@ -42,9 +42,12 @@
 #define DEF_MAX_QUEUED      1000
 #define DEF_RETAINED_MAX    10000
 #define DEF_RETAINED_BYTES  (64u * 1024u * 1024u)
+#define DEF_SUB_FILTERS     1000
+#define DEF_SUBSCRIPTIONS   10000
 #define EXPIRY_NEVER        UINT32_MAX
 #define ALIAS_MAX           16    /* Topic Alias Maximum we accept from 5.0 clients */
 #define RBUF_KEEP           4096  /* receive buffers above this are freed when empty */
+#define ENG_BUDGET          1000  /* work units per eng_client_input call (see the job) */
 
 /* ---- types ------------------------------------------------------------- */
 
@@ -89,6 +92,7 @@ struct sub {
 	bool nl, rap;
 	uint8_t rh;
 	uint32_t sub_id;              /* 0: none */
+	uint64_t ret_gen;             /* the SUBSCRIBE that last sent its retained messages */
 };
 
 struct sess {
@@ -138,6 +142,8 @@ struct eng_client {
 	struct msg *will;
 	uint32_t will_delay;
 	char **aliases;      /* [ALIAS_MAX + 1], lazily */
+	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
+	long budget;         /* work left in this eng_client_input call */
 };
 
 struct ret {
@@ -209,6 +215,9 @@ static void enter(struct eng *eng)
 }
 
 static void leave(struct eng *eng);
+
+struct job;
+static void job_free(struct job *j);
 
 /* ---- messages ----------------------------------------------------------- */
 
@@ -836,27 +845,6 @@ static void ret_collect(struct topic_node *n, void *ctx)
 	f->m[f->n++] = msg_ref(r->m);
 }
 
-/* Send the retained messages matching a new subscription. */
-static void ret_deliver(struct eng *eng, struct sess *s, const struct sub *u)
-{
-	struct ret_found f = { .eng = eng };
-	size_t len = topic_name(u->node, NULL, 0);
-	char *filter = malloc(len + 1);
-
-	if (!filter)
-		return;
-	topic_name(u->node, filter, len + 1);
-	/* Collected first: delivering must not run inside the walk. */
-	topic_search(&eng->retained, filter, len, ret_collect, &f);
-	free(filter);
-	for (size_t i = 0; i < f.n; i++) {
-		sess_deliver(eng, s, f.m[i], f.m[i]->qos < u->qos ? f.m[i]->qos : u->qos, true,
-			     &u->sub_id, u->sub_id ? 1 : 0);
-		msg_unref(f.m[i]);
-	}
-	free(f.m);
-}
-
 /* ---- routing ------------------------------------------------------------ */
 
 struct route {
@@ -980,6 +968,9 @@ static void conn_end(struct eng_client *c)
 		return;
 	c->ended = true;
 	pending_del(eng, c);
+	/* A job holds the session's subscriptions: it goes before they can. */
+	job_free(c->job);
+	c->job = NULL;
 	c->will = NULL;
 	if (c->state != CS_CONNECTED || !s) {
 		msg_unref(will);
@@ -1461,6 +1452,7 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 		return;
 	}
 	reached = route_count(eng, m, s);
+	c->budget -= (long)reached;
 	msg_unref(m);
 	if (c->io_closed)
 		return;
@@ -1475,106 +1467,274 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 	}
 }
 
+/* ---- SUBSCRIBE and UNSUBSCRIBE, a batch of filters at a time -------------
+ *
+ * A packet may carry hundreds of thousands of filters, and each new
+ * subscription may send every retained message its filter matches. The
+ * work is a job on the client: a filter, a retained message sent, a
+ * packet each cost one unit of the client's budget for one call of
+ * eng_client_input (ENG_BUDGET); what is left waits for the next call
+ * (ENG_INPUT_MORE), and the client's next packets wait behind it.
+ * Phases: apply every filter, send the SUBACK / UNSUBACK, then (SUBSCRIBE)
+ * the retained messages of each new subscription, once per subscription
+ * even when its filter comes several times in the packet.
+ */
+
+struct job {
+	bool unsub;
+	uint16_t id;
+	uint32_t sub_id;              /* SUBSCRIBE's Subscription Identifier, 0: none */
+	const uint8_t *raw;           /* the entries: in the input buffer, then a copy */
+	uint8_t *copy;
+	size_t raw_len, pos;          /* parse position in raw */
+	size_t n, i;                  /* entries, entries applied */
+	size_t refused;               /* by the subscriptions limit */
+	uint8_t *rcs;                 /* n reason codes */
+	struct sub **subs;            /* SUBSCRIBE: n subscriptions made or updated (or NULL) */
+	bool *existed;                /* ... and whether each existed before */
+	bool acked;
+	uint64_t gen;                 /* marks subscriptions whose retained messages were sent */
+	size_t k;                     /* retained phase: next entry */
+	struct sub *ru;               /* retained messages being sent to this subscription */
+	struct ret_found found;
+	size_t fi;                    /* next of found */
+};
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = j->fi; i < j->found.n; i++)
+		msg_unref(j->found.m[i]);
+	free(j->found.m);
+	free(j->copy);
+	free(j->rcs);
+	free(j->subs);
+	free(j->existed);
+	free(j);
+}
+
+static struct job *job_new(struct eng_client *c, bool unsub, const uint8_t *raw, size_t raw_len,
+			   size_t n)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->unsub = unsub;
+	j->raw = raw;
+	j->raw_len = raw_len;
+	j->n = n;
+	j->gen = ++c->eng->mark_gen;
+	j->rcs = calloc(n, 1);
+	if (!unsub) {
+		j->subs = calloc(n, sizeof(*j->subs));
+		j->existed = calloc(n, sizeof(*j->existed));
+	}
+	if (!j->rcs || (!unsub && (!j->subs || !j->existed))) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Apply the next filter of a SUBSCRIBE. */
+static void job_subscribe_one(struct eng_client *c, struct job *j)
+{
+	struct eng *eng = c->eng;
+	struct mqtt_subscribe sp = { .raw = j->raw, .raw_len = j->raw_len };
+	bool v5 = c->version >= MQTT_V5;
+	size_t i = j->i++;
+	struct mqtt_sub e;
+	struct sub *u;
+
+	j->rcs[i] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
+	if (!mqtt_subscribe_next(&sp, &j->pos, &e))
+		return;         /* cannot happen: mqtt_decode checked every entry */
+	if (!mqtt_topic_filter_valid(e.filter.p, e.filter.len)) {
+		j->rcs[i] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : MQTT_SUBACK_FAILURE;
+		return;
+	}
+	if (v5 && e.filter.len >= 7 && memcmp(e.filter.p, "$share/", 7) == 0) {
+		j->rcs[i] = MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+		return;
+	}
+	u = sub_find(eng, c->sess, e.filter.p, e.filter.len);
+	j->existed[i] = u != NULL;
+	if (!u && c->sess->subs.n >= eng->cfg.max_subscriptions) {
+		j->refused++;
+		j->rcs[i] = v5 ? MQTT_RC_QUOTA_EXCEEDED : MQTT_SUBACK_FAILURE;
+		return;
+	}
+	if (!u)
+		u = sub_add(eng, c->sess, e.filter.p, e.filter.len);
+	if (!u)
+		return;
+	u->qos = e.qos;
+	u->nl = e.no_local;
+	u->rap = e.retain_as_published;
+	u->rh = e.retain_handling;
+	u->sub_id = j->sub_id;
+	j->subs[i] = u;
+	j->rcs[i] = e.qos;
+}
+
+/* Apply the next filter of an UNSUBSCRIBE. */
+static void job_unsubscribe_one(struct eng_client *c, struct job *j)
+{
+	struct mqtt_unsubscribe up = { .raw = j->raw, .raw_len = j->raw_len };
+	size_t i = j->i++;
+	struct mqtt_str f;
+	struct sub *u;
+
+	j->rcs[i] = MQTT_RC_UNSPECIFIED;
+	if (!mqtt_unsubscribe_next(&up, &j->pos, &f))
+		return;
+	if (!mqtt_topic_filter_valid(f.p, f.len)) {
+		j->rcs[i] = MQTT_RC_TOPIC_FILTER_INVALID;
+		return;
+	}
+	u = sub_find(c->eng, c->sess, f.p, f.len);
+	if (u)
+		sub_del(c->eng, u);
+	j->rcs[i] = u ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+}
+
+static void job_ack(struct eng_client *c, struct job *j)
+{
+	struct mqtt_pkt ack;
+
+	if (j->refused)
+		log_info("client %s: %zu new subscriptions refused: limit of %zu per client "
+			 "(mqtt.max_subscriptions_per_client)", c->client_id, j->refused,
+			 c->eng->cfg.max_subscriptions);
+	memset(&ack, 0, sizeof(ack));
+	ack.type = j->unsub ? MQTT_UNSUBACK : MQTT_SUBACK;
+	ack.suback.id = j->id;
+	ack.suback.n = j->unsub && c->version < MQTT_V5 ? 0 : j->n;
+	ack.suback.rcs = j->rcs;
+	j->acked = true;
+	send_pkt(c, &ack);
+}
+
+/* Retained phase: the messages for the next entry that wants them. */
+static void job_collect(struct eng_client *c, struct job *j)
+{
+	size_t k = j->k++;
+	struct sub *u = j->subs[k];
+	size_t len;
+	char *filter;
+
+	j->found.n = j->fi = 0;
+	if (!c->eng->st.retained) {
+		j->k = j->n;    /* nothing to look for */
+		return;
+	}
+	if (!u || u->ret_gen == j->gen)
+		return;         /* failed, or this packet named the filter before */
+	u->ret_gen = j->gen;
+	if (u->rh == 2 || (u->rh == 1 && j->existed[k]))
+		return;
+	len = topic_name(u->node, NULL, 0);
+	filter = malloc(len + 1);
+	if (!filter)
+		return;
+	topic_name(u->node, filter, len + 1);
+	j->found.eng = c->eng;
+	topic_search(&c->eng->retained, filter, len, ret_collect, &j->found);
+	free(filter);
+	j->ru = u;
+}
+
+/* Work on c's job while the budget lasts. Returns true when it is done. */
+static bool job_run(struct eng_client *c)
+{
+	struct job *j = c->job;
+
+	while (!c->io_closed && c->budget > 0) {
+		c->budget--;
+		if (j->i < j->n) {
+			if (j->unsub)
+				job_unsubscribe_one(c, j);
+			else
+				job_subscribe_one(c, j);
+		} else if (!j->acked) {
+			job_ack(c, j);
+			if (j->unsub)
+				return true;
+		} else if (j->fi < j->found.n) {
+			struct msg *m = j->found.m[j->fi++];
+			struct sub *u = j->ru;
+
+			sess_deliver(c->eng, c->sess, m, m->qos < u->qos ? m->qos : u->qos, true,
+				     &u->sub_id, u->sub_id ? 1 : 0);
+			c->budget -= (long)(m->len / 1024);
+			msg_unref(m);
+		} else if (j->k < j->n) {
+			job_collect(c, j);
+		} else {
+			return true;
+		}
+	}
+	return c->io_closed;
+}
+
+/* Run c's job; when it must wait for the next call, it keeps its own copy
+ * of the entries (the input buffer moves). Returns true when done. */
+static bool job_step(struct eng_client *c)
+{
+	struct job *j = c->job;
+
+	if (job_run(c)) {
+		job_free(j);
+		c->job = NULL;
+		return true;
+	}
+	if (!j->copy) {
+		j->copy = malloc(j->raw_len ? j->raw_len : 1);
+		if (!j->copy) {
+			client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+			return false;
+		}
+		memcpy(j->copy, j->raw, j->raw_len);
+		j->raw = j->copy;
+	}
+	return false;
+}
+
 static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *sp)
 {
 	struct eng *eng = c->eng;
-	struct sess *s = c->sess;
-	bool v5 = c->version >= MQTT_V5;
-	uint32_t sub_id = sp->props.n_sub_ids ? sp->props.sub_ids[0] : 0;
-	uint8_t *rcs = calloc(sp->n, 1);
-	struct sub **news = calloc(sp->n, sizeof(*news));
-	bool *existed = calloc(sp->n, sizeof(*existed));
-	struct mqtt_pkt ack;
-	struct mqtt_sub e;
-	size_t pos = 0, i = 0;
+	struct job *j = job_new(c, false, sp->raw, sp->raw_len, sp->n);
 
-	if (!rcs || !news || !existed) {
+	if (!j) {
 		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-		goto out;
+		return;
 	}
-	while (i < sp->n && mqtt_subscribe_next(sp, &pos, &e)) {
-		struct sub *u;
-
-		if (!mqtt_topic_filter_valid(e.filter.p, e.filter.len)) {
-			rcs[i++] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : MQTT_SUBACK_FAILURE;
-			continue;
-		}
-		if (v5 && e.filter.len >= 7 && memcmp(e.filter.p, "$share/", 7) == 0) {
-			rcs[i++] = MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
-			continue;
-		}
-		u = sub_find(eng, s, e.filter.p, e.filter.len);
-		existed[i] = u != NULL;
-		if (!u)
-			u = sub_add(eng, s, e.filter.p, e.filter.len);
-		if (!u) {
-			rcs[i++] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
-			continue;
-		}
-		u->qos = e.qos;
-		u->nl = e.no_local;
-		u->rap = e.retain_as_published;
-		u->rh = e.retain_handling;
-		u->sub_id = sub_id;
-		news[i] = u;
-		rcs[i++] = e.qos;
+	j->id = sp->id;
+	j->sub_id = sp->props.n_sub_ids ? sp->props.sub_ids[0] : 0;
+	if (sp->n > eng->cfg.max_subscribe_filters) {
+		/* Refused whole: "Quota exceeded" for every filter. */
+		log_info("client %s: SUBSCRIBE with %zu filters refused: more than %zu "
+			 "(mqtt.max_filters_per_subscribe)", c->client_id, sp->n,
+			 eng->cfg.max_subscribe_filters);
+		memset(j->rcs, c->version >= MQTT_V5 ? MQTT_RC_QUOTA_EXCEEDED : MQTT_SUBACK_FAILURE,
+		       j->n);
+		j->i = j->k = j->n;
 	}
-	memset(&ack, 0, sizeof(ack));
-	ack.type = MQTT_SUBACK;
-	ack.suback.id = sp->id;
-	ack.suback.n = i;
-	ack.suback.rcs = rcs;
-	if (send_pkt(c, &ack) < 0)
-		goto out;
-	for (size_t k = 0; k < i; k++) {
-		struct sub *u = news[k];
-
-		if (!u || u->rh == 2 || (u->rh == 1 && existed[k]))
-			continue;
-		ret_deliver(eng, s, u);
-	}
-out:
-	free(rcs);
-	free(news);
-	free(existed);
+	c->job = j;
 }
 
 static void handle_unsubscribe(struct eng_client *c, const struct mqtt_unsubscribe *up)
 {
-	struct eng *eng = c->eng;
-	struct sess *s = c->sess;
-	bool v5 = c->version >= MQTT_V5;
-	uint8_t *rcs = calloc(up->n, 1);
-	struct mqtt_pkt ack;
-	struct mqtt_str f;
-	size_t pos = 0, i = 0;
+	struct job *j = job_new(c, true, up->raw, up->raw_len, up->n);
 
-	if (!rcs) {
+	if (!j) {
 		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
 		return;
 	}
-	while (i < up->n && mqtt_unsubscribe_next(up, &pos, &f)) {
-		struct sub *u;
-
-		if (!mqtt_topic_filter_valid(f.p, f.len)) {
-			rcs[i++] = MQTT_RC_TOPIC_FILTER_INVALID;
-			continue;
-		}
-		u = sub_find(eng, s, f.p, f.len);
-		if (u) {
-			sub_del(eng, u);
-			rcs[i++] = MQTT_RC_SUCCESS;
-		} else {
-			rcs[i++] = MQTT_RC_NO_SUBSCRIPTION_EXISTED;
-		}
-	}
-	memset(&ack, 0, sizeof(ack));
-	ack.type = MQTT_UNSUBACK;
-	ack.suback.id = up->id;
-	ack.suback.n = v5 ? i : 0;
-	ack.suback.rcs = rcs;
-	send_pkt(c, &ack);
-	free(rcs);
+	j->id = up->id;
+	c->job = j;
 }
 
 static void handle_disconnect(struct eng_client *c, const struct mqtt_disconnect *d)
@@ -1725,6 +1885,10 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e)
 		eng->cfg.retained_max = DEF_RETAINED_MAX;
 	if (!eng->cfg.retained_max_bytes)
 		eng->cfg.retained_max_bytes = DEF_RETAINED_BYTES;
+	if (!eng->cfg.max_subscribe_filters)
+		eng->cfg.max_subscribe_filters = DEF_SUB_FILTERS;
+	if (!eng->cfg.max_subscriptions)
+		eng->cfg.max_subscriptions = DEF_SUBSCRIPTIONS;
 	eng->cfg.users = NULL;
 	if (cfg->n_users) {
 		eng->users = calloc(cfg->n_users, sizeof(*eng->users));
@@ -1774,6 +1938,7 @@ static void client_free(struct eng_client *c)
 		free(c->aliases);
 	}
 	msg_unref(c->will);
+	job_free(c->job);
 	free(c->rbuf);
 	free(c->client_id);
 	free(c->username);
@@ -1861,24 +2026,17 @@ static int rbuf_append(struct eng_client *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
+/* Handle the complete packets of c's buffer, its job first, while the
+ * budget lasts. */
+static void client_work(struct eng_client *c)
 {
 	struct eng *eng = c->eng;
 	size_t off = 0;
-	int ret;
 
-	if (c->close_req)
-		return -1;
-	if (c->io_closed || len == 0)
-		return 0;
-	enter(eng);
-	c->in_input = true;
-	eng->st.bytes_in += len;
-	if (rbuf_append(c, buf, len) < 0) {
-		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-		goto out;
-	}
-	while (!c->io_closed && off < c->rlen) {
+	c->budget = ENG_BUDGET;
+	if (c->job && !job_step(c))
+		return;
+	while (!c->io_closed && !c->job && c->budget > 0 && off < c->rlen) {
 		long n;
 
 		/* The first packet must be a CONNECT: decide on its first byte. */
@@ -1897,8 +2055,11 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
 			protocol_kill(c, MQTT_RC_MALFORMED_PACKET, "bad remaining length");
 			break;
 		}
+		c->budget--;
 		handle_packet(c, c->rbuf + off, (size_t)n);
 		off += (size_t)n;
+		if (c->job)
+			job_step(c);
 	}
 	if (c->io_closed) {
 		c->rlen = 0;
@@ -1911,11 +2072,29 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
 		c->rbuf = NULL;
 		c->rcap = 0;
 	}
-out:
+}
+
+int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
+{
+	struct eng *eng = c->eng;
+	bool more;
+
+	if (c->close_req)
+		return -1;
+	if (c->io_closed || (len == 0 && !c->job && c->rlen == 0))
+		return 0;
+	enter(eng);
+	c->in_input = true;
+	eng->st.bytes_in += len;
+	if (len && rbuf_append(c, buf, len) < 0)
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+	else
+		client_work(c);
+	/* Out of budget with bytes left: maybe whole packets, maybe not. */
+	more = !c->io_closed && (c->job || (c->budget <= 0 && c->rlen > 0));
 	leave(eng);
 	c->in_input = false;
-	ret = c->close_req ? -1 : 0;
-	return ret;
+	return c->close_req ? -1 : more ? ENG_INPUT_MORE : 0;
 }
 
 void eng_client_closed(struct eng_client *c, bool graceful)

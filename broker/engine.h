@@ -107,7 +107,11 @@ struct eng_cfg {
 					    (0: no cap) */
 	size_t max_queued;               /* per offline / busy session, QoS>0 messages; default 1000 */
 	size_t retained_max;             /* retained messages kept; default 10000 */
-	size_t retained_max_bytes;       /* total retained payload bytes; default 64 MiB */
+	size_t retained_max_bytes;       /* their topic and payload bytes together; default 64 MiB */
+	size_t max_subscribe_filters;    /* per SUBSCRIBE, or it is refused whole (5.0: 0x97
+					    Quota exceeded, 3.1.1: 0x80); default 1000 */
+	size_t max_subscriptions;        /* per session; new filters beyond get 0x97 / 0x80;
+					    default 10000 */
 
 	/* Optional external authentication (e.g. wrapping cfg_auth). When
 	 * set it replaces the users list; it returns true to accept, or
@@ -186,7 +190,13 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 
 /* Bytes received (any split: partial packets are buffered). Returns 0, or
  * -1: close the connection after flushing what the engine queued (e.g. a
- * CONNACK refusal or a 5.0 DISCONNECT with the reason). */
+ * CONNACK refusal or a 5.0 DISCONNECT with the reason), or ENG_INPUT_MORE:
+ * this client's work is not done (a SUBSCRIBE with many filters, many
+ * retained messages to send, many packets at once: each call does a
+ * bounded amount), call again with len 0 on a later turn of the loop,
+ * after serving other connections; reading more from this client can
+ * wait until then. */
+#define ENG_INPUT_MORE 1
 int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len);
 
 /* The transport is gone (or the core closed it as asked). graceful: the

@@ -1672,6 +1672,249 @@ static void test_v5_client_limits_and_expiry(void **state)
 
 /* ---- failures ------------------------------------------------------------ */
 
+/* ---- big SUBSCRIBE / UNSUBSCRIBE, a batch at a time ---------------------- */
+
+/* "prefix/0" ... "prefix/n-1" (free with free_names). */
+static char **numbered(const char *prefix, size_t n)
+{
+	char **v = calloc(n, sizeof(*v));
+
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = malloc(strlen(prefix) + 24);
+		assert_non_null(v[i]);
+		sprintf(v[i], "%s/%zu", prefix, i);
+	}
+	return v;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* SUBSCRIBE (opts: QoS | retain handling << 4) or UNSUBSCRIBE of n
+ * filters, then extra bytes, in one input. Returns its result. */
+static int sub_many(struct fake *f, enum mqtt_type t, char *const *names, size_t n, uint8_t opts,
+		    const char *extra_hex)
+{
+	struct mqtt_sub *subs = calloc(n, sizeof(*subs));
+	struct mqtt_str *fl = calloc(n, sizeof(*fl));
+	struct mqtt_pkt p;
+	uint8_t *buf;
+	long len;
+	size_t x = 0;
+	int rc;
+
+	assert_true(subs && fl);
+	for (size_t i = 0; i < n; i++) {
+		fl[i] = mqtt_cstr(names[i]);
+		subs[i].filter = fl[i];
+		subs[i].qos = opts & 3;
+		subs[i].retain_handling = opts >> 4;
+	}
+	memset(&p, 0, sizeof(p));
+	p.type = t;
+	p.subscribe.id = 9;
+	p.subscribe.n = n;
+	p.subscribe.subs = subs;
+	if (t == MQTT_UNSUBSCRIBE) {
+		memset(&p.unsubscribe, 0, sizeof(p.unsubscribe));
+		p.unsubscribe.id = 9;
+		p.unsubscribe.n = n;
+		p.unsubscribe.filters = fl;
+	}
+	len = mqtt_encode(&p, f->version, NULL, 0);
+	assert_true(len > 0);
+	buf = malloc((size_t)len + 64);
+	assert_non_null(buf);
+	assert_int_equal(mqtt_encode(&p, f->version, buf, (size_t)len), len);
+	for (const char *h = extra_hex; h && *h; h += 2) {
+		unsigned v;
+
+		assert_true(sscanf(h, "%2x", &v) == 1);
+		buf[len + (long)x++] = (uint8_t)v;
+	}
+	rc = input(f, buf, (size_t)len + x);
+	free(buf);
+	free(subs);
+	free(fl);
+	return rc;
+}
+
+/* Call the engine again until f's work is done; returns the calls. */
+static int finish(struct fake *f)
+{
+	int calls = 0, rc;
+
+	do {
+		rc = eng_client_input(f->c, NULL, 0);
+		assert_true(++calls < 100000);
+	} while (rc == ENG_INPUT_MORE);
+	assert_int_equal(rc, 0);
+	return calls;
+}
+
+static void expect_ack_codes(struct fake *f, enum mqtt_type t, size_t n, uint8_t rc)
+{
+	struct mqtt_pkt p;
+
+	expect_type(f, &p, t);
+	assert_int_equal(p.suback.n, n);
+	for (size_t i = 0; i < n; i++)
+		if (p.suback.rcs[i] != rc)
+			fail_msg("code %zu: 0x%02x, want 0x%02x", i, p.suback.rcs[i], rc);
+}
+
+static void test_subscribe_batches(void **state)
+{
+	enum { N = 5000 };
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake a, b;
+	struct mqtt_pkt p;
+	struct eng_stats st;
+	char **f = numbered("f", N);
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.max_subscribe_filters = 100000;
+	eng = mk(&cfg);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 5, "big", true);
+	/* SUBSCRIBE then PINGREQ in one read: more than one call's work. */
+	assert_int_equal(sub_many(&a, MQTT_SUBSCRIBE, f, N, 1, "c000"), ENG_INPUT_MORE);
+	expect_nothing(&a);
+	/* Meanwhile another client is served. */
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 5, "other", true);
+	assert_true(finish(&a) >= N / 1000);
+	expect_ack_codes(&a, MQTT_SUBACK, N, 1);
+	expect_type(&a, &p, MQTT_PINGRESP);     /* the next packet waited */
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, N);
+	assert_int_equal(publish(&b, "f/4321", "x", 0, false, 0), 0);
+	expect_publish(&a, "f/4321", "x", 0, false, NULL);
+	/* UNSUBSCRIBE the same way. */
+	assert_int_equal(sub_many(&a, MQTT_UNSUBSCRIBE, f, N, 0, NULL), ENG_INPUT_MORE);
+	finish(&a);
+	expect_ack_codes(&a, MQTT_UNSUBACK, N, MQTT_RC_SUCCESS);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, 0);
+	/* A client that goes away in the middle of one: nothing leaks. */
+	assert_int_equal(sub_many(&a, MQTT_SUBSCRIBE, f, N, 0, NULL), ENG_INPUT_MORE);
+	fake_free(&a);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, 0);
+	fake_free(&b);
+	free_names(f, N);
+	eng_free(eng);
+}
+
+static void test_subscribe_limits(void **state)
+{
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake a, c;
+	struct mqtt_pkt p;
+	struct eng_stats st;
+	char **x = numbered("x", 4), **y = numbered("y", 3);
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.max_subscribe_filters = 3;
+	cfg.max_subscriptions = 4;
+	eng = mk(&cfg);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 5, "a", true);
+	/* More filters than allowed in one SUBSCRIBE: refused whole. */
+	assert_int_equal(sub_many(&a, MQTT_SUBSCRIBE, x, 4, 0, NULL), 0);
+	expect_ack_codes(&a, MQTT_SUBACK, 4, MQTT_RC_QUOTA_EXCEEDED);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, 0);
+	/* Subscriptions per client: new filters past 4 refused, ... */
+	assert_int_equal(sub_many(&a, MQTT_SUBSCRIBE, x, 3, 0, NULL), 0);
+	expect_ack_codes(&a, MQTT_SUBACK, 3, 0);
+	assert_int_equal(sub_many(&a, MQTT_SUBSCRIBE, y, 3, 0, NULL), 0);
+	expect_type(&a, &p, MQTT_SUBACK);
+	assert_int_equal(p.suback.n, 3);
+	assert_int_equal(p.suback.rcs[0], 0);
+	assert_int_equal(p.suback.rcs[1], MQTT_RC_QUOTA_EXCEEDED);
+	assert_int_equal(p.suback.rcs[2], MQTT_RC_QUOTA_EXCEEDED);
+	/* ... an existing one may change. */
+	subscribe(&a, "x/1", 2, 2);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, 4);
+	/* 3.1.1 says it with 0x80. */
+	fake_open(eng, &c, "tcp");
+	connect_ok(&c, 4, "c", true);
+	assert_int_equal(sub_many(&c, MQTT_SUBSCRIBE, x, 4, 0, NULL), 0);
+	expect_ack_codes(&c, MQTT_SUBACK, 4, MQTT_SUBACK_FAILURE);
+	fake_free(&a);
+	fake_free(&c);
+	free_names(x, 4);
+	free_names(y, 3);
+	eng_free(eng);
+}
+
+static int count_publish(struct fake *f, bool want_retain)
+{
+	struct mqtt_pkt p;
+	int n = 0;
+
+	while (next(f, &p)) {
+		assert_int_equal(p.type, MQTT_PUBLISH);
+		assert_int_equal(p.publish.retain, want_retain);
+		n++;
+	}
+	return n;
+}
+
+static void test_retained_batches(void **state)
+{
+	enum { N = 3000 };
+	struct eng *eng = mk_default();
+	struct fake a, b;
+	char *all[] = { "r/#" }, *twice[] = { "r/7", "r/7", "r/none/+" }, *again[] = { "r/8", "r/8" };
+	char topic[32];
+	(void)state;
+
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 5, "pub", true);
+	for (int i = 0; i < N; i++) {
+		snprintf(topic, sizeof(topic), "r/%d", i);
+		assert_int_equal(publish(&a, topic, "v", 0, true, 0), 0);
+	}
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 5, "sub", true);
+	/* Every retained message, a batch per call, after the SUBACK. */
+	assert_int_equal(sub_many(&b, MQTT_SUBSCRIBE, all, 1, 0, NULL), ENG_INPUT_MORE);
+	assert_true(finish(&b) >= 2);
+	expect_ack_codes(&b, MQTT_SUBACK, 1, 0);
+	assert_int_equal(count_publish(&b, true), N);
+	/* A filter named twice in one SUBSCRIBE: its retained message once. */
+	assert_int_equal(sub_many(&b, MQTT_SUBSCRIBE, twice, 3, 0, NULL), 0);
+	expect_ack_codes(&b, MQTT_SUBACK, 3, 0);
+	assert_int_equal(count_publish(&b, true), 1);
+	/* Retain handling 1, twice in a packet for a new subscription: once;
+	 * for an existing one: not at all. */
+	assert_int_equal(sub_many(&b, MQTT_SUBSCRIBE, again, 2, 1 << 4, NULL), 0);
+	expect_ack_codes(&b, MQTT_SUBACK, 2, 0);
+	assert_int_equal(count_publish(&b, true), 1);
+	assert_int_equal(sub_many(&b, MQTT_SUBSCRIBE, again, 1, 1 << 4, NULL), 0);
+	expect_ack_codes(&b, MQTT_SUBACK, 1, 0);
+	assert_int_equal(count_publish(&b, true), 0);
+	/* Gone in the middle of the retained messages: nothing leaks. */
+	assert_int_equal(sub_many(&b, MQTT_SUBSCRIBE, all, 1, 1, NULL), ENG_INPUT_MORE);
+	fake_free(&a);
+	fake_free(&b);
+	eng_free(eng);
+}
+
 static void test_send_failure_and_shutdown(void **state)
 {
 	struct eng *eng = mk_default();
@@ -1884,6 +2127,9 @@ int main(void)
 		cmocka_unit_test(test_persistent_session),
 		cmocka_unit_test(test_v5_features),
 		cmocka_unit_test(test_v5_client_limits_and_expiry),
+		cmocka_unit_test(test_subscribe_batches),
+		cmocka_unit_test(test_subscribe_limits),
+		cmocka_unit_test(test_retained_batches),
 		cmocka_unit_test(test_send_failure_and_shutdown),
 		cmocka_unit_test(test_mutation_fuzz),
 	};
