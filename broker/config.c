@@ -27,7 +27,7 @@ enum field {
 	F_L_TRUSTED, F_L_CERT, F_L_KEY, F_L_CA, F_L_CLIENT_AUTH, F_L_PATH,
 	F_ADM_ENABLED, F_ADM_ADDR, F_ADM_PORT, F_ADM_TOKEN,
 	F_SEC_ANON, F_SEC_USERS, F_SEC_CERT_ID,
-	F_MQTT_MAXPKT, F_MQTT_KA,
+	F_MQTT_MAXPKT, F_MQTT_KA, F_MQTT_SUBFILT, F_MQTT_SUBS, F_MQTT_RETMAX, F_MQTT_RETBYTES,
 	F_SESS_MAX, F_SESS_UNAUTH,
 	F_LOG_LEVEL, F_LOG_FILE,
 };
@@ -134,6 +134,14 @@ static void build_keys(void)
 		"false", -1, 0, 0);
 	add_key("mqtt.max_packet_size", "MQTT_MAX_PACKET_SIZE", F_MQTT_MAXPKT, T_UINT, -1, "1048576", -1, 16, 268435460);
 	add_key("mqtt.keepalive_max", "MQTT_KEEPALIVE_MAX", F_MQTT_KA, T_UINT, -1, "65535", -1, 1, 65535);
+	add_key("mqtt.max_filters_per_subscribe", "MQTT_MAX_FILTERS_PER_SUBSCRIBE", F_MQTT_SUBFILT, T_UINT, -1,
+		"1000", -1, 1, 100000000);
+	add_key("mqtt.max_subscriptions_per_client", "MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT", F_MQTT_SUBS, T_UINT, -1,
+		"10000", -1, 1, 100000000);
+	add_key("mqtt.max_retained_messages", "MQTT_MAX_RETAINED_MESSAGES", F_MQTT_RETMAX, T_UINT, -1, "10000", -1,
+		1, 100000000);
+	add_key("mqtt.max_retained_bytes", "MQTT_MAX_RETAINED_BYTES", F_MQTT_RETBYTES, T_UINT, -1, "67108864", -1,
+		1024, 1ul << 40);
 	add_key("sessions.max_kept", "SESSIONS_MAX_KEPT", F_SESS_MAX, T_UINT, -1, "10000", -1, 1, 10000000);
 	add_key("sessions.unauthorized_max", "SESSIONS_UNAUTHORIZED_MAX", F_SESS_UNAUTH, T_UINT, -1, "1000", -1, 1, 1000000);
 	add_key("log.level", "LOG_LEVEL", F_LOG_LEVEL, T_LEVEL, -1, "info", -1, 0, 0);
@@ -838,6 +846,10 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 		case F_PROXY_MAX: c->proxy_max_header = u; break;
 		case F_MQTT_MAXPKT: c->mqtt.max_packet_size = u; break;
 		case F_MQTT_KA: c->mqtt.keepalive_max = (unsigned)u; break;
+		case F_MQTT_SUBFILT: c->mqtt.max_filters_per_subscribe = u; break;
+		case F_MQTT_SUBS: c->mqtt.max_subscriptions_per_client = u; break;
+		case F_MQTT_RETMAX: c->mqtt.max_retained_messages = u; break;
+		case F_MQTT_RETBYTES: c->mqtt.max_retained_bytes = u; break;
 		case F_SESS_MAX: c->sessions.max_kept = u; break;
 		case F_SESS_UNAUTH: c->sessions.unauthorized_max = u; break;
 		default: break;
@@ -1118,6 +1130,10 @@ static void print_value(FILE *f, const struct cfg *c, const struct key *k)
 		break;
 	case F_MQTT_MAXPKT: fprintf(f, "%zu", c->mqtt.max_packet_size); break;
 	case F_MQTT_KA: fprintf(f, "%u", c->mqtt.keepalive_max); break;
+	case F_MQTT_SUBFILT: fprintf(f, "%zu", c->mqtt.max_filters_per_subscribe); break;
+	case F_MQTT_SUBS: fprintf(f, "%zu", c->mqtt.max_subscriptions_per_client); break;
+	case F_MQTT_RETMAX: fprintf(f, "%zu", c->mqtt.max_retained_messages); break;
+	case F_MQTT_RETBYTES: fprintf(f, "%zu", c->mqtt.max_retained_bytes); break;
 	case F_SESS_MAX: fprintf(f, "%zu", c->sessions.max_kept); break;
 	case F_SESS_UNAUTH: fprintf(f, "%zu", c->sessions.unauthorized_max); break;
 	case F_LOG_LEVEL:

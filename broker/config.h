@@ -146,6 +146,10 @@ struct cfg {
 	struct {
 		size_t max_packet_size;  /* bytes */
 		unsigned keepalive_max;  /* seconds; longer client keep-alives are capped */
+		size_t max_filters_per_subscribe;   /* more: the SUBSCRIBE is refused */
+		size_t max_subscriptions_per_client; /* per session */
+		size_t max_retained_messages;
+		size_t max_retained_bytes;          /* topics and payloads */
 	} mqtt;
 
 	struct {

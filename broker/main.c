@@ -116,6 +116,10 @@ static void fill_engine_cfg(const struct cfg *cfg, struct eng_cfg *ec)
 	 * held to one. */
 	ec->keepalive_max = cfg->mqtt.keepalive_max >= 65535 ? 0 :
 			    (uint16_t)cfg->mqtt.keepalive_max;
+	ec->max_subscribe_filters = cfg->mqtt.max_filters_per_subscribe;
+	ec->max_subscriptions = cfg->mqtt.max_subscriptions_per_client;
+	ec->retained_max = cfg->mqtt.max_retained_messages;
+	ec->retained_max_bytes = cfg->mqtt.max_retained_bytes;
 }
 
 /* What the command line asks for. */
