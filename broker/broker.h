@@ -43,7 +43,7 @@ struct brk {
 	struct lis lis[CFG_NLISTENERS];
 	struct conn *conns;        /* every open connection (doubly linked) */
 	size_t nconns;
-	struct loop_timer tick;    /* eng_tick, once a second */
+	struct loop_timer tick;    /* eng_tick, at the engine's next deadline */
 };
 
 /* Is this kind TLS-based / WebSocket-based? */

@@ -17,6 +17,13 @@
  *   - struct eng_client: one connection (transport level), attached to
  *     its session after a successful CONNECT.
  *
+ * Time: milliseconds on a monotonic clock (cfg.clock_ms), read when the
+ * core calls in. Every deadline (CONNECT timeout and keep-alive of a
+ * client, will delay and expiry of an offline session, expiry of a
+ * retained message) is a timer in one heap; the core is told when the
+ * earliest changes (cfg.timer_set) and calls eng_tick then. Messages
+ * queued for a session are checked for expiry when they are sent.
+ *
  * Re-entrancy: routing one PUBLISH writes to many clients; a failed write
  * must not free sessions while the fan-out walks them. So closing a
  * client only marks it (client_kill) and queues the heavy part (detach
@@ -29,10 +36,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "htab.h"
 #include "log.h"
 #include "mqtt.h"
+#include "timer.h"
 #include "topic.h"
 
 #define DEF_MAX_PACKET      (1024u * 1024u)
@@ -51,6 +60,14 @@
 
 /* ---- types ------------------------------------------------------------- */
 
+/* A deadline in eng->timers, and whose it is. */
+enum tkind { TK_CLIENT, TK_SESSION, TK_RETAINED };
+
+struct etimer {
+	struct timer t;
+	enum tkind kind;
+};
+
 struct msg {
 	unsigned refs;
 	char *topic;                  /* NUL-terminated */
@@ -60,7 +77,7 @@ struct msg {
 	bool retain;
 	uint8_t *props_raw;           /* 5.0 property block, as received */
 	struct mqtt_props props;      /* decoded from props_raw (pointers into it) */
-	time_t expire_at;             /* Message Expiry; 0 = never */
+	int64_t expire_at;            /* Message Expiry, ms; 0 = never */
 };
 
 enum out_state { OUT_QUEUED = 0, OUT_WAIT_PUBACK, OUT_WAIT_PUBREC, OUT_WAIT_PUBCOMP };
@@ -101,14 +118,15 @@ struct sess {
 	struct eng_client *conn;      /* NULL: offline */
 	struct sess *prev, *next;     /* engine's list */
 	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
-	time_t expire_at;             /* while offline */
+	int64_t expire_at;            /* ms, while offline */
+	struct etimer tm;             /* the earlier of will_at and expire_at */
 	struct htab subs;             /* struct sub by node */
 	struct oq inflight, queue;
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
 	size_t n_qos2_in, cap_qos2_in;
 	uint16_t next_id;
 	struct msg *will;             /* delayed will of the last connection */
-	time_t will_at;
+	int64_t will_at;              /* ms */
 	uint64_t mark;                /* fan-out dedup */
 	size_t mark_idx;
 };
@@ -132,7 +150,8 @@ struct eng_client {
 	const char *end_reason;
 	uint8_t version;
 	struct sess *sess;
-	time_t created, last_rx;
+	int64_t created, last_rx;     /* ms */
+	struct etimer tm;             /* CONNECT timeout, then keep-alive */
 	uint16_t keepalive;
 	uint16_t recv_max;   /* client's Receive Maximum */
 	uint32_t max_packet; /* client's Maximum Packet Size, 0 = protocol max */
@@ -147,6 +166,7 @@ struct eng_client {
 };
 
 struct ret {
+	struct etimer tm;             /* Message Expiry */
 	struct msg *m;
 	struct topic_node *node;      /* in eng->retained; its val is this */
 	size_t size;                  /* topic and payload bytes */
@@ -163,7 +183,9 @@ struct route_ent {
 struct eng {
 	struct eng_cfg cfg;
 	struct eng_user *users;
-	time_t now;
+	int64_t now;                  /* ms, cfg.clock_ms */
+	struct timer_heap timers;
+	int64_t announced;            /* deadline last given to cfg.timer_set; -1: none */
 	int depth;
 	struct eng_client *clients;
 	struct eng_client *pend_head, *pend_tail;
@@ -209,12 +231,54 @@ static bool secret_eq(const void *a, size_t alen, const char *b)
 	return d == 0;
 }
 
+/* The outermost call reads the clock; it never goes back. */
 static void enter(struct eng *eng)
 {
-	eng->depth++;
+	if (eng->depth++ == 0) {
+		int64_t t = eng->cfg.clock_ms(eng->cfg.clock_ctx);
+
+		if (t > eng->now)
+			eng->now = t;
+	}
 }
 
 static void leave(struct eng *eng);
+
+static int64_t mono_ms(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void etimer_init(struct etimer *t, enum tkind kind)
+{
+	timer_init(&t->t);
+	t->kind = kind;
+}
+
+/* Arm t at due (ms); -1: disarm. */
+static void etimer_set(struct eng *eng, struct etimer *t, int64_t due)
+{
+	if (due < 0)
+		timer_cancel(&eng->timers, &t->t);
+	else if (timer_set(&eng->timers, &t->t, due) < 0)
+		log_error("engine: out of memory for a timer: a deadline is missed");
+}
+
+/* Tell the core when the earliest deadline is, when that changed. */
+static void timers_announce(struct eng *eng)
+{
+	struct timer *first = timer_first(&eng->timers);
+	int64_t due = first ? first->due : -1;
+
+	if (due == eng->announced || !eng->cfg.timer_set)
+		return;
+	eng->announced = due;
+	eng->cfg.timer_set(eng->cfg.timer_ctx, due < 0 ? -1 : due > eng->now ? due - eng->now : 0);
+}
 
 struct job;
 static void job_free(struct job *j);
@@ -270,7 +334,7 @@ static struct msg *msg_new(struct eng *eng, const char *topic, size_t tlen,
 				      MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY_INTERVAL));
 		m->props.n_sub_ids = 0;
 		if (MQTT_HAS(&m->props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
-			m->expire_at = eng->now + (time_t)m->props.message_expiry;
+			m->expire_at = eng->now + (int64_t)m->props.message_expiry * 1000;
 	}
 	return m;
 fail:
@@ -385,7 +449,9 @@ static int send_publish(struct eng_client *c, struct msg *m, uint8_t qos, bool r
 		p.publish.props = m->props;
 		p.publish.props.present &= ~MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
 		if (m->expire_at && !expired) {
-			p.publish.props.message_expiry = (uint32_t)(m->expire_at - eng->now);
+			/* What is left, in whole seconds, rounded up: never
+			 * shorter than the truth. */
+			p.publish.props.message_expiry = (uint32_t)((m->expire_at - eng->now + 999) / 1000);
 			MQTT_PROP_SET(&p.publish.props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
 		}
 		p.publish.props.n_sub_ids = n_sub_ids;
@@ -607,6 +673,7 @@ static struct sess *sess_new(struct eng *eng, const char *id)
 
 	if (!s)
 		return NULL;
+	etimer_init(&s->tm, TK_SESSION);
 	s->id = dups(id);
 	if (!s->id || htab_add(&eng->sessions_by_id, &s->hlink, htab_hash(id, strlen(id))) < 0) {
 		free(s->id);
@@ -704,11 +771,54 @@ static void sess_subs_clear(struct eng *eng, struct sess *s)
 
 static void route(struct eng *eng, struct msg *m, struct sess *publisher);
 
+/* Publish a will (and drop the reference): its Message Expiry runs from
+ * now, not from the CONNECT that carried it. */
+static void will_publish(struct eng *eng, struct msg *w)
+{
+	if (MQTT_HAS(&w->props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
+		w->expire_at = eng->now + (int64_t)w->props.message_expiry * 1000;
+	route(eng, w, NULL);
+	msg_unref(w);
+}
+
+/* ---- session deadlines: will delay, expiry --------------------------------- */
+
+static void sess_remove(struct eng *eng, struct sess *s);
+
+static void sess_timer_arm(struct eng *eng, struct sess *s)
+{
+	int64_t due = -1;
+
+	if (!s->conn && s->will)
+		due = s->will_at;
+	if (!s->conn && s->expiry != EXPIRY_NEVER && (due < 0 || s->expire_at < due))
+		due = s->expire_at;
+	etimer_set(eng, &s->tm, due);
+}
+
+static void sess_timer_fire(struct eng *eng, struct sess *s)
+{
+	if (s->conn)
+		return;         /* back meanwhile */
+	if (s->will && s->will_at <= eng->now) {
+		struct msg *w = s->will;
+
+		s->will = NULL;
+		will_publish(eng, w);
+	}
+	if (s->expiry != EXPIRY_NEVER && s->expire_at <= eng->now) {
+		sess_remove(eng, s);
+		return;
+	}
+	sess_timer_arm(eng, s);
+}
+
 /* Discard a session (it must be offline). Publishes its delayed will. */
 static void sess_remove(struct eng *eng, struct sess *s)
 {
 	struct msg *will = s->will;
 
+	timer_cancel(&eng->timers, &s->tm.t);
 	htab_del(&eng->sessions_by_id, &s->hlink);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -726,10 +836,8 @@ static void sess_remove(struct eng *eng, struct sess *s)
 	log_debug("session %s removed", s->id);
 	free(s->id);
 	free(s);
-	if (will) {
-		route(eng, will, NULL);
-		msg_unref(will);
-	}
+	if (will)
+		will_publish(eng, will);
 }
 
 static bool qos2_has(const struct sess *s, uint16_t id)
@@ -772,6 +880,7 @@ static void ret_delete(struct eng *eng, struct ret *r)
 {
 	struct topic_node *n = r->node;
 
+	timer_cancel(&eng->timers, &r->tm.t);
 	eng->ret_bytes -= r->size;
 	eng->st.retained--;
 	n->val = NULL;
@@ -807,6 +916,9 @@ static void ret_store(struct eng *eng, struct msg *m)
 	r->node = n;
 	r->size = tlen + m->len;
 	n->val = r;
+	etimer_init(&r->tm, TK_RETAINED);
+	if (m->expire_at)
+		etimer_set(eng, &r->tm, m->expire_at);
 	eng->ret_bytes += r->size;
 	eng->st.retained++;
 }
@@ -994,18 +1106,17 @@ static void conn_end(struct eng_client *c)
 		 * comes back first (or at session end, whichever is first). */
 		msg_unref(s->will);
 		s->will = will;
-		s->will_at = eng->now + (time_t)c->will_delay;
+		s->will_at = eng->now + (int64_t)c->will_delay * 1000;
 		will = NULL;
 	}
 	if (remove) {
 		sess_remove(eng, s);
 	} else {
-		s->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (time_t)s->expiry;
+		s->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (int64_t)s->expiry * 1000;
+		sess_timer_arm(eng, s);
 	}
-	if (will) {
-		route(eng, will, NULL);
-		msg_unref(will);
-	}
+	if (will)
+		will_publish(eng, will);
 }
 
 static void run_pending(struct eng *eng)
@@ -1023,8 +1134,10 @@ static void run_pending(struct eng *eng)
 
 static void leave(struct eng *eng)
 {
-	if (eng->depth == 1)
+	if (eng->depth == 1) {
 		run_pending(eng);
+		timers_announce(eng);
+	}
 	eng->depth--;
 }
 
@@ -1760,6 +1873,42 @@ static void handle_disconnect(struct eng_client *c, const struct mqtt_disconnect
 	client_kill(c, ENG_DISC_NORMAL, 0);
 }
 
+/* ---- client deadlines: CONNECT timeout, keep-alive ------------------------ */
+
+/* When c must have sent something, or -1. Keep-alive: one and a half
+ * times it after the last packet. */
+static int64_t client_due(const struct eng_client *c)
+{
+	if (c->io_closed)
+		return -1;
+	if (c->state == CS_NEW)
+		return c->created + (int64_t)c->eng->cfg.connect_timeout * 1000;
+	return c->keepalive ? c->last_rx + (int64_t)c->keepalive * 1500 : -1;
+}
+
+/* Packets move last_rx without touching the heap: the timer, when it
+ * fires early, is moved to the deadline of the moment. */
+static void client_timer_fire(struct eng_client *c)
+{
+	struct eng *eng = c->eng;
+	int64_t due = client_due(c);
+
+	if (due < 0)
+		return;
+	if (eng->now < due) {
+		etimer_set(eng, &c->tm, due);
+		return;
+	}
+	if (c->state == CS_NEW) {
+		log_info("%s client: no CONNECT within %u s", c->info.listener ? c->info.listener : "-",
+			 eng->cfg.connect_timeout);
+		client_kill(c, ENG_DISC_KEEPALIVE, 0);
+		return;
+	}
+	log_info("client %s: keep-alive timeout", c->client_id);
+	client_kill(c, ENG_DISC_KEEPALIVE, MQTT_RC_KEEP_ALIVE_TIMEOUT);
+}
+
 static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 {
 	struct eng *eng = c->eng;
@@ -1774,6 +1923,8 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 			handle_connect_error(c, &p.connect, rc, why);
 		else
 			handle_connect(c, &p.connect);
+		/* From the CONNECT timeout to the keep-alive (or none). */
+		etimer_set(eng, &c->tm, client_due(c));
 		return;
 	}
 	if (rc) {
@@ -1913,7 +2064,10 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e)
 	eng->obuf = malloc(eng->ocap);
 	if (!eng->obuf || topic_tree_init(&eng->subs) < 0 || topic_tree_init(&eng->retained) < 0)
 		goto oom;
-	eng->now = time(NULL);
+	if (!eng->cfg.clock_ms)
+		eng->cfg.clock_ms = mono_ms;
+	eng->now = eng->cfg.clock_ms(eng->cfg.clock_ctx);
+	eng->announced = -1;
 	return eng;
 oom:
 	eng_free(eng);
@@ -1937,6 +2091,7 @@ static void client_free(struct eng_client *c)
 			free(c->aliases[i]);
 		free(c->aliases);
 	}
+	timer_cancel(&eng->timers, &c->tm.t);
 	msg_unref(c->will);
 	job_free(c->job);
 	free(c->rbuf);
@@ -1972,6 +2127,7 @@ void eng_free(struct eng *eng)
 	topic_tree_free(&eng->retained, ret_free_cb, NULL);
 	topic_tree_free(&eng->subs, NULL, NULL);
 	htab_free(&eng->sessions_by_id);
+	timer_heap_free(&eng->timers);
 	for (size_t i = 0; eng->users && i < eng->cfg.n_users; i++) {
 		free((char *)eng->users[i].user);
 		free((char *)eng->users[i].pass);
@@ -1998,12 +2154,16 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 	c->info.session_present = false;
 	c->info.keepalive = 0;
 	c->io = *io;
+	enter(eng);
 	c->created = c->last_rx = eng->now;
 	c->next = eng->clients;
 	if (eng->clients)
 		eng->clients->prev = c;
 	eng->clients = c;
 	eng->st.clients++;
+	etimer_init(&c->tm, TK_CLIENT);
+	etimer_set(eng, &c->tm, client_due(c));
+	leave(eng);
 	return c;
 }
 
@@ -2120,48 +2280,35 @@ const struct eng_client_info *eng_client_info(const struct eng_client *c)
 	return &c->info;
 }
 
-void eng_tick(struct eng *eng, time_t now)
+#define ETIMER_OF(t, type) ((type *)(void *)((char *)(t) - offsetof(type, tm)))
+
+void eng_tick(struct eng *eng)
 {
-	struct sess *s, *next;
+	struct timer *t;
+	size_t budget;
 
 	enter(eng);
-	eng->now = now;
-	for (struct eng_client *c = eng->clients; c; c = c->next) {
-		if (c->io_closed)
-			continue;
-		if (c->state == CS_NEW) {
-			if (now - c->created >= (time_t)eng->cfg.connect_timeout) {
-				log_info("%s client: no CONNECT within %u s",
-					 c->info.listener ? c->info.listener : "-",
-					 eng->cfg.connect_timeout);
-				client_kill(c, ENG_DISC_KEEPALIVE, 0);
-			}
-			continue;
-		}
-		/* No packet for one and a half times the keep-alive. */
-		if (c->keepalive && (now - c->last_rx) * 2 > (time_t)c->keepalive * 3) {
-			log_info("client %s: keep-alive timeout", c->client_id);
-			client_kill(c, ENG_DISC_KEEPALIVE, MQTT_RC_KEEP_ALIVE_TIMEOUT);
-		}
-	}
-	for (s = eng->sessions; s; s = next) {
-		next = s->next;
-		if (s->conn)
-			continue;
-		if (s->will && s->will_at <= now) {
-			struct msg *w = s->will;
+	/* Bounded: what is left is due at once, on the next call. */
+	budget = eng->timers.n + 16;
+	while ((t = timer_first(&eng->timers)) && t->due <= eng->now && budget-- > 0) {
+		struct etimer *et = (struct etimer *)(void *)t;
 
-			s->will = NULL;
-			route(eng, w, NULL);
-			msg_unref(w);
-		}
-		if (s->expiry != EXPIRY_NEVER && s->expire_at <= now) {
-			/* The next session may be the one removed by a nested
-			 * path; none exists today (removal only happens here
-			 * and in run_pending, which is deferred). */
-			sess_remove(eng, s);
+		timer_cancel(&eng->timers, t);
+		switch (et->kind) {
+		case TK_CLIENT:
+			client_timer_fire(ETIMER_OF(et, struct eng_client));
+			break;
+		case TK_SESSION:
+			sess_timer_fire(eng, ETIMER_OF(et, struct sess));
+			break;
+		case TK_RETAINED:
+			ret_delete(eng, ETIMER_OF(et, struct ret));
+			break;
 		}
 	}
+	/* The core's timer was used up by this call: it needs the next
+	 * deadline even when that did not change. */
+	eng->announced = -2;
 	leave(eng);
 }
 

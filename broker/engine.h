@@ -36,7 +36,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "err.h"
 
@@ -113,6 +112,18 @@ struct eng_cfg {
 	size_t max_subscriptions;        /* per session; new filters beyond get 0x97 / 0x80;
 					    default 10000 */
 
+	/* The engine's clock: milliseconds on a clock that never goes back
+	 * (any epoch), read when the core calls in. NULL: CLOCK_MONOTONIC.
+	 * Every deadline (keep-alive, CONNECT timeout, will delay, session
+	 * and message expiry) is kept on it to the millisecond. */
+	int64_t (*clock_ms)(void *ctx);
+	void *clock_ctx;
+	/* The earliest deadline changed: call eng_tick() in in_ms
+	 * milliseconds (0: now), or never when in_ms is -1. Called at the end
+	 * of an engine call, never in the middle of one. */
+	void (*timer_set)(void *ctx, int64_t in_ms);
+	void *timer_ctx;
+
 	/* Optional external authentication (e.g. wrapping cfg_auth). When
 	 * set it replaces the users list; it returns true to accept, or
 	 * false and sets *why to one of the ENG_AUTH_* strings. */
@@ -174,8 +185,8 @@ struct eng_stats {
 
 /* ---- API --------------------------------------------------------------- */
 
-/* Create an engine. cfg is copied (users deep-copied). The clock starts at
- * time(NULL); eng_tick() moves it. Returns NULL with *e set. */
+/* Create an engine. cfg is copied (users deep-copied). Returns NULL with
+ * *e set. */
 struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e);
 /* Free everything, including clients the core has not closed (their io
  * is not called; on_session_disconnected is, with ENG_DISC_SHUTDOWN, and
@@ -209,10 +220,11 @@ void eng_client_closed(struct eng_client *c, bool graceful);
 /* What the engine knows about c (client id etc. once connected). */
 const struct eng_client_info *eng_client_info(const struct eng_client *c);
 
-/* Advance the engine's clock (seconds, any epoch; call about once a
- * second): keep-alive (1.5 x keep-alive without a packet), CONNECT
- * timeout, will delay, session and message expiry. */
-void eng_tick(struct eng *eng, time_t now);
+/* Do what is due at the clock's time: keep-alive (1.5 x keep-alive
+ * without a packet), CONNECT timeout, will delay, session expiry,
+ * retained messages' expiry. Call it when cfg.timer_set asked for it
+ * (earlier is harmless). */
+void eng_tick(struct eng *eng);
 
 void eng_stats_get(const struct eng *eng, struct eng_stats *out);
 

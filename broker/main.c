@@ -77,12 +77,22 @@ static void raise_nofile(void)
 		log_debug("open files limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* The engine's deadlines: one loop timer, set to the earliest. */
 static void on_tick(struct loop_timer *t)
 {
 	struct brk *b = LOOP_CONTAINER(t, struct brk, tick);
 
-	eng_tick(b->eng, time(NULL));
-	loop_timer_set(b->loop, &b->tick, 1000);
+	eng_tick(b->eng);
+}
+
+static void on_eng_timer(void *ctx, int64_t in_ms)
+{
+	struct brk *b = ctx;
+
+	if (in_ms < 0)
+		loop_timer_cancel(b->loop, &b->tick);
+	else if (loop_timer_set(b->loop, &b->tick, in_ms) < 0)
+		log_error("engine: out of memory for the loop timer");
 }
 
 static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
@@ -274,6 +284,8 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 	}
 	fill_engine_cfg(cfg, &ec);
 	conn_engine_hooks(b, &ec);
+	ec.timer_set = on_eng_timer;
+	ec.timer_ctx = b;
 	b->eng = eng_new(&ec, &e);
 	if (!b->eng) {
 		log_error("engine: %s", e.msg);
@@ -291,7 +303,6 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 			 (unsigned)adm_port(*adm),
 			 cfg->admin.token ? "bearer token required" : "no authentication");
 	}
-	loop_timer_set(b->loop, &b->tick, 1000);
 	return 0;
 }
 

@@ -115,12 +115,48 @@ static void on_removed(void *ctx, const char *cid)
 	cpy(r->removed_id, sizeof(r->removed_id), cid);
 }
 
+/* ---- the engine's clock and its deadlines: both in the test's hands ----- */
+
+static int64_t clock_now;            /* ms */
+static int64_t timer_in = -1;        /* last in_ms the engine asked for */
+static int timer_calls;
+
+static int64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return clock_now;
+}
+
+static void fake_timer_set(void *ctx, int64_t in_ms)
+{
+	(void)ctx;
+	timer_in = in_ms;
+	timer_calls++;
+}
+
+/* The clock at ms; the engine does what is due. */
+static void tick_ms(struct eng *eng, int64_t ms)
+{
+	clock_now = ms;
+	eng_tick(eng);
+}
+
+static void tick(struct eng *eng, int64_t s)
+{
+	tick_ms(eng, s * 1000);
+}
+
 static struct eng *mk(struct eng_cfg *cfg)
 {
 	struct perr e;
 	struct eng *eng;
 
 	memset(&R, 0, sizeof(R));
+	clock_now = 0;
+	timer_in = -1;
+	timer_calls = 0;
+	cfg->clock_ms = fake_clock;
+	cfg->timer_set = fake_timer_set;
 	cfg->rec_ctx = &R;
 	cfg->on_session_connected = on_connected;
 	cfg->on_session_disconnected = on_disconnected;
@@ -128,7 +164,7 @@ static struct eng *mk(struct eng_cfg *cfg)
 	cfg->on_session_removed = on_removed;
 	eng = eng_new(cfg, &e);
 	assert_non_null(eng);
-	eng_tick(eng, T0);
+	tick(eng, T0);
 	return eng;
 }
 
@@ -488,9 +524,9 @@ static void test_connect_v5_and_split(void **state)
 	assert_string_equal(R.disc_reason, ENG_DISC_CLOSED);
 	/* Session Expiry 100: still there. */
 	assert_int_equal(R.removed, 0);
-	eng_tick(eng, T0 + 99);
+	tick(eng, T0 + 99);
 	assert_int_equal(R.removed, 0);
-	eng_tick(eng, T0 + 100);
+	tick(eng, T0 + 100);
 	assert_int_equal(R.removed, 1);
 	eng_free(eng);
 }
@@ -734,10 +770,11 @@ static void test_keepalive_max(void **state)
 		assert_int_equal(a.connack.props.server_keepalive, 60);
 		assert_int_equal(eng_client_info(f.c)->keepalive, 60);
 	}
-	/* The server's keep-alive applies: 90 s of silence ends it. */
-	eng_tick(eng, T0 + 90);
+	/* The server's keep-alive applies: 90 s of silence ends it, not a
+	 * millisecond less. */
+	tick_ms(eng, (T0 + 90) * 1000 - 1);
 	assert_int_equal(f.close_calls, 0);
-	eng_tick(eng, T0 + 91);
+	tick(eng, T0 + 90);
 	assert_int_equal(f.close_calls, 1);
 	fake_free(&f);
 	eng_free(eng);
@@ -1174,13 +1211,13 @@ static void test_will(void **state)
 
 	/* Keep-alive timeout (10 s => 15 s): will. */
 	open_will_client(eng, &w, 4, "w5", 0, 0);
-	eng_tick(eng, T0 + 15);
+	tick_ms(eng, (T0 + 15) * 1000 - 1);
 	assert_int_equal(w.close_calls, 0);
 	expect_nothing(&s);
 	/* The watcher stays alive with a ping. */
 	assert_int_equal(input_hex(&s, "c0 00"), 0);
 	expect_type(&s, &p, MQTT_PINGRESP);
-	eng_tick(eng, T0 + 16);
+	tick(eng, T0 + 15);
 	assert_int_equal(w.close_calls, 1);
 	assert_string_equal(R.disc_reason, ENG_DISC_KEEPALIVE);
 	expect_publish(&s, "will/x", "bye", 1, false, &p);
@@ -1192,15 +1229,15 @@ static void test_will(void **state)
 	free(w.out);
 
 	/* 5.0 Will Delay 5 s with Session Expiry 100: published 5 s later... */
-	eng_tick(eng, T0 + 20);
+	tick(eng, T0 + 20);
 	assert_int_equal(input_hex(&s, "c0 00"), 0);
 	expect_type(&s, &p, MQTT_PINGRESP);
 	open_will_client(eng, &w, 5, "w6", 5, 100);
 	fake_gone(&w, false);
 	expect_nothing(&s);
-	eng_tick(eng, T0 + 24);
+	tick(eng, T0 + 24);
 	expect_nothing(&s);
-	eng_tick(eng, T0 + 25);
+	tick(eng, T0 + 25);
 	expect_publish(&s, "will/x", "bye", 1, false, &p);
 	ack(&s, MQTT_PUBACK, p.publish.id);
 	free(w.out);
@@ -1211,7 +1248,7 @@ static void test_will(void **state)
 	fake_gone(&w, false);
 	free(w.out);
 	open_will_client(eng, &w, 5, "w7", 0, 0);
-	eng_tick(eng, T0 + 35);
+	tick(eng, T0 + 35);
 	expect_nothing(&s);
 	assert_int_equal(input_hex(&w, "e0 00"), -1);
 	fake_gone(&w, true);
@@ -1307,22 +1344,22 @@ static void test_keepalive_and_connect_timeout(void **state)
 
 		assert_int_equal(connect_o(&f, &o, NULL, NULL), 0);
 	}
-	eng_tick(eng, T0 + 9);
+	tick(eng, T0 + 9);
 	assert_int_equal(idle.close_calls, 0);
 	/* No CONNECT within the default 10 s. */
-	eng_tick(eng, T0 + 10);
+	tick(eng, T0 + 10);
 	assert_int_equal(idle.close_calls, 1);
 	assert_int_equal(idle.len, 0);
 	/* Any packet resets the keep-alive clock. */
 	assert_int_equal(input_hex(&f, "c0 00"), 0);
 	expect_type(&f, &p, MQTT_PINGRESP);
-	eng_tick(eng, T0 + 25);
+	tick_ms(eng, (T0 + 25) * 1000 - 1);
 	assert_int_equal(f.close_calls, 0);
-	eng_tick(eng, T0 + 26);
+	tick(eng, T0 + 25);
 	assert_int_equal(f.close_calls, 1);
 	assert_string_equal(R.disc_reason, ENG_DISC_KEEPALIVE);
 	/* Ticking again does not close twice. */
-	eng_tick(eng, T0 + 100);
+	tick(eng, T0 + 100);
 	assert_int_equal(f.close_calls, 1);
 	fake_free(&f);
 	fake_free(&idle);
@@ -1409,9 +1446,9 @@ static void test_persistent_session(void **state)
 	fake_free(&b);
 
 	/* Expiry: 60 s offline, then gone. */
-	eng_tick(eng, T0 + 59);
+	tick(eng, T0 + 59);
 	assert_int_equal(R.removed, 0);
-	eng_tick(eng, T0 + 60);
+	tick(eng, T0 + 60);
 	assert_int_equal(R.removed, 1);
 	assert_string_equal(R.removed_id, "pers");
 	assert_int_equal(input_hex(&a, "c0 00"), 0);   /* keep the publisher's clock fresh */
@@ -1611,7 +1648,7 @@ static void test_v5_client_limits_and_expiry(void **state)
 	p.publish.topic = mqtt_cstr("exp/long");
 	p.publish.props.message_expiry = 50;
 	assert_int_equal(send_p(&a, &p), 0);
-	eng_tick(eng, T0 + 10);
+	tick(eng, T0 + 10);
 	fake_open(eng, &b, "tcp");
 	{
 		struct copts o = { .version = 5, .id = "exp", .clean = false, .session_expiry = 300 };
@@ -1653,7 +1690,7 @@ static void test_v5_client_limits_and_expiry(void **state)
 	expect_publish(&b, "exp2/a", "", 1, false, &p);
 	assert_int_equal(p.publish.props.message_expiry, 5);
 	fake_free(&b);
-	eng_tick(eng, T0 + 30);
+	tick(eng, T0 + 30);
 	fake_open(eng, &b, "tcp");
 	{
 		struct copts o = { .version = 5, .id = "exp2", .clean = false, .session_expiry = 300 };
@@ -1671,6 +1708,163 @@ static void test_v5_client_limits_and_expiry(void **state)
 }
 
 /* ---- failures ------------------------------------------------------------ */
+
+/* ---- deadlines to the millisecond ------------------------------------------ */
+
+/* PUBLISH with a 5.0 Message Expiry Interval (seconds). */
+static void publish_exp(struct fake *f, const char *topic, uint8_t qos, bool retain, uint16_t id,
+			uint32_t expiry)
+{
+	struct mqtt_pkt p = { .type = MQTT_PUBLISH };
+
+	p.publish = (struct mqtt_publish){ .topic = mqtt_cstr(topic), .qos = qos, .retain = retain,
+					   .id = id, .payload = (const uint8_t *)"e", .payload_len = 1 };
+	p.publish.props.message_expiry = expiry;
+	MQTT_PROP_SET(&p.publish.props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+	assert_int_equal(send_p(f, &p), 0);
+	if (qos)
+		expect_type(f, &p, MQTT_PUBACK);
+}
+
+/* Will delay and session expiry: at the millisecond, not one before. */
+static void test_exact_will_and_expiry(void **state)
+{
+	struct eng *eng = mk_default();
+	struct fake s, w;
+	struct mqtt_pkt p;
+	int64_t t;
+	(void)state;
+
+	fake_open(eng, &s, "tcp");
+	connect_ok(&s, 5, "watch", true);
+	subscribe(&s, "will/#", 1, 1);
+
+	/* Will Delay 2 s (session kept 60 s). */
+	open_will_client(eng, &w, 5, "w", 2, 60);
+	t = clock_now = T0 * 1000 + 123;
+	fake_gone(&w, false);
+	free(w.out);
+	assert_int_equal(timer_in, 2000);   /* the core is asked for exactly that */
+	tick_ms(eng, t + 1999);
+	expect_nothing(&s);
+	tick_ms(eng, t + 2000);
+	expect_publish(&s, "will/x", "bye", 1, false, &p);
+	ack(&s, MQTT_PUBACK, p.publish.id);
+	assert_int_equal(timer_in, 58000);  /* then the session's end */
+
+	/* Session Expiry 2 s with a will delayed 60 s: the session ends at
+	 * 2 s, and its will goes with it. */
+	open_will_client(eng, &w, 5, "se", 60, 2);
+	t = clock_now = T0 * 1000 + 5077;
+	fake_gone(&w, false);
+	free(w.out);
+	tick_ms(eng, t + 1999);
+	expect_nothing(&s);
+	assert_string_not_equal(R.removed_id, "se");
+	tick_ms(eng, t + 2000);
+	assert_string_equal(R.removed_id, "se");
+	expect_publish(&s, "will/x", "bye", 1, false, &p);
+	ack(&s, MQTT_PUBACK, p.publish.id);
+	fake_free(&s);
+	eng_free(eng);
+}
+
+/* CONNECT timeout and keep-alive: at the millisecond. */
+static void test_exact_keepalive(void **state)
+{
+	struct eng *eng = mk_default();
+	struct fake idle, k;
+	struct mqtt_pkt p;
+	struct copts o = { .version = 5, .id = "k", .clean = true, .keepalive = 2 };
+	int64_t t = clock_now = T0 * 1000 + 7;
+	(void)state;
+
+	fake_open(eng, &idle, "tcp");
+	fake_open(eng, &k, "tcp");
+	assert_int_equal(connect_o(&k, &o, NULL, NULL), 0);
+	/* A packet at +1 s: the keep-alive (1.5 x 2 s) counts from it. */
+	clock_now = t + 1000;
+	assert_int_equal(input_hex(&k, "c0 00"), 0);
+	expect_type(&k, &p, MQTT_PINGRESP);
+	tick_ms(eng, t + 3000);                  /* the first deadline: moved, not fired */
+	assert_int_equal(k.close_calls, 0);
+	assert_int_equal(timer_in, 1000);
+	tick_ms(eng, t + 3999);
+	assert_int_equal(k.close_calls, 0);
+	tick_ms(eng, t + 4000);
+	assert_int_equal(k.close_calls, 1);
+	assert_string_equal(R.disc_reason, ENG_DISC_KEEPALIVE);
+	expect_type(&k, &p, MQTT_DISCONNECT);
+	assert_int_equal(p.disconnect.rc, MQTT_RC_KEEP_ALIVE_TIMEOUT);
+	/* No CONNECT within 10 s. */
+	tick_ms(eng, t + 9999);
+	assert_int_equal(idle.close_calls, 0);
+	tick_ms(eng, t + 10000);
+	assert_int_equal(idle.close_calls, 1);
+	fake_free(&k);
+	fake_free(&idle);
+	eng_free(eng);
+}
+
+/* Message expiry: a queued message is sent until the millisecond it
+ * expires, with what is left rounded up; a retained one leaves the store
+ * at that millisecond. */
+static void test_exact_message_expiry(void **state)
+{
+	struct eng *eng = mk_default();
+	struct fake pub, q, r;
+	struct mqtt_pkt p;
+	struct eng_stats st;
+	struct copts o = { .version = 5, .id = "q", .clean = true, .session_expiry = 100 };
+	int64_t t;
+	(void)state;
+
+	fake_open(eng, &pub, "tcp");
+	connect_ok(&pub, 5, "pub", true);
+	fake_open(eng, &q, "tcp");
+	assert_int_equal(connect_o(&q, &o, NULL, NULL), 0);
+	subscribe(&q, "me/#", 1, 1);
+	fake_free(&q);                           /* offline: messages queue */
+	o.clean = false;
+
+	t = clock_now = T0 * 1000 + 500;
+	publish_exp(&pub, "me/a", 1, false, 1, 2);
+	clock_now = t + 1999;
+	fake_open(eng, &q, "tcp");
+	assert_int_equal(connect_o(&q, &o, NULL, NULL), 0);
+	expect_publish(&q, "me/a", "e", 1, false, &p);
+	assert_int_equal(p.publish.props.message_expiry, 1);
+	ack(&q, MQTT_PUBACK, p.publish.id);
+	fake_free(&q);
+
+	t = clock_now = T0 * 1000 + 9000;
+	publish_exp(&pub, "me/b", 1, false, 2, 2);
+	clock_now = t + 2000;
+	fake_open(eng, &q, "tcp");
+	assert_int_equal(connect_o(&q, &o, NULL, NULL), 0);
+	expect_nothing(&q);
+	fake_free(&q);
+
+	/* Retained, 2 s: there at +1999 ms (1 s left), gone at +2000. */
+	t = clock_now = T0 * 1000 + 20000;
+	publish_exp(&pub, "me/r", 0, true, 0, 2);
+	tick_ms(eng, t + 1999);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.retained, 1);
+	fake_open(eng, &r, "tcp");
+	connect_ok(&r, 5, "r", true);
+	subscribe(&r, "me/r", 0, 0);
+	expect_publish(&r, "me/r", "e", 0, true, &p);
+	assert_int_equal(p.publish.props.message_expiry, 1);
+	tick_ms(eng, t + 2000);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.retained, 0);
+	subscribe(&r, "me/#", 0, 0);
+	expect_nothing(&r);
+	fake_free(&r);
+	fake_free(&pub);
+	eng_free(eng);
+}
 
 /* ---- big SUBSCRIBE / UNSUBSCRIBE, a batch at a time ---------------------- */
 
@@ -2094,7 +2288,7 @@ static void test_mutation_fuzz(void **state)
 		fake_gone(&f, round % 2);
 		free(f.out);
 		if (round % 50 == 0)
-			eng_tick(eng, T0 + round);
+			tick(eng, T0 + round);
 	}
 	eng_stats_get(eng, &st);
 	assert_true(st.msgs_in > 400);
@@ -2127,6 +2321,9 @@ int main(void)
 		cmocka_unit_test(test_persistent_session),
 		cmocka_unit_test(test_v5_features),
 		cmocka_unit_test(test_v5_client_limits_and_expiry),
+		cmocka_unit_test(test_exact_will_and_expiry),
+		cmocka_unit_test(test_exact_keepalive),
+		cmocka_unit_test(test_exact_message_expiry),
 		cmocka_unit_test(test_subscribe_batches),
 		cmocka_unit_test(test_subscribe_limits),
 		cmocka_unit_test(test_retained_batches),
