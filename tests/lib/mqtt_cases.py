@@ -1,0 +1,233 @@
+# mqtt_cases.py - MQTT cases against a broker, each printing what it saw
+# as key=value lines for a TAP script to check (tests/integration/
+# 20-broker-subscribe.t, 20-broker-timers.t). Times are measured here, by
+# the client, with time.monotonic(); the pauses made here are the
+# behaviour under test (a client that comes back after 1.8 s, a
+# subscriber that acknowledges 1.9 s late), never a synchronisation.
+#
+#   mqtt_cases.py CASE --port PORT [--n N] [--slow K]
+#
+# CASE: big-subscribe, limits, will-delay, session-expiry, message-expiry,
+# keepalive. --slow multiplies every deadline (PPMQ_TEST_SLOW).
+import argparse, fcntl, os, select, socket, struct, sys, termios, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mqttc import (Client, Will, CONNACK, PUBLISH, PUBACK, SUBACK, DISCONNECT, MESSAGE_EXPIRY,
+                   SESSION_EXPIRY, WILL_DELAY, RECEIVE_MAX, connect_packet, subscribe_packet)
+
+ap = argparse.ArgumentParser()
+ap.add_argument("case")
+ap.add_argument("--port", type=int, required=True)
+ap.add_argument("--n", type=int, default=100000)
+ap.add_argument("--slow", type=int, default=1)
+a = ap.parse_args()
+D = 10.0 * a.slow          # a generous deadline for anything to arrive
+
+
+def say(k, v):
+    print("%s=%s" % (k, v))
+    sys.stdout.flush()
+
+
+def ms(t0, t1):
+    return int(round((t1 - t0) * 1000))
+
+
+def until(t):
+    """Wait until monotonic time t: the pause under test."""
+    while True:
+        left = t - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(left)
+
+
+def outq(sock):
+    return struct.unpack("i", fcntl.ioctl(sock, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+
+
+# ---- a second client's CONNACK while a huge SUBSCRIBE is applied ------------
+
+def big_subscribe():
+    """A subscribes to N filters in one packet; everything but its last
+    byte is sent first (and has left this host's socket), then the last
+    byte and B's CONNECT together. B's CONNACK must not wait for A's
+    SUBACK. Arrival times are taken as packets come, on either socket."""
+    A = Client(a.port, "big-a")
+    B = Client(a.port, "big-b", connect=False)
+    pkt = subscribe_packet(1, [("big/%d/x" % i, 0) for i in range(a.n)])
+    A.send(pkt[:-1])
+    end = time.monotonic() + D
+    while outq(A.sock) and time.monotonic() < end:
+        select.select([], [], [], 0.01)   # poll: the kernel drains the queue
+    t0 = time.monotonic()
+    A.send(pkt[-1:])
+    B.send(connect_packet("big-b"))
+    got = {}
+    end = t0 + 6 * D
+    while len(got) < 2 and time.monotonic() < end:
+        r, _, _ = select.select([A.sock, B.sock], [], [], max(0, end - time.monotonic()))
+        for c, name in ((A, "suback"), (B, "connack")):
+            if c.sock in r and name not in got:
+                p = c.recv(0.001)
+                if p not in (None, "eof"):
+                    got[name] = p
+    if "connack" in got:
+        say("connack_ms", ms(t0, got["connack"].t))
+        say("connack_rc", got["connack"].body[1])
+    if "suback" in got:
+        rcs = A.suback(got["suback"])
+        say("suback_ms", ms(t0, got["suback"].t))
+        say("granted", sum(1 for x in rcs if x == 0))
+        say("codes", len(rcs))
+    if len(got) == 2:
+        say("connack_first", int(got["connack"].t <= got["suback"].t))
+    # Both still work.
+    B.subscribe([("big/7/x", 0)])
+    B.publish("big/7/x", b"after")
+    p = A.recv(D)
+    say("delivered", int(p not in (None, "eof") and p.type == PUBLISH and A.parse_publish(p)[3] == b"after"))
+
+
+# ---- the limits: too many filters, too many subscriptions -------------------
+
+def limits():
+    c = Client(a.port, "lim5")
+    say("too_many", ",".join("%x" % x for x in sorted(set(c.subscribe([("l/%d" % i, 0) for i in range(a.n + 1)])))))
+    say("at_limit", ",".join("%x" % x for x in c.subscribe([("m/%d" % i, 1) for i in range(a.n)])))
+    say("over_limit", ",".join("%x" % x for x in c.subscribe([("m/x", 0), ("m/0", 0)])))
+    c3 = Client(a.port, "lim3", version=4)
+    say("too_many_v3", ",".join("%x" % x for x in sorted(set(c3.subscribe([("l/%d" % i, 0) for i in range(a.n + 1)])))))
+
+
+# ---- timers ------------------------------------------------------------------
+
+def watcher(topic, cid="watch"):
+    w = Client(a.port, cid)
+    assert w.subscribe([(topic, 1)]) == [1]
+    return w
+
+
+def next_publish(c, deadline):
+    p = c.recv(deadline)
+    if p in (None, "eof") or p.type != PUBLISH:
+        return None, None
+    topic, pid, props, payload, qos, _ = c.parse_publish(p)
+    if qos:
+        c.ack(PUBACK, pid)
+    return p, payload
+
+
+def staggered_ends(w, prefix, props, will_props):
+    """Three clients with a will each, gone without DISCONNECT a third of a
+    second apart (a clock that counts whole seconds would be caught
+    early by at least one); the watcher w collects the wills. Returns
+    (earliest, latest) delay from each loss to its will, in ms, and how
+    many came."""
+    gone = {}
+    clients = [Client(a.port, "%s-%d" % (prefix, i), props=props,
+                      will=Will("%s/%d" % (prefix, i), b"%d" % i, qos=1, props=will_props))
+               for i in range(3)]
+    t0 = time.monotonic()
+    for i, c in enumerate(clients):
+        until(t0 + i / 3.0)
+        gone[b"%d" % i] = time.monotonic()
+        c.drop()
+    delays = []
+    for _ in range(3):
+        p, payload = next_publish(w, D)
+        if p is None or payload not in gone:
+            break
+        delays.append(ms(gone[payload], p.t))
+    return (min(delays), max(delays), len(delays)) if delays else (-1, -1, 0)
+
+
+def back_after(c, cid, leave, secs, expiry):
+    """c leaves (leave(c)), its client id comes back secs later (clean
+    start 0, Session Expiry expiry) and goes again. Returns (the leaving
+    time, whether the session was there)."""
+    t0 = time.monotonic()
+    leave(c)
+    until(t0 + secs)
+    c = Client(a.port, cid, clean=False, props={SESSION_EXPIRY: expiry})
+    present = c.session_present()
+    c.disconnect()
+    return t0, int(present)
+
+
+def will_delay():
+    """Will Delay 2 s: the will comes 2 s after the connection is lost,
+    not sooner; and not at all when the client is back within 1.8 s."""
+    w = watcher("wd/#")
+    first, last, n = staggered_ends(w, "wd", {SESSION_EXPIRY: 60}, {WILL_DELAY: 2})
+    say("will_ms_min", first)
+    say("will_ms_max", last)
+    say("wills", n)
+
+    c = Client(a.port, "wd-back", props={SESSION_EXPIRY: 60},
+               will=Will("wd/back", b"will-back", qos=1, props={WILL_DELAY: 2}))
+    t0, present = back_after(c, "wd-back", Client.drop, 1.8, 60)
+    say("back_session_present", present)
+    # A later sign: a marker published after the delay would have ended.
+    until(t0 + 2.5)
+    m = Client(a.port, "wd-marker")
+    m.publish("wd/back", b"marker", qos=1)
+    p, payload = next_publish(w, D)
+    say("after_return", payload.decode() if p else "none")
+
+
+def session_expiry():
+    """Session Expiry 2 s: the session ends 2 s after the connection, not
+    sooner (its will, delayed 60 s, goes out when it ends); a client back
+    after 1.8 s still finds it."""
+    w = watcher("se/#")
+    first, last, n = staggered_ends(w, "se", {SESSION_EXPIRY: 2}, {WILL_DELAY: 60})
+    say("end_ms_min", first)
+    say("end_ms_max", last)
+    say("ends", n)
+
+    c = Client(a.port, "se-back", props={SESSION_EXPIRY: 2})
+    c.subscribe([("se/keep", 1)])
+    say("present_after_1800", back_after(c, "se-back", Client.disconnect, 1.8, 0)[1])
+
+
+def message_expiry():
+    """Message Expiry 2 s for a message waiting in the broker: still sent
+    1.9 s after it was published (with 1 s left), one with 1 s is not."""
+    s = Client(a.port, "me-sub", props={RECEIVE_MAX: 1})
+    assert s.subscribe([("me/t", 1)]) == [1]
+    p = Client(a.port, "me-pub")
+    p.publish("me/t", b"m1", qos=1)
+    t0 = time.monotonic()
+    p.publish("me/t", b"m2", qos=1, props={MESSAGE_EXPIRY: 2})
+    p.publish("me/t", b"m3", qos=1, props={MESSAGE_EXPIRY: 1})
+    p.publish("me/t", b"m4", qos=1)
+    first = s.recv(D)
+    topic, pid, _, payload, _, _ = s.parse_publish(first)
+    say("first", payload.decode())
+    until(t0 + 1.9)
+    s.ack(PUBACK, pid)                     # m2 may go now: the window is 1
+    q, payload = next_publish(s, D)
+    say("second", payload.decode() if q else "none")
+    say("second_expiry", s.parse_publish(q)[2].get(MESSAGE_EXPIRY, -1) if q else -1)
+    q, payload = next_publish(s, D)
+    say("third", payload.decode() if q else "none")
+
+
+def keepalive():
+    """Keep Alive 2 s and silence: the broker closes 3 s (1.5 x 2 s) after
+    the CONNECT, not sooner, with DISCONNECT 0x8D."""
+    c = Client(a.port, "ka", keepalive=2)
+    t0 = c.t_connect
+    p = c.recv(D)
+    rc = p.body[0] if p not in (None, "eof") and p.type == DISCONNECT and p.body else -1
+    if p not in (None, "eof"):
+        p2 = c.recv(D)
+        say("closed", int(p2 == "eof"))
+    say("disconnect_rc", "%x" % rc if rc >= 0 else "none")
+    say("close_ms", ms(t0, p.t) if p not in (None, "eof") else -1)
+
+
+{"big-subscribe": big_subscribe, "limits": limits, "will-delay": will_delay,
+ "session-expiry": session_expiry, "message-expiry": message_expiry,
+ "keepalive": keepalive}[a.case]()
