@@ -657,14 +657,16 @@ static void sess_resend(struct eng *eng, struct sess *s)
 #define SESS_OF(l) ((struct sess *)(void *)((char *)(l) - offsetof(struct sess, hlink)))
 #define SUB_OF(l)  ((struct sub *)(void *)((char *)(l) - offsetof(struct sub, hlink)))
 
+static bool same_id(const struct htab_link *l, const void *id)
+{
+	return strcmp(SESS_OF(l)->id, id) == 0;
+}
+
 static struct sess *sess_find(struct eng *eng, const char *id)
 {
-	size_t h = htab_hash(id, strlen(id));
+	struct htab_link *l = htab_find(&eng->sessions_by_id, htab_hash(id, strlen(id)), same_id, id);
 
-	for (struct htab_link *l = htab_chain(&eng->sessions_by_id, h); l; l = l->next)
-		if (l->hash == h && strcmp(SESS_OF(l)->id, id) == 0)
-			return SESS_OF(l);
-	return NULL;
+	return l ? SESS_OF(l) : NULL;
 }
 
 static struct sess *sess_new(struct eng *eng, const char *id)
@@ -697,19 +699,18 @@ static size_t node_hash(const struct topic_node *n)
 	return htab_hash(&v, sizeof(v));
 }
 
+static bool same_node(const struct htab_link *l, const void *node)
+{
+	return SUB_OF(l)->node == node;
+}
+
 /* The session's subscription to filter, or NULL. */
 static struct sub *sub_find(struct eng *eng, struct sess *s, const char *f, size_t len)
 {
 	struct topic_node *n = topic_find(&eng->subs, f, len);
-	size_t h;
+	struct htab_link *l = n ? htab_find(&s->subs, node_hash(n), same_node, n) : NULL;
 
-	if (!n)
-		return NULL;
-	h = node_hash(n);
-	for (struct htab_link *l = htab_chain(&s->subs, h); l; l = l->next)
-		if (l->hash == h && SUB_OF(l)->node == n)
-			return SUB_OF(l);
-	return NULL;
+	return l ? SUB_OF(l) : NULL;
 }
 
 /* A new subscription of s to filter (options to be set); NULL when out of

@@ -1,18 +1,19 @@
 /* htab.h - an intrusive chained hash table. Entries embed a struct
- * htab_link and keep their own key; the table holds links and hashes
- * only, and the caller compares keys while walking a chain:
+ * htab_link and keep their own key; the table holds links and hashes,
+ * and the caller says what equal keys are:
  *
- *   size_t h = htab_hash(key, len);
- *   for (struct htab_link *l = htab_chain(&t, h); l; l = l->next)
- *           if (l->hash == h && <l's entry has key>) ...
+ *   struct htab_link *l = htab_find(&t, htab_hash(key, len), same_key, key);
  *
  * The bucket array grows with the entries (at most one per bucket on
  * average) and shrinks when most of them are gone; an empty table holds
- * no memory. No allocation per entry.
+ * no memory. Resizing is spread over the following changes (a few
+ * buckets moved by each add or del), so that no single operation walks
+ * the whole table, whatever its size. No allocation per entry.
  */
 #ifndef PPMQ_BROKER_HTAB_H
 #define PPMQ_BROKER_HTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct htab_link {
@@ -23,6 +24,8 @@ struct htab_link {
 struct htab {
 	struct htab_link **b;
 	size_t cap, n;           /* buckets (0 or a power of two), entries */
+	struct htab_link **old;  /* while resizing: the previous buckets, */
+	size_t old_cap, moved;   /* ... of which the first `moved` are empty */
 };
 
 /* FNV-1a of len bytes. */
@@ -34,8 +37,9 @@ int htab_add(struct htab *t, struct htab_link *l, size_t hash);
 /* Remove l, which must be in t. */
 void htab_del(struct htab *t, struct htab_link *l);
 
-/* The chain where entries with hash are (others may be there too). */
-struct htab_link *htab_chain(const struct htab *t, size_t hash);
+/* The entry with hash for which same(entry, key) holds, or NULL. */
+struct htab_link *htab_find(const struct htab *t, size_t hash,
+			    bool (*same)(const struct htab_link *l, const void *key), const void *key);
 
 /* Every entry, in no particular order: *pos starts at 0 with cur NULL;
  * returns the entry after cur, or NULL at the end. The table must not
@@ -46,7 +50,7 @@ struct htab_link *htab_next(const struct htab *t, size_t *pos, const struct htab
  * NULL when there were none: for freeing them all. */
 struct htab_link *htab_take_all(struct htab *t);
 
-/* Release the bucket array (entries are the caller's). */
+/* Release the bucket arrays (entries are the caller's). */
 void htab_free(struct htab *t);
 
 #endif

@@ -65,15 +65,25 @@ static size_t level_end(const char *name, size_t len, size_t pos)
 	return slash ? (size_t)(slash - name) : len;
 }
 
+struct level {
+	const char *p;
+	size_t len;
+};
+
+static bool same_level(const struct htab_link *l, const void *key)
+{
+	const struct topic_node *k = NODE_OF(l);
+	const struct level *lv = key;
+
+	return k->len == lv->len && memcmp(k->level, lv->p, lv->len) == 0;
+}
+
 static struct topic_node *kid(const struct topic_node *n, const char *lvl, size_t len, size_t h)
 {
-	for (struct htab_link *l = htab_chain(&n->kids, h); l; l = l->next) {
-		struct topic_node *k = NODE_OF(l);
+	struct level key = { lvl, len };
+	struct htab_link *l = htab_find(&n->kids, h, same_level, &key);
 
-		if (l->hash == h && k->len == len && memcmp(k->level, lvl, len) == 0)
-			return k;
-	}
-	return NULL;
+	return l ? NODE_OF(l) : NULL;
 }
 
 static struct topic_node *kid_str(const struct topic_node *n, const char *lvl, size_t len)

@@ -429,43 +429,67 @@ struct ent {
 	int key;
 };
 
+static bool same_key(const struct htab_link *l, const void *key)
+{
+	return ((const struct ent *)l)->key == *(const int *)key;
+}
+
+static size_t count_all(const struct htab *t)
+{
+	struct htab_link *l = NULL;
+	size_t pos = 0, n = 0;
+
+	while ((l = htab_next(t, &pos, l)))
+		n++;
+	return n;
+}
+
+/* Grows and shrinks a few buckets per change: every entry is found, and
+ * walked, at every step of a move. */
 static void test_htab(void **state)
 {
 	enum { N = 5000 };
 	struct ent *e = calloc(N, sizeof(*e));
 	struct htab t = { 0 };
-	struct htab_link *l = NULL, *all;
-	size_t pos = 0, seen = 0;
+	struct htab_link *all;
+	size_t seen, moving = 0;
 	(void)state;
 
+	srand(99);
 	for (int i = 0; i < N; i++) {
+		int j = rand() % (i + 1);
+
 		e[i].key = i;
 		assert_int_equal(htab_add(&t, &e[i].link, htab_hash(&e[i].key, sizeof(int))), 0);
+		assert_ptr_equal(htab_find(&t, htab_hash(&j, sizeof(j)), same_key, &j), &e[j].link);
+		if (t.old) {
+			moving++;
+			assert_int_equal(count_all(&t), t.n);
+		}
 	}
+	assert_true(moving > 100);                 /* moves were seen in progress */
 	assert_int_equal(t.n, N);
 	assert_true(t.cap >= N);
-	for (int i = 0; i < N; i++) {
-		size_t hh = htab_hash(&i, sizeof(i));
-		bool found = false;
+	for (int i = 0; i < N; i++)
+		assert_ptr_equal(htab_find(&t, htab_hash(&i, sizeof(i)), same_key, &i), &e[i].link);
+	for (int i = 0; i < N - 10; i++) {
+		int j = i + 1 + rand() % (N - i - 1);
 
-		for (l = htab_chain(&t, hh); l; l = l->next)
-			found |= l->hash == hh && ((struct ent *)l)->key == i;
-		assert_true(found);
-	}
-	l = NULL;
-	while ((l = htab_next(&t, &pos, l)))
-		seen++;
-	assert_int_equal(seen, N);
-	for (int i = 0; i < N - 10; i++)
 		htab_del(&t, &e[i].link);
+		assert_null(htab_find(&t, htab_hash(&i, sizeof(i)), same_key, &i));
+		assert_ptr_equal(htab_find(&t, htab_hash(&j, sizeof(j)), same_key, &j), &e[j].link);
+		if (t.old && i % 97 == 0)
+			assert_int_equal(count_all(&t), t.n);
+	}
 	assert_int_equal(t.n, 10);
-	assert_true(t.cap <= 128);                 /* shrank */
+	assert_true(t.cap <= 128);                 /* shrank (from 8192) */
 	all = htab_take_all(&t);
 	for (seen = 0; all; all = all->next)
 		seen++;
 	assert_int_equal(seen, 10);
 	assert_int_equal(t.n, 0);
 	assert_null(t.b);
+	assert_null(t.old);
 	free(e);
 }
 
