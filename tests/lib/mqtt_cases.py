@@ -9,11 +9,11 @@
 #
 # CASE: big-subscribe, limits, will-delay, session-expiry, message-expiry,
 # keepalive. --slow multiplies every deadline (PPMQ_TEST_SLOW).
-import argparse, fcntl, os, select, socket, struct, sys, termios, time
+import argparse, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mqttc import (Client, Will, CONNACK, PUBLISH, PUBACK, SUBACK, DISCONNECT, MESSAGE_EXPIRY,
-                   SESSION_EXPIRY, WILL_DELAY, RECEIVE_MAX, connect_packet, subscribe_packet)
+                   SESSION_EXPIRY, WILL_DELAY, RECEIVE_MAX, subscribe_race)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("case")
@@ -42,46 +42,23 @@ def until(t):
         time.sleep(left)
 
 
-def outq(sock):
-    return struct.unpack("i", fcntl.ioctl(sock, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-
-
 # ---- a second client's CONNACK while a huge SUBSCRIBE is applied ------------
 
 def big_subscribe():
-    """A subscribes to N filters in one packet; everything but its last
-    byte is sent first (and has left this host's socket), then the last
-    byte and B's CONNECT together. B's CONNACK must not wait for A's
-    SUBACK. Arrival times are taken as packets come, on either socket."""
-    A = Client(a.port, "big-a")
-    B = Client(a.port, "big-b", connect=False)
-    pkt = subscribe_packet(1, [("big/%d/x" % i, 0) for i in range(a.n)])
-    A.send(pkt[:-1])
-    end = time.monotonic() + D
-    while outq(A.sock) and time.monotonic() < end:
-        select.select([], [], [], 0.01)   # poll: the kernel drains the queue
-    t0 = time.monotonic()
-    A.send(pkt[-1:])
-    B.send(connect_packet("big-b"))
-    got = {}
-    end = t0 + 6 * D
-    while len(got) < 2 and time.monotonic() < end:
-        r, _, _ = select.select([A.sock, B.sock], [], [], max(0, end - time.monotonic()))
-        for c, name in ((A, "suback"), (B, "connack")):
-            if c.sock in r and name not in got:
-                p = c.recv(0.001)
-                if p not in (None, "eof"):
-                    got[name] = p
-    if "connack" in got:
-        say("connack_ms", ms(t0, got["connack"].t))
-        say("connack_rc", got["connack"].body[1])
-    if "suback" in got:
-        rcs = A.suback(got["suback"])
-        say("suback_ms", ms(t0, got["suback"].t))
+    """A subscribes to N filters in one packet; B connects once the broker
+    has all of it but the last byte, and sends its CONNECT with that byte.
+    B's CONNACK must not wait for A's SUBACK."""
+    t0, got, A, B = subscribe_race(a.port, a.n, 6 * D)
+    if CONNACK in got:
+        say("connack_ms", ms(t0, got[CONNACK].t))
+        say("connack_rc", got[CONNACK].body[1])
+    if SUBACK in got:
+        rcs = A.suback(got[SUBACK])
+        say("suback_ms", ms(t0, got[SUBACK].t))
         say("granted", sum(1 for x in rcs if x == 0))
         say("codes", len(rcs))
     if len(got) == 2:
-        say("connack_first", int(got["connack"].t <= got["suback"].t))
+        say("connack_first", int(got[CONNACK].t <= got[SUBACK].t))
     # Both still work.
     B.subscribe([("big/7/x", 0)])
     B.publish("big/7/x", b"after")

@@ -9,10 +9,11 @@
 #   c.publish("a/b", b"x", qos=1, props={MESSAGE_EXPIRY: 2})
 #   p = c.recv(deadline)       -> Packet(type, flags, body, t) or None (timeout)
 #   c.drop()                   close without DISCONNECT (the will goes out)
+#   subscribe_race(port, n, deadline)   a huge SUBSCRIBE and another client's CONNACK
 #
 # Every wait has a deadline (seconds from now); none sleeps to let
 # something happen. Used by tests/lib/scale.py and bench/subscribe_bench.py.
-import socket, struct, time
+import fcntl, select, socket, struct, termios, time
 
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
@@ -253,3 +254,37 @@ class Client:
 
     def connack_rc(self):
         return self.connack.body[1]
+
+
+def outq(sock):
+    """Bytes not yet acknowledged by the peer's kernel."""
+    return struct.unpack("i", fcntl.ioctl(sock, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+
+
+def subscribe_race(port, n, deadline, prefix="big"):
+    """Client A subscribes to n filters ("PREFIX/<i>/x") in one packet:
+    everything but its last byte is sent and has left this host's queue
+    (the broker has it), then the last byte and, at once, the CONNECT of
+    client B (connected beforehand). Returns (t0, got, A, B): t0 the
+    moment of the last byte, got {CONNACK: packet, SUBACK: packet} for
+    what came within deadline seconds, each with its arrival time (.t),
+    taken as it comes on either socket."""
+    a = Client(port, prefix + "-a")
+    b = Client(port, prefix + "-b", connect=False)
+    pkt = subscribe_packet(1, [("%s/%d/x" % (prefix, i), 0) for i in range(n)])
+    a.send(pkt[:-1])
+    end = time.monotonic() + deadline
+    while outq(a.sock) and time.monotonic() < end:
+        select.select([], [], [], 0.01)   # a poll: the kernel drains the queue
+    t0 = time.monotonic()
+    a.send(pkt[-1:])
+    b.send(connect_packet(prefix + "-b"))
+    got, end = {}, t0 + deadline
+    while len(got) < 2 and time.monotonic() < end:
+        r, _, _ = select.select([a.sock, b.sock], [], [], max(0, end - time.monotonic()))
+        for c, want in ((a, SUBACK), (b, CONNACK)):
+            if c.sock in r and want not in got:
+                p = c.recv(0.001)
+                if p not in (None, "eof") and p.type == want:
+                    got[want] = p
+    return t0, got, a, b
