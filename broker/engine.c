@@ -1585,9 +1585,10 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
  *
  * A packet may carry hundreds of thousands of filters, and each new
  * subscription may send every retained message its filter matches. The
- * work is a job on the client: a filter, a retained message sent, a
- * packet each cost one unit of the client's budget for one call of
- * eng_client_input (ENG_BUDGET); what is left waits for the next call
+ * work is a job on the client: a filter, a retained message sent (and a
+ * KiB of it), a packet (and a KiB of it) each cost one unit of the
+ * client's budget for one call of eng_client_input (ENG_BUDGET); what is
+ * left waits for the next call
  * (ENG_INPUT_MORE), and the client's next packets wait behind it.
  * Phases: apply every filter, send the SUBACK / UNSUBACK, then (SUBSCRIBE)
  * the retained messages of each new subscription, once per subscription
@@ -2216,7 +2217,8 @@ static void client_work(struct eng_client *c)
 			protocol_kill(c, MQTT_RC_MALFORMED_PACKET, "bad remaining length");
 			break;
 		}
-		c->budget--;
+		/* Decoding checks every byte: a large packet costs its size. */
+		c->budget -= 1 + n / 1024;
 		handle_packet(c, c->rbuf + off, (size_t)n);
 		off += (size_t)n;
 		if (c->job)
