@@ -128,9 +128,20 @@ static void shows(FILE *f, const char *what, const char *field, bool *first)
 	*first = false;
 }
 
+/* Does a log regex name a group (?<name>...) or (?P<name>...)? */
+static bool names_group(const char *regex, const char *name)
+{
+	char a[48], b[48];
+
+	snprintf(a, sizeof(a), "(?<%s>", name);
+	snprintf(b, sizeof(b), "(?P<%s>", name);
+	return strstr(regex, a) || strstr(regex, b);
+}
+
 static void observer(struct ck *k, const char *role, const struct pf_observer *o)
 {
 	bool first = true;
+	char conn[200];
 
 	if (o->type == PF_OBS_NONE) {
 		fprintf(k->f, "  %-12s none: the points that need it SKIP\n", role);
@@ -142,13 +153,19 @@ static void observer(struct ck *k, const char *role, const struct pf_observer *o
 		shows(k->f, "port", o->port_field, &first);
 		shows(k->f, "peer IP", o->peer_ip_field, &first);
 		shows(k->f, "peer port", o->peer_port_field, &first);
-		shows(k->f, "connection state", o->connected_field, &first);
+		if (o->connected_field && o->connected_value)
+			snprintf(conn, sizeof(conn), "%s, connected when it is '%s'", o->connected_field,
+				 o->connected_value);
+		else if (o->connected_field)
+			snprintf(conn, sizeof(conn), "%s, a boolean", o->connected_field);
+		shows(k->f, "connection state", o->connected_field ? conn : NULL, &first);
 		shows(k->f, "user name", o->username_field, &first);
 	} else {
 		fprintf(k->f, "  %-12s log %s\n               shows: ", role,
 			o->file && !strcmp(o->file, "{output}") ? "(the launched broker's output)" : o->file);
-		shows(k->f, "IP", o->ip_group ? "a group of the regex" : NULL, &first);
-		shows(k->f, "port", o->port_group ? "a group of the regex" : NULL, &first);
+		shows(k->f, "IP", "a group of the regex", &first);
+		shows(k->f, "port", o->port_group || names_group(o->regex, "port") ? "a group of the regex" : NULL,
+		      &first);
 	}
 	putc('\n', k->f);
 	if (o->type == PF_OBS_HTTP && strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8))

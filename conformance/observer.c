@@ -159,6 +159,18 @@ static bool port_of(json_t *v, long *out)
 	return true;
 }
 
+/* The connection state in v: the text connected_value when the profile
+ * gives one (TBMQ's connectionState "CONNECTED"), else a boolean. 1, 0, or
+ * -1 when v says neither. */
+static int connected_of(const struct pf_observer *o, json_t *v)
+{
+	char buf[64];
+
+	if (o->connected_value)
+		return json_text(v, buf, sizeof(buf)) ? !strcmp(buf, o->connected_value) : -1;
+	return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
 int obs_from_json(const struct pf_observer *o, const char *body, const char *client_id,
 		  struct ex_record *rec, char *excerpt, size_t cap, struct perr *e)
 {
@@ -187,8 +199,8 @@ int obs_from_json(const struct pf_observer *o, const char *body, const char *cli
 			rec->has_peer_ip = json_text(v, rec->peer_ip, sizeof(rec->peer_ip));
 		if (o->peer_port_field)
 			rec->has_peer_port = port_of(obs_json_path(r, o->peer_port_field), &rec->peer_port);
-		if (o->connected_field && (v = obs_json_path(r, o->connected_field)) && json_is_boolean(v))
-			rec->connected = json_is_true(v) ? 1 : 0;
+		if (o->connected_field && (v = obs_json_path(r, o->connected_field)))
+			rec->connected = connected_of(o, v);
 		if (o->username_field && (v = obs_json_path(r, o->username_field)))
 			rec->has_username = json_text(v, rec->username, sizeof(rec->username));
 		if (excerpt && cap) {

@@ -252,13 +252,109 @@ static int parse_kv_map(struct pl *l, yaml_node_t *n, const char *what, struct p
 	return 0;
 }
 
-static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct pf_observer *o)
+static int parse_auth(struct pl *l, yaml_node_t *v, const char *what, struct pf_observer *o)
+{
+	static const char *const akeys[] = { "bearer", "basic", NULL };
+	yaml_node_t *b;
+
+	if (yx_check_keys(l->d, v, akeys, "auth", l->e) < 0)
+		return -1;
+	if (opt_str(l, v, "bearer", what, &o->bearer) < 0)
+		return -1;
+	if ((b = yx_get(l->d, v, "basic"))) {
+		struct pf_cred c = { 0 };
+
+		if (parse_cred(l, b, "auth.basic", &c) < 0)
+			return -1;
+		o->basic_user = c.username ? c.username : "";
+		o->basic_pass = c.password ? c.password : "";
+	}
+	if (o->bearer && !*o->bearer)
+		o->bearer = NULL;
+	return 0;
+}
+
+/* The dotted paths of an http observer's record. */
+static int parse_fields(struct pl *l, yaml_node_t *n, const char *what, struct pf_observer *o)
+{
+	yaml_node_t *v;
+
+	if (!yx_get(l->d, n, "ip_field"))
+		return yx_err(l->d, n, l->e, "%s: missing 'ip_field'", what);
+	if (opt_str(l, n, "ip_field", what, &o->ip_field) < 0 ||
+	    opt_str(l, n, "port_field", what, &o->port_field) < 0 ||
+	    opt_str(l, n, "peer_ip_field", what, &o->peer_ip_field) < 0 ||
+	    opt_str(l, n, "peer_port_field", what, &o->peer_port_field) < 0 ||
+	    opt_str(l, n, "connected_field", what, &o->connected_field) < 0 ||
+	    opt_str(l, n, "connected_value", what, &o->connected_value) < 0 ||
+	    opt_str(l, n, "username_field", what, &o->username_field) < 0)
+		return -1;
+	if (o->connected_value && !o->connected_field)
+		return yx_err(l->d, yx_get(l->d, n, "connected_value"), l->e,
+			      "%s.connected_value: needs 'connected_field' (the field to compare with it)", what);
+	if ((v = yx_get(l->d, n, "select"))) {
+		static const char *const skeys[] = { "array_field", "match_field", NULL };
+
+		if (yx_check_keys(l->d, v, skeys, "select", l->e) < 0)
+			return -1;
+		if (opt_str(l, v, "array_field", what, &o->array_field) < 0 ||
+		    opt_str(l, v, "match_field", what, &o->match_field) < 0)
+			return -1;
+		if (!o->match_field)
+			return yx_err(l->d, v, l->e, "%s.select: missing 'match_field'", what);
+	}
+	return 0;
+}
+
+static int parse_http_observer(struct pl *l, yaml_node_t *n, const char *what, struct pf_observer *o)
 {
 	static const char *const http_keys[] = {
 		"type", "url", "auth", "headers", "select", "ip_field", "port_field", "peer_ip_field",
-		"peer_port_field", "connected_field", "username_field", "retry_ms", "insecure", NULL };
+		"peer_port_field", "connected_field", "connected_value", "username_field", "retry_ms",
+		"insecure", NULL };
+	yaml_node_t *v;
+
+	o->type = PF_OBS_HTTP;
+	if (yx_check_keys(l->d, n, http_keys, what, l->e) < 0)
+		return -1;
+	if (!yx_get(l->d, n, "url"))
+		return yx_err(l->d, n, l->e, "%s: missing 'url'", what);
+	if (opt_str(l, n, "url", what, &o->url) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "insecure")) && pbool(l, v, what, &o->insecure) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "auth")) && parse_auth(l, v, what, o) < 0)
+		return -1;
+	if ((v = yx_get(l->d, n, "headers")) &&
+	    parse_kv_map(l, v, "headers", &o->headers, &o->nheaders) < 0)
+		return -1;
+	return parse_fields(l, n, what, o);
+}
+
+static int parse_log_observer(struct pl *l, yaml_node_t *n, const char *what, const char *role,
+			      struct pf_observer *o)
+{
 	static const char *const log_keys[] = { "type", "file", "regex", "ip_group", "port_group",
 						"retry_ms", NULL };
+	bool rejections = !strcmp(role, "rejections");
+
+	o->type = PF_OBS_LOG;
+	if (yx_check_keys(l->d, n, log_keys, what, l->e) < 0)
+		return -1;
+	if (!yx_get(l->d, n, "file") || !yx_get(l->d, n, "regex"))
+		return yx_err(l->d, n, l->e, "%s: a log observer needs 'file' and 'regex'", what);
+	if (opt_str(l, n, "file", what, &o->file) < 0 || opt_str(l, n, "regex", what, &o->regex) < 0 ||
+	    opt_str(l, n, "ip_group", what, &o->ip_group) < 0 ||
+	    opt_str(l, n, "port_group", what, &o->port_group) < 0)
+		return -1;
+	if (!strstr(o->regex, rejections ? "{peer_port}" : "{client_id}"))
+		return yx_err(l->d, yx_get(l->d, n, "regex"), l->e, "%s.regex: must contain %s", what,
+			      rejections ? "{peer_port}" : "{client_id}");
+	return 0;
+}
+
+static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct pf_observer *o)
+{
 	char what[64];
 	yaml_node_t *v;
 	char *type = NULL;
@@ -274,71 +370,11 @@ static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct
 	if (pstr(l, v, what, &type) < 0)
 		return -1;
 	if (!strcmp(type, "http")) {
-		o->type = PF_OBS_HTTP;
-		if (yx_check_keys(l->d, n, http_keys, what, l->e) < 0)
-			return -1;
-		if (!yx_get(l->d, n, "url"))
-			return yx_err(l->d, n, l->e, "%s: missing 'url'", what);
-		if (opt_str(l, n, "url", what, &o->url) < 0)
-			return -1;
-		if ((v = yx_get(l->d, n, "auth"))) {
-			static const char *const akeys[] = { "bearer", "basic", NULL };
-			yaml_node_t *b;
-
-			if (yx_check_keys(l->d, v, akeys, "auth", l->e) < 0)
-				return -1;
-			if (opt_str(l, v, "bearer", what, &o->bearer) < 0)
-				return -1;
-			if ((b = yx_get(l->d, v, "basic"))) {
-				struct pf_cred c = { 0 };
-
-				if (parse_cred(l, b, "auth.basic", &c) < 0)
-					return -1;
-				o->basic_user = c.username ? c.username : "";
-				o->basic_pass = c.password ? c.password : "";
-			}
-			if (o->bearer && !*o->bearer)
-				o->bearer = NULL;
-		}
-		if ((v = yx_get(l->d, n, "headers")) &&
-		    parse_kv_map(l, v, "headers", &o->headers, &o->nheaders) < 0)
-			return -1;
-		if ((v = yx_get(l->d, n, "select"))) {
-			static const char *const skeys[] = { "array_field", "match_field", NULL };
-
-			if (yx_check_keys(l->d, v, skeys, "select", l->e) < 0)
-				return -1;
-			if (opt_str(l, v, "array_field", what, &o->array_field) < 0 ||
-			    opt_str(l, v, "match_field", what, &o->match_field) < 0)
-				return -1;
-			if (!o->match_field)
-				return yx_err(l->d, v, l->e, "%s.select: missing 'match_field'", what);
-		}
-		if (!yx_get(l->d, n, "ip_field"))
-			return yx_err(l->d, n, l->e, "%s: missing 'ip_field'", what);
-		if (opt_str(l, n, "ip_field", what, &o->ip_field) < 0 ||
-		    opt_str(l, n, "port_field", what, &o->port_field) < 0 ||
-		    opt_str(l, n, "peer_ip_field", what, &o->peer_ip_field) < 0 ||
-		    opt_str(l, n, "peer_port_field", what, &o->peer_port_field) < 0 ||
-		    opt_str(l, n, "connected_field", what, &o->connected_field) < 0 ||
-		    opt_str(l, n, "username_field", what, &o->username_field) < 0)
-			return -1;
-		if ((v = yx_get(l->d, n, "insecure")) && pbool(l, v, what, &o->insecure) < 0)
+		if (parse_http_observer(l, n, what, o) < 0)
 			return -1;
 	} else if (!strcmp(type, "log")) {
-		o->type = PF_OBS_LOG;
-		if (yx_check_keys(l->d, n, log_keys, what, l->e) < 0)
+		if (parse_log_observer(l, n, what, role, o) < 0)
 			return -1;
-		if (!yx_get(l->d, n, "file") || !yx_get(l->d, n, "regex"))
-			return yx_err(l->d, n, l->e, "%s: a log observer needs 'file' and 'regex'", what);
-		if (opt_str(l, n, "file", what, &o->file) < 0 || opt_str(l, n, "regex", what, &o->regex) < 0 ||
-		    opt_str(l, n, "ip_group", what, &o->ip_group) < 0 ||
-		    opt_str(l, n, "port_group", what, &o->port_group) < 0)
-			return -1;
-		if (!strcmp(role, "rejections") ? !strstr(o->regex, "{peer_port}")
-						 : !strstr(o->regex, "{client_id}"))
-			return yx_err(l->d, yx_get(l->d, n, "regex"), l->e, "%s.regex: must contain %s", what,
-				      !strcmp(role, "rejections") ? "{peer_port}" : "{client_id}");
 	} else {
 		return yx_err(l->d, v, l->e, "%s.type: '%s' is not http or log", what, type);
 	}

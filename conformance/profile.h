@@ -67,6 +67,8 @@ struct pf_observer {
 	char *array_field;     /* NULL: the document is the array (when match_field) */
 	char *match_field;     /* NULL: the document is the record */
 	char *ip_field, *port_field, *peer_ip_field, *peer_port_field, *connected_field;
+	char *connected_value;  /* connected_field holds this text while connected
+				 * (TBMQ's "CONNECTED"); NULL: it is a boolean */
 	char *username_field;  /* the user name the broker recorded (identity checks) */
 	bool insecure;
 	/* log */

@@ -193,6 +193,42 @@ static void test_from_json_shapes(void **state)
 	assert_int_equal(rec.connected, 1);
 }
 
+/* TBMQ's session DTO: the address without a port, the state a string. */
+static void test_from_json_tbmq_session(void **state)
+{
+	static const char doc[] =
+		"{\"clientId\":\"t1\",\"connectionState\":\"CONNECTED\",\"clientIpAdr\":\"203.0.113.70\"}";
+	struct pf_observer o = { .role = "sessions", .ip_field = "clientIpAdr",
+				 .connected_field = "connectionState", .connected_value = "CONNECTED" };
+	struct ex_record rec;
+	struct perr e;
+
+	(void)state;
+	assert_int_equal(obs_from_json(&o, doc, "t1", &rec, NULL, 0, &e), 0);
+	assert_true(rec.found);
+	assert_string_equal(rec.ip, "203.0.113.70");
+	assert_int_equal(rec.connected, 1);
+	/* no port field: the port is hidden (its check skipped), not missing */
+	assert_true(rec.port_hidden);
+	assert_false(rec.has_port);
+	assert_int_equal(obs_from_json(&o, "{\"connectionState\":\"DISCONNECTED\",\"clientIpAdr\":\"::1\"}",
+				       "t1", &rec, NULL, 0, &e), 0);
+	assert_int_equal(rec.connected, 0);
+	/* a state that is not a scalar says nothing */
+	assert_int_equal(obs_from_json(&o, "{\"connectionState\":{},\"clientIpAdr\":\"::1\"}", "t1", &rec, NULL,
+				       0, &e), 0);
+	assert_int_equal(rec.connected, -1);
+	/* without connected_value, a string is no boolean: unknown */
+	o.connected_value = NULL;
+	assert_int_equal(obs_from_json(&o, doc, "t1", &rec, NULL, 0, &e), 0);
+	assert_int_equal(rec.connected, -1);
+	/* a boolean compared with a value: its text */
+	o.connected_value = "true";
+	assert_int_equal(obs_from_json(&o, "{\"connectionState\":true,\"clientIpAdr\":\"::1\"}", "t1", &rec, NULL,
+				       0, &e), 0);
+	assert_int_equal(rec.connected, 1);
+}
+
 /* ---- log regexes -------------------------------------------------------- */
 
 /* Template values for one client on the tcp listener. */
@@ -485,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_json_select),
 		cmocka_unit_test(test_from_json_shapes),
+		cmocka_unit_test(test_from_json_tbmq_session),
 		cmocka_unit_test(test_log_named_groups),
 		cmocka_unit_test(test_log_numbered_groups),
 		cmocka_unit_test(test_query_log_file),
