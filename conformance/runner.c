@@ -358,6 +358,7 @@ struct step_out {
 	char reason[1024];
 	char recorded[1024];
 	char notes[256];         /* what was not checked, and why (shown with the outcome) */
+	char unchecked[160];     /* the parts of a record the observer cannot show */
 	char hsrc[80];           /* the header's source "IP:PORT", as logs show it ("" none) */
 	char summary[512];       /* instead of the outcome of one connection (a sweep) */
 	const struct sc_expect *expect; /* the expectations that applied */
@@ -668,9 +669,11 @@ static void check_record(struct rn *r, const struct point *pt, const struct sc_r
 		worsen(so, broken(rec_want->clause), rec_want->clause, why);
 	if (!rec.found)
 		snprintf(so->recorded, sizeof(so->recorded), "(no record for %s)", client_id);
-	if (*ex_record_unchecked(rec_want, &rec, unchecked, sizeof(unchecked)))
-		append(so->notes, sizeof(so->notes), "%s%s not checked: the %s observer does not show it",
-		       so->notes[0] ? "; " : "", unchecked, ob->role);
+	if (*ex_record_unchecked(rec_want, &rec, unchecked, sizeof(unchecked))) {
+		snprintf(so->unchecked, sizeof(so->unchecked), "%s not checked: the %s observer does not show it",
+			 unchecked, ob->role);
+		append(so->notes, sizeof(so->notes), "%s%s", so->notes[0] ? "; " : "", so->unchecked);
+	}
 }
 
 /* A listener that takes one PROXY version only (profile `versions`)
@@ -1185,6 +1188,11 @@ static void run_point(struct rn *r, struct point *pt)
 			append(actual, sizeof(actual), "; probe after: served");
 		}
 	}
+	/* A pass that checked only part of a record says which part it
+	 * could not check (the IP was, the port was not). */
+	for (i = 0; grade == RPT_PASS && !reason[0] && i < s->nsteps; i++)
+		if (so[i].unchecked[0])
+			snprintf(reason, sizeof(reason), "partly checked: %s", so[i].unchecked);
 	pt->grade = grade;
 	pt->reason = reason[0] ? xstrdup(reason) : NULL;
 	pt->actual = xstrdup(actual);

@@ -131,7 +131,7 @@ static void testcase(FILE *f, const struct rpt_result *r, bool strict)
 			esc_xml(f, r->reason ? "unsupported: " : "unsupported", true);
 		esc_xml(f, r->reason, true);
 		fputs("\"/>\n    </testcase>\n", f);
-	} else if (r->grade != RPT_PASS) {
+	} else if (r->grade != RPT_PASS || r->reason) {
 		fputs(">\n      <system-out>", f);
 		detail(f, r);
 		fputs("</system-out>\n    </testcase>\n", f);

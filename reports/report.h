@@ -32,6 +32,8 @@
  *
  *   grade         TAP                                          JUnit
  *   PASS          ok N - id [listener] title                   passed
+ *   PASS, partly  ok N - ... # PASS, partly checked: reason      passed (system-out)
+ *                 (a record part the observer cannot show, e.g. the port)
  *   NON-STRICT    ok N - ... # NON-STRICT: reason              passed (system-out)
  *                 (strict: not ok N - ... + YAML diagnostics)  (strict: <failure>)
  *   INFO          ok N - ... # INFO: reason                    passed (system-out)
@@ -85,7 +87,8 @@ struct rpt_result {
 	size_t ntags;
 	const char *listener;    /* "tcp" | "ssl" | "ws" | "wss" (any text) */
 	enum rpt_grade grade;
-	const char *reason;      /* why SKIP / FAIL / NON-STRICT / ..., or NULL */
+	const char *reason;      /* why SKIP / FAIL / NON-STRICT / ..., what a PASS
+				  * could not check, or NULL */
 	const char **expected;   /* acceptable outcomes, as text */
 	size_t nexpected;
 	const char *actual;      /* what happened, as text */

@@ -119,6 +119,13 @@ void rpt_tap_point(FILE *f, size_t num, const struct rpt_result *r,
 			esc_tap(f, rpt_result_what(r));
 		}
 		break;
+	case RPT_PASS:
+		/* a pass that could check only part of a record says so */
+		if (r->reason) {
+			fputs(" # PASS, ", f);
+			esc_tap(f, r->reason);
+		}
+		break;
 	default:
 		break;
 	}

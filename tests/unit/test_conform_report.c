@@ -351,6 +351,26 @@ static void test_tap_lines(void **state)
 	rpt_run_free(run);
 }
 
+/* A pass that checked the IP but not the port says which part it left. */
+static void test_tap_pass_partly(void **state)
+{
+	struct rpt_result r = { .id = "record/x", .listener = "tcp", .title = "t", .grade = RPT_PASS,
+				.reason = "partly checked: port not checked: the sessions observer does not show it" };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	rpt_tap_point(f, 1, &r, false, true);
+	r.reason = NULL;
+	rpt_tap_point(f, 2, &r, false, true);
+	fclose(f);
+	assert_string_equal(buf, "ok 1 - record/x [tcp] t # PASS, partly checked: port not checked: the sessions "
+			    "observer does not show it\nok 2 - record/x [tcp] t\n");
+	free(buf);
+}
+
 static void test_tap_streaming(void **state)
 {
 	struct rpt_run *run = sample_run("t", false);
@@ -771,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_tap_lines),
 		cmocka_unit_test(test_tap_streaming),
+		cmocka_unit_test(test_tap_pass_partly),
 		cmocka_unit_test(test_tap_prove),
 		cmocka_unit_test(test_junit),
 		cmocka_unit_test(test_json_roundtrip),
