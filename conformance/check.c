@@ -138,6 +138,36 @@ static bool names_group(const char *regex, const char *name)
 	return strstr(regex, a) || strstr(regex, b);
 }
 
+static bool is_http_url(const char *url)
+{
+	return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+}
+
+/* How an http observer authenticates: never a secret, only where they go. */
+static void auth(struct ck *k, const char *role, const struct pf_observer *o)
+{
+	const struct pf_login *g = o->login;
+
+	if (o->bearer)
+		fputs("               auth: a bearer token (not shown)\n", k->f);
+	if (o->basic_user)
+		fputs("               auth: HTTP basic (user and password not shown)\n", k->f);
+	if (!g)
+		return;
+	fprintf(k->f, "               log-in: %s %s", g->method, g->url);
+	if (g->body != PF_BODY_NONE)
+		fprintf(k->f, ", %s fields", g->body == PF_BODY_JSON ? "JSON" : "form");
+	for (size_t i = 0; i < g->nfields; i++)
+		fprintf(k->f, "%s%s", i ? ", " : " ", g->fields[i].key);
+	fprintf(k->f, "%s\n               token: from the answer's %s '%s', sent as '%s: %s%s<token>'; "
+		"again after every restart and once on HTTP 401\n",
+		g->nfields ? " (values not shown)" : "", g->token_field ? "field" : "header",
+		g->token_field ? g->token_field : g->token_header, g->header, g->scheme,
+		*g->scheme ? " " : "");
+	if (!is_http_url(g->url))
+		problem(k, "observers.%s.auth.login.url: '%s' is not an http:// or https:// URL", role, g->url);
+}
+
 static void observer(struct ck *k, const char *role, const struct pf_observer *o)
 {
 	bool first = true;
@@ -168,7 +198,9 @@ static void observer(struct ck *k, const char *role, const struct pf_observer *o
 		      &first);
 	}
 	putc('\n', k->f);
-	if (o->type == PF_OBS_HTTP && strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8))
+	if (o->type == PF_OBS_HTTP)
+		auth(k, role, o);
+	if (o->type == PF_OBS_HTTP && !is_http_url(o->url))
 		problem(k, "observers.%s.url: '%s' is not an http:// or https:// URL", role, o->url);
 	/* a log the broker creates when it starts may not exist yet */
 	if (o->type == PF_OBS_LOG && o->file && strcmp(o->file, "{output}") &&

@@ -2,12 +2,13 @@
 #include "observer.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
+#include "login.h"
 #include "net.h"
 
 /* ---- templates ---------------------------------------------------------- */
@@ -470,86 +471,102 @@ static int read_file(const char *path, char **out, size_t *len, struct perr *e)
 
 /* ---- HTTP --------------------------------------------------------------- */
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+static void free_lines(char **lines, size_t n)
 {
-	struct body *b = arg;
-	size_t l = size * nmemb;
-	char *np;
+	for (size_t i = 0; i < n; i++)
+		lg_line_free(lines[i]);
+	free(lines);
+}
 
-	if (b->n + l > (16u << 20))
-		return 0; /* refuse absurd answers */
-	np = realloc(b->p, b->n + l + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->n, data, l);
-	b->p = np;
-	b->n += l;
-	b->p[b->n] = '\0';
-	return l;
+/* The request lines of o: a bearer token, the login's token, its own
+ * headers. *gen: the login token's generation (0 without login). */
+static int auth_lines(const struct pf_observer *o, char ***out, size_t *n, unsigned *gen,
+		      struct perr *e)
+{
+	char **lines = calloc(o->nheaders + 2, sizeof(*lines)), *line;
+
+	*n = 0;
+	*gen = 0;
+	if (!lines)
+		return perr_set(e, "out of memory");
+	if (o->bearer && asprintf(&line, "Authorization: Bearer %s", o->bearer) >= 0)
+		lines[(*n)++] = line;
+	if (o->login) {
+		if (lg_header(o->login, &line, gen, e) < 0) {
+			free_lines(lines, *n);
+			return -1;
+		}
+		lines[(*n)++] = line;
+	}
+	for (size_t i = 0; i < o->nheaders; i++)
+		if (asprintf(&line, "%s: %s", o->headers[i].key, o->headers[i].value) >= 0)
+			lines[(*n)++] = line;
+	*out = lines;
+	return 0;
+}
+
+/* GET url as o says: its headers and authentication. */
+static int observer_get(const struct pf_observer *o, const char *url, struct http_answer *a,
+			unsigned *gen, struct perr *e)
+{
+	struct http_req q = { .url = url };
+	char **lines = NULL;
+	size_t n = 0;
+	int rc;
+
+	*gen = 0;
+	if (o) {
+		if (auth_lines(o, &lines, &n, gen, e) < 0)
+			return -1;
+		q.headers = (const char *const *)lines;
+		q.nheaders = n;
+		q.basic_user = o->basic_user;
+		q.basic_pass = o->basic_pass;
+		q.insecure = o->insecure;
+	}
+	rc = http_do(&q, a, e);
+	free_lines(lines, n);
+	return rc;
 }
 
 int obs_http_get(const char *url, const struct pf_observer *o, long *status, char **body,
 		 struct perr *e)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct body b = { NULL, 0 };
-	char auth[600];
-	CURLcode rc;
-	size_t i;
+	struct http_answer a;
+	unsigned gen;
 
 	*body = NULL;
 	*status = 0;
-	if (!c)
-		return perr_set(e, "curl: cannot start");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (o) {
-		if (o->bearer) {
-			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->bearer);
-			hdrs = curl_slist_append(hdrs, auth);
-		}
-		if (o->basic_user) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(c, CURLOPT_USERNAME, o->basic_user);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, o->basic_pass ? o->basic_pass : "");
-		}
-		for (i = 0; i < o->nheaders; i++) {
-			snprintf(auth, sizeof(auth), "%s: %s", o->headers[i].key, o->headers[i].value);
-			hdrs = curl_slist_append(hdrs, auth);
-		}
-		if (o->insecure) {
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
+	if (observer_get(o, url, &a, &gen, e) < 0)
+		return -1;
+	*status = a.status;
+	*body = a.body;
+	a.body = NULL;
+	http_answer_free(&a);
+	return 0;
+}
+
+/* GET as obs_http_get, and when the API refuses the login's token (401:
+ * expired, or the target restarted), log in again once and ask again. */
+static int observer_get_renewing(const struct pf_observer *o, const char *url, struct http_answer *a,
+				 struct perr *e)
+{
+	unsigned gen;
+
+	if (observer_get(o, url, a, &gen, e) < 0)
+		return -1;
+	if (a->status != 401 || !o->login)
+		return 0;
+	http_answer_free(a);
+	if (lg_renew(o->login, gen, e) < 0)
+		return perr_wrap(e, "observer %s: GET %s: HTTP 401, and logging in again failed", o->role, url);
+	if (observer_get(o, url, a, &gen, e) < 0)
+		return -1;
+	if (a->status == 401) {
+		http_answer_free(a);
+		return perr_set(e, "observer %s: GET %s: HTTP 401 with a token just received (does the "
+			       "account of auth.login have the right to read it?)", o->role, url);
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		free(b.p);
-		return perr_set(e, "GET %s: %s", url, curl_easy_strerror(rc));
-	}
-	if (!b.p) {
-		b.p = strdup("");
-		if (!b.p)
-			return perr_set(e, "out of memory");
-	}
-	*body = b.p;
 	return 0;
 }
 
@@ -623,25 +640,18 @@ static int query_once(const struct pf_observer *o, const struct obs_vars *v, str
 	rec->connected = -1;
 	if (o->type == PF_OBS_HTTP) {
 		char url[2048];
-		long status;
-		char *body;
-		int rc;
+		struct http_answer a;
+		int rc = 0;
 
 		if (obs_template(o->url, v, OBS_ESC_URL, url, sizeof(url)) < 0)
 			return perr_set(e, "observer %s: URL too long", o->role);
-		if (obs_http_get(url, o, &status, &body, e) < 0)
+		if (observer_get_renewing(o, url, &a, e) < 0)
 			return -1;
-		if (status == 404) {
-			free(body);
-			return 0;
-		}
-		if (status < 200 || status > 299) {
-			perr_set(e, "observer %s: GET %s: HTTP %ld", o->role, url, status);
-			free(body);
-			return -1;
-		}
-		rc = obs_from_json(o, body, v->client_id, rec, excerpt, cap, e);
-		free(body);
+		if (a.status != 404 && (a.status < 200 || a.status > 299))
+			rc = perr_set(e, "observer %s: GET %s: HTTP %ld", o->role, url, a.status);
+		else if (a.status != 404)
+			rc = obs_from_json(o, a.body, v->client_id, rec, excerpt, cap, e);
+		http_answer_free(&a);
 		return rc;
 	}
 	if (o->type == PF_OBS_LOG) {

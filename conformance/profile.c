@@ -14,6 +14,7 @@ struct pl {
 	struct profile *p;
 	struct yx_doc *d;
 	struct perr *e;
+	yaml_node_t *login_nodes[PF_MAX_LOGINS]; /* where p->logins[i] was read */
 };
 
 static int pstr(struct pl *l, yaml_node_t *n, const char *what, char **out)
@@ -252,13 +253,94 @@ static int parse_kv_map(struct pl *l, yaml_node_t *n, const char *what, struct p
 	return 0;
 }
 
+/* What a login sends: json or form fields, or nothing. */
+static int parse_login_body(struct pl *l, yaml_node_t *n, const char *ctx, struct pf_login *g)
+{
+	yaml_node_t *json = yx_get(l->d, n, "json"), *form = yx_get(l->d, n, "form");
+
+	if (json && form)
+		return yx_err(l->d, form, l->e, "%s: give 'json' or 'form', not both", ctx);
+	if (!json && !form)
+		return 0;
+	g->body = json ? PF_BODY_JSON : PF_BODY_FORM;
+	return parse_kv_map(l, json ? json : form, ctx, &g->fields, &g->nfields);
+}
+
+/* Where the token is and how it is sent. */
+static int parse_login_token(struct pl *l, yaml_node_t *n, const char *ctx, struct pf_login *g)
+{
+	yaml_node_t *v;
+
+	if (opt_str(l, n, "token_field", ctx, &g->token_field) < 0 ||
+	    opt_str(l, n, "token_header", ctx, &g->token_header) < 0 ||
+	    opt_str(l, n, "header", ctx, &g->header) < 0 || opt_str(l, n, "scheme", ctx, &g->scheme) < 0)
+		return -1;
+	if (!g->token_field == !g->token_header)
+		return yx_err(l->d, n, l->e, "%s: give 'token_field' (the token's path in the JSON answer) "
+			      "or 'token_header' (the answer header that holds it)", ctx);
+	if (!g->header)
+		g->header = "Authorization";
+	v = yx_get(l->d, n, "header");
+	if (!*g->header || strpbrk(g->header, ": \t\r\n"))
+		return yx_err(l->d, v, l->e, "%s.header: '%s' is not a header name", ctx, g->header);
+	if (!g->scheme)
+		g->scheme = "Bearer";
+	return 0;
+}
+
+/* auth.login, read once per YAML node (observers that alias it share it). */
+static int parse_login(struct pl *l, yaml_node_t *n, const char *what, struct pf_observer *o)
+{
+	static const char *const keys[] = { "method", "url", "json", "form", "token_field",
+					    "token_header", "header", "scheme", NULL };
+	struct profile *p = l->p;
+	struct pf_login *g;
+	char ctx[96];
+	size_t i;
+
+	for (i = 0; i < p->nlogins; i++)
+		if (l->login_nodes[i] == n) {
+			o->login = p->logins[i];
+			return 0;
+		}
+	snprintf(ctx, sizeof(ctx), "%s.auth.login", what);
+	if (yx_check_keys(l->d, n, keys, ctx, l->e) < 0)
+		return -1;
+	if (p->nlogins == PF_MAX_LOGINS)
+		return yx_err(l->d, n, l->e, "%s: at most %d logins", ctx, PF_MAX_LOGINS);
+	if (!yx_get(l->d, n, "url"))
+		return yx_err(l->d, n, l->e, "%s: missing 'url'", ctx);
+	if (!(g = yx_alloc(&p->arena, sizeof(*g))))
+		return perr_set(l->e, "out of memory");
+	if (opt_str(l, n, "url", ctx, &g->url) < 0 || opt_str(l, n, "method", ctx, &g->method) < 0)
+		return -1;
+	if (!g->method)
+		g->method = "POST";
+	if (strcmp(g->method, "POST") && strcmp(g->method, "PUT") && strcmp(g->method, "GET"))
+		return yx_err(l->d, yx_get(l->d, n, "method"), l->e, "%s.method: '%s' is not POST, PUT or GET",
+			      ctx, g->method);
+	if (parse_login_body(l, n, ctx, g) < 0 || parse_login_token(l, n, ctx, g) < 0)
+		return -1;
+	g->insecure = o->insecure;
+	pthread_mutex_init(&g->mu, NULL);
+	l->login_nodes[p->nlogins] = n;
+	p->logins[p->nlogins++] = g;
+	o->login = g;
+	return 0;
+}
+
 static int parse_auth(struct pl *l, yaml_node_t *v, const char *what, struct pf_observer *o)
 {
-	static const char *const akeys[] = { "bearer", "basic", NULL };
+	static const char *const akeys[] = { "bearer", "basic", "login", NULL };
 	yaml_node_t *b;
 
 	if (yx_check_keys(l->d, v, akeys, "auth", l->e) < 0)
 		return -1;
+	if ((b = yx_get(l->d, v, "login"))) {
+		if (yx_get(l->d, v, "bearer") || yx_get(l->d, v, "basic"))
+			return yx_err(l->d, v, l->e, "%s.auth: give one of bearer, basic and login", what);
+		return parse_login(l, b, what, o);
+	}
 	if (opt_str(l, v, "bearer", what, &o->bearer) < 0)
 		return -1;
 	if ((b = yx_get(l->d, v, "basic"))) {
@@ -702,6 +784,10 @@ int pf_load_string(struct profile *p, const char *name, const char *yaml, struct
 
 void pf_free(struct profile *p)
 {
+	for (size_t i = 0; i < p->nlogins; i++) {
+		explicit_bzero(p->logins[i]->token, sizeof(p->logins[i]->token));
+		pthread_mutex_destroy(&p->logins[i]->mu);
+	}
 	yx_arena_free(&p->arena);
 	memset(p, 0, sizeof(*p));
 }

@@ -6,6 +6,7 @@
 #ifndef PPMQ_CONFORM_PROFILE_H
 #define PPMQ_CONFORM_PROFILE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,31 @@ struct pf_kv {
 	char *value;           /* NULL: remove (environment) */
 };
 
+enum pf_body { PF_BODY_NONE = 0, PF_BODY_JSON, PF_BODY_FORM };
+
+#define PF_TOKEN_MAX 8192
+#define PF_MAX_LOGINS 4
+
+/* observers.<role>.auth.login: how an observer gets the token its API
+ * wants (a JWT from TBMQ's POST /api/auth/login, say), and how it sends
+ * it. Observers whose auth is the same YAML node (an alias) share one. */
+struct pf_login {
+	char *method;          /* "POST" by default */
+	char *url;
+	enum pf_body body;     /* what fields are sent as */
+	struct pf_kv *fields;  /* the JSON object's members or the form's fields */
+	size_t nfields;
+	char *token_field;     /* dotted path of the token in the JSON answer, or ... */
+	char *token_header;    /* ... the answer header that holds it */
+	char *header;          /* request header that carries it: "Authorization" by default */
+	char *scheme;          /* written before it: "Bearer" by default, "" for none */
+	bool insecure;         /* https: do not verify the server (the observer's) */
+	/* At run time (conformance/login.c): the current token. */
+	pthread_mutex_t mu;
+	char token[PF_TOKEN_MAX];
+	unsigned gen;          /* tokens received so far */
+};
+
 struct pf_observer {
 	enum pf_obs_type type;
 	const char *role;      /* "sessions" | "unauthorized" | "rejections" */
@@ -62,6 +88,7 @@ struct pf_observer {
 	char *url;             /* template: {client_id}, {listener} */
 	char *bearer;
 	char *basic_user, *basic_pass;
+	struct pf_login *login; /* auth.login, or NULL */
 	struct pf_kv *headers;
 	size_t nheaders;
 	char *array_field;     /* NULL: the document is the array (when match_field) */
@@ -122,6 +149,8 @@ struct profile {
 	bool anonymous;
 	struct pf_observer sessions, unauthorized;
 	struct pf_observer rejections; /* log: why the target refused a connection */
+	struct pf_login *logins[PF_MAX_LOGINS]; /* every distinct auth.login */
+	size_t nlogins;
 	struct pf_launch launch;
 	struct pf_configs conf;
 	struct yx_arena arena;

@@ -14,6 +14,7 @@
 #include "client.h"
 #include "expect.h"
 #include "launch.h"
+#include "login.h"
 #include "log.h"
 #include "net.h"
 #include "observer.h"
@@ -1596,6 +1597,16 @@ static void skip_rest(struct rn *r, const char *what)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* A target that was started again logs its observers in again; one
+ * that refuses leaves its record checks to fail with the reason. */
+static void relogin(struct rn *r, const char *when)
+{
+	struct perr e;
+
+	if (lg_login_all(r->p, when, &e) < 0)
+		log_warn("%s", e.msg);
+}
+
 static bool restart(struct rn *r, char *why, size_t cap)
 {
 	struct perr e;
@@ -1610,6 +1621,7 @@ static bool restart(struct rn *r, char *why, size_t cap)
 		snprintf(why, cap, "it did not start again: %s", e.msg);
 		return false;
 	}
+	relogin(r, "the target was restarted");
 	return true;
 }
 
@@ -1794,7 +1806,7 @@ static int target_ready(struct rn *r, struct perr *e)
 		wait_listeners(r);
 	if (!reachable(r, why, sizeof(why)))
 		perr_set(e, "target %s unreachable: %s", r->p->name, why);
-	else if (preflight(r, e) == 0)
+	else if (lg_login_all(r->p, "the target is ready", e) == 0 && preflight(r, e) == 0)
 		return 0;
 	if (r->c->tap)
 		rpt_tap_bail(r->c->tap, e->msg);
@@ -1926,6 +1938,8 @@ static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
 			return 0;
 		}
 		r->target = &t;
+		if (*base_checked)
+			relogin(r, "the target was started in another configuration");
 	}
 	if (!*base_checked) {
 		rc = target_ready(r, e);

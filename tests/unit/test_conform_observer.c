@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "login.h"
 #include "observer.h"
 
 /* ---- templates ---------------------------------------------------------- */
@@ -364,6 +365,7 @@ static void test_query_log_file(void **state)
 struct canned {
 	int status;
 	const char *body;
+	const char *headers;     /* extra answer header lines ("Name: v\r\n"), or NULL */
 };
 
 struct http_srv {
@@ -373,6 +375,7 @@ struct http_srv {
 	const struct canned *answers;
 	size_t nanswers;
 	char last_request[2048];
+	char requests[8][2048];  /* the first eight, in order */
 	size_t served;
 };
 
@@ -395,12 +398,24 @@ static void *serve(void *arg)
 			if (strstr(req, "\r\n\r\n"))
 				break;
 		}
+		/* the body of a POST, when it came after the headers */
+		if (strstr(req, "Content-Length: ") && strstr(req, "\r\n\r\n")) {
+			long want = strtol(strstr(req, "Content-Length: ") + 16, NULL, 10);
+			size_t head = (size_t)(strstr(req, "\r\n\r\n") + 4 - req);
+
+			while (n < head + (size_t)want && n < sizeof(req) - 1 &&
+			       (r = read(c, req + n, sizeof(req) - 1 - n)) > 0)
+				n += (size_t)r;
+		}
 		req[n] = '\0';
 		memcpy(s->last_request, req, n + 1);
+		if (i < 8)
+			memcpy(s->requests[i], req, n + 1);
 		snprintf(resp, sizeof(resp),
-			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "HTTP/1.1 %d X\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n%s",
-			 s->answers[i].status, strlen(s->answers[i].body), s->answers[i].body);
+			 s->answers[i].status, s->answers[i].headers ? s->answers[i].headers : "",
+			 strlen(s->answers[i].body), s->answers[i].body);
 		if (write(c, resp, strlen(resp)) < 0)
 			break;
 		close(c);
@@ -438,10 +453,10 @@ static void srv_stop(struct http_srv *s)
 static void test_query_http(void **state)
 {
 	static const struct canned answers[] = {
-		{ 404, "{\"error\":\"no such session\"}" },  /* not there yet ... */
-		{ 200, "{\"clientId\":\"dev 1\",\"clientIp\":\"203.0.113.50\",\"clientPort\":50050}" },
-		{ 500, "oops" },
-		{ 200, "not json" },
+		{ 404, "{\"error\":\"no such session\"}", NULL },  /* not there yet ... */
+		{ 200, "{\"clientId\":\"dev 1\",\"clientIp\":\"203.0.113.50\",\"clientPort\":50050}", NULL },
+		{ 500, "oops", NULL },
+		{ 200, "not json", NULL },
 	};
 	struct http_srv s;
 	struct pf_observer o;
@@ -483,7 +498,7 @@ static void test_query_http(void **state)
 static void test_query_http_basic_auth(void **state)
 {
 	static const struct canned answers[] = {
-		{ 200, "[{\"clientId\":\"u1\",\"ipAddress\":\"198.51.100.3\"}]" },
+		{ 200, "[{\"clientId\":\"u1\",\"ipAddress\":\"198.51.100.3\"}]", NULL },
 	};
 	struct http_srv s;
 	struct pf_observer o;
@@ -514,6 +529,140 @@ static void test_query_http_basic_auth(void **state)
 	srv_stop(&s);
 }
 
+/* ---- observers that log in ------------------------------------------------ */
+
+/* A login as TBMQ wants it: JSON credentials, the token in the answer's
+ * "token", sent back as "X-Authorization: Bearer <token>". */
+static void tbmq_login(struct pf_login *g, char *url, size_t cap, uint16_t port)
+{
+	static struct pf_kv fields[] = { { "username", "sysadmin@thingsboard.org" }, { "password", "s3cr&t" } };
+
+	memset(g, 0, sizeof(*g));
+	snprintf(url, cap, "http://127.0.0.1:%u/api/auth/login", port);
+	g->method = "POST";
+	g->url = url;
+	g->body = PF_BODY_JSON;
+	g->fields = fields;
+	g->nfields = 2;
+	g->token_field = "token";
+	g->header = "X-Authorization";
+	g->scheme = "Bearer";
+	pthread_mutex_init(&g->mu, NULL);
+}
+
+/* A test server with canned answers, a TBMQ-like login on it, and an
+ * http observer of path that logs in with it. */
+struct login_fx {
+	struct http_srv s;
+	struct pf_login g;
+	struct pf_observer o;
+	struct ex_record rec;
+	struct perr e;
+	char url[128], login_url[128];
+};
+
+static void login_fx_start(struct login_fx *f, const struct canned *a, size_t n, const char *path)
+{
+	srv_start(&f->s, a, n);
+	tbmq_login(&f->g, f->login_url, sizeof(f->login_url), f->s.port);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u%s", f->s.port, path);
+	memset(&f->o, 0, sizeof(f->o));
+	f->o.type = PF_OBS_HTTP;
+	f->o.role = "sessions";
+	f->o.url = f->url;
+	f->o.login = &f->g;
+}
+
+static void login_fx_stop(struct login_fx *f, size_t served)
+{
+	srv_stop(&f->s);
+	assert_int_equal(f->s.served, served);
+	pthread_mutex_destroy(&f->g.mu);
+}
+
+static void test_login_renews_on_401(void **state)
+{
+	static const struct canned answers[] = {
+		{ 200, "{\"token\":\"tok-1\",\"refreshToken\":\"r-1\"}", NULL },
+		{ 200, "{\"clientId\":\"c1\",\"clientIpAdr\":\"203.0.113.80\"}", NULL },
+		{ 401, "{\"message\":\"Token has expired\",\"errorCode\":11}", NULL },
+		{ 200, "{\"token\":\"tok-2\"}", NULL },
+		{ 200, "{\"clientId\":\"c1\",\"clientIpAdr\":\"203.0.113.81\"}", NULL },
+		{ 401, "{\"message\":\"Token has expired\"}", NULL },
+		{ 200, "{\"token\":\"tok-3\"}", NULL },
+		{ 401, "{\"message\":\"no\"}", NULL },
+	};
+	struct obs_vars v = { .client_id = "c1", .listener = "tcp" };
+	struct login_fx f;
+
+	(void)state;
+	login_fx_start(&f, answers, 8, "/api/client-session?clientId={client_id}");
+	f.o.ip_field = "clientIpAdr";
+	/* no token yet: the first query logs in */
+	assert_int_equal(obs_query(&f.o, &v, &f.rec, NULL, 0, &f.e), 0);
+	assert_string_equal(f.rec.ip, "203.0.113.80");
+	assert_non_null(strstr(f.s.requests[0], "POST /api/auth/login HTTP/1.1"));
+	assert_non_null(strstr(f.s.requests[0], "Content-Type: application/json"));
+	assert_non_null(strstr(f.s.requests[0], "{\"username\":\"sysadmin@thingsboard.org\",\"password\":\"s3cr&t\"}"));
+	assert_non_null(strstr(f.s.requests[1], "GET /api/client-session?clientId=c1 HTTP/1.1"));
+	assert_non_null(strstr(f.s.requests[1], "X-Authorization: Bearer tok-1\r\n"));
+	/* expired: log in again once, ask again with the new token */
+	assert_int_equal(obs_query(&f.o, &v, &f.rec, NULL, 0, &f.e), 0);
+	assert_string_equal(f.rec.ip, "203.0.113.81");
+	assert_non_null(strstr(f.s.requests[3], "POST /api/auth/login"));
+	assert_non_null(strstr(f.s.requests[4], "X-Authorization: Bearer tok-2\r\n"));
+	assert_int_equal(f.g.gen, 2);
+	/* refused again with a fresh token: an observer error, no token in it */
+	assert_int_equal(obs_query(&f.o, &v, &f.rec, NULL, 0, &f.e), -1);
+	assert_non_null(strstr(f.e.msg, "HTTP 401 with a token just received"));
+	assert_null(strstr(f.e.msg, "tok-"));
+	login_fx_stop(&f, 8);
+}
+
+static void test_login_refused_and_header_token(void **state)
+{
+	static const struct canned answers[] = {
+		{ 401, "{\"status\":401,\"message\":\"Invalid username or password\",\"errorCode\":10}", NULL },
+		{ 200, "{\"no\":\"token\"}", NULL },
+		{ 200, "{}", "X-Auth-Token: tok-h\r\n" },
+		{ 200, "[{\"id\":\"c2\",\"ip\":\"198.51.100.9\"}]", NULL },
+	};
+	static struct pf_kv form[] = { { "user", "a b" }, { "pass", "p&w=" } };
+	struct obs_vars v = { .client_id = "c2", .listener = "tcp" };
+	struct login_fx f;
+	struct profile p;
+
+	(void)state;
+	login_fx_start(&f, answers, 4, "/c");
+	memset(&p, 0, sizeof(p));
+	p.logins[0] = &f.g;
+	p.nlogins = 1;
+	/* refused: its own words, not the body as such */
+	assert_int_equal(lg_login_all(&p, "test", &f.e), -1);
+	assert_non_null(strstr(f.e.msg, "observer log-in: POST http://127.0.0.1:"));
+	assert_non_null(strstr(f.e.msg, "HTTP 401 (Invalid username or password)"));
+	/* accepted, but the token is not where the profile says */
+	assert_int_equal(lg_login_all(&p, "test", &f.e), -1);
+	assert_non_null(strstr(f.e.msg, "no token at 'token'"));
+	assert_int_equal(f.g.gen, 0);
+	/* a form, the token in a header, sent bare in Authorization */
+	f.g.body = PF_BODY_FORM;
+	f.g.fields = form;
+	f.g.token_field = NULL;
+	f.g.token_header = "x-auth-token";
+	f.g.header = "Authorization";
+	f.g.scheme = "";
+	assert_int_equal(lg_login_all(&p, "test", &f.e), 0);
+	assert_non_null(strstr(f.s.requests[2], "Content-Type: application/x-www-form-urlencoded"));
+	assert_non_null(strstr(f.s.requests[2], "user=a%20b&pass=p%26w%3D"));
+	f.o.match_field = "id";
+	f.o.ip_field = "ip";
+	assert_int_equal(obs_query(&f.o, &v, &f.rec, NULL, 0, &f.e), 0);
+	assert_string_equal(f.rec.ip, "198.51.100.9");
+	assert_non_null(strstr(f.s.requests[3], "Authorization: tok-h\r\n"));
+	login_fx_stop(&f, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +676,8 @@ int main(void)
 		cmocka_unit_test(test_query_log_file),
 		cmocka_unit_test(test_query_http),
 		cmocka_unit_test(test_query_http_basic_auth),
+		cmocka_unit_test(test_login_renews_on_401),
+		cmocka_unit_test(test_login_refused_and_header_token),
 	};
 	int rc;
 

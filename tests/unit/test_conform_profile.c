@@ -58,10 +58,92 @@ static void test_connected_value(void **state)
 		 "p.yml:5:56:", "unknown key 'connected_value'");
 }
 
+static void test_login(void **state)
+{
+	struct profile p;
+	const struct pf_login *g;
+
+	(void)state;
+	setenv("PPMQ_T_PW", "from-env", 1);
+	load_ok(&p, HEAD "observers:\n"
+		"  sessions:\n"
+		"    type: http\n"
+		"    url: u\n"
+		"    ip_field: i\n"
+		"    auth: &api\n"
+		"      login:\n"
+		"        url: http://127.0.0.1:8083/api/auth/login\n"
+		"        json: {username: admin, password: \"${PPMQ_T_PW}\"}\n"
+		"        token_field: token\n"
+		"        header: X-Authorization\n"
+		"  unauthorized: {type: http, url: v, ip_field: i, auth: *api}\n");
+	g = p.sessions.login;
+	assert_non_null(g);
+	assert_ptr_equal(p.unauthorized.login, g); /* one login, shared through the alias */
+	assert_int_equal(p.nlogins, 1);
+	assert_string_equal(g->method, "POST");
+	assert_string_equal(g->url, "http://127.0.0.1:8083/api/auth/login");
+	assert_int_equal(g->body, PF_BODY_JSON);
+	assert_int_equal(g->nfields, 2);
+	assert_string_equal(g->fields[1].key, "password");
+	assert_string_equal(g->fields[1].value, "from-env");
+	assert_string_equal(g->token_field, "token");
+	assert_null(g->token_header);
+	assert_string_equal(g->header, "X-Authorization");
+	assert_string_equal(g->scheme, "Bearer");
+	assert_int_equal(g->gen, 0);
+	pf_free(&p);
+	load_ok(&p, HEAD "observers:\n"
+		"  sessions: {type: http, url: u, ip_field: i, insecure: true,\n"
+		"             auth: {login: {url: https://h/l, method: PUT, form: {a: b}, token_header: X-T, scheme: ''}}}\n");
+	g = p.sessions.login;
+	assert_string_equal(g->method, "PUT");
+	assert_int_equal(g->body, PF_BODY_FORM);
+	assert_string_equal(g->token_header, "X-T");
+	assert_string_equal(g->header, "Authorization");
+	assert_string_equal(g->scheme, "");
+	assert_true(g->insecure);
+	pf_free(&p);
+	unsetenv("PPMQ_T_PW");
+}
+
+#define OBS "observers:\n  sessions:\n    type: http\n    url: u\n    ip_field: i\n    auth:\n"
+
+static const struct { const char *auth, *where, *what; } login_errors[] = {
+	{ "      login: {json: {a: b}, token_field: t}\n", "p.yml:10:14:", "auth.login: missing 'url'" },
+	{ "      login: {url: x}\n", "p.yml:10:14:", "give 'token_field'" },
+	{ "      login: {url: x, token_field: t, token_header: h}\n", "p.yml:10:14:", "or 'token_header'" },
+	{ "      login: {url: x, token_field: t, json: {a: b}, form: {a: b}}\n", "p.yml:10:59:",
+	  "give 'json' or 'form', not both" },
+	{ "      login: {url: x, token_field: t, method: DELETE}\n", "p.yml:10:47:",
+	  "method: 'DELETE' is not POST, PUT or GET" },
+	{ "      login: {url: x, token_field: t, header: 'X-A: b'}\n", "p.yml:10:47:",
+	  "header: 'X-A: b' is not a header name" },
+	{ "      login: {url: x, token_feld: t}\n", "p.yml:10:23:",
+	  "unknown key 'token_feld' (did you mean 'token_field'?)" },
+	{ "      bearer: b\n      login: {url: x, token_field: t}\n", "p.yml:10:7:",
+	  "give one of bearer, basic and login" },
+	{ "      login: {url: x, token_field: t, json: {a: [1]}}\n", "p.yml:10:49:",
+	  "auth.login: expected a single value" },
+};
+
+static void test_login_errors(void **state)
+{
+	char yaml[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(login_errors) / sizeof(login_errors[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "%s%s%s", HEAD, OBS, login_errors[i].auth);
+		load_bad(yaml, login_errors[i].where, login_errors[i].what);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connected_value),
+		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_login_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
