@@ -108,6 +108,10 @@ static void listeners(struct ck *k, const struct profile *p)
 		if (l == SC_SSL || l == SC_WSS)
 			fprintf(k->f, ", TLS %s%s%s", li->tls.insecure ? "not verified" : "verified",
 				li->tls.ca ? " with " : "", li->tls.ca ? li->tls.ca : "");
+		if (li->header_timeout_ms > 0)
+			fprintf(k->f, ", its own header timeout %d ms", li->header_timeout_ms);
+		else if (li->header_timeout_ms == 0)
+			fputs(", no header timeout of its own", k->f);
 		putc('\n', k->f);
 		snprintf(where, sizeof(where), "listeners.%s", sc_listener_name(l));
 		check_host(k, where, li->host);

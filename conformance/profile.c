@@ -142,10 +142,50 @@ static int parse_tls(struct pl *l, yaml_node_t *n, const char *ln, struct pf_tls
 	return 0;
 }
 
+/* versions: [1, 2], [1] or [2]. */
+static int parse_versions(struct pl *l, yaml_node_t *v, const char *what, unsigned *out)
+{
+	char **list;
+	size_t cnt, i;
+
+	if (yx_strlist(l->d, v, &l->p->arena, what, &list, &cnt, l->e) < 0)
+		return -1;
+	*out = 0;
+	for (i = 0; i < cnt; i++) {
+		if (!strcmp(list[i], "1") || !strcmp(list[i], "v1"))
+			*out |= PF_V1;
+		else if (!strcmp(list[i], "2") || !strcmp(list[i], "v2"))
+			*out |= PF_V2;
+		else
+			return yx_err(l->d, v, l->e, "%s.versions: '%s' is not 1 or 2", what, list[i]);
+	}
+	if (!*out)
+		return yx_err(l->d, v, l->e, "%s.versions: empty", what);
+	return 0;
+}
+
+/* header_timeout_ms: milliseconds, or "none" (0): the broker has no
+ * header timeout (a MAY of the spec). */
+static int parse_header_timeout(struct pl *l, yaml_node_t *v, const char *what, int *out)
+{
+	char ctx[80];
+	long num;
+
+	if (yx_is_scalar(v) && !strcmp((const char *)v->data.scalar.value, "none")) {
+		*out = 0;
+		return 0;
+	}
+	snprintf(ctx, sizeof(ctx), "%s%sheader_timeout_ms", what, *what ? "." : "");
+	if (pint(l, v, ctx, 50, 600000, &num) < 0)
+		return -1;
+	*out = (int)num;
+	return 0;
+}
+
 static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 {
 	static const char *const keys[] = { "port", "host", "proxy", "tls", "path", "subprotocol",
-					    "versions", NULL };
+					    "versions", "header_timeout_ms", NULL };
 	struct pf_listener *li = &l->p->l[k];
 	const char *ln = sc_listener_name(k);
 	char what[64];
@@ -189,24 +229,12 @@ static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 	    opt_str(l, n, "subprotocol", what, &li->subprotocol) < 0)
 		return -1;
 	li->versions = PF_V1 | PF_V2;
-	if ((v = yx_get(l->d, n, "versions"))) {
-		char **list;
-		size_t cnt, i;
-
-		if (yx_strlist(l->d, v, &l->p->arena, what, &list, &cnt, l->e) < 0)
-			return -1;
-		li->versions = 0;
-		for (i = 0; i < cnt; i++) {
-			if (!strcmp(list[i], "1") || !strcmp(list[i], "v1"))
-				li->versions |= PF_V1;
-			else if (!strcmp(list[i], "2") || !strcmp(list[i], "v2"))
-				li->versions |= PF_V2;
-			else
-				return yx_err(l->d, v, l->e, "%s.versions: '%s' is not 1 or 2", what, list[i]);
-		}
-		if (!li->versions)
-			return yx_err(l->d, v, l->e, "%s.versions: empty", what);
-	}
+	if ((v = yx_get(l->d, n, "versions")) && parse_versions(l, v, what, &li->versions) < 0)
+		return -1;
+	li->header_timeout_ms = -1;
+	if ((v = yx_get(l->d, n, "header_timeout_ms")) &&
+	    parse_header_timeout(l, v, what, &li->header_timeout_ms) < 0)
+		return -1;
 	if (!li->path)
 		li->path = "/mqtt";
 	if (!li->subprotocol)
@@ -611,15 +639,9 @@ static int load_scalars(struct pl *l, yaml_node_t *root)
 			return -1;
 		p->timeout_ms = (int)num;
 	}
-	if ((v = yx_get(l->d, root, "header_timeout_ms"))) {
-		/* "none": the broker has no header timeout (a MAY of the spec). */
-		if (yx_is_scalar(v) && !strcmp((const char *)v->data.scalar.value, "none"))
-			p->header_timeout_ms = 0;
-		else if (pint(l, v, "header_timeout_ms", 50, 600000, &num) < 0)
-			return -1;
-		else
-			p->header_timeout_ms = (int)num;
-	}
+	if ((v = yx_get(l->d, root, "header_timeout_ms")) &&
+	    parse_header_timeout(l, v, "", &p->header_timeout_ms) < 0)
+		return -1;
 	if ((v = yx_get(l->d, root, "crc32c")) && pbool(l, v, "crc32c", &p->crc32c) < 0)
 		return -1;
 	if ((v = yx_get(l->d, root, "mqtt"))) {

@@ -31,6 +31,7 @@ struct pf_listener {
 	char *path;            /* ws, wss: default "/mqtt" */
 	char *subprotocol;     /* ws, wss: default "mqtt" */
 	unsigned versions;     /* PROXY versions it takes: PF_V1 | PF_V2 (default both) */
+	int header_timeout_ms; /* its own PROXY header timeout: -1 the profile's, 0 none */
 };
 
 /* Points run at once against a target whose profile does not say: each

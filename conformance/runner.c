@@ -72,7 +72,7 @@ struct rn {
 	unsigned conn_counter;
 	unsigned salt;
 	int timeout_ms;
-	int header_wait;
+	int header_wait[SC_NLISTENERS]; /* rn_listener_header_wait of each listener */
 	struct perr err;
 	bool failed_add;
 
@@ -109,12 +109,24 @@ void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char 
 		 n & 0xfffffu);
 }
 
+/* The broker's own timeout and a second for its timer to fire; a broker
+ * without one (header_timeout_ms: none) is watched for the spec's "at
+ * least 3 seconds" and one more. */
+static int header_wait_of(int timeout_ms)
+{
+	return (timeout_ms > 0 ? timeout_ms : 3000) + 1000;
+}
+
 int rn_header_wait(const struct profile *p)
 {
-	/* The broker's own timeout and a second for its timer to fire; a
-	 * broker without one (header_timeout_ms: none) is watched for the
-	 * spec's "at least 3 seconds" and one more. */
-	return (p->header_timeout_ms > 0 ? p->header_timeout_ms : 3000) + 1000;
+	return header_wait_of(p->header_timeout_ms);
+}
+
+int rn_listener_header_wait(const struct profile *p, enum sc_listener l)
+{
+	int own = p->l[l].header_timeout_ms;
+
+	return header_wait_of(own >= 0 ? own : p->header_timeout_ms);
 }
 
 static char *xstrdup(const char *s)
@@ -543,9 +555,9 @@ static void fill_opts(struct rn *r, const struct point *pt, const struct sc_step
 	o->split = s->split_half ? (hlen + 1) / 2 : s->split;
 	o->delay_ms = s->delay_ms;
 	o->send_only = s->send_only;
-	o->stall_ms = s->stall_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait : s->stall_ms;
+	o->stall_ms = s->stall_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait[pt->l] : s->stall_ms;
 	o->close_after_header = s->close_after_header;
-	o->pre_delay_ms = s->stall_before_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
+	o->pre_delay_ms = s->stall_before_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait[pt->l]
 		: s->stall_before_ms;
 	o->coalesce = s->coalesce;
 	o->no_connect = s->no_connect;
@@ -741,9 +753,9 @@ static void rejection_reason(struct rn *r, const struct point *pt, struct step_o
 		append(so->notes, sizeof(so->notes), "%sthe target says: %s", so->notes[0] ? "; " : "", why);
 }
 
-static int step_wait(const struct rn *r, const struct sc_step *st)
+static int step_wait(const struct rn *r, const struct point *pt, const struct sc_step *st)
 {
-	return st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait
+	return st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait[pt->l]
 		: st->send.wait_ms > 0 ? st->send.wait_ms : r->timeout_ms;
 }
 
@@ -794,14 +806,14 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 		return;
 	}
 	next_client_id(r, pt, so->client_id, sizeof(so->client_id));
-	fill_opts(r, pt, st, &o, so->sent, so->sent_len, so->client_id, step_wait(r, st));
+	fill_opts(r, pt, st, &o, so->sent, so->sent_len, so->client_id, step_wait(r, pt, st));
 
 	cl_run(&o, &so->res, &so->conn);
 	so->act.outcome = so->res.outcome;
 	so->act.connack_rc = so->res.outcome == CL_CONNACK ? so->res.connack_rc : -1;
 	so->act.any_byte = so->res.any_byte_received;
 	so->act.elapsed_ms = so->res.elapsed_ms;
-	idx = ex_grade(st, &so->act, r->header_wait, &so->grade, &note);
+	idx = ex_grade(st, &so->act, r->header_wait[pt->l], &so->grade, &note);
 	so->clause = idx >= 0 ? sc_expect_clause(st, &st->expect[idx]) : st->clause;
 	if (note && (so->grade != RPT_PASS || idx < 0))
 		snprintf(so->reason, sizeof(so->reason), "%s", note);
@@ -873,7 +885,7 @@ static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 	memcpy(one->sent, w->hdr, w->len);
 	one->sent_len = w->len;
 	next_client_id(w->r, w->pt, one->client_id, sizeof(one->client_id));
-	fill_opts(w->r, w->pt, w->st, &o, one->sent, w->len, one->client_id, step_wait(w->r, w->st));
+	fill_opts(w->r, w->pt, w->st, &o, one->sent, w->len, one->client_id, step_wait(w->r, w->pt, w->st));
 	o.cuts = cuts;
 	o.ncuts = (size_t)w->st->send.sweep - 1;
 	o.delay_ms = w->st->send.delay_ms > 0 ? w->st->send.delay_ms : 20;
@@ -1149,7 +1161,7 @@ static void run_point(struct rn *r, struct point *pt)
 		if (grade != before || i == 0)
 			worst_step = i;
 		for (j = 0; j < so[i].nexpect && k < nexp; j++) {
-			ex_expect_text(&so[i].expect[j], r->header_wait, buf, sizeof(buf));
+			ex_expect_text(&so[i].expect[j], r->header_wait[pt->l], buf, sizeof(buf));
 			if (s->nsteps > 1)
 				snprintf(line, sizeof(line), "step %zu: %s", i + 1, buf);
 			else
@@ -1858,7 +1870,7 @@ static long point_weight(const struct rn *r, const struct point *pt)
 
 	for (size_t i = 0; i < pt->s->nsteps; i++) {
 		const struct sc_send *sd = &pt->s->steps[i].send;
-		long hw = r->header_wait;
+		long hw = r->header_wait[pt->l];
 
 		if (sd->sweep)
 			w += 2000L * sd->sweep;
@@ -1970,7 +1982,8 @@ static int rn_begin(struct rn *r, const struct rn_config *c, struct rpt_run *run
 	r->p = c->profile;
 	r->run = run;
 	r->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : c->profile->timeout_ms;
-	r->header_wait = rn_header_wait(c->profile);
+	for (int l = 0; l < SC_NLISTENERS; l++)
+		r->header_wait[l] = rn_listener_header_wait(c->profile, (enum sc_listener)l);
 	r->salt = (unsigned)(getpid() ^ time(NULL)) & 0x3ff;
 	pthread_mutex_init(&r->mu, NULL);
 	*sel = rn_select(c, &nsel);

@@ -71,5 +71,8 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 /* The longest the runner waits for a scenario that waits on the header
  * timeout: the profile's header timeout + 1 s (4 s when it has none). */
 int rn_header_wait(const struct profile *p);
+/* The same for listener l, whose own header_timeout_ms (when it has one)
+ * replaces the profile's. */
+int rn_listener_header_wait(const struct profile *p, enum sc_listener l);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "runner.h"
 
 /* Load yaml; fail the test with the loader's message when it does not. */
 static void load_ok(struct profile *p, const char *yaml)
@@ -138,12 +139,34 @@ static void test_login_errors(void **state)
 	}
 }
 
+static void test_listener_header_timeout(void **state)
+{
+	struct profile p;
+
+	(void)state;
+	load_ok(&p, "name: n\nhost: h\nheader_timeout_ms: 3000\nlisteners:\n"
+		"  tcp: {port: 1}\n"
+		"  ws: {port: 2, header_timeout_ms: 1000}\n"
+		"  wss: {port: 3, header_timeout_ms: none, tls: {insecure: true}}\n");
+	assert_int_equal(p.l[SC_TCP].header_timeout_ms, -1);
+	assert_int_equal(rn_listener_header_wait(&p, SC_TCP), 4000);
+	assert_int_equal(p.l[SC_WS].header_timeout_ms, 1000);
+	assert_int_equal(rn_listener_header_wait(&p, SC_WS), 2000);
+	assert_int_equal(p.l[SC_WSS].header_timeout_ms, 0);
+	assert_int_equal(rn_listener_header_wait(&p, SC_WSS), 4000);
+	assert_int_equal(rn_header_wait(&p), 4000);
+	pf_free(&p);
+	load_bad("name: n\nhost: h\nlisteners:\n  ws: {port: 2, header_timeout_ms: 10}\n", "p.yml:4:36:",
+		 "listeners.ws.header_timeout_ms: 10 is out of range");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connected_value),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_login_errors),
+		cmocka_unit_test(test_listener_header_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
