@@ -283,16 +283,20 @@ static size_t first_count(const struct rn_planned *v, size_t n, size_t i,
 static int plan(struct ck *k, const struct rn_config *c, struct perr *e)
 {
 	struct rn_planned *v;
-	size_t n, i, run = 0, base = 0, confs = 0, count;
+	size_t n, i, run = 0, base = 0, confs = 0, count, unsup = 0;
 
 	if (rn_plan(c, &v, &n, e) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		run += !v[i].skip;
+		unsup += v[i].unsupported;
 		base += !v[i].skip && !v[i].configuration;
 		confs += v[i].configuration && first_count(v, n, i, same_conf);
 	}
-	fprintf(k->f, "plan: %zu points, %zu run, %zu SKIP\n", n, run, n - run);
+	fprintf(k->f, "plan: %zu points, %zu run, %zu SKIP", n, run, n - run - unsup);
+	if (unsup)
+		fprintf(k->f, ", %zu UNSUPPORTED (not run)", unsup);
+	putc('\n', k->f);
 	fprintf(k->f, "  run  %5zu  as the target is\n", base);
 	if (confs)
 		fprintf(k->f, "  run  %5zu  after %zu restart%s in other configurations:", run - base,
@@ -305,8 +309,8 @@ static int plan(struct ck *k, const struct rn_config *c, struct perr *e)
 		putc('\n', k->f);
 	for (i = 0; i < n; i++)
 		if (v[i].skip && (count = first_count(v, n, i, same_skip)))
-			fprintf(k->f, "  SKIP %5zu  %s (e.g. %s [%s])\n", count, v[i].skip,
-				v[i].s->id, sc_listener_name(v[i].l));
+			fprintf(k->f, "  %s %5zu  %s (e.g. %s [%s])\n", v[i].unsupported ? "UNSUPPORTED" : "SKIP",
+				count, v[i].skip, v[i].s->id, sc_listener_name(v[i].l));
 	rn_plan_free(v, n);
 	return 0;
 }
@@ -329,6 +333,8 @@ int check_profile(FILE *f, const struct rn_config *c, size_t *problems, struct p
 	check_bind(&k, "untrusted_bind", p->untrusted_bind);
 	fprintf(f, "  points run at once: %d%s\n", c->jobs > 0 ? c->jobs : p->jobs,
 		c->jobs > 0 ? " (-j)" : "");
+	if (p->no_proxy_support)
+		fprintf(f, "  declares: no PROXY support: %s\n", p->no_proxy_support);
 	fprintf(f, "  declares: MQTT %d%s%s%s\n", p->mqtt, p->crc32c ? ", CRC32C verified" : "",
 		p->identity_ssl_cn ? ", identity from the SSL TLV's CN" : "",
 		p->valid.given ? ", valid credentials" : "");

@@ -196,13 +196,16 @@ static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 	snprintf(what, sizeof(what), "listeners.%s", ln);
 	if (yx_check_keys(l->d, n, keys, what, l->e) < 0)
 		return -1;
-	li->mode = SC_MODE_ENABLED;
+	li->mode = l->p->no_proxy_support ? SC_MODE_DISABLED : SC_MODE_ENABLED;
 	if ((v = yx_get(l->d, n, "proxy"))) {
 		if (pstr(l, v, what, &s) < 0)
 			return -1;
 		if (sc_mode_parse(s, &li->mode) < 0)
 			return yx_err(l->d, v, l->e, "%s.proxy: '%s' is not enabled, disabled, optional or absent",
 				      what, s);
+		if (l->p->no_proxy_support && (li->mode == SC_MODE_ENABLED || li->mode == SC_MODE_OPTIONAL))
+			return yx_err(l->d, v, l->e, "%s.proxy: '%s', but no_proxy_support says the broker reads "
+				      "no PROXY header: its listeners are disabled (or absent)", what, s);
 	}
 	if (li->mode == SC_MODE_ABSENT)
 		return 0;
@@ -631,6 +634,10 @@ static int load_scalars(struct pl *l, yaml_node_t *root)
 		p->client_bind = NULL;
 	if (p->untrusted_bind && !*p->untrusted_bind)
 		p->untrusted_bind = NULL;
+	if (opt_str(l, root, "no_proxy_support", "no_proxy_support", &p->no_proxy_support) < 0)
+		return -1;
+	if (p->no_proxy_support && !*p->no_proxy_support)
+		p->no_proxy_support = NULL;
 	p->timeout_ms = 3000;
 	p->header_timeout_ms = 3000;
 	p->mqtt = 4;
@@ -744,7 +751,7 @@ static int load_doc(struct pl *l)
 	static const char *const keys[] = {
 		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
 		"header_timeout_ms", "mqtt", "crc32c", "identity", "listeners", "credentials", "observers",
-		"launch", "configurations", "jobs", NULL };
+		"launch", "configurations", "jobs", "no_proxy_support", NULL };
 	struct profile *p = l->p;
 	yaml_node_t *root = yx_root(l->d), *v;
 
@@ -771,6 +778,9 @@ static int load_doc(struct pl *l)
 			return -1;
 		if (!p->launch.present)
 			return yx_err(l->d, v, l->e, "configurations: need 'launch' (the broker is restarted for each)");
+		if (p->no_proxy_support)
+			return yx_err(l->d, v, l->e, "configurations: the broker has no PROXY support "
+				      "(no_proxy_support), hence no PROXY settings to restart it with");
 	}
 	return 0;
 }

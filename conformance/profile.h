@@ -142,6 +142,8 @@ struct profile {
 	int header_timeout_ms;
 	int mqtt;
 	int jobs;              /* points run at once unless -j says otherwise */
+	char *no_proxy_support; /* the broker reads no PROXY header at all, and why
+				 * (HiveMQ CE); NULL: it does */
 	bool crc32c;           /* the broker verifies the v2 CRC32C TLV (declared) */
 	bool identity_ssl_cn;  /* identity.from: ssl_cn - the user name is the CN of a
 				* client certificate the proxy verified (v2 SSL TLV) */

@@ -293,6 +293,21 @@ static void set_skip(struct point *pt, const char *reason)
 	pt->done = true;
 }
 
+/* A point that needs PROXY support on a target that declares it has
+ * none: UNSUPPORTED with the target's reason, not run. True when so. */
+static bool unsupported(const struct profile *p, const struct scenario *s, struct point *pt)
+{
+	char why[600];
+
+	if (!p->no_proxy_support || (!s->configuration && !mode_in(s->modes, SC_MODE_ENABLED) &&
+				     !mode_in(s->modes, SC_MODE_OPTIONAL)))
+		return false;
+	snprintf(why, sizeof(why), "no PROXY support: %s", p->no_proxy_support);
+	set_skip(pt, why);
+	pt->grade = RPT_UNSUPPORTED;
+	return true;
+}
+
 /* Decide where each point runs, or why it does not. */
 static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 {
@@ -309,6 +324,8 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 		return 0;
 	}
 	if (s->configuration) {
+		if (unsupported(p, s, pt))
+			return 0;
 		if (!p->launch.present || !p->conf.present) {
 			set_skip(pt, "needs a restart in another configuration: the profile has no launch/configurations");
 			return 0;
@@ -357,6 +374,8 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 			return 0;
 		}
 	}
+	if (!mode_in(s->modes, pt->mode) && unsupported(p, s, pt))
+		return 0;
 	set_skip(pt, why);
 	return 0;
 }
@@ -2011,6 +2030,21 @@ static void rn_done(struct rn *r, const struct scenario **sel)
 	pthread_mutex_destroy(&r->mu);
 }
 
+/* A target without PROXY support: said once, before the points. */
+static void say_no_proxy(const struct rn *r)
+{
+	size_t i, n = 0;
+
+	if (!r->p->no_proxy_support)
+		return;
+	for (i = 0; i < r->npt; i++)
+		n += r->pt[i].group < 0 && r->pt[i].grade == RPT_UNSUPPORTED;
+	fprintf(r->c->tap, "# %s has no PROXY support (profile: no_proxy_support): %s\n"
+		"# %zu of %zu points need it: UNSUPPORTED, not run; the others check that its "
+		"listeners refuse a PROXY header and serve clients without one\n",
+		r->p->name, r->p->no_proxy_support, n, r->npt);
+}
+
 int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 {
 	struct rn r;
@@ -2026,6 +2060,7 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 	}
 	if (rc == 0 && c->tap) {
 		rpt_tap_plan(c->tap, r.npt);
+		say_no_proxy(&r);
 		fflush(c->tap);
 	}
 	if (rc == 0) {
@@ -2066,6 +2101,7 @@ int rn_plan(const struct rn_config *c, struct rn_planned **out, size_t *n, struc
 		v[i].s = pt->s;
 		v[i].l = pt->l;
 		v[i].mode = pt->mode;
+		v[i].unsupported = pt->group < 0 && pt->grade == RPT_UNSUPPORTED;
 		if (pt->group < 0)
 			v[i].skip = xstrdup(pt->reason ? pt->reason : "not run");
 		else if (r.groups[pt->group].canon)

@@ -47,6 +47,7 @@ struct rn_planned {
 	enum sc_listener l;
 	enum sc_mode mode;      /* the listener's mode where it runs */
 	char *skip;             /* why it will SKIP, or NULL: it runs */
+	bool unsupported;       /* not run, graded UNSUPPORTED (no_proxy_support) */
 	char *configuration;    /* the restart it runs in (canonical), NULL: the base */
 };
 

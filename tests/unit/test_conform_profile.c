@@ -160,6 +160,28 @@ static void test_listener_header_timeout(void **state)
 		 "listeners.ws.header_timeout_ms: 10 is out of range");
 }
 
+static void test_no_proxy_support(void **state)
+{
+	struct profile p;
+
+	(void)state;
+	load_ok(&p, "name: n\nhost: h\nno_proxy_support: \"CE: no such option\"\n"
+		"listeners:\n  tcp: {port: 1}\n  ws: {port: 2, proxy: disabled}\n  wss: {proxy: absent}\n");
+	assert_string_equal(p.no_proxy_support, "CE: no such option");
+	assert_int_equal(p.l[SC_TCP].mode, SC_MODE_DISABLED); /* the default without PROXY support */
+	assert_int_equal(p.l[SC_WS].mode, SC_MODE_DISABLED);
+	assert_false(p.l[SC_WSS].present);
+	pf_free(&p);
+	load_ok(&p, "name: n\nhost: h\nno_proxy_support: \"${PPMQ_T_UNSET_X}\"\nlisteners: {tcp: {port: 1}}\n");
+	assert_null(p.no_proxy_support); /* empty: it has PROXY support */
+	assert_int_equal(p.l[SC_TCP].mode, SC_MODE_ENABLED);
+	pf_free(&p);
+	load_bad("name: n\nhost: h\nno_proxy_support: x\nlisteners: {tcp: {port: 1, proxy: optional}}\n",
+		 "p.yml:4:35:", "listeners.tcp.proxy: 'optional', but no_proxy_support says");
+	load_bad("name: n\nhost: h\nno_proxy_support: x\nlisteners: {tcp: {port: 1}}\nlaunch: {start: x}\n"
+		 "configurations: {settings: {global: G}}\n", "p.yml:6:17:", "no PROXY settings to restart");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_login_errors),
 		cmocka_unit_test(test_listener_header_timeout),
+		cmocka_unit_test(test_no_proxy_support),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
