@@ -187,6 +187,7 @@ GUIDES       := README.md $(wildcard docs/*.md) scenarios/README.md
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/scenarios \
 	  $(DESTDIR)$(DATADIR)/targets/launch/aedes $(DESTDIR)$(DATADIR)/targets/launch/netty \
+	  $(DESTDIR)$(DATADIR)/targets/launch/tbmq \
 	  $(DESTDIR)$(DATADIR)/scripts \
 	  $(DESTDIR)$(DOCDIR)/findings
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
@@ -198,6 +199,7 @@ install: all
 	install -m 644 $(AEDES_FILES) $(DESTDIR)$(DATADIR)/targets/launch/aedes/
 	install -m 755 conformance/targets/launch/netty/netty.sh $(DESTDIR)$(DATADIR)/targets/launch/netty/
 	install -m 644 conformance/targets/launch/netty/NettyTarget.java $(DESTDIR)$(DATADIR)/targets/launch/netty/
+	install -m 644 conformance/targets/launch/tbmq/docker-compose.yml $(DESTDIR)$(DATADIR)/targets/launch/tbmq/
 	install -m 755 scripts/gen-certs $(DESTDIR)$(DATADIR)/scripts/
 	install -m 644 $(filter-out scenarios/README.md,$(GUIDES)) docs/ppmq-broker.example.yml \
 	  $(DESTDIR)$(DOCDIR)/

@@ -877,8 +877,10 @@ int pf_config_resolve(struct profile *p, const char *configuration, struct pf_kv
 				found = true;
 			}
 		if (!found)
-			return perr_set(e, "configuration '%s': the profile maps no setting '%s' (configurations.settings)",
-					configuration, tok);
+			/* the same words for every configuration that needs it:
+			 * one reason, counted once (--check-profile, findings) */
+			return perr_set(e, "needs the setting '%s', which the profile does not map (configurations.settings)",
+					tok);
 		if (!strcmp(tok, "mode")) {
 			if (strcmp(eq + 1, "optional") && strcmp(eq + 1, "strict") && strcmp(eq + 1, "unset"))
 				return perr_set(e, "configuration '%s': mode must be strict or optional", configuration);

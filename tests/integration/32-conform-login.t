@@ -12,9 +12,7 @@
 . "$(dirname "$0")/../lib/proc.bash"
 
 CONFORM=$PPMQ_BIN/ppmq-conform
-for p in ppmq-conform ppmq-broker; do
-	[ -x "$PPMQ_BIN/$p" ] || bail "$PPMQ_BIN/$p is not built (make)"
-done
+need_bins ppmq-conform ppmq-broker
 command -v "$PY" >/dev/null || skip_all "python3 not installed"
 
 plan 14

@@ -28,6 +28,8 @@
 #   wait_gone PID [SECONDS]                        PID has exited
 #   wait_exit PID [SECONDS]                        its exit status (124: still running)
 #
+# Programs: need_bins PROG... (bail out unless built in $PPMQ_BIN).
+#
 # Files: jf FILE EXPR (JSON), xq FILE EXPR (XML): a Python expression on
 # the parsed file; hexof, texthex: bytes as hex.
 #
@@ -257,6 +259,14 @@ PYEOF
 }
 
 # ---- files and bytes --------------------------------------------------------------------
+
+# need_bins PROG...: bail out unless every $PPMQ_BIN/PROG is built.
+need_bins() {
+	local p
+	for p in "$@"; do
+		[ -x "$PPMQ_BIN/$p" ] || bail "$PPMQ_BIN/$p is not built (make)"
+	done
+}
 
 # certs_init: the test PKI in $CERTS (scripts/gen-certs), its output in
 # $T/gen-certs.log.

@@ -4,14 +4,17 @@ REST API, from what a ppmq-broker records: the test double of an observer
 that must log in.
 
     tbmq_api.py --admin http://127.0.0.1:ADMIN_PORT --port-file FILE --log FILE
-                [--user U --password P] [--expire-after N]
+                [--port N] [--user U --password P] [--expire-after N] [--state FILE]
 
-It listens on a free 127.0.0.1 port (written to --port-file once it
-listens) and serves, as TBMQ does (thingsboard/tbmq: AuthController's
+It listens on 127.0.0.1, on --port or a free port (written to --port-file
+once it listens), and serves, as TBMQ does (thingsboard/tbmq: AuthController's
 login filter, ClientSessionController, UnauthorizedClientController):
 
     POST /api/auth/login                    JSON {"username", "password"} ->
                                             {"token", "refreshToken"}; 401 otherwise
+    POST /api/mqtt/client/credentials       MQTT_BASIC credentials (credentialsValue a
+                                            JSON text); the same user again: 400
+                                            "Specified credentials are already registered!"
     GET  /api/client-session?clientId=ID    the session: clientIpAdr (no port),
                                             connectionState CONNECTED / DISCONNECTED
     GET  /api/unauthorized/client?clientId=ID   the refused login: ipAddress, reason ...
@@ -23,7 +26,8 @@ expires right after it, once in the server's life (the next request with
 it gets TBMQ's 401 "Token has expired"). Every token issued is appended
 to FILE.tokens (the test checks that none leaks); every request is one
 JSON line in --log: method, path, what the token was (none, valid,
-expired, unknown) and the status answered.
+expired, unknown) and the status answered. --state FILE keeps the MQTT
+users created across restarts of this server, as TBMQ's database does.
 """
 import argparse
 import os
@@ -45,6 +49,10 @@ class State:
         self.expired = set()
         self.authorized_gets = 0
         self.expired_once = False
+        self.mqtt_users = set()
+        if args.state and os.path.exists(args.state):
+            with open(args.state) as f:
+                self.mqtt_users = set(json.load(f))
 
     def issue(self):
         token = 'tbmq-jwt-' + secrets.token_hex(24)
@@ -116,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def answer(self, status, doc, token_state):
+    def answer(self, status, doc, token_state, extra=None):
         body = json.dumps(doc).encode()
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
@@ -124,13 +132,43 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         line = {'method': self.command, 'path': self.path, 'token': token_state, 'status': status}
+        line.update(extra or {})
         with self.server.state.lock, open(self.server.state.args.log, 'a') as f:
             f.write(json.dumps(line) + '\n')
+
+    def credentials(self, raw):
+        """POST /api/mqtt/client/credentials, as an administrator."""
+        state = self.server.state
+        tok = state.check(self.headers.get('X-Authorization'))
+        if tok != 'valid':
+            return self.answer(*error(401, 'Authentication failed', 10), tok)
+        try:
+            doc = json.loads(raw)
+            value = json.loads(doc['credentialsValue'])
+        except (ValueError, KeyError, TypeError):
+            return self.answer(*error(400, 'Invalid request payload', 31), tok)
+        seen = {'name': doc.get('name'), 'type': doc.get('credentialsType'),
+                'clientType': doc.get('clientType'), 'user': value.get('userName'),
+                'password_set': bool(value.get('password')), 'rules': value.get('authRules')}
+        if doc.get('credentialsType') != 'MQTT_BASIC' or not value.get('userName'):
+            return self.answer(*error(400, 'Invalid request payload', 31), tok, {'credentials': seen})
+        with state.lock:
+            again = value['userName'] in state.mqtt_users
+            state.mqtt_users.add(value['userName'])
+            if state.args.state:
+                with open(state.args.state, 'w') as f:
+                    json.dump(sorted(state.mqtt_users), f)
+        if again:
+            return self.answer(*error(400, 'Specified credentials are already registered!', 31), tok,
+                               {'credentials': seen})
+        self.answer(200, dict(doc, id={'id': secrets.token_hex(8)}), tok, {'credentials': seen})
 
     def do_POST(self):
         state = self.server.state
         length = int(self.headers.get('Content-Length') or 0)
         raw = self.rfile.read(length)
+        if self.path == '/api/mqtt/client/credentials':
+            return self.credentials(raw)
         if self.path != '/api/auth/login':
             return self.answer(*error(404, 'Not found', 32), 'none')
         if 'application/json' not in (self.headers.get('Content-Type') or ''):
@@ -172,8 +210,10 @@ def main():
     ap.add_argument('--user', default='sysadmin@thingsboard.org')
     ap.add_argument('--password', default='sysadmin')
     ap.add_argument('--expire-after', type=int, default=0)
+    ap.add_argument('--port', type=int, default=0)
+    ap.add_argument('--state')
     args = ap.parse_args()
-    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    server = ThreadingHTTPServer(('127.0.0.1', args.port), Handler)
     server.daemon_threads = True
     server.state = State(args)
     with open(args.port_file + '.tmp', 'w') as f:

@@ -800,7 +800,7 @@ static void test_profile_configurations(void **state)
 	assert_int_equal(pf_config_resolve(&p, "global=maybe", &env, &n, m, &e), -1);
 	assert_non_null(strstr(e.msg, "must be true, false or unset"));
 	assert_int_equal(pf_config_resolve(&p, "colour=blue", &env, &n, m, &e), -1);
-	assert_non_null(strstr(e.msg, "maps no setting 'colour'"));
+	assert_non_null(strstr(e.msg, "needs the setting 'colour', which the profile does not map"));
 	assert_int_equal(pf_config_resolve(&p, "mode=sometimes", &env, &n, m, &e), -1);
 	pf_free(&p);
 	unsetenv("PPMQ_T_PORT");
