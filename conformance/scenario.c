@@ -569,20 +569,15 @@ static int parse_connect(struct ld *l, yaml_node_t *n, struct sc_send *s)
 	return 0;
 }
 
-static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
+/* What a send step writes: one of header, mutation, raw_hex, raw, none,
+ * auto. */
+static int parse_send_payload(struct ld *l, yaml_node_t *n, struct sc_send *s)
 {
-	static const char *const keys[] = {
-		"header", "mutation", "raw_hex", "raw", "none", "auto", "split", "delay_ms",
-		"send_only", "stall_ms", "stall_before_ms", "close_after_header", "coalesce", "from", "connect",
-		"no_connect", "wait_ms", "split_sweep", NULL };
 	yaml_node_t *v;
-	long num;
 	char *str;
 	int payloads = 0;
 	bool b;
 
-	if (yx_check_keys(l->d, n, keys, ctx(l, "send"), l->e) < 0)
-		return -1;
 	if ((v = yx_get(l->d, n, "header"))) {
 		payloads++;
 		s->payload = SC_PAY_HEADER;
@@ -630,6 +625,15 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 	if (payloads > 1)
 		return yx_err(l->d, n, l->e, "%s: give one of header, mutation, raw_hex, raw, none, auto",
 			      ctx(l, "send"));
+	return 0;
+}
+
+/* How a send step writes it: pieces, pauses, a part only, stalls. */
+static int parse_send_pacing(struct ld *l, yaml_node_t *n, struct sc_send *s)
+{
+	yaml_node_t *v;
+	long num;
+
 	if ((v = yx_get(l->d, n, "split"))) {
 		if (yx_is_scalar(v) && !strcmp((const char *)v->data.scalar.value, "half")) {
 			s->split_half = true;
@@ -661,10 +665,25 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 	if ((v = yx_get(l->d, n, "stall_before_ms")) &&
 	    parse_wait(l, v, "send.stall_before_ms", &s->stall_before_ms) < 0)
 		return -1;
+	if ((v = yx_get(l->d, n, "coalesce")) && get_bool(l, v, "send.coalesce", &s->coalesce) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
+{
+	static const char *const keys[] = {
+		"header", "mutation", "raw_hex", "raw", "none", "auto", "split", "delay_ms",
+		"send_only", "stall_ms", "stall_before_ms", "close_after_header", "coalesce", "from", "connect",
+		"no_connect", "wait_ms", "split_sweep", NULL };
+	yaml_node_t *v;
+	char *str;
+
+	if (yx_check_keys(l->d, n, keys, ctx(l, "send"), l->e) < 0 ||
+	    parse_send_payload(l, n, s) < 0 || parse_send_pacing(l, n, s) < 0)
+		return -1;
 	if ((v = yx_get(l->d, n, "close_after_header")) &&
 	    get_bool(l, v, "send.close_after_header", &s->close_after_header) < 0)
-		return -1;
-	if ((v = yx_get(l->d, n, "coalesce")) && get_bool(l, v, "send.coalesce", &s->coalesce) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "from"))) {
 		if (get_str(l, v, "send.from", &str) < 0)
