@@ -212,27 +212,14 @@ static void observer(struct ck *k, const char *role, const struct pf_observer *o
 		problem(k, "observers.%s.file '%s': %s", role, o->file, strerror(errno));
 }
 
-static void launch(struct ck *k, const struct profile *p)
+/* The program a launch command runs first (after "exec", quoted or not),
+ * when it is a path: it must be there and executable. */
+static void check_program(struct ck *k, const char *key, const char *cmd)
 {
-	const struct pf_launch *la = &p->launch;
-	const char *start;
+	const char *start = cmd + strspn(cmd, " \t");
 	char prog[512];
 	size_t n;
 
-	if (!la->present) {
-		fprintf(k->f, "launch: none (the broker must already run; nothing is restarted, so "
-			      "scenarios that need another configuration SKIP)\n");
-		return;
-	}
-	fprintf(k->f, "launch: %s\n", la->start);
-	if (la->workdir) {
-		struct stat st;
-
-		if (stat(la->workdir, &st) < 0 || !S_ISDIR(st.st_mode))
-			problem(k, "launch.workdir '%s' is not a directory", la->workdir);
-	}
-	/* the program of start (after "exec", quoted or not), when it is a path */
-	start = la->start + strspn(la->start, " \t");
 	if (!strncmp(start, "exec ", 5))
 		start += 5 + strspn(start + 5, " \t");
 	if (*start == '"' || *start == '\'') {
@@ -247,8 +234,31 @@ static void launch(struct ck *k, const struct profile *p)
 		memcpy(prog, start, n);
 		prog[n] = '\0';
 		if (access(prog, X_OK) < 0)
-			problem(k, "launch.start: '%s': %s", prog, strerror(errno));
+			problem(k, "%s: '%s': %s", key, prog, strerror(errno));
 	}
+}
+
+static void launch(struct ck *k, const struct profile *p)
+{
+	const struct pf_launch *la = &p->launch;
+
+	if (!la->present) {
+		fprintf(k->f, "launch: none (the broker must already run; nothing is restarted, so "
+			      "scenarios that need another configuration SKIP)\n");
+		return;
+	}
+	if (la->prepare) {
+		fprintf(k->f, "launch, once before the first start: %s\n", la->prepare);
+		check_program(k, "launch.prepare", la->prepare);
+	}
+	fprintf(k->f, "launch: %s\n", la->start);
+	if (la->workdir) {
+		struct stat st;
+
+		if (stat(la->workdir, &st) < 0 || !S_ISDIR(st.st_mode))
+			problem(k, "launch.workdir '%s' is not a directory", la->workdir);
+	}
+	check_program(k, "launch.start", la->start);
 }
 
 static bool same_conf(const struct rn_planned *a, const struct rn_planned *b)

@@ -230,29 +230,33 @@ static bool all_ready(const struct profile *p, const struct ln_target *t, const 
 	return true;
 }
 
-int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t noverrides,
-	     struct ln_target *t, struct perr *e)
+static bool wait_exit(struct ln_target *t, int ms)
+{
+	int64_t deadline = net_now_ms() + ms;
+
+	while (ln_alive(t)) {
+		if (net_now_ms() >= deadline)
+			return false;
+		net_sleep_ms(10);
+	}
+	return true;
+}
+
+/* Run cmd with /bin/sh in a process group of its own, in the profile's
+ * environment with overrides and in launch.workdir, its output to
+ * launch.output or a temporary file (out_path: use that file instead).
+ * Fills t (pid, output). Returns 0 or -1 with *e. */
+static int spawn(const struct profile *p, const char *cmd, const char *out_path,
+		 const struct pf_kv *overrides, size_t noverrides, struct ln_target *t,
+		 struct perr *e)
 {
 	const struct pf_launch *la = &p->launch;
 	char **env;
 	int out, devnull;
 	pid_t pid;
-	regex_t re;
-	bool have_re = false;
-	int64_t deadline;
 
-	memset(t, 0, sizeof(*t));
-	if (!la->present)
-		return perr_set(e, "the profile has no 'launch'");
-	if (la->ready_log) {
-		int rc = regcomp(&re, la->ready_log, REG_EXTENDED | REG_NOSUB);
-
-		if (rc != 0)
-			return perr_set(e, "launch.ready.log: bad regex '%s'", la->ready_log);
-		have_re = true;
-	}
-	if (la->output) {
-		snprintf(t->output, sizeof(t->output), "%s", la->output);
+	if (out_path) {
+		snprintf(t->output, sizeof(t->output), "%s", out_path);
 		out = open(t->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	} else {
 		const char *tmp = getenv("TMPDIR");
@@ -262,16 +266,11 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 		out = mkostemp(t->output, O_CLOEXEC);
 		t->tmp_output = out >= 0;
 	}
-	if (out < 0) {
-		if (have_re)
-			regfree(&re);
+	if (out < 0)
 		return perr_errno(e, "launch output %s", t->output);
-	}
 	env = build_env(p, overrides, noverrides);
 	if (!env) {
 		close(out);
-		if (have_re)
-			regfree(&re);
 		return perr_set(e, "out of memory");
 	}
 	fflush(NULL);
@@ -279,8 +278,6 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 	if (pid < 0) {
 		close(out);
 		free_env(env);
-		if (have_re)
-			regfree(&re);
 		return perr_errno(e, "fork");
 	}
 	if (pid == 0) {
@@ -295,7 +292,7 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 			dprintf(2, "ppmq-conform: launch.workdir %s: %s\n", la->workdir, strerror(errno));
 			_exit(127);
 		}
-		execle("/bin/sh", "sh", "-c", la->start, (char *)NULL, env);
+		execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, env);
 		dprintf(2, "ppmq-conform: /bin/sh: %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -304,6 +301,62 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 	free_env(env);
 	t->pid = pid;
 	ln_running_pgid = pid;
+	return 0;
+}
+
+int ln_prepare(const struct profile *p, struct perr *e)
+{
+	const struct pf_launch *la = &p->launch;
+	struct ln_target t;
+	char tail[1024], how[96];
+	int rc = 0;
+
+	if (!la->present || !la->prepare)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	if (spawn(p, la->prepare, NULL, NULL, 0, &t, e) < 0) {
+		ln_cleanup(&t);
+		return perr_wrap(e, "launch.prepare");
+	}
+	if (!wait_exit(&t, la->timeout_ms)) {
+		kill(-t.pid, SIGKILL);
+		wait_exit(&t, 5000);
+		ln_tail(&t, 10, tail, sizeof(tail));
+		rc = perr_set(e, "launch.prepare (`%s`) did not end within %d ms (launch.timeout_ms); "
+			      "its last output:\n%s", la->prepare, la->timeout_ms, tail);
+	} else if (!WIFEXITED(t.status) || WEXITSTATUS(t.status) != 0) {
+		ln_tail(&t, 10, tail, sizeof(tail));
+		rc = perr_set(e, "launch.prepare (`%s`) %s; its last output:\n%s", la->prepare,
+			      ln_exit_text(&t, how, sizeof(how)), tail);
+	}
+	ln_running_pgid = 0;
+	ln_cleanup(&t);
+	return rc;
+}
+
+int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t noverrides,
+	     struct ln_target *t, struct perr *e)
+{
+	const struct pf_launch *la = &p->launch;
+	regex_t re;
+	bool have_re = false;
+	int64_t deadline;
+
+	memset(t, 0, sizeof(*t));
+	if (!la->present)
+		return perr_set(e, "the profile has no 'launch'");
+	if (la->ready_log) {
+		int rc = regcomp(&re, la->ready_log, REG_EXTENDED | REG_NOSUB);
+
+		if (rc != 0)
+			return perr_set(e, "launch.ready.log: bad regex '%s'", la->ready_log);
+		have_re = true;
+	}
+	if (spawn(p, la->start, la->output, overrides, noverrides, t, e) < 0) {
+		if (have_re)
+			regfree(&re);
+		return -1;
+	}
 
 	deadline = net_now_ms() + la->timeout_ms;
 	for (;;) {
@@ -326,24 +379,16 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 			return perr_set(e, "the target was not ready within %d ms (`%s`); its last output:\n%s",
 					la->timeout_ms, la->start, tail);
 		}
-		net_sleep_ms(50);
+		/* Restarts are on the catalog's critical path: a broker that
+		 * starts at once is seen at once; one that takes seconds is
+		 * not asked a hundred times a second. */
+		net_sleep_ms(net_now_ms() < deadline - la->timeout_ms + 1000 ? 10 : 50);
 	}
 	if (have_re)
 		regfree(&re);
 	return 0;
 }
 
-static bool wait_exit(struct ln_target *t, int ms)
-{
-	int64_t deadline = net_now_ms() + ms;
-
-	while (ln_alive(t)) {
-		if (net_now_ms() >= deadline)
-			return false;
-		net_sleep_ms(20);
-	}
-	return true;
-}
 
 void ln_stop(const struct profile *p, struct ln_target *t)
 {

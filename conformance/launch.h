@@ -21,6 +21,11 @@ struct ln_target {
 	bool tmp_output;         /* ours to delete */
 };
 
+/* Run launch.prepare (if any) once, before the first start: in the
+ * profile's environment, in launch.workdir, its output kept in memory.
+ * Returns 0, or -1 with *e saying why and its last lines of output. */
+int ln_prepare(const struct profile *p, struct perr *e);
+
 /* Start the target with overrides (value NULL = remove the variable) and
  * wait until ready. On failure the target is stopped again and *e says
  * why, with the last lines of its output. */

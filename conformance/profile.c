@@ -501,8 +501,8 @@ static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct
 
 static int parse_launch(struct pl *l, yaml_node_t *n)
 {
-	static const char *const keys[] = { "free_ports", "start", "stop", "env", "ready",
-					    "timeout_ms", "output", "workdir", NULL };
+	static const char *const keys[] = { "free_ports", "prepare", "start", "stop", "env",
+					    "ready", "timeout_ms", "output", "workdir", NULL };
 	struct pf_launch *la = &l->p->launch;
 	yaml_node_t *v;
 	long num;
@@ -513,13 +513,16 @@ static int parse_launch(struct pl *l, yaml_node_t *n)
 	la->timeout_ms = 10000;
 	if (!yx_get(l->d, n, "start"))
 		return yx_err(l->d, n, l->e, "launch: missing 'start'");
-	if (opt_str(l, n, "start", "launch.start", &la->start) < 0 ||
+	if (opt_str(l, n, "prepare", "launch.prepare", &la->prepare) < 0 ||
+	    opt_str(l, n, "start", "launch.start", &la->start) < 0 ||
 	    opt_str(l, n, "stop", "launch.stop", &la->stop) < 0 ||
 	    opt_str(l, n, "output", "launch.output", &la->output) < 0 ||
 	    opt_str(l, n, "workdir", "launch.workdir", &la->workdir) < 0)
 		return -1;
 	if (la->stop && !*la->stop)
 		la->stop = NULL;
+	if (la->prepare && !*la->prepare)
+		la->prepare = NULL;
 	if ((v = yx_get(l->d, n, "env")) && parse_kv_map(l, v, "launch.env", &la->env, &la->nenv) < 0)
 		return -1;
 	if ((v = yx_get(l->d, n, "timeout_ms"))) {

@@ -108,6 +108,7 @@ struct pf_observer {
 
 struct pf_launch {
 	bool present;
+	char *prepare;         /* run once before the first start, or NULL */
 	char *start, *stop;
 	struct pf_kv *env;
 	size_t nenv;

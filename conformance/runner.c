@@ -2053,6 +2053,11 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 	bool base_checked = false;
 
 	rc = rn_begin(&r, c, run, &sel, e);
+	if (rc == 0 && r.p->launch.present && ln_prepare(r.p, e) < 0) {
+		if (c->tap)
+			rpt_tap_bail(c->tap, e->msg);
+		rc = RN_UNREACHABLE;
+	}
 	/* Without launch, the target must answer before anything is printed. */
 	if (rc == 0 && !r.p->launch.present) {
 		rc = target_ready(&r, e);

@@ -17,7 +17,7 @@ for p in ppmq-conform ppmq-broker; do
 done
 certs_init || bail "scripts/gen-certs failed"
 
-plan 25
+plan 27
 cd "$ROOT" || bail "cannot enter $ROOT"
 export PPMQ_CERT_DIR=$CERTS PPMQ_BIN
 
@@ -193,6 +193,25 @@ fi
 like "$(xq "$T/broken.xml" '[c.find("failure").get("message") for c in r.iter("testcase")]')" \
 	"*broken.yml:4:21: listeners.tcp: unknown key 'proxi'*" \
 	"exit 2: the JUnit report has one failure with the profile's error"
+
+# ---- launch.prepare: once before the first start, never on restarts ---------------
+
+sed -e "s|^  prepare: >-\$|&\n    echo prepared >>$T/prepare.log;|" \
+	-e "s|^  start: >-\$|&\n    echo started >>$T/start.log;|" \
+	conformance/targets/ppmq-broker.yml >"$T/prep.yml"
+timeout 120 "$CONFORM" --target "$T/prep.yml" --only config/tcp/ --listener tcp >"$T/prep.tap" 2>&1
+rc=$?
+starts=$(wc -l <"$T/start.log" 2>/dev/null || echo 0)
+check "launch.prepare ran once, start $starts times for the configurations (exit $rc)" \
+	test "$rc" -eq 0 -a "$(wc -l <"$T/prepare.log" 2>/dev/null || echo 0)" -eq 1 -a "$starts" -gt 1
+sed -e '/^  prepare: >-$/,/^  start: >-$/{/^  start: >-$/!d}' \
+	-e 's|^  start: >-$|  prepare: echo the certificates cannot be made; exit 4\n&|' \
+	"$T/prep.yml" >"$T/prepfail.yml"
+timeout 60 "$CONFORM" --target "$T/prepfail.yml" --only pp1/tcp4/basic --listener tcp >"$T/prepfail.tap" 2>"$T/prepfail.err"
+rc=$?
+check "a failing launch.prepare: exit 3 with its status and output, nothing started (got $rc)" \
+	bash -c "[ $rc -eq 3 ] && grep -q 'launch.prepare (.echo the certificates cannot be made; exit 4.) exited with status 4' '$T/prepfail.err' &&
+		 grep -q '^the certificates cannot be made' '$T/prepfail.err' && [ \$(wc -l <'$T/start.log') -eq $starts ]"
 
 # ---- --check-profile: what the run will do, and what cannot work ------------------
 
