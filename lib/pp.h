@@ -220,8 +220,14 @@ int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t l
  * len is over 65535 or when there is a length but no value. */
 int pp_tlv_append(struct pp_tlv *tlv, size_t *n, uint8_t type, const void *v, size_t len);
 
-/* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it. */
+/* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it (lib/pp_crc32c.c):
+ * the CPU's crc32 instruction when pp_crc32c_hw_available() (x86-64 with
+ * SSE4.2, decided at run time), slicing-by-8 tables otherwise.
+ * pp_crc32c_table always takes the tables. Chaining:
+ * crc(a + b) == pp_crc32c(crc(a), b). */
 uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t pp_crc32c_table(uint32_t crc, const void *data, size_t len);
+bool pp_crc32c_hw_available(void);
 
 /* ---- malformations ----------------------------------------------------- */
 
