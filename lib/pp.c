@@ -102,9 +102,6 @@ int pp_error_set(struct pp_error *e, enum pp_reason r, size_t off, const char *f
 	return PP_INVALID;
 }
 
-/* The parser and the builder say it on almost every path. */
-#define fail pp_error_set
-
 /* No error yet (an entry point starts with it; e may be NULL). */
 static void err_clear(struct pp_error *e)
 {
@@ -392,16 +389,16 @@ static int v1_port_check(const uint8_t *b, size_t start, size_t i, int which,
 	uint32_t v = 0;
 
 	if (c < '0' || c > '9')
-		return fail(e, r, i, "v1: %s '%s' has a non-digit at byte %zu", nm,
-			    esc(b + start, i - start + 1, t, sizeof(t)), i);
+		return pp_error_set(e, r, i, "v1: %s '%s' has a non-digit at byte %zu", nm,
+				    esc(b + start, i - start + 1, t, sizeof(t)), i);
 	if (i > start && b[start] == '0')
-		return fail(e, r, start, "v1: %s '%s' has a leading zero", nm,
-			    esc(b + start, i - start + 1, t, sizeof(t)));
+		return pp_error_set(e, r, start, "v1: %s '%s' has a leading zero", nm,
+				    esc(b + start, i - start + 1, t, sizeof(t)));
 	for (size_t k = start; k <= i; k++) {
 		v = v * 10 + (uint32_t)(b[k] - '0');
 		if (v > 65535)
-			return fail(e, r, start, "v1: %s '%s' is above 65535", nm,
-				    esc(b + start, i - start + 1, t, sizeof(t)));
+			return pp_error_set(e, r, start, "v1: %s '%s' is above 65535", nm,
+					    esc(b + start, i - start + 1, t, sizeof(t)));
 	}
 	return 0;
 }
@@ -433,27 +430,27 @@ static int v1_field_end(const uint8_t *b, size_t i, int which, int proto,
 	esc(b + f->start, flen, t, sizeof(t));
 	if (own) {
 		if (!other)
-			return fail(e, PP_R_V1_FAMILY_MISMATCH, f->start,
-				    "v1: %s '%s' is %s in a %s line", nm, t,
-				    proto == 0 ? "IPv6" : "IPv4", v1_protos[proto]);
-		return fail(e, r, f->own_dead ? f->own_dead_at : f->start,
-			    "v1: %s '%s' is not a valid %s address: %s", nm, t,
-			    proto == 0 ? "IPv4" : "IPv6", own);
+			return pp_error_set(e, PP_R_V1_FAMILY_MISMATCH, f->start,
+					    "v1: %s '%s' is %s in a %s line", nm, t,
+					    proto == 0 ? "IPv6" : "IPv4", v1_protos[proto]);
+		return pp_error_set(e, r, f->own_dead ? f->own_dead_at : f->start,
+				    "v1: %s '%s' is not a valid %s address: %s", nm, t,
+				    proto == 0 ? "IPv4" : "IPv6", own);
 	}
 	/* The validators say yes; inet_pton has the last word. */
 	if (flen >= sizeof(txt))
-		return fail(e, r, f->start, "v1: %s '%s' is too long", nm, t);
+		return pp_error_set(e, r, f->start, "v1: %s '%s' is too long", nm, t);
 	memcpy(txt, b + f->start, flen);
 	txt[flen] = '\0';
 	if (proto == 0) {
 		struct sockaddr_in *sa = (struct sockaddr_in *)ss;
 		if (inet_pton(AF_INET, txt, &sa->sin_addr) != 1)
-			return fail(e, r, f->start, "v1: %s '%s' is not a valid IPv4 address", nm, t);
+			return pp_error_set(e, r, f->start, "v1: %s '%s' is not a valid IPv4 address", nm, t);
 		sa->sin_family = AF_INET;
 	} else {
 		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
 		if (inet_pton(AF_INET6, txt, &sa->sin6_addr) != 1)
-			return fail(e, r, f->start, "v1: %s '%s' is not a valid IPv6 address", nm, t);
+			return pp_error_set(e, r, f->start, "v1: %s '%s' is not a valid IPv6 address", nm, t);
 		sa->sin6_family = AF_INET6;
 	}
 	return 0;
@@ -474,13 +471,13 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 
 	for (i = 0; i < n && i < 5; i++)
 		if (b[i] != (uint8_t)sig[i])
-			return fail(e, PP_R_NOT_PROXY, i,
-				    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
-				    i, esc(b + i, 1, t, sizeof(t)));
+			return pp_error_set(e, PP_R_NOT_PROXY, i,
+					    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
+					    i, esc(b + i, 1, t, sizeof(t)));
 	if (i < 5)
 		return PP_NEED_MORE;
 	if (!o->allow_v1)
-		return fail(e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
+		return pp_error_set(e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
 	memset(&f, 0, sizeof(f));
 
 	for (; i < n; i++) {
@@ -488,9 +485,9 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 
 		if (st == V1_CR) {
 			if (c != '\n')
-				return fail(e, PP_R_V1_BAD_EOL, i - 1,
-					    "v1: CR at byte %zu followed by '%s', not LF", i - 1,
-					    esc(b + i, 1, t, sizeof(t)));
+				return pp_error_set(e, PP_R_V1_BAD_EOL, i - 1,
+						    "v1: CR at byte %zu followed by '%s', not LF", i - 1,
+						    esc(b + i, 1, t, sizeof(t)));
 			h->version = 1;
 			h->command = PP_CMD_PROXY;
 			h->len = i + 1;
@@ -506,7 +503,7 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 			return (int)(i + 1);
 		}
 		if (c == '\n')
-			return fail(e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
+			return pp_error_set(e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
 		if (st == V1_UNK_TAIL) {
 			/* "the receiver must ignore anything presented before the CRLF" */
 			if (c == '\r')
@@ -514,16 +511,16 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 			goto length;
 		}
 		if (c == '\t')
-			return fail(e, PP_R_V1_BAD_SPACING, i, "v1: tab at byte %zu; fields are separated by one space", i);
+			return pp_error_set(e, PP_R_V1_BAD_SPACING, i, "v1: tab at byte %zu; fields are separated by one space", i);
 		if (c != '\r' && (c < 0x20 || c == 0x7F))
-			return fail(e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
+			return pp_error_set(e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
 
 		switch (st) {
 		case V1_SP:
 			if (c != ' ')
-				return fail(e, PP_R_V1_BAD_SPACING, i,
-					    "v1: '%s' after \"PROXY\" at byte %zu, one space expected",
-					    esc(b + i, 1, t, sizeof(t)), i);
+				return pp_error_set(e, PP_R_V1_BAD_SPACING, i,
+						    "v1: '%s' after \"PROXY\" at byte %zu, one space expected",
+						    esc(b + i, 1, t, sizeof(t)), i);
 			st = V1_PROTO;
 			tok = i + 1;
 			break;
@@ -532,24 +529,24 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 			if (c == ' ' || c == '\r') {
 				if (j == 0) {
 					if (c == ' ')
-						return fail(e, PP_R_V1_BAD_SPACING, i,
-							    "v1: two spaces after \"PROXY\" (byte %zu)", i);
-					return fail(e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
+						return pp_error_set(e, PP_R_V1_BAD_SPACING, i,
+								    "v1: two spaces after \"PROXY\" (byte %zu)", i);
+					return pp_error_set(e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
 				}
 				for (proto = 0; proto < 3; proto++)
 					if (strlen(v1_protos[proto]) == j &&
 					    memcmp(b + tok, v1_protos[proto], j) == 0)
 						break;
 				if (proto == 3)
-					return fail(e, PP_R_V1_BAD_PROTO, tok,
-						    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
-						    esc(b + tok, j, t, sizeof(t)));
+					return pp_error_set(e, PP_R_V1_BAD_PROTO, tok,
+							    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+							    esc(b + tok, j, t, sizeof(t)));
 				if (proto == 2) {
 					st = c == ' ' ? V1_UNK_TAIL : V1_CR;
 				} else if (c == '\r') {
-					return fail(e, PP_R_V1_FIELD_COUNT, i,
-						    "v1: line ends after %s; addresses and ports expected",
-						    v1_protos[proto]);
+					return pp_error_set(e, PP_R_V1_FIELD_COUNT, i,
+							    "v1: line ends after %s; addresses and ports expected",
+							    v1_protos[proto]);
 				} else {
 					st = V1_FIELD;
 					field = 0;
@@ -564,20 +561,20 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 				    memcmp(b + tok, v1_protos[k], j + 1) == 0)
 					any = true;
 			if (!any)
-				return fail(e, PP_R_V1_BAD_PROTO, tok,
-					    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
-					    esc(b + tok, j + 1, t, sizeof(t)));
+				return pp_error_set(e, PP_R_V1_BAD_PROTO, tok,
+						    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+						    esc(b + tok, j + 1, t, sizeof(t)));
 			break;
 		}
 		case V1_FIELD:
 			if (c == ' ' || c == '\r') {
 				if (i == f.start) {
 					if (c == ' ')
-						return fail(e, PP_R_V1_BAD_SPACING, i,
-							    "v1: two spaces before the %s (byte %zu)",
-							    v1_field_names[field], i);
-					return fail(e, PP_R_V1_BAD_SPACING, i - 1,
-						    "v1: space before CRLF (byte %zu)", i - 1);
+						return pp_error_set(e, PP_R_V1_BAD_SPACING, i,
+								    "v1: two spaces before the %s (byte %zu)",
+								    v1_field_names[field], i);
+					return pp_error_set(e, PP_R_V1_BAD_SPACING, i - 1,
+							    "v1: space before CRLF (byte %zu)", i - 1);
 				}
 				r = v1_field_end(b, i, field, proto, &f, h, e);
 				if (r < 0)
@@ -585,9 +582,9 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 				if (field == 3) {
 					st = c == ' ' ? V1_TRAIL_SP : V1_CR;
 				} else if (c == '\r') {
-					return fail(e, PP_R_V1_FIELD_COUNT, i,
-						    "v1: line ends after the %s; 6 fields expected",
-						    v1_field_names[field]);
+					return pp_error_set(e, PP_R_V1_FIELD_COUNT, i,
+							    "v1: line ends after the %s; 6 fields expected",
+							    v1_field_names[field]);
 				} else {
 					field++;
 					memset(&f, 0, sizeof(f));
@@ -612,20 +609,20 @@ static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 				}
 				/* Dead for both families: no need to wait for the end. */
 				if (own && other)
-					return fail(e, field == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR,
-						    f.own_dead_at,
-						    "v1: %s '%s' is not a valid %s address: %s",
-						    v1_field_names[field],
-						    esc(b + f.start, i - f.start + 1, t, sizeof(t)),
-						    proto == 0 ? "IPv4" : "IPv6", own);
+					return pp_error_set(e, field == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR,
+							    f.own_dead_at,
+							    "v1: %s '%s' is not a valid %s address: %s",
+							    v1_field_names[field],
+							    esc(b + f.start, i - f.start + 1, t, sizeof(t)),
+							    proto == 0 ? "IPv4" : "IPv6", own);
 			}
 			break;
 		case V1_TRAIL_SP:
 			if (c == ' ' || c == '\r')
-				return fail(e, PP_R_V1_BAD_SPACING, i - 1,
-					    "v1: space after the destination port (byte %zu)", i - 1);
-			return fail(e, PP_R_V1_FIELD_COUNT, i,
-				    "v1: extra field after the destination port (byte %zu)", i);
+				return pp_error_set(e, PP_R_V1_BAD_SPACING, i - 1,
+						    "v1: space after the destination port (byte %zu)", i - 1);
+			return pp_error_set(e, PP_R_V1_FIELD_COUNT, i,
+					    "v1: extra field after the destination port (byte %zu)", i);
 		case V1_UNK_TAIL:
 		case V1_CR:
 			break;
@@ -634,10 +631,10 @@ length:
 		/* CR must sit at limit-2 at the latest. */
 		if (st != V1_CR && i + 2 >= limit) {
 			if (limit < PP_V1_MAX_LEN)
-				return fail(e, PP_R_TOO_LARGE, i,
-					    "v1: no CRLF within the configured maximum of %zu bytes", limit);
-			return fail(e, PP_R_V1_TOO_LONG, i, "v1: no CRLF within %d bytes",
-				    PP_V1_MAX_LEN);
+				return pp_error_set(e, PP_R_TOO_LARGE, i,
+						    "v1: no CRLF within the configured maximum of %zu bytes", limit);
+			return pp_error_set(e, PP_R_V1_TOO_LONG, i, "v1: no CRLF within %d bytes",
+					    PP_V1_MAX_LEN);
 		}
 	}
 	return PP_NEED_MORE;
@@ -717,17 +714,17 @@ static int v2_ssl(const uint8_t *v, size_t tl, size_t avail, size_t off,
 	memset(&s, 0, sizeof(s));
 	while (p < tl) {
 		if (p + 3 > tl)
-			return fail(e, PP_R_V2_SSL_TRUNCATED, off + p,
-				    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
-				    tl - p, off + p);
+			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, off + p,
+					    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
+					    tl - p, off + p);
 		if (p + 3 > avail)
 			return PP_NEED_MORE;
 		uint8_t st = v[p];
 		size_t sl = rd16(v + p + 1);
 		if (p + 3 + sl > tl)
-			return fail(e, PP_R_V2_SSL_TRUNCATED, off + p,
-				    "v2: SSL sub-TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the SSL TLV",
-				    st, off + p, sl, tl - p - 3);
+			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, off + p,
+					    "v2: SSL sub-TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the SSL TLV",
+					    st, off + p, sl, tl - p - 3);
 		struct pp_bytes bs = {v + p + 3, sl};
 		switch (st) {
 		case PP2_SUBTYPE_SSL_VERSION: if (!s.version.ptr) s.version = bs; break;
@@ -798,37 +795,37 @@ static int v2_tlvs(const uint8_t *b, size_t p, size_t avail, size_t total,
 {
 	while (p < total) {
 		if (p + 3 > total)
-			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
-				    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
-				    total - p, p);
+			return pp_error_set(e, PP_R_V2_TLV_TRUNCATED, p,
+					    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
+					    total - p, p);
 		if (p + 3 > avail)
 			break;
 		uint8_t type = b[p];
 		size_t tl = rd16(b + p + 1);
 		if (p + 3 + tl > total)
-			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
-				    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
-				    type, p, tl, total - p - 3);
+			return pp_error_set(e, PP_R_V2_TLV_TRUNCATED, p,
+					    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
+					    type, p, tl, total - p - 3);
 		if (h->ntlv == PP_MAX_TLVS)
-			return fail(e, PP_R_V2_TOO_MANY_TLVS, p,
-				    "v2: TLV number %d at byte %zu; at most %d are accepted",
-				    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
+			return pp_error_set(e, PP_R_V2_TOO_MANY_TLVS, p,
+					    "v2: TLV number %d at byte %zu; at most %d are accepted",
+					    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
 		if (type == PP2_TYPE_CRC32C) {
 			if (tl != 4)
-				return fail(e, PP_R_V2_BAD_CRC_LEN, p,
-					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
+				return pp_error_set(e, PP_R_V2_BAD_CRC_LEN, p,
+						    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
 			if (h->has_crc32c)
-				return fail(e, PP_R_V2_DUP_TLV, p,
-					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
-					    p, *crc_off - 3);
+				return pp_error_set(e, PP_R_V2_DUP_TLV, p,
+						    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
+						    p, *crc_off - 3);
 			h->has_crc32c = true;
 			*crc_off = p + 3;
 		} else if (type == PP2_TYPE_UNIQUE_ID && tl > PP_UNIQUE_ID_MAX) {
-			return fail(e, PP_R_V2_BAD_UNIQUE_ID, p,
-				    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
+			return pp_error_set(e, PP_R_V2_BAD_UNIQUE_ID, p,
+					    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
 		} else if (type == PP2_TYPE_SSL && tl < 5) {
-			return fail(e, PP_R_V2_SSL_TRUNCATED, p,
-				    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
+			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, p,
+					    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
 		}
 		h->tlv[h->ntlv].type = type;
 		h->tlv[h->ntlv].value.ptr = b + p + 3;
@@ -855,23 +852,23 @@ static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 
 	for (i = 0; i < n; i++)
 		if (b[i] != pp_v2_sig[i])
-			return fail(e, PP_R_V2_BAD_SIG, i,
-				    "v2: signature byte %zu is 0x%02x, 0x%02x expected",
-				    i, b[i], pp_v2_sig[i]);
+			return pp_error_set(e, PP_R_V2_BAD_SIG, i,
+					    "v2: signature byte %zu is 0x%02x, 0x%02x expected",
+					    i, b[i], pp_v2_sig[i]);
 	if (len < PP_V2_SIG_LEN)
 		return PP_NEED_MORE;
 	if (!o->allow_v2)
-		return fail(e, PP_R_VERSION_DISABLED, 0, "v2 header while v2 is not allowed");
+		return pp_error_set(e, PP_R_VERSION_DISABLED, 0, "v2 header while v2 is not allowed");
 	if (len < 13)
 		return PP_NEED_MORE;
 	unsigned ver = b[12] >> 4, cmd = b[12] & 0x0F;
 	if (ver != 2)
-		return fail(e, PP_R_V2_BAD_VERSION, 12,
-			    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
+		return pp_error_set(e, PP_R_V2_BAD_VERSION, 12,
+				    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
 	if (cmd > PP_CMD_PROXY)
-		return fail(e, PP_R_V2_BAD_COMMAND, 12,
-			    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
-			    cmd, b[12]);
+		return pp_error_set(e, PP_R_V2_BAD_COMMAND, 12,
+				    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
+				    cmd, b[12]);
 	if (len < 14)
 		return PP_NEED_MORE;
 	unsigned fam = b[13] >> 4, proto = b[13] & 0x0F;
@@ -882,28 +879,28 @@ static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 		proto = PP_PROTO_UNSPEC;
 	}
 	if (fam > PP_FAM_UNIX)
-		return fail(e, PP_R_V2_BAD_FAMILY, 13,
-			    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
-			    fam, b[13]);
+		return pp_error_set(e, PP_R_V2_BAD_FAMILY, 13,
+				    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
+				    fam, b[13]);
 	if (proto > PP_PROTO_DGRAM)
-		return fail(e, PP_R_V2_BAD_TRANSPORT, 13,
-			    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
-			    proto, b[13]);
+		return pp_error_set(e, PP_R_V2_BAD_TRANSPORT, 13,
+				    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
+				    proto, b[13]);
 	if (len < PP_V2_FIXED_LEN)
 		return PP_NEED_MORE;
 
 	size_t plen = rd16(b + 14);
 	size_t total = PP_V2_FIXED_LEN + plen;
 	if (total > max_len)
-		return fail(e, PP_R_TOO_LARGE, 14,
-			    "v2: header of %zu bytes (length field %zu) exceeds the maximum of %zu",
-			    total, plen, max_len);
+		return pp_error_set(e, PP_R_TOO_LARGE, 14,
+				    "v2: header of %zu bytes (length field %zu) exceeds the maximum of %zu",
+				    total, plen, max_len);
 	size_t block = v2_block_len(fam);
 	bool decode = cmd == PP_CMD_PROXY && fam != PP_FAM_UNSPEC && proto != PP_PROTO_UNSPEC;
 	if (decode && plen < block)
-		return fail(e, PP_R_V2_SHORT_ADDR, 14,
-			    "v2: length %zu is shorter than the %zu-byte address block of family %u",
-			    plen, block, fam);
+		return pp_error_set(e, PP_R_V2_SHORT_ADDR, 14,
+				    "v2: length %zu is shorter than the %zu-byte address block of family %u",
+				    plen, block, fam);
 	size_t avail = len < total ? len : total;
 
 	/* Address block: looked at only once it is complete. */
@@ -912,10 +909,10 @@ static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 			for (int k = 0; k < 2; k++) {
 				const uint8_t *pth = b + PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN;
 				if (!memchr(pth, 0, PP_UNIX_PATH_LEN))
-					return fail(e, PP_R_V2_BAD_UNIX_PATH,
-						    PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN,
-						    "v2: UNIX %s path has no NUL in its 108 bytes",
-						    k ? "destination" : "source");
+					return pp_error_set(e, PP_R_V2_BAD_UNIX_PATH,
+							    PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN,
+							    "v2: UNIX %s path has no NUL in its 108 bytes",
+							    k ? "destination" : "source");
 			}
 		}
 		v2_decode_addrs(b, fam, h);
@@ -943,9 +940,9 @@ static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 		c = pp_crc32c(c, zero, 4);
 		c = pp_crc32c(c, b + crc_off + 4, total - crc_off - 4);
 		if (c != h->crc32c)
-			return fail(e, PP_R_V2_CRC_MISMATCH, crc_off,
-				    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
-				    h->crc32c, c, total);
+			return pp_error_set(e, PP_R_V2_CRC_MISMATCH, crc_off,
+					    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
+					    h->crc32c, c, total);
 	}
 	h->version = 2;
 	h->command = (enum pp_cmd)cmd;
@@ -982,9 +979,9 @@ int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
 		return parse_v1(buf, len, o, max_len, h, err);
 	if (buf[0] == pp_v2_sig[0])
 		return parse_v2(buf, len, o, max_len, h, err);
-	return fail(err, PP_R_NOT_PROXY, 0,
-		    "not a PROXY header: first byte '%s' is neither 'P' (v1) nor 0x0D (v2)",
-		    esc(buf, 1, t, sizeof(t)));
+	return pp_error_set(err, PP_R_NOT_PROXY, 0,
+			    "not a PROXY header: first byte '%s' is neither 'P' (v1) nor 0x0D (v2)",
+			    esc(buf, 1, t, sizeof(t)));
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -1056,8 +1053,8 @@ static int build_v1(const struct pp_header *h, const struct pp_build_opts *o,
 		int af = h->family == PP_FAM_INET ? AF_INET :
 			 h->family == PP_FAM_INET6 ? AF_INET6 : h->src.ss_family;
 		if (h->src.ss_family != af || h->dst.ss_family != af)
-			return fail(err, PP_R_BUILD, 0,
-				    "v1: %s needs source and destination addresses of that family", proto);
+			return pp_error_set(err, PP_R_BUILD, 0,
+					    "v1: %s needs source and destination addresses of that family", proto);
 		pp_addr_str(&h->src, a, sizeof(a));
 		pp_addr_str(&h->dst, d, sizeof(d));
 		n = snprintf(line, sizeof(line), "PROXY %s %s %s %u %u\r\n", proto, a, d,
@@ -1066,9 +1063,9 @@ static int build_v1(const struct pp_header *h, const struct pp_build_opts *o,
 		n = snprintf(line, sizeof(line), "PROXY UNKNOWN\r\n");
 	}
 	if (n < 0 || (size_t)n > PP_V1_MAX_LEN)
-		return fail(err, PP_R_BUILD, 0, "v1: line of %d bytes is longer than 107", n);
+		return pp_error_set(err, PP_R_BUILD, 0, "v1: line of %d bytes is longer than 107", n);
 	if ((size_t)n > cap)
-		return fail(err, PP_R_BUILD, 0, "v1: %d bytes do not fit in %zu", n, cap);
+		return pp_error_set(err, PP_R_BUILD, 0, "v1: %d bytes do not fit in %zu", n, cap);
 	memcpy(out, line, (size_t)n);
 	return n;
 }
@@ -1077,9 +1074,9 @@ static int put_tlv(uint8_t *out, size_t cap, size_t *p, uint8_t type, const void
 		   size_t len, struct pp_error *err)
 {
 	if (len > 65535)
-		return fail(err, PP_R_BUILD, *p, "v2: TLV 0x%02x value of %zu bytes is too long", type, len);
+		return pp_error_set(err, PP_R_BUILD, *p, "v2: TLV 0x%02x value of %zu bytes is too long", type, len);
 	if (*p + 3 + len > cap)
-		return fail(err, PP_R_BUILD, *p, "v2: header does not fit in %zu bytes", cap);
+		return pp_error_set(err, PP_R_BUILD, *p, "v2: header does not fit in %zu bytes", cap);
 	out[*p] = type;
 	wr16(out + *p + 1, len);
 	if (len) {
@@ -1100,12 +1097,12 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 	int af;
 
 	if (h->command != PP_CMD_LOCAL && h->command != PP_CMD_PROXY)
-		return fail(err, PP_R_BUILD, 12, "v2: command %d cannot be encoded", (int)h->command);
+		return pp_error_set(err, PP_R_BUILD, 12, "v2: command %d cannot be encoded", (int)h->command);
 	if ((unsigned)h->family > PP_FAM_UNIX || (unsigned)h->transport > PP_PROTO_DGRAM)
-		return fail(err, PP_R_BUILD, 13, "v2: family %d / transport %d cannot be encoded",
-			    (int)h->family, (int)h->transport);
+		return pp_error_set(err, PP_R_BUILD, 13, "v2: family %d / transport %d cannot be encoded",
+				    (int)h->family, (int)h->transport);
 	if (cap < PP_V2_FIXED_LEN)
-		return fail(err, PP_R_BUILD, 0, "v2: header does not fit in %zu bytes", cap);
+		return pp_error_set(err, PP_R_BUILD, 0, "v2: header does not fit in %zu bytes", cap);
 	memcpy(out, pp_v2_sig, PP_V2_SIG_LEN);
 	out[12] = (uint8_t)(0x20 | h->command);
 	out[13] = (uint8_t)((h->family << 4) | h->transport);
@@ -1113,15 +1110,15 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 	block = v2_block_len(h->family);
 	af = v2_af(h->family);
 	if (p + block > cap)
-		return fail(err, PP_R_BUILD, p, "v2: header does not fit in %zu bytes", cap);
+		return pp_error_set(err, PP_R_BUILD, p, "v2: header does not fit in %zu bytes", cap);
 	if (block) {
 		/* AF_UNSPEC addresses give a zero block (a LOCAL header, say). */
 		for (int k = 0; k < 2; k++) {
 			const struct sockaddr_storage *ss = k ? &h->dst : &h->src;
 			if (ss->ss_family != AF_UNSPEC && ss->ss_family != af)
-				return fail(err, PP_R_BUILD, p,
-					    "v2: %s address family does not match the header family",
-					    k ? "destination" : "source");
+				return pp_error_set(err, PP_R_BUILD, p,
+						    "v2: %s address family does not match the header family",
+						    k ? "destination" : "source");
 		}
 		memset(out + p, 0, block);
 		v2_put_addr(out + p, 0, &h->src);
@@ -1129,11 +1126,11 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 		p += block;
 	}
 	if (h->ntlv > PP_MAX_TLVS)
-		return fail(err, PP_R_BUILD, p, "v2: %zu TLVs, at most %d", h->ntlv, PP_MAX_TLVS);
+		return pp_error_set(err, PP_R_BUILD, p, "v2: %zu TLVs, at most %d", h->ntlv, PP_MAX_TLVS);
 	for (size_t k = 0; k < h->ntlv; k++) {
 		const struct pp_tlv *t = &h->tlv[k];
 		if (t->value.len && !t->value.ptr)
-			return fail(err, PP_R_BUILD, p, "v2: TLV %zu has a length but no value", k);
+			return pp_error_set(err, PP_R_BUILD, p, "v2: TLV %zu has a length but no value", k);
 		if (t->type == PP2_TYPE_CRC32C && t->value.len == 4 && !crc_at)
 			crc_at = p + 3;
 		if (put_tlv(out, cap, &p, t->type, t->value.ptr, t->value.len, err) < 0)
@@ -1148,8 +1145,8 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 			return PP_INVALID;
 	}
 	if (p - PP_V2_FIXED_LEN > 65535)
-		return fail(err, PP_R_BUILD, 14, "v2: %zu bytes after the fixed part, at most 65535",
-			    p - PP_V2_FIXED_LEN);
+		return pp_error_set(err, PP_R_BUILD, 14, "v2: %zu bytes after the fixed part, at most 65535",
+				    p - PP_V2_FIXED_LEN);
 	wr16(out + 14, p - PP_V2_FIXED_LEN);
 	if (o && o->crc32c) {
 		memset(out + crc_at, 0, 4);
@@ -1163,12 +1160,12 @@ int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
 {
 	err_clear(err);
 	if (!h || !out)
-		return fail(err, PP_R_BUILD, 0, "no header or no output buffer");
+		return pp_error_set(err, PP_R_BUILD, 0, "no header or no output buffer");
 	if (h->version == 1)
 		return build_v1(h, o, out, cap, err);
 	if (h->version == 2)
 		return build_v2(h, o, out, cap, err);
-	return fail(err, PP_R_BUILD, 0, "version %d is neither 1 nor 2", h->version);
+	return pp_error_set(err, PP_R_BUILD, 0, "version %d is neither 1 nor 2", h->version);
 }
 
 /* ---- malformations -------------------------------------------------------- */
@@ -1527,7 +1524,7 @@ static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
 	}
 	return (int)n;
 room:
-	return fail(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+	return pp_error_set(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
 }
 
 static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
@@ -1644,7 +1641,7 @@ static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
 	}
 	return (int)n;
 room:
-	return fail(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+	return pp_error_set(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
 }
 
 int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
@@ -1654,9 +1651,9 @@ int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
 
 	err_clear(err);
 	if (!m)
-		return fail(err, PP_R_BUILD, 0, "unknown mutation '%s'", name ? name : "(null)");
+		return pp_error_set(err, PP_R_BUILD, 0, "unknown mutation '%s'", name ? name : "(null)");
 	if (!out)
-		return fail(err, PP_R_BUILD, 0, "no output buffer");
+		return pp_error_set(err, PP_R_BUILD, 0, "no output buffer");
 	const struct mut_impl *mi = &mut_impls[m - mutations];
 	if (m->version == 1)
 		return mutate_v1(m, mi, base, out, cap, err);
