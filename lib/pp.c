@@ -156,14 +156,38 @@ static void wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* ---- the parsed header --------------------------------------------------- */
+
+/* A parsing step's way of saying "go on with the next one" (its other
+ * results are pp_parse's: a length, PP_NEED_MORE, PP_INVALID). */
+#define NEXT_STEP (-2)
+
+/* The TLV values decoded into their own fields. */
+static void header_clear_decoded(struct pp_header *h)
+{
+	memset(&h->alpn, 0, sizeof(*h) - offsetof(struct pp_header, alpn));
+}
+
+/* Everything but tlv[]: its entries from ntlv on are left as they are
+ * (768 bytes that no reader looks at). */
+static void header_clear(struct pp_header *h)
+{
+	memset(h, 0, offsetof(struct pp_header, tlv));
+	header_clear_decoded(h);
+}
+
 /* ---- options, detection -------------------------------------------------- */
+
+static const struct pp_parse_opts opts_default = {
+	.max_len = PP_DEFAULT_MAX_LEN,
+	.allow_v1 = true,
+	.allow_v2 = true,
+	.verify_crc32c = true,
+};
 
 void pp_parse_opts_init(struct pp_parse_opts *o)
 {
-	o->max_len = PP_DEFAULT_MAX_LEN;
-	o->allow_v1 = true;
-	o->allow_v2 = true;
-	o->verify_crc32c = true;
+	*o = opts_default;
 }
 
 enum pp_detect pp_detect(const uint8_t *buf, size_t len)
@@ -190,454 +214,786 @@ enum pp_detect pp_detect(const uint8_t *buf, size_t len)
 
 /* ---- v1 ------------------------------------------------------------------ */
 
-/* Prefix validators: fed one character at a time, they die on the first
- * character after which no valid address can follow, and say why. */
-struct v4val {
-	uint8_t dots, digits;
-	uint16_t val;
-	const char *why; /* non-NULL once dead */
-};
+/* A v1 line is read in one pass, token by token: "PROXY", the protocol,
+ * then each field up to the byte that ends it. Bytes at or below the space
+ * and DEL end a token: a space or CR is a separator, anything else is
+ * refused on its own (LF, tab, control bytes). Every rule is checked on the
+ * byte that can break it, so a prefix is refused as soon as no
+ * continuation can make it valid; addresses go straight into the header. */
 
-static void v4_feed(struct v4val *v, uint8_t c)
-{
-	if (v->why)
-		return;
-	if (c >= '0' && c <= '9') {
-		if (v->digits == 1 && v->val == 0) {
-			v->why = "an octet has a leading zero";
-			return;
-		}
-		v->val = (uint16_t)(v->val * 10 + (c - '0'));
-		v->digits++;
-		if (v->val > 255)
-			v->why = "an octet is above 255";
-	} else if (c == '.') {
-		if (v->digits == 0)
-			v->why = "an octet is empty";
-		else if (v->dots == 3)
-			v->why = "more than 4 octets";
-		else {
-			v->dots++;
-			v->digits = 0;
-			v->val = 0;
-		}
-	} else {
-		v->why = "unexpected character in a dotted quad";
-	}
-}
-
-static const char *v4_end(const struct v4val *v)
-{
-	if (v->why)
-		return v->why;
-	if (v->digits == 0)
-		return "an octet is empty";
-	if (v->dots != 3)
-		return "fewer than 4 octets";
-	return NULL;
-}
-
-/* IPv6 text as inet_pton(AF_INET6) takes it: 1-4 hex digits per group, one
- * "::" standing for at least one zero group, an optional trailing dotted
- * quad counting for two groups, no zone id. */
-struct v6val {
-	uint8_t groups;  /* completed groups */
-	uint8_t hex;     /* digits in the current group */
-	uint8_t colons;  /* colons just seen (0..2) */
-	bool dbl;        /* "::" seen */
-	bool lead;       /* the text started with a single ':' so far */
-	bool dec;        /* current group is all decimal (may turn into an octet) */
-	bool first0;     /* current group starts with '0' */
-	uint16_t decval;
-	bool in4;        /* inside the trailing dotted quad */
-	struct v4val v4;
-	const char *why;
-};
-
-static bool is_hex(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-static void v6_feed(struct v6val *v, uint8_t c)
-{
-	int max;
-
-	if (v->why)
-		return;
-	max = v->dbl ? 7 : 8;
-	if (v->in4) {
-		v4_feed(&v->v4, c);
-		v->why = v->v4.why;
-		return;
-	}
-	if (v->lead && c != ':') {
-		v->why = "a single leading ':'";
-		return;
-	}
-	if (is_hex(c)) {
-		if (v->hex == 0) {
-			if (v->groups + 1 > max) {
-				v->why = "more than 8 groups";
-				return;
-			}
-			v->dec = true;
-			v->first0 = c == '0';
-			v->decval = 0;
-		}
-		if (v->hex == 4) {
-			v->why = "a group has more than 4 hex digits";
-			return;
-		}
-		v->hex++;
-		v->colons = 0;
-		if (c >= '0' && c <= '9')
-			v->decval = (uint16_t)(v->decval * 10 + (c - '0'));
-		else
-			v->dec = false;
-	} else if (c == ':') {
-		if (v->hex > 0) {
-			v->groups++;
-			v->hex = 0;
-			v->colons = 1;
-			if (v->groups >= max)
-				v->why = "more than 8 groups";
-		} else if (v->colons == 0) {
-			v->colons = 1;
-			v->lead = true;
-		} else if (v->colons == 1) {
-			if (v->dbl) {
-				v->why = "more than one '::'";
-				return;
-			}
-			v->dbl = true;
-			v->lead = false;
-			v->colons = 2;
-		} else {
-			v->why = "':::'";
-		}
-	} else if (c == '.') {
-		if (v->hex == 0 || !v->dec || v->hex > 3) {
-			v->why = "a dotted quad must follow a ':' and start with a decimal octet";
-			return;
-		}
-		if (v->first0 && v->hex > 1) {
-			v->why = "an octet has a leading zero";
-			return;
-		}
-		if (v->decval > 255) {
-			v->why = "an octet is above 255";
-			return;
-		}
-		if (v->dbl ? v->groups + 2 > 7 : v->groups + 2 != 8) {
-			v->why = "a dotted quad in the wrong place";
-			return;
-		}
-		v->in4 = true;
-		memset(&v->v4, 0, sizeof(v->v4));
-		v->v4.dots = 1;
-	} else if (c == '%') {
-		v->why = "zone ids ('%') are not allowed";
-	} else {
-		v->why = "unexpected character";
-	}
-}
-
-static const char *v6_end(const struct v6val *v)
-{
-	if (v->why)
-		return v->why;
-	if (v->in4) {
-		const char *w = v4_end(&v->v4);
-		return w ? w : NULL;
-	}
-	if (v->hex > 0) {
-		int g = v->groups + 1;
-		if (v->dbl ? g > 7 : g != 8)
-			return "fewer than 8 groups and no '::'";
-		return NULL;
-	}
-	if (v->colons == 2)
-		return NULL;
-	if (v->colons == 0)
-		return "empty";
-	return "ends with a single ':'";
-}
-
-enum v1_state { V1_SP, V1_PROTO, V1_FIELD, V1_TRAIL_SP, V1_UNK_TAIL, V1_CR };
+enum { V1_TCP4, V1_TCP6, V1_UNKNOWN };
 
 static const char *const v1_protos[3] = {"TCP4", "TCP6", "UNKNOWN"};
+static const uint8_t v1_proto_len[3] = {4, 4, 7};
 static const char *const v1_field_names[4] = {
 	"source address", "destination address", "source port", "destination port",
 };
 
-struct v1_field {
-	size_t start;
-	struct v4val v4;
-	struct v6val v6;
-	size_t own_dead_at; /* offset where the announced family's validator died */
-	bool own_dead;
+
+struct v1 {
+	const uint8_t *b;
+	size_t len;    /* bytes received */
+	size_t limit;  /* the longest line allowed, CRLF included */
+	size_t end;    /* what a token may use: min(len, limit - 1); CR at limit - 2 at the latest */
+	int proto;     /* V1_TCP4, V1_TCP6, V1_UNKNOWN */
+	struct pp_header *h;
+	struct pp_error *e;
 };
 
-static int v1_port_check(const uint8_t *b, size_t start, size_t i, int which,
-			 struct pp_error *e)
+static bool v1_ends_token(uint8_t c)
 {
-	enum pp_reason r = which == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT;
-	const char *nm = v1_field_names[which];
-	char t[128];
-	uint8_t c = b[i];
-	uint32_t v = 0;
-
-	if (c < '0' || c > '9')
-		return pp_error_set(e, r, i, "v1: %s '%s' has a non-digit at byte %zu", nm,
-				    esc(b + start, i - start + 1, t, sizeof(t)), i);
-	if (i > start && b[start] == '0')
-		return pp_error_set(e, r, start, "v1: %s '%s' has a leading zero", nm,
-				    esc(b + start, i - start + 1, t, sizeof(t)));
-	for (size_t k = start; k <= i; k++) {
-		v = v * 10 + (uint32_t)(b[k] - '0');
-		if (v > 65535)
-			return pp_error_set(e, r, start, "v1: %s '%s' is above 65535", nm,
-					    esc(b + start, i - start + 1, t, sizeof(t)));
-	}
-	return 0;
+	return c <= ' ' || c == 0x7F;
 }
 
-/* Field ended (at byte i, a space or CR): decode it into the header. */
-static int v1_field_end(const uint8_t *b, size_t i, int which, int proto,
-			struct v1_field *f, struct pp_header *h, struct pp_error *e)
+/* A byte that ends a token and is neither a space nor CR. */
+static int v1_bad_byte(const struct v1 *v, size_t i)
 {
-	char t[128], txt[64];
-	size_t flen = i - f->start;
+	uint8_t c = v->b[i];
 
-	if (which >= 2) {
-		uint32_t v = 0;
-		for (size_t k = f->start; k < i; k++)
-			v = v * 10 + (uint32_t)(b[k] - '0');
-		if (which == 2)
-			((struct sockaddr_in *)&h->src)->sin_port = htons((uint16_t)v);
-		else
-			((struct sockaddr_in *)&h->dst)->sin_port = htons((uint16_t)v);
+	if (c == '\n')
+		return pp_error_set(v->e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
+	if (c == '\t')
+		return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i,
+				    "v1: tab at byte %zu; fields are separated by one space", i);
+	return pp_error_set(v->e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
+}
+
+/* A token ran to v->end: wait for more bytes, or, when end is the limit,
+ * byte limit - 2 was not CR and no room is left for CRLF. */
+static int v1_more(const struct v1 *v)
+{
+	size_t at = v->limit - 2;
+
+	if (v->end < v->limit - 1)
+		return PP_NEED_MORE;
+	if (v->limit < PP_V1_MAX_LEN)
+		return pp_error_set(v->e, PP_R_TOO_LARGE, at,
+				    "v1: no CRLF within the configured maximum of %zu bytes", v->limit);
+	return pp_error_set(v->e, PP_R_V1_TOO_LONG, at, "v1: no CRLF within %d bytes", PP_V1_MAX_LEN);
+}
+
+/* CR at byte i: LF must follow, and the line is complete. */
+static int v1_crlf(const struct v1 *v, size_t i)
+{
+	char t[16];
+
+	if (i + 1 >= v->len)
+		return PP_NEED_MORE;
+	if (v->b[i + 1] != '\n')
+		return pp_error_set(v->e, PP_R_V1_BAD_EOL, i, "v1: CR at byte %zu followed by '%s', not LF",
+				    i, esc(v->b + i + 1, 1, t, sizeof(t)));
+	return (int)(i + 2);
+}
+
+/* "PROXY" and one space. */
+static int v1_start(const struct v1 *v, const struct pp_parse_opts *o)
+{
+	static const char sig[] = "PROXY";
+	char t[16];
+	uint8_t c;
+
+	if (v->len >= 6 && memcmp(v->b, "PROXY ", 6) == 0 && o->allow_v1)
+		return NEXT_STEP; /* the usual case, decided below as well */
+	for (size_t i = 0; i < 5 && i < v->len; i++)
+		if (v->b[i] != (uint8_t)sig[i])
+			return pp_error_set(v->e, PP_R_NOT_PROXY, i,
+					    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
+					    i, esc(v->b + i, 1, t, sizeof(t)));
+	if (v->len < 5)
+		return PP_NEED_MORE;
+	if (!o->allow_v1)
+		return pp_error_set(v->e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
+	if (v->len == 5)
+		return PP_NEED_MORE;
+	c = v->b[5];
+	if (c == ' ')
+		return NEXT_STEP;
+	if (v1_ends_token(c) && c != '\r')
+		return v1_bad_byte(v, 5);
+	return pp_error_set(v->e, PP_R_V1_BAD_SPACING, 5,
+			    "v1: '%s' after \"PROXY\" at byte 5, one space expected",
+			    esc(v->b + 5, 1, t, sizeof(t)));
+}
+
+/* "the receiver must ignore anything presented before the CRLF" */
+static int v1_unknown_tail(const struct v1 *v, size_t i)
+{
+	for (; i < v->end; i++) {
+		if (v->b[i] == '\r')
+			return v1_crlf(v, i);
+		if (v->b[i] == '\n')
+			return v1_bad_byte(v, i);
+	}
+	return v1_more(v);
+}
+
+/* The protocol word ended at byte i (a space or CR); alive: the names it
+ * may still be. TCP4/TCP6 go on with the fields from *pos. */
+static int v1_proto_end(struct v1 *v, size_t i, unsigned alive, size_t *pos)
+{
+	size_t tok = 6, j = i - tok;
+	char t[128];
+
+	if (j == 0) {
+		if (v->b[i] == ' ')
+			return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i,
+					    "v1: two spaces after \"PROXY\" (byte %zu)", i);
+		return pp_error_set(v->e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
+	}
+	v->proto = -1;
+	for (int k = 0; k < 3; k++)
+		if ((alive >> k & 1) && v1_proto_len[k] == j)
+			v->proto = k;
+	if (v->proto < 0)
+		return pp_error_set(v->e, PP_R_V1_BAD_PROTO, tok,
+				    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+				    esc(v->b + tok, j, t, sizeof(t)));
+	if (v->proto == V1_UNKNOWN)
+		return v->b[i] == '\r' ? v1_crlf(v, i) : v1_unknown_tail(v, i + 1);
+	if (v->b[i] == '\r')
+		return pp_error_set(v->e, PP_R_V1_FIELD_COUNT, i,
+				    "v1: line ends after %s; addresses and ports expected",
+				    v1_protos[v->proto]);
+	*pos = i + 1;
+	return NEXT_STEP;
+}
+
+/* The protocol word from byte 6, refused at its first byte that no
+ * protocol name goes on with. */
+static int v1_proto(struct v1 *v, size_t *pos)
+{
+	const size_t tok = 6;
+	unsigned alive = 7; /* bit k: the word so far begins v1_protos[k] */
+	char t[128];
+
+	/* the usual case, decided below as well */
+	if (v->end >= tok + 5 && memcmp(v->b + tok, "TCP", 3) == 0 &&
+	    (v->b[tok + 3] == '4' || v->b[tok + 3] == '6') && v->b[tok + 4] == ' ') {
+		v->proto = v->b[tok + 3] == '4' ? V1_TCP4 : V1_TCP6;
+		*pos = tok + 5;
+		return NEXT_STEP;
+	}
+	for (size_t i = tok; i < v->end; i++) {
+		uint8_t c = v->b[i];
+		size_t j = i - tok;
+
+		if (c == ' ' || c == '\r')
+			return v1_proto_end(v, i, alive, pos);
+		if (v1_ends_token(c))
+			return v1_bad_byte(v, i);
+		for (int k = 0; k < 3; k++)
+			if (j >= v1_proto_len[k] || (uint8_t)v1_protos[k][j] != c)
+				alive &= ~(1u << k);
+		if (!alive)
+			return pp_error_set(v->e, PP_R_V1_BAD_PROTO, tok,
+					    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+					    esc(v->b + tok, j + 1, t, sizeof(t)));
+	}
+	return v1_more(v);
+}
+
+/* Field f began at start and stopped at byte i: a space or CR ends it,
+ * unless it is empty; other bytes are refused. */
+static int v1_field_stop(const struct v1 *v, int f, size_t start, size_t i)
+{
+	uint8_t c = v->b[i];
+
+	if (c != ' ' && c != '\r')
+		return v1_bad_byte(v, i);
+	if (i > start)
+		return NEXT_STEP;
+	if (c == ' ')
+		return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i, "v1: two spaces before the %s (byte %zu)",
+				    v1_field_names[f], i);
+	return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i - 1, "v1: space before CRLF (byte %zu)", i - 1);
+}
+
+/* The quick way through the usual port: 1-5 digits, no leading zero, at
+ * most 65535, then a space or CR. Returns the number of digits (the value
+ * in *val), or 0 for any other text, which v1_port_scan then decides.
+ * Reads the 6 bytes from p, which the caller has. */
+static unsigned port_quick(const uint8_t *p, unsigned *val)
+{
+	unsigned d0 = p[0] - (unsigned)'0', d1 = p[1] - (unsigned)'0', d2 = p[2] - (unsigned)'0';
+	unsigned d3 = p[3] - (unsigned)'0', d4 = p[4] - (unsigned)'0', n, v;
+
+	/* straight-line: a loop costs a third more on the usual line */
+	if (d0 > 9 || (d0 == 0 && d1 <= 9))
 		return 0;
-	}
-
-	enum pp_reason r = which == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR;
-	const char *nm = v1_field_names[which];
-	const char *own = proto == 0 ? v4_end(&f->v4) : v6_end(&f->v6);
-	const char *other = proto == 0 ? v6_end(&f->v6) : v4_end(&f->v4);
-	struct sockaddr_storage *ss = which == 0 ? &h->src : &h->dst;
-
-	esc(b + f->start, flen, t, sizeof(t));
-	if (own) {
-		if (!other)
-			return pp_error_set(e, PP_R_V1_FAMILY_MISMATCH, f->start,
-					    "v1: %s '%s' is %s in a %s line", nm, t,
-					    proto == 0 ? "IPv6" : "IPv4", v1_protos[proto]);
-		return pp_error_set(e, r, f->own_dead ? f->own_dead_at : f->start,
-				    "v1: %s '%s' is not a valid %s address: %s", nm, t,
-				    proto == 0 ? "IPv4" : "IPv6", own);
-	}
-	/* The validators say yes; inet_pton has the last word. */
-	if (flen >= sizeof(txt))
-		return pp_error_set(e, r, f->start, "v1: %s '%s' is too long", nm, t);
-	memcpy(txt, b + f->start, flen);
-	txt[flen] = '\0';
-	if (proto == 0) {
-		struct sockaddr_in *sa = (struct sockaddr_in *)ss;
-		if (inet_pton(AF_INET, txt, &sa->sin_addr) != 1)
-			return pp_error_set(e, r, f->start, "v1: %s '%s' is not a valid IPv4 address", nm, t);
-		sa->sin_family = AF_INET;
+	if (d1 > 9) {
+		n = 1;
+		v = d0;
+	} else if (d2 > 9) {
+		n = 2;
+		v = d0 * 10 + d1;
+	} else if (d3 > 9) {
+		n = 3;
+		v = d0 * 100 + d1 * 10 + d2;
+	} else if (d4 > 9) {
+		n = 4;
+		v = d0 * 1000 + d1 * 100 + d2 * 10 + d3;
 	} else {
-		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, txt, &sa->sin6_addr) != 1)
-			return pp_error_set(e, r, f->start, "v1: %s '%s' is not a valid IPv6 address", nm, t);
-		sa->sin6_family = AF_INET6;
+		n = 5;
+		v = d0 * 10000 + d1 * 1000 + d2 * 100 + d3 * 10 + d4;
 	}
-	return 0;
+	if (v > 65535 || (p[n] != ' ' && p[n] != '\r'))
+		return 0;
+	*val = v;
+	return n;
+}
+
+/* Port field f from start, byte by byte: NEXT_STEP with *end at the space or
+ * CR after it and *val, or the verdict. */
+static int v1_port_scan(const struct v1 *v, int f, size_t start, size_t *end, unsigned *val)
+{
+	size_t i;
+	uint8_t c;
+	char t[128];
+
+	*val = 0;
+	for (i = start; i < v->end; i++) {
+		unsigned d = v->b[i] - (unsigned)'0';
+
+		if (d > 9)
+			break;
+		*val = *val * 10 + d;
+		/* below 10 after the first digit: the first was a 0 */
+		if (*val - 10 > 65535 - 10 && i > start)
+			return pp_error_set(v->e, f == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT, start,
+					    *val < 10 ? "v1: %s '%s' has a leading zero" : "v1: %s '%s' is above 65535",
+					    v1_field_names[f], esc(v->b + start, i - start + 1, t, sizeof(t)));
+	}
+	if (i == v->end)
+		return v1_more(v);
+	c = v->b[i];
+	if (!v1_ends_token(c))
+		return pp_error_set(v->e, f == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT, i,
+				    "v1: %s '%s' has a non-digit at byte %zu", v1_field_names[f],
+				    esc(v->b + start, i - start + 1, t, sizeof(t)), i);
+	*end = i;
+	return v1_field_stop(v, f, start, i);
+}
+
+/* Port field f (2 or 3) from *pos: decimal 0..65535, no leading zero. */
+static int v1_port(struct v1 *v, int f, size_t *pos)
+{
+	size_t start = *pos;
+	unsigned val = 0, n = 0;
+	int r;
+
+	if (v->end - start >= 6)
+		n = port_quick(v->b + start, &val);
+	if (n) {
+		*pos = start + n;
+	} else {
+		r = v1_port_scan(v, f, start, pos, &val);
+		if (r != NEXT_STEP)
+			return r;
+	}
+	/* sin_port and sin6_port share their place */
+	((struct sockaddr_in *)(f == 2 ? &v->h->src : &v->h->dst))->sin_port = htons((uint16_t)val);
+	return NEXT_STEP;
+}
+
+/* Address text, one family at a time. A reader takes bytes up to the end
+ * of the token and stops early at the first byte after which the text can
+ * no longer be an address of its family, saying why. */
+
+/* IPv4 as inet_pton(AF_INET) takes it: four decimal octets, each 0..255
+ * without a leading zero. */
+struct v4 {
+	unsigned dots, digits;
+	unsigned val;  /* the octet being read */
+	uint8_t a[4];
+};
+
+/* IPv6 as inet_pton(AF_INET6) takes it: 1-4 hex digits per group, one "::"
+ * standing for at least one zero group, an optional trailing dotted quad
+ * counting for two groups, no zone id. */
+struct v6 {
+	unsigned groups; /* completed groups, in w[] */
+	unsigned hex;    /* digits in the current group */
+	unsigned colons; /* colons just seen (0..2) */
+	unsigned dbl_at; /* groups before the "::" */
+	bool dbl;        /* "::" seen */
+	bool lead;       /* the text started with a single ':' so far */
+	bool dec;        /* current group is all decimal (may turn into an octet) */
+	bool first0;     /* current group starts with '0' */
+	bool in4;        /* inside the trailing dotted quad */
+	unsigned val, decval;
+	uint16_t w[8];
+	struct v4 q;     /* the dotted quad */
+};
+
+struct addr_text {
+	bool six;
+	const char *why; /* set once the text cannot be an address of the family */
+	size_t at;       /* where the reader stopped: the byte that did it, or the token's end */
+	union {
+		struct v4 v4;
+		struct v6 v6;
+	} u;
+};
+
+static size_t v4_take(struct v4 *v, const uint8_t *b, size_t i, size_t end, const char **why)
+{
+	/* in locals: stores to a[] would make the compiler reload the rest */
+	unsigned dots = v->dots, digits = v->digits, val = v->val;
+
+	for (; i < end; i++) {
+		unsigned c = b[i], d = c - '0';
+
+		if (d <= 9) {
+			if (digits && val == 0) {
+				*why = "an octet has a leading zero";
+				break;
+			}
+			val = val * 10 + d;
+			digits++;
+			if (val > 255) {
+				*why = "an octet is above 255";
+				break;
+			}
+		} else if (c == '.') {
+			if (digits == 0)
+				*why = "an octet is empty";
+			else if (dots == 3)
+				*why = "more than 4 octets";
+			if (*why)
+				break;
+			v->a[dots++] = (uint8_t)val;
+			digits = 0;
+			val = 0;
+		} else {
+			if (!v1_ends_token((uint8_t)c))
+				*why = "unexpected character in a dotted quad";
+			break;
+		}
+	}
+	v->dots = dots;
+	v->digits = digits;
+	v->val = val;
+	return i;
+}
+
+/* The quick way through the usual dotted quad: four octets of 1-3 digits,
+ * without a leading zero, at most 255, dots between them and a space
+ * after. Returns the index of the space, or 0 for any other text, which
+ * v4_take then decides. Reads the 16 bytes from i, which the caller has. */
+static size_t v4_quick(const uint8_t *b, size_t i, uint8_t a[4])
+{
+	for (unsigned k = 0; k < 4; k++) {
+		unsigned val = b[i] - (unsigned)'0', d;
+
+		if (val > 9)
+			return 0;
+		d = b[++i] - (unsigned)'0';
+		if (d <= 9) {
+			if (val == 0)
+				return 0;
+			val = val * 10 + d;
+			d = b[++i] - (unsigned)'0';
+			if (d <= 9) {
+				val = val * 10 + d;
+				if (val > 255)
+					return 0;
+				i++;
+			}
+		}
+		if (b[i] != (k < 3 ? '.' : ' '))
+			return 0;
+		a[k] = (uint8_t)val;
+		i++;
+	}
+	return i - 1;
+}
+
+static const char *v4_end(struct v4 *v)
+{
+	if (v->digits == 0)
+		return "an octet is empty";
+	if (v->dots != 3)
+		return "fewer than 4 octets";
+	v->a[3] = (uint8_t)v->val;
+	return NULL;
+}
+
+static int hex_value(unsigned c)
+{
+	if (c - '0' <= 9)
+		return (int)(c - '0');
+	c |= 0x20;
+	return c - 'a' <= 5 ? (int)(c - 'a' + 10) : -1;
+}
+
+/* A hex digit of value d. */
+static const char *v6_digit(struct v6 *v, unsigned c, int d)
+{
+	if (v->hex == 0) {
+		if (v->groups + 1 > (v->dbl ? 7 : 8))
+			return "more than 8 groups";
+		v->dec = true;
+		v->first0 = c == '0';
+		v->decval = 0;
+		v->val = 0;
+	}
+	if (v->hex == 4)
+		return "a group has more than 4 hex digits";
+	v->hex++;
+	v->colons = 0;
+	v->val = v->val << 4 | (unsigned)d;
+	if (d <= 9)
+		v->decval = v->decval * 10 + (unsigned)d;
+	else
+		v->dec = false;
+	return NULL;
+}
+
+static const char *v6_colon(struct v6 *v)
+{
+	if (v->hex > 0) {
+		v->w[v->groups++] = (uint16_t)v->val;
+		v->hex = 0;
+		v->colons = 1;
+		return v->groups >= (v->dbl ? 7 : 8) ? "more than 8 groups" : NULL;
+	}
+	if (v->colons == 0) {
+		v->colons = 1;
+		v->lead = true;
+		return NULL;
+	}
+	if (v->colons == 2)
+		return "':::'";
+	if (v->dbl)
+		return "more than one '::'";
+	v->dbl = true;
+	v->dbl_at = v->groups;
+	v->lead = false;
+	v->colons = 2;
+	return NULL;
+}
+
+/* A '.': the current group becomes the first octet of a dotted quad. */
+static const char *v6_dot(struct v6 *v)
+{
+	if (v->hex == 0 || !v->dec || v->hex > 3)
+		return "a dotted quad must follow a ':' and start with a decimal octet";
+	if (v->first0 && v->hex > 1)
+		return "an octet has a leading zero";
+	if (v->decval > 255)
+		return "an octet is above 255";
+	if (v->dbl ? v->groups + 2 > 7 : v->groups + 2 != 8)
+		return "a dotted quad in the wrong place";
+	v->in4 = true;
+	memset(&v->q, 0, sizeof(v->q));
+	v->q.dots = 1;
+	v->q.a[0] = (uint8_t)v->decval;
+	return NULL;
+}
+
+static size_t v6_take(struct v6 *v, const uint8_t *b, size_t i, size_t end, const char **why)
+{
+	for (; i < end; i++) {
+		unsigned c = b[i];
+		int d;
+
+		if (v->lead && c != ':') {
+			if (!v1_ends_token((uint8_t)c))
+				*why = "a single leading ':'";
+			return i;
+		}
+		d = hex_value(c);
+		if (d >= 0)
+			*why = v6_digit(v, c, d);
+		else if (c == ':')
+			*why = v6_colon(v);
+		else if (c == '.') {
+			*why = v6_dot(v);
+			return *why ? i : v4_take(&v->q, b, i + 1, end, why);
+		} else if (v1_ends_token((uint8_t)c))
+			return i;
+		else
+			*why = c == '%' ? "zone ids ('%') are not allowed" : "unexpected character";
+		if (*why)
+			return i;
+	}
+	return i;
+}
+
+/* n groups into 16 bytes: the first head of them in front, the others at
+ * the end, zeros between them ("::"). */
+static void v6_place(const uint16_t *w, size_t n, size_t head, uint8_t out[16])
+{
+	uint16_t x[8] = {0};
+
+	for (size_t k = 0; k < n; k++)
+		x[k < head ? k : 8 - n + k] = w[k];
+	for (size_t k = 0; k < 8; k++) {
+		out[2 * k] = (uint8_t)(x[k] >> 8);
+		out[2 * k + 1] = (uint8_t)x[k];
+	}
+}
+
+/* The text ends: check it, and put the address in out (16 bytes) if any. */
+static const char *v6_end(struct v6 *v, uint8_t *out)
+{
+	size_t n = v->groups;
+
+	if (v->in4) {
+		const char *w = v4_end(&v->q);
+
+		if (w)
+			return w;
+		v->w[n++] = (uint16_t)(v->q.a[0] << 8 | v->q.a[1]);
+		v->w[n++] = (uint16_t)(v->q.a[2] << 8 | v->q.a[3]);
+	} else if (v->hex > 0) {
+		if (v->dbl ? n + 1 > 7 : n + 1 != 8)
+			return "fewer than 8 groups and no '::'";
+		v->w[n++] = (uint16_t)v->val;
+	} else if (v->colons != 2) {
+		return v->colons == 0 ? "empty" : "ends with a single ':'";
+	}
+	if (out)
+		v6_place(v->w, n, v->dbl ? v->dbl_at : n, out);
+	return NULL;
+}
+
+/* The quick way through the usual IPv6 text: groups of 1-4 hex digits,
+ * ':' between them, at most one "::", no dotted quad, then a space.
+ * Returns the index of the space (the address in out), or 0 for any other
+ * text, which v6_take then decides. */
+static size_t v6_quick(const uint8_t *b, size_t i, size_t end, uint8_t out[16])
+{
+	uint16_t w[8];
+	size_t n = 0, head = 8; /* groups, groups before "::" (8: none) */
+
+	if (end - i >= 2 && b[i] == ':' && b[i + 1] == ':') {
+		head = 0;
+		i += 2;
+	}
+	while (i < end && b[i] != ' ') {
+		unsigned val = 0, digits = 0;
+		int d = 0;
+
+		for (; i < end && digits < 5; i++, digits++) {
+			d = hex_value(b[i]);
+			if (d < 0)
+				break;
+			val = val << 4 | (unsigned)d;
+		}
+		if (digits == 0 || digits > 4 || n == 8 || i == end)
+			return 0;
+		w[n++] = (uint16_t)val;
+		if (b[i] == ':' && end - i >= 2 && b[i + 1] == ':' && head == 8) {
+			head = n;
+			i += 2;
+		} else if (b[i] == ':' && end - i >= 2 && b[i + 1] != ' ') {
+			i++;
+		} else if (b[i] != ' ') {
+			return 0;
+		}
+	}
+	if (i == end || (head == 8 ? n != 8 : n > 7))
+		return 0;
+	v6_place(w, n, head < n ? head : n, out);
+	return i;
+}
+
+/* Read the address text from b[i] as IPv6 (six) or IPv4; returns where
+ * the reader stopped (t->at). */
+static size_t addr_take(struct addr_text *t, bool six, const uint8_t *b, size_t i, size_t end)
+{
+	t->six = six;
+	t->why = NULL;
+	memset(&t->u, 0, sizeof(t->u));
+	if (six)
+		t->at = v6_take(&t->u.v6, b, i, end, &t->why);
+	else
+		t->at = v4_take(&t->u.v4, b, i, end, &t->why);
+	return t->at;
+}
+
+/* The text ended: NULL when it is an address (then in *ss if ss is given),
+ * else why not. */
+static const char *addr_end(struct addr_text *t, struct sockaddr_storage *ss)
+{
+	const char *why;
+
+	if (t->why)
+		return t->why;
+	if (t->six) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		why = v6_end(&t->u.v6, ss ? s6->sin6_addr.s6_addr : NULL);
+		if (!why && ss)
+			s6->sin6_family = AF_INET6;
+		return why;
+	}
+	why = v4_end(&t->u.v4);
+	if (!why && ss) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, t->u.v4.a, 4);
+	}
+	return why;
+}
+
+static int v1_addr_fail(const struct v1 *v, int f, size_t start, size_t n, const struct addr_text *own,
+			const char *why, size_t at)
+{
+	char t[128];
+
+	return pp_error_set(v->e, f == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR, at,
+			    "v1: %s '%s' is not a valid %s address: %s", v1_field_names[f],
+			    esc(v->b + start, n, t, sizeof(t)), own->six ? "IPv6" : "IPv4", why);
+}
+
+static int v1_mismatch(const struct v1 *v, int f, size_t start, size_t n)
+{
+	char t[128];
+
+	return pp_error_set(v->e, PP_R_V1_FAMILY_MISMATCH, start, "v1: %s '%s' is %s in a %s line",
+			    v1_field_names[f], esc(v->b + start, n, t, sizeof(t)),
+			    v->proto == V1_TCP4 ? "IPv6" : "IPv4", v1_protos[v->proto]);
+}
+
+/* The text from start stopped being an address of the line's family at
+ * own->at. It is refused as soon as it cannot be one of the other family
+ * either; else at its end, as that family's address in the wrong line or
+ * as no address at all. */
+static int v1_addr_dead(struct v1 *v, int f, size_t start, const struct addr_text *own)
+{
+	struct addr_text other;
+	size_t i = addr_take(&other, !own->six, v->b, start, v->end);
+	int st;
+
+	if (other.why) {
+		size_t last = other.at > own->at ? other.at : own->at;
+
+		return v1_addr_fail(v, f, start, last + 1 - start, own, own->why, own->at);
+	}
+	if (i == v->end)
+		return v1_more(v);
+	st = v1_field_stop(v, f, start, i);
+	if (st != NEXT_STEP)
+		return st;
+	if (!addr_end(&other, NULL))
+		return v1_mismatch(v, f, start, i - start);
+	return v1_addr_fail(v, f, start, i - start, own, own->why, own->at);
+}
+
+/* The usual address text of the line's family, read the quick way into
+ * the header: the index of the space after it, or 0. */
+static size_t addr_quick(const struct v1 *v, int f, size_t start)
+{
+	struct sockaddr_storage *ss = f == 0 ? &v->h->src : &v->h->dst;
+	size_t i = 0;
+
+	if (v->proto == V1_TCP6) {
+		i = v6_quick(v->b, start, v->end, ((struct sockaddr_in6 *)ss)->sin6_addr.s6_addr);
+		if (i)
+			ss->ss_family = AF_INET6;
+	} else if (v->end - start >= 16) {
+		i = v4_quick(v->b, start, (uint8_t *)&((struct sockaddr_in *)ss)->sin_addr);
+		if (i)
+			ss->ss_family = AF_INET;
+	}
+	return i;
+}
+
+/* Address field f (0 or 1) from *pos, of the line's family. */
+static int v1_addr(struct v1 *v, int f, size_t *pos)
+{
+	struct addr_text own, other;
+	size_t start = *pos, i;
+	const char *why;
+	int st;
+
+	i = addr_quick(v, f, start);
+	if (i) {
+		*pos = i;
+		return NEXT_STEP;
+	}
+	i = addr_take(&own, v->proto == V1_TCP6, v->b, start, v->end);
+	if (own.why)
+		return v1_addr_dead(v, f, start, &own);
+	if (i == v->end)
+		return v1_more(v);
+	st = v1_field_stop(v, f, start, i);
+	if (st != NEXT_STEP)
+		return st;
+	why = addr_end(&own, f == 0 ? &v->h->src : &v->h->dst);
+	if (!why) {
+		*pos = i;
+		return NEXT_STEP;
+	}
+	addr_take(&other, !own.six, v->b, start, i);
+	if (!addr_end(&other, NULL))
+		return v1_mismatch(v, f, start, i - start);
+	return v1_addr_fail(v, f, start, i - start, &own, why, start);
+}
+
+/* The space or CR at *pos after field f. After the destination port the
+ * line ends: CRLF, nothing else. */
+static int v1_sep(struct v1 *v, int f, size_t *pos)
+{
+	size_t i = *pos;
+	uint8_t c;
+
+	if (v->b[i] == '\r') {
+		if (f == 3)
+			return v1_crlf(v, i);
+		return pp_error_set(v->e, PP_R_V1_FIELD_COUNT, i,
+				    "v1: line ends after the %s; 6 fields expected", v1_field_names[f]);
+	}
+	*pos = ++i;
+	if (f < 3)
+		return NEXT_STEP;
+	if (i >= v->end)
+		return v1_more(v);
+	c = v->b[i];
+	if (c == ' ' || c == '\r')
+		return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i - 1,
+				    "v1: space after the destination port (byte %zu)", i - 1);
+	if (v1_ends_token(c))
+		return v1_bad_byte(v, i);
+	return pp_error_set(v->e, PP_R_V1_FIELD_COUNT, i,
+			    "v1: extra field after the destination port (byte %zu)", i);
 }
 
 static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 		    size_t max_len, struct pp_header *h, struct pp_error *e)
 {
-	static const char sig[] = "PROXY";
-	size_t limit = max_len < PP_V1_MAX_LEN ? max_len : PP_V1_MAX_LEN;
-	size_t n = len < limit ? len : limit;
-	enum v1_state st = V1_SP;
-	size_t tok = 0, i;
-	int proto = -1, field = 0;
-	struct v1_field f;
-	char t[128];
+	struct v1 v;
+	size_t i = 0;
 	int r;
 
-	for (i = 0; i < n && i < 5; i++)
-		if (b[i] != (uint8_t)sig[i])
-			return pp_error_set(e, PP_R_NOT_PROXY, i,
-					    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
-					    i, esc(b + i, 1, t, sizeof(t)));
-	if (i < 5)
-		return PP_NEED_MORE;
-	if (!o->allow_v1)
-		return pp_error_set(e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
-	memset(&f, 0, sizeof(f));
-
-	for (; i < n; i++) {
-		uint8_t c = b[i];
-
-		if (st == V1_CR) {
-			if (c != '\n')
-				return pp_error_set(e, PP_R_V1_BAD_EOL, i - 1,
-						    "v1: CR at byte %zu followed by '%s', not LF", i - 1,
-						    esc(b + i, 1, t, sizeof(t)));
-			h->version = 1;
-			h->command = PP_CMD_PROXY;
-			h->len = i + 1;
-			if (proto == 2) {
-				h->family = PP_FAM_UNSPEC;
-				h->transport = PP_PROTO_UNSPEC;
-				memset(&h->src, 0, sizeof(h->src));
-				memset(&h->dst, 0, sizeof(h->dst));
-			} else {
-				h->family = proto == 0 ? PP_FAM_INET : PP_FAM_INET6;
-				h->transport = PP_PROTO_STREAM;
-			}
-			return (int)(i + 1);
-		}
-		if (c == '\n')
-			return pp_error_set(e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
-		if (st == V1_UNK_TAIL) {
-			/* "the receiver must ignore anything presented before the CRLF" */
-			if (c == '\r')
-				st = V1_CR;
-			goto length;
-		}
-		if (c == '\t')
-			return pp_error_set(e, PP_R_V1_BAD_SPACING, i, "v1: tab at byte %zu; fields are separated by one space", i);
-		if (c != '\r' && (c < 0x20 || c == 0x7F))
-			return pp_error_set(e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
-
-		switch (st) {
-		case V1_SP:
-			if (c != ' ')
-				return pp_error_set(e, PP_R_V1_BAD_SPACING, i,
-						    "v1: '%s' after \"PROXY\" at byte %zu, one space expected",
-						    esc(b + i, 1, t, sizeof(t)), i);
-			st = V1_PROTO;
-			tok = i + 1;
-			break;
-		case V1_PROTO: {
-			size_t j = i - tok;
-			if (c == ' ' || c == '\r') {
-				if (j == 0) {
-					if (c == ' ')
-						return pp_error_set(e, PP_R_V1_BAD_SPACING, i,
-								    "v1: two spaces after \"PROXY\" (byte %zu)", i);
-					return pp_error_set(e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
-				}
-				for (proto = 0; proto < 3; proto++)
-					if (strlen(v1_protos[proto]) == j &&
-					    memcmp(b + tok, v1_protos[proto], j) == 0)
-						break;
-				if (proto == 3)
-					return pp_error_set(e, PP_R_V1_BAD_PROTO, tok,
-							    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
-							    esc(b + tok, j, t, sizeof(t)));
-				if (proto == 2) {
-					st = c == ' ' ? V1_UNK_TAIL : V1_CR;
-				} else if (c == '\r') {
-					return pp_error_set(e, PP_R_V1_FIELD_COUNT, i,
-							    "v1: line ends after %s; addresses and ports expected",
-							    v1_protos[proto]);
-				} else {
-					st = V1_FIELD;
-					field = 0;
-					memset(&f, 0, sizeof(f));
-					f.start = i + 1;
-				}
-				break;
-			}
-			bool any = false;
-			for (int k = 0; k < 3; k++)
-				if (strlen(v1_protos[k]) > j &&
-				    memcmp(b + tok, v1_protos[k], j + 1) == 0)
-					any = true;
-			if (!any)
-				return pp_error_set(e, PP_R_V1_BAD_PROTO, tok,
-						    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
-						    esc(b + tok, j + 1, t, sizeof(t)));
-			break;
-		}
-		case V1_FIELD:
-			if (c == ' ' || c == '\r') {
-				if (i == f.start) {
-					if (c == ' ')
-						return pp_error_set(e, PP_R_V1_BAD_SPACING, i,
-								    "v1: two spaces before the %s (byte %zu)",
-								    v1_field_names[field], i);
-					return pp_error_set(e, PP_R_V1_BAD_SPACING, i - 1,
-							    "v1: space before CRLF (byte %zu)", i - 1);
-				}
-				r = v1_field_end(b, i, field, proto, &f, h, e);
-				if (r < 0)
-					return r;
-				if (field == 3) {
-					st = c == ' ' ? V1_TRAIL_SP : V1_CR;
-				} else if (c == '\r') {
-					return pp_error_set(e, PP_R_V1_FIELD_COUNT, i,
-							    "v1: line ends after the %s; 6 fields expected",
-							    v1_field_names[field]);
-				} else {
-					field++;
-					memset(&f, 0, sizeof(f));
-					f.start = i + 1;
-				}
-				break;
-			}
-			if (field >= 2) {
-				r = v1_port_check(b, f.start, i, field, e);
-				if (r < 0)
-					return r;
-				break;
-			}
-			v4_feed(&f.v4, c);
-			v6_feed(&f.v6, c);
-			{
-				const char *own = proto == 0 ? f.v4.why : f.v6.why;
-				const char *other = proto == 0 ? f.v6.why : f.v4.why;
-				if (own && !f.own_dead) {
-					f.own_dead = true;
-					f.own_dead_at = i;
-				}
-				/* Dead for both families: no need to wait for the end. */
-				if (own && other)
-					return pp_error_set(e, field == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR,
-							    f.own_dead_at,
-							    "v1: %s '%s' is not a valid %s address: %s",
-							    v1_field_names[field],
-							    esc(b + f.start, i - f.start + 1, t, sizeof(t)),
-							    proto == 0 ? "IPv4" : "IPv6", own);
-			}
-			break;
-		case V1_TRAIL_SP:
-			if (c == ' ' || c == '\r')
-				return pp_error_set(e, PP_R_V1_BAD_SPACING, i - 1,
-						    "v1: space after the destination port (byte %zu)", i - 1);
-			return pp_error_set(e, PP_R_V1_FIELD_COUNT, i,
-					    "v1: extra field after the destination port (byte %zu)", i);
-		case V1_UNK_TAIL:
-		case V1_CR:
-			break;
-		}
-length:
-		/* CR must sit at limit-2 at the latest. */
-		if (st != V1_CR && i + 2 >= limit) {
-			if (limit < PP_V1_MAX_LEN)
-				return pp_error_set(e, PP_R_TOO_LARGE, i,
-						    "v1: no CRLF within the configured maximum of %zu bytes", limit);
-			return pp_error_set(e, PP_R_V1_TOO_LONG, i, "v1: no CRLF within %d bytes",
-					    PP_V1_MAX_LEN);
+	v.b = b;
+	v.len = len;
+	v.limit = max_len < PP_V1_MAX_LEN ? max_len : PP_V1_MAX_LEN;
+	v.end = len < v.limit - 1 ? len : v.limit - 1;
+	v.proto = -1;
+	v.h = h;
+	v.e = e;
+	r = v1_start(&v, o);
+	if (r == NEXT_STEP)
+		r = v1_proto(&v, &i);
+	for (int f = 0; f < 4 && r == NEXT_STEP; f++) {
+		r = f < 2 ? v1_addr(&v, f, &i) : v1_port(&v, f, &i);
+		if (r == NEXT_STEP)
+			r = v1_sep(&v, f, &i);
+	}
+	if (r > 0) {
+		h->version = 1;
+		h->command = PP_CMD_PROXY;
+		h->len = (size_t)r;
+		if (v.proto != V1_UNKNOWN) {
+			h->family = v.proto == V1_TCP4 ? PP_FAM_INET : PP_FAM_INET6;
+			h->transport = PP_PROTO_STREAM;
 		}
 	}
-	return PP_NEED_MORE;
+	return r;
 }
 
 /* ---- v2 ------------------------------------------------------------------ */
@@ -704,21 +1060,28 @@ static void v2_decode_addrs(const uint8_t *b, unsigned fam, struct pp_header *h)
 	v2_get_addr(b + PP_V2_FIXED_LEN, af, 1, &h->dst);
 }
 
-/* SSL TLV value at v (tl bytes, of which avail are received so far). */
+/* SSL TLV value at v (tl bytes, of which avail are received so far): its
+ * sub-TLVs are checked as they arrive; the first SSL TLV is decoded. */
 static int v2_ssl(const uint8_t *v, size_t tl, size_t avail, size_t off,
 		  struct pp_header *h, struct pp_error *e)
 {
-	struct pp_ssl s;
-	size_t p = 5;
+	struct pp_ssl again, *s = &h->ssl;
+	size_t p = 5, have = avail < tl ? avail : tl;
 
-	memset(&s, 0, sizeof(s));
+	if (h->ssl.present) {
+		/* a second SSL TLV: checked, not kept */
+		memset(&again, 0, sizeof(again));
+		s = &again;
+	}
 	while (p < tl) {
-		if (p + 3 > tl)
-			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, off + p,
-					    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
-					    tl - p, off + p);
-		if (p + 3 > avail)
+		/* one comparison when the value is all here */
+		if (p + 3 > have) {
+			if (p + 3 > tl)
+				return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, off + p,
+						    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
+						    tl - p, off + p);
 			return PP_NEED_MORE;
+		}
 		uint8_t st = v[p];
 		size_t sl = rd16(v + p + 1);
 		if (p + 3 + sl > tl)
@@ -727,65 +1090,106 @@ static int v2_ssl(const uint8_t *v, size_t tl, size_t avail, size_t off,
 					    st, off + p, sl, tl - p - 3);
 		struct pp_bytes bs = {v + p + 3, sl};
 		switch (st) {
-		case PP2_SUBTYPE_SSL_VERSION: if (!s.version.ptr) s.version = bs; break;
-		case PP2_SUBTYPE_SSL_CN: if (!s.cn.ptr) s.cn = bs; break;
-		case PP2_SUBTYPE_SSL_CIPHER: if (!s.cipher.ptr) s.cipher = bs; break;
-		case PP2_SUBTYPE_SSL_SIG_ALG: if (!s.sig_alg.ptr) s.sig_alg = bs; break;
-		case PP2_SUBTYPE_SSL_KEY_ALG: if (!s.key_alg.ptr) s.key_alg = bs; break;
+		case PP2_SUBTYPE_SSL_VERSION: if (!s->version.ptr) s->version = bs; break;
+		case PP2_SUBTYPE_SSL_CN: if (!s->cn.ptr) s->cn = bs; break;
+		case PP2_SUBTYPE_SSL_CIPHER: if (!s->cipher.ptr) s->cipher = bs; break;
+		case PP2_SUBTYPE_SSL_SIG_ALG: if (!s->sig_alg.ptr) s->sig_alg = bs; break;
+		case PP2_SUBTYPE_SSL_KEY_ALG: if (!s->key_alg.ptr) s->key_alg = bs; break;
 		default: break; /* unknown sub-TLVs are skipped */
 		}
 		p += 3 + sl;
 	}
 	if (avail < tl)
 		return PP_NEED_MORE;
-	if (!h->ssl.present) {
-		s.present = true;
-		s.client = v[0];
-		s.verify = rd32(v + 1);
-		h->ssl = s;
+	s->present = true;
+	s->client = v[0];
+	s->verify = rd32(v + 1);
+	return 0;
+}
+
+/* The first TLV of a kind is the one decoded. */
+static int v2_first(struct pp_bytes *field, const uint8_t *v, size_t tl, size_t have)
+{
+	if (have < tl)
+		return PP_NEED_MORE;
+	if (!field->ptr) {
+		field->ptr = v;
+		field->len = tl;
 	}
 	return 0;
 }
 
-/* Decode a TLV whose value is complete. */
-static void v2_tlv_decode(uint8_t type, const uint8_t *v, size_t tl, struct pp_header *h)
+/* The custom TLVs, in their documented shape only. */
+static void v2_custom(uint8_t type, const uint8_t *v, size_t tl, struct pp_header *h)
 {
-	struct pp_bytes bs = {v, tl};
+	if (tl == 0 || v[0] != 0x01)
+		return;
+	if (type == PP2_TYPE_AWS && !h->aws_vpce_id.ptr) {
+		h->aws_vpce_id.ptr = v + 1;
+		h->aws_vpce_id.len = tl - 1;
+	} else if (type == PP2_TYPE_AZURE && tl == 5 && !h->has_azure_linkid) {
+		h->has_azure_linkid = true;
+		h->azure_linkid = (uint32_t)v[1] | ((uint32_t)v[2] << 8) |
+				  ((uint32_t)v[3] << 16) | ((uint32_t)v[4] << 24);
+	} else if (type == PP2_TYPE_GCP && tl == 9 && !h->has_gcp_psc_id) {
+		uint64_t x = 0;
 
+		for (int k = 1; k <= 8; k++)
+			x = (x << 8) | v[k];
+		h->has_gcp_psc_id = true;
+		h->gcp_psc_id = x;
+	}
+}
+
+/* One TLV whose 3-byte header is at p: its type's rules, decided from the
+ * header alone (CRC32C length and uniqueness, UNIQUE_ID and SSL sizes),
+ * then its value (tl bytes at v, of which have are here), decoded once
+ * complete; SSL sub-TLVs are checked as they arrive. Returns 0 (complete),
+ * PP_NEED_MORE or PP_INVALID. */
+static int v2_tlv(uint8_t type, const uint8_t *v, size_t tl, size_t have, size_t p,
+		  size_t *crc_off, struct pp_header *h, struct pp_error *e)
+{
 	switch (type) {
-	case PP2_TYPE_ALPN: if (!h->alpn.ptr) h->alpn = bs; break;
-	case PP2_TYPE_AUTHORITY: if (!h->authority.ptr) h->authority = bs; break;
-	case PP2_TYPE_UNIQUE_ID: if (!h->unique_id.ptr) h->unique_id = bs; break;
-	case PP2_TYPE_NETNS: if (!h->netns.ptr) h->netns = bs; break;
-	case PP2_TYPE_NOOP: h->noop_bytes += tl; break;
 	case PP2_TYPE_CRC32C:
+		if (tl != 4)
+			return pp_error_set(e, PP_R_V2_BAD_CRC_LEN, p,
+					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
+		if (h->has_crc32c)
+			return pp_error_set(e, PP_R_V2_DUP_TLV, p,
+					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
+					    p, *crc_off - 3);
+		h->has_crc32c = true;
+		*crc_off = p + 3;
+		if (have < 4)
+			return PP_NEED_MORE;
 		h->crc32c = rd32(v);
-		break;
-	case PP2_TYPE_AWS:
-		if (tl >= 1 && v[0] == 0x01 && !h->aws_vpce_id.ptr) {
-			h->aws_vpce_id.ptr = v + 1;
-			h->aws_vpce_id.len = tl - 1;
-		}
-		break;
-	case PP2_TYPE_AZURE:
-		if (tl == 5 && v[0] == 0x01 && !h->has_azure_linkid) {
-			h->has_azure_linkid = true;
-			h->azure_linkid = (uint32_t)v[1] | ((uint32_t)v[2] << 8) |
-					  ((uint32_t)v[3] << 16) | ((uint32_t)v[4] << 24);
-		}
-		break;
-	case PP2_TYPE_GCP:
-		if (tl == 9 && v[0] == 0x01 && !h->has_gcp_psc_id) {
-			uint64_t x = 0;
-			for (int k = 1; k <= 8; k++)
-				x = (x << 8) | v[k];
-			h->has_gcp_psc_id = true;
-			h->gcp_psc_id = x;
-		}
-		break;
+		return 0;
+	case PP2_TYPE_UNIQUE_ID:
+		if (tl > PP_UNIQUE_ID_MAX)
+			return pp_error_set(e, PP_R_V2_BAD_UNIQUE_ID, p,
+					    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
+		return v2_first(&h->unique_id, v, tl, have);
+	case PP2_TYPE_SSL:
+		if (tl < 5)
+			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, p,
+					    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
+		return v2_ssl(v, tl, have, p + 3, h, e);
+	case PP2_TYPE_ALPN:
+		return v2_first(&h->alpn, v, tl, have);
+	case PP2_TYPE_AUTHORITY:
+		return v2_first(&h->authority, v, tl, have);
+	case PP2_TYPE_NETNS:
+		return v2_first(&h->netns, v, tl, have);
 	default:
 		break;
 	}
+	if (have < tl)
+		return PP_NEED_MORE;
+	if (type == PP2_TYPE_NOOP)
+		h->noop_bytes += tl;
+	else
+		v2_custom(type, v, tl, h);
+	return 0;
 }
 
 /* The TLVs of a v2 header, from byte p to total, of which avail are here.
@@ -794,12 +1198,14 @@ static int v2_tlvs(const uint8_t *b, size_t p, size_t avail, size_t total,
 		   size_t *crc_off, struct pp_header *h, struct pp_error *e)
 {
 	while (p < total) {
-		if (p + 3 > total)
-			return pp_error_set(e, PP_R_V2_TLV_TRUNCATED, p,
-					    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
-					    total - p, p);
-		if (p + 3 > avail)
+		/* avail <= total: the usual case takes one comparison */
+		if (p + 3 > avail) {
+			if (p + 3 > total)
+				return pp_error_set(e, PP_R_V2_TLV_TRUNCATED, p,
+						    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
+						    total - p, p);
 			break;
+		}
 		uint8_t type = b[p];
 		size_t tl = rd16(b + p + 1);
 		if (p + 3 + tl > total)
@@ -810,163 +1216,198 @@ static int v2_tlvs(const uint8_t *b, size_t p, size_t avail, size_t total,
 			return pp_error_set(e, PP_R_V2_TOO_MANY_TLVS, p,
 					    "v2: TLV number %d at byte %zu; at most %d are accepted",
 					    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
-		if (type == PP2_TYPE_CRC32C) {
-			if (tl != 4)
-				return pp_error_set(e, PP_R_V2_BAD_CRC_LEN, p,
-						    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
-			if (h->has_crc32c)
-				return pp_error_set(e, PP_R_V2_DUP_TLV, p,
-						    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
-						    p, *crc_off - 3);
-			h->has_crc32c = true;
-			*crc_off = p + 3;
-		} else if (type == PP2_TYPE_UNIQUE_ID && tl > PP_UNIQUE_ID_MAX) {
-			return pp_error_set(e, PP_R_V2_BAD_UNIQUE_ID, p,
-					    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
-		} else if (type == PP2_TYPE_SSL && tl < 5) {
-			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, p,
-					    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
-		}
-		h->tlv[h->ntlv].type = type;
-		h->tlv[h->ntlv].value.ptr = b + p + 3;
-		h->tlv[h->ntlv].value.len = tl;
-		h->ntlv++;
-		if (type == PP2_TYPE_SSL) {
-			int r = v2_ssl(b + p + 3, tl, avail - (p + 3), p + 3, h, e);
-			if (r < 0)
-				return r;
-		}
-		if (p + 3 + tl > avail)
-			break;
-		v2_tlv_decode(type, b + p + 3, tl, h);
+		struct pp_tlv *t = &h->tlv[h->ntlv++];
+		t->value.ptr = b + p + 3;
+		t->value.len = tl;
+		t->type = type;
+		int r = v2_tlv(type, b + p + 3, tl, avail - (p + 3), p, crc_off, h, e);
+		if (r != 0)
+			return r; /* PP_NEED_MORE: the value is still arriving */
 		p += 3 + tl;
 	}
 	return avail < total ? PP_NEED_MORE : 1;
 }
 
-static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
-		    size_t max_len, struct pp_header *h, struct pp_error *e)
-{
-	size_t i, n = len < PP_V2_SIG_LEN ? len : PP_V2_SIG_LEN;
-	size_t crc_off = 0;
+/* What the 16-byte fixed part says. */
+struct v2_fixed {
+	unsigned cmd, fam, proto;
+	size_t plen;   /* the length field */
+	size_t total;  /* the whole header */
+	size_t block;  /* the family's address block */
+	bool decode;   /* PROXY with an address family and a transport: addresses to read */
+};
 
-	for (i = 0; i < n; i++)
+/* The 12-byte signature, compared as far as it has arrived. */
+static int v2_sig(const uint8_t *b, size_t len, struct pp_error *e)
+{
+	size_t n = len < PP_V2_SIG_LEN ? len : PP_V2_SIG_LEN;
+
+	if (n == PP_V2_SIG_LEN && memcmp(b, pp_v2_sig, PP_V2_SIG_LEN) == 0)
+		return NEXT_STEP;
+	for (size_t i = 0; i < n; i++)
 		if (b[i] != pp_v2_sig[i])
 			return pp_error_set(e, PP_R_V2_BAD_SIG, i,
 					    "v2: signature byte %zu is 0x%02x, 0x%02x expected",
 					    i, b[i], pp_v2_sig[i]);
-	if (len < PP_V2_SIG_LEN)
+	return PP_NEED_MORE;
+}
+
+/* Version and command (byte 12), family and transport (byte 13). */
+static int v2_ver_fam(const uint8_t *b, size_t len, struct v2_fixed *f, struct pp_error *e)
+{
+	unsigned ver = b[12] >> 4;
+
+	f->cmd = b[12] & 0x0F;
+	if (ver != 2)
+		return pp_error_set(e, PP_R_V2_BAD_VERSION, 12,
+				    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
+	if (f->cmd > PP_CMD_PROXY)
+		return pp_error_set(e, PP_R_V2_BAD_COMMAND, 12,
+				    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
+				    f->cmd, b[12]);
+	if (len < 14)
 		return PP_NEED_MORE;
+	f->fam = b[13] >> 4;
+	f->proto = b[13] & 0x0F;
+	if (f->cmd == PP_CMD_LOCAL && (f->fam > PP_FAM_UNIX || f->proto > PP_PROTO_DGRAM)) {
+		/* LOCAL: "discard the protocol block including the family which
+		 * is ignored" - an unassigned family or transport included. */
+		f->fam = PP_FAM_UNSPEC;
+		f->proto = PP_PROTO_UNSPEC;
+	}
+	if (f->fam > PP_FAM_UNIX)
+		return pp_error_set(e, PP_R_V2_BAD_FAMILY, 13,
+				    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
+				    f->fam, b[13]);
+	if (f->proto > PP_PROTO_DGRAM)
+		return pp_error_set(e, PP_R_V2_BAD_TRANSPORT, 13,
+				    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
+				    f->proto, b[13]);
+	return NEXT_STEP;
+}
+
+/* The fixed part, byte by byte as it arrives; then the length. */
+static int v2_fixed(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
+		    size_t max_len, struct v2_fixed *f, struct pp_error *e)
+{
+	int r = v2_sig(b, len, e);
+
+	if (r != NEXT_STEP)
+		return r;
 	if (!o->allow_v2)
 		return pp_error_set(e, PP_R_VERSION_DISABLED, 0, "v2 header while v2 is not allowed");
 	if (len < 13)
 		return PP_NEED_MORE;
-	unsigned ver = b[12] >> 4, cmd = b[12] & 0x0F;
-	if (ver != 2)
-		return pp_error_set(e, PP_R_V2_BAD_VERSION, 12,
-				    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
-	if (cmd > PP_CMD_PROXY)
-		return pp_error_set(e, PP_R_V2_BAD_COMMAND, 12,
-				    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
-				    cmd, b[12]);
-	if (len < 14)
-		return PP_NEED_MORE;
-	unsigned fam = b[13] >> 4, proto = b[13] & 0x0F;
-	if (cmd == PP_CMD_LOCAL && (fam > PP_FAM_UNIX || proto > PP_PROTO_DGRAM)) {
-		/* LOCAL: "discard the protocol block including the family which
-		 * is ignored" - an unassigned family or transport included. */
-		fam = PP_FAM_UNSPEC;
-		proto = PP_PROTO_UNSPEC;
-	}
-	if (fam > PP_FAM_UNIX)
-		return pp_error_set(e, PP_R_V2_BAD_FAMILY, 13,
-				    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
-				    fam, b[13]);
-	if (proto > PP_PROTO_DGRAM)
-		return pp_error_set(e, PP_R_V2_BAD_TRANSPORT, 13,
-				    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
-				    proto, b[13]);
+	r = v2_ver_fam(b, len, f, e);
+	if (r != NEXT_STEP)
+		return r;
 	if (len < PP_V2_FIXED_LEN)
 		return PP_NEED_MORE;
-
-	size_t plen = rd16(b + 14);
-	size_t total = PP_V2_FIXED_LEN + plen;
-	if (total > max_len)
+	f->plen = rd16(b + 14);
+	f->total = PP_V2_FIXED_LEN + f->plen;
+	if (f->total > max_len)
 		return pp_error_set(e, PP_R_TOO_LARGE, 14,
 				    "v2: header of %zu bytes (length field %zu) exceeds the maximum of %zu",
-				    total, plen, max_len);
-	size_t block = v2_block_len(fam);
-	bool decode = cmd == PP_CMD_PROXY && fam != PP_FAM_UNSPEC && proto != PP_PROTO_UNSPEC;
-	if (decode && plen < block)
+				    f->total, f->plen, max_len);
+	f->block = v2_block_len(f->fam);
+	f->decode = f->cmd == PP_CMD_PROXY && f->fam != PP_FAM_UNSPEC && f->proto != PP_PROTO_UNSPEC;
+	if (f->decode && f->plen < f->block)
 		return pp_error_set(e, PP_R_V2_SHORT_ADDR, 14,
 				    "v2: length %zu is shorter than the %zu-byte address block of family %u",
-				    plen, block, fam);
-	size_t avail = len < total ? len : total;
+				    f->plen, f->block, f->fam);
+	return NEXT_STEP;
+}
 
-	/* Address block: looked at only once it is complete. */
-	if (decode && avail >= PP_V2_FIXED_LEN + block) {
-		if (fam == PP_FAM_UNIX) {
-			for (int k = 0; k < 2; k++) {
-				const uint8_t *pth = b + PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN;
-				if (!memchr(pth, 0, PP_UNIX_PATH_LEN))
-					return pp_error_set(e, PP_R_V2_BAD_UNIX_PATH,
-							    PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN,
-							    "v2: UNIX %s path has no NUL in its 108 bytes",
-							    k ? "destination" : "source");
-			}
+/* The address block, looked at only once it is complete. */
+static int v2_addrs(const uint8_t *b, size_t avail, const struct v2_fixed *f,
+		    struct pp_header *h, struct pp_error *e)
+{
+	if (!f->decode || avail < PP_V2_FIXED_LEN + f->block)
+		return NEXT_STEP;
+	if (f->fam == PP_FAM_UNIX) {
+		for (int k = 0; k < 2; k++) {
+			const uint8_t *pth = b + PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN;
+			if (!memchr(pth, 0, PP_UNIX_PATH_LEN))
+				return pp_error_set(e, PP_R_V2_BAD_UNIX_PATH,
+						    PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN,
+						    "v2: UNIX %s path has no NUL in its 108 bytes",
+						    k ? "destination" : "source");
 		}
-		v2_decode_addrs(b, fam, h);
 	}
+	v2_decode_addrs(b, f->fam, h);
+	return NEXT_STEP;
+}
 
+/* The CRC32C TLV's value (at crc_off) against the whole header with that
+ * value taken as zero. */
+static int v2_crc_check(const uint8_t *b, size_t total, size_t crc_off, const struct pp_header *h,
+			struct pp_error *e)
+{
+	static const uint8_t zero[4];
+	uint32_t c = pp_crc32c(0, b, crc_off);
+
+	c = pp_crc32c(c, zero, 4);
+	if (crc_off + 4 < total) /* often the last TLV: nothing after it */
+		c = pp_crc32c(c, b + crc_off + 4, total - crc_off - 4);
+	if (c != h->crc32c)
+		return pp_error_set(e, PP_R_V2_CRC_MISMATCH, crc_off,
+				    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
+				    h->crc32c, c, total);
+	return NEXT_STEP;
+}
+
+static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
+		    size_t max_len, struct pp_header *h, struct pp_error *e)
+{
+	struct v2_fixed f;
+	size_t avail, p, crc_off = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	r = v2_fixed(b, len, o, max_len, &f, e);
+	if (r != NEXT_STEP)
+		return r;
+	avail = len < f.total ? len : f.total;
+	r = v2_addrs(b, avail, &f, h, e);
+	if (r != NEXT_STEP)
+		return r;
 	/* TLVs follow the address block. A LOCAL or UNSPEC header shorter than
 	 * its family's block has no room for TLVs: the payload is skipped. */
-	size_t p = plen >= block ? PP_V2_FIXED_LEN + block : total;
-	int r = v2_tlvs(b, p, avail, total, &crc_off, h, e);
-	if (r == PP_INVALID && cmd == PP_CMD_LOCAL) {
+	p = f.plen >= f.block ? PP_V2_FIXED_LEN + f.block : f.total;
+	r = v2_tlvs(b, p, avail, f.total, &crc_off, h, e);
+	if (r == PP_INVALID && f.cmd == PP_CMD_LOCAL) {
 		/* The receiver of a LOCAL header (a health check) discards its
 		 * block: TLVs that do not parse are dropped, not an error. */
-		if (avail < total)
+		if (avail < f.total)
 			return PP_NEED_MORE;
 		h->ntlv = 0;
-		memset(&h->alpn, 0, sizeof(*h) - offsetof(struct pp_header, alpn));
+		header_clear_decoded(h);
 		r = 1;
 	}
 	if (r != 1)
 		return r;
-
-	if (h->has_crc32c && o->verify_crc32c) {
-		static const uint8_t zero[4];
-		uint32_t c = pp_crc32c(0, b, crc_off);
-		c = pp_crc32c(c, zero, 4);
-		c = pp_crc32c(c, b + crc_off + 4, total - crc_off - 4);
-		if (c != h->crc32c)
-			return pp_error_set(e, PP_R_V2_CRC_MISMATCH, crc_off,
-					    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
-					    h->crc32c, c, total);
-	}
+	if (h->has_crc32c && o->verify_crc32c && v2_crc_check(b, f.total, crc_off, h, e) != NEXT_STEP)
+		return PP_INVALID;
 	h->version = 2;
-	h->command = (enum pp_cmd)cmd;
-	h->family = (enum pp_fam)fam;
-	h->transport = (enum pp_proto)proto;
-	h->len = total;
-	return (int)total;
+	h->command = (enum pp_cmd)f.cmd;
+	h->family = (enum pp_fam)f.fam;
+	h->transport = (enum pp_proto)f.proto;
+	h->len = f.total;
+	return (int)f.total;
 }
 
 int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
 	     struct pp_header *h, struct pp_error *err)
 {
-	struct pp_parse_opts def;
 	struct pp_header scratch;
 	size_t max_len;
 	char t[16];
 
-	if (!o) {
-		pp_parse_opts_init(&def);
-		o = &def;
-	}
+	if (!o)
+		o = &opts_default;
 	if (!h)
 		h = &scratch;
-	memset(h, 0, sizeof(*h));
+	header_clear(h);
 	err_clear(err);
 	max_len = o->max_len ? o->max_len : PP_DEFAULT_MAX_LEN;
 	if (max_len > PP_V2_MAX_LEN)

@@ -148,7 +148,8 @@ struct pp_header {
 	struct sockaddr_storage src, dst;
 	size_t len;                /* total header length in bytes */
 
-	/* v2 TLVs: every top-level TLV in wire order (unknown ones too) ... */
+	/* v2 TLVs: every top-level TLV in wire order (unknown ones too) in
+	 * tlv[0..ntlv) (pp_parse leaves the entries after them as they were) ... */
 	size_t ntlv;
 	struct pp_tlv tlv[PP_MAX_TLVS];
 	/* ... and the well-known ones decoded. */

@@ -318,18 +318,30 @@ uint32_t pp_crc32c_table(uint32_t crc, const void *data, size_t len)
 }
 
 #if PP_CRC_X86
-/* Eight bytes per instruction; x86 reads them unaligned at no cost. */
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* Eight bytes per instruction, 32 per turn; x86 reads them unaligned at
+ * no cost. */
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
 {
 	uint64_t c = ~crc;
-	uint64_t w8;
 	uint32_t w4;
 
-	for (; len >= 8; len -= 8, p += 8) {
-		memcpy(&w8, p, 8);
-		c = __builtin_ia32_crc32di(c, w8);
+	for (; len >= 32; len -= 32, p += 32) {
+		c = __builtin_ia32_crc32di(c, load64(p));
+		c = __builtin_ia32_crc32di(c, load64(p + 8));
+		c = __builtin_ia32_crc32di(c, load64(p + 16));
+		c = __builtin_ia32_crc32di(c, load64(p + 24));
 	}
+	for (; len >= 8; len -= 8, p += 8)
+		c = __builtin_ia32_crc32di(c, load64(p));
 	if (len >= 4) {
 		memcpy(&w4, p, 4);
 		c = __builtin_ia32_crc32si((uint32_t)c, w4);
