@@ -1862,100 +1862,104 @@ static int v1_serialize(const struct v1_line *l, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
-static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
-		     const struct pp_header *base, uint8_t *out, size_t cap,
-		     struct pp_error *err)
+static int mut_room(const struct pp_mutation *m, size_t cap, struct pp_error *err)
+{
+	return pp_error_set(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+}
+
+/* The v1 mutations that are no TCP4/TCP6 line: raw bytes and padded
+ * UNKNOWN lines. */
+static int mut_v1_text(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+		       size_t cap, struct pp_error *err)
+{
+	static const char pre[] = "PROXY UNKNOWN ";
+	size_t n = 0, total = (size_t)mi->a, body = total - (mi->b ? 2 : 0);
+
+	if (mi->op == M_RAW) {
+		if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
+			return mut_room(m, cap, err);
+		return (int)n;
+	}
+	if (total > cap)
+		return mut_room(m, cap, err);
+	memcpy(out, pre, sizeof(pre) - 1);
+	memset(out + sizeof(pre) - 1, 'x', body - (sizeof(pre) - 1));
+	if (mi->b)
+		memcpy(out + body, "\r\n", 2);
+	return (int)total;
+}
+
+/* The tokens of the line to mutate: the base's when it is a TCP4/TCP6 line
+ * of the family the mutation needs, else the default line's. */
+static void mut_v1_line(const struct pp_header *base, const struct mut_impl *mi, struct v1_line *l)
 {
 	struct pp_header def;
 	const struct pp_header *h = base;
-	struct v1_line l;
-	size_t n = 0;
-	int r;
+	bool ok = h && h->version == 1 && h->command == PP_CMD_PROXY &&
+		  (h->family == PP_FAM_INET || h->family == PP_FAM_INET6);
 
-	switch (mi->op) {
-	case M_RAW:
-		if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
-			goto room;
-		return (int)n;
-	case M_V1_PAD: {
-		static const char pre[] = "PROXY UNKNOWN ";
-		size_t total = (size_t)mi->a, body = total - (mi->b ? 2 : 0);
-		if (total > cap)
-			goto room;
-		memcpy(out, pre, sizeof(pre) - 1);
-		memset(out + sizeof(pre) - 1, 'x', body - (sizeof(pre) - 1));
-		if (mi->b)
-			memcpy(out + body, "\r\n", 2);
-		return (int)total;
+	if (ok && mi->force == F_TCP4 && h->family != PP_FAM_INET)
+		ok = false;
+	if (ok && mi->force == F_TCP6 && h->family != PP_FAM_INET6)
+		ok = false;
+	if (!ok) {
+		default_header(&def, 1, mi->force == F_TCP6 ? F_TCP6 : F_TCP4);
+		h = &def;
 	}
-	default:
-		break;
-	}
-
-	/* Token-based: start from the base when it is a TCP4/TCP6 line of
-	 * the family the mutation needs. */
-	{
-		bool ok = h && h->version == 1 && h->command == PP_CMD_PROXY &&
-			  (h->family == PP_FAM_INET || h->family == PP_FAM_INET6);
-		if (ok && mi->force == F_TCP4 && h->family != PP_FAM_INET)
-			ok = false;
-		if (ok && mi->force == F_TCP6 && h->family != PP_FAM_INET6)
-			ok = false;
-		if (!ok) {
-			default_header(&def, 1, mi->force == F_TCP6 ? F_TCP6 : F_TCP4);
-			h = &def;
-		}
-	}
-	memset(&l, 0, sizeof(l));
-	snprintf(l.tok[0], sizeof(l.tok[0]), "PROXY");
-	snprintf(l.tok[1], sizeof(l.tok[1]), "%s", h->family == PP_FAM_INET ? "TCP4" : "TCP6");
-	pp_addr_str(&h->src, l.tok[2], sizeof(l.tok[2]));
-	pp_addr_str(&h->dst, l.tok[3], sizeof(l.tok[3]));
-	snprintf(l.tok[4], sizeof(l.tok[4]), "%u", pp_addr_port(&h->src));
-	snprintf(l.tok[5], sizeof(l.tok[5]), "%u", pp_addr_port(&h->dst));
+	memset(l, 0, sizeof(*l));
+	snprintf(l->tok[0], sizeof(l->tok[0]), "PROXY");
+	snprintf(l->tok[1], sizeof(l->tok[1]), "%s", h->family == PP_FAM_INET ? "TCP4" : "TCP6");
+	pp_addr_str(&h->src, l->tok[2], sizeof(l->tok[2]));
+	pp_addr_str(&h->dst, l->tok[3], sizeof(l->tok[3]));
+	snprintf(l->tok[4], sizeof(l->tok[4]), "%u", pp_addr_port(&h->src));
+	snprintf(l->tok[5], sizeof(l->tok[5]), "%u", pp_addr_port(&h->dst));
 	for (int k = 0; k < 5; k++) {
-		l.sep[k] = " ";
-		l.seplen[k] = 1;
+		l->sep[k] = " ";
+		l->seplen[k] = 1;
 	}
-	l.sep[5] = "\r\n";
-	l.seplen[5] = 2;
+	l->sep[5] = "\r\n";
+	l->seplen[5] = 2;
+}
 
+/* The edits made on the tokens before the line is written. */
+static void mut_v1_edit(const struct mut_impl *mi, struct v1_line *l)
+{
 	switch (mi->op) {
 	case M_V1_SEP:
-		l.sep[mi->a] = mi->s;
-		l.seplen[mi->a] = mi->slen;
+		l->sep[mi->a] = mi->s;
+		l->seplen[mi->a] = mi->slen;
 		break;
 	case M_V1_TOK:
-		snprintf(l.tok[mi->a], sizeof(l.tok[mi->a]), "%s", mi->s);
+		snprintf(l->tok[mi->a], sizeof(l->tok[mi->a]), "%s", mi->s);
 		break;
 	case M_V1_LOWER:
-		for (char *c = l.tok[mi->a]; *c; c++)
+		for (char *c = l->tok[mi->a]; *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
 		break;
 	case M_V1_DROP:
-		l.drop[mi->a] = true;
+		l->drop[mi->a] = true;
 		break;
 	case M_V1_EXTRA:
-		l.extra = mi->s;
+		l->extra = mi->s;
 		break;
 	case M_V1_THEN:
-		l.sep[5] = mi->s;
-		l.seplen[5] = mi->slen;
+		l->sep[5] = mi->s;
+		l->seplen[5] = mi->slen;
 		break;
 	default:
 		break;
 	}
-	if (mi->op == M_V1_PREFIX && out_put(out, cap, &n, mi->s, mi->slen) < 0)
-		goto room;
-	r = v1_serialize(&l, out + n, cap - n);
-	if (r < 0)
-		goto room;
-	n += (size_t)r;
+}
+
+/* The edits made on the written line (n bytes). */
+static int mut_v1_after(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+			size_t cap, size_t n, struct pp_error *err)
+{
 	switch (mi->op) {
 	case M_V1_THEN:
 		if (out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
-			goto room;
+			return mut_room(m, cap, err);
 		break;
 	case M_V1_CUT:
 		if ((size_t)mi->a < n)
@@ -1971,33 +1975,31 @@ static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
 		break;
 	}
 	return (int)n;
-room:
-	return pp_error_set(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
 }
 
-static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
+static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
 		     const struct pp_header *base, uint8_t *out, size_t cap,
 		     struct pp_error *err)
 {
-	struct pp_header def;
-	const struct pp_header *h = base;
-	struct pp_build_opts bo;
+	struct v1_line l;
+	size_t n = 0;
 	int r;
-	size_t n, plen;
 
-	if (mi->force != F_BASE || !h || h->version != 2) {
-		default_header(&def, 2, mi->force == F_BASE ? F_INET : mi->force);
-		h = &def;
-	}
-	memset(&bo, 0, sizeof(bo));
-	if (mi->op == M_V2_CRC_FLIP || mi->op == M_V2_CRC_POKE || mi->op == M_V2_CRC_DUP)
-		bo.crc32c = true;
-	r = pp_build(h, &bo, out, cap, err);
+	if (mi->op == M_RAW || mi->op == M_V1_PAD)
+		return mut_v1_text(m, mi, out, cap, err);
+	mut_v1_line(base, mi, &l);
+	mut_v1_edit(mi, &l);
+	if (mi->op == M_V1_PREFIX && out_put(out, cap, &n, mi->s, mi->slen) < 0)
+		return mut_room(m, cap, err);
+	r = v1_serialize(&l, out + n, cap - n);
 	if (r < 0)
-		return r;
-	n = (size_t)r;
-	plen = n - PP_V2_FIXED_LEN;
+		return mut_room(m, cap, err);
+	return mut_v1_after(m, mi, out, cap, n + (size_t)r, err);
+}
 
+/* Bytes of the built header changed in place. */
+static void mut_v2_poke(const struct mut_impl *mi, uint8_t *out)
+{
 	switch (mi->op) {
 	case M_V2_BYTE:
 		out[mi->a] = (uint8_t)mi->b;
@@ -2008,15 +2010,28 @@ static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
 	case M_V2_LO:
 		out[mi->a] = (uint8_t)((out[mi->a] & 0xF0) | mi->b);
 		break;
-	case M_V2_CUT:
-		if ((size_t)mi->a < n)
-			n = (size_t)mi->a;
+	case M_V2_UNIX_NONUL:
+		memset(out + PP_V2_FIXED_LEN, 'a', PP_UNIX_PATH_LEN);
 		break;
+	default:
+		break;
+	}
+}
+
+/* The length field, and how much of the built header (n bytes) is sent. */
+static int mut_v2_length(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+			 size_t cap, size_t n, struct pp_error *err)
+{
+	size_t plen = n - PP_V2_FIXED_LEN;
+
+	switch (mi->op) {
+	case M_V2_CUT:
 	case M_V2_CUT_THEN:
 		if ((size_t)mi->a < n)
 			n = (size_t)mi->a;
-		if (out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
-			goto room;
+		if (mi->op == M_V2_CUT_THEN &&
+		    out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
+			return mut_room(m, cap, err);
 		break;
 	case M_V2_LEN:
 		if ((size_t)mi->a < plen)
@@ -2028,68 +2043,108 @@ static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
 		break;
 	case M_V2_LEN_ADD:
 		if (plen + (size_t)mi->a > 65535)
-			goto room;
+			return mut_room(m, cap, err);
 		wr16(out + 14, plen + (size_t)mi->a);
-		break;
-	case M_V2_APPEND:
-	case M_V2_APPEND_CUT: {
-		int times = mi->op == M_V2_APPEND && mi->a > 0 ? mi->a : 1;
-		for (int k = 0; k < times; k++)
-			if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
-				goto room;
-		if (n - PP_V2_FIXED_LEN > 65535)
-			goto room;
-		wr16(out + 14, n - PP_V2_FIXED_LEN);
-		if (mi->op == M_V2_APPEND_CUT)
-			n -= (size_t)mi->a;
-		break;
-	}
-	case M_V2_APPEND_TLV: {
-		size_t p = n;
-		if (put_tlv(out, cap, &p, (uint8_t)mi->b, NULL, (size_t)mi->a, err) < 0)
-			return PP_INVALID;
-		memset(out + n + 3, 'u', (size_t)mi->a);
-		n = p;
-		if (n - PP_V2_FIXED_LEN > 65535)
-			goto room;
-		wr16(out + 14, n - PP_V2_FIXED_LEN);
-		break;
-	}
-	case M_V2_CRC_FLIP:
-	case M_V2_CRC_POKE:
-	case M_V2_CRC_DUP: {
-		struct pp_header ph;
-		struct pp_parse_opts po;
-		size_t crc_at = 0;
-		pp_parse_opts_init(&po);
-		po.max_len = PP_V2_MAX_LEN;
-		if (pp_parse(out, n, &po, &ph, NULL) != (int)n)
-			goto room;
-		for (size_t k = 0; k < ph.ntlv; k++)
-			if (ph.tlv[k].type == PP2_TYPE_CRC32C)
-				crc_at = (size_t)(ph.tlv[k].value.ptr - out);
-		if (mi->op == M_V2_CRC_FLIP) {
-			out[crc_at + 3] ^= 0x01;
-		} else if (mi->op == M_V2_CRC_POKE) {
-			out[mi->a] ^= 0x01;
-		} else {
-			uint8_t t[7] = {PP2_TYPE_CRC32C, 0, 4};
-			memcpy(t + 3, out + crc_at, 4);
-			if (out_put(out, cap, &n, t, sizeof(t)) < 0 || n - PP_V2_FIXED_LEN > 65535)
-				goto room;
-			wr16(out + 14, n - PP_V2_FIXED_LEN);
-		}
-		break;
-	}
-	case M_V2_UNIX_NONUL:
-		memset(out + PP_V2_FIXED_LEN, 'a', PP_UNIX_PATH_LEN);
 		break;
 	default:
 		break;
 	}
 	return (int)n;
-room:
-	return pp_error_set(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+}
+
+/* Bytes appended to the built header (n bytes), the length field counting
+ * them. */
+static int mut_v2_append(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+			 size_t cap, size_t n, struct pp_error *err)
+{
+	size_t p = n;
+
+	if (mi->op == M_V2_APPEND_TLV) {
+		if (put_tlv(out, cap, &p, (uint8_t)mi->b, NULL, (size_t)mi->a, err) < 0)
+			return PP_INVALID;
+		memset(out + n + 3, 'u', (size_t)mi->a);
+	} else {
+		int times = mi->op == M_V2_APPEND && mi->a > 0 ? mi->a : 1;
+
+		for (int k = 0; k < times; k++)
+			if (out_put(out, cap, &p, mi->s, mi->slen) < 0)
+				return mut_room(m, cap, err);
+	}
+	if (p - PP_V2_FIXED_LEN > 65535)
+		return mut_room(m, cap, err);
+	wr16(out + 14, p - PP_V2_FIXED_LEN);
+	if (mi->op == M_V2_APPEND_CUT)
+		p -= (size_t)mi->a;
+	return (int)p;
+}
+
+/* The header (n bytes) was built with a CRC32C TLV: one bit of its value
+ * or of byte a flipped, or the TLV given twice. */
+static int mut_v2_crc(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+		      size_t cap, size_t n, struct pp_error *err)
+{
+	struct pp_header ph;
+	struct pp_parse_opts po;
+	size_t crc_at = 0;
+	uint8_t t[7] = {PP2_TYPE_CRC32C, 0, 4};
+
+	pp_parse_opts_init(&po);
+	po.max_len = PP_V2_MAX_LEN;
+	if (pp_parse(out, n, &po, &ph, NULL) != (int)n)
+		return mut_room(m, cap, err);
+	for (size_t k = 0; k < ph.ntlv; k++)
+		if (ph.tlv[k].type == PP2_TYPE_CRC32C)
+			crc_at = (size_t)(ph.tlv[k].value.ptr - out);
+	if (mi->op == M_V2_CRC_FLIP) {
+		out[crc_at + 3] ^= 0x01;
+	} else if (mi->op == M_V2_CRC_POKE) {
+		out[mi->a] ^= 0x01;
+	} else {
+		memcpy(t + 3, out + crc_at, 4);
+		if (out_put(out, cap, &n, t, sizeof(t)) < 0 || n - PP_V2_FIXED_LEN > 65535)
+			return mut_room(m, cap, err);
+		wr16(out + 14, n - PP_V2_FIXED_LEN);
+	}
+	return (int)n;
+}
+
+static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
+		     const struct pp_header *base, uint8_t *out, size_t cap,
+		     struct pp_error *err)
+{
+	struct pp_header def;
+	const struct pp_header *h = base;
+	struct pp_build_opts bo;
+	bool crc = mi->op == M_V2_CRC_FLIP || mi->op == M_V2_CRC_POKE || mi->op == M_V2_CRC_DUP;
+	int r;
+
+	if (mi->force != F_BASE || !h || h->version != 2) {
+		default_header(&def, 2, mi->force == F_BASE ? F_INET : mi->force);
+		h = &def;
+	}
+	memset(&bo, 0, sizeof(bo));
+	bo.crc32c = crc;
+	r = pp_build(h, &bo, out, cap, err);
+	if (r < 0)
+		return r;
+	switch (mi->op) {
+	case M_V2_CUT:
+	case M_V2_CUT_THEN:
+	case M_V2_LEN:
+	case M_V2_LEN_RAW:
+	case M_V2_LEN_ADD:
+		return mut_v2_length(m, mi, out, cap, (size_t)r, err);
+	case M_V2_APPEND:
+	case M_V2_APPEND_CUT:
+	case M_V2_APPEND_TLV:
+		return mut_v2_append(m, mi, out, cap, (size_t)r, err);
+	default:
+		break;
+	}
+	if (crc)
+		return mut_v2_crc(m, mi, out, cap, (size_t)r, err);
+	mut_v2_poke(mi, out);
+	return r;
 }
 
 int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
