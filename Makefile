@@ -122,9 +122,9 @@ $(B)/tests/test_proxygen_%: tests/unit/test_proxygen_%.c $(PROXYGEN_LIB) $(B)/li
 $(B)/tests/test_conform_%: tests/unit/test_conform_%.c $(CONFORM_LIB) $(B)/libppmq.a
 	@mkdir -p $(dir $@)
 	$(TEST_CC) $< $(CONFORM_LIB) $(B)/libppmq.a $(LIBS) -lcmocka
-# The PROXY codec is a leaf: pp, pp_addr and pp_desc need nothing but libc.
-# test_pp_desc links with them alone, so a new dependency breaks its build.
-PP_LEAF_OBJ := $(B)/lib/pp.o $(B)/lib/pp_addr.o $(B)/lib/pp_desc.o
+# The PROXY codec is a leaf: pp, pp_addr, pp_crc32c and pp_desc need nothing
+# but libc. test_pp_desc links with them alone, so a new dependency breaks its build.
+PP_LEAF_OBJ := $(B)/lib/pp.o $(B)/lib/pp_addr.o $(B)/lib/pp_crc32c.o $(B)/lib/pp_desc.o
 $(B)/tests/test_pp_desc: tests/unit/test_pp_desc.c $(PP_LEAF_OBJ)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) $< $(PP_LEAF_OBJ) -lcmocka

@@ -8,7 +8,9 @@
  *
  * The headers are made by pp_build, so they are what a strict receiver
  * accepts; each parse must return the full length (checked every time,
- * which also keeps the compiler from dropping the call).
+ * which also keeps the compiler from dropping the call). One more case is
+ * a malformed v1 line, refused at its source address before the line ends:
+ * its parse must say PP_INVALID with the expected reason.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@ struct bcase {
 	const char *name;
 	uint8_t buf[512];
 	int len;
+	int want;              /* the length, or PP_INVALID */
+	enum pp_reason reason; /* with PP_INVALID */
 };
 
 static int build_case(struct bcase *c, const char *name, int version, const char *src,
@@ -56,7 +60,19 @@ static int build_case(struct bcase *c, const char *name, int version, const char
 	}
 	c->name = name;
 	c->len = pp_build(&h, &bo, c->buf, sizeof(c->buf), NULL);
+	c->want = c->len;
 	return c->len > 0 ? 0 : -1;
+}
+
+/* A v1 line given as text, refused for reason r. */
+static int text_case(struct bcase *c, const char *name, const char *line, enum pp_reason r)
+{
+	c->name = name;
+	c->len = (int)strlen(line);
+	memcpy(c->buf, line, (size_t)c->len);
+	c->want = PP_INVALID;
+	c->reason = r;
+	return 0;
 }
 
 static double now_s(void)
@@ -67,15 +83,18 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Parse n times; exits on any result but the full length. */
+/* Parse n times; exits on any result but the expected one. */
 static void parse_n(const struct bcase *c, long n)
 {
 	struct pp_header h;
 	struct pp_error e;
 
 	for (long i = 0; i < n; i++) {
-		if (pp_parse(c->buf, (size_t)c->len, NULL, &h, &e) != c->len) {
-			fprintf(stderr, "pp_parse_bench: %s: not parsed: %s\n", c->name, e.msg);
+		int r = pp_parse(c->buf, (size_t)c->len, NULL, &h, &e);
+
+		if (r != c->want || (r == PP_INVALID && e.reason != c->reason)) {
+			fprintf(stderr, "pp_parse_bench: %s: got %d (%s)\n", c->name, r,
+				r == PP_INVALID ? e.msg : "?");
 			exit(1);
 		}
 	}
@@ -83,12 +102,15 @@ static void parse_n(const struct bcase *c, long n)
 
 int main(int argc, char **argv)
 {
-	struct bcase cases[5];
+	struct bcase cases[7];
 	size_t nc = 0;
 
 	if (build_case(&cases[nc++], "v1-tcp4", 1, "203.0.113.7:51234", "198.51.100.1:1883", false) ||
 	    build_case(&cases[nc++], "v1-tcp6", 1, "[2001:db8:85a3::8a2e:370:7334]:51234",
 		       "[2001:db8::100]:1883", false) ||
+	    build_case(&cases[nc++], "v1-unknown", 1, "unix:/run/a.sock", "unix:/run/b.sock", false) ||
+	    text_case(&cases[nc++], "v1-bad-src-addr", "PROXY TCP4 203.0.113.256 198.51.100.1 51234 1883\r\n",
+		      PP_R_V1_BAD_SRC_ADDR) ||
 	    build_case(&cases[nc++], "v2-inet", 2, "203.0.113.7:51234", "198.51.100.1:1883", false) ||
 	    build_case(&cases[nc++], "v2-inet6", 2, "[2001:db8:85a3::8a2e:370:7334]:51234",
 		       "[2001:db8::100]:1883", false) ||

@@ -102,9 +102,6 @@ int pp_error_set(struct pp_error *e, enum pp_reason r, size_t off, const char *f
 	return PP_INVALID;
 }
 
-/* The parser and the builder say it on almost every path. */
-#define fail pp_error_set
-
 /* No error yet (an entry point starts with it; e may be NULL). */
 static void err_clear(struct pp_error *e)
 {
@@ -135,64 +132,6 @@ static const char *esc(const uint8_t *p, size_t n, char *out, size_t cap)
 	return out;
 }
 
-/* ---- CRC32C (Castagnoli, reflected 0x82F63B78) -------------------------- */
-
-static const uint32_t crc32c_table[256] = {
-	0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
-	0x26a1e7e8, 0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b,
-	0x4d43cfd0, 0xbf284cd3, 0xac78bf27, 0x5e133c24, 0x105ec76f, 0xe235446c,
-	0xf165b798, 0x030e349b, 0xd7c45070, 0x25afd373, 0x36ff2087, 0xc494a384,
-	0x9a879fa0, 0x68ec1ca3, 0x7bbcef57, 0x89d76c54, 0x5d1d08bf, 0xaf768bbc,
-	0xbc267848, 0x4e4dfb4b, 0x20bd8ede, 0xd2d60ddd, 0xc186fe29, 0x33ed7d2a,
-	0xe72719c1, 0x154c9ac2, 0x061c6936, 0xf477ea35, 0xaa64d611, 0x580f5512,
-	0x4b5fa6e6, 0xb93425e5, 0x6dfe410e, 0x9f95c20d, 0x8cc531f9, 0x7eaeb2fa,
-	0x30e349b1, 0xc288cab2, 0xd1d83946, 0x23b3ba45, 0xf779deae, 0x05125dad,
-	0x1642ae59, 0xe4292d5a, 0xba3a117e, 0x4851927d, 0x5b016189, 0xa96ae28a,
-	0x7da08661, 0x8fcb0562, 0x9c9bf696, 0x6ef07595, 0x417b1dbc, 0xb3109ebf,
-	0xa0406d4b, 0x522bee48, 0x86e18aa3, 0x748a09a0, 0x67dafa54, 0x95b17957,
-	0xcba24573, 0x39c9c670, 0x2a993584, 0xd8f2b687, 0x0c38d26c, 0xfe53516f,
-	0xed03a29b, 0x1f682198, 0x5125dad3, 0xa34e59d0, 0xb01eaa24, 0x42752927,
-	0x96bf4dcc, 0x64d4cecf, 0x77843d3b, 0x85efbe38, 0xdbfc821c, 0x2997011f,
-	0x3ac7f2eb, 0xc8ac71e8, 0x1c661503, 0xee0d9600, 0xfd5d65f4, 0x0f36e6f7,
-	0x61c69362, 0x93ad1061, 0x80fde395, 0x72966096, 0xa65c047d, 0x5437877e,
-	0x4767748a, 0xb50cf789, 0xeb1fcbad, 0x197448ae, 0x0a24bb5a, 0xf84f3859,
-	0x2c855cb2, 0xdeeedfb1, 0xcdbe2c45, 0x3fd5af46, 0x7198540d, 0x83f3d70e,
-	0x90a324fa, 0x62c8a7f9, 0xb602c312, 0x44694011, 0x5739b3e5, 0xa55230e6,
-	0xfb410cc2, 0x092a8fc1, 0x1a7a7c35, 0xe811ff36, 0x3cdb9bdd, 0xceb018de,
-	0xdde0eb2a, 0x2f8b6829, 0x82f63b78, 0x709db87b, 0x63cd4b8f, 0x91a6c88c,
-	0x456cac67, 0xb7072f64, 0xa457dc90, 0x563c5f93, 0x082f63b7, 0xfa44e0b4,
-	0xe9141340, 0x1b7f9043, 0xcfb5f4a8, 0x3dde77ab, 0x2e8e845f, 0xdce5075c,
-	0x92a8fc17, 0x60c37f14, 0x73938ce0, 0x81f80fe3, 0x55326b08, 0xa759e80b,
-	0xb4091bff, 0x466298fc, 0x1871a4d8, 0xea1a27db, 0xf94ad42f, 0x0b21572c,
-	0xdfeb33c7, 0x2d80b0c4, 0x3ed04330, 0xccbbc033, 0xa24bb5a6, 0x502036a5,
-	0x4370c551, 0xb11b4652, 0x65d122b9, 0x97baa1ba, 0x84ea524e, 0x7681d14d,
-	0x2892ed69, 0xdaf96e6a, 0xc9a99d9e, 0x3bc21e9d, 0xef087a76, 0x1d63f975,
-	0x0e330a81, 0xfc588982, 0xb21572c9, 0x407ef1ca, 0x532e023e, 0xa145813d,
-	0x758fe5d6, 0x87e466d5, 0x94b49521, 0x66df1622, 0x38cc2a06, 0xcaa7a905,
-	0xd9f75af1, 0x2b9cd9f2, 0xff56bd19, 0x0d3d3e1a, 0x1e6dcdee, 0xec064eed,
-	0xc38d26c4, 0x31e6a5c7, 0x22b65633, 0xd0ddd530, 0x0417b1db, 0xf67c32d8,
-	0xe52cc12c, 0x1747422f, 0x49547e0b, 0xbb3ffd08, 0xa86f0efc, 0x5a048dff,
-	0x8ecee914, 0x7ca56a17, 0x6ff599e3, 0x9d9e1ae0, 0xd3d3e1ab, 0x21b862a8,
-	0x32e8915c, 0xc083125f, 0x144976b4, 0xe622f5b7, 0xf5720643, 0x07198540,
-	0x590ab964, 0xab613a67, 0xb831c993, 0x4a5a4a90, 0x9e902e7b, 0x6cfbad78,
-	0x7fab5e8c, 0x8dc0dd8f, 0xe330a81a, 0x115b2b19, 0x020bd8ed, 0xf0605bee,
-	0x24aa3f05, 0xd6c1bc06, 0xc5914ff2, 0x37faccf1, 0x69e9f0d5, 0x9b8273d6,
-	0x88d28022, 0x7ab90321, 0xae7367ca, 0x5c18e4c9, 0x4f48173d, 0xbd23943e,
-	0xf36e6f75, 0x0105ec76, 0x12551f82, 0xe03e9c81, 0x34f4f86a, 0xc69f7b69,
-	0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
-	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
-};
-
-uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	crc = ~crc;
-	while (len--)
-		crc = crc32c_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-	return ~crc;
-}
-
 static uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);
@@ -217,14 +156,50 @@ static void wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* ---- the parsed header --------------------------------------------------- */
+
+/* A parsing step's way of saying "go on with the next one" (its other
+ * results are pp_parse's: a length, PP_NEED_MORE, PP_INVALID). */
+#define NEXT_STEP (-2)
+
+/* n bytes (a constant) to zero, in 64-byte pieces: a compiler writes each
+ * with a few vector stores, where one memset of a few hundred bytes would
+ * be a rep stos that costs more than it saves at this size. */
+static void zero(void *p, size_t n)
+{
+	uint8_t *b = p;
+
+#pragma GCC unroll 16
+	for (; n >= 64; n -= 64, b += 64)
+		memset(b, 0, 64);
+	memset(b, 0, n);
+}
+
+/* The TLV values decoded into their own fields, and the TLV count. */
+static void header_clear_decoded(struct pp_header *h)
+{
+	zero(&h->alpn, offsetof(struct pp_header, tlv) - offsetof(struct pp_header, alpn));
+}
+
+/* Everything but tlv[]: its entries from ntlv on are left as they are
+ * (768 bytes that no reader looks at). */
+static void header_clear(struct pp_header *h)
+{
+	zero(h, offsetof(struct pp_header, tlv));
+}
+
 /* ---- options, detection -------------------------------------------------- */
+
+static const struct pp_parse_opts opts_default = {
+	.max_len = PP_DEFAULT_MAX_LEN,
+	.allow_v1 = true,
+	.allow_v2 = true,
+	.verify_crc32c = true,
+};
 
 void pp_parse_opts_init(struct pp_parse_opts *o)
 {
-	o->max_len = PP_DEFAULT_MAX_LEN;
-	o->allow_v1 = true;
-	o->allow_v2 = true;
-	o->verify_crc32c = true;
+	*o = opts_default;
 }
 
 enum pp_detect pp_detect(const uint8_t *buf, size_t len)
@@ -251,454 +226,786 @@ enum pp_detect pp_detect(const uint8_t *buf, size_t len)
 
 /* ---- v1 ------------------------------------------------------------------ */
 
-/* Prefix validators: fed one character at a time, they die on the first
- * character after which no valid address can follow, and say why. */
-struct v4val {
-	uint8_t dots, digits;
-	uint16_t val;
-	const char *why; /* non-NULL once dead */
-};
+/* A v1 line is read in one pass, token by token: "PROXY", the protocol,
+ * then each field up to the byte that ends it. Bytes at or below the space
+ * and DEL end a token: a space or CR is a separator, anything else is
+ * refused on its own (LF, tab, control bytes). Every rule is checked on the
+ * byte that can break it, so a prefix is refused as soon as no
+ * continuation can make it valid; addresses go straight into the header. */
 
-static void v4_feed(struct v4val *v, uint8_t c)
-{
-	if (v->why)
-		return;
-	if (c >= '0' && c <= '9') {
-		if (v->digits == 1 && v->val == 0) {
-			v->why = "an octet has a leading zero";
-			return;
-		}
-		v->val = (uint16_t)(v->val * 10 + (c - '0'));
-		v->digits++;
-		if (v->val > 255)
-			v->why = "an octet is above 255";
-	} else if (c == '.') {
-		if (v->digits == 0)
-			v->why = "an octet is empty";
-		else if (v->dots == 3)
-			v->why = "more than 4 octets";
-		else {
-			v->dots++;
-			v->digits = 0;
-			v->val = 0;
-		}
-	} else {
-		v->why = "unexpected character in a dotted quad";
-	}
-}
-
-static const char *v4_end(const struct v4val *v)
-{
-	if (v->why)
-		return v->why;
-	if (v->digits == 0)
-		return "an octet is empty";
-	if (v->dots != 3)
-		return "fewer than 4 octets";
-	return NULL;
-}
-
-/* IPv6 text as inet_pton(AF_INET6) takes it: 1-4 hex digits per group, one
- * "::" standing for at least one zero group, an optional trailing dotted
- * quad counting for two groups, no zone id. */
-struct v6val {
-	uint8_t groups;  /* completed groups */
-	uint8_t hex;     /* digits in the current group */
-	uint8_t colons;  /* colons just seen (0..2) */
-	bool dbl;        /* "::" seen */
-	bool lead;       /* the text started with a single ':' so far */
-	bool dec;        /* current group is all decimal (may turn into an octet) */
-	bool first0;     /* current group starts with '0' */
-	uint16_t decval;
-	bool in4;        /* inside the trailing dotted quad */
-	struct v4val v4;
-	const char *why;
-};
-
-static bool is_hex(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-static void v6_feed(struct v6val *v, uint8_t c)
-{
-	int max;
-
-	if (v->why)
-		return;
-	max = v->dbl ? 7 : 8;
-	if (v->in4) {
-		v4_feed(&v->v4, c);
-		v->why = v->v4.why;
-		return;
-	}
-	if (v->lead && c != ':') {
-		v->why = "a single leading ':'";
-		return;
-	}
-	if (is_hex(c)) {
-		if (v->hex == 0) {
-			if (v->groups + 1 > max) {
-				v->why = "more than 8 groups";
-				return;
-			}
-			v->dec = true;
-			v->first0 = c == '0';
-			v->decval = 0;
-		}
-		if (v->hex == 4) {
-			v->why = "a group has more than 4 hex digits";
-			return;
-		}
-		v->hex++;
-		v->colons = 0;
-		if (c >= '0' && c <= '9')
-			v->decval = (uint16_t)(v->decval * 10 + (c - '0'));
-		else
-			v->dec = false;
-	} else if (c == ':') {
-		if (v->hex > 0) {
-			v->groups++;
-			v->hex = 0;
-			v->colons = 1;
-			if (v->groups >= max)
-				v->why = "more than 8 groups";
-		} else if (v->colons == 0) {
-			v->colons = 1;
-			v->lead = true;
-		} else if (v->colons == 1) {
-			if (v->dbl) {
-				v->why = "more than one '::'";
-				return;
-			}
-			v->dbl = true;
-			v->lead = false;
-			v->colons = 2;
-		} else {
-			v->why = "':::'";
-		}
-	} else if (c == '.') {
-		if (v->hex == 0 || !v->dec || v->hex > 3) {
-			v->why = "a dotted quad must follow a ':' and start with a decimal octet";
-			return;
-		}
-		if (v->first0 && v->hex > 1) {
-			v->why = "an octet has a leading zero";
-			return;
-		}
-		if (v->decval > 255) {
-			v->why = "an octet is above 255";
-			return;
-		}
-		if (v->dbl ? v->groups + 2 > 7 : v->groups + 2 != 8) {
-			v->why = "a dotted quad in the wrong place";
-			return;
-		}
-		v->in4 = true;
-		memset(&v->v4, 0, sizeof(v->v4));
-		v->v4.dots = 1;
-	} else if (c == '%') {
-		v->why = "zone ids ('%') are not allowed";
-	} else {
-		v->why = "unexpected character";
-	}
-}
-
-static const char *v6_end(const struct v6val *v)
-{
-	if (v->why)
-		return v->why;
-	if (v->in4) {
-		const char *w = v4_end(&v->v4);
-		return w ? w : NULL;
-	}
-	if (v->hex > 0) {
-		int g = v->groups + 1;
-		if (v->dbl ? g > 7 : g != 8)
-			return "fewer than 8 groups and no '::'";
-		return NULL;
-	}
-	if (v->colons == 2)
-		return NULL;
-	if (v->colons == 0)
-		return "empty";
-	return "ends with a single ':'";
-}
-
-enum v1_state { V1_SP, V1_PROTO, V1_FIELD, V1_TRAIL_SP, V1_UNK_TAIL, V1_CR };
+enum { V1_TCP4, V1_TCP6, V1_UNKNOWN };
 
 static const char *const v1_protos[3] = {"TCP4", "TCP6", "UNKNOWN"};
+static const uint8_t v1_proto_len[3] = {4, 4, 7};
 static const char *const v1_field_names[4] = {
 	"source address", "destination address", "source port", "destination port",
 };
 
-struct v1_field {
-	size_t start;
-	struct v4val v4;
-	struct v6val v6;
-	size_t own_dead_at; /* offset where the announced family's validator died */
-	bool own_dead;
+
+struct v1 {
+	const uint8_t *b;
+	size_t len;    /* bytes received */
+	size_t limit;  /* the longest line allowed, CRLF included */
+	size_t end;    /* what a token may use: min(len, limit - 1); CR at limit - 2 at the latest */
+	int proto;     /* V1_TCP4, V1_TCP6, V1_UNKNOWN */
+	struct pp_header *h;
+	struct pp_error *e;
 };
 
-static int v1_port_check(const uint8_t *b, size_t start, size_t i, int which,
-			 struct pp_error *e)
+static bool v1_ends_token(uint8_t c)
 {
-	enum pp_reason r = which == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT;
-	const char *nm = v1_field_names[which];
-	char t[128];
-	uint8_t c = b[i];
-	uint32_t v = 0;
-
-	if (c < '0' || c > '9')
-		return fail(e, r, i, "v1: %s '%s' has a non-digit at byte %zu", nm,
-			    esc(b + start, i - start + 1, t, sizeof(t)), i);
-	if (i > start && b[start] == '0')
-		return fail(e, r, start, "v1: %s '%s' has a leading zero", nm,
-			    esc(b + start, i - start + 1, t, sizeof(t)));
-	for (size_t k = start; k <= i; k++) {
-		v = v * 10 + (uint32_t)(b[k] - '0');
-		if (v > 65535)
-			return fail(e, r, start, "v1: %s '%s' is above 65535", nm,
-				    esc(b + start, i - start + 1, t, sizeof(t)));
-	}
-	return 0;
+	return c <= ' ' || c == 0x7F;
 }
 
-/* Field ended (at byte i, a space or CR): decode it into the header. */
-static int v1_field_end(const uint8_t *b, size_t i, int which, int proto,
-			struct v1_field *f, struct pp_header *h, struct pp_error *e)
+/* A byte that ends a token and is neither a space nor CR. */
+static int v1_bad_byte(const struct v1 *v, size_t i)
 {
-	char t[128], txt[64];
-	size_t flen = i - f->start;
+	uint8_t c = v->b[i];
 
-	if (which >= 2) {
-		uint32_t v = 0;
-		for (size_t k = f->start; k < i; k++)
-			v = v * 10 + (uint32_t)(b[k] - '0');
-		if (which == 2)
-			((struct sockaddr_in *)&h->src)->sin_port = htons((uint16_t)v);
-		else
-			((struct sockaddr_in *)&h->dst)->sin_port = htons((uint16_t)v);
+	if (c == '\n')
+		return pp_error_set(v->e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
+	if (c == '\t')
+		return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i,
+				    "v1: tab at byte %zu; fields are separated by one space", i);
+	return pp_error_set(v->e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
+}
+
+/* A token ran to v->end: wait for more bytes, or, when end is the limit,
+ * byte limit - 2 was not CR and no room is left for CRLF. */
+static int v1_more(const struct v1 *v)
+{
+	size_t at = v->limit - 2;
+
+	if (v->end < v->limit - 1)
+		return PP_NEED_MORE;
+	if (v->limit < PP_V1_MAX_LEN)
+		return pp_error_set(v->e, PP_R_TOO_LARGE, at,
+				    "v1: no CRLF within the configured maximum of %zu bytes", v->limit);
+	return pp_error_set(v->e, PP_R_V1_TOO_LONG, at, "v1: no CRLF within %d bytes", PP_V1_MAX_LEN);
+}
+
+/* CR at byte i: LF must follow, and the line is complete. */
+static int v1_crlf(const struct v1 *v, size_t i)
+{
+	char t[16];
+
+	if (i + 1 >= v->len)
+		return PP_NEED_MORE;
+	if (v->b[i + 1] != '\n')
+		return pp_error_set(v->e, PP_R_V1_BAD_EOL, i, "v1: CR at byte %zu followed by '%s', not LF",
+				    i, esc(v->b + i + 1, 1, t, sizeof(t)));
+	return (int)(i + 2);
+}
+
+/* "PROXY" and one space. */
+static int v1_start(const struct v1 *v, const struct pp_parse_opts *o)
+{
+	static const char sig[] = "PROXY";
+	char t[16];
+	uint8_t c;
+
+	if (v->len >= 6 && memcmp(v->b, "PROXY ", 6) == 0 && o->allow_v1)
+		return NEXT_STEP; /* the usual case, decided below as well */
+	for (size_t i = 0; i < 5 && i < v->len; i++)
+		if (v->b[i] != (uint8_t)sig[i])
+			return pp_error_set(v->e, PP_R_NOT_PROXY, i,
+					    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
+					    i, esc(v->b + i, 1, t, sizeof(t)));
+	if (v->len < 5)
+		return PP_NEED_MORE;
+	if (!o->allow_v1)
+		return pp_error_set(v->e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
+	if (v->len == 5)
+		return PP_NEED_MORE;
+	c = v->b[5];
+	if (c == ' ')
+		return NEXT_STEP;
+	if (v1_ends_token(c) && c != '\r')
+		return v1_bad_byte(v, 5);
+	return pp_error_set(v->e, PP_R_V1_BAD_SPACING, 5,
+			    "v1: '%s' after \"PROXY\" at byte 5, one space expected",
+			    esc(v->b + 5, 1, t, sizeof(t)));
+}
+
+/* "the receiver must ignore anything presented before the CRLF" */
+static int v1_unknown_tail(const struct v1 *v, size_t i)
+{
+	for (; i < v->end; i++) {
+		if (v->b[i] == '\r')
+			return v1_crlf(v, i);
+		if (v->b[i] == '\n')
+			return v1_bad_byte(v, i);
+	}
+	return v1_more(v);
+}
+
+/* The protocol word ended at byte i (a space or CR); alive: the names it
+ * may still be. TCP4/TCP6 go on with the fields from *pos. */
+static int v1_proto_end(struct v1 *v, size_t i, unsigned alive, size_t *pos)
+{
+	size_t tok = 6, j = i - tok;
+	char t[128];
+
+	if (j == 0) {
+		if (v->b[i] == ' ')
+			return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i,
+					    "v1: two spaces after \"PROXY\" (byte %zu)", i);
+		return pp_error_set(v->e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
+	}
+	v->proto = -1;
+	for (int k = 0; k < 3; k++)
+		if ((alive >> k & 1) && v1_proto_len[k] == j)
+			v->proto = k;
+	if (v->proto < 0)
+		return pp_error_set(v->e, PP_R_V1_BAD_PROTO, tok,
+				    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+				    esc(v->b + tok, j, t, sizeof(t)));
+	if (v->proto == V1_UNKNOWN)
+		return v->b[i] == '\r' ? v1_crlf(v, i) : v1_unknown_tail(v, i + 1);
+	if (v->b[i] == '\r')
+		return pp_error_set(v->e, PP_R_V1_FIELD_COUNT, i,
+				    "v1: line ends after %s; addresses and ports expected",
+				    v1_protos[v->proto]);
+	*pos = i + 1;
+	return NEXT_STEP;
+}
+
+/* The protocol word from byte 6, refused at its first byte that no
+ * protocol name goes on with. */
+static int v1_proto(struct v1 *v, size_t *pos)
+{
+	const size_t tok = 6;
+	unsigned alive = 7; /* bit k: the word so far begins v1_protos[k] */
+	char t[128];
+
+	/* the usual case, decided below as well */
+	if (v->end >= tok + 5 && memcmp(v->b + tok, "TCP", 3) == 0 &&
+	    (v->b[tok + 3] == '4' || v->b[tok + 3] == '6') && v->b[tok + 4] == ' ') {
+		v->proto = v->b[tok + 3] == '4' ? V1_TCP4 : V1_TCP6;
+		*pos = tok + 5;
+		return NEXT_STEP;
+	}
+	for (size_t i = tok; i < v->end; i++) {
+		uint8_t c = v->b[i];
+		size_t j = i - tok;
+
+		if (c == ' ' || c == '\r')
+			return v1_proto_end(v, i, alive, pos);
+		if (v1_ends_token(c))
+			return v1_bad_byte(v, i);
+		for (int k = 0; k < 3; k++)
+			if (j >= v1_proto_len[k] || (uint8_t)v1_protos[k][j] != c)
+				alive &= ~(1u << k);
+		if (!alive)
+			return pp_error_set(v->e, PP_R_V1_BAD_PROTO, tok,
+					    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
+					    esc(v->b + tok, j + 1, t, sizeof(t)));
+	}
+	return v1_more(v);
+}
+
+/* Field f began at start and stopped at byte i: a space or CR ends it,
+ * unless it is empty; other bytes are refused. */
+static int v1_field_stop(const struct v1 *v, int f, size_t start, size_t i)
+{
+	uint8_t c = v->b[i];
+
+	if (c != ' ' && c != '\r')
+		return v1_bad_byte(v, i);
+	if (i > start)
+		return NEXT_STEP;
+	if (c == ' ')
+		return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i, "v1: two spaces before the %s (byte %zu)",
+				    v1_field_names[f], i);
+	return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i - 1, "v1: space before CRLF (byte %zu)", i - 1);
+}
+
+/* The quick way through the usual port: 1-5 digits, no leading zero, at
+ * most 65535, then a space or CR. Returns the number of digits (the value
+ * in *val), or 0 for any other text, which v1_port_scan then decides.
+ * Reads the 6 bytes from p, which the caller has. */
+static unsigned port_quick(const uint8_t *p, unsigned *val)
+{
+	unsigned d0 = p[0] - (unsigned)'0', d1 = p[1] - (unsigned)'0', d2 = p[2] - (unsigned)'0';
+	unsigned d3 = p[3] - (unsigned)'0', d4 = p[4] - (unsigned)'0', n, v;
+
+	/* straight-line: a loop costs a third more on the usual line */
+	if (d0 > 9 || (d0 == 0 && d1 <= 9))
 		return 0;
-	}
-
-	enum pp_reason r = which == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR;
-	const char *nm = v1_field_names[which];
-	const char *own = proto == 0 ? v4_end(&f->v4) : v6_end(&f->v6);
-	const char *other = proto == 0 ? v6_end(&f->v6) : v4_end(&f->v4);
-	struct sockaddr_storage *ss = which == 0 ? &h->src : &h->dst;
-
-	esc(b + f->start, flen, t, sizeof(t));
-	if (own) {
-		if (!other)
-			return fail(e, PP_R_V1_FAMILY_MISMATCH, f->start,
-				    "v1: %s '%s' is %s in a %s line", nm, t,
-				    proto == 0 ? "IPv6" : "IPv4", v1_protos[proto]);
-		return fail(e, r, f->own_dead ? f->own_dead_at : f->start,
-			    "v1: %s '%s' is not a valid %s address: %s", nm, t,
-			    proto == 0 ? "IPv4" : "IPv6", own);
-	}
-	/* The validators say yes; inet_pton has the last word. */
-	if (flen >= sizeof(txt))
-		return fail(e, r, f->start, "v1: %s '%s' is too long", nm, t);
-	memcpy(txt, b + f->start, flen);
-	txt[flen] = '\0';
-	if (proto == 0) {
-		struct sockaddr_in *sa = (struct sockaddr_in *)ss;
-		if (inet_pton(AF_INET, txt, &sa->sin_addr) != 1)
-			return fail(e, r, f->start, "v1: %s '%s' is not a valid IPv4 address", nm, t);
-		sa->sin_family = AF_INET;
+	if (d1 > 9) {
+		n = 1;
+		v = d0;
+	} else if (d2 > 9) {
+		n = 2;
+		v = d0 * 10 + d1;
+	} else if (d3 > 9) {
+		n = 3;
+		v = d0 * 100 + d1 * 10 + d2;
+	} else if (d4 > 9) {
+		n = 4;
+		v = d0 * 1000 + d1 * 100 + d2 * 10 + d3;
 	} else {
-		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, txt, &sa->sin6_addr) != 1)
-			return fail(e, r, f->start, "v1: %s '%s' is not a valid IPv6 address", nm, t);
-		sa->sin6_family = AF_INET6;
+		n = 5;
+		v = d0 * 10000 + d1 * 1000 + d2 * 100 + d3 * 10 + d4;
 	}
-	return 0;
+	if (v > 65535 || (p[n] != ' ' && p[n] != '\r'))
+		return 0;
+	*val = v;
+	return n;
+}
+
+/* Port field f from start, byte by byte: NEXT_STEP with *end at the space or
+ * CR after it and *val, or the verdict. */
+static int v1_port_scan(const struct v1 *v, int f, size_t start, size_t *end, unsigned *val)
+{
+	size_t i;
+	uint8_t c;
+	char t[128];
+
+	*val = 0;
+	for (i = start; i < v->end; i++) {
+		unsigned d = v->b[i] - (unsigned)'0';
+
+		if (d > 9)
+			break;
+		*val = *val * 10 + d;
+		/* below 10 after the first digit: the first was a 0 */
+		if (*val - 10 > 65535 - 10 && i > start)
+			return pp_error_set(v->e, f == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT, start,
+					    *val < 10 ? "v1: %s '%s' has a leading zero" : "v1: %s '%s' is above 65535",
+					    v1_field_names[f], esc(v->b + start, i - start + 1, t, sizeof(t)));
+	}
+	if (i == v->end)
+		return v1_more(v);
+	c = v->b[i];
+	if (!v1_ends_token(c))
+		return pp_error_set(v->e, f == 2 ? PP_R_V1_BAD_SRC_PORT : PP_R_V1_BAD_DST_PORT, i,
+				    "v1: %s '%s' has a non-digit at byte %zu", v1_field_names[f],
+				    esc(v->b + start, i - start + 1, t, sizeof(t)), i);
+	*end = i;
+	return v1_field_stop(v, f, start, i);
+}
+
+/* Port field f (2 or 3) from *pos: decimal 0..65535, no leading zero. */
+static int v1_port(struct v1 *v, int f, size_t *pos)
+{
+	size_t start = *pos;
+	unsigned val = 0, n = 0;
+	int r;
+
+	if (v->end - start >= 6)
+		n = port_quick(v->b + start, &val);
+	if (n) {
+		*pos = start + n;
+	} else {
+		r = v1_port_scan(v, f, start, pos, &val);
+		if (r != NEXT_STEP)
+			return r;
+	}
+	/* sin_port and sin6_port share their place */
+	((struct sockaddr_in *)(f == 2 ? &v->h->src : &v->h->dst))->sin_port = htons((uint16_t)val);
+	return NEXT_STEP;
+}
+
+/* Address text, one family at a time. A reader takes bytes up to the end
+ * of the token and stops early at the first byte after which the text can
+ * no longer be an address of its family, saying why. */
+
+/* IPv4 as inet_pton(AF_INET) takes it: four decimal octets, each 0..255
+ * without a leading zero. */
+struct v4 {
+	unsigned dots, digits;
+	unsigned val;  /* the octet being read */
+	uint8_t a[4];
+};
+
+/* IPv6 as inet_pton(AF_INET6) takes it: 1-4 hex digits per group, one "::"
+ * standing for at least one zero group, an optional trailing dotted quad
+ * counting for two groups, no zone id. */
+struct v6 {
+	unsigned groups; /* completed groups, in w[] */
+	unsigned hex;    /* digits in the current group */
+	unsigned colons; /* colons just seen (0..2) */
+	unsigned dbl_at; /* groups before the "::" */
+	bool dbl;        /* "::" seen */
+	bool lead;       /* the text started with a single ':' so far */
+	bool dec;        /* current group is all decimal (may turn into an octet) */
+	bool first0;     /* current group starts with '0' */
+	bool in4;        /* inside the trailing dotted quad */
+	unsigned val, decval;
+	uint16_t w[8];
+	struct v4 q;     /* the dotted quad */
+};
+
+struct addr_text {
+	bool six;
+	const char *why; /* set once the text cannot be an address of the family */
+	size_t at;       /* where the reader stopped: the byte that did it, or the token's end */
+	union {
+		struct v4 v4;
+		struct v6 v6;
+	} u;
+};
+
+static size_t v4_take(struct v4 *v, const uint8_t *b, size_t i, size_t end, const char **why)
+{
+	/* in locals: stores to a[] would make the compiler reload the rest */
+	unsigned dots = v->dots, digits = v->digits, val = v->val;
+
+	for (; i < end; i++) {
+		unsigned c = b[i], d = c - '0';
+
+		if (d <= 9) {
+			if (digits && val == 0) {
+				*why = "an octet has a leading zero";
+				break;
+			}
+			val = val * 10 + d;
+			digits++;
+			if (val > 255) {
+				*why = "an octet is above 255";
+				break;
+			}
+		} else if (c == '.') {
+			if (digits == 0)
+				*why = "an octet is empty";
+			else if (dots == 3)
+				*why = "more than 4 octets";
+			if (*why)
+				break;
+			v->a[dots++] = (uint8_t)val;
+			digits = 0;
+			val = 0;
+		} else {
+			if (!v1_ends_token((uint8_t)c))
+				*why = "unexpected character in a dotted quad";
+			break;
+		}
+	}
+	v->dots = dots;
+	v->digits = digits;
+	v->val = val;
+	return i;
+}
+
+/* The quick way through the usual dotted quad: four octets of 1-3 digits,
+ * without a leading zero, at most 255, dots between them and a space
+ * after. Returns the index of the space, or 0 for any other text, which
+ * v4_take then decides. Reads the 16 bytes from i, which the caller has. */
+static size_t v4_quick(const uint8_t *b, size_t i, uint8_t a[4])
+{
+	for (unsigned k = 0; k < 4; k++) {
+		unsigned val = b[i] - (unsigned)'0', d;
+
+		if (val > 9)
+			return 0;
+		d = b[++i] - (unsigned)'0';
+		if (d <= 9) {
+			if (val == 0)
+				return 0;
+			val = val * 10 + d;
+			d = b[++i] - (unsigned)'0';
+			if (d <= 9) {
+				val = val * 10 + d;
+				if (val > 255)
+					return 0;
+				i++;
+			}
+		}
+		if (b[i] != (k < 3 ? '.' : ' '))
+			return 0;
+		a[k] = (uint8_t)val;
+		i++;
+	}
+	return i - 1;
+}
+
+static const char *v4_end(struct v4 *v)
+{
+	if (v->digits == 0)
+		return "an octet is empty";
+	if (v->dots != 3)
+		return "fewer than 4 octets";
+	v->a[3] = (uint8_t)v->val;
+	return NULL;
+}
+
+static int hex_value(unsigned c)
+{
+	if (c - '0' <= 9)
+		return (int)(c - '0');
+	c |= 0x20;
+	return c - 'a' <= 5 ? (int)(c - 'a' + 10) : -1;
+}
+
+/* A hex digit of value d. */
+static const char *v6_digit(struct v6 *v, unsigned c, int d)
+{
+	if (v->hex == 0) {
+		if (v->groups + 1 > (v->dbl ? 7 : 8))
+			return "more than 8 groups";
+		v->dec = true;
+		v->first0 = c == '0';
+		v->decval = 0;
+		v->val = 0;
+	}
+	if (v->hex == 4)
+		return "a group has more than 4 hex digits";
+	v->hex++;
+	v->colons = 0;
+	v->val = v->val << 4 | (unsigned)d;
+	if (d <= 9)
+		v->decval = v->decval * 10 + (unsigned)d;
+	else
+		v->dec = false;
+	return NULL;
+}
+
+static const char *v6_colon(struct v6 *v)
+{
+	if (v->hex > 0) {
+		v->w[v->groups++] = (uint16_t)v->val;
+		v->hex = 0;
+		v->colons = 1;
+		return v->groups >= (v->dbl ? 7 : 8) ? "more than 8 groups" : NULL;
+	}
+	if (v->colons == 0) {
+		v->colons = 1;
+		v->lead = true;
+		return NULL;
+	}
+	if (v->colons == 2)
+		return "':::'";
+	if (v->dbl)
+		return "more than one '::'";
+	v->dbl = true;
+	v->dbl_at = v->groups;
+	v->lead = false;
+	v->colons = 2;
+	return NULL;
+}
+
+/* A '.': the current group becomes the first octet of a dotted quad. */
+static const char *v6_dot(struct v6 *v)
+{
+	if (v->hex == 0 || !v->dec || v->hex > 3)
+		return "a dotted quad must follow a ':' and start with a decimal octet";
+	if (v->first0 && v->hex > 1)
+		return "an octet has a leading zero";
+	if (v->decval > 255)
+		return "an octet is above 255";
+	if (v->dbl ? v->groups + 2 > 7 : v->groups + 2 != 8)
+		return "a dotted quad in the wrong place";
+	v->in4 = true;
+	memset(&v->q, 0, sizeof(v->q));
+	v->q.dots = 1;
+	v->q.a[0] = (uint8_t)v->decval;
+	return NULL;
+}
+
+static size_t v6_take(struct v6 *v, const uint8_t *b, size_t i, size_t end, const char **why)
+{
+	for (; i < end; i++) {
+		unsigned c = b[i];
+		int d;
+
+		if (v->lead && c != ':') {
+			if (!v1_ends_token((uint8_t)c))
+				*why = "a single leading ':'";
+			return i;
+		}
+		d = hex_value(c);
+		if (d >= 0)
+			*why = v6_digit(v, c, d);
+		else if (c == ':')
+			*why = v6_colon(v);
+		else if (c == '.') {
+			*why = v6_dot(v);
+			return *why ? i : v4_take(&v->q, b, i + 1, end, why);
+		} else if (v1_ends_token((uint8_t)c))
+			return i;
+		else
+			*why = c == '%' ? "zone ids ('%') are not allowed" : "unexpected character";
+		if (*why)
+			return i;
+	}
+	return i;
+}
+
+/* n groups into 16 bytes: the first head of them in front, the others at
+ * the end, zeros between them ("::"). */
+static void v6_place(const uint16_t *w, size_t n, size_t head, uint8_t out[16])
+{
+	uint16_t x[8] = {0};
+
+	for (size_t k = 0; k < n; k++)
+		x[k < head ? k : 8 - n + k] = w[k];
+	for (size_t k = 0; k < 8; k++) {
+		out[2 * k] = (uint8_t)(x[k] >> 8);
+		out[2 * k + 1] = (uint8_t)x[k];
+	}
+}
+
+/* The text ends: check it, and put the address in out (16 bytes) if any. */
+static const char *v6_end(struct v6 *v, uint8_t *out)
+{
+	size_t n = v->groups;
+
+	if (v->in4) {
+		const char *w = v4_end(&v->q);
+
+		if (w)
+			return w;
+		v->w[n++] = (uint16_t)(v->q.a[0] << 8 | v->q.a[1]);
+		v->w[n++] = (uint16_t)(v->q.a[2] << 8 | v->q.a[3]);
+	} else if (v->hex > 0) {
+		if (v->dbl ? n + 1 > 7 : n + 1 != 8)
+			return "fewer than 8 groups and no '::'";
+		v->w[n++] = (uint16_t)v->val;
+	} else if (v->colons != 2) {
+		return v->colons == 0 ? "empty" : "ends with a single ':'";
+	}
+	if (out)
+		v6_place(v->w, n, v->dbl ? v->dbl_at : n, out);
+	return NULL;
+}
+
+/* The quick way through the usual IPv6 text: groups of 1-4 hex digits,
+ * ':' between them, at most one "::", no dotted quad, then a space.
+ * Returns the index of the space (the address in out), or 0 for any other
+ * text, which v6_take then decides. */
+static size_t v6_quick(const uint8_t *b, size_t i, size_t end, uint8_t out[16])
+{
+	uint16_t w[8];
+	size_t n = 0, head = 8; /* groups, groups before "::" (8: none) */
+
+	if (end - i >= 2 && b[i] == ':' && b[i + 1] == ':') {
+		head = 0;
+		i += 2;
+	}
+	while (i < end && b[i] != ' ') {
+		unsigned val = 0, digits = 0;
+		int d = 0;
+
+		for (; i < end && digits < 5; i++, digits++) {
+			d = hex_value(b[i]);
+			if (d < 0)
+				break;
+			val = val << 4 | (unsigned)d;
+		}
+		if (digits == 0 || digits > 4 || n == 8 || i == end)
+			return 0;
+		w[n++] = (uint16_t)val;
+		if (b[i] == ':' && end - i >= 2 && b[i + 1] == ':' && head == 8) {
+			head = n;
+			i += 2;
+		} else if (b[i] == ':' && end - i >= 2 && b[i + 1] != ' ') {
+			i++;
+		} else if (b[i] != ' ') {
+			return 0;
+		}
+	}
+	if (i == end || (head == 8 ? n != 8 : n > 7))
+		return 0;
+	v6_place(w, n, head < n ? head : n, out);
+	return i;
+}
+
+/* Read the address text from b[i] as IPv6 (six) or IPv4; returns where
+ * the reader stopped (t->at). */
+static size_t addr_take(struct addr_text *t, bool six, const uint8_t *b, size_t i, size_t end)
+{
+	t->six = six;
+	t->why = NULL;
+	memset(&t->u, 0, sizeof(t->u));
+	if (six)
+		t->at = v6_take(&t->u.v6, b, i, end, &t->why);
+	else
+		t->at = v4_take(&t->u.v4, b, i, end, &t->why);
+	return t->at;
+}
+
+/* The text ended: NULL when it is an address (then in *ss if ss is given),
+ * else why not. */
+static const char *addr_end(struct addr_text *t, struct sockaddr_storage *ss)
+{
+	const char *why;
+
+	if (t->why)
+		return t->why;
+	if (t->six) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		why = v6_end(&t->u.v6, ss ? s6->sin6_addr.s6_addr : NULL);
+		if (!why && ss)
+			s6->sin6_family = AF_INET6;
+		return why;
+	}
+	why = v4_end(&t->u.v4);
+	if (!why && ss) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, t->u.v4.a, 4);
+	}
+	return why;
+}
+
+static int v1_addr_fail(const struct v1 *v, int f, size_t start, size_t n, const struct addr_text *own,
+			const char *why, size_t at)
+{
+	char t[128];
+
+	return pp_error_set(v->e, f == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR, at,
+			    "v1: %s '%s' is not a valid %s address: %s", v1_field_names[f],
+			    esc(v->b + start, n, t, sizeof(t)), own->six ? "IPv6" : "IPv4", why);
+}
+
+static int v1_mismatch(const struct v1 *v, int f, size_t start, size_t n)
+{
+	char t[128];
+
+	return pp_error_set(v->e, PP_R_V1_FAMILY_MISMATCH, start, "v1: %s '%s' is %s in a %s line",
+			    v1_field_names[f], esc(v->b + start, n, t, sizeof(t)),
+			    v->proto == V1_TCP4 ? "IPv6" : "IPv4", v1_protos[v->proto]);
+}
+
+/* The text from start stopped being an address of the line's family at
+ * own->at. It is refused as soon as it cannot be one of the other family
+ * either; else at its end, as that family's address in the wrong line or
+ * as no address at all. */
+static int v1_addr_dead(struct v1 *v, int f, size_t start, const struct addr_text *own)
+{
+	struct addr_text other;
+	size_t i = addr_take(&other, !own->six, v->b, start, v->end);
+	int st;
+
+	if (other.why) {
+		size_t last = other.at > own->at ? other.at : own->at;
+
+		return v1_addr_fail(v, f, start, last + 1 - start, own, own->why, own->at);
+	}
+	if (i == v->end)
+		return v1_more(v);
+	st = v1_field_stop(v, f, start, i);
+	if (st != NEXT_STEP)
+		return st;
+	if (!addr_end(&other, NULL))
+		return v1_mismatch(v, f, start, i - start);
+	return v1_addr_fail(v, f, start, i - start, own, own->why, own->at);
+}
+
+/* The usual address text of the line's family, read the quick way into
+ * the header: the index of the space after it, or 0. */
+static size_t addr_quick(const struct v1 *v, int f, size_t start)
+{
+	struct sockaddr_storage *ss = f == 0 ? &v->h->src : &v->h->dst;
+	size_t i = 0;
+
+	if (v->proto == V1_TCP6) {
+		i = v6_quick(v->b, start, v->end, ((struct sockaddr_in6 *)ss)->sin6_addr.s6_addr);
+		if (i)
+			ss->ss_family = AF_INET6;
+	} else if (v->end - start >= 16) {
+		i = v4_quick(v->b, start, (uint8_t *)&((struct sockaddr_in *)ss)->sin_addr);
+		if (i)
+			ss->ss_family = AF_INET;
+	}
+	return i;
+}
+
+/* Address field f (0 or 1) from *pos, of the line's family. */
+static int v1_addr(struct v1 *v, int f, size_t *pos)
+{
+	struct addr_text own, other;
+	size_t start = *pos, i;
+	const char *why;
+	int st;
+
+	i = addr_quick(v, f, start);
+	if (i) {
+		*pos = i;
+		return NEXT_STEP;
+	}
+	i = addr_take(&own, v->proto == V1_TCP6, v->b, start, v->end);
+	if (own.why)
+		return v1_addr_dead(v, f, start, &own);
+	if (i == v->end)
+		return v1_more(v);
+	st = v1_field_stop(v, f, start, i);
+	if (st != NEXT_STEP)
+		return st;
+	why = addr_end(&own, f == 0 ? &v->h->src : &v->h->dst);
+	if (!why) {
+		*pos = i;
+		return NEXT_STEP;
+	}
+	addr_take(&other, !own.six, v->b, start, i);
+	if (!addr_end(&other, NULL))
+		return v1_mismatch(v, f, start, i - start);
+	return v1_addr_fail(v, f, start, i - start, &own, why, start);
+}
+
+/* The space or CR at *pos after field f. After the destination port the
+ * line ends: CRLF, nothing else. */
+static int v1_sep(struct v1 *v, int f, size_t *pos)
+{
+	size_t i = *pos;
+	uint8_t c;
+
+	if (v->b[i] == '\r') {
+		if (f == 3)
+			return v1_crlf(v, i);
+		return pp_error_set(v->e, PP_R_V1_FIELD_COUNT, i,
+				    "v1: line ends after the %s; 6 fields expected", v1_field_names[f]);
+	}
+	*pos = ++i;
+	if (f < 3)
+		return NEXT_STEP;
+	if (i >= v->end)
+		return v1_more(v);
+	c = v->b[i];
+	if (c == ' ' || c == '\r')
+		return pp_error_set(v->e, PP_R_V1_BAD_SPACING, i - 1,
+				    "v1: space after the destination port (byte %zu)", i - 1);
+	if (v1_ends_token(c))
+		return v1_bad_byte(v, i);
+	return pp_error_set(v->e, PP_R_V1_FIELD_COUNT, i,
+			    "v1: extra field after the destination port (byte %zu)", i);
 }
 
 static int parse_v1(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
 		    size_t max_len, struct pp_header *h, struct pp_error *e)
 {
-	static const char sig[] = "PROXY";
-	size_t limit = max_len < PP_V1_MAX_LEN ? max_len : PP_V1_MAX_LEN;
-	size_t n = len < limit ? len : limit;
-	enum v1_state st = V1_SP;
-	size_t tok = 0, i;
-	int proto = -1, field = 0;
-	struct v1_field f;
-	char t[128];
+	struct v1 v;
+	size_t i = 0;
 	int r;
 
-	for (i = 0; i < n && i < 5; i++)
-		if (b[i] != (uint8_t)sig[i])
-			return fail(e, PP_R_NOT_PROXY, i,
-				    "not a PROXY header: byte %zu is '%s', \"PROXY\" expected",
-				    i, esc(b + i, 1, t, sizeof(t)));
-	if (i < 5)
-		return PP_NEED_MORE;
-	if (!o->allow_v1)
-		return fail(e, PP_R_VERSION_DISABLED, 0, "v1 header while v1 is not allowed");
-	memset(&f, 0, sizeof(f));
-
-	for (; i < n; i++) {
-		uint8_t c = b[i];
-
-		if (st == V1_CR) {
-			if (c != '\n')
-				return fail(e, PP_R_V1_BAD_EOL, i - 1,
-					    "v1: CR at byte %zu followed by '%s', not LF", i - 1,
-					    esc(b + i, 1, t, sizeof(t)));
-			h->version = 1;
-			h->command = PP_CMD_PROXY;
-			h->len = i + 1;
-			if (proto == 2) {
-				h->family = PP_FAM_UNSPEC;
-				h->transport = PP_PROTO_UNSPEC;
-				memset(&h->src, 0, sizeof(h->src));
-				memset(&h->dst, 0, sizeof(h->dst));
-			} else {
-				h->family = proto == 0 ? PP_FAM_INET : PP_FAM_INET6;
-				h->transport = PP_PROTO_STREAM;
-			}
-			return (int)(i + 1);
-		}
-		if (c == '\n')
-			return fail(e, PP_R_V1_BAD_EOL, i, "v1: LF without CR at byte %zu", i);
-		if (st == V1_UNK_TAIL) {
-			/* "the receiver must ignore anything presented before the CRLF" */
-			if (c == '\r')
-				st = V1_CR;
-			goto length;
-		}
-		if (c == '\t')
-			return fail(e, PP_R_V1_BAD_SPACING, i, "v1: tab at byte %zu; fields are separated by one space", i);
-		if (c != '\r' && (c < 0x20 || c == 0x7F))
-			return fail(e, PP_R_V1_BAD_EOL, i, "v1: control byte 0x%02x at byte %zu", c, i);
-
-		switch (st) {
-		case V1_SP:
-			if (c != ' ')
-				return fail(e, PP_R_V1_BAD_SPACING, i,
-					    "v1: '%s' after \"PROXY\" at byte %zu, one space expected",
-					    esc(b + i, 1, t, sizeof(t)), i);
-			st = V1_PROTO;
-			tok = i + 1;
-			break;
-		case V1_PROTO: {
-			size_t j = i - tok;
-			if (c == ' ' || c == '\r') {
-				if (j == 0) {
-					if (c == ' ')
-						return fail(e, PP_R_V1_BAD_SPACING, i,
-							    "v1: two spaces after \"PROXY\" (byte %zu)", i);
-					return fail(e, PP_R_V1_BAD_PROTO, i, "v1: no protocol before CRLF");
-				}
-				for (proto = 0; proto < 3; proto++)
-					if (strlen(v1_protos[proto]) == j &&
-					    memcmp(b + tok, v1_protos[proto], j) == 0)
-						break;
-				if (proto == 3)
-					return fail(e, PP_R_V1_BAD_PROTO, tok,
-						    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
-						    esc(b + tok, j, t, sizeof(t)));
-				if (proto == 2) {
-					st = c == ' ' ? V1_UNK_TAIL : V1_CR;
-				} else if (c == '\r') {
-					return fail(e, PP_R_V1_FIELD_COUNT, i,
-						    "v1: line ends after %s; addresses and ports expected",
-						    v1_protos[proto]);
-				} else {
-					st = V1_FIELD;
-					field = 0;
-					memset(&f, 0, sizeof(f));
-					f.start = i + 1;
-				}
-				break;
-			}
-			bool any = false;
-			for (int k = 0; k < 3; k++)
-				if (strlen(v1_protos[k]) > j &&
-				    memcmp(b + tok, v1_protos[k], j + 1) == 0)
-					any = true;
-			if (!any)
-				return fail(e, PP_R_V1_BAD_PROTO, tok,
-					    "v1: protocol '%s' is not TCP4, TCP6 or UNKNOWN",
-					    esc(b + tok, j + 1, t, sizeof(t)));
-			break;
-		}
-		case V1_FIELD:
-			if (c == ' ' || c == '\r') {
-				if (i == f.start) {
-					if (c == ' ')
-						return fail(e, PP_R_V1_BAD_SPACING, i,
-							    "v1: two spaces before the %s (byte %zu)",
-							    v1_field_names[field], i);
-					return fail(e, PP_R_V1_BAD_SPACING, i - 1,
-						    "v1: space before CRLF (byte %zu)", i - 1);
-				}
-				r = v1_field_end(b, i, field, proto, &f, h, e);
-				if (r < 0)
-					return r;
-				if (field == 3) {
-					st = c == ' ' ? V1_TRAIL_SP : V1_CR;
-				} else if (c == '\r') {
-					return fail(e, PP_R_V1_FIELD_COUNT, i,
-						    "v1: line ends after the %s; 6 fields expected",
-						    v1_field_names[field]);
-				} else {
-					field++;
-					memset(&f, 0, sizeof(f));
-					f.start = i + 1;
-				}
-				break;
-			}
-			if (field >= 2) {
-				r = v1_port_check(b, f.start, i, field, e);
-				if (r < 0)
-					return r;
-				break;
-			}
-			v4_feed(&f.v4, c);
-			v6_feed(&f.v6, c);
-			{
-				const char *own = proto == 0 ? f.v4.why : f.v6.why;
-				const char *other = proto == 0 ? f.v6.why : f.v4.why;
-				if (own && !f.own_dead) {
-					f.own_dead = true;
-					f.own_dead_at = i;
-				}
-				/* Dead for both families: no need to wait for the end. */
-				if (own && other)
-					return fail(e, field == 0 ? PP_R_V1_BAD_SRC_ADDR : PP_R_V1_BAD_DST_ADDR,
-						    f.own_dead_at,
-						    "v1: %s '%s' is not a valid %s address: %s",
-						    v1_field_names[field],
-						    esc(b + f.start, i - f.start + 1, t, sizeof(t)),
-						    proto == 0 ? "IPv4" : "IPv6", own);
-			}
-			break;
-		case V1_TRAIL_SP:
-			if (c == ' ' || c == '\r')
-				return fail(e, PP_R_V1_BAD_SPACING, i - 1,
-					    "v1: space after the destination port (byte %zu)", i - 1);
-			return fail(e, PP_R_V1_FIELD_COUNT, i,
-				    "v1: extra field after the destination port (byte %zu)", i);
-		case V1_UNK_TAIL:
-		case V1_CR:
-			break;
-		}
-length:
-		/* CR must sit at limit-2 at the latest. */
-		if (st != V1_CR && i + 2 >= limit) {
-			if (limit < PP_V1_MAX_LEN)
-				return fail(e, PP_R_TOO_LARGE, i,
-					    "v1: no CRLF within the configured maximum of %zu bytes", limit);
-			return fail(e, PP_R_V1_TOO_LONG, i, "v1: no CRLF within %d bytes",
-				    PP_V1_MAX_LEN);
+	v.b = b;
+	v.len = len;
+	v.limit = max_len < PP_V1_MAX_LEN ? max_len : PP_V1_MAX_LEN;
+	v.end = len < v.limit - 1 ? len : v.limit - 1;
+	v.proto = -1;
+	v.h = h;
+	v.e = e;
+	r = v1_start(&v, o);
+	if (r == NEXT_STEP)
+		r = v1_proto(&v, &i);
+	for (int f = 0; f < 4 && r == NEXT_STEP; f++) {
+		r = f < 2 ? v1_addr(&v, f, &i) : v1_port(&v, f, &i);
+		if (r == NEXT_STEP)
+			r = v1_sep(&v, f, &i);
+	}
+	if (r > 0) {
+		h->version = 1;
+		h->command = PP_CMD_PROXY;
+		h->len = (size_t)r;
+		if (v.proto != V1_UNKNOWN) {
+			h->family = v.proto == V1_TCP4 ? PP_FAM_INET : PP_FAM_INET6;
+			h->transport = PP_PROTO_STREAM;
 		}
 	}
-	return PP_NEED_MORE;
+	return r;
 }
 
 /* ---- v2 ------------------------------------------------------------------ */
@@ -765,88 +1072,136 @@ static void v2_decode_addrs(const uint8_t *b, unsigned fam, struct pp_header *h)
 	v2_get_addr(b + PP_V2_FIXED_LEN, af, 1, &h->dst);
 }
 
-/* SSL TLV value at v (tl bytes, of which avail are received so far). */
+/* SSL TLV value at v (tl bytes, of which avail are received so far): its
+ * sub-TLVs are checked as they arrive; the first SSL TLV is decoded. */
 static int v2_ssl(const uint8_t *v, size_t tl, size_t avail, size_t off,
 		  struct pp_header *h, struct pp_error *e)
 {
-	struct pp_ssl s;
-	size_t p = 5;
+	struct pp_ssl again, *s = &h->ssl;
+	size_t p = 5, have = avail < tl ? avail : tl;
 
-	memset(&s, 0, sizeof(s));
+	if (h->ssl.present) {
+		/* a second SSL TLV: checked, not kept */
+		memset(&again, 0, sizeof(again));
+		s = &again;
+	}
 	while (p < tl) {
-		if (p + 3 > tl)
-			return fail(e, PP_R_V2_SSL_TRUNCATED, off + p,
-				    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
-				    tl - p, off + p);
-		if (p + 3 > avail)
+		/* one comparison when the value is all here */
+		if (p + 3 > have) {
+			if (p + 3 > tl)
+				return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, off + p,
+						    "v2: SSL TLV has %zu byte(s) left at byte %zu, too few for a sub-TLV header",
+						    tl - p, off + p);
 			return PP_NEED_MORE;
+		}
 		uint8_t st = v[p];
 		size_t sl = rd16(v + p + 1);
 		if (p + 3 + sl > tl)
-			return fail(e, PP_R_V2_SSL_TRUNCATED, off + p,
-				    "v2: SSL sub-TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the SSL TLV",
-				    st, off + p, sl, tl - p - 3);
+			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, off + p,
+					    "v2: SSL sub-TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the SSL TLV",
+					    st, off + p, sl, tl - p - 3);
 		struct pp_bytes bs = {v + p + 3, sl};
 		switch (st) {
-		case PP2_SUBTYPE_SSL_VERSION: if (!s.version.ptr) s.version = bs; break;
-		case PP2_SUBTYPE_SSL_CN: if (!s.cn.ptr) s.cn = bs; break;
-		case PP2_SUBTYPE_SSL_CIPHER: if (!s.cipher.ptr) s.cipher = bs; break;
-		case PP2_SUBTYPE_SSL_SIG_ALG: if (!s.sig_alg.ptr) s.sig_alg = bs; break;
-		case PP2_SUBTYPE_SSL_KEY_ALG: if (!s.key_alg.ptr) s.key_alg = bs; break;
+		case PP2_SUBTYPE_SSL_VERSION: if (!s->version.ptr) s->version = bs; break;
+		case PP2_SUBTYPE_SSL_CN: if (!s->cn.ptr) s->cn = bs; break;
+		case PP2_SUBTYPE_SSL_CIPHER: if (!s->cipher.ptr) s->cipher = bs; break;
+		case PP2_SUBTYPE_SSL_SIG_ALG: if (!s->sig_alg.ptr) s->sig_alg = bs; break;
+		case PP2_SUBTYPE_SSL_KEY_ALG: if (!s->key_alg.ptr) s->key_alg = bs; break;
 		default: break; /* unknown sub-TLVs are skipped */
 		}
 		p += 3 + sl;
 	}
 	if (avail < tl)
 		return PP_NEED_MORE;
-	if (!h->ssl.present) {
-		s.present = true;
-		s.client = v[0];
-		s.verify = rd32(v + 1);
-		h->ssl = s;
+	s->present = true;
+	s->client = v[0];
+	s->verify = rd32(v + 1);
+	return 0;
+}
+
+/* The first TLV of a kind is the one decoded. */
+static int v2_first(struct pp_bytes *field, const uint8_t *v, size_t tl, size_t have)
+{
+	if (have < tl)
+		return PP_NEED_MORE;
+	if (!field->ptr) {
+		field->ptr = v;
+		field->len = tl;
 	}
 	return 0;
 }
 
-/* Decode a TLV whose value is complete. */
-static void v2_tlv_decode(uint8_t type, const uint8_t *v, size_t tl, struct pp_header *h)
+/* The custom TLVs, in their documented shape only. */
+static void v2_custom(uint8_t type, const uint8_t *v, size_t tl, struct pp_header *h)
 {
-	struct pp_bytes bs = {v, tl};
+	if (tl == 0 || v[0] != 0x01)
+		return;
+	if (type == PP2_TYPE_AWS && !h->aws_vpce_id.ptr) {
+		h->aws_vpce_id.ptr = v + 1;
+		h->aws_vpce_id.len = tl - 1;
+	} else if (type == PP2_TYPE_AZURE && tl == 5 && !h->has_azure_linkid) {
+		h->has_azure_linkid = true;
+		h->azure_linkid = (uint32_t)v[1] | ((uint32_t)v[2] << 8) |
+				  ((uint32_t)v[3] << 16) | ((uint32_t)v[4] << 24);
+	} else if (type == PP2_TYPE_GCP && tl == 9 && !h->has_gcp_psc_id) {
+		uint64_t x = 0;
 
+		for (int k = 1; k <= 8; k++)
+			x = (x << 8) | v[k];
+		h->has_gcp_psc_id = true;
+		h->gcp_psc_id = x;
+	}
+}
+
+/* One TLV whose 3-byte header is at p: its type's rules, decided from the
+ * header alone (CRC32C length and uniqueness, UNIQUE_ID and SSL sizes),
+ * then its value (tl bytes at v, of which have are here), decoded once
+ * complete; SSL sub-TLVs are checked as they arrive. Returns 0 (complete),
+ * PP_NEED_MORE or PP_INVALID. */
+static int v2_tlv(uint8_t type, const uint8_t *v, size_t tl, size_t have, size_t p,
+		  size_t *crc_off, struct pp_header *h, struct pp_error *e)
+{
 	switch (type) {
-	case PP2_TYPE_ALPN: if (!h->alpn.ptr) h->alpn = bs; break;
-	case PP2_TYPE_AUTHORITY: if (!h->authority.ptr) h->authority = bs; break;
-	case PP2_TYPE_UNIQUE_ID: if (!h->unique_id.ptr) h->unique_id = bs; break;
-	case PP2_TYPE_NETNS: if (!h->netns.ptr) h->netns = bs; break;
-	case PP2_TYPE_NOOP: h->noop_bytes += tl; break;
 	case PP2_TYPE_CRC32C:
+		if (tl != 4)
+			return pp_error_set(e, PP_R_V2_BAD_CRC_LEN, p,
+					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
+		if (h->has_crc32c)
+			return pp_error_set(e, PP_R_V2_DUP_TLV, p,
+					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
+					    p, *crc_off - 3);
+		h->has_crc32c = true;
+		*crc_off = p + 3;
+		if (have < 4)
+			return PP_NEED_MORE;
 		h->crc32c = rd32(v);
-		break;
-	case PP2_TYPE_AWS:
-		if (tl >= 1 && v[0] == 0x01 && !h->aws_vpce_id.ptr) {
-			h->aws_vpce_id.ptr = v + 1;
-			h->aws_vpce_id.len = tl - 1;
-		}
-		break;
-	case PP2_TYPE_AZURE:
-		if (tl == 5 && v[0] == 0x01 && !h->has_azure_linkid) {
-			h->has_azure_linkid = true;
-			h->azure_linkid = (uint32_t)v[1] | ((uint32_t)v[2] << 8) |
-					  ((uint32_t)v[3] << 16) | ((uint32_t)v[4] << 24);
-		}
-		break;
-	case PP2_TYPE_GCP:
-		if (tl == 9 && v[0] == 0x01 && !h->has_gcp_psc_id) {
-			uint64_t x = 0;
-			for (int k = 1; k <= 8; k++)
-				x = (x << 8) | v[k];
-			h->has_gcp_psc_id = true;
-			h->gcp_psc_id = x;
-		}
-		break;
+		return 0;
+	case PP2_TYPE_UNIQUE_ID:
+		if (tl > PP_UNIQUE_ID_MAX)
+			return pp_error_set(e, PP_R_V2_BAD_UNIQUE_ID, p,
+					    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
+		return v2_first(&h->unique_id, v, tl, have);
+	case PP2_TYPE_SSL:
+		if (tl < 5)
+			return pp_error_set(e, PP_R_V2_SSL_TRUNCATED, p,
+					    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
+		return v2_ssl(v, tl, have, p + 3, h, e);
+	case PP2_TYPE_ALPN:
+		return v2_first(&h->alpn, v, tl, have);
+	case PP2_TYPE_AUTHORITY:
+		return v2_first(&h->authority, v, tl, have);
+	case PP2_TYPE_NETNS:
+		return v2_first(&h->netns, v, tl, have);
 	default:
 		break;
 	}
+	if (have < tl)
+		return PP_NEED_MORE;
+	if (type == PP2_TYPE_NOOP)
+		h->noop_bytes += tl;
+	else
+		v2_custom(type, v, tl, h);
+	return 0;
 }
 
 /* The TLVs of a v2 header, from byte p to total, of which avail are here.
@@ -855,179 +1210,211 @@ static int v2_tlvs(const uint8_t *b, size_t p, size_t avail, size_t total,
 		   size_t *crc_off, struct pp_header *h, struct pp_error *e)
 {
 	while (p < total) {
-		if (p + 3 > total)
-			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
-				    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
-				    total - p, p);
-		if (p + 3 > avail)
+		/* avail <= total: the usual case takes one comparison */
+		if (p + 3 > avail) {
+			if (p + 3 > total)
+				return pp_error_set(e, PP_R_V2_TLV_TRUNCATED, p,
+						    "v2: %zu byte(s) left at byte %zu, too few for a TLV header (3)",
+						    total - p, p);
 			break;
+		}
 		uint8_t type = b[p];
 		size_t tl = rd16(b + p + 1);
 		if (p + 3 + tl > total)
-			return fail(e, PP_R_V2_TLV_TRUNCATED, p,
-				    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
-				    type, p, tl, total - p - 3);
+			return pp_error_set(e, PP_R_V2_TLV_TRUNCATED, p,
+					    "v2: TLV 0x%02x at byte %zu has length %zu, only %zu byte(s) left in the header",
+					    type, p, tl, total - p - 3);
 		if (h->ntlv == PP_MAX_TLVS)
-			return fail(e, PP_R_V2_TOO_MANY_TLVS, p,
-				    "v2: TLV number %d at byte %zu; at most %d are accepted",
-				    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
-		if (type == PP2_TYPE_CRC32C) {
-			if (tl != 4)
-				return fail(e, PP_R_V2_BAD_CRC_LEN, p,
-					    "v2: CRC32C TLV at byte %zu has length %zu, 4 expected", p, tl);
-			if (h->has_crc32c)
-				return fail(e, PP_R_V2_DUP_TLV, p,
-					    "v2: second CRC32C TLV at byte %zu (first at byte %zu)",
-					    p, *crc_off - 3);
-			h->has_crc32c = true;
-			*crc_off = p + 3;
-		} else if (type == PP2_TYPE_UNIQUE_ID && tl > PP_UNIQUE_ID_MAX) {
-			return fail(e, PP_R_V2_BAD_UNIQUE_ID, p,
-				    "v2: UNIQUE_ID TLV at byte %zu has %zu bytes, at most 128 allowed", p, tl);
-		} else if (type == PP2_TYPE_SSL && tl < 5) {
-			return fail(e, PP_R_V2_SSL_TRUNCATED, p,
-				    "v2: SSL TLV at byte %zu has length %zu, at least 5 expected", p, tl);
-		}
-		h->tlv[h->ntlv].type = type;
-		h->tlv[h->ntlv].value.ptr = b + p + 3;
-		h->tlv[h->ntlv].value.len = tl;
-		h->ntlv++;
-		if (type == PP2_TYPE_SSL) {
-			int r = v2_ssl(b + p + 3, tl, avail - (p + 3), p + 3, h, e);
-			if (r < 0)
-				return r;
-		}
-		if (p + 3 + tl > avail)
-			break;
-		v2_tlv_decode(type, b + p + 3, tl, h);
+			return pp_error_set(e, PP_R_V2_TOO_MANY_TLVS, p,
+					    "v2: TLV number %d at byte %zu; at most %d are accepted",
+					    PP_MAX_TLVS + 1, p, PP_MAX_TLVS);
+		struct pp_tlv *t = &h->tlv[h->ntlv++];
+		t->value.ptr = b + p + 3;
+		t->value.len = tl;
+		t->type = type;
+		int r = v2_tlv(type, b + p + 3, tl, avail - (p + 3), p, crc_off, h, e);
+		if (r != 0)
+			return r; /* PP_NEED_MORE: the value is still arriving */
 		p += 3 + tl;
 	}
 	return avail < total ? PP_NEED_MORE : 1;
 }
 
-static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
-		    size_t max_len, struct pp_header *h, struct pp_error *e)
-{
-	size_t i, n = len < PP_V2_SIG_LEN ? len : PP_V2_SIG_LEN;
-	size_t crc_off = 0;
+/* What the 16-byte fixed part says. */
+struct v2_fixed {
+	unsigned cmd, fam, proto;
+	size_t plen;   /* the length field */
+	size_t total;  /* the whole header */
+	size_t block;  /* the family's address block */
+	bool decode;   /* PROXY with an address family and a transport: addresses to read */
+};
 
-	for (i = 0; i < n; i++)
+/* The 12-byte signature, compared as far as it has arrived. */
+static int v2_sig(const uint8_t *b, size_t len, struct pp_error *e)
+{
+	size_t n = len < PP_V2_SIG_LEN ? len : PP_V2_SIG_LEN;
+
+	if (n == PP_V2_SIG_LEN && memcmp(b, pp_v2_sig, PP_V2_SIG_LEN) == 0)
+		return NEXT_STEP;
+	for (size_t i = 0; i < n; i++)
 		if (b[i] != pp_v2_sig[i])
-			return fail(e, PP_R_V2_BAD_SIG, i,
-				    "v2: signature byte %zu is 0x%02x, 0x%02x expected",
-				    i, b[i], pp_v2_sig[i]);
-	if (len < PP_V2_SIG_LEN)
-		return PP_NEED_MORE;
-	if (!o->allow_v2)
-		return fail(e, PP_R_VERSION_DISABLED, 0, "v2 header while v2 is not allowed");
-	if (len < 13)
-		return PP_NEED_MORE;
-	unsigned ver = b[12] >> 4, cmd = b[12] & 0x0F;
+			return pp_error_set(e, PP_R_V2_BAD_SIG, i,
+					    "v2: signature byte %zu is 0x%02x, 0x%02x expected",
+					    i, b[i], pp_v2_sig[i]);
+	return PP_NEED_MORE;
+}
+
+/* Version and command (byte 12), family and transport (byte 13). */
+static int v2_ver_fam(const uint8_t *b, size_t len, struct v2_fixed *f, struct pp_error *e)
+{
+	unsigned ver = b[12] >> 4;
+
+	f->cmd = b[12] & 0x0F;
 	if (ver != 2)
-		return fail(e, PP_R_V2_BAD_VERSION, 12,
-			    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
-	if (cmd > PP_CMD_PROXY)
-		return fail(e, PP_R_V2_BAD_COMMAND, 12,
-			    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
-			    cmd, b[12]);
+		return pp_error_set(e, PP_R_V2_BAD_VERSION, 12,
+				    "v2: version %u (byte 12 = 0x%02x), 2 expected", ver, b[12]);
+	if (f->cmd > PP_CMD_PROXY)
+		return pp_error_set(e, PP_R_V2_BAD_COMMAND, 12,
+				    "v2: command %u (byte 12 = 0x%02x) is neither LOCAL (0) nor PROXY (1)",
+				    f->cmd, b[12]);
 	if (len < 14)
 		return PP_NEED_MORE;
-	unsigned fam = b[13] >> 4, proto = b[13] & 0x0F;
-	if (cmd == PP_CMD_LOCAL && (fam > PP_FAM_UNIX || proto > PP_PROTO_DGRAM)) {
+	f->fam = b[13] >> 4;
+	f->proto = b[13] & 0x0F;
+	if (f->cmd == PP_CMD_LOCAL && (f->fam > PP_FAM_UNIX || f->proto > PP_PROTO_DGRAM)) {
 		/* LOCAL: "discard the protocol block including the family which
 		 * is ignored" - an unassigned family or transport included. */
-		fam = PP_FAM_UNSPEC;
-		proto = PP_PROTO_UNSPEC;
+		f->fam = PP_FAM_UNSPEC;
+		f->proto = PP_PROTO_UNSPEC;
 	}
-	if (fam > PP_FAM_UNIX)
-		return fail(e, PP_R_V2_BAD_FAMILY, 13,
-			    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
-			    fam, b[13]);
-	if (proto > PP_PROTO_DGRAM)
-		return fail(e, PP_R_V2_BAD_TRANSPORT, 13,
-			    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
-			    proto, b[13]);
+	if (f->fam > PP_FAM_UNIX)
+		return pp_error_set(e, PP_R_V2_BAD_FAMILY, 13,
+				    "v2: address family %u (byte 13 = 0x%02x) is not UNSPEC/INET/INET6/UNIX",
+				    f->fam, b[13]);
+	if (f->proto > PP_PROTO_DGRAM)
+		return pp_error_set(e, PP_R_V2_BAD_TRANSPORT, 13,
+				    "v2: transport %u (byte 13 = 0x%02x) is not UNSPEC/STREAM/DGRAM",
+				    f->proto, b[13]);
+	return NEXT_STEP;
+}
+
+/* The fixed part, byte by byte as it arrives; then the length. */
+static int v2_fixed(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
+		    size_t max_len, struct v2_fixed *f, struct pp_error *e)
+{
+	int r = v2_sig(b, len, e);
+
+	if (r != NEXT_STEP)
+		return r;
+	if (!o->allow_v2)
+		return pp_error_set(e, PP_R_VERSION_DISABLED, 0, "v2 header while v2 is not allowed");
+	if (len < 13)
+		return PP_NEED_MORE;
+	r = v2_ver_fam(b, len, f, e);
+	if (r != NEXT_STEP)
+		return r;
 	if (len < PP_V2_FIXED_LEN)
 		return PP_NEED_MORE;
+	f->plen = rd16(b + 14);
+	f->total = PP_V2_FIXED_LEN + f->plen;
+	if (f->total > max_len)
+		return pp_error_set(e, PP_R_TOO_LARGE, 14,
+				    "v2: header of %zu bytes (length field %zu) exceeds the maximum of %zu",
+				    f->total, f->plen, max_len);
+	f->block = v2_block_len(f->fam);
+	f->decode = f->cmd == PP_CMD_PROXY && f->fam != PP_FAM_UNSPEC && f->proto != PP_PROTO_UNSPEC;
+	if (f->decode && f->plen < f->block)
+		return pp_error_set(e, PP_R_V2_SHORT_ADDR, 14,
+				    "v2: length %zu is shorter than the %zu-byte address block of family %u",
+				    f->plen, f->block, f->fam);
+	return NEXT_STEP;
+}
 
-	size_t plen = rd16(b + 14);
-	size_t total = PP_V2_FIXED_LEN + plen;
-	if (total > max_len)
-		return fail(e, PP_R_TOO_LARGE, 14,
-			    "v2: header of %zu bytes (length field %zu) exceeds the maximum of %zu",
-			    total, plen, max_len);
-	size_t block = v2_block_len(fam);
-	bool decode = cmd == PP_CMD_PROXY && fam != PP_FAM_UNSPEC && proto != PP_PROTO_UNSPEC;
-	if (decode && plen < block)
-		return fail(e, PP_R_V2_SHORT_ADDR, 14,
-			    "v2: length %zu is shorter than the %zu-byte address block of family %u",
-			    plen, block, fam);
-	size_t avail = len < total ? len : total;
-
-	/* Address block: looked at only once it is complete. */
-	if (decode && avail >= PP_V2_FIXED_LEN + block) {
-		if (fam == PP_FAM_UNIX) {
-			for (int k = 0; k < 2; k++) {
-				const uint8_t *pth = b + PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN;
-				if (!memchr(pth, 0, PP_UNIX_PATH_LEN))
-					return fail(e, PP_R_V2_BAD_UNIX_PATH,
+/* The address block, looked at only once it is complete. */
+static int v2_addrs(const uint8_t *b, size_t avail, const struct v2_fixed *f,
+		    struct pp_header *h, struct pp_error *e)
+{
+	if (!f->decode || avail < PP_V2_FIXED_LEN + f->block)
+		return NEXT_STEP;
+	if (f->fam == PP_FAM_UNIX) {
+		for (int k = 0; k < 2; k++) {
+			const uint8_t *pth = b + PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN;
+			if (!memchr(pth, 0, PP_UNIX_PATH_LEN))
+				return pp_error_set(e, PP_R_V2_BAD_UNIX_PATH,
 						    PP_V2_FIXED_LEN + (size_t)k * PP_UNIX_PATH_LEN,
 						    "v2: UNIX %s path has no NUL in its 108 bytes",
 						    k ? "destination" : "source");
-			}
 		}
-		v2_decode_addrs(b, fam, h);
 	}
+	v2_decode_addrs(b, f->fam, h);
+	return NEXT_STEP;
+}
 
+/* The CRC32C TLV's value (at crc_off) against the whole header with that
+ * value taken as zero. */
+static int v2_crc_check(const uint8_t *b, size_t total, size_t crc_off, const struct pp_header *h,
+			struct pp_error *e)
+{
+	uint32_t c = pp_crc32c_zeroed(b, total, crc_off);
+
+	if (c != h->crc32c)
+		return pp_error_set(e, PP_R_V2_CRC_MISMATCH, crc_off,
+				    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
+				    h->crc32c, c, total);
+	return NEXT_STEP;
+}
+
+static int parse_v2(const uint8_t *b, size_t len, const struct pp_parse_opts *o,
+		    size_t max_len, struct pp_header *h, struct pp_error *e)
+{
+	struct v2_fixed f;
+	size_t avail, p, crc_off = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	r = v2_fixed(b, len, o, max_len, &f, e);
+	if (r != NEXT_STEP)
+		return r;
+	avail = len < f.total ? len : f.total;
+	r = v2_addrs(b, avail, &f, h, e);
+	if (r != NEXT_STEP)
+		return r;
 	/* TLVs follow the address block. A LOCAL or UNSPEC header shorter than
 	 * its family's block has no room for TLVs: the payload is skipped. */
-	size_t p = plen >= block ? PP_V2_FIXED_LEN + block : total;
-	int r = v2_tlvs(b, p, avail, total, &crc_off, h, e);
-	if (r == PP_INVALID && cmd == PP_CMD_LOCAL) {
+	p = f.plen >= f.block ? PP_V2_FIXED_LEN + f.block : f.total;
+	r = v2_tlvs(b, p, avail, f.total, &crc_off, h, e);
+	if (r == PP_INVALID && f.cmd == PP_CMD_LOCAL) {
 		/* The receiver of a LOCAL header (a health check) discards its
 		 * block: TLVs that do not parse are dropped, not an error. */
-		if (avail < total)
+		if (avail < f.total)
 			return PP_NEED_MORE;
-		h->ntlv = 0;
-		memset(&h->alpn, 0, sizeof(*h) - offsetof(struct pp_header, alpn));
+		header_clear_decoded(h);
 		r = 1;
 	}
 	if (r != 1)
 		return r;
-
-	if (h->has_crc32c && o->verify_crc32c) {
-		static const uint8_t zero[4];
-		uint32_t c = pp_crc32c(0, b, crc_off);
-		c = pp_crc32c(c, zero, 4);
-		c = pp_crc32c(c, b + crc_off + 4, total - crc_off - 4);
-		if (c != h->crc32c)
-			return fail(e, PP_R_V2_CRC_MISMATCH, crc_off,
-				    "v2: CRC32C 0x%08x sent, 0x%08x computed over the %zu-byte header",
-				    h->crc32c, c, total);
-	}
+	if (h->has_crc32c && o->verify_crc32c && v2_crc_check(b, f.total, crc_off, h, e) != NEXT_STEP)
+		return PP_INVALID;
 	h->version = 2;
-	h->command = (enum pp_cmd)cmd;
-	h->family = (enum pp_fam)fam;
-	h->transport = (enum pp_proto)proto;
-	h->len = total;
-	return (int)total;
+	h->command = (enum pp_cmd)f.cmd;
+	h->family = (enum pp_fam)f.fam;
+	h->transport = (enum pp_proto)f.proto;
+	h->len = f.total;
+	return (int)f.total;
 }
 
 int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
 	     struct pp_header *h, struct pp_error *err)
 {
-	struct pp_parse_opts def;
 	struct pp_header scratch;
 	size_t max_len;
 	char t[16];
 
-	if (!o) {
-		pp_parse_opts_init(&def);
-		o = &def;
-	}
+	if (!o)
+		o = &opts_default;
 	if (!h)
 		h = &scratch;
-	memset(h, 0, sizeof(*h));
+	header_clear(h);
 	err_clear(err);
 	max_len = o->max_len ? o->max_len : PP_DEFAULT_MAX_LEN;
 	if (max_len > PP_V2_MAX_LEN)
@@ -1040,9 +1427,9 @@ int pp_parse(const uint8_t *buf, size_t len, const struct pp_parse_opts *o,
 		return parse_v1(buf, len, o, max_len, h, err);
 	if (buf[0] == pp_v2_sig[0])
 		return parse_v2(buf, len, o, max_len, h, err);
-	return fail(err, PP_R_NOT_PROXY, 0,
-		    "not a PROXY header: first byte '%s' is neither 'P' (v1) nor 0x0D (v2)",
-		    esc(buf, 1, t, sizeof(t)));
+	return pp_error_set(err, PP_R_NOT_PROXY, 0,
+			    "not a PROXY header: first byte '%s' is neither 'P' (v1) nor 0x0D (v2)",
+			    esc(buf, 1, t, sizeof(t)));
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -1114,8 +1501,8 @@ static int build_v1(const struct pp_header *h, const struct pp_build_opts *o,
 		int af = h->family == PP_FAM_INET ? AF_INET :
 			 h->family == PP_FAM_INET6 ? AF_INET6 : h->src.ss_family;
 		if (h->src.ss_family != af || h->dst.ss_family != af)
-			return fail(err, PP_R_BUILD, 0,
-				    "v1: %s needs source and destination addresses of that family", proto);
+			return pp_error_set(err, PP_R_BUILD, 0,
+					    "v1: %s needs source and destination addresses of that family", proto);
 		pp_addr_str(&h->src, a, sizeof(a));
 		pp_addr_str(&h->dst, d, sizeof(d));
 		n = snprintf(line, sizeof(line), "PROXY %s %s %s %u %u\r\n", proto, a, d,
@@ -1124,9 +1511,9 @@ static int build_v1(const struct pp_header *h, const struct pp_build_opts *o,
 		n = snprintf(line, sizeof(line), "PROXY UNKNOWN\r\n");
 	}
 	if (n < 0 || (size_t)n > PP_V1_MAX_LEN)
-		return fail(err, PP_R_BUILD, 0, "v1: line of %d bytes is longer than 107", n);
+		return pp_error_set(err, PP_R_BUILD, 0, "v1: line of %d bytes is longer than 107", n);
 	if ((size_t)n > cap)
-		return fail(err, PP_R_BUILD, 0, "v1: %d bytes do not fit in %zu", n, cap);
+		return pp_error_set(err, PP_R_BUILD, 0, "v1: %d bytes do not fit in %zu", n, cap);
 	memcpy(out, line, (size_t)n);
 	return n;
 }
@@ -1135,9 +1522,9 @@ static int put_tlv(uint8_t *out, size_t cap, size_t *p, uint8_t type, const void
 		   size_t len, struct pp_error *err)
 {
 	if (len > 65535)
-		return fail(err, PP_R_BUILD, *p, "v2: TLV 0x%02x value of %zu bytes is too long", type, len);
+		return pp_error_set(err, PP_R_BUILD, *p, "v2: TLV 0x%02x value of %zu bytes is too long", type, len);
 	if (*p + 3 + len > cap)
-		return fail(err, PP_R_BUILD, *p, "v2: header does not fit in %zu bytes", cap);
+		return pp_error_set(err, PP_R_BUILD, *p, "v2: header does not fit in %zu bytes", cap);
 	out[*p] = type;
 	wr16(out + *p + 1, len);
 	if (len) {
@@ -1158,12 +1545,12 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 	int af;
 
 	if (h->command != PP_CMD_LOCAL && h->command != PP_CMD_PROXY)
-		return fail(err, PP_R_BUILD, 12, "v2: command %d cannot be encoded", (int)h->command);
+		return pp_error_set(err, PP_R_BUILD, 12, "v2: command %d cannot be encoded", (int)h->command);
 	if ((unsigned)h->family > PP_FAM_UNIX || (unsigned)h->transport > PP_PROTO_DGRAM)
-		return fail(err, PP_R_BUILD, 13, "v2: family %d / transport %d cannot be encoded",
-			    (int)h->family, (int)h->transport);
+		return pp_error_set(err, PP_R_BUILD, 13, "v2: family %d / transport %d cannot be encoded",
+				    (int)h->family, (int)h->transport);
 	if (cap < PP_V2_FIXED_LEN)
-		return fail(err, PP_R_BUILD, 0, "v2: header does not fit in %zu bytes", cap);
+		return pp_error_set(err, PP_R_BUILD, 0, "v2: header does not fit in %zu bytes", cap);
 	memcpy(out, pp_v2_sig, PP_V2_SIG_LEN);
 	out[12] = (uint8_t)(0x20 | h->command);
 	out[13] = (uint8_t)((h->family << 4) | h->transport);
@@ -1171,15 +1558,15 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 	block = v2_block_len(h->family);
 	af = v2_af(h->family);
 	if (p + block > cap)
-		return fail(err, PP_R_BUILD, p, "v2: header does not fit in %zu bytes", cap);
+		return pp_error_set(err, PP_R_BUILD, p, "v2: header does not fit in %zu bytes", cap);
 	if (block) {
 		/* AF_UNSPEC addresses give a zero block (a LOCAL header, say). */
 		for (int k = 0; k < 2; k++) {
 			const struct sockaddr_storage *ss = k ? &h->dst : &h->src;
 			if (ss->ss_family != AF_UNSPEC && ss->ss_family != af)
-				return fail(err, PP_R_BUILD, p,
-					    "v2: %s address family does not match the header family",
-					    k ? "destination" : "source");
+				return pp_error_set(err, PP_R_BUILD, p,
+						    "v2: %s address family does not match the header family",
+						    k ? "destination" : "source");
 		}
 		memset(out + p, 0, block);
 		v2_put_addr(out + p, 0, &h->src);
@@ -1187,11 +1574,11 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 		p += block;
 	}
 	if (h->ntlv > PP_MAX_TLVS)
-		return fail(err, PP_R_BUILD, p, "v2: %zu TLVs, at most %d", h->ntlv, PP_MAX_TLVS);
+		return pp_error_set(err, PP_R_BUILD, p, "v2: %zu TLVs, at most %d", h->ntlv, PP_MAX_TLVS);
 	for (size_t k = 0; k < h->ntlv; k++) {
 		const struct pp_tlv *t = &h->tlv[k];
 		if (t->value.len && !t->value.ptr)
-			return fail(err, PP_R_BUILD, p, "v2: TLV %zu has a length but no value", k);
+			return pp_error_set(err, PP_R_BUILD, p, "v2: TLV %zu has a length but no value", k);
 		if (t->type == PP2_TYPE_CRC32C && t->value.len == 4 && !crc_at)
 			crc_at = p + 3;
 		if (put_tlv(out, cap, &p, t->type, t->value.ptr, t->value.len, err) < 0)
@@ -1206,8 +1593,8 @@ static int build_v2(const struct pp_header *h, const struct pp_build_opts *o,
 			return PP_INVALID;
 	}
 	if (p - PP_V2_FIXED_LEN > 65535)
-		return fail(err, PP_R_BUILD, 14, "v2: %zu bytes after the fixed part, at most 65535",
-			    p - PP_V2_FIXED_LEN);
+		return pp_error_set(err, PP_R_BUILD, 14, "v2: %zu bytes after the fixed part, at most 65535",
+				    p - PP_V2_FIXED_LEN);
 	wr16(out + 14, p - PP_V2_FIXED_LEN);
 	if (o && o->crc32c) {
 		memset(out + crc_at, 0, 4);
@@ -1221,12 +1608,12 @@ int pp_build(const struct pp_header *h, const struct pp_build_opts *o,
 {
 	err_clear(err);
 	if (!h || !out)
-		return fail(err, PP_R_BUILD, 0, "no header or no output buffer");
+		return pp_error_set(err, PP_R_BUILD, 0, "no header or no output buffer");
 	if (h->version == 1)
 		return build_v1(h, o, out, cap, err);
 	if (h->version == 2)
 		return build_v2(h, o, out, cap, err);
-	return fail(err, PP_R_BUILD, 0, "version %d is neither 1 nor 2", h->version);
+	return pp_error_set(err, PP_R_BUILD, 0, "version %d is neither 1 nor 2", h->version);
 }
 
 /* ---- malformations -------------------------------------------------------- */
@@ -1475,100 +1862,104 @@ static int v1_serialize(const struct v1_line *l, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
-static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
-		     const struct pp_header *base, uint8_t *out, size_t cap,
-		     struct pp_error *err)
+static int mut_room(const struct pp_mutation *m, size_t cap, struct pp_error *err)
+{
+	return pp_error_set(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+}
+
+/* The v1 mutations that are no TCP4/TCP6 line: raw bytes and padded
+ * UNKNOWN lines. */
+static int mut_v1_text(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+		       size_t cap, struct pp_error *err)
+{
+	static const char pre[] = "PROXY UNKNOWN ";
+	size_t n = 0, total = (size_t)mi->a, body = total - (mi->b ? 2 : 0);
+
+	if (mi->op == M_RAW) {
+		if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
+			return mut_room(m, cap, err);
+		return (int)n;
+	}
+	if (total > cap)
+		return mut_room(m, cap, err);
+	memcpy(out, pre, sizeof(pre) - 1);
+	memset(out + sizeof(pre) - 1, 'x', body - (sizeof(pre) - 1));
+	if (mi->b)
+		memcpy(out + body, "\r\n", 2);
+	return (int)total;
+}
+
+/* The tokens of the line to mutate: the base's when it is a TCP4/TCP6 line
+ * of the family the mutation needs, else the default line's. */
+static void mut_v1_line(const struct pp_header *base, const struct mut_impl *mi, struct v1_line *l)
 {
 	struct pp_header def;
 	const struct pp_header *h = base;
-	struct v1_line l;
-	size_t n = 0;
-	int r;
+	bool ok = h && h->version == 1 && h->command == PP_CMD_PROXY &&
+		  (h->family == PP_FAM_INET || h->family == PP_FAM_INET6);
 
-	switch (mi->op) {
-	case M_RAW:
-		if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
-			goto room;
-		return (int)n;
-	case M_V1_PAD: {
-		static const char pre[] = "PROXY UNKNOWN ";
-		size_t total = (size_t)mi->a, body = total - (mi->b ? 2 : 0);
-		if (total > cap)
-			goto room;
-		memcpy(out, pre, sizeof(pre) - 1);
-		memset(out + sizeof(pre) - 1, 'x', body - (sizeof(pre) - 1));
-		if (mi->b)
-			memcpy(out + body, "\r\n", 2);
-		return (int)total;
+	if (ok && mi->force == F_TCP4 && h->family != PP_FAM_INET)
+		ok = false;
+	if (ok && mi->force == F_TCP6 && h->family != PP_FAM_INET6)
+		ok = false;
+	if (!ok) {
+		default_header(&def, 1, mi->force == F_TCP6 ? F_TCP6 : F_TCP4);
+		h = &def;
 	}
-	default:
-		break;
-	}
-
-	/* Token-based: start from the base when it is a TCP4/TCP6 line of
-	 * the family the mutation needs. */
-	{
-		bool ok = h && h->version == 1 && h->command == PP_CMD_PROXY &&
-			  (h->family == PP_FAM_INET || h->family == PP_FAM_INET6);
-		if (ok && mi->force == F_TCP4 && h->family != PP_FAM_INET)
-			ok = false;
-		if (ok && mi->force == F_TCP6 && h->family != PP_FAM_INET6)
-			ok = false;
-		if (!ok) {
-			default_header(&def, 1, mi->force == F_TCP6 ? F_TCP6 : F_TCP4);
-			h = &def;
-		}
-	}
-	memset(&l, 0, sizeof(l));
-	snprintf(l.tok[0], sizeof(l.tok[0]), "PROXY");
-	snprintf(l.tok[1], sizeof(l.tok[1]), "%s", h->family == PP_FAM_INET ? "TCP4" : "TCP6");
-	pp_addr_str(&h->src, l.tok[2], sizeof(l.tok[2]));
-	pp_addr_str(&h->dst, l.tok[3], sizeof(l.tok[3]));
-	snprintf(l.tok[4], sizeof(l.tok[4]), "%u", pp_addr_port(&h->src));
-	snprintf(l.tok[5], sizeof(l.tok[5]), "%u", pp_addr_port(&h->dst));
+	memset(l, 0, sizeof(*l));
+	snprintf(l->tok[0], sizeof(l->tok[0]), "PROXY");
+	snprintf(l->tok[1], sizeof(l->tok[1]), "%s", h->family == PP_FAM_INET ? "TCP4" : "TCP6");
+	pp_addr_str(&h->src, l->tok[2], sizeof(l->tok[2]));
+	pp_addr_str(&h->dst, l->tok[3], sizeof(l->tok[3]));
+	snprintf(l->tok[4], sizeof(l->tok[4]), "%u", pp_addr_port(&h->src));
+	snprintf(l->tok[5], sizeof(l->tok[5]), "%u", pp_addr_port(&h->dst));
 	for (int k = 0; k < 5; k++) {
-		l.sep[k] = " ";
-		l.seplen[k] = 1;
+		l->sep[k] = " ";
+		l->seplen[k] = 1;
 	}
-	l.sep[5] = "\r\n";
-	l.seplen[5] = 2;
+	l->sep[5] = "\r\n";
+	l->seplen[5] = 2;
+}
 
+/* The edits made on the tokens before the line is written. */
+static void mut_v1_edit(const struct mut_impl *mi, struct v1_line *l)
+{
 	switch (mi->op) {
 	case M_V1_SEP:
-		l.sep[mi->a] = mi->s;
-		l.seplen[mi->a] = mi->slen;
+		l->sep[mi->a] = mi->s;
+		l->seplen[mi->a] = mi->slen;
 		break;
 	case M_V1_TOK:
-		snprintf(l.tok[mi->a], sizeof(l.tok[mi->a]), "%s", mi->s);
+		snprintf(l->tok[mi->a], sizeof(l->tok[mi->a]), "%s", mi->s);
 		break;
 	case M_V1_LOWER:
-		for (char *c = l.tok[mi->a]; *c; c++)
+		for (char *c = l->tok[mi->a]; *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
 		break;
 	case M_V1_DROP:
-		l.drop[mi->a] = true;
+		l->drop[mi->a] = true;
 		break;
 	case M_V1_EXTRA:
-		l.extra = mi->s;
+		l->extra = mi->s;
 		break;
 	case M_V1_THEN:
-		l.sep[5] = mi->s;
-		l.seplen[5] = mi->slen;
+		l->sep[5] = mi->s;
+		l->seplen[5] = mi->slen;
 		break;
 	default:
 		break;
 	}
-	if (mi->op == M_V1_PREFIX && out_put(out, cap, &n, mi->s, mi->slen) < 0)
-		goto room;
-	r = v1_serialize(&l, out + n, cap - n);
-	if (r < 0)
-		goto room;
-	n += (size_t)r;
+}
+
+/* The edits made on the written line (n bytes). */
+static int mut_v1_after(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+			size_t cap, size_t n, struct pp_error *err)
+{
 	switch (mi->op) {
 	case M_V1_THEN:
 		if (out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
-			goto room;
+			return mut_room(m, cap, err);
 		break;
 	case M_V1_CUT:
 		if ((size_t)mi->a < n)
@@ -1584,33 +1975,31 @@ static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
 		break;
 	}
 	return (int)n;
-room:
-	return fail(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
 }
 
-static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
+static int mutate_v1(const struct pp_mutation *m, const struct mut_impl *mi,
 		     const struct pp_header *base, uint8_t *out, size_t cap,
 		     struct pp_error *err)
 {
-	struct pp_header def;
-	const struct pp_header *h = base;
-	struct pp_build_opts bo;
+	struct v1_line l;
+	size_t n = 0;
 	int r;
-	size_t n, plen;
 
-	if (mi->force != F_BASE || !h || h->version != 2) {
-		default_header(&def, 2, mi->force == F_BASE ? F_INET : mi->force);
-		h = &def;
-	}
-	memset(&bo, 0, sizeof(bo));
-	if (mi->op == M_V2_CRC_FLIP || mi->op == M_V2_CRC_POKE || mi->op == M_V2_CRC_DUP)
-		bo.crc32c = true;
-	r = pp_build(h, &bo, out, cap, err);
+	if (mi->op == M_RAW || mi->op == M_V1_PAD)
+		return mut_v1_text(m, mi, out, cap, err);
+	mut_v1_line(base, mi, &l);
+	mut_v1_edit(mi, &l);
+	if (mi->op == M_V1_PREFIX && out_put(out, cap, &n, mi->s, mi->slen) < 0)
+		return mut_room(m, cap, err);
+	r = v1_serialize(&l, out + n, cap - n);
 	if (r < 0)
-		return r;
-	n = (size_t)r;
-	plen = n - PP_V2_FIXED_LEN;
+		return mut_room(m, cap, err);
+	return mut_v1_after(m, mi, out, cap, n + (size_t)r, err);
+}
 
+/* Bytes of the built header changed in place. */
+static void mut_v2_poke(const struct mut_impl *mi, uint8_t *out)
+{
 	switch (mi->op) {
 	case M_V2_BYTE:
 		out[mi->a] = (uint8_t)mi->b;
@@ -1621,15 +2010,28 @@ static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
 	case M_V2_LO:
 		out[mi->a] = (uint8_t)((out[mi->a] & 0xF0) | mi->b);
 		break;
-	case M_V2_CUT:
-		if ((size_t)mi->a < n)
-			n = (size_t)mi->a;
+	case M_V2_UNIX_NONUL:
+		memset(out + PP_V2_FIXED_LEN, 'a', PP_UNIX_PATH_LEN);
 		break;
+	default:
+		break;
+	}
+}
+
+/* The length field, and how much of the built header (n bytes) is sent. */
+static int mut_v2_length(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+			 size_t cap, size_t n, struct pp_error *err)
+{
+	size_t plen = n - PP_V2_FIXED_LEN;
+
+	switch (mi->op) {
+	case M_V2_CUT:
 	case M_V2_CUT_THEN:
 		if ((size_t)mi->a < n)
 			n = (size_t)mi->a;
-		if (out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
-			goto room;
+		if (mi->op == M_V2_CUT_THEN &&
+		    out_put(out, cap, &n, mqtt_connect, sizeof(mqtt_connect) - 1) < 0)
+			return mut_room(m, cap, err);
 		break;
 	case M_V2_LEN:
 		if ((size_t)mi->a < plen)
@@ -1641,68 +2043,108 @@ static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
 		break;
 	case M_V2_LEN_ADD:
 		if (plen + (size_t)mi->a > 65535)
-			goto room;
+			return mut_room(m, cap, err);
 		wr16(out + 14, plen + (size_t)mi->a);
-		break;
-	case M_V2_APPEND:
-	case M_V2_APPEND_CUT: {
-		int times = mi->op == M_V2_APPEND && mi->a > 0 ? mi->a : 1;
-		for (int k = 0; k < times; k++)
-			if (out_put(out, cap, &n, mi->s, mi->slen) < 0)
-				goto room;
-		if (n - PP_V2_FIXED_LEN > 65535)
-			goto room;
-		wr16(out + 14, n - PP_V2_FIXED_LEN);
-		if (mi->op == M_V2_APPEND_CUT)
-			n -= (size_t)mi->a;
-		break;
-	}
-	case M_V2_APPEND_TLV: {
-		size_t p = n;
-		if (put_tlv(out, cap, &p, (uint8_t)mi->b, NULL, (size_t)mi->a, err) < 0)
-			return PP_INVALID;
-		memset(out + n + 3, 'u', (size_t)mi->a);
-		n = p;
-		if (n - PP_V2_FIXED_LEN > 65535)
-			goto room;
-		wr16(out + 14, n - PP_V2_FIXED_LEN);
-		break;
-	}
-	case M_V2_CRC_FLIP:
-	case M_V2_CRC_POKE:
-	case M_V2_CRC_DUP: {
-		struct pp_header ph;
-		struct pp_parse_opts po;
-		size_t crc_at = 0;
-		pp_parse_opts_init(&po);
-		po.max_len = PP_V2_MAX_LEN;
-		if (pp_parse(out, n, &po, &ph, NULL) != (int)n)
-			goto room;
-		for (size_t k = 0; k < ph.ntlv; k++)
-			if (ph.tlv[k].type == PP2_TYPE_CRC32C)
-				crc_at = (size_t)(ph.tlv[k].value.ptr - out);
-		if (mi->op == M_V2_CRC_FLIP) {
-			out[crc_at + 3] ^= 0x01;
-		} else if (mi->op == M_V2_CRC_POKE) {
-			out[mi->a] ^= 0x01;
-		} else {
-			uint8_t t[7] = {PP2_TYPE_CRC32C, 0, 4};
-			memcpy(t + 3, out + crc_at, 4);
-			if (out_put(out, cap, &n, t, sizeof(t)) < 0 || n - PP_V2_FIXED_LEN > 65535)
-				goto room;
-			wr16(out + 14, n - PP_V2_FIXED_LEN);
-		}
-		break;
-	}
-	case M_V2_UNIX_NONUL:
-		memset(out + PP_V2_FIXED_LEN, 'a', PP_UNIX_PATH_LEN);
 		break;
 	default:
 		break;
 	}
 	return (int)n;
-room:
-	return fail(err, PP_R_BUILD, 0, "mutation %s: does not fit in %zu bytes", m->name, cap);
+}
+
+/* Bytes appended to the built header (n bytes), the length field counting
+ * them. */
+static int mut_v2_append(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+			 size_t cap, size_t n, struct pp_error *err)
+{
+	size_t p = n;
+
+	if (mi->op == M_V2_APPEND_TLV) {
+		if (put_tlv(out, cap, &p, (uint8_t)mi->b, NULL, (size_t)mi->a, err) < 0)
+			return PP_INVALID;
+		memset(out + n + 3, 'u', (size_t)mi->a);
+	} else {
+		int times = mi->op == M_V2_APPEND && mi->a > 0 ? mi->a : 1;
+
+		for (int k = 0; k < times; k++)
+			if (out_put(out, cap, &p, mi->s, mi->slen) < 0)
+				return mut_room(m, cap, err);
+	}
+	if (p - PP_V2_FIXED_LEN > 65535)
+		return mut_room(m, cap, err);
+	wr16(out + 14, p - PP_V2_FIXED_LEN);
+	if (mi->op == M_V2_APPEND_CUT)
+		p -= (size_t)mi->a;
+	return (int)p;
+}
+
+/* The header (n bytes) was built with a CRC32C TLV: one bit of its value
+ * or of byte a flipped, or the TLV given twice. */
+static int mut_v2_crc(const struct pp_mutation *m, const struct mut_impl *mi, uint8_t *out,
+		      size_t cap, size_t n, struct pp_error *err)
+{
+	struct pp_header ph;
+	struct pp_parse_opts po;
+	size_t crc_at = 0;
+	uint8_t t[7] = {PP2_TYPE_CRC32C, 0, 4};
+
+	pp_parse_opts_init(&po);
+	po.max_len = PP_V2_MAX_LEN;
+	if (pp_parse(out, n, &po, &ph, NULL) != (int)n)
+		return mut_room(m, cap, err);
+	for (size_t k = 0; k < ph.ntlv; k++)
+		if (ph.tlv[k].type == PP2_TYPE_CRC32C)
+			crc_at = (size_t)(ph.tlv[k].value.ptr - out);
+	if (mi->op == M_V2_CRC_FLIP) {
+		out[crc_at + 3] ^= 0x01;
+	} else if (mi->op == M_V2_CRC_POKE) {
+		out[mi->a] ^= 0x01;
+	} else {
+		memcpy(t + 3, out + crc_at, 4);
+		if (out_put(out, cap, &n, t, sizeof(t)) < 0 || n - PP_V2_FIXED_LEN > 65535)
+			return mut_room(m, cap, err);
+		wr16(out + 14, n - PP_V2_FIXED_LEN);
+	}
+	return (int)n;
+}
+
+static int mutate_v2(const struct pp_mutation *m, const struct mut_impl *mi,
+		     const struct pp_header *base, uint8_t *out, size_t cap,
+		     struct pp_error *err)
+{
+	struct pp_header def;
+	const struct pp_header *h = base;
+	struct pp_build_opts bo;
+	bool crc = mi->op == M_V2_CRC_FLIP || mi->op == M_V2_CRC_POKE || mi->op == M_V2_CRC_DUP;
+	int r;
+
+	if (mi->force != F_BASE || !h || h->version != 2) {
+		default_header(&def, 2, mi->force == F_BASE ? F_INET : mi->force);
+		h = &def;
+	}
+	memset(&bo, 0, sizeof(bo));
+	bo.crc32c = crc;
+	r = pp_build(h, &bo, out, cap, err);
+	if (r < 0)
+		return r;
+	switch (mi->op) {
+	case M_V2_CUT:
+	case M_V2_CUT_THEN:
+	case M_V2_LEN:
+	case M_V2_LEN_RAW:
+	case M_V2_LEN_ADD:
+		return mut_v2_length(m, mi, out, cap, (size_t)r, err);
+	case M_V2_APPEND:
+	case M_V2_APPEND_CUT:
+	case M_V2_APPEND_TLV:
+		return mut_v2_append(m, mi, out, cap, (size_t)r, err);
+	default:
+		break;
+	}
+	if (crc)
+		return mut_v2_crc(m, mi, out, cap, (size_t)r, err);
+	mut_v2_poke(mi, out);
+	return r;
 }
 
 int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
@@ -1712,9 +2154,9 @@ int pp_mutate(const char *name, const struct pp_header *base, uint8_t *out,
 
 	err_clear(err);
 	if (!m)
-		return fail(err, PP_R_BUILD, 0, "unknown mutation '%s'", name ? name : "(null)");
+		return pp_error_set(err, PP_R_BUILD, 0, "unknown mutation '%s'", name ? name : "(null)");
 	if (!out)
-		return fail(err, PP_R_BUILD, 0, "no output buffer");
+		return pp_error_set(err, PP_R_BUILD, 0, "no output buffer");
 	const struct mut_impl *mi = &mut_impls[m - mutations];
 	if (m->version == 1)
 		return mutate_v1(m, mi, base, out, cap, err);

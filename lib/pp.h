@@ -148,10 +148,7 @@ struct pp_header {
 	struct sockaddr_storage src, dst;
 	size_t len;                /* total header length in bytes */
 
-	/* v2 TLVs: every top-level TLV in wire order (unknown ones too) ... */
-	size_t ntlv;
-	struct pp_tlv tlv[PP_MAX_TLVS];
-	/* ... and the well-known ones decoded. */
+	/* v2 TLVs: the well-known ones decoded ... */
 	struct pp_bytes alpn, authority, unique_id, netns;
 	struct pp_bytes aws_vpce_id;   /* 0xEA sub-type 0x01 */
 	bool has_azure_linkid;
@@ -162,6 +159,11 @@ struct pp_header {
 	uint32_t crc32c;               /* as sent (verified unless disabled) */
 	size_t noop_bytes;             /* total NOOP padding */
 	struct pp_ssl ssl;
+	/* ... and every top-level TLV in wire order (unknown ones too) in
+	 * tlv[0..ntlv). Last, so that pp_parse clears everything before it
+	 * at once; it leaves the entries from ntlv on as they were. */
+	size_t ntlv;
+	struct pp_tlv tlv[PP_MAX_TLVS];
 };
 
 struct pp_parse_opts {
@@ -220,8 +222,17 @@ int pp_header_add_tlv(struct pp_header *h, uint8_t type, const void *v, size_t l
  * len is over 65535 or when there is a length but no value. */
 int pp_tlv_append(struct pp_tlv *tlv, size_t *n, uint8_t type, const void *v, size_t len);
 
-/* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it. */
+/* CRC32C (Castagnoli), as the v2 CRC32C TLV uses it (lib/pp_crc32c.c):
+ * the CPU's crc32 instruction when pp_crc32c_hw_available() (x86-64 with
+ * SSE4.2, decided at run time), slicing-by-8 tables otherwise.
+ * pp_crc32c_table always takes the tables. Chaining:
+ * crc(a + b) == pp_crc32c(crc(a), b). */
 uint32_t pp_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t pp_crc32c_table(uint32_t crc, const void *data, size_t len);
+/* The CRC32C of len bytes with the 4 at offset at (at + 4 <= len) read as
+ * zeros: how a v2 header's CRC32C TLV counts its own value. */
+uint32_t pp_crc32c_zeroed(const void *data, size_t len, size_t at);
+bool pp_crc32c_hw_available(void);
 
 /* ---- malformations ----------------------------------------------------- */
 
