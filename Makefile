@@ -166,16 +166,26 @@ brokers-report:
 bench: all
 	scripts/bench
 
-# libFuzzer harnesses, each linked with the whole library, and with the
-# program module it exercises when that is not in lib/:
+# libFuzzer harnesses (clang, in build/fuzz/), with the project's warnings;
+# undefined behaviour aborts like any other finding. The library and the
+# broker's modules are compiled once, instrumented, into archives that
+# every harness links (each takes what it uses):
 #   make fuzz && build/fuzz/fuzz_pp -max_total_time=60
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
-FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-build/fuzz/fuzz_config: broker/config.c broker/config.h
-build/fuzz/%: fuzz/%.c $(wildcard lib/*.c lib/*.h)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+FZ := build/fuzz
+FUZZ_BINS := $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
+$(FZ)/obj/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Wno-format-truncation,$(WARN)) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(FZ)/libppmq.a: $(patsubst %.c,$(FZ)/obj/%.o,$(wildcard lib/*.c))
+$(FZ)/libbroker.a: $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out broker/main.c,$(wildcard broker/*.c)))
+$(FZ)/libppmq.a $(FZ)/libbroker.a:
+	@rm -f $@
+	ar rcs $@ $^
+$(FZ)/fuzz_%: $(FZ)/obj/fuzz/fuzz_%.o $(FZ)/libbroker.a $(FZ)/libppmq.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 fuzz: $(FUZZ_BINS)
 
 # What an installed copy needs to run the shipped profiles with no variable
