@@ -169,7 +169,7 @@ bench: all
 # libFuzzer harnesses (clang, in build/fuzz/), with the project's warnings;
 # undefined behaviour aborts like any other finding. The library and the
 # broker's modules are compiled once, instrumented, into archives that
-# every harness links (each takes what it uses):
+# every harness links (each takes what it uses), with fuzz/harness.c (what they share):
 #   make fuzz && build/fuzz/fuzz_pp -max_total_time=60
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=address,undefined \
@@ -184,7 +184,7 @@ $(FZ)/libbroker.a: $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out broker/main.c,$(wil
 $(FZ)/libppmq.a $(FZ)/libbroker.a:
 	@rm -f $@
 	ar rcs $@ $^
-$(FZ)/fuzz_%: $(FZ)/obj/fuzz/fuzz_%.o $(FZ)/libbroker.a $(FZ)/libppmq.a
+$(FZ)/fuzz_%: $(FZ)/obj/fuzz/fuzz_%.o $(FZ)/obj/fuzz/harness.o $(FZ)/libbroker.a $(FZ)/libppmq.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 fuzz: $(FUZZ_BINS)
 
