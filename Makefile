@@ -69,7 +69,7 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/pro
 INTEG      := $(sort $(wildcard tests/integration/*.t))
 MANPAGES   := $(wildcard docs/*.1)
 
-.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz install uninstall clean tests
+.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz fuzz-corpus install uninstall clean tests
 all: $(PROGRAMS)
 
 # Every library the build needs, checked one by one: a missing one is named
@@ -169,8 +169,11 @@ bench: all
 # libFuzzer harnesses (clang, in build/fuzz/), with the project's warnings;
 # undefined behaviour aborts like any other finding. The library and the
 # broker's modules are compiled once, instrumented, into archives that
-# every harness links (each takes what it uses), with fuzz/harness.c (what they share):
-#   make fuzz && build/fuzz/fuzz_pp -max_total_time=60
+# every harness links (each takes what it uses), with fuzz/harness.c
+# (what the harnesses share):
+#   make fuzz && build/fuzz/fuzz_conn -max_total_time=60 NEW_DIR fuzz/corpus/fuzz_conn
+#                       (what it finds goes to the first directory: fuzz/README.md)
+#   make fuzz-corpus    the seed corpora again (fuzz/corpus/, from the catalog)
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined
@@ -187,6 +190,8 @@ $(FZ)/libppmq.a $(FZ)/libbroker.a:
 $(FZ)/fuzz_%: $(FZ)/obj/fuzz/fuzz_%.o $(FZ)/obj/fuzz/harness.o $(FZ)/libbroker.a $(FZ)/libppmq.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 fuzz: $(FUZZ_BINS)
+fuzz-corpus: $(BIN)/proxygen
+	fuzz/gen-corpus --proxygen $(BIN)/proxygen
 
 # What an installed copy needs to run the shipped profiles with no variable
 # set: the catalog, the profiles and their launchers, the certificate script
