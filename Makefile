@@ -6,7 +6,7 @@
 #   make check-brokers   the catalog against RabbitMQ, aedes, mosquitto and Netty's decoder (tests/brokers)
 #   make brokers-report  all brokers side by side in reports/brokers/index.html
 #   make bench      benchmarks (ratios against a peer measured in the same run)
-#   make fuzz       libFuzzer harnesses (clang)
+#   make fuzz       libFuzzer harnesses (clang); fuzz-smoke runs each briefly
 #   make install    honours PREFIX and DESTDIR
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make WERROR=0|1 warnings as errors: on by default in a git checkout only
@@ -69,7 +69,7 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/pro
 INTEG      := $(sort $(wildcard tests/integration/*.t))
 MANPAGES   := $(wildcard docs/*.1)
 
-.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz fuzz-corpus install uninstall clean tests
+.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz fuzz-smoke fuzz-corpus install uninstall clean tests
 all: $(PROGRAMS)
 
 # Every library the build needs, checked one by one: a missing one is named
@@ -173,6 +173,7 @@ bench: all
 # (what the harnesses share):
 #   make fuzz && build/fuzz/fuzz_conn -max_total_time=60 NEW_DIR fuzz/corpus/fuzz_conn
 #                       (what it finds goes to the first directory: fuzz/README.md)
+#   make fuzz-smoke     every harness a few seconds over its seed corpus
 #   make fuzz-corpus    the seed corpora again (fuzz/corpus/, from the catalog)
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=address,undefined \
@@ -190,6 +191,8 @@ $(FZ)/libppmq.a $(FZ)/libbroker.a:
 $(FZ)/fuzz_%: $(FZ)/obj/fuzz/fuzz_%.o $(FZ)/obj/fuzz/harness.o $(FZ)/libbroker.a $(FZ)/libppmq.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 fuzz: $(FUZZ_BINS)
+fuzz-smoke: fuzz
+	fuzz/smoke
 fuzz-corpus: $(BIN)/proxygen
 	fuzz/gen-corpus --proxygen $(BIN)/proxygen
 
