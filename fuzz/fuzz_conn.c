@@ -38,8 +38,12 @@
  *     the MQTT bytes (tcp, or the frames' payloads) are whole packets a
  *     server may send, CONNACK first, each decoding at the level the
  *     CONNACK shows, none after a refusal or a DISCONNECT;
+ *   - every session recorded names the client the header's source where
+ *     the listener took a header that names one, else the socket peer;
+ *     the peer is the socket's, the PROXY version the header's;
  *   - at the end no connection is left: not in the broker's list, not in
- *     the engine (clients, connected).
+ *     the engine (clients, connected), not in the open-connection gauge;
+ *     every session recorded is disconnected.
  */
 #include <errno.h>
 #include <signal.h>
@@ -61,6 +65,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mqtt.h"
+#include "net.h"
 #include "pp.h"
 #include "records.h"
 #include "ws.h"
@@ -355,10 +360,59 @@ static void broker_start(struct fz *z, unsigned b0)
 	z->peer_trusted = p != 4 && p != 5;
 }
 
-/* Everything closed and freed; nothing may be left behind. */
+/* ---- who the records say the client is ------------------------------------ */
+
+struct who {
+	char client_ip[REC_IP_STRLEN], peer_ip[REC_IP_STRLEN];
+	uint16_t client_port, peer_port;
+	int version;            /* of the header honoured; 0: none */
+};
+
+/* The socket peer, unless the listener takes a header, the input starts
+ * with a valid one, and it names the client (PROXY command, an INET,
+ * INET6 or UNIX source): then the header's source. IPv4-mapped IPv6
+ * addresses are shown as IPv4, the peer's as the header's. */
+static void expected_who(const struct fz *z, struct who *w)
+{
+	struct sockaddr_storage peer = z->peer;
+	struct pp_header h;
+	struct pp_error err;
+
+	net_addr_unmap(&peer);
+	rec_addr_text(&peer, w->peer_ip, &w->peer_port);
+	memcpy(w->client_ip, w->peer_ip, sizeof(w->client_ip));
+	w->client_port = w->peer_port;
+	w->version = 0;
+	if (z->l->stage.header == IDENT_HEADER_NONE ||
+	    pp_parse(z->in, z->inlen, &z->l->stage.parse, &h, &err) <= 0)
+		return;
+	w->version = h.version;
+	if (h.command == PP_CMD_PROXY && h.src.ss_family != AF_UNSPEC &&
+	    (h.family == PP_FAM_INET || h.family == PP_FAM_INET6 || h.family == PP_FAM_UNIX)) {
+		peer = h.src;
+		net_addr_unmap(&peer);
+		rec_addr_text(&peer, w->client_ip, &w->client_port);
+	}
+}
+
+static int check_session(const struct rec_session *r, void *ctx)
+{
+	const struct who *w = ctx;
+
+	check(strcmp(r->peer_ip, w->peer_ip) == 0 && r->peer_port == w->peer_port);
+	check(strcmp(r->client_ip, w->client_ip) == 0 && r->client_port == w->client_port);
+	check(w->version ? r->proxy && r->proxy->version == w->version : !r->proxy);
+	check(!r->connected);
+	return 0;
+}
+
+/* Everything closed and freed; nothing may be left behind, and every
+ * session recorded names the client as expected_who says. */
 static void broker_stop(struct fz *z)
 {
+	struct rec_counters rc;
 	struct eng_stats st;
+	struct who w;
 
 	for (int i = 0; i < 2; i++)
 		if (z->cl[i].fd >= 0) {
@@ -370,6 +424,10 @@ static void broker_stop(struct fz *z)
 	check(z->b.nconns == 0 && z->b.conns == NULL);
 	eng_stats_get(z->b.eng, &st);
 	check(st.clients == 0 && st.connected == 0);
+	rec_counters_get(z->b.rec, &rc);
+	check(rc.conn_current[z->l->kind] == 0);
+	expected_who(z, &w);
+	rec_session_foreach(z->b.rec, check_session, &w);
 	eng_free(z->b.eng);
 	rec_store_free(z->b.rec);
 }
