@@ -47,10 +47,11 @@
  *     sent after it;
  *   - what each client receives: whole packets a server may send, CONNACK
  *     first, each decoding at the level the CONNACK shows, nothing after a
- *     refusal or a DISCONNECT; while the harness built every packet of the
- *     connection, no new QoS 1 or 2 PUBLISH while as many as the inflight
- *     limit (and 5.0's Receive Maximum) are unacknowledged, none with the
- *     packet id of one still unacknowledged.
+ *     refusal or a DISCONNECT; while the harness built every packet of
+ *     the connection: Session Present never after a clean start and only
+ *     for a client id that had a session, no new QoS 1 or 2 PUBLISH while
+ *     as many as the inflight limit (and 5.0's Receive Maximum) are
+ *     unacknowledged, none with the packet id of one still unacknowledged.
  * At the end every client is closed (or the engine freed with them open)
  * and every session the callbacks saw must have been removed.
  */
@@ -104,6 +105,8 @@ struct fake {
 	bool connect_sent;          /* a CONNECT was built for this connection */
 	bool raw_seen;              /* RAW bytes went in on this connection */
 	bool tracked;               /* every packet since CONNECT built here */
+	bool clean;                 /* ... its Clean Session / Clean Start */
+	bool had_session;           /* ... its client id had a session then */
 	uint16_t recv_max;          /* of the CONNECT built here (0: none) */
 	uint16_t next_id;
 	uint16_t unacked[NOUT];     /* QoS > 0 PUBLISH received, not acknowledged */
@@ -314,13 +317,25 @@ static void got_publish(struct fake *f, const struct mqtt_publish *pb)
 	f->unacked[f->nunacked++] = pb->id;
 }
 
+/* Session Present: never after a clean start [MQTT-3.2.2-2], and only
+ * for a client id that had a session (as far as the callbacks tell). */
+static void got_connack(struct fake *f, const struct mqtt_connack *ca)
+{
+	if (!f->tracked || ca->rc != 0 || !ca->session_present)
+		return;
+	check(!f->clean);
+	check(f->had_session || f->z->send_failed);
+}
+
 static void got_packet(struct fake *f, const uint8_t *b, size_t n)
 {
 	struct mqtt_pkt p;
 
 	trace_pkt((int)(f - f->z->f), "<-", b, n);
 	fz_rx_packet(&f->rx, b, n, &p);
-	if (p.type == MQTT_PUBLISH)
+	if (p.type == MQTT_CONNACK)
+		got_connack(f, &p.connack);
+	else if (p.type == MQTT_PUBLISH)
 		got_publish(f, &p.publish);
 	else if (p.type == MQTT_PUBREC)
 		want_answer(f, MQTT_PUBREL, p.ack.id);
@@ -461,6 +476,8 @@ static void op_connect(struct fake *f, unsigned a, unsigned b)
 		f->want_version = cn->version;
 		f->recv_max = cn->props.receive_maximum;
 		f->tracked = !f->raw_seen;
+		f->clean = cn->clean;
+		f->had_session = sess_find(f->z, client_ids[(a >> 2) & 3]) != SIZE_MAX;
 	}
 	send_pkt(f, &p);
 }
