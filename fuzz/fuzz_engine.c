@@ -7,7 +7,8 @@
  * byte (operation: (byte >> 2) % OP_COUNT; client: byte & 3), some with
  * argument bytes after it:
  *
- *   OPEN           the client's transport reaches MQTT (eng_client_new)
+ *   OPEN           the client's transport reaches MQTT (eng_client_new;
+ *                  client 3's with a certificate identity, "cert")
  *   CLOSE a        it goes away (eng_client_closed, graceful: a & 1)
  *   RAW n ...      n bytes as they came
  *   CONNECT a b    a CONNECT: level 4 or 5, clean, client id "a", "b",
@@ -15,7 +16,8 @@
  *                  and password (none, right, wrong), keep-alive; 5.0
  *                  session expiry and Receive Maximum 1
  *   SUBSCRIBE a b  one or two filters of a table, QoS; 5.0 no-local,
- *                  retain-as-published, retain handling
+ *                  retain-as-published, retain handling, a Subscription
+ *                  Identifier
  *   UNSUBSCRIBE a  one filter of the table
  *   PUBLISH a b    a topic of a table, QoS, retain, payload or none;
  *                  5.0 message expiry, topic alias (set, used, invalid);
@@ -373,6 +375,8 @@ static void fake_open(struct fz *z, struct fake *f)
 	f->want_version = MQTT_V311;
 	memset(&info, 0, sizeof(info));
 	info.listener = listeners[f - z->f];
+	/* Client 3 arrives with a certificate its proxy verified. */
+	info.cert_identity = f == &z->f[3] ? "cert" : NULL;
 	info.opaque = f;
 	f->c = eng_client_new(z->eng, &info, &io);
 	check(f->c != NULL);
@@ -508,6 +512,10 @@ static void op_subscribe(struct fake *f, unsigned a, unsigned b)
 			subs[i].retain_as_published = a & 128;
 			subs[i].retain_handling = b % 3;
 		}
+	}
+	if (f->want_version == MQTT_V5 && (b & 8)) {
+		p.subscribe.props.sub_ids[0] = 1 + (b >> 4);
+		p.subscribe.props.n_sub_ids = 1;
 	}
 	send_pkt(f, &p);
 }
