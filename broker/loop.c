@@ -323,3 +323,8 @@ void loop_clock_advance(struct loop *l, int64_t ms)
 	l->skew += ms;
 	l->now += ms;
 }
+
+int64_t loop_now(const struct loop *l)
+{
+	return l->now;
+}

@@ -88,6 +88,9 @@ int loop_run_once(struct loop *l, int timeout_ms, int *sig, struct perr *e);
 /* Move the loop's clock forward by ms: timers due by then run on the next
  * turn. Lets a driver make time pass without waiting for it. */
 void loop_clock_advance(struct loop *l, int64_t ms);
+/* The loop's clock (CLOCK_MONOTONIC milliseconds as of the last turn, plus
+ * what loop_clock_advance added): timers are due on it. */
+int64_t loop_now(const struct loop *l);
 
 #define LOOP_CONTAINER(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
