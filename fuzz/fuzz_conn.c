@@ -16,7 +16,10 @@
  *           security.proxy_cert_identity); bit 3 trusted_proxies (empty,
  *           or 10.0.0.0/8 and 2001:db8::/32; always set with
  *           proxy_cert_identity); bit 4 users required (u, password p)
- *           and a 512-byte packet limit, instead of anonymous clients;
+ *           and small limits (packets of 512 bytes, 2 filters per
+ *           SUBSCRIBE, 3 subscriptions per client, 2 retained messages
+ *           of 1 KB in all), instead of anonymous clients and the
+ *           defaults;
  *           bits 5-6 the socket peer (10.1.2.3, 192.0.2.9, 2001:db8::9,
  *           ::ffff:10.1.2.3); bit 7 a slow consumer: the broker's socket
  *           buffer is at its smallest and the client reads nothing until
@@ -76,7 +79,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NVARIANTS  32
 #define OUT_MAX    (1u << 20)
-#define T0         1000000   /* the engine's clock at the start, seconds */
 
 /* ---- the broker's configuration, one per variant, loaded once ----------- */
 
@@ -102,7 +104,9 @@ static void cfg_text(unsigned v, char *buf, size_t cap)
 		 "mqtt: {max_packet_size: %s}\n",
 		 proxy[p], trusted ? "10.0.0.0/8, \"2001:db8::/32\"" : "",
 		 users ? "false" : "true", users ? "{username: u, password: p}" : "",
-		 p == 3 ? "true" : "false", users ? "512" : "1048576");
+		 p == 3 ? "true" : "false",
+		 users ? "512, max_filters_per_subscribe: 2, max_subscriptions_per_client: 3, "
+			 "max_retained_messages: 2, max_retained_bytes: 1024" : "1048576");
 }
 
 static const struct cfg *variant_cfg(unsigned v)
@@ -161,7 +165,6 @@ struct fz {
 	struct sockaddr_storage peer;
 	bool peer_trusted;
 	bool slow;              /* the client reads nothing until the end */
-	time_t now;             /* the engine's clock */
 	struct client cl[2];
 	const uint8_t *in;      /* what each client sends */
 	size_t inlen;
@@ -202,15 +205,19 @@ static void pump(struct fz *z)
 	}
 }
 
-/* The engine's clock and the loop's, seconds later. */
+/* The loop's clock (the engine's too), seconds later: the broker's
+ * timers fire as they fall due, the engine's through b.tick. */
 static void let_time_pass(struct fz *z, int seconds)
 {
 	for (int s = 0; s < seconds; s++) {
 		loop_clock_advance(z->b.loop, 1000);
-		z->now++;
-		eng_tick(z->b.eng, z->now);
 		pump(z);
 	}
+}
+
+static int64_t loop_clock(void *ctx)
+{
+	return loop_now(ctx);
 }
 
 static void client_open(struct fz *z, struct client *c)
@@ -357,14 +364,12 @@ static void broker_start(struct fz *z, unsigned b0)
 	for (int i = 0; i < CFG_NLISTENERS; i++)
 		z->b.lis[i].fd = -1;
 	z->b.rec = rec_store_new(cfg->sessions.max_kept, cfg->sessions.unauthorized_max);
-	memset(&ec, 0, sizeof(ec));
-	ec.allow_anonymous = cfg->security.allow_anonymous;
-	ec.max_packet_size = cfg->mqtt.max_packet_size;
-	conn_engine_hooks(&z->b, &ec);
+	conn_engine_cfg(&z->b, &ec);
+	ec.clock_ms = loop_clock;
+	ec.clock_ctx = z->b.loop;
+	loop_timer_init(&z->b.tick, conn_engine_tick);
 	z->b.eng = eng_new(&ec, &e);
 	check(z->b.rec != NULL && z->b.eng != NULL);
-	z->now = T0;
-	eng_tick(z->b.eng, z->now);
 	z->l = &z->b.lis[k];
 	z->l->b = &z->b;
 	z->l->kind = k;
@@ -444,6 +449,8 @@ static void broker_stop(struct fz *z)
 	expected_who(z, &w);
 	rec_session_foreach(z->b.rec, check_session, &w);
 	eng_free(z->b.eng);
+	/* The loop outlives this broker. */
+	loop_timer_cancel(z->b.loop, &z->b.tick);
 	rec_store_free(z->b.rec);
 }
 
