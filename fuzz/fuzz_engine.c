@@ -3,9 +3,14 @@
  * (broker/engine.h): transports open and close, bytes arrive, time
  * passes, a client's transport fails.
  *
- * Input: byte 0 the engine's settings, then a program, one operation a
- * byte (operation: (byte >> 2) % OP_COUNT; client: byte & 3), some with
- * argument bytes after it:
+ * Input: byte 0 the engine's settings (bits 0-1 the inflight window: 20,
+ * 1, 2, 3; bits 2-3 the queue: 1000, 1, 2, 5 messages; bit 4 small
+ * limits: 2 retained messages of 64 bytes in all, 1 filter per SUBSCRIBE,
+ * 3 subscriptions per session; bit 5 user u, password p required; bit 6
+ * packets of 128 bytes; bit 7 short times: sessions kept 5 s, at most
+ * 10 s, keep-alive at most 10 s, CONNECT within 3 s instead of 10), then
+ * a program, one operation a byte (operation: (byte >> 2) % OP_COUNT;
+ * client: byte & 3), some with argument bytes after it:
  *
  *   OPEN           the client's transport reaches MQTT (eng_client_new;
  *                  client 3's with a certificate identity, "cert")
@@ -26,15 +31,24 @@
  *                  (PUBACK or PUBREC to a PUBLISH, PUBREL to a PUBREC,
  *                  PUBCOMP to a PUBREL)
  *   PING, DISCONNECT a (5.0: with will, session expiry)
- *   TICK a         a % 32 seconds pass (eng_tick)
+ *   TICK a         a & 31 seconds and (a >> 5) x 125 ms pass; the
+ *                  engine's timer fires when due (eng_tick)
  *   FAIL           the client's transport refuses writes from now on (or
  *                  takes them again)
  *   BYTEWISE       the client's packets arrive a byte at a time (or not)
  *   END            the broker shuts down with clients still open
+ *   FLOOD a        the last packet built for the client, 8 x (a + 1)
+ *                  times in one read (more than the engine does in one
+ *                  call: work left for later)
  *
- * As the core does, a connection the engine asked to close (io->close, or
- * eng_client_input() < 0) gets no more input and is closed after the next
- * operation.
+ * Each operation is a turn of the core's loop. As the core does, a
+ * connection the engine asked to close (io->close, or eng_client_input()
+ * < 0) gets no more input and is closed after the next operation; a
+ * client whose input left work for later (ENG_INPUT_MORE) is resumed
+ * once a turn, and until it is done what it sends waits (tcp, ssl:
+ * clients 0 and 1) or goes in all the same (ws, wss: frames already
+ * read); the engine's timer (cfg.timer_set) fires on the turn it is due,
+ * on the engine's clock, which only TICK moves.
  *
  * Checked after every operation, aborting on any violation (leaks are the
  * sanitizer's):
@@ -53,7 +67,14 @@
  *     the connection: Session Present never after a clean start and only
  *     for a client id that had a session, no new QoS 1 or 2 PUBLISH while
  *     as many as the inflight limit (and 5.0's Receive Maximum) are
- *     unacknowledged, none with the packet id of one still unacknowledged.
+ *     unacknowledged, none with the packet id of one still unacknowledged;
+ *   - the deadlines, to the millisecond: no CONNECT timeout before
+ *     connect_timeout has passed since the transport opened, and none
+ *     missed after it; no keep-alive timeout before 1.5 x the keep-alive
+ *     since the client's last packet, and (for a client whose input was
+ *     never left for later) none missed after it;
+ *   - subscriptions within their limit per session; work left for later
+ *     is done in a bounded number of turns.
  * At the end every client is closed (or the engine freed with them open)
  * and every session the callbacks saw must have been removed.
  */
@@ -62,7 +83,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine.h"
 #include "harness.h"
@@ -75,11 +95,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NANSWERS  64
 #define NOUT      64
 #define NSESS     64
-#define T0        1000000
+#define T0        1000000000   /* the engine's clock at the start, ms */
+#define MAX_TURNS 65536        /* to finish work left for later */
 
 enum op {
 	OP_OPEN, OP_CLOSE, OP_RAW, OP_CONNECT, OP_SUBSCRIBE, OP_UNSUBSCRIBE, OP_PUBLISH,
-	OP_ANSWER, OP_PING, OP_DISCONNECT, OP_TICK, OP_FAIL, OP_BYTEWISE, OP_END, OP_COUNT
+	OP_ANSWER, OP_PING, OP_DISCONNECT, OP_TICK, OP_FAIL, OP_BYTEWISE, OP_END, OP_FLOOD, OP_COUNT
 };
 
 struct answer {
@@ -102,6 +123,14 @@ struct fake {
 	bool input_refused;
 	bool fail_send;
 	bool bytewise;
+	bool busy;                  /* ENG_INPUT_MORE: resume on the next turn */
+	bool ever_busy;             /* ... at least once on this connection */
+	uint8_t *held;              /* what it sent meanwhile (tcp, ssl) */
+	size_t nheld;
+	int64_t opened;             /* the clock at eng_client_new */
+	int64_t last_in;            /* ... when its bytes last went in */
+	uint8_t last[1024];         /* the last packet built for it */
+	size_t nlast;
 	bool notified;              /* connected, not yet disconnected */
 	char id[64];                /* its client id while notified */
 	bool connect_sent;          /* a CONNECT was built for this connection */
@@ -120,7 +149,8 @@ struct fake {
 struct fz {
 	struct eng *eng;
 	struct eng_cfg cfg;
-	time_t now;
+	int64_t now;                /* the engine's clock, ms */
+	int64_t due;                /* when its timer fires; -1: not armed */
 	struct fake f[NCLIENTS];
 	char *sess[NSESS];          /* client ids of the sessions the callbacks saw */
 	size_t nsess;
@@ -135,7 +165,7 @@ static bool tracing;
 
 static const char *const op_names[OP_COUNT] = {
 	"OPEN", "CLOSE", "RAW", "CONNECT", "SUBSCRIBE", "UNSUBSCRIBE", "PUBLISH",
-	"ANSWER", "PING", "DISCONNECT", "TICK", "FAIL", "BYTEWISE", "END",
+	"ANSWER", "PING", "DISCONNECT", "TICK", "FAIL", "BYTEWISE", "END", "FLOOD",
 };
 
 static void trace_pkt(int client, const char *dir, const uint8_t *b, size_t n)
@@ -208,13 +238,27 @@ static void on_connected(void *ctx, const struct eng_client_info *info)
 	sess_add(z, info->client_id);
 }
 
+/* The client's keep-alive deadline: 1.5 x its keep-alive after its last
+ * packet (-1: none). */
+static int64_t keepalive_due(const struct fake *f)
+{
+	const struct eng_client_info *info = eng_client_info(f->c);
+
+	return info->keepalive ? f->last_in + (int64_t)info->keepalive * 1500 : -1;
+}
+
 static void on_disconnected(void *ctx, const struct eng_client_info *info, const char *reason)
 {
+	struct fz *z = ctx;
 	struct fake *f = info->opaque;
 
-	(void)ctx;
 	check(f->notified && reason != NULL);
 	f->notified = false;
+	if (tracing)
+		fprintf(stderr, "  client %d: disconnected (%s)\n", (int)(f - z->f), reason);
+	/* Not early: the engine saw the last packet no sooner than it went in. */
+	if (strcmp(reason, ENG_DISC_KEEPALIVE) == 0 && f->tracked)
+		check(keepalive_due(f) >= 0 && z->now >= keepalive_due(f));
 }
 
 static void on_auth_failed(void *ctx, const struct eng_client_info *info, const char *client_id,
@@ -250,14 +294,42 @@ static int f_send(void *ctx, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* A client that sent nothing yet: the CONNECT timeout is its deadline. */
+static bool silent(const struct fake *f)
+{
+	return !f->connect_sent && !f->raw_seen;
+}
+
 static void f_close(void *ctx)
 {
 	struct fake *f = ctx;
+	struct fz *z = f->z;
 
 	f->io_closes++;
 	check(f->io_closes == 1 && !f->input_refused);
 	f->close_asked = true;
-	f->close_op = f->z->op;
+	f->close_op = z->op;
+	if (tracing)
+		fprintf(stderr, "  client %d: close asked at %lld ms\n", (int)(f - z->f),
+			(long long)(z->now - T0));
+	if (silent(f))
+		check(z->now - f->opened >= (int64_t)z->cfg.connect_timeout * 1000);
+}
+
+/* cfg.timer_set: the core's one timer for the engine. */
+static void f_timer_set(void *ctx, int64_t in_ms)
+{
+	struct fz *z = ctx;
+
+	check(in_ms >= -1);
+	z->due = in_ms < 0 ? -1 : z->now + in_ms;
+}
+
+static int64_t f_clock(void *ctx)
+{
+	const struct fz *z = ctx;
+
+	return z->now;
 }
 
 /* ---- what a client receives ------------------------------------------------ */
@@ -370,9 +442,11 @@ static void fake_open(struct fz *z, struct fake *f)
 	if (f->c)
 		return;
 	free(f->out);
+	free(f->held);
 	memset(f, 0, sizeof(*f));
 	f->z = z;
 	f->want_version = MQTT_V311;
+	f->opened = f->last_in = z->now;
 	memset(&info, 0, sizeof(info));
 	info.listener = listeners[f - z->f];
 	/* Client 3 arrives with a certificate its proxy verified. */
@@ -389,8 +463,38 @@ static void fake_gone(struct fake *f, bool graceful)
 		return;
 	eng_client_closed(f->c, graceful);
 	f->c = NULL;
+	f->busy = false;
 	check(!f->notified);
 	parse_output(f);
+}
+
+/* The engine's answer to input (or to a resume, n == 0). Returns false
+ * when the connection is to be closed. */
+static bool feed(struct fake *f, const uint8_t *b, size_t n)
+{
+	int r = eng_client_input(f->c, b, n);
+
+	if (r < 0) {
+		check(f->io_closes == 0);
+		f->input_refused = true;
+		f->close_asked = true;
+		f->close_op = f->z->op;
+		f->busy = false;
+		return false;
+	}
+	check(r == 0 || r == ENG_INPUT_MORE);
+	f->busy = r == ENG_INPUT_MORE;
+	if (tracing && f->busy)
+		fprintf(stderr, "  client %d: work left for the next turn\n", (int)(f - f->z->f));
+	f->ever_busy = f->ever_busy || f->busy;
+	return true;
+}
+
+/* Clients 0 and 1 are not read while busy, as the core does on tcp and
+ * ssl; on ws and wss the frames already read still go in. */
+static bool holds(const struct fake *f)
+{
+	return f->busy && f - f->z->f < 2;
 }
 
 static void input(struct fake *f, const uint8_t *b, size_t n)
@@ -400,15 +504,29 @@ static void input(struct fake *f, const uint8_t *b, size_t n)
 	for (size_t off = 0; off < n;) {
 		size_t k = f->bytewise ? 1 : n - off;
 
-		if (eng_client_input(f->c, b + off, k) < 0) {
-			check(f->io_closes == 0);
-			f->input_refused = true;
-			f->close_asked = true;
-			f->close_op = f->z->op;
+		if (holds(f)) {
+			fz_append(&f->held, &f->nheld, b + off, n - off);
 			return;
 		}
+		f->last_in = f->z->now;
+		if (!feed(f, b + off, k))
+			return;
 		off += k;
 	}
+}
+
+/* A turn for a busy client: the work left, then what it sent meanwhile. */
+static void resume(struct fake *f)
+{
+	uint8_t *b = f->held;
+	size_t n = f->nheld;
+
+	if (!f->c || f->close_asked || !f->busy || !feed(f, NULL, 0) || f->busy)
+		return;
+	f->held = NULL;
+	f->nheld = 0;
+	input(f, b, n);
+	free(b);
 }
 
 /* Encode and send one packet at the connection's level. */
@@ -422,8 +540,10 @@ static void send_pkt(struct fake *f, const struct mqtt_pkt *p)
 	if (!f->c)
 		return;
 	n = mqtt_encode(p, v, buf, sizeof(buf));
-	check(n > 0 && (size_t)n <= sizeof(buf));
+	check(n > 0 && (size_t)n <= sizeof(buf) && sizeof(buf) == sizeof(f->last));
 	trace_pkt((int)(f - f->z->f), "->", buf, (size_t)n);
+	memcpy(f->last, buf, (size_t)n);
+	f->nlast = (size_t)n;
 	input(f, buf, (size_t)n);
 }
 
@@ -608,6 +728,22 @@ static void op_raw(struct fz *z, struct fake *f, size_t n)
 	z->n -= n;
 }
 
+static void op_flood(struct fake *f, unsigned a)
+{
+	size_t copies = 8 * (a + 1), n = 0;
+	uint8_t *b = NULL;
+
+	if (f->nlast == 0)
+		return;
+	for (size_t i = 0; i < copies && n < 65536; i++)
+		fz_append(&b, &n, f->last, f->nlast);
+	if (tracing)
+		fprintf(stderr, "  client %d -> the last packet %zu times\n", (int)(f - f->z->f),
+			n / f->nlast);
+	input(f, b, n);
+	free(b);
+}
+
 static void op_simple(struct fake *f, enum mqtt_type type)
 {
 	struct mqtt_pkt p;
@@ -623,6 +759,7 @@ static void op_simple(struct fake *f, enum mqtt_type type)
 static const uint8_t op_args[OP_COUNT] = {
 	[OP_CLOSE] = 1, [OP_RAW] = 1, [OP_CONNECT] = 2, [OP_SUBSCRIBE] = 2,
 	[OP_UNSUBSCRIBE] = 1, [OP_PUBLISH] = 2, [OP_DISCONNECT] = 1, [OP_TICK] = 1,
+	[OP_FLOOD] = 1,
 };
 
 static void run_op(struct fz *z, unsigned byte)
@@ -639,8 +776,7 @@ static void run_op(struct fz *z, unsigned byte)
 	case OP_CLOSE: fake_gone(f, a & 1); return;
 	case OP_RAW: op_raw(z, f, a); return;
 	case OP_TICK:
-		z->now += a % 32;
-		eng_tick(z->eng, z->now);
+		z->now += (a & 31) * 1000 + (a >> 5) * 125;
 		return;
 	case OP_FAIL: f->fail_send = !f->fail_send; return;
 	case OP_BYTEWISE: f->bytewise = !f->bytewise; return;
@@ -656,17 +792,48 @@ static void run_op(struct fz *z, unsigned byte)
 	case OP_ANSWER: op_answer(f); break;
 	case OP_PING: op_simple(f, MQTT_PINGREQ); break;
 	case OP_DISCONNECT: op_disconnect(f, a); break;
+	case OP_FLOOD: op_flood(f, a); break;
 	default: break;
 	}
 }
 
-/* After each operation: connections the engine asked to close at an
- * earlier one are closed, then everything is looked at. */
+/* The engine's timer, when due: one turn of the core's loop may fire it
+ * once (eng_tick does a bounded amount and asks again at once for more). */
+static void fire_timer(struct fz *z)
+{
+	if (z->due < 0 || z->due > z->now)
+		return;
+	z->due = -1;
+	eng_tick(z->eng);
+}
+
+/* No deadline missed: a client still open is within its CONNECT timeout
+ * and its keep-alive. */
+static void check_deadlines(const struct fz *z)
+{
+	for (int i = 0; i < NCLIENTS; i++) {
+		const struct fake *f = &z->f[i];
+
+		if (!f->c || f->close_asked)
+			continue;
+		if (silent(f))
+			check(z->now - f->opened < (int64_t)z->cfg.connect_timeout * 1000);
+		if (f->notified && f->tracked && !f->ever_busy && keepalive_due(f) >= 0)
+			check(z->now < keepalive_due(f));
+	}
+}
+
+/* After each operation, the rest of the core's turn: busy clients are
+ * resumed, the timer fires when due, connections the engine asked to
+ * close at an earlier operation are closed; then everything is looked at. */
 static void after_op(struct fz *z)
 {
 	struct eng_stats st;
 	size_t open = 0, connected = 0;
 
+	for (int i = 0; i < NCLIENTS; i++)
+		resume(&z->f[i]);
+	fire_timer(z);
 	for (int i = 0; i < NCLIENTS; i++) {
 		struct fake *f = &z->f[i];
 
@@ -681,6 +848,11 @@ static void after_op(struct fz *z)
 	check(st.sessions >= connected);
 	check(z->send_failed || st.sessions == z->nsess);
 	check(st.retained <= z->cfg.retained_max);
+	check(st.subscriptions <= st.sessions * z->cfg.max_subscriptions);
+	/* A deadline that fell due this turn is met by the timer's next
+	 * firing (the core's next turn), not necessarily by this one. */
+	if (z->due < 0 || z->due > z->now)
+		check_deadlines(z);
 	z->op++;
 }
 
@@ -700,22 +872,30 @@ static void engine_new(struct fz *z, unsigned b)
 	z->cfg.max_queued = queued[(b >> 2) & 3];
 	z->cfg.retained_max = (b & 16) ? 2 : 10000;
 	z->cfg.retained_max_bytes = (b & 16) ? 64 : 64u << 20;
+	z->cfg.max_subscribe_filters = (b & 16) ? 1 : 1000;
+	z->cfg.max_subscriptions = (b & 16) ? 3 : 10000;
 	z->cfg.max_packet_size = (b & 64) ? 128 : 1u << 20;
 	if (b & 128) {
 		z->cfg.session_expiry_default = 5;
 		z->cfg.session_expiry_max = 10;
 		z->cfg.keepalive_max = 10;
 		z->cfg.connect_timeout = 3;
+	} else {
+		z->cfg.connect_timeout = 10;
 	}
 	z->cfg.rec_ctx = z;
 	z->cfg.on_session_connected = on_connected;
 	z->cfg.on_session_disconnected = on_disconnected;
 	z->cfg.on_auth_failed = on_auth_failed;
 	z->cfg.on_session_removed = on_removed;
+	z->cfg.clock_ms = f_clock;
+	z->cfg.clock_ctx = z;
+	z->cfg.timer_set = f_timer_set;
+	z->cfg.timer_ctx = z;
+	z->now = T0;
+	z->due = -1;
 	z->eng = eng_new(&z->cfg, &e);
 	check(z->eng != NULL);
-	z->now = T0;
-	eng_tick(z->eng, z->now);
 }
 
 /* Every client closed, or the engine shut down with them open (END):
@@ -725,8 +905,15 @@ static void finish(struct fz *z, bool shutdown)
 	struct eng_stats st;
 
 	if (!shutdown) {
-		for (int i = 0; i < NCLIENTS; i++)
-			fake_gone(&z->f[i], i & 1);
+		for (int i = 0; i < NCLIENTS; i++) {
+			struct fake *f = &z->f[i];
+
+			for (int turn = 0; f->busy && !f->close_asked; turn++) {
+				check(turn < MAX_TURNS);
+				resume(f);
+			}
+			fake_gone(f, i & 1);
+		}
 		eng_stats_get(z->eng, &st);
 		check(st.clients == 0 && st.connected == 0);
 	}
@@ -734,6 +921,7 @@ static void finish(struct fz *z, bool shutdown)
 	for (int i = 0; i < NCLIENTS; i++) {
 		check(!z->f[i].notified);
 		free(z->f[i].out);
+		free(z->f[i].held);
 	}
 	check(z->nsess == 0);
 }
