@@ -13,16 +13,28 @@ void fz_check(int ok, const char *file, int line)
 	abort();
 }
 
+/* What a buffer of len bytes has room for: a power of two, so that
+ * appending many small pieces costs no more than copying them twice. */
+static size_t room(size_t len)
+{
+	size_t cap = 64;
+
+	while (cap < len)
+		cap *= 2;
+	return cap;
+}
+
 void fz_append(uint8_t **buf, size_t *len, const void *p, size_t n)
 {
-	uint8_t *nb;
-
 	if (n == 0)
 		return;
-	nb = realloc(*buf, *len + n);
-	check(nb != NULL);
-	memcpy(nb + *len, p, n);
-	*buf = nb;
+	if (!*buf || room(*len) < *len + n) {
+		uint8_t *nb = realloc(*buf, room(*len + n));
+
+		check(nb != NULL);
+		*buf = nb;
+	}
+	memcpy(*buf + *len, p, n);
 	*len += n;
 }
 
