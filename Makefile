@@ -6,7 +6,7 @@
 #   make check-brokers   the catalog against RabbitMQ, aedes, mosquitto and Netty's decoder (tests/brokers)
 #   make brokers-report  all brokers side by side in reports/brokers/index.html
 #   make bench      benchmarks (ratios against a peer measured in the same run)
-#   make fuzz       libFuzzer harnesses (clang)
+#   make fuzz       libFuzzer harnesses (clang); fuzz-smoke runs each briefly
 #   make install    honours PREFIX and DESTDIR
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make WERROR=0|1 warnings as errors: on by default in a git checkout only
@@ -69,7 +69,7 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/pro
 INTEG      := $(sort $(wildcard tests/integration/*.t))
 MANPAGES   := $(wildcard docs/*.1)
 
-.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz install uninstall clean tests
+.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz fuzz-smoke fuzz-corpus install uninstall clean tests
 all: $(PROGRAMS)
 
 # Every library the build needs, checked one by one: a missing one is named
@@ -166,17 +166,35 @@ brokers-report:
 bench: all
 	scripts/bench
 
-# libFuzzer harnesses, each linked with the whole library, and with the
-# program module it exercises when that is not in lib/:
-#   make fuzz && build/fuzz/fuzz_pp -max_total_time=60
+# libFuzzer harnesses (clang, in build/fuzz/), with the project's warnings;
+# undefined behaviour aborts like any other finding. The library and the
+# broker's modules are compiled once, instrumented, into archives that
+# every harness links (each takes what it uses), with fuzz/harness.c
+# (what the harnesses share):
+#   make fuzz && build/fuzz/fuzz_conn -max_total_time=60 NEW_DIR fuzz/corpus/fuzz_conn
+#                       (what it finds goes to the first directory: fuzz/README.md)
+#   make fuzz-smoke     every harness a few seconds over its seed corpus
+#   make fuzz-corpus    the seed corpora again (fuzz/corpus/, from the catalog)
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
-FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-build/fuzz/fuzz_config: broker/config.c broker/config.h
-build/fuzz/%: fuzz/%.c $(wildcard lib/*.c lib/*.h)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+FZ := build/fuzz
+FUZZ_BINS := $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
+$(FZ)/obj/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Wno-format-truncation,$(WARN)) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(FZ)/libppmq.a: $(patsubst %.c,$(FZ)/obj/%.o,$(wildcard lib/*.c))
+$(FZ)/libbroker.a: $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out broker/main.c,$(wildcard broker/*.c)))
+$(FZ)/libppmq.a $(FZ)/libbroker.a:
+	@rm -f $@
+	ar rcs $@ $^
+$(FZ)/fuzz_%: $(FZ)/obj/fuzz/fuzz_%.o $(FZ)/obj/fuzz/harness.o $(FZ)/libbroker.a $(FZ)/libppmq.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 fuzz: $(FUZZ_BINS)
+fuzz-smoke: fuzz
+	fuzz/smoke
+fuzz-corpus: $(BIN)/proxygen
+	fuzz/gen-corpus --proxygen $(BIN)/proxygen
 
 # What an installed copy needs to run the shipped profiles with no variable
 # set: the catalog, the profiles and their launchers, the certificate script

@@ -1117,8 +1117,40 @@ static bool hook_auth(void *ctx, const char *username, const void *password,
 	return cfg_auth(cfg, username, password, password_len, password_given, why);
 }
 
-void conn_engine_hooks(struct brk *b, struct eng_cfg *ec)
+/* The engine's deadlines: one loop timer, set to the earliest. */
+void conn_engine_tick(struct loop_timer *t)
 {
+	struct brk *b = LOOP_CONTAINER(t, struct brk, tick);
+
+	eng_tick(b->eng);
+}
+
+static void hook_timer(void *ctx, int64_t in_ms)
+{
+	struct brk *b = ctx;
+
+	if (in_ms < 0)
+		loop_timer_cancel(b->loop, &b->tick);
+	else if (loop_timer_set(b->loop, &b->tick, in_ms) < 0)
+		log_error("engine: out of memory for the loop timer");
+}
+
+void conn_engine_cfg(struct brk *b, struct eng_cfg *ec)
+{
+	const struct cfg *cfg = b->cfg;
+
+	memset(ec, 0, sizeof(*ec));
+	ec->allow_anonymous = cfg->security.allow_anonymous;
+	ec->max_packet_size = cfg->mqtt.max_packet_size;
+	/* 65535 (the default) allows every keep-alive a client can send:
+	 * no cap, so that clients asking for none (keep-alive 0) are not
+	 * held to one. */
+	ec->keepalive_max = cfg->mqtt.keepalive_max >= 65535 ? 0 :
+			    (uint16_t)cfg->mqtt.keepalive_max;
+	ec->max_subscribe_filters = cfg->mqtt.max_filters_per_subscribe;
+	ec->max_subscriptions = cfg->mqtt.max_subscriptions_per_client;
+	ec->retained_max = cfg->mqtt.max_retained_messages;
+	ec->retained_max_bytes = cfg->mqtt.max_retained_bytes;
 	ec->auth = hook_auth;
 	ec->auth_ctx = (void *)b->cfg;
 	ec->rec_ctx = b;
@@ -1126,4 +1158,6 @@ void conn_engine_hooks(struct brk *b, struct eng_cfg *ec)
 	ec->on_session_disconnected = hook_disconnected;
 	ec->on_auth_failed = hook_auth_failed;
 	ec->on_session_removed = hook_removed;
+	ec->timer_set = hook_timer;
+	ec->timer_ctx = b;
 }

@@ -23,8 +23,14 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
  * are updated, memory is freed. */
 void conn_close_all(struct brk *b);
 
-/* Fill the engine configuration's recorder callbacks and authentication
- * from the broker (sessions, unauthorized clients, counters, log lines). */
-void conn_engine_hooks(struct brk *b, struct eng_cfg *ec);
+/* The engine's configuration as the broker runs it: the limits of
+ * b->cfg, authentication, the recorder callbacks (sessions, unauthorized
+ * clients, counters, log lines) and the timer, b->tick, armed at the
+ * engine's next deadline. The clock is CLOCK_MONOTONIC. */
+void conn_engine_cfg(struct brk *b, struct eng_cfg *ec);
+
+/* b->tick's callback (loop_timer_init(&b->tick, conn_engine_tick)
+ * before the engine is made): eng_tick. */
+void conn_engine_tick(struct loop_timer *t);
 
 #endif

@@ -1930,7 +1930,9 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (rc) {
-		protocol_kill(c, (uint8_t)rc, why);
+		/* A second CONNECT is a Protocol Error whatever is wrong in it
+		 * (its 0x84 is CONNACK's code, not one DISCONNECT carries). */
+		protocol_kill(c, buf[0] >> 4 == MQTT_CONNECT ? MQTT_RC_PROTOCOL_ERROR : (uint8_t)rc, why);
 		return;
 	}
 	switch (p.type) {

@@ -16,6 +16,7 @@ struct loop {
 	int epfd;
 	int sigfd;
 	int64_t now;
+	int64_t skew;      /* loop_clock_advance: added to CLOCK_MONOTONIC */
 
 	struct timer_heap timers;
 
@@ -228,12 +229,15 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d)
 		queue_del(&l->turn_head, &l->turn_tail, d);
 }
 
-/* Pop and run until the queue is empty (callbacks may queue more). */
-static void queue_run(struct loop_defer **head, struct loop_defer **tail)
+/* Pop and run until the queue is empty (callbacks may queue more).
+ * Returns how many ran. */
+static int queue_run(struct loop_defer **head, struct loop_defer **tail)
 {
 	struct loop_defer *d;
+	int n = 0;
 
 	while ((d = *head)) {
+		n++;
 		*head = d->next;
 		if (!*head)
 			*tail = NULL;
@@ -241,16 +245,17 @@ static void queue_run(struct loop_defer **head, struct loop_defer **tail)
 		d->next = NULL;
 		d->fn(d);
 	}
+	return n;
 }
 
 /* What was queued by loop_yield before this turn: work queued meanwhile
- * waits for the next one. */
-static void run_yielded(struct loop *l)
+ * waits for the next one. Returns how much ran. */
+static int run_yielded(struct loop *l)
 {
 	l->turn_head = l->yield_head;
 	l->turn_tail = l->yield_tail;
 	l->yield_head = l->yield_tail = NULL;
-	queue_run(&l->turn_head, &l->turn_tail);
+	return queue_run(&l->turn_head, &l->turn_tail);
 }
 
 void loop_run_deferred(struct loop *l)
@@ -270,38 +275,56 @@ static int read_signal(struct loop *l)
 	return (int)si.ssi_signo;
 }
 
-int loop_run(struct loop *l, struct perr *e)
+int loop_run_once(struct loop *l, int timeout_ms, int *sig, struct perr *e)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
+	int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, timeout_ms);
 
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		return perr_errno(e, "epoll_wait");
+	}
+	l->now = mono_ms() + l->skew;
+	for (int i = 0; i < n; i++) {
+		struct loop_watch *w = evs[i].data.ptr;
+
+		if (!w) {
+			*sig = read_signal(l);
+			continue;
+		}
+		/* A handler earlier in this batch may have stopped
+		 * watching this one (its connection is being freed). */
+		if (!w->added)
+			continue;
+		w->fn(w, evs[i].events);
+	}
+	n += run_yielded(l);
+	loop_run_deferred(l);
+	run_timers(l);
+	loop_run_deferred(l);
+	return n;
+}
+
+int loop_run(struct loop *l, struct perr *e)
+{
 	for (;;) {
-		int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, next_timeout(l));
 		int sig = 0;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return perr_errno(e, "epoll_wait");
-		}
-		l->now = mono_ms();
-		for (int i = 0; i < n; i++) {
-			struct loop_watch *w = evs[i].data.ptr;
-
-			if (!w) {
-				sig = read_signal(l);
-				continue;
-			}
-			/* A handler earlier in this batch may have stopped
-			 * watching this one (its connection is being freed). */
-			if (!w->added)
-				continue;
-			w->fn(w, evs[i].events);
-		}
-		run_yielded(l);
-		loop_run_deferred(l);
-		run_timers(l);
-		loop_run_deferred(l);
+		if (loop_run_once(l, next_timeout(l), &sig, e) < 0)
+			return -1;
 		if (sig)
 			return sig;
 	}
+}
+
+void loop_clock_advance(struct loop *l, int64_t ms)
+{
+	l->skew += ms;
+	l->now += ms;
+}
+
+int64_t loop_now(const struct loop *l)
+{
+	return l->now;
 }

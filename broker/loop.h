@@ -77,6 +77,21 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d);
  * SIGTERM), or -1 on an epoll failure with *e set. */
 int loop_run(struct loop *l, struct perr *e);
 
+/* One turn of loop_run, for programs that drive the loop themselves (the
+ * fuzz harnesses): wait up to timeout_ms (0: just look) for events,
+ * handle them, then the work yielded before this turn, the deferred work
+ * and the timers that are due. Returns the number of events and yielded
+ * pieces of work handled (0: nothing happened; *sig set when an event was
+ * a signal), or -1 on an epoll failure with *e set. */
+int loop_run_once(struct loop *l, int timeout_ms, int *sig, struct perr *e);
+
+/* Move the loop's clock forward by ms: timers due by then run on the next
+ * turn. Lets a driver make time pass without waiting for it. */
+void loop_clock_advance(struct loop *l, int64_t ms);
+/* The loop's clock (CLOCK_MONOTONIC milliseconds as of the last turn, plus
+ * what loop_clock_advance added): timers are due on it. */
+int64_t loop_now(const struct loop *l);
+
 #define LOOP_CONTAINER(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 

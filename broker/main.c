@@ -77,24 +77,6 @@ static void raise_nofile(void)
 		log_debug("open files limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* The engine's deadlines: one loop timer, set to the earliest. */
-static void on_tick(struct loop_timer *t)
-{
-	struct brk *b = LOOP_CONTAINER(t, struct brk, tick);
-
-	eng_tick(b->eng);
-}
-
-static void on_eng_timer(void *ctx, int64_t in_ms)
-{
-	struct brk *b = ctx;
-
-	if (in_ms < 0)
-		loop_timer_cancel(b->loop, &b->tick);
-	else if (loop_timer_set(b->loop, &b->tick, in_ms) < 0)
-		log_error("engine: out of memory for the loop timer");
-}
-
 static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 {
 	const struct cfg_listener *lc = &b->cfg->listener[k];
@@ -114,22 +96,6 @@ static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 		 lc->proxy_enabled && lc->ntrusted ? ", trusted_proxies set" : "",
 		 lc->proxy_enabled ? (lc->proxy_mode == CFG_PROXY_OPTIONAL ? "" : ", strict") : "",
 		 key, src ? src->desc : "?");
-}
-
-static void fill_engine_cfg(const struct cfg *cfg, struct eng_cfg *ec)
-{
-	memset(ec, 0, sizeof(*ec));
-	ec->allow_anonymous = cfg->security.allow_anonymous;
-	ec->max_packet_size = cfg->mqtt.max_packet_size;
-	/* 65535 (the default) allows every keep-alive a client can send:
-	 * no cap, so that clients asking for none (keep-alive 0) are not
-	 * held to one. */
-	ec->keepalive_max = cfg->mqtt.keepalive_max >= 65535 ? 0 :
-			    (uint16_t)cfg->mqtt.keepalive_max;
-	ec->max_subscribe_filters = cfg->mqtt.max_filters_per_subscribe;
-	ec->max_subscriptions = cfg->mqtt.max_subscriptions_per_client;
-	ec->retained_max = cfg->mqtt.max_retained_messages;
-	ec->retained_max_bytes = cfg->mqtt.max_retained_bytes;
 }
 
 /* What the command line asks for. */
@@ -282,10 +248,7 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 		log_error("records: out of memory");
 		return 1;
 	}
-	fill_engine_cfg(cfg, &ec);
-	conn_engine_hooks(b, &ec);
-	ec.timer_set = on_eng_timer;
-	ec.timer_ctx = b;
+	conn_engine_cfg(b, &ec);
 	b->eng = eng_new(&ec, &e);
 	if (!b->eng) {
 		log_error("engine: %s", e.msg);
@@ -355,7 +318,7 @@ int main(int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	for (int k = 0; k < CFG_NLISTENERS; k++)
 		b.lis[k].fd = -1;
-	loop_timer_init(&b.tick, on_tick);
+	loop_timer_init(&b.tick, conn_engine_tick);
 	log_init(PROG, LOG_INFO);
 	status = parse_args(argc, argv, &a);
 	if (status >= 0)

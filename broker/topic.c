@@ -286,9 +286,12 @@ static void push_kids(struct walk *w, struct topic_node *n, size_t pos, bool wil
 /* Names in the tree, a filter asked. */
 static void search_step(struct walk *w, struct frame f)
 {
-	const char *lvl = w->q + f.pos;
+	const char *lvl;
 	size_t e;
 
+	/* No pointer into the filter before f.pos is known to be in it:
+	 * WHOLE_SUBTREE is no position, and q + pos past its end is not
+	 * defined in C. */
 	if (f.pos == WHOLE_SUBTREE) {
 		report(f.n, w->fn, w->ctx);
 		push_kids(w, f.n, WHOLE_SUBTREE, false);
@@ -298,6 +301,7 @@ static void search_step(struct walk *w, struct frame f)
 		report(f.n, w->fn, w->ctx);
 		return;
 	}
+	lvl = w->q + f.pos;
 	e = level_end(w->q, w->len, f.pos);
 	if (e - f.pos == 1 && lvl[0] == '#') {
 		report(f.n, w->fn, w->ctx);   /* "a/#" matches "a"; the root has no val */

@@ -856,6 +856,9 @@ static void test_violations_after_connect(void **state)
 	} cases[] = {
 		{ 4, "10 0f 00 04 4d 51 54 54 04 02 00 3c 00 03 61 62 63", -1 }, /* second CONNECT */
 		{ 5, "10 10 00 04 4d 51 54 54 05 02 00 3c 00 00 03 61 62 63", 0x82 },
+		/* a second CONNECT of an unknown level: still a Protocol Error
+		 * (0x84 is CONNACK's code, not one a DISCONNECT may carry) */
+		{ 5, "10 0f 00 04 4d 51 54 54 06 02 00 3c 00 03 61 62 63", 0x82 },
 		{ 4, "30 05 00 03 61 2f 2b", -1 },                 /* wildcard in topic */
 		{ 5, "30 06 00 03 61 2f 2b 00", 0x90 },
 		{ 5, "36 06 00 01 74 00 01 00", 0x81 },            /* QoS 3 */
