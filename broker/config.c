@@ -660,6 +660,12 @@ static int set_cidrs(struct cfg *c, const struct key *k, const struct kval *kv,
 		free(list);
 		return verr(e, k, kv, NULL, "%s", pe.msg);
 	}
+	if (n == 0) {
+		/* It used to read as "every source": that is now said plainly. */
+		free(list);
+		return verr(e, k, kv, NULL, "an empty list trusts no proxy: list the proxies "
+			    "(e.g. 10.0.0.0/8), or give \"0.0.0.0/0,::/0\" to trust every source");
+	}
 	if (k->field == F_TRUSTED) {
 		free(c->trusted);
 		c->trusted = list;
@@ -929,6 +935,44 @@ static const char *kloc(const struct cfg *c, enum field f, int lk)
 	return kv->loc[0] ? kv->loc : "default";
 }
 
+/* Where the effective value of a per-listener key was set: its own
+ * place, else the global key's it inherits. */
+static const char *kloc_inherited(const struct cfg *c, enum field f, int lk)
+{
+	int ki = key_index(f, lk);
+	const struct kval *kv = &c->priv->v[ki];
+
+	if (!kv->loc[0] && keys[ki].inherit >= 0)
+		kv = &c->priv->v[keys[ki].inherit];
+	return kv->loc[0] ? kv->loc : "default";
+}
+
+/* Who may speak for a client. Optional mode takes connections with and
+ * without a header, so without a trusted list any client could choose
+ * the address recorded for it: the list must be given, be it one that
+ * trusts every source. An identity from a header is only as good as the
+ * proxy that wrote it: never from a source anyone can be. */
+static int check_trust(const struct cfg *c, int i, struct perr *e)
+{
+	const struct cfg_listener *l = &c->listener[i];
+	const char *n = lnames[i];
+
+	if (!l->proxy_enabled)
+		return 0;
+	if (l->proxy_mode == CFG_PROXY_OPTIONAL && l->ntrusted == 0)
+		return perr_set(e, "%s: listener.%s.proxy_mode: optional mode honours PROXY headers only "
+				"from trusted proxies, and listener.%s.trusted_proxies is not set (nor "
+				"listener.trusted_proxies, env MQTT_PROXY_TRUSTED_PROXIES): list the proxies "
+				"(e.g. 10.0.0.0/8), or give \"0.0.0.0/0,::/0\" to trust every source",
+				kloc_inherited(c, F_L_PROXY_MODE, i), n, n);
+	if (c->security.proxy_cert_identity && cfg_trusts_any(l))
+		return perr_set(e, "%s: security.proxy_cert_identity: listener.%s takes PROXY headers "
+				"from any source (listener.%s.trusted_proxies is not set, or holds a /0 "
+				"network): a client could claim any certificate; set the proxies to trust",
+				kloc(c, F_SEC_CERT_ID, -1), n, n);
+	return 0;
+}
+
 static bool addr_overlap(const char *a, const char *b)
 {
 	static const char *const any[] = { "0.0.0.0", "::", "*", "" };
@@ -990,13 +1034,8 @@ static int validate(struct cfg *c, struct perr *e)
 		    addr_overlap(c->admin.bind_address, l->bind_address))
 			return perr_set(e, "%s: admin.bind_port: port %u is already used by listener.%s",
 					kloc(c, F_ADM_PORT, -1), l->bind_port, n);
-		/* An identity from a header is only as good as the proxy that
-		 * wrote it: never from a source anyone can be. */
-		if (c->security.proxy_cert_identity && l->proxy_enabled && l->ntrusted == 0)
-			return perr_set(e, "%s: security.proxy_cert_identity: listener.%s takes PROXY headers "
-					"from any source (listener.%s.trusted_proxies is not set): a client could "
-					"claim any certificate; set the proxies to trust",
-					kloc(c, F_SEC_CERT_ID, -1), n, n);
+		if (check_trust(c, i, e) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1083,6 +1122,10 @@ static void print_cidrs(FILE *f, const struct net_cidr *list, size_t n)
 {
 	char b[64];
 
+	if (n == 0) {
+		fputs("(unset)", f);
+		return;
+	}
 	fputc('[', f);
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%s%s", i ? ", " : "", net_cidr_str(&list[i], b, sizeof(b)));
@@ -1158,6 +1201,14 @@ bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *pe
 	if (l->ntrusted == 0)
 		return true;
 	return net_cidr_match_any(l->trusted, l->ntrusted, peer);
+}
+
+bool cfg_trusts_any(const struct cfg_listener *l)
+{
+	for (size_t i = 0; i < l->ntrusted; i++)
+		if (l->trusted[i].prefix == 0)
+			return true;
+	return l->ntrusted == 0;
 }
 
 /* Compare without an early exit, so timing says nothing about where the

@@ -197,6 +197,10 @@ const char *cfg_key_name(size_t i);
  * trusted list is empty; IPv4-mapped IPv6 peers match IPv4 networks.) */
 bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *peer);
 
+/* Does listener l take a PROXY header from any source: trusted_proxies
+ * unset (strict mode), or a network of prefix 0 in it (0.0.0.0/0, ::/0)? */
+bool cfg_trusts_any(const struct cfg_listener *l);
+
 /* Does got[0..got_len) equal the string want? No early exit, so timing
  * says nothing about where the first difference is. */
 bool cfg_secret_eq(const char *want, const void *got, size_t got_len);

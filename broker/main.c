@@ -114,6 +114,10 @@ static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 		 lc->proxy_enabled && lc->ntrusted ? ", trusted_proxies set" : "",
 		 lc->proxy_enabled ? (lc->proxy_mode == CFG_PROXY_OPTIONAL ? "" : ", strict") : "",
 		 key, src ? src->desc : "?");
+	if (lc->proxy_enabled && cfg_trusts_any(lc))
+		log_warn("%s: PROXY headers are taken from any source (listener.%s.trusted_proxies %s): "
+			 "a client that reaches this port directly chooses the address recorded for it",
+			 name, name, lc->ntrusted ? "holds a /0 network" : "is not set");
 }
 
 static void fill_engine_cfg(const struct cfg *cfg, struct eng_cfg *ec)

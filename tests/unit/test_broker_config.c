@@ -174,7 +174,7 @@ static void test_defaults(void **state)
 	assert_line(p, "listener.tcp.bind_port = 1883  # default");
 	assert_line(p, "listener.proxy_timeout = 3000ms  # default");
 	assert_line(p, "admin.token = (unset)  # default");
-	assert_line(p, "listener.trusted_proxies = []  # default");
+	assert_line(p, "listener.trusted_proxies = (unset)  # default");
 	/* one line per key */
 	{
 		size_t lines = 0;
@@ -390,7 +390,7 @@ static void test_mode_and_trusted_inherit(void **state)
 	load_ok(yaml("listener:\n"
 		     "  proxy_mode: optional\n"
 		     "  ws:\n    proxy_mode: strict\n    trusted_proxies: [\"2001:db8::/32\"]\n"
-		     "  wss:\n    trusted_proxies: []\n"), &c);
+		     "  wss:\n    trusted_proxies: [0.0.0.0/0, \"::/0\"]\n"), &c);
 	assert_int_equal(c.proxy_mode, CFG_PROXY_OPTIONAL);
 	assert_int_equal(c.listener[CFG_TCP].proxy_mode, CFG_PROXY_OPTIONAL);
 	assert_int_equal(c.listener[CFG_WS].proxy_mode, CFG_PROXY_STRICT);
@@ -399,8 +399,10 @@ static void test_mode_and_trusted_inherit(void **state)
 	assert_int_equal(c.ntrusted, 2);
 	assert_int_equal(c.listener[CFG_TCP].ntrusted, 2);
 	assert_int_equal(c.listener[CFG_WS].ntrusted, 1);
-	assert_int_equal(c.listener[CFG_WSS].ntrusted, 0);
+	assert_int_equal(c.listener[CFG_WSS].ntrusted, 2);
 	assert_int_equal(cfg_source(&c, "listener.wss.trusted_proxies")->kind, CFG_SRC_FILE);
+	assert_false(cfg_trusts_any(&c.listener[CFG_TCP]));
+	assert_true(cfg_trusts_any(&c.listener[CFG_WSS]));
 	assert_string_equal(cfg_source(&c, "listener.ssl.trusted_proxies")->desc,
 			    "inherited from listener.trusted_proxies (env MQTT_PROXY_TRUSTED_PROXIES)");
 
@@ -409,7 +411,7 @@ static void test_mode_and_trusted_inherit(void **state)
 	inet_pton(AF_INET, "10.1.2.3", &sin->sin_addr);
 	assert_true(cfg_trusted(&c.listener[CFG_TCP], &ss));
 	assert_false(cfg_trusted(&c.listener[CFG_WS], &ss));
-	assert_true(cfg_trusted(&c.listener[CFG_WSS], &ss));   /* empty list: any */
+	assert_true(cfg_trusted(&c.listener[CFG_WSS], &ss));   /* 0.0.0.0/0 */
 	inet_pton(AF_INET, "192.0.2.8", &sin->sin_addr);
 	assert_false(cfg_trusted(&c.listener[CFG_TCP], &ss));
 	memset(&ss, 0, sizeof(ss));
@@ -665,6 +667,45 @@ static void test_cert_identity_needs_trusted(void **state)
 				       "security:\n  proxy_cert_identity: true\n"), &c, &e), 0);
 	assert_true(c.security.proxy_cert_identity);
 	cfg_free(&c);
+}
+
+/* Optional mode needs a trusted list; every source is trusted only when
+ * the list says so; an empty list is refused. */
+static void test_trust_rules(void **state)
+{
+	struct cfg c;
+	static const char *const why =
+		"optional mode honours PROXY headers only from trusted proxies, and "
+		"listener.tcp.trusted_proxies is not set (nor listener.trusted_proxies, env "
+		"MQTT_PROXY_TRUSTED_PROXIES): list the proxies (e.g. 10.0.0.0/8), or give "
+		"\"0.0.0.0/0,::/0\" to trust every source";
+	char want[600];
+
+	(void)state;
+	snprintf(want, sizeof(want), "2:3: listener.tcp.proxy_mode: %s", why);
+	load_fails(yaml("listener:\n  proxy_mode: optional\n  proxy_enabled: true\n"), want, true);
+	snprintf(want, sizeof(want), "4:5: listener.tcp.proxy_mode: %s", why);
+	load_fails(yaml("listener:\n  proxy_enabled: true\n  tcp:\n    proxy_mode: optional\n"
+			"  ws:\n    trusted_proxies: [10.0.0.0/8]\n"), want, true);
+	/* a listener without PROXY, or a disabled one, needs nothing */
+	load_ok(yaml("listener:\n  proxy_mode: optional\n"), &c);
+	cfg_free(&c);
+	load_fails(yaml("listener:\n  ws:\n    trusted_proxies: []\n"),
+		   "3:5: listener.ws.trusted_proxies: an empty list trusts no proxy: list the proxies "
+		   "(e.g. 10.0.0.0/8), or give \"0.0.0.0/0,::/0\" to trust every source", true);
+	setenv("MQTT_PROXY_PROTOCOL_ENABLED", "true", 1);
+	setenv("MQTT_PROXY_PROTOCOL_MODE", "optional", 1);
+	setenv("MQTT_PROXY_TRUSTED_PROXIES", "0.0.0.0/0,::/0", 1);
+	load_ok(NULL, &c);
+	for (int i = 0; i < CFG_NLISTENERS; i++)
+		assert_true(cfg_trusts_any(&c.listener[i]));
+	cfg_free(&c);
+	setenv("MQTT_PROXY_TRUSTED_PROXIES", "0.0.0.0/0", 1);
+	setenv("SECURITY_PROXY_CERT_IDENTITY", "true", 1);
+	load_fails(NULL, "env SECURITY_PROXY_CERT_IDENTITY: security.proxy_cert_identity: listener.tcp "
+		   "takes PROXY headers from any source (listener.tcp.trusted_proxies is not set, or "
+		   "holds a /0 network): a client could claim any certificate; set the proxies to trust",
+		   false);
 }
 
 static void test_error_bad_duration_and_enums(void **state)
@@ -955,6 +996,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_identity_needs_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_bad_duration_and_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_tls_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trust_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_duplicates_and_structure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_yaml_and_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_file_is_the_defaults, setup, teardown),
