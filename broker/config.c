@@ -30,6 +30,9 @@ enum field {
 	F_MQTT_MAXPKT, F_MQTT_KA, F_MQTT_SUBFILT, F_MQTT_SUBS, F_MQTT_RETMAX, F_MQTT_RETBYTES,
 	F_SESS_MAX, F_SESS_UNAUTH,
 	F_LOG_LEVEL, F_LOG_FILE,
+	F_MAX_CONN, F_L_MAX_CONN, F_L_TLS_TIMEOUT, F_L_WS_TIMEOUT,
+	F_ADM_MAX_CONN, F_ADM_MAX_PER_CLIENT, F_ADM_IDLE, F_ADM_OPEN_DELETE,
+	F_MQTT_MAXCONNECT, F_LOG_REFUSED,
 };
 
 enum ktype {
@@ -59,7 +62,7 @@ struct key {
 	unsigned long min, max; /* T_PORT, T_UINT */
 };
 
-#define MAX_KEYS 64
+#define MAX_KEYS 96
 static struct key keys[MAX_KEYS];
 static size_t nkeys;
 static const char *key_names[MAX_KEYS + 1];   /* NULL-terminated, for suggestions */
@@ -104,6 +107,8 @@ static void build_keys(void)
 		F_PROXY_MAX, T_UINT, -1, "4096", -1, PP_V2_FIXED_LEN, PP_V2_MAX_LEN);
 	g_trusted = add_key("listener.trusted_proxies", "MQTT_PROXY_TRUSTED_PROXIES",
 			    F_TRUSTED, T_CIDRS, -1, NULL, -1, 0, 0);
+	add_key("listener.max_connections", "LISTENER_MAX_CONNECTIONS", F_MAX_CONN, T_UINT, -1,
+		"10000", -1, 1, 10000000);
 	for (int i = 0; i < CFG_NLISTENERS; i++) {
 #define K(suffix, envfmt, ...) \
 	(snprintf(n, sizeof(n), "listener.%s." suffix, lnames[i]), \
@@ -114,24 +119,40 @@ static void build_keys(void)
 		K("proxy_enabled", "MQTT_%s_PROXY_PROTOCOL_ENABLED", F_L_PROXY_ENABLED, T_BOOL, i, NULL, g_enabled, 0, 0);
 		K("proxy_mode", "MQTT_%s_PROXY_PROTOCOL_MODE", F_L_PROXY_MODE, T_MODE, i, NULL, g_mode, 0, 0);
 		K("trusted_proxies", "MQTT_%s_PROXY_TRUSTED_PROXIES", F_L_TRUSTED, T_CIDRS, i, NULL, g_trusted, 0, 0);
+		K("max_connections", "LISTENER_%s_MAX_CONNECTIONS", F_L_MAX_CONN, T_UINT, i, "0", -1, 0, 10000000);
 		if (i == CFG_SSL || i == CFG_WSS) {
 			K("cert_file", "LISTENER_%s_PEM_CERT", F_L_CERT, T_PATH, i, NULL, -1, 0, 0);
 			K("key_file", "LISTENER_%s_PEM_KEY", F_L_KEY, T_PATH, i, NULL, -1, 0, 0);
 			K("ca_file", "LISTENER_%s_PEM_CA", F_L_CA, T_PATH, i, NULL, -1, 0, 0);
 			K("client_auth", "LISTENER_%s_CLIENT_AUTH", F_L_CLIENT_AUTH, T_AUTH, i, "none", -1, 0, 0);
+			K("handshake_timeout", "LISTENER_%s_HANDSHAKE_TIMEOUT", F_L_TLS_TIMEOUT, T_DURATION, i,
+			  "10s", -1, 1, 3600000);
 		}
-		if (i == CFG_WS || i == CFG_WSS)
+		if (i == CFG_WS || i == CFG_WSS) {
 			K("path", "LISTENER_%s_PATH", F_L_PATH, T_WSPATH, i, "/mqtt", -1, 0, 0);
+			K("upgrade_timeout", "LISTENER_%s_UPGRADE_TIMEOUT", F_L_WS_TIMEOUT, T_DURATION, i,
+			  "10s", -1, 1, 3600000);
+		}
 #undef K
 	}
 	add_key("admin.enabled", "ADMIN_ENABLED", F_ADM_ENABLED, T_BOOL, -1, "true", -1, 0, 0);
 	add_key("admin.bind_address", "ADMIN_BIND_ADDRESS", F_ADM_ADDR, T_STR, -1, "127.0.0.1", -1, 0, 0);
 	add_key("admin.bind_port", "ADMIN_BIND_PORT", F_ADM_PORT, T_PORT, -1, "8083", -1, 0, 65535);
 	add_key("admin.token", "ADMIN_TOKEN", F_ADM_TOKEN, T_SECRET, -1, NULL, -1, 0, 0);
+	add_key("admin.allow_delete_without_token", "ADMIN_ALLOW_DELETE_WITHOUT_TOKEN", F_ADM_OPEN_DELETE,
+		T_BOOL, -1, "false", -1, 0, 0);
+	add_key("admin.max_connections", "ADMIN_MAX_CONNECTIONS", F_ADM_MAX_CONN, T_UINT, -1, "256", -1,
+		1, 100000);
+	add_key("admin.max_connections_per_client", "ADMIN_MAX_CONNECTIONS_PER_CLIENT",
+		F_ADM_MAX_PER_CLIENT, T_UINT, -1, "32", -1, 1, 100000);
+	add_key("admin.idle_timeout", "ADMIN_IDLE_TIMEOUT", F_ADM_IDLE, T_DURATION, -1, "2s", -1,
+		1000, 3600000);
 	add_key("security.allow_anonymous", "SECURITY_ALLOW_ANONYMOUS", F_SEC_ANON, T_BOOL, -1, "true", -1, 0, 0);
 	add_key("security.users", "SECURITY_USERS", F_SEC_USERS, T_USERS, -1, NULL, -1, 0, 0);
 	add_key("security.proxy_cert_identity", "SECURITY_PROXY_CERT_IDENTITY", F_SEC_CERT_ID, T_BOOL, -1,
 		"false", -1, 0, 0);
+	add_key("mqtt.max_connect_size", "MQTT_MAX_CONNECT_SIZE", F_MQTT_MAXCONNECT, T_UINT, -1, "16384", -1,
+		16, 268435460);
 	add_key("mqtt.max_packet_size", "MQTT_MAX_PACKET_SIZE", F_MQTT_MAXPKT, T_UINT, -1, "1048576", -1, 16, 268435460);
 	add_key("mqtt.keepalive_max", "MQTT_KEEPALIVE_MAX", F_MQTT_KA, T_UINT, -1, "65535", -1, 1, 65535);
 	add_key("mqtt.max_filters_per_subscribe", "MQTT_MAX_FILTERS_PER_SUBSCRIBE", F_MQTT_SUBFILT, T_UINT, -1,
@@ -146,6 +167,8 @@ static void build_keys(void)
 	add_key("sessions.unauthorized_max", "SESSIONS_UNAUTHORIZED_MAX", F_SESS_UNAUTH, T_UINT, -1, "1000", -1, 1, 1000000);
 	add_key("log.level", "LOG_LEVEL", F_LOG_LEVEL, T_LEVEL, -1, "info", -1, 0, 0);
 	add_key("log.file", "LOG_FILE", F_LOG_FILE, T_PATH, -1, NULL, -1, 0, 0);
+	add_key("log.refused_per_second", "LOG_REFUSED_PER_SECOND", F_LOG_REFUSED, T_UINT, -1, "10", -1,
+		0, 1000000);
 }
 
 static void keys_init(void)
@@ -746,6 +769,7 @@ static void set_bool(struct cfg *c, const struct key *k, bool b)
 	case F_ADM_ENABLED: c->admin.enabled = b; break;
 	case F_SEC_ANON: c->security.allow_anonymous = b; break;
 	case F_SEC_CERT_ID: c->security.proxy_cert_identity = b; break;
+	case F_ADM_OPEN_DELETE: c->admin.allow_delete_without_token = b; break;
 	default: break;
 	}
 }
@@ -843,13 +867,24 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 	case T_DURATION:
 		if (yx_parse_duration_ms(text, k->min, k->max, &u, &pe) < 0)
 			return verr(e, k, kv, NULL, "%s", pe.msg);
-		c->proxy_timeout_ms = (unsigned)u;
+		switch (k->field) {
+		case F_L_TLS_TIMEOUT: l->tls_timeout_ms = (unsigned)u; break;
+		case F_L_WS_TIMEOUT: l->ws_timeout_ms = (unsigned)u; break;
+		case F_ADM_IDLE: c->admin.idle_timeout_ms = (unsigned)u; break;
+		default: c->proxy_timeout_ms = (unsigned)u; break;
+		}
 		return 0;
 	case T_UINT:
 		if (parse_ulong(text, k->max, &u) < 0 || u < k->min)
 			return verr(e, k, kv, text, "is not a number in %lu..%lu", k->min, k->max);
 		switch (k->field) {
 		case F_PROXY_MAX: c->proxy_max_header = u; break;
+		case F_MAX_CONN: c->max_connections = u; break;
+		case F_L_MAX_CONN: l->max_connections = u; break;
+		case F_ADM_MAX_CONN: c->admin.max_connections = u; break;
+		case F_ADM_MAX_PER_CLIENT: c->admin.max_connections_per_client = u; break;
+		case F_MQTT_MAXCONNECT: c->mqtt.max_connect_size = u; break;
+		case F_LOG_REFUSED: c->log.refused_per_second = (unsigned)u; break;
 		case F_MQTT_MAXPKT: c->mqtt.max_packet_size = u; break;
 		case F_MQTT_KA: c->mqtt.keepalive_max = (unsigned)u; break;
 		case F_MQTT_SUBFILT: c->mqtt.max_filters_per_subscribe = u; break;
@@ -1183,6 +1218,16 @@ static void print_value(FILE *f, const struct cfg *c, const struct key *k)
 		fputs((unsigned)c->log.level < 4 ? lvl[c->log.level] : "info", f);
 		break;
 	case F_LOG_FILE: print_str(f, c->log.file); break;
+	case F_MAX_CONN: fprintf(f, "%zu", c->max_connections); break;
+	case F_L_MAX_CONN: fprintf(f, "%zu", l->max_connections); break;
+	case F_L_TLS_TIMEOUT: fprintf(f, "%ums", l->tls_timeout_ms); break;
+	case F_L_WS_TIMEOUT: fprintf(f, "%ums", l->ws_timeout_ms); break;
+	case F_ADM_MAX_CONN: fprintf(f, "%zu", c->admin.max_connections); break;
+	case F_ADM_MAX_PER_CLIENT: fprintf(f, "%zu", c->admin.max_connections_per_client); break;
+	case F_ADM_IDLE: fprintf(f, "%ums", c->admin.idle_timeout_ms); break;
+	case F_ADM_OPEN_DELETE: fputs(c->admin.allow_delete_without_token ? "true" : "false", f); break;
+	case F_MQTT_MAXCONNECT: fprintf(f, "%zu", c->mqtt.max_connect_size); break;
+	case F_LOG_REFUSED: fprintf(f, "%u", c->log.refused_per_second); break;
 	}
 }
 

@@ -106,6 +106,13 @@ struct cfg_listener {
 	unsigned proxy_timeout_ms; /* copy of the global listener.proxy_timeout */
 	size_t proxy_max_header;   /* copy of the global listener.proxy_max_header */
 
+	/* Open connections on this listener; more are accepted and closed at
+	 * once, before any byte is read or written. 0: only the total
+	 * (cfg.max_connections) applies. */
+	size_t max_connections;
+	unsigned tls_timeout_ms;   /* ssl, wss: TLS handshake; else 0 */
+	unsigned ws_timeout_ms;    /* ws, wss: HTTP upgrade request; else 0 */
+
 	/* TLS: ssl and wss only (NULL elsewhere) */
 	char *cert_file, *key_file, *ca_file;
 	enum cfg_client_auth client_auth;
@@ -124,6 +131,9 @@ struct cfg {
 	size_t proxy_max_header;
 	struct net_cidr *trusted;
 	size_t ntrusted;
+	/* Open client connections, all listeners together (not inherited:
+	 * listener.X.max_connections is each listener's own bound). */
+	size_t max_connections;
 
 	struct cfg_listener listener[CFG_NLISTENERS]; /* indexed by cfg_listener_kind */
 
@@ -132,6 +142,10 @@ struct cfg {
 		char *bind_address;
 		uint16_t bind_port;    /* 0 = let the kernel pick (tests) */
 		char *token;           /* bearer token; NULL = no authentication */
+		size_t max_connections;            /* open at once, every client together */
+		size_t max_connections_per_client; /* open at once from one address */
+		unsigned idle_timeout_ms;          /* a connection idle this long is closed */
+		bool allow_delete_without_token;   /* DELETE when token is NULL */
 	} admin;
 
 	struct {
@@ -144,6 +158,9 @@ struct cfg {
 	} security;
 
 	struct {
+		/* Largest CONNECT, bytes: all a client sends before it is
+		 * authenticated, so what it can make the broker buffer. */
+		size_t max_connect_size;
 		size_t max_packet_size;  /* bytes */
 		unsigned keepalive_max;  /* seconds; longer client keep-alives are capped */
 		size_t max_filters_per_subscribe;   /* more: the SUBSCRIBE is refused */
@@ -160,6 +177,9 @@ struct cfg {
 	struct {
 		enum log_level level;
 		char *file;              /* NULL = stderr */
+		/* Lines a second, per listener and kind, about refused
+		 * connections (headers, handshakes, limits); 0: every one. */
+		unsigned refused_per_second;
 	} log;
 
 	struct cfg_priv *priv;     /* per-key sources; owned */

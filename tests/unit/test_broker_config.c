@@ -118,6 +118,33 @@ static void assert_line(const char *printed, const char *line)
 		fail_msg("line not printed: '%s'\n--- got:\n%s", line, printed);
 }
 
+/* The limits' values (listener arrays in tcp, ssl, ws, wss order). */
+struct limits {
+	size_t total, per_listener[CFG_NLISTENERS];
+	unsigned tls_ms[CFG_NLISTENERS], ws_ms[CFG_NLISTENERS];
+	size_t admin_max, admin_per_client;
+	unsigned admin_idle_ms;
+	bool open_delete;
+	size_t connect_size;
+	unsigned refused_per_second;
+};
+
+static void assert_limits(const struct cfg *c, const struct limits *w)
+{
+	assert_int_equal(c->max_connections, w->total);
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+		assert_int_equal(c->listener[i].max_connections, w->per_listener[i]);
+		assert_int_equal(c->listener[i].tls_timeout_ms, w->tls_ms[i]);
+		assert_int_equal(c->listener[i].ws_timeout_ms, w->ws_ms[i]);
+	}
+	assert_int_equal(c->admin.max_connections, w->admin_max);
+	assert_int_equal(c->admin.max_connections_per_client, w->admin_per_client);
+	assert_int_equal(c->admin.idle_timeout_ms, w->admin_idle_ms);
+	assert_int_equal(c->admin.allow_delete_without_token, w->open_delete);
+	assert_int_equal(c->mqtt.max_connect_size, w->connect_size);
+	assert_int_equal(c->log.refused_per_second, w->refused_per_second);
+}
+
 /* ---- defaults ---------------------------------------------------------------- */
 
 static void test_defaults(void **state)
@@ -161,6 +188,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.sessions.unauthorized_max, 1000);
 	assert_int_equal(c.log.level, LOG_INFO);
 	assert_null(c.log.file);
+	assert_limits(&c, &(struct limits){ 10000, { 0, 0, 0, 0 }, { 0, 10000, 0, 10000 },
+					     { 0, 0, 10000, 10000 }, 256, 32, 2000, false, 16384, 10 });
 
 	assert_int_equal(cfg_source(&c, "listener.tcp.bind_port")->kind, CFG_SRC_DEFAULT);
 	assert_string_equal(cfg_source(&c, "listener.tcp.bind_port")->desc, "default");
@@ -175,6 +204,11 @@ static void test_defaults(void **state)
 	assert_line(p, "listener.proxy_timeout = 3000ms  # default");
 	assert_line(p, "admin.token = (unset)  # default");
 	assert_line(p, "listener.trusted_proxies = (unset)  # default");
+	assert_line(p, "listener.max_connections = 10000  # default");
+	assert_line(p, "listener.ssl.handshake_timeout = 10000ms  # default");
+	assert_line(p, "listener.wss.upgrade_timeout = 10000ms  # default");
+	assert_line(p, "admin.idle_timeout = 2000ms  # default");
+	assert_line(p, "mqtt.max_connect_size = 16384  # default");
 	/* one line per key */
 	{
 		size_t lines = 0;
@@ -708,6 +742,36 @@ static void test_trust_rules(void **state)
 		   false);
 }
 
+/* Connection limits, handshake timeouts, admin and log limits. */
+static void test_limits(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	setenv("LISTENER_MAX_CONNECTIONS", "500", 1);
+	setenv("LISTENER_WSS_MAX_CONNECTIONS", "20", 1);
+	setenv("LISTENER_WSS_UPGRADE_TIMEOUT", "1500ms", 1);
+	setenv("ADMIN_IDLE_TIMEOUT", "5s", 1);
+	load_ok(yaml("listener:\n  ssl:\n    handshake_timeout: 250ms\n  ws:\n    upgrade_timeout: 2s\n"
+		     "admin:\n  max_connections: 32\n  max_connections_per_client: 2\n"
+		     "  allow_delete_without_token: yes\n"
+		     "mqtt:\n  max_connect_size: 1024\nlog:\n  refused_per_second: 0\n"), &c);
+	assert_limits(&c, &(struct limits){ 500, { 0, 0, 0, 20 }, { 0, 250, 0, 10000 },
+					     { 0, 0, 2000, 1500 }, 32, 2, 5000, true, 1024, 0 });
+	assert_int_equal(c.proxy_timeout_ms, 3000);
+	cfg_free(&c);
+	clear_env();
+	load_fails(yaml("listener:\n  max_connections: 0\n"),
+		   "2:3: listener.max_connections: '0' is not a number in 1..10000000", true);
+	load_fails(yaml("listener:\n  tcp:\n    handshake_timeout: 1s\n"),
+		   "3:5: listener.tcp.handshake_timeout: unknown key (did you mean "
+		   "listener.ssl.handshake_timeout?)", true);
+	load_fails(yaml("admin:\n  idle_timeout: 500ms\n"),
+		   "2:3: admin.idle_timeout: '500ms' is out of range (1s..1h)", true);
+	load_fails(yaml("mqtt:\n  max_connect_size: 8\n"),
+		   "2:3: mqtt.max_connect_size: '8' is not a number in 16..268435460", true);
+}
+
 static void test_error_bad_duration_and_enums(void **state)
 {
 	(void)state;
@@ -997,6 +1061,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_bad_duration_and_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_tls_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_duplicates_and_structure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_yaml_and_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_file_is_the_defaults, setup, teardown),
