@@ -300,19 +300,69 @@ static void mper_listener(struct mbuf *m, const char *name, const char *type,
 				cfg_listener_name((enum cfg_listener_kind)i), (unsigned long long)v[i]);
 }
 
+/* What the limits refused or closed (listener.max_connections,
+ * listener.X.max_connections, mqtt.max_connect_size). */
+static void mlimits(struct mbuf *m, const struct rec_counters *c)
+{
+	static const char *const which[] = { [REC_LIMIT_CONNECTIONS] = "total",
+					     [REC_LIMIT_LISTENER] = "listener" };
+
+	mhead(m, "ppmq_connections_refused_total", "counter",
+	      "Connections closed at accept, before any byte, at a connection limit "
+	      "(total: listener.max_connections, listener: listener.X.max_connections).");
+	for (int i = 0; i < CFG_NLISTENERS; i++)
+		for (int w = REC_LIMIT_CONNECTIONS; w <= REC_LIMIT_LISTENER; w++)
+			mprintf(m, "ppmq_connections_refused_total{listener=\"%s\",limit=\"%s\"} %llu\n",
+				cfg_listener_name((enum cfg_listener_kind)i), which[w],
+				(unsigned long long)c->limit_hits[w][i]);
+	mper_listener(m, "ppmq_connects_too_large_total", "counter",
+		      "Connections closed for a CONNECT larger than mqtt.max_connect_size.",
+		      c->limit_hits[REC_LIMIT_CONNECT_SIZE], 0xf);
+}
+
 static int cmp_reason(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static char *metrics_text(struct rec_store *rec, size_t *len)
+/* Rejected headers by reason. The reasons every deployment can see are
+ * always present, so that alerts have a series to start from; the others
+ * appear when seen. */
+static void mrejected(struct mbuf *m, const struct rec_counters *c)
 {
 	static const char *const always[] = { REC_REJECT_MISSING, REC_REJECT_TIMEOUT,
 					      REC_REJECT_UNTRUSTED };
-	struct rec_counters c;
-	struct mbuf m = { 0 };
 	const char *names[REC_MAX_REASONS + 3];
 	size_t nn = 0;
+
+	for (size_t i = 0; i < c->nreasons; i++)
+		names[nn++] = c->rejected[i].name;
+	for (size_t i = 0; i < 3; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < c->nreasons; j++)
+			seen |= strcmp(c->rejected[j].name, always[i]) == 0;
+		if (!seen)
+			names[nn++] = always[i];
+	}
+	qsort(names, nn, sizeof(names[0]), cmp_reason);
+	mhead(m, "ppmq_proxy_headers_rejected_total", "counter",
+	      "PROXY protocol headers rejected (or missing), by reason.");
+	for (size_t i = 0; i < nn; i++) {
+		uint64_t n = 0;
+
+		for (size_t j = 0; j < c->nreasons; j++)
+			if (strcmp(c->rejected[j].name, names[i]) == 0)
+				n = c->rejected[j].count;
+		mprintf(m, "ppmq_proxy_headers_rejected_total{reason=\"%s\"} %llu\n", names[i],
+			(unsigned long long)n);
+	}
+}
+
+static char *metrics_text(struct rec_store *rec, size_t *len)
+{
+	struct rec_counters c;
+	struct mbuf m = { 0 };
 	const unsigned all = 0xf, tls = (1u << CFG_SSL) | (1u << CFG_WSS),
 		       ws = (1u << CFG_WS) | (1u << CFG_WSS);
 
@@ -327,6 +377,7 @@ static char *metrics_text(struct rec_store *rec, size_t *len)
 		      "Open client connections by listener.", c.conn_current, all);
 	mper_listener(&m, "ppmq_connections_total", "counter",
 		      "Client connections accepted by listener.", c.conn_total, all);
+	mlimits(&m, &c);
 
 	mhead(&m, "ppmq_proxy_headers_accepted_total", "counter",
 	      "PROXY protocol headers accepted, by protocol version.");
@@ -339,31 +390,7 @@ static char *metrics_text(struct rec_store *rec, size_t *len)
 		(unsigned long long)c.proxy_accepted_command[PP_CMD_LOCAL]);
 	mprintf(&m, "ppmq_proxy_headers_accepted_by_command_total{command=\"proxy\"} %llu\n",
 		(unsigned long long)c.proxy_accepted_command[PP_CMD_PROXY]);
-
-	/* The reasons every deployment can see are always present, so that
-	 * alerts have a series to start from; the others appear when seen. */
-	for (size_t i = 0; i < c.nreasons; i++)
-		names[nn++] = c.rejected[i].name;
-	for (size_t i = 0; i < 3; i++) {
-		bool seen = false;
-
-		for (size_t j = 0; j < c.nreasons; j++)
-			seen |= strcmp(c.rejected[j].name, always[i]) == 0;
-		if (!seen)
-			names[nn++] = always[i];
-	}
-	qsort(names, nn, sizeof(names[0]), cmp_reason);
-	mhead(&m, "ppmq_proxy_headers_rejected_total", "counter",
-	      "PROXY protocol headers rejected (or missing), by reason.");
-	for (size_t i = 0; i < nn; i++) {
-		uint64_t n = 0;
-
-		for (size_t j = 0; j < c.nreasons; j++)
-			if (strcmp(c.rejected[j].name, names[i]) == 0)
-				n = c.rejected[j].count;
-		mprintf(&m, "ppmq_proxy_headers_rejected_total{reason=\"%s\"} %llu\n", names[i],
-			(unsigned long long)n);
-	}
+	mrejected(&m, &c);
 	mhead(&m, "ppmq_proxy_headers_by_listener_total", "counter",
 	      "PROXY protocol headers by listener and result.");
 	for (int i = 0; i < CFG_NLISTENERS; i++) {

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ident.h"
 #include "loop.h"
+#include "ratelog.h"
 
 struct conn;
 struct eng;
@@ -33,6 +34,8 @@ struct lis {
 	struct ident_stage stage; /* how its connections' PROXY stage runs */
 	bool paused;              /* out of descriptors: accept again later */
 	struct loop_timer resume;
+	size_t nconns;            /* its open connections (cfg->max_connections) */
+	struct ratelog rlog;      /* its lines about refused connections */
 };
 
 struct brk {

@@ -36,6 +36,7 @@
 #include "fault.h"
 #include "ident.h"
 #include "log.h"
+#include "mqtt.h"
 #include "net.h"
 #include "pp.h"
 #include "records.h"
@@ -44,9 +45,8 @@
 
 #define CONN_READ_CHUNK      16384
 #define CONN_READS_PER_EVENT 4          /* then let other sockets have a turn */
-#define CONN_TLS_TIMEOUT_MS  10000      /* TLS handshake */
-#define CONN_WS_TIMEOUT_MS   10000      /* HTTP upgrade request */
 #define CONN_DRAIN_MS        2000       /* flushing before a close */
+#define CONN_CONNECT_HEAD    12         /* CONNECT bytes that say its size and level */
 #define CONN_OUT_MAX         (16u << 20) /* pending output: slow consumer beyond it */
 #define CONN_OUT_PAUSE       (1u << 20)  /* stop reading while this much is pending */
 #define CONN_WS_BUF_MAX      (64u << 10) /* unconsumed WebSocket bytes */
@@ -87,6 +87,9 @@ struct conn {
 	struct ws_decoder dec;
 
 	/* MQTT stage */
+	bool connect_checked;           /* the CONNECT's size is known to fit */
+	uint8_t chead[CONN_CONNECT_HEAD];  /* its first bytes */
+	size_t chlen;
 	struct eng_client *ec;
 	bool eng_graceful;              /* how eng_client_closed will be told */
 	bool eng_busy;                  /* the engine has work left for this client */
@@ -120,6 +123,12 @@ static void conn_ws_close(struct conn *c, uint16_t code, const char *reason);
 static bool alive(const struct conn *c)
 {
 	return !c->dead && !c->closing;
+}
+
+/* Lines a client can cause by the thousand: log.refused_per_second. */
+static bool conn_may_log(struct conn *c, enum ratelog_kind k)
+{
+	return ratelog_allow(&c->lis->rlog, k);
 }
 
 static size_t out_pending(const struct conn *c)
@@ -282,6 +291,7 @@ static void conn_reap(struct loop_defer *d)
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
 	c->ec = NULL;
+	c->lis->nconns--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -406,6 +416,64 @@ static void conn_mqtt_begin(struct conn *c)
 	}
 }
 
+/* A CONNECT larger than mqtt.max_connect_size: counted, logged, MQTT 5
+ * told Packet too large, closed. */
+static void conn_connect_refuse(struct conn *c, size_t size, uint8_t level)
+{
+	size_t max = c->b->cfg->mqtt.max_connect_size;
+
+	rec_limit_hit(c->b->rec, c->kind, REC_LIMIT_CONNECT_SIZE);
+	if (conn_may_log(c, RATELOG_LIMIT))
+		log_warn("%s: client %s: CONNECT of %zu bytes refused, larger than "
+			 "mqtt.max_connect_size (%zu): closed%s", c->kname, c->id.who, size, max,
+			 level == MQTT_V5 ? " after CONNACK Packet too large" : "");
+	if (level == MQTT_V5) {
+		struct mqtt_pkt p = { .type = MQTT_CONNACK };
+		uint8_t ack[16];
+		long n;
+
+		p.connack.rc = MQTT_RC_PACKET_TOO_LARGE;
+		n = mqtt_encode(&p, MQTT_V5, ack, sizeof(ack));
+		if (n > 0 && io_send(c, ack, (size_t)n) < 0)
+			return;
+	}
+	conn_finish(c);
+}
+
+/* A CONNECT is all a client sends before it is authenticated, and its
+ * size is known from its first bytes: one larger than
+ * mqtt.max_connect_size is refused before the engine buffers any of it.
+ * Returns true when buf may go on to the engine. */
+static bool conn_connect_fits(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t take = sizeof(c->chead) - c->chlen;
+	uint8_t level;
+	long n;
+
+	if (c->connect_checked)
+		return true;
+	if (take > len)
+		take = len;
+	memcpy(c->chead + c->chlen, buf, take);
+	c->chlen += take;
+	n = mqtt_frame_size(c->chead, c->chlen);
+	if (n == MQTT_NEED_MORE)
+		return true;
+	if (c->chead[0] != (MQTT_CONNECT << 4) || n < 0 ||
+	    (size_t)n <= c->b->cfg->mqtt.max_connect_size) {
+		c->connect_checked = true;   /* other faults are the engine's to refuse */
+		return true;
+	}
+	/* Too large. Its protocol level decides the answer: wait for it
+	 * (the rest of the bytes are dropped meanwhile). */
+	level = mqtt_connect_level(c->chead, c->chlen);
+	if (level == 0 && c->chlen < sizeof(c->chead))
+		return false;
+	c->connect_checked = true;
+	conn_connect_refuse(c, (size_t)n, level);
+	return false;
+}
+
 /* The engine's answer to input: close, done, or more work for a later
  * turn (then this client is not read meanwhile: see conn_update_events). */
 static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
@@ -414,6 +482,8 @@ static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 	int r;
 
 	if (!alive(c) || !c->ec || (len == 0 && !c->eng_busy))
+		return;
+	if (len > 0 && !conn_connect_fits(c, buf, len))
 		return;
 	r = eng_client_input(c->ec, buf, len);
 	if (r < 0) {
@@ -439,8 +509,9 @@ static void conn_ws_refuse(struct conn *c, const struct ws_request *req)
 	char resp[512];
 	int n;
 
-	log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
-		 c->id.who, req->status, req->reason);
+	if (conn_may_log(c, RATELOG_HANDSHAKE))
+		log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
+			 c->id.who, req->status, req->reason);
 	rec_ws_failure(c->b->rec, c->kind);
 	n = ws_build_error(req->status ? req->status : 400, req->reason, resp, sizeof(resp));
 	if (n > 0 && transport_send(c, resp, (size_t)n) < 0)
@@ -579,7 +650,7 @@ static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 static void enter_app(struct conn *c)
 {
 	if (c->ws)
-		set_timer(c, TU_WS, CONN_WS_TIMEOUT_MS);
+		set_timer(c, TU_WS, c->lis->cfg->ws_timeout_ms);
 	else
 		conn_mqtt_begin(c);
 }
@@ -598,8 +669,9 @@ static void app_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void conn_proxy_reject(struct conn *c, const char *reason, const char *why)
 {
-	log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
-		 c->id.peer_s, reason, why);
+	if (conn_may_log(c, RATELOG_PROXY))
+		log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
+			 c->id.peer_s, reason, why);
 	rec_proxy_rejected(c->b->rec, c->kind, reason);
 	conn_drop(c);
 }
@@ -767,14 +839,14 @@ static void conn_tls_begin(struct conn *c)
 	/* Our own bound on pending output applies (CONN_OUT_MAX), not the
 	 * engine's smaller default: a burst to a subscriber is not an error. */
 	tls_set_out_limit(c->tls, CONN_OUT_MAX);
-	set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
+	set_timer(c, TU_TLS, c->lis->cfg->tls_timeout_ms);
 }
 
 static void conn_tls_fail(struct conn *c, const char *what)
 {
-
-	log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
-		 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
+	if (conn_may_log(c, RATELOG_HANDSHAKE))
+		log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
+			 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
 	rec_tls_failure(c->b->rec, c->kind);
 	/* Send the alert the engine may hold, then close. */
 	conn_drain(c, false);
@@ -877,11 +949,11 @@ static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void on_eof(struct conn *c)
 {
-
 	if (c->proxy_pending) {
 		if (c->plen > 0) {
-			log_info("%s: %s closed the connection inside the PROXY header "
-				 "(%zu bytes received)", c->kname, c->id.peer_s, c->plen);
+			if (conn_may_log(c, RATELOG_PROXY))
+				log_info("%s: %s closed the connection inside the PROXY header "
+					 "(%zu bytes received)", c->kname, c->id.peer_s, c->plen);
 			rec_proxy_rejected(c->b->rec, c->kind, "closed-mid-header");
 		} else {
 			log_debug("%s: %s closed before sending anything", c->kname, c->id.peer_s);
@@ -890,8 +962,9 @@ static void on_eof(struct conn *c)
 		return;
 	}
 	if (c->tls && !c->tls_done) {
-		log_info("%s: client %s: closed during the TLS handshake", c->kname,
-			 c->id.who);
+		if (conn_may_log(c, RATELOG_HANDSHAKE))
+			log_info("%s: client %s: closed during the TLS handshake", c->kname,
+				 c->id.who);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		return;
@@ -964,21 +1037,26 @@ static void on_timer(struct loop_timer *t)
 		return;
 	switch (use) {
 	case TU_PROXY:
-		log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
-			 "%u ms, %zu bytes received): closed", c->kname, c->id.peer_s,
-			 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
+		if (conn_may_log(c, RATELOG_PROXY))
+			log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
+				 "%u ms, %zu bytes received): closed", c->kname, c->id.peer_s,
+				 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
 		rec_proxy_rejected(c->b->rec, c->kind, REC_REJECT_TIMEOUT);
 		conn_drop(c);
 		break;
 	case TU_TLS:
-		log_info("%s: client %s: TLS handshake timed out after %d ms", c->kname,
-			 c->id.who, CONN_TLS_TIMEOUT_MS);
+		if (conn_may_log(c, RATELOG_HANDSHAKE))
+			log_info("%s: client %s: TLS handshake timed out after %u ms "
+				 "(listener.%s.handshake_timeout)", c->kname, c->id.who,
+				 c->lis->cfg->tls_timeout_ms, c->kname);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		break;
 	case TU_WS:
-		log_info("%s: client %s: no WebSocket upgrade within %d ms", c->kname,
-			 c->id.who, CONN_WS_TIMEOUT_MS);
+		if (conn_may_log(c, RATELOG_HANDSHAKE))
+			log_info("%s: client %s: no WebSocket upgrade within %u ms "
+				 "(listener.%s.upgrade_timeout)", c->kname, c->id.who,
+				 c->lis->cfg->ws_timeout_ms, c->kname);
 		rec_ws_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		break;
@@ -1020,6 +1098,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 		b->conns->prev = c;
 	b->conns = c;
 	b->nconns++;
+	l->nconns++;
 
 	net_set_nodelay(fd, NULL);
 	if (loop_watch_add(b->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, &e) < 0) {

@@ -707,6 +707,16 @@ void rec_ws_failure(struct rec_store *s, enum cfg_listener_kind l)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void rec_limit_hit(struct rec_store *s, enum cfg_listener_kind l, enum rec_limit which)
+{
+	l = lkind(l);
+	if ((unsigned)which >= REC_NLIMITS)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->cnt.limit_hits[which][l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void rec_mqtt_connect(struct rec_store *s, enum cfg_listener_kind l, bool accepted)
 {
 	l = lkind(l);

@@ -231,6 +231,10 @@ static void fill_records(void)
 	rec_mqtt_connect(fx.rec, CFG_WSS, true);
 	rec_mqtt_connect(fx.rec, CFG_TCP, false);
 	rec_tls_failure(fx.rec, CFG_WSS);
+	rec_limit_hit(fx.rec, CFG_SSL, REC_LIMIT_CONNECTIONS);
+	rec_limit_hit(fx.rec, CFG_SSL, REC_LIMIT_CONNECTIONS);
+	rec_limit_hit(fx.rec, CFG_WS, REC_LIMIT_LISTENER);
+	rec_limit_hit(fx.rec, CFG_TCP, REC_LIMIT_CONNECT_SIZE);
 }
 
 static int start(const char *yml)
@@ -645,6 +649,11 @@ static void test_metrics(void **state)
 	assert_int_equal(sample(r.body, "ppmq_mqtt_connects_total{listener=\"tcp\",result=\"refused\"}"), 1);
 	assert_int_equal(sample(r.body, "ppmq_sessions_connected"), 1);
 	assert_int_equal(sample(r.body, "ppmq_session_records"), 2);
+	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ssl\",limit=\"total\"}"), 2);
+	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ssl\",limit=\"listener\"}"), 0);
+	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ws\",limit=\"listener\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_connects_too_large_total{listener=\"tcp\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_connects_too_large_total{listener=\"wss\"}"), 0);
 
 	/* Every line is a HELP, a TYPE or a sample of the family just typed. */
 	assert_int_equal(regcomp(&sample_re, "^([a-z_]+)(\\{[a-z]+=\"[^\"]*\"(,[a-z]+=\"[^\"]*\")*\\})? [0-9]+$",
