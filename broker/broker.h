@@ -17,6 +17,7 @@
 #include "ident.h"
 #include "loop.h"
 #include "ratelog.h"
+#include "reclaim.h"
 
 struct conn;
 struct eng;
@@ -47,6 +48,7 @@ struct brk {
 	struct conn *conns;        /* every open connection (doubly linked) */
 	size_t nconns;
 	struct loop_timer tick;    /* eng_tick, at the engine's next deadline */
+	struct reclaim reclaim;    /* memory back after connections that never reached MQTT */
 };
 
 /* Is this kind TLS-based / WebSocket-based? */

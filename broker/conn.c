@@ -290,6 +290,10 @@ static void conn_reap(struct loop_defer *d)
 	loop_defer_cancel(b->loop, &c->eng_resume);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
+	/* What a stalled handshake or header allocated goes back to the
+	 * system, not only to the heap. */
+	if (!c->ec || c->tls)
+		reclaim_note(&b->reclaim);
 	c->ec = NULL;
 	c->lis->nconns--;
 	if (c->prev)

@@ -280,6 +280,7 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 	}
 	raise_nofile();
 	lis_spare_fd_open();
+	reclaim_init(&b->reclaim, b->loop);
 
 	b->rec = rec_store_new(cfg->sessions.max_kept, cfg->sessions.unauthorized_max);
 	if (!b->rec) {
@@ -339,6 +340,7 @@ static void stop(struct brk *b, struct adm_server *adm)
 	if (b->loop) {
 		conn_close_all(b);
 		loop_timer_cancel(b->loop, &b->tick);
+		reclaim_stop(&b->reclaim);
 	}
 	eng_free(b->eng);
 	rec_store_free(b->rec);
