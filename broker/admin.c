@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "ratelog.h"
 
 #define SESSIONS_PATH "/api/v1/sessions"
 #define UNAUTH_PATH   "/api/v1/unauthorized-clients"
@@ -27,6 +29,9 @@ struct adm_server {
 	struct rec_store *rec;
 	uint16_t port;
 	int fd;
+	/* libmicrohttpd's own lines (a refused connection each): thinned */
+	pthread_mutex_t log_mu;
+	struct ratelim log_lim;
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -437,8 +442,6 @@ static bool token_ok(const struct adm_server *a, struct MHD_Connection *c)
 {
 	const char *h, *want = a->cfg->admin.token;
 
-	if (!want || !*want)
-		return true;
 	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return false;
@@ -451,6 +454,33 @@ static bool token_ok(const struct adm_server *a, struct MHD_Connection *c)
 static bool is_get(const char *m)
 {
 	return strcmp(m, MHD_HTTP_METHOD_GET) == 0 || strcmp(m, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* Before anything else (routing, reading a body), as soon as the
+ * headers are in: may this request go on? Every path but /healthz needs
+ * the token when there is one; without a token, DELETE is refused unless
+ * admin.allow_delete_without_token. Returns MHD_YES to go on, or the
+ * result of queueing the refusal (*refused set). */
+static enum MHD_Result gate(const struct adm_server *a, struct MHD_Connection *c,
+			    const char *url, const char *method, bool *refused)
+{
+	const struct cfg *cfg = a->cfg;
+
+	*refused = true;
+	if (strcmp(url, "/healthz") == 0) {
+		*refused = false;
+		return MHD_YES;
+	}
+	if (cfg->admin.token && *cfg->admin.token) {
+		if (!token_ok(a, c))
+			return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token", NULL);
+	} else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0 &&
+		   !cfg->admin.allow_delete_without_token) {
+		return send_error(c, MHD_HTTP_FORBIDDEN, "DELETE needs admin.token to be set "
+				  "(or admin.allow_delete_without_token: true)", NULL);
+	}
+	*refused = false;
+	return MHD_YES;
 }
 
 static enum MHD_Result route(struct adm_server *a, struct MHD_Connection *c,
@@ -468,8 +498,6 @@ static enum MHD_Result route(struct adm_server *a, struct MHD_Connection *c,
 			return MHD_NO;
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", ok, 3, NULL);
 	}
-	if (!token_ok(a, c))
-		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token", NULL);
 
 	if (strcmp(url, SESSIONS_PATH) == 0 || strcmp(url, SESSIONS_PATH "/") == 0) {
 		json_t *arr;
@@ -529,14 +557,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			       const char *upload_data, size_t *upload_data_size,
 			       void **con_cls)
 {
-	static int marker;
+	static int marker, refused_marker;
 
 	(void)version;
 	(void)upload_data;
-	/* First call: headers only. Answer once any request body has been
-	 * read (and ignored), as libmicrohttpd expects. */
+	/* First call: headers only. The gate decides at once; otherwise the
+	 * answer comes once any request body has been read (and ignored), as
+	 * libmicrohttpd expects. */
 	if (*con_cls == NULL) {
-		*con_cls = &marker;
+		bool refused;
+		enum MHD_Result r = gate(cls, c, url, method, &refused);
+
+		*con_cls = refused ? &refused_marker : &marker;
+		return r;
+	}
+	if (*con_cls == &refused_marker) {
+		*upload_data_size = 0;   /* answered already: the body is dropped */
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -548,13 +584,30 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* One line a refused connection, so at most log.refused_per_second a
+ * second; the count of the others goes with the next line written. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct adm_server *a = cls;
+	struct timespec ts;
 	char line[512];
+	uint64_t dropped;
+	int64_t now;
+	bool ok;
 
-	(void)cls;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&a->log_mu);
+	dropped = ratelim_drain(&a->log_lim, now);
+	ok = ratelim_take(&a->log_lim, a->cfg->log.refused_per_second, now);
+	pthread_mutex_unlock(&a->log_mu);
+	if (!ok)
+		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
+	if (dropped)
+		log_warn("admin: ... %llu more lines suppressed (log.refused_per_second = %u)",
+			 (unsigned long long)dropped, a->cfg->log.refused_per_second);
 	log_warn("admin: %s", line);
 }
 
@@ -571,22 +624,31 @@ int adm_start(const struct cfg *cfg, struct rec_store *rec, struct adm_server **
 		return perr_set(e, "admin: out of memory");
 	a->cfg = cfg;
 	a->rec = rec;
+	pthread_mutex_init(&a->log_mu, NULL);
+	a->log_lim.start_ms = INT64_MIN / 2;
 	/* Our own socket: name resolution and the chosen port (0 = any) are
 	 * then handled like every other listener. */
 	a->fd = net_listen(cfg->admin.bind_address, cfg->admin.bind_port, 64, e);
 	if (a->fd < 0) {
+		pthread_mutex_destroy(&a->log_mu);
 		free(a);
 		return perr_wrap(e, "admin API"); /* the message names the address */
 	}
 	a->port = net_local_port(a->fd);
+	/* Idle connections go fast (whole seconds, rounded up) and one
+	 * address cannot take every slot: a slowloris leaves room for
+	 * /healthz. */
 	a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->admin.max_connections,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)cfg->admin.max_connections_per_client,
+				MHD_OPTION_CONNECTION_TIMEOUT, (cfg->admin.idle_timeout_ms + 999) / 1000,
 				MHD_OPTION_END);
 	if (!a->d) {
 		close(a->fd);
+		pthread_mutex_destroy(&a->log_mu);
 		free(a);
 		return perr_set(e, "admin API on %s:%u: libmicrohttpd failed to start",
 				cfg->admin.bind_address, cfg->admin.bind_port);
@@ -606,5 +668,6 @@ void adm_stop(struct adm_server *a)
 		return;
 	/* MHD_stop_daemon closes the listening socket it was given. */
 	MHD_stop_daemon(a->d);
+	pthread_mutex_destroy(&a->log_mu);
 	free(a);
 }
