@@ -323,6 +323,33 @@ static void mlimits(struct mbuf *m, const struct rec_counters *c)
 	mper_listener(m, "ppmq_connects_too_large_total", "counter",
 		      "Connections closed for a CONNECT larger than mqtt.max_connect_size.",
 		      c->limit_hits[REC_LIMIT_CONNECT_SIZE], 0xf);
+	mper_listener(m, "ppmq_slow_consumers_closed_total", "counter",
+		      "Connections closed with more output waiting than twice mqtt.max_output_buffer "
+		      "and mqtt.max_packet_size.", c->limit_hits[REC_LIMIT_OUTPUT], 0xf);
+}
+
+/* What the memory limits on messages dropped, and what they bound. */
+static void mmemory(struct mbuf *m, const struct rec_counters *c)
+{
+	mhead(m, "ppmq_messages_dropped_total", "counter",
+	      "Messages dropped at a memory limit, by limit and QoS (queued_messages: "
+	      "mqtt.max_queued_messages, queued_bytes: mqtt.max_queued_bytes, offline_bytes: "
+	      "mqtt.max_offline_bytes, output_buffer: mqtt.max_output_buffer), or, for "
+	      "retained_messages and retained_bytes (mqtt.max_retained_*), delivered but not retained.");
+	for (int w = 0; w < REC_MSG_LIMITS; w++)
+		for (int q = 0; q <= 2; q++)
+			mprintf(m, "ppmq_messages_dropped_total{limit=\"%s\",qos=\"%d\"} %llu\n",
+				rec_msg_limit_names[w], q,
+				(unsigned long long)c->msg_limit_hits[w][q]);
+	mhead(m, "ppmq_queued_bytes", "gauge",
+	      "Bytes of QoS>0 messages queued or inflight for sessions, online or offline "
+	      "(updated once a second).");
+	mprintf(m, "ppmq_queued_bytes{sessions=\"online\"} %llu\n",
+		(unsigned long long)(c->queued_bytes - c->offline_bytes));
+	mprintf(m, "ppmq_queued_bytes{sessions=\"offline\"} %llu\n",
+		(unsigned long long)c->offline_bytes);
+	mhead(m, "ppmq_retained_messages", "gauge", "Retained messages kept (updated once a second).");
+	mprintf(m, "ppmq_retained_messages %llu\n", (unsigned long long)c->retained);
 }
 
 static int cmp_reason(const void *a, const void *b)
@@ -383,6 +410,7 @@ static char *metrics_text(struct rec_store *rec, size_t *len)
 	mper_listener(&m, "ppmq_connections_total", "counter",
 		      "Client connections accepted by listener.", c.conn_total, all);
 	mlimits(&m, &c);
+	mmemory(&m, &c);
 
 	mhead(&m, "ppmq_proxy_headers_accepted_total", "counter",
 	      "PROXY protocol headers accepted, by protocol version.");

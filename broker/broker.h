@@ -24,6 +24,11 @@ struct eng;
 struct rec_store;
 struct tls_ctx;
 
+/* Bytes one connection may have waiting to be written before it is
+ * closed as a slow consumer: the engine stops at mqtt.max_output_buffer,
+ * and what it wrote last may be a whole packet. */
+size_t brk_out_max(const struct cfg *cfg);
+
 struct lis {
 	struct brk *b;
 	enum cfg_listener_kind kind;
@@ -49,6 +54,8 @@ struct brk {
 	size_t nconns;
 	struct loop_timer tick;    /* eng_tick, at the engine's next deadline */
 	struct reclaim reclaim;    /* memory back after connections that never reached MQTT */
+	struct ratelog mlog;       /* "mqtt": lines about messages dropped at a memory limit */
+	struct loop_timer gauges;  /* the engine's gauges to the records, once a second */
 };
 
 /* Is this kind TLS-based / WebSocket-based? */

@@ -167,6 +167,14 @@ struct cfg {
 		size_t max_subscriptions_per_client; /* per session */
 		size_t max_retained_messages;
 		size_t max_retained_bytes;          /* topics and payloads */
+		/* A session's outgoing QoS>0 messages, queued or inflight:
+		 * beyond either, new ones are dropped for it. */
+		size_t max_queued_messages;
+		size_t max_queued_bytes;            /* topics, payloads, properties */
+		size_t max_offline_bytes;           /* every offline session together */
+		/* Bytes waiting to be written to one client: beyond, QoS 0
+		 * messages to it are dropped and QoS>0 ones wait queued. */
+		size_t max_output_buffer;
 	} mqtt;
 
 	struct {

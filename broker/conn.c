@@ -47,7 +47,6 @@
 #define CONN_READS_PER_EVENT 4          /* then let other sockets have a turn */
 #define CONN_DRAIN_MS        2000       /* flushing before a close */
 #define CONN_CONNECT_HEAD    12         /* CONNECT bytes that say its size and level */
-#define CONN_OUT_MAX         (16u << 20) /* pending output: slow consumer beyond it */
 #define CONN_OUT_PAUSE       (1u << 20)  /* stop reading while this much is pending */
 #define CONN_WS_BUF_MAX      (64u << 10) /* unconsumed WebSocket bytes */
 
@@ -94,6 +93,8 @@ struct conn {
 	bool eng_graceful;              /* how eng_client_closed will be told */
 	bool eng_busy;                  /* the engine has work left for this client */
 	struct loop_defer eng_resume;   /* ... done on a later turn of the loop */
+	bool drain_watch;               /* the engine waits for the output to be written */
+	struct loop_defer eng_drained;  /* ... and is told on the turn after it was */
 	uint64_t rec_gen;               /* rec_session_connect's generation */
 	char *session_id;               /* client id recorded, for the disconnect */
 
@@ -212,7 +213,23 @@ static void flush_out(struct conn *c)
 		conn_kill(c, true);
 		return;
 	}
+	if (c->drain_watch && out_pending(c) == 0) {
+		c->drain_watch = false;
+		loop_yield(c->b->loop, &c->eng_drained);
+	}
 	conn_update_events(c);
+}
+
+/* More output than brk_out_max: the client does not read. */
+static int conn_slow_consumer(struct conn *c)
+{
+	rec_limit_hit(c->b->rec, c->kind, REC_LIMIT_OUTPUT);
+	if (conn_may_log(c, RATELOG_LIMIT))
+		log_warn("%s: client %s: more than %zu bytes waiting to be written "
+			 "(2 x (mqtt.max_output_buffer + mqtt.max_packet_size) + 64 KiB): "
+			 "slow consumer, closing", c->kname, c->id.client_s, brk_out_max(c->b->cfg));
+	conn_kill(c, false);
+	return -1;
 }
 
 /* Plain bytes to the socket: through the TLS engine when there is one. */
@@ -223,12 +240,8 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 	if (c->tls) {
 		ssize_t r = tls_write(c->tls, p, n);
 
-		if (r == TLS_WANT_WRITE) {
-			log_warn("%s: client %s: more than %u bytes waiting to be written: "
-				 "slow consumer, closing", c->kname, c->id.client_s, CONN_OUT_MAX);
-			conn_kill(c, false);
-			return -1;
-		}
+		if (r == TLS_WANT_WRITE)
+			return conn_slow_consumer(c);
 		if (r != (ssize_t)n) {
 			log_info("%s: client %s: TLS write failed (%s%s%s): closing",
 				 c->kname, c->id.client_s, tls_status_name((int)r),
@@ -237,12 +250,8 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 			return -1;
 		}
 	} else {
-		if (c->olen - c->ooff + n > CONN_OUT_MAX) {
-			log_warn("%s: client %s: more than %u bytes waiting to be written: "
-				 "slow consumer, closing", c->kname, c->id.client_s, CONN_OUT_MAX);
-			conn_kill(c, false);
-			return -1;
-		}
+		if (c->olen - c->ooff + n > brk_out_max(c->b->cfg))
+			return conn_slow_consumer(c);
 		if (buf_append(&c->obuf, &c->olen, &c->ocap, p, n) < 0) {
 			log_error("%s: client %s: out of memory", c->kname, c->id.client_s);
 			conn_kill(c, false);
@@ -288,6 +297,7 @@ static void conn_reap(struct loop_defer *d)
 	/* The engine may call back into the recorder (session disconnected)
 	 * with c as opaque: c must still be intact here. */
 	loop_defer_cancel(b->loop, &c->eng_resume);
+	loop_defer_cancel(b->loop, &c->eng_drained);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
 	/* What a stalled handshake or header allocated goes back to the
@@ -398,6 +408,26 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 	return transport_send(c, buf, len);
 }
 
+static size_t io_backlog(void *ctx)
+{
+	return out_pending(ctx);
+}
+
+static void io_watch_drain(void *ctx)
+{
+	struct conn *c = ctx;
+
+	c->drain_watch = true;
+}
+
+static void on_eng_drained(struct loop_defer *d)
+{
+	struct conn *c = LOOP_CONTAINER(d, struct conn, eng_drained);
+
+	if (alive(c) && c->ec)
+		eng_client_drained(c->ec);
+}
+
 static void io_close(void *ctx)
 {
 	conn_finish(ctx);
@@ -406,7 +436,8 @@ static void io_close(void *ctx)
 static void conn_mqtt_begin(struct conn *c)
 {
 	struct eng_client_info info;
-	struct eng_io io = { .send = io_send, .close = io_close, .ctx = c };
+	struct eng_io io = { .send = io_send, .close = io_close, .backlog = io_backlog,
+			     .watch_drain = io_watch_drain, .ctx = c };
 
 	clear_timer(c);
 	memset(&info, 0, sizeof(info));
@@ -840,9 +871,9 @@ static void conn_tls_begin(struct conn *c)
 		conn_kill(c, false);
 		return;
 	}
-	/* Our own bound on pending output applies (CONN_OUT_MAX), not the
+	/* Our own bound on pending output applies (brk_out_max), not the
 	 * engine's smaller default: a burst to a subscriber is not an error. */
-	tls_set_out_limit(c->tls, CONN_OUT_MAX);
+	tls_set_out_limit(c->tls, brk_out_max(c->b->cfg));
 	set_timer(c, TU_TLS, c->lis->cfg->tls_timeout_ms);
 }
 
@@ -1096,6 +1127,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	loop_timer_init(&c->timer, on_timer);
 	c->reap.fn = conn_reap;
 	c->eng_resume.fn = on_eng_resume;
+	c->eng_drained.fn = on_eng_drained;
 
 	c->next = b->conns;
 	if (b->conns)
@@ -1192,6 +1224,34 @@ static void hook_removed(void *ctx, const char *client_id)
 	log_debug("session '%s' removed", client_id);
 }
 
+_Static_assert(REC_MSG_LIMITS == ENG_NLIMITS, "records count every limit of the engine");
+
+/* A memory limit dropped a message (or did not retain it): counted,
+ * logged at most log.refused_per_second times a second. */
+static void hook_limit(void *ctx, const struct eng_limit_event *ev)
+{
+	static const char *const why[ENG_NLIMITS] = {
+		[ENG_LIMIT_QUEUE_MESSAGES] = "its session holds mqtt.max_queued_messages",
+		[ENG_LIMIT_QUEUE_BYTES] = "its session would hold more bytes than mqtt.max_queued_bytes",
+		[ENG_LIMIT_OFFLINE_BYTES] = "offline sessions would hold more bytes than "
+					    "mqtt.max_offline_bytes",
+		[ENG_LIMIT_OUTPUT] = "more bytes wait to be written to it than mqtt.max_output_buffer",
+		[ENG_LIMIT_RETAINED_MESSAGES] = "mqtt.max_retained_messages are kept",
+		[ENG_LIMIT_RETAINED_BYTES] = "the retained messages would pass mqtt.max_retained_bytes",
+	};
+	struct brk *b = ctx;
+
+	rec_msg_limit(b->rec, (unsigned)ev->which, ev->qos);
+	if (!ratelog_allow(&b->mlog, RATELOG_MEMORY))
+		return;
+	if (ev->client_id)
+		log_warn("mqtt: client '%s': QoS %u message of %zu bytes dropped: %s (%zu)",
+			 ev->client_id, (unsigned)ev->qos, ev->size, why[ev->which], ev->limit);
+	else
+		log_warn("mqtt: retained message of %zu bytes not kept (delivered all the same): "
+			 "%s (%zu)", ev->size, why[ev->which], ev->limit);
+}
+
 static bool hook_auth(void *ctx, const char *username, const void *password,
 		      size_t password_len, bool password_given, const char **why)
 {
@@ -1209,4 +1269,5 @@ void conn_engine_hooks(struct brk *b, struct eng_cfg *ec)
 	ec->on_session_disconnected = hook_disconnected;
 	ec->on_auth_failed = hook_auth_failed;
 	ec->on_session_removed = hook_removed;
+	ec->on_limit = hook_limit;
 }

@@ -85,6 +85,20 @@ static void on_tick(struct loop_timer *t)
 	eng_tick(b->eng);
 }
 
+#define GAUGES_MS 1000
+
+/* The engine's gauges, for /metrics (read on another thread). */
+static void on_gauges(struct loop_timer *t)
+{
+	struct brk *b = LOOP_CONTAINER(t, struct brk, gauges);
+	struct eng_stats st;
+
+	eng_stats_get(b->eng, &st);
+	rec_engine_gauges(b->rec, st.queued_bytes, st.offline_bytes, st.retained);
+	if (loop_timer_set(b->loop, &b->gauges, GAUGES_MS) < 0)
+		log_error("engine: out of memory for the gauges' timer");
+}
+
 static void on_eng_timer(void *ctx, int64_t in_ms)
 {
 	struct brk *b = ctx;
@@ -134,6 +148,10 @@ static void fill_engine_cfg(const struct cfg *cfg, struct eng_cfg *ec)
 	ec->max_subscriptions = cfg->mqtt.max_subscriptions_per_client;
 	ec->retained_max = cfg->mqtt.max_retained_messages;
 	ec->retained_max_bytes = cfg->mqtt.max_retained_bytes;
+	ec->max_queued = cfg->mqtt.max_queued_messages;
+	ec->max_queued_bytes = cfg->mqtt.max_queued_bytes;
+	ec->max_offline_bytes = cfg->mqtt.max_offline_bytes;
+	ec->max_output = cfg->mqtt.max_output_buffer;
 }
 
 /* What the command line asks for. */
@@ -296,6 +314,11 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 		log_error("engine: %s", e.msg);
 		return 1;
 	}
+	ratelog_init(&b->mlog, b->loop, "mqtt", cfg->log.refused_per_second);
+	if (loop_timer_set(b->loop, &b->gauges, GAUGES_MS) < 0) {
+		log_error("engine: out of memory for the gauges' timer");
+		return 1;
+	}
 	status = open_listeners(b);
 	if (status != 0)
 		return status;
@@ -340,6 +363,8 @@ static void stop(struct brk *b, struct adm_server *adm)
 	if (b->loop) {
 		conn_close_all(b);
 		loop_timer_cancel(b->loop, &b->tick);
+		loop_timer_cancel(b->loop, &b->gauges);
+		ratelog_stop(&b->mlog);
 		reclaim_stop(&b->reclaim);
 	}
 	eng_free(b->eng);
@@ -362,6 +387,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < CFG_NLISTENERS; k++)
 		b.lis[k].fd = -1;
 	loop_timer_init(&b.tick, on_tick);
+	loop_timer_init(&b.gauges, on_gauges);
 	log_init(PROG, LOG_INFO);
 	status = parse_args(argc, argv, &a);
 	if (status >= 0)

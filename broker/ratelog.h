@@ -1,6 +1,7 @@
 /* ratelog.h - log lines that a client can cause by the thousand (refused
- * PROXY headers, failed handshakes, connections refused at a limit), at
- * most N a second per listener and kind. What is left out is counted and
+ * PROXY headers, failed handshakes, connections refused at a limit,
+ * messages dropped at a memory limit), at most N a second per listener
+ * (or "mqtt" for messages) and kind. What is left out is counted and
  * said once the second is over:
  *
  *   tcp: ... 1990 more refused PROXY headers suppressed (log.refused_per_second = 10)
@@ -46,6 +47,7 @@ enum ratelog_kind {
 	RATELOG_PROXY = 0,    /* refused PROXY headers (and their timeouts) */
 	RATELOG_HANDSHAKE,    /* failed or timed out TLS handshakes and WebSocket upgrades */
 	RATELOG_LIMIT,        /* connections refused or closed at a limit */
+	RATELOG_MEMORY,       /* messages dropped (or not retained) at a memory limit */
 	RATELOG_NKINDS,
 };
 
