@@ -326,6 +326,9 @@ static void mlimits(struct mbuf *m, const struct rec_counters *c)
 	mper_listener(m, "ppmq_slow_consumers_closed_total", "counter",
 		      "Connections closed with more output waiting than twice mqtt.max_output_buffer "
 		      "and mqtt.max_packet_size.", c->limit_hits[REC_LIMIT_OUTPUT], 0xf);
+	mper_listener(m, "ppmq_sessions_refused_total", "counter",
+		      "CONNECTs refused because mqtt.max_sessions sessions are kept (5.0: CONNACK "
+		      "0x97 Quota exceeded, 3.1.1: 0x03).", c->limit_hits[REC_LIMIT_SESSIONS], 0xf);
 }
 
 /* What the memory limits on messages dropped, and what they bound. */

@@ -28,7 +28,7 @@ enum field {
 	F_ADM_ENABLED, F_ADM_ADDR, F_ADM_PORT, F_ADM_TOKEN,
 	F_SEC_ANON, F_SEC_USERS, F_SEC_CERT_ID,
 	F_MQTT_MAXPKT, F_MQTT_KA, F_MQTT_SUBFILT, F_MQTT_SUBS, F_MQTT_RETMAX, F_MQTT_RETBYTES,
-	F_MQTT_QMSGS, F_MQTT_QBYTES, F_MQTT_OFFBYTES, F_MQTT_OUTBUF,
+	F_MQTT_QMSGS, F_MQTT_QBYTES, F_MQTT_OFFBYTES, F_MQTT_OUTBUF, F_MQTT_SESSIONS,
 	F_SESS_MAX, F_SESS_UNAUTH,
 	F_LOG_LEVEL, F_LOG_FILE,
 	F_MAX_CONN, F_L_MAX_CONN, F_L_TLS_TIMEOUT, F_L_WS_TIMEOUT,
@@ -164,6 +164,8 @@ static void build_keys(void)
 		1, 100000000);
 	add_key("mqtt.max_retained_bytes", "MQTT_MAX_RETAINED_BYTES", F_MQTT_RETBYTES, T_UINT, -1, "67108864", -1,
 		1024, 1ul << 40);
+	add_key("mqtt.max_sessions", "MQTT_MAX_SESSIONS", F_MQTT_SESSIONS, T_UINT, -1, "20000", -1,
+		1, 100000000);
 	add_key("mqtt.max_queued_messages", "MQTT_MAX_QUEUED_MESSAGES", F_MQTT_QMSGS, T_UINT, -1, "1000", -1,
 		1, 100000000);
 	add_key("mqtt.max_queued_bytes", "MQTT_MAX_QUEUED_BYTES", F_MQTT_QBYTES, T_UINT, -1, "4194304", -1,
@@ -901,6 +903,7 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 		case F_MQTT_RETMAX: c->mqtt.max_retained_messages = u; break;
 		case F_MQTT_RETBYTES: c->mqtt.max_retained_bytes = u; break;
 		case F_MQTT_QMSGS: c->mqtt.max_queued_messages = u; break;
+		case F_MQTT_SESSIONS: c->mqtt.max_sessions = u; break;
 		case F_MQTT_QBYTES: c->mqtt.max_queued_bytes = u; break;
 		case F_MQTT_OFFBYTES: c->mqtt.max_offline_bytes = u; break;
 		case F_MQTT_OUTBUF: c->mqtt.max_output_buffer = u; break;
@@ -1226,6 +1229,7 @@ static void print_value(FILE *f, const struct cfg *c, const struct key *k)
 	case F_MQTT_RETMAX: fprintf(f, "%zu", c->mqtt.max_retained_messages); break;
 	case F_MQTT_RETBYTES: fprintf(f, "%zu", c->mqtt.max_retained_bytes); break;
 	case F_MQTT_QMSGS: fprintf(f, "%zu", c->mqtt.max_queued_messages); break;
+	case F_MQTT_SESSIONS: fprintf(f, "%zu", c->mqtt.max_sessions); break;
 	case F_MQTT_QBYTES: fprintf(f, "%zu", c->mqtt.max_queued_bytes); break;
 	case F_MQTT_OFFBYTES: fprintf(f, "%zu", c->mqtt.max_offline_bytes); break;
 	case F_MQTT_OUTBUF: fprintf(f, "%zu", c->mqtt.max_output_buffer); break;

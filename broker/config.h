@@ -167,6 +167,9 @@ struct cfg {
 		size_t max_subscriptions_per_client; /* per session */
 		size_t max_retained_messages;
 		size_t max_retained_bytes;          /* topics and payloads */
+		/* Sessions kept, online and offline: past it a CONNECT that
+		 * needs a new one is refused. */
+		size_t max_sessions;
 		/* A session's outgoing QoS>0 messages, queued or inflight:
 		 * beyond either, new ones are dropped for it. */
 		size_t max_queued_messages;

@@ -1224,10 +1224,11 @@ static void hook_removed(void *ctx, const char *client_id)
 	log_debug("session '%s' removed", client_id);
 }
 
-_Static_assert(REC_MSG_LIMITS == ENG_NLIMITS, "records count every limit of the engine");
+_Static_assert(REC_MSG_LIMITS == ENG_LIMIT_SESSIONS, "records count every message limit");
 
-/* A memory limit dropped a message (or did not retain it): counted,
- * logged at most log.refused_per_second times a second. */
+/* A memory limit dropped a message (or did not retain it), or refused a
+ * CONNECT (mqtt.max_sessions): counted, logged at most
+ * log.refused_per_second times a second. */
 static void hook_limit(void *ctx, const struct eng_limit_event *ev)
 {
 	static const char *const why[ENG_NLIMITS] = {
@@ -1241,6 +1242,16 @@ static void hook_limit(void *ctx, const struct eng_limit_event *ev)
 	};
 	struct brk *b = ctx;
 
+	if (ev->which == ENG_LIMIT_SESSIONS) {
+		struct conn *c = ev->opaque;
+
+		rec_limit_hit(b->rec, c->kind, REC_LIMIT_SESSIONS);
+		if (conn_may_log(c, RATELOG_LIMIT))
+			log_warn("%s: client %s: CONNECT as '%s' refused: %zu sessions kept, the limit "
+				 "(mqtt.max_sessions)", c->kname, c->id.who,
+				 ev->client_id ? ev->client_id : "", ev->limit);
+		return;
+	}
 	rec_msg_limit(b->rec, (unsigned)ev->which, ev->qos);
 	if (!ratelog_allow(&b->mlog, RATELOG_MEMORY))
 		return;

@@ -49,6 +49,7 @@
 #define DEF_CONNECT_TIMEOUT 10
 #define DEF_SESSION_EXPIRY  (2u * 3600u)
 #define DEF_MAX_QUEUED      1000
+#define DEF_MAX_SESSIONS    20000
 #define DEF_QUEUED_BYTES    (4u * 1024u * 1024u)
 #define DEF_OFFLINE_BYTES   (64u * 1024u * 1024u)
 #define DEF_MAX_OUTPUT      (1024u * 1024u)
@@ -429,7 +430,17 @@ static bool client_usable(const struct eng_client *c)
 	return c && !c->io_closed && c->state == CS_CONNECTED;
 }
 
-/* A memory limit bit: counted, and the core told (it logs). */
+/* A limit bit: counted, and the core told (it logs). */
+static void limit_report(struct eng *eng, const struct eng_limit_event *ev)
+{
+	eng->st.limit_hits[ev->which]++;
+	if (ev->which <= ENG_LIMIT_OUTPUT)
+		eng->st.msgs_dropped++;
+	if (eng->cfg.on_limit)
+		eng->cfg.on_limit(eng->cfg.rec_ctx, ev);
+}
+
+/* A memory limit kept m from a session (client_id) or the retained store. */
 static void limit_hit(struct eng *eng, enum eng_limit which, const char *client_id,
 		      const struct msg *m, uint8_t qos, size_t limit)
 {
@@ -438,11 +449,7 @@ static void limit_hit(struct eng *eng, enum eng_limit which, const char *client_
 		.size = m->size, .qos = qos, .limit = limit,
 	};
 
-	eng->st.limit_hits[which]++;
-	if (which != ENG_LIMIT_RETAINED_MESSAGES && which != ENG_LIMIT_RETAINED_BYTES)
-		eng->st.msgs_dropped++;
-	if (eng->cfg.on_limit)
-		eng->cfg.on_limit(eng->cfg.rec_ctx, &ev);
+	limit_report(eng, &ev);
 }
 
 /* Has c as much waiting to be written as cfg.max_output allows? */
@@ -686,6 +693,7 @@ static size_t limit_value(const struct eng *eng, enum eng_limit which)
 	case ENG_LIMIT_OUTPUT: return eng->cfg.max_output;
 	case ENG_LIMIT_RETAINED_MESSAGES: return eng->cfg.retained_max;
 	case ENG_LIMIT_RETAINED_BYTES: return eng->cfg.retained_max_bytes;
+	case ENG_LIMIT_SESSIONS: return eng->cfg.max_sessions;
 	case ENG_NLIMITS: break;
 	}
 	return 0;
@@ -1551,6 +1559,17 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		s = NULL;
 	}
 	*present = s != NULL;
+	if (!s && eng->st.sessions >= eng->cfg.max_sessions) {
+		struct eng_limit_event ev = {
+			.which = ENG_LIMIT_SESSIONS, .client_id = c->client_id,
+			.opaque = c->info.opaque, .limit = eng->cfg.max_sessions,
+		};
+
+		limit_report(eng, &ev);
+		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE, MQTT_RC_QUOTA_EXCEEDED,
+			       ENG_DISC_CLOSED);
+		return NULL;
+	}
 	if (!s)
 		s = sess_new(eng, c->client_id);
 	if (!s) {
@@ -2180,6 +2199,8 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e)
 		eng->cfg.session_expiry_default = DEF_SESSION_EXPIRY;
 	if (!eng->cfg.max_queued)
 		eng->cfg.max_queued = DEF_MAX_QUEUED;
+	if (!eng->cfg.max_sessions)
+		eng->cfg.max_sessions = DEF_MAX_SESSIONS;
 	if (!eng->cfg.max_queued_bytes)
 		eng->cfg.max_queued_bytes = DEF_QUEUED_BYTES;
 	if (!eng->cfg.max_offline_bytes)

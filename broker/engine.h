@@ -98,13 +98,15 @@ enum eng_limit {
 	ENG_LIMIT_OUTPUT,                /* max_output: a QoS 0 message dropped for that client */
 	ENG_LIMIT_RETAINED_MESSAGES,     /* retained_max: delivered, not retained */
 	ENG_LIMIT_RETAINED_BYTES,        /* retained_max_bytes: delivered, not retained */
+	ENG_LIMIT_SESSIONS,              /* max_sessions: a CONNECT refused (no message) */
 	ENG_NLIMITS,
 };
 
 struct eng_limit_event {
 	enum eng_limit which;
 	const char *client_id;           /* the session's; NULL for the retained limits */
-	const char *topic;
+	void *opaque;                    /* ENG_LIMIT_SESSIONS: the connection's info.opaque */
+	const char *topic;               /* NULL for ENG_LIMIT_SESSIONS */
 	size_t size;                     /* the message's topic, payload and properties */
 	uint8_t qos;                     /* as it would have been delivered (or published) */
 	size_t limit;                    /* the limit's value */
@@ -127,6 +129,9 @@ struct eng_cfg {
 	uint32_t session_expiry_max;     /* 5.0: cap on the client's Session Expiry Interval
 					    (0: no cap) */
 	size_t max_queued;               /* per offline / busy session, QoS>0 messages; default 1000 */
+	/* Sessions, online and offline: a CONNECT that needs a new one past
+	 * it is refused (5.0: 0x97 Quota exceeded, 3.1.1: 0x03); default 20000. */
+	size_t max_sessions;
 	/* Bytes of one session's outgoing QoS>0 messages, queued and
 	 * inflight (a message counts its topic, payload and properties in
 	 * every session that holds it); default 4 MiB. */

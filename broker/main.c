@@ -149,6 +149,7 @@ static void fill_engine_cfg(const struct cfg *cfg, struct eng_cfg *ec)
 	ec->retained_max = cfg->mqtt.max_retained_messages;
 	ec->retained_max_bytes = cfg->mqtt.max_retained_bytes;
 	ec->max_queued = cfg->mqtt.max_queued_messages;
+	ec->max_sessions = cfg->mqtt.max_sessions;
 	ec->max_queued_bytes = cfg->mqtt.max_queued_bytes;
 	ec->max_offline_bytes = cfg->mqtt.max_offline_bytes;
 	ec->max_output = cfg->mqtt.max_output_buffer;

@@ -155,11 +155,13 @@ enum rec_limit {
 	REC_LIMIT_LISTENER,         /* listener.X.max_connections */
 	REC_LIMIT_CONNECT_SIZE,     /* mqtt.max_connect_size */
 	REC_LIMIT_OUTPUT,           /* closed as a slow consumer (brk_out_max) */
+	REC_LIMIT_SESSIONS,         /* CONNECT refused: mqtt.max_sessions */
 	REC_NLIMITS,
 };
 
 /* The memory limits on messages, in the order of the engine's enum
- * eng_limit (engine.h), with their names in /metrics. */
+ * eng_limit (engine.h, where they come first), with their names in
+ * /metrics. */
 #define REC_MSG_LIMITS 6
 extern const char *const rec_msg_limit_names[REC_MSG_LIMITS];
 

@@ -11,6 +11,9 @@
 #     reading are dropped past it and counted by QoS;
 #   - mqtt.max_retained_messages: a retained message past it is not kept,
 #     counted, and its MQTT 5 publisher hears 0x97;
+#   - mqtt.max_sessions: a CONNECT that needs a new session past it is
+#     refused (5.0: 0x97, 3.1.1: 0x03), counted and logged; a kept
+#     session's client still connects;
 #   - a normal client is served meanwhile.
 # The clients: tests/lib/mqtt_cases.py. Bounded: 400 messages of 64 KiB
 # per case, loopback.
@@ -20,7 +23,7 @@
 . "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
-plan 26
+plan 30
 CASES=$ROOT/tests/lib/mqtt_cases.py
 N=400
 SIZE=65536
@@ -39,7 +42,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$B_PID/status"; }
 rss_within() {
 	local now
 	if [ -z "$RSS_OK" ]; then
-		skip "resident size under a wrapper or a sanitizer" 1
+		skip "$2" "resident size under a wrapper or a sanitizer"
 		return
 	fi
 	now=$(rss_kb)
@@ -125,6 +128,16 @@ is "$METRIC_VALUE" 3 "counted as not retained"
 wait_metric ppmq_retained_messages 5
 is "$METRIC_VALUE" 5 "ppmq_retained_messages"
 check "logged with the key" grep -q "mqtt: retained message of 15 bytes not kept (delivered all the same): mqtt.max_retained_messages are kept (5)" "$B_LOG"
+stop_broker >/dev/null
+
+# ---- sessions -----------------------------------------------------------------------
+start_broker sessions MQTT_MAX_SESSIONS=3 || bail "broker did not start"
+cases sessions-limit --n 3
+is "$(val new_v5)/$(val new_v3)" 97/3 "3 sessions kept, the limit: a new MQTT 5 client gets 0x97, a 3.1.1 one 0x03"
+is "$(val kept_back)" 0 "a client whose session is kept connects"
+wait_metric 'ppmq_sessions_refused_total{listener="tcp"}' 2
+is "$METRIC_VALUE" 2 "counted: ppmq_sessions_refused_total"
+check "logged with the key" grep -q "tcp: client 127.0.0.1:[0-9]*: CONNECT as 'new-5' refused: 3 sessions kept, the limit (mqtt.max_sessions)" "$B_LOG"
 stop_broker >/dev/null
 
 check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean

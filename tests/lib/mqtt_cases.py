@@ -10,7 +10,7 @@
 #
 # CASE: big-subscribe, limits, will-delay, session-expiry, message-expiry,
 # keepalive; for the memory limits (20-broker-memory.t): offline-subscribe,
-# offline-fill, stalled-subscriber, retained-limit, served. --slow
+# offline-fill, stalled-subscriber, retained-limit, sessions-limit, served. --slow
 # multiplies every deadline (PPMQ_TEST_SLOW).
 import argparse, os, sys, time
 
@@ -274,6 +274,18 @@ def retained_limit():
     say("retained", got)
 
 
+def sessions_limit():
+    """N persistent sessions left offline, then one more client of each
+    version, then the first session back."""
+    for s in range(a.n):
+        c = Client(a.port, "kept-%d" % s, clean=False, props={SESSION_EXPIRY: 600})
+        c.disconnect()
+    say("new_v5", "%x" % Client(a.port, "new-5").connack_rc())
+    say("new_v3", "%x" % Client(a.port, "new-3", version=4).connack_rc())
+    say("kept_back", "%x" % Client(a.port, "kept-0", clean=False,
+                                  props={SESSION_EXPIRY: 600}).connack_rc())
+
+
 def served():
     """A normal client: CONNACK, and its own QoS 1 message back."""
     c = Client(a.port, "served-%d" % os.getpid())
@@ -299,4 +311,5 @@ def served():
  "session-expiry": session_expiry, "message-expiry": message_expiry,
  "keepalive": keepalive, "offline-subscribe": offline_subscribe,
  "offline-fill": offline_fill, "stalled-subscriber": stalled_subscriber,
- "retained-limit": retained_limit, "served": served}[a.case]()
+ "retained-limit": retained_limit, "sessions-limit": sessions_limit,
+ "served": served}[a.case]()

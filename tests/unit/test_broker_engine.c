@@ -1303,6 +1303,48 @@ static void test_queue_byte_limits(void **state)
 	eng_free(eng);
 }
 
+/* max_sessions: a CONNECT that needs a new session past it is refused;
+ * one whose session is kept connects. */
+static void test_sessions_limit(void **state)
+{
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake a, b, c;
+	struct copts o5 = { .version = 5, .id = "c5", .clean = true };
+	struct copts o4 = { .version = 4, .id = "c4", .clean = true };
+	struct eng_stats st;
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.max_sessions = 2;
+	cfg.session_expiry_default = 60;
+	eng = mk(&cfg);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 4, "kept", false);
+	fake_free(&a);                 /* offline, kept */
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 4, "online", true);
+	fake_open(eng, &c, "tcp");
+	assert_int_equal(connect_o(&c, &o5, NULL, NULL), MQTT_RC_QUOTA_EXCEEDED);
+	assert_int_equal(R.limits[ENG_LIMIT_SESSIONS], 1);
+	assert_string_equal(R.last_limit.client_id, "c5");
+	assert_ptr_equal(R.last_limit.opaque, &c);
+	assert_int_equal(R.last_limit.limit, 2);
+	fake_free(&c);
+	fake_open(eng, &c, "tcp");
+	assert_int_equal(connect_o(&c, &o4, NULL, NULL), MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE);
+	fake_free(&c);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 4, "kept", false);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.sessions, 2);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_SESSIONS], 2);
+	fake_free(&a);
+	fake_free(&b);
+	eng_free(eng);
+}
+
 /* A client with more than max_output waiting to be written: QoS 0 is
  * dropped, QoS 1 waits in the session until the core says the output
  * was written. */
@@ -2515,6 +2557,7 @@ int main(void)
 		cmocka_unit_test(test_retained_limits),
 		cmocka_unit_test(test_queue_byte_limits),
 		cmocka_unit_test(test_output_backlog),
+		cmocka_unit_test(test_sessions_limit),
 		cmocka_unit_test(test_will),
 		cmocka_unit_test(test_takeover),
 		cmocka_unit_test(test_keepalive_and_connect_timeout),
