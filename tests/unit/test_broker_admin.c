@@ -237,6 +237,13 @@ static void fill_records(void)
 	rec_limit_hit(fx.rec, CFG_SSL, REC_LIMIT_CONNECTIONS);
 	rec_limit_hit(fx.rec, CFG_WS, REC_LIMIT_LISTENER);
 	rec_limit_hit(fx.rec, CFG_TCP, REC_LIMIT_CONNECT_SIZE);
+	rec_limit_hit(fx.rec, CFG_WS, REC_LIMIT_OUTPUT);
+	rec_limit_hit(fx.rec, CFG_TCP, REC_LIMIT_SESSIONS);
+	rec_msg_limit(fx.rec, 1, 1);           /* queued_bytes, QoS 1 */
+	rec_msg_limit(fx.rec, 1, 1);
+	rec_msg_limit(fx.rec, 3, 0);           /* output_buffer, QoS 0 */
+	rec_msg_limit(fx.rec, 9, 0);           /* no such limit: ignored */
+	rec_engine_gauges(fx.rec, 5000, 3000, 7);
 }
 
 static int start(const char *yml)
@@ -676,6 +683,14 @@ static void test_metrics(void **state)
 	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ws\",limit=\"listener\"}"), 1);
 	assert_int_equal(sample(r.body, "ppmq_connects_too_large_total{listener=\"tcp\"}"), 1);
 	assert_int_equal(sample(r.body, "ppmq_connects_too_large_total{listener=\"wss\"}"), 0);
+	assert_int_equal(sample(r.body, "ppmq_slow_consumers_closed_total{listener=\"ws\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_sessions_refused_total{listener=\"tcp\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_messages_dropped_total{limit=\"queued_bytes\",qos=\"1\"}"), 2);
+	assert_int_equal(sample(r.body, "ppmq_messages_dropped_total{limit=\"output_buffer\",qos=\"0\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_messages_dropped_total{limit=\"retained_bytes\",qos=\"2\"}"), 0);
+	assert_int_equal(sample(r.body, "ppmq_queued_bytes{sessions=\"online\"}"), 2000);
+	assert_int_equal(sample(r.body, "ppmq_queued_bytes{sessions=\"offline\"}"), 3000);
+	assert_int_equal(sample(r.body, "ppmq_retained_messages"), 7);
 
 	/* Every line is a HELP, a TYPE or a sample of the family just typed. */
 	assert_int_equal(regcomp(&sample_re, "^([a-z_]+)(\\{[a-z]+=\"[^\"]*\"(,[a-z]+=\"[^\"]*\")*\\})? [0-9]+$",
