@@ -49,12 +49,13 @@ rss_within() {
 	diag "resident size: $BASE kB at start, $now kB now"
 	check "$2 (+$((now - BASE)) kB, under +$1 kB)" [ $((now - BASE)) -lt "$1" ]
 }
+# gauge_nonzero SERIES: its value (in METRIC_VALUE) is above 0.
+gauge_nonzero() { METRIC_VALUE=$(metric "$1"); [ "${METRIC_VALUE:-0}" -gt 0 ]; }
 # gauge_max SERIES MAX: the gauge, once it has been updated (it is, once a
 # second), holds no more than MAX.
-gauge_nonzero() { METRIC_VALUE=$(metric "$1"); [ "${METRIC_VALUE:-0}" -gt 0 ]; }
 gauge_max() {
 	wait_until 10 gauge_nonzero "$1"
-	check "$1 = $METRIC_VALUE, at most $2" [ "${METRIC_VALUE:-0}" -gt 0 ] && [ "$METRIC_VALUE" -le "$2" ]
+	check "$1 = $METRIC_VALUE, at most $2" test "${METRIC_VALUE:-0}" -gt 0 -a "${METRIC_VALUE:-0}" -le "$2"
 }
 served() {
 	local out
