@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "ratelog.h"
 
 #define SESSIONS_PATH "/api/v1/sessions"
 #define UNAUTH_PATH   "/api/v1/unauthorized-clients"
@@ -27,6 +29,9 @@ struct adm_server {
 	struct rec_store *rec;
 	uint16_t port;
 	int fd;
+	/* libmicrohttpd's own lines (a refused connection each): thinned */
+	pthread_mutex_t log_mu;
+	struct ratelim log_lim;
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -300,19 +305,99 @@ static void mper_listener(struct mbuf *m, const char *name, const char *type,
 				cfg_listener_name((enum cfg_listener_kind)i), (unsigned long long)v[i]);
 }
 
+/* What the limits refused or closed (listener.max_connections,
+ * listener.X.max_connections, mqtt.max_connect_size). */
+static void mlimits(struct mbuf *m, const struct rec_counters *c)
+{
+	static const char *const which[] = { [REC_LIMIT_CONNECTIONS] = "total",
+					     [REC_LIMIT_LISTENER] = "listener" };
+
+	mhead(m, "ppmq_connections_refused_total", "counter",
+	      "Connections closed at accept, before any byte, at a connection limit "
+	      "(total: listener.max_connections, listener: listener.X.max_connections).");
+	for (int i = 0; i < CFG_NLISTENERS; i++)
+		for (int w = REC_LIMIT_CONNECTIONS; w <= REC_LIMIT_LISTENER; w++)
+			mprintf(m, "ppmq_connections_refused_total{listener=\"%s\",limit=\"%s\"} %llu\n",
+				cfg_listener_name((enum cfg_listener_kind)i), which[w],
+				(unsigned long long)c->limit_hits[w][i]);
+	mper_listener(m, "ppmq_connects_too_large_total", "counter",
+		      "Connections closed for a CONNECT larger than mqtt.max_connect_size.",
+		      c->limit_hits[REC_LIMIT_CONNECT_SIZE], 0xf);
+	mper_listener(m, "ppmq_slow_consumers_closed_total", "counter",
+		      "Connections closed with more output waiting than twice mqtt.max_output_buffer "
+		      "and mqtt.max_packet_size.", c->limit_hits[REC_LIMIT_OUTPUT], 0xf);
+	mper_listener(m, "ppmq_sessions_refused_total", "counter",
+		      "CONNECTs refused because mqtt.max_sessions sessions are kept (5.0: CONNACK "
+		      "0x97 Quota exceeded, 3.1.1: 0x03).", c->limit_hits[REC_LIMIT_SESSIONS], 0xf);
+}
+
+/* What the memory limits on messages dropped, and what they bound. */
+static void mmemory(struct mbuf *m, const struct rec_counters *c)
+{
+	mhead(m, "ppmq_messages_dropped_total", "counter",
+	      "Messages dropped at a memory limit, by limit and QoS (queued_messages: "
+	      "mqtt.max_queued_messages, queued_bytes: mqtt.max_queued_bytes, offline_bytes: "
+	      "mqtt.max_offline_bytes, output_buffer: mqtt.max_output_buffer), or, for "
+	      "retained_messages and retained_bytes (mqtt.max_retained_*), delivered but not retained.");
+	for (int w = 0; w < REC_MSG_LIMITS; w++)
+		for (int q = 0; q <= 2; q++)
+			mprintf(m, "ppmq_messages_dropped_total{limit=\"%s\",qos=\"%d\"} %llu\n",
+				rec_msg_limit_names[w], q,
+				(unsigned long long)c->msg_limit_hits[w][q]);
+	mhead(m, "ppmq_queued_bytes", "gauge",
+	      "Bytes of QoS>0 messages queued or inflight for sessions, online or offline "
+	      "(updated once a second).");
+	mprintf(m, "ppmq_queued_bytes{sessions=\"online\"} %llu\n",
+		(unsigned long long)(c->queued_bytes - c->offline_bytes));
+	mprintf(m, "ppmq_queued_bytes{sessions=\"offline\"} %llu\n",
+		(unsigned long long)c->offline_bytes);
+	mhead(m, "ppmq_retained_messages", "gauge", "Retained messages kept (updated once a second).");
+	mprintf(m, "ppmq_retained_messages %llu\n", (unsigned long long)c->retained);
+}
+
 static int cmp_reason(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static char *metrics_text(struct rec_store *rec, size_t *len)
+/* Rejected headers by reason. The reasons every deployment can see are
+ * always present, so that alerts have a series to start from; the others
+ * appear when seen. */
+static void mrejected(struct mbuf *m, const struct rec_counters *c)
 {
 	static const char *const always[] = { REC_REJECT_MISSING, REC_REJECT_TIMEOUT,
 					      REC_REJECT_UNTRUSTED };
-	struct rec_counters c;
-	struct mbuf m = { 0 };
 	const char *names[REC_MAX_REASONS + 3];
 	size_t nn = 0;
+
+	for (size_t i = 0; i < c->nreasons; i++)
+		names[nn++] = c->rejected[i].name;
+	for (size_t i = 0; i < 3; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < c->nreasons; j++)
+			seen |= strcmp(c->rejected[j].name, always[i]) == 0;
+		if (!seen)
+			names[nn++] = always[i];
+	}
+	qsort(names, nn, sizeof(names[0]), cmp_reason);
+	mhead(m, "ppmq_proxy_headers_rejected_total", "counter",
+	      "PROXY protocol headers rejected (or missing), by reason.");
+	for (size_t i = 0; i < nn; i++) {
+		uint64_t n = 0;
+
+		for (size_t j = 0; j < c->nreasons; j++)
+			if (strcmp(c->rejected[j].name, names[i]) == 0)
+				n = c->rejected[j].count;
+		mprintf(m, "ppmq_proxy_headers_rejected_total{reason=\"%s\"} %llu\n", names[i],
+			(unsigned long long)n);
+	}
+}
+
+static char *metrics_text(struct rec_store *rec, size_t *len)
+{
+	struct rec_counters c;
+	struct mbuf m = { 0 };
 	const unsigned all = 0xf, tls = (1u << CFG_SSL) | (1u << CFG_WSS),
 		       ws = (1u << CFG_WS) | (1u << CFG_WSS);
 
@@ -327,6 +412,8 @@ static char *metrics_text(struct rec_store *rec, size_t *len)
 		      "Open client connections by listener.", c.conn_current, all);
 	mper_listener(&m, "ppmq_connections_total", "counter",
 		      "Client connections accepted by listener.", c.conn_total, all);
+	mlimits(&m, &c);
+	mmemory(&m, &c);
 
 	mhead(&m, "ppmq_proxy_headers_accepted_total", "counter",
 	      "PROXY protocol headers accepted, by protocol version.");
@@ -339,31 +426,7 @@ static char *metrics_text(struct rec_store *rec, size_t *len)
 		(unsigned long long)c.proxy_accepted_command[PP_CMD_LOCAL]);
 	mprintf(&m, "ppmq_proxy_headers_accepted_by_command_total{command=\"proxy\"} %llu\n",
 		(unsigned long long)c.proxy_accepted_command[PP_CMD_PROXY]);
-
-	/* The reasons every deployment can see are always present, so that
-	 * alerts have a series to start from; the others appear when seen. */
-	for (size_t i = 0; i < c.nreasons; i++)
-		names[nn++] = c.rejected[i].name;
-	for (size_t i = 0; i < 3; i++) {
-		bool seen = false;
-
-		for (size_t j = 0; j < c.nreasons; j++)
-			seen |= strcmp(c.rejected[j].name, always[i]) == 0;
-		if (!seen)
-			names[nn++] = always[i];
-	}
-	qsort(names, nn, sizeof(names[0]), cmp_reason);
-	mhead(&m, "ppmq_proxy_headers_rejected_total", "counter",
-	      "PROXY protocol headers rejected (or missing), by reason.");
-	for (size_t i = 0; i < nn; i++) {
-		uint64_t n = 0;
-
-		for (size_t j = 0; j < c.nreasons; j++)
-			if (strcmp(c.rejected[j].name, names[i]) == 0)
-				n = c.rejected[j].count;
-		mprintf(&m, "ppmq_proxy_headers_rejected_total{reason=\"%s\"} %llu\n", names[i],
-			(unsigned long long)n);
-	}
+	mrejected(&m, &c);
 	mhead(&m, "ppmq_proxy_headers_by_listener_total", "counter",
 	      "PROXY protocol headers by listener and result.");
 	for (int i = 0; i < CFG_NLISTENERS; i++) {
@@ -410,8 +473,6 @@ static bool token_ok(const struct adm_server *a, struct MHD_Connection *c)
 {
 	const char *h, *want = a->cfg->admin.token;
 
-	if (!want || !*want)
-		return true;
 	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return false;
@@ -424,6 +485,33 @@ static bool token_ok(const struct adm_server *a, struct MHD_Connection *c)
 static bool is_get(const char *m)
 {
 	return strcmp(m, MHD_HTTP_METHOD_GET) == 0 || strcmp(m, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* Before anything else (routing, reading a body), as soon as the
+ * headers are in: may this request go on? Every path but /healthz needs
+ * the token when there is one; without a token, DELETE is refused unless
+ * admin.allow_delete_without_token. Returns MHD_YES to go on, or the
+ * result of queueing the refusal (*refused set). */
+static enum MHD_Result gate(const struct adm_server *a, struct MHD_Connection *c,
+			    const char *url, const char *method, bool *refused)
+{
+	const struct cfg *cfg = a->cfg;
+
+	*refused = true;
+	if (strcmp(url, "/healthz") == 0) {
+		*refused = false;
+		return MHD_YES;
+	}
+	if (cfg->admin.token && *cfg->admin.token) {
+		if (!token_ok(a, c))
+			return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token", NULL);
+	} else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0 &&
+		   !cfg->admin.allow_delete_without_token) {
+		return send_error(c, MHD_HTTP_FORBIDDEN, "DELETE needs admin.token to be set "
+				  "(or admin.allow_delete_without_token: true)", NULL);
+	}
+	*refused = false;
+	return MHD_YES;
 }
 
 static enum MHD_Result route(struct adm_server *a, struct MHD_Connection *c,
@@ -441,8 +529,6 @@ static enum MHD_Result route(struct adm_server *a, struct MHD_Connection *c,
 			return MHD_NO;
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", ok, 3, NULL);
 	}
-	if (!token_ok(a, c))
-		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token", NULL);
 
 	if (strcmp(url, SESSIONS_PATH) == 0 || strcmp(url, SESSIONS_PATH "/") == 0) {
 		json_t *arr;
@@ -502,14 +588,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			       const char *upload_data, size_t *upload_data_size,
 			       void **con_cls)
 {
-	static int marker;
+	static int marker, refused_marker;
 
 	(void)version;
 	(void)upload_data;
-	/* First call: headers only. Answer once any request body has been
-	 * read (and ignored), as libmicrohttpd expects. */
+	/* First call: headers only. The gate decides at once; otherwise the
+	 * answer comes once any request body has been read (and ignored), as
+	 * libmicrohttpd expects. */
 	if (*con_cls == NULL) {
-		*con_cls = &marker;
+		bool refused;
+		enum MHD_Result r = gate(cls, c, url, method, &refused);
+
+		*con_cls = refused ? &refused_marker : &marker;
+		return r;
+	}
+	if (*con_cls == &refused_marker) {
+		*upload_data_size = 0;   /* answered already: the body is dropped */
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -521,13 +615,30 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* One line a refused connection, so at most log.refused_per_second a
+ * second; the count of the others goes with the next line written. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct adm_server *a = cls;
+	struct timespec ts;
 	char line[512];
+	uint64_t dropped;
+	int64_t now;
+	bool ok;
 
-	(void)cls;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&a->log_mu);
+	dropped = ratelim_drain(&a->log_lim, now);
+	ok = ratelim_take(&a->log_lim, a->cfg->log.refused_per_second, now);
+	pthread_mutex_unlock(&a->log_mu);
+	if (!ok)
+		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
+	if (dropped)
+		log_warn("admin: ... %llu more lines suppressed (log.refused_per_second = %u)",
+			 (unsigned long long)dropped, a->cfg->log.refused_per_second);
 	log_warn("admin: %s", line);
 }
 
@@ -544,22 +655,31 @@ int adm_start(const struct cfg *cfg, struct rec_store *rec, struct adm_server **
 		return perr_set(e, "admin: out of memory");
 	a->cfg = cfg;
 	a->rec = rec;
+	pthread_mutex_init(&a->log_mu, NULL);
+	a->log_lim.start_ms = INT64_MIN / 2;
 	/* Our own socket: name resolution and the chosen port (0 = any) are
 	 * then handled like every other listener. */
 	a->fd = net_listen(cfg->admin.bind_address, cfg->admin.bind_port, 64, e);
 	if (a->fd < 0) {
+		pthread_mutex_destroy(&a->log_mu);
 		free(a);
 		return perr_wrap(e, "admin API"); /* the message names the address */
 	}
 	a->port = net_local_port(a->fd);
+	/* Idle connections go fast (whole seconds, rounded up) and one
+	 * address cannot take every slot: a slowloris leaves room for
+	 * /healthz. */
 	a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->admin.max_connections,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)cfg->admin.max_connections_per_client,
+				MHD_OPTION_CONNECTION_TIMEOUT, (cfg->admin.idle_timeout_ms + 999) / 1000,
 				MHD_OPTION_END);
 	if (!a->d) {
 		close(a->fd);
+		pthread_mutex_destroy(&a->log_mu);
 		free(a);
 		return perr_set(e, "admin API on %s:%u: libmicrohttpd failed to start",
 				cfg->admin.bind_address, cfg->admin.bind_port);
@@ -579,5 +699,6 @@ void adm_stop(struct adm_server *a)
 		return;
 	/* MHD_stop_daemon closes the listening socket it was given. */
 	MHD_stop_daemon(a->d);
+	pthread_mutex_destroy(&a->log_mu);
 	free(a);
 }

@@ -17,3 +17,10 @@ const char *brk_proxy_state(const struct cfg_listener *c)
 		return "proxy off";
 	return c->proxy_mode == CFG_PROXY_OPTIONAL ? "proxy optional" : "proxy on";
 }
+
+size_t brk_out_max(const struct cfg *cfg)
+{
+	/* Twice what the engine may leave (TLS records and WebSocket
+	 * headers add to it), and room for acknowledgements. */
+	return 2 * (cfg->mqtt.max_output_buffer + cfg->mqtt.max_packet_size) + (64u << 10);
+}

@@ -16,11 +16,18 @@
 #include "config.h"
 #include "ident.h"
 #include "loop.h"
+#include "ratelog.h"
+#include "reclaim.h"
 
 struct conn;
 struct eng;
 struct rec_store;
 struct tls_ctx;
+
+/* Bytes one connection may have waiting to be written before it is
+ * closed as a slow consumer: the engine stops at mqtt.max_output_buffer,
+ * and what it wrote last may be a whole packet. */
+size_t brk_out_max(const struct cfg *cfg);
 
 struct lis {
 	struct brk *b;
@@ -33,6 +40,8 @@ struct lis {
 	struct ident_stage stage; /* how its connections' PROXY stage runs */
 	bool paused;              /* out of descriptors: accept again later */
 	struct loop_timer resume;
+	size_t nconns;            /* its open connections (cfg->max_connections) */
+	struct ratelog rlog;      /* its lines about refused connections */
 };
 
 struct brk {
@@ -44,6 +53,9 @@ struct brk {
 	struct conn *conns;        /* every open connection (doubly linked) */
 	size_t nconns;
 	struct loop_timer tick;    /* eng_tick, at the engine's next deadline */
+	struct reclaim reclaim;    /* memory back after connections that never reached MQTT */
+	struct ratelog mlog;       /* "mqtt": lines about messages dropped at a memory limit */
+	struct loop_timer gauges;  /* the engine's gauges to the records, once a second */
 };
 
 /* Is this kind TLS-based / WebSocket-based? */

@@ -28,8 +28,12 @@ enum field {
 	F_ADM_ENABLED, F_ADM_ADDR, F_ADM_PORT, F_ADM_TOKEN,
 	F_SEC_ANON, F_SEC_USERS, F_SEC_CERT_ID,
 	F_MQTT_MAXPKT, F_MQTT_KA, F_MQTT_SUBFILT, F_MQTT_SUBS, F_MQTT_RETMAX, F_MQTT_RETBYTES,
+	F_MQTT_QMSGS, F_MQTT_QBYTES, F_MQTT_OFFBYTES, F_MQTT_OUTBUF, F_MQTT_SESSIONS,
 	F_SESS_MAX, F_SESS_UNAUTH,
 	F_LOG_LEVEL, F_LOG_FILE,
+	F_MAX_CONN, F_L_MAX_CONN, F_L_TLS_TIMEOUT, F_L_WS_TIMEOUT,
+	F_ADM_MAX_CONN, F_ADM_MAX_PER_CLIENT, F_ADM_IDLE, F_ADM_OPEN_DELETE,
+	F_MQTT_MAXCONNECT, F_LOG_REFUSED,
 };
 
 enum ktype {
@@ -59,7 +63,7 @@ struct key {
 	unsigned long min, max; /* T_PORT, T_UINT */
 };
 
-#define MAX_KEYS 64
+#define MAX_KEYS 96
 static struct key keys[MAX_KEYS];
 static size_t nkeys;
 static const char *key_names[MAX_KEYS + 1];   /* NULL-terminated, for suggestions */
@@ -104,6 +108,8 @@ static void build_keys(void)
 		F_PROXY_MAX, T_UINT, -1, "4096", -1, PP_V2_FIXED_LEN, PP_V2_MAX_LEN);
 	g_trusted = add_key("listener.trusted_proxies", "MQTT_PROXY_TRUSTED_PROXIES",
 			    F_TRUSTED, T_CIDRS, -1, NULL, -1, 0, 0);
+	add_key("listener.max_connections", "LISTENER_MAX_CONNECTIONS", F_MAX_CONN, T_UINT, -1,
+		"10000", -1, 1, 10000000);
 	for (int i = 0; i < CFG_NLISTENERS; i++) {
 #define K(suffix, envfmt, ...) \
 	(snprintf(n, sizeof(n), "listener.%s." suffix, lnames[i]), \
@@ -114,24 +120,40 @@ static void build_keys(void)
 		K("proxy_enabled", "MQTT_%s_PROXY_PROTOCOL_ENABLED", F_L_PROXY_ENABLED, T_BOOL, i, NULL, g_enabled, 0, 0);
 		K("proxy_mode", "MQTT_%s_PROXY_PROTOCOL_MODE", F_L_PROXY_MODE, T_MODE, i, NULL, g_mode, 0, 0);
 		K("trusted_proxies", "MQTT_%s_PROXY_TRUSTED_PROXIES", F_L_TRUSTED, T_CIDRS, i, NULL, g_trusted, 0, 0);
+		K("max_connections", "LISTENER_%s_MAX_CONNECTIONS", F_L_MAX_CONN, T_UINT, i, "0", -1, 0, 10000000);
 		if (i == CFG_SSL || i == CFG_WSS) {
 			K("cert_file", "LISTENER_%s_PEM_CERT", F_L_CERT, T_PATH, i, NULL, -1, 0, 0);
 			K("key_file", "LISTENER_%s_PEM_KEY", F_L_KEY, T_PATH, i, NULL, -1, 0, 0);
 			K("ca_file", "LISTENER_%s_PEM_CA", F_L_CA, T_PATH, i, NULL, -1, 0, 0);
 			K("client_auth", "LISTENER_%s_CLIENT_AUTH", F_L_CLIENT_AUTH, T_AUTH, i, "none", -1, 0, 0);
+			K("handshake_timeout", "LISTENER_%s_HANDSHAKE_TIMEOUT", F_L_TLS_TIMEOUT, T_DURATION, i,
+			  "10s", -1, 1, 3600000);
 		}
-		if (i == CFG_WS || i == CFG_WSS)
+		if (i == CFG_WS || i == CFG_WSS) {
 			K("path", "LISTENER_%s_PATH", F_L_PATH, T_WSPATH, i, "/mqtt", -1, 0, 0);
+			K("upgrade_timeout", "LISTENER_%s_UPGRADE_TIMEOUT", F_L_WS_TIMEOUT, T_DURATION, i,
+			  "10s", -1, 1, 3600000);
+		}
 #undef K
 	}
 	add_key("admin.enabled", "ADMIN_ENABLED", F_ADM_ENABLED, T_BOOL, -1, "true", -1, 0, 0);
 	add_key("admin.bind_address", "ADMIN_BIND_ADDRESS", F_ADM_ADDR, T_STR, -1, "127.0.0.1", -1, 0, 0);
 	add_key("admin.bind_port", "ADMIN_BIND_PORT", F_ADM_PORT, T_PORT, -1, "8083", -1, 0, 65535);
 	add_key("admin.token", "ADMIN_TOKEN", F_ADM_TOKEN, T_SECRET, -1, NULL, -1, 0, 0);
+	add_key("admin.allow_delete_without_token", "ADMIN_ALLOW_DELETE_WITHOUT_TOKEN", F_ADM_OPEN_DELETE,
+		T_BOOL, -1, "false", -1, 0, 0);
+	add_key("admin.max_connections", "ADMIN_MAX_CONNECTIONS", F_ADM_MAX_CONN, T_UINT, -1, "256", -1,
+		1, 100000);
+	add_key("admin.max_connections_per_client", "ADMIN_MAX_CONNECTIONS_PER_CLIENT",
+		F_ADM_MAX_PER_CLIENT, T_UINT, -1, "32", -1, 1, 100000);
+	add_key("admin.idle_timeout", "ADMIN_IDLE_TIMEOUT", F_ADM_IDLE, T_DURATION, -1, "2s", -1,
+		1000, 3600000);
 	add_key("security.allow_anonymous", "SECURITY_ALLOW_ANONYMOUS", F_SEC_ANON, T_BOOL, -1, "true", -1, 0, 0);
 	add_key("security.users", "SECURITY_USERS", F_SEC_USERS, T_USERS, -1, NULL, -1, 0, 0);
 	add_key("security.proxy_cert_identity", "SECURITY_PROXY_CERT_IDENTITY", F_SEC_CERT_ID, T_BOOL, -1,
 		"false", -1, 0, 0);
+	add_key("mqtt.max_connect_size", "MQTT_MAX_CONNECT_SIZE", F_MQTT_MAXCONNECT, T_UINT, -1, "16384", -1,
+		16, 268435460);
 	add_key("mqtt.max_packet_size", "MQTT_MAX_PACKET_SIZE", F_MQTT_MAXPKT, T_UINT, -1, "1048576", -1, 16, 268435460);
 	add_key("mqtt.keepalive_max", "MQTT_KEEPALIVE_MAX", F_MQTT_KA, T_UINT, -1, "65535", -1, 1, 65535);
 	add_key("mqtt.max_filters_per_subscribe", "MQTT_MAX_FILTERS_PER_SUBSCRIBE", F_MQTT_SUBFILT, T_UINT, -1,
@@ -142,10 +164,22 @@ static void build_keys(void)
 		1, 100000000);
 	add_key("mqtt.max_retained_bytes", "MQTT_MAX_RETAINED_BYTES", F_MQTT_RETBYTES, T_UINT, -1, "67108864", -1,
 		1024, 1ul << 40);
+	add_key("mqtt.max_sessions", "MQTT_MAX_SESSIONS", F_MQTT_SESSIONS, T_UINT, -1, "20000", -1,
+		1, 100000000);
+	add_key("mqtt.max_queued_messages", "MQTT_MAX_QUEUED_MESSAGES", F_MQTT_QMSGS, T_UINT, -1, "1000", -1,
+		1, 100000000);
+	add_key("mqtt.max_queued_bytes", "MQTT_MAX_QUEUED_BYTES", F_MQTT_QBYTES, T_UINT, -1, "4194304", -1,
+		1024, 1ul << 40);
+	add_key("mqtt.max_offline_bytes", "MQTT_MAX_OFFLINE_BYTES", F_MQTT_OFFBYTES, T_UINT, -1, "67108864", -1,
+		1024, 1ul << 40);
+	add_key("mqtt.max_output_buffer", "MQTT_MAX_OUTPUT_BUFFER", F_MQTT_OUTBUF, T_UINT, -1, "1048576", -1,
+		1024, 1ul << 30);
 	add_key("sessions.max_kept", "SESSIONS_MAX_KEPT", F_SESS_MAX, T_UINT, -1, "10000", -1, 1, 10000000);
 	add_key("sessions.unauthorized_max", "SESSIONS_UNAUTHORIZED_MAX", F_SESS_UNAUTH, T_UINT, -1, "1000", -1, 1, 1000000);
 	add_key("log.level", "LOG_LEVEL", F_LOG_LEVEL, T_LEVEL, -1, "info", -1, 0, 0);
 	add_key("log.file", "LOG_FILE", F_LOG_FILE, T_PATH, -1, NULL, -1, 0, 0);
+	add_key("log.refused_per_second", "LOG_REFUSED_PER_SECOND", F_LOG_REFUSED, T_UINT, -1, "10", -1,
+		0, 1000000);
 }
 
 static void keys_init(void)
@@ -660,6 +694,12 @@ static int set_cidrs(struct cfg *c, const struct key *k, const struct kval *kv,
 		free(list);
 		return verr(e, k, kv, NULL, "%s", pe.msg);
 	}
+	if (n == 0) {
+		/* It used to read as "every source": that is now said plainly. */
+		free(list);
+		return verr(e, k, kv, NULL, "an empty list trusts no proxy: list the proxies "
+			    "(e.g. 10.0.0.0/8), or give \"0.0.0.0/0,::/0\" to trust every source");
+	}
 	if (k->field == F_TRUSTED) {
 		free(c->trusted);
 		c->trusted = list;
@@ -740,6 +780,7 @@ static void set_bool(struct cfg *c, const struct key *k, bool b)
 	case F_ADM_ENABLED: c->admin.enabled = b; break;
 	case F_SEC_ANON: c->security.allow_anonymous = b; break;
 	case F_SEC_CERT_ID: c->security.proxy_cert_identity = b; break;
+	case F_ADM_OPEN_DELETE: c->admin.allow_delete_without_token = b; break;
 	default: break;
 	}
 }
@@ -837,19 +878,35 @@ static int convert(struct cfg *c, size_t ki, struct perr *e)
 	case T_DURATION:
 		if (yx_parse_duration_ms(text, k->min, k->max, &u, &pe) < 0)
 			return verr(e, k, kv, NULL, "%s", pe.msg);
-		c->proxy_timeout_ms = (unsigned)u;
+		switch (k->field) {
+		case F_L_TLS_TIMEOUT: l->tls_timeout_ms = (unsigned)u; break;
+		case F_L_WS_TIMEOUT: l->ws_timeout_ms = (unsigned)u; break;
+		case F_ADM_IDLE: c->admin.idle_timeout_ms = (unsigned)u; break;
+		default: c->proxy_timeout_ms = (unsigned)u; break;
+		}
 		return 0;
 	case T_UINT:
 		if (parse_ulong(text, k->max, &u) < 0 || u < k->min)
 			return verr(e, k, kv, text, "is not a number in %lu..%lu", k->min, k->max);
 		switch (k->field) {
 		case F_PROXY_MAX: c->proxy_max_header = u; break;
+		case F_MAX_CONN: c->max_connections = u; break;
+		case F_L_MAX_CONN: l->max_connections = u; break;
+		case F_ADM_MAX_CONN: c->admin.max_connections = u; break;
+		case F_ADM_MAX_PER_CLIENT: c->admin.max_connections_per_client = u; break;
+		case F_MQTT_MAXCONNECT: c->mqtt.max_connect_size = u; break;
+		case F_LOG_REFUSED: c->log.refused_per_second = (unsigned)u; break;
 		case F_MQTT_MAXPKT: c->mqtt.max_packet_size = u; break;
 		case F_MQTT_KA: c->mqtt.keepalive_max = (unsigned)u; break;
 		case F_MQTT_SUBFILT: c->mqtt.max_filters_per_subscribe = u; break;
 		case F_MQTT_SUBS: c->mqtt.max_subscriptions_per_client = u; break;
 		case F_MQTT_RETMAX: c->mqtt.max_retained_messages = u; break;
 		case F_MQTT_RETBYTES: c->mqtt.max_retained_bytes = u; break;
+		case F_MQTT_QMSGS: c->mqtt.max_queued_messages = u; break;
+		case F_MQTT_SESSIONS: c->mqtt.max_sessions = u; break;
+		case F_MQTT_QBYTES: c->mqtt.max_queued_bytes = u; break;
+		case F_MQTT_OFFBYTES: c->mqtt.max_offline_bytes = u; break;
+		case F_MQTT_OUTBUF: c->mqtt.max_output_buffer = u; break;
 		case F_SESS_MAX: c->sessions.max_kept = u; break;
 		case F_SESS_UNAUTH: c->sessions.unauthorized_max = u; break;
 		default: break;
@@ -929,6 +986,44 @@ static const char *kloc(const struct cfg *c, enum field f, int lk)
 	return kv->loc[0] ? kv->loc : "default";
 }
 
+/* Where the effective value of a per-listener key was set: its own
+ * place, else the global key's it inherits. */
+static const char *kloc_inherited(const struct cfg *c, enum field f, int lk)
+{
+	int ki = key_index(f, lk);
+	const struct kval *kv = &c->priv->v[ki];
+
+	if (!kv->loc[0] && keys[ki].inherit >= 0)
+		kv = &c->priv->v[keys[ki].inherit];
+	return kv->loc[0] ? kv->loc : "default";
+}
+
+/* Who may speak for a client. Optional mode takes connections with and
+ * without a header, so without a trusted list any client could choose
+ * the address recorded for it: the list must be given, be it one that
+ * trusts every source. An identity from a header is only as good as the
+ * proxy that wrote it: never from a source anyone can be. */
+static int check_trust(const struct cfg *c, int i, struct perr *e)
+{
+	const struct cfg_listener *l = &c->listener[i];
+	const char *n = lnames[i];
+
+	if (!l->proxy_enabled)
+		return 0;
+	if (l->proxy_mode == CFG_PROXY_OPTIONAL && l->ntrusted == 0)
+		return perr_set(e, "%s: listener.%s.proxy_mode: optional mode honours PROXY headers only "
+				"from trusted proxies, and listener.%s.trusted_proxies is not set (nor "
+				"listener.trusted_proxies, env MQTT_PROXY_TRUSTED_PROXIES): list the proxies "
+				"(e.g. 10.0.0.0/8), or give \"0.0.0.0/0,::/0\" to trust every source",
+				kloc_inherited(c, F_L_PROXY_MODE, i), n, n);
+	if (c->security.proxy_cert_identity && cfg_trusts_any(l))
+		return perr_set(e, "%s: security.proxy_cert_identity: listener.%s takes PROXY headers "
+				"from any source (listener.%s.trusted_proxies is not set, or holds a /0 "
+				"network): a client could claim any certificate; set the proxies to trust",
+				kloc(c, F_SEC_CERT_ID, -1), n, n);
+	return 0;
+}
+
 static bool addr_overlap(const char *a, const char *b)
 {
 	static const char *const any[] = { "0.0.0.0", "::", "*", "" };
@@ -990,13 +1085,8 @@ static int validate(struct cfg *c, struct perr *e)
 		    addr_overlap(c->admin.bind_address, l->bind_address))
 			return perr_set(e, "%s: admin.bind_port: port %u is already used by listener.%s",
 					kloc(c, F_ADM_PORT, -1), l->bind_port, n);
-		/* An identity from a header is only as good as the proxy that
-		 * wrote it: never from a source anyone can be. */
-		if (c->security.proxy_cert_identity && l->proxy_enabled && l->ntrusted == 0)
-			return perr_set(e, "%s: security.proxy_cert_identity: listener.%s takes PROXY headers "
-					"from any source (listener.%s.trusted_proxies is not set): a client could "
-					"claim any certificate; set the proxies to trust",
-					kloc(c, F_SEC_CERT_ID, -1), n, n);
+		if (check_trust(c, i, e) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1083,6 +1173,10 @@ static void print_cidrs(FILE *f, const struct net_cidr *list, size_t n)
 {
 	char b[64];
 
+	if (n == 0) {
+		fputs("(unset)", f);
+		return;
+	}
 	fputc('[', f);
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%s%s", i ? ", " : "", net_cidr_str(&list[i], b, sizeof(b)));
@@ -1134,12 +1228,27 @@ static void print_value(FILE *f, const struct cfg *c, const struct key *k)
 	case F_MQTT_SUBS: fprintf(f, "%zu", c->mqtt.max_subscriptions_per_client); break;
 	case F_MQTT_RETMAX: fprintf(f, "%zu", c->mqtt.max_retained_messages); break;
 	case F_MQTT_RETBYTES: fprintf(f, "%zu", c->mqtt.max_retained_bytes); break;
+	case F_MQTT_QMSGS: fprintf(f, "%zu", c->mqtt.max_queued_messages); break;
+	case F_MQTT_SESSIONS: fprintf(f, "%zu", c->mqtt.max_sessions); break;
+	case F_MQTT_QBYTES: fprintf(f, "%zu", c->mqtt.max_queued_bytes); break;
+	case F_MQTT_OFFBYTES: fprintf(f, "%zu", c->mqtt.max_offline_bytes); break;
+	case F_MQTT_OUTBUF: fprintf(f, "%zu", c->mqtt.max_output_buffer); break;
 	case F_SESS_MAX: fprintf(f, "%zu", c->sessions.max_kept); break;
 	case F_SESS_UNAUTH: fprintf(f, "%zu", c->sessions.unauthorized_max); break;
 	case F_LOG_LEVEL:
 		fputs((unsigned)c->log.level < 4 ? lvl[c->log.level] : "info", f);
 		break;
 	case F_LOG_FILE: print_str(f, c->log.file); break;
+	case F_MAX_CONN: fprintf(f, "%zu", c->max_connections); break;
+	case F_L_MAX_CONN: fprintf(f, "%zu", l->max_connections); break;
+	case F_L_TLS_TIMEOUT: fprintf(f, "%ums", l->tls_timeout_ms); break;
+	case F_L_WS_TIMEOUT: fprintf(f, "%ums", l->ws_timeout_ms); break;
+	case F_ADM_MAX_CONN: fprintf(f, "%zu", c->admin.max_connections); break;
+	case F_ADM_MAX_PER_CLIENT: fprintf(f, "%zu", c->admin.max_connections_per_client); break;
+	case F_ADM_IDLE: fprintf(f, "%ums", c->admin.idle_timeout_ms); break;
+	case F_ADM_OPEN_DELETE: fputs(c->admin.allow_delete_without_token ? "true" : "false", f); break;
+	case F_MQTT_MAXCONNECT: fprintf(f, "%zu", c->mqtt.max_connect_size); break;
+	case F_LOG_REFUSED: fprintf(f, "%u", c->log.refused_per_second); break;
 	}
 }
 
@@ -1158,6 +1267,14 @@ bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *pe
 	if (l->ntrusted == 0)
 		return true;
 	return net_cidr_match_any(l->trusted, l->ntrusted, peer);
+}
+
+bool cfg_trusts_any(const struct cfg_listener *l)
+{
+	for (size_t i = 0; i < l->ntrusted; i++)
+		if (l->trusted[i].prefix == 0)
+			return true;
+	return l->ntrusted == 0;
 }
 
 /* Compare without an early exit, so timing says nothing about where the

@@ -106,6 +106,13 @@ struct cfg_listener {
 	unsigned proxy_timeout_ms; /* copy of the global listener.proxy_timeout */
 	size_t proxy_max_header;   /* copy of the global listener.proxy_max_header */
 
+	/* Open connections on this listener; more are accepted and closed at
+	 * once, before any byte is read or written. 0: only the total
+	 * (cfg.max_connections) applies. */
+	size_t max_connections;
+	unsigned tls_timeout_ms;   /* ssl, wss: TLS handshake; else 0 */
+	unsigned ws_timeout_ms;    /* ws, wss: HTTP upgrade request; else 0 */
+
 	/* TLS: ssl and wss only (NULL elsewhere) */
 	char *cert_file, *key_file, *ca_file;
 	enum cfg_client_auth client_auth;
@@ -124,6 +131,9 @@ struct cfg {
 	size_t proxy_max_header;
 	struct net_cidr *trusted;
 	size_t ntrusted;
+	/* Open client connections, all listeners together (not inherited:
+	 * listener.X.max_connections is each listener's own bound). */
+	size_t max_connections;
 
 	struct cfg_listener listener[CFG_NLISTENERS]; /* indexed by cfg_listener_kind */
 
@@ -132,6 +142,10 @@ struct cfg {
 		char *bind_address;
 		uint16_t bind_port;    /* 0 = let the kernel pick (tests) */
 		char *token;           /* bearer token; NULL = no authentication */
+		size_t max_connections;            /* open at once, every client together */
+		size_t max_connections_per_client; /* open at once from one address */
+		unsigned idle_timeout_ms;          /* a connection idle this long is closed */
+		bool allow_delete_without_token;   /* DELETE when token is NULL */
 	} admin;
 
 	struct {
@@ -144,12 +158,26 @@ struct cfg {
 	} security;
 
 	struct {
+		/* Largest CONNECT, bytes: all a client sends before it is
+		 * authenticated, so what it can make the broker buffer. */
+		size_t max_connect_size;
 		size_t max_packet_size;  /* bytes */
 		unsigned keepalive_max;  /* seconds; longer client keep-alives are capped */
 		size_t max_filters_per_subscribe;   /* more: the SUBSCRIBE is refused */
 		size_t max_subscriptions_per_client; /* per session */
 		size_t max_retained_messages;
 		size_t max_retained_bytes;          /* topics and payloads */
+		/* Sessions kept, online and offline: past it a CONNECT that
+		 * needs a new one is refused. */
+		size_t max_sessions;
+		/* A session's outgoing QoS>0 messages, queued or inflight:
+		 * beyond either, new ones are dropped for it. */
+		size_t max_queued_messages;
+		size_t max_queued_bytes;            /* topics, payloads, properties */
+		size_t max_offline_bytes;           /* every offline session together */
+		/* Bytes waiting to be written to one client: beyond, QoS 0
+		 * messages to it are dropped and QoS>0 ones wait queued. */
+		size_t max_output_buffer;
 	} mqtt;
 
 	struct {
@@ -160,6 +188,9 @@ struct cfg {
 	struct {
 		enum log_level level;
 		char *file;              /* NULL = stderr */
+		/* Lines a second, per listener and kind, about refused
+		 * connections (headers, handshakes, limits); 0: every one. */
+		unsigned refused_per_second;
 	} log;
 
 	struct cfg_priv *priv;     /* per-key sources; owned */
@@ -196,6 +227,10 @@ const char *cfg_key_name(size_t i);
 /* May a PROXY header from peer be honoured on listener l? (true when the
  * trusted list is empty; IPv4-mapped IPv6 peers match IPv4 networks.) */
 bool cfg_trusted(const struct cfg_listener *l, const struct sockaddr_storage *peer);
+
+/* Does listener l take a PROXY header from any source: trusted_proxies
+ * unset (strict mode), or a network of prefix 0 in it (0.0.0.0/0, ::/0)? */
+bool cfg_trusts_any(const struct cfg_listener *l);
 
 /* Does got[0..got_len) equal the string want? No early exit, so timing
  * says nothing about where the first difference is. */

@@ -36,6 +36,7 @@
 #include "fault.h"
 #include "ident.h"
 #include "log.h"
+#include "mqtt.h"
 #include "net.h"
 #include "pp.h"
 #include "records.h"
@@ -44,10 +45,8 @@
 
 #define CONN_READ_CHUNK      16384
 #define CONN_READS_PER_EVENT 4          /* then let other sockets have a turn */
-#define CONN_TLS_TIMEOUT_MS  10000      /* TLS handshake */
-#define CONN_WS_TIMEOUT_MS   10000      /* HTTP upgrade request */
 #define CONN_DRAIN_MS        2000       /* flushing before a close */
-#define CONN_OUT_MAX         (16u << 20) /* pending output: slow consumer beyond it */
+#define CONN_CONNECT_HEAD    12         /* CONNECT bytes that say its size and level */
 #define CONN_OUT_PAUSE       (1u << 20)  /* stop reading while this much is pending */
 #define CONN_WS_BUF_MAX      (64u << 10) /* unconsumed WebSocket bytes */
 
@@ -87,10 +86,15 @@ struct conn {
 	struct ws_decoder dec;
 
 	/* MQTT stage */
+	bool connect_checked;           /* the CONNECT's size is known to fit */
+	uint8_t chead[CONN_CONNECT_HEAD];  /* its first bytes */
+	size_t chlen;
 	struct eng_client *ec;
 	bool eng_graceful;              /* how eng_client_closed will be told */
 	bool eng_busy;                  /* the engine has work left for this client */
 	struct loop_defer eng_resume;   /* ... done on a later turn of the loop */
+	bool drain_watch;               /* the engine waits for the output to be written */
+	struct loop_defer eng_drained;  /* ... and is told on the turn after it was */
 	uint64_t rec_gen;               /* rec_session_connect's generation */
 	char *session_id;               /* client id recorded, for the disconnect */
 
@@ -120,6 +124,12 @@ static void conn_ws_close(struct conn *c, uint16_t code, const char *reason);
 static bool alive(const struct conn *c)
 {
 	return !c->dead && !c->closing;
+}
+
+/* Lines a client can cause by the thousand: log.refused_per_second. */
+static bool conn_may_log(struct conn *c, enum ratelog_kind k)
+{
+	return ratelog_allow(&c->lis->rlog, k);
 }
 
 static size_t out_pending(const struct conn *c)
@@ -203,7 +213,23 @@ static void flush_out(struct conn *c)
 		conn_kill(c, true);
 		return;
 	}
+	if (c->drain_watch && out_pending(c) == 0) {
+		c->drain_watch = false;
+		loop_yield(c->b->loop, &c->eng_drained);
+	}
 	conn_update_events(c);
+}
+
+/* More output than brk_out_max: the client does not read. */
+static int conn_slow_consumer(struct conn *c)
+{
+	rec_limit_hit(c->b->rec, c->kind, REC_LIMIT_OUTPUT);
+	if (conn_may_log(c, RATELOG_LIMIT))
+		log_warn("%s: client %s: more than %zu bytes waiting to be written "
+			 "(2 x (mqtt.max_output_buffer + mqtt.max_packet_size) + 64 KiB): "
+			 "slow consumer, closing", c->kname, c->id.client_s, brk_out_max(c->b->cfg));
+	conn_kill(c, false);
+	return -1;
 }
 
 /* Plain bytes to the socket: through the TLS engine when there is one. */
@@ -214,12 +240,8 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 	if (c->tls) {
 		ssize_t r = tls_write(c->tls, p, n);
 
-		if (r == TLS_WANT_WRITE) {
-			log_warn("%s: client %s: more than %u bytes waiting to be written: "
-				 "slow consumer, closing", c->kname, c->id.client_s, CONN_OUT_MAX);
-			conn_kill(c, false);
-			return -1;
-		}
+		if (r == TLS_WANT_WRITE)
+			return conn_slow_consumer(c);
 		if (r != (ssize_t)n) {
 			log_info("%s: client %s: TLS write failed (%s%s%s): closing",
 				 c->kname, c->id.client_s, tls_status_name((int)r),
@@ -228,12 +250,8 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 			return -1;
 		}
 	} else {
-		if (c->olen - c->ooff + n > CONN_OUT_MAX) {
-			log_warn("%s: client %s: more than %u bytes waiting to be written: "
-				 "slow consumer, closing", c->kname, c->id.client_s, CONN_OUT_MAX);
-			conn_kill(c, false);
-			return -1;
-		}
+		if (c->olen - c->ooff + n > brk_out_max(c->b->cfg))
+			return conn_slow_consumer(c);
 		if (buf_append(&c->obuf, &c->olen, &c->ocap, p, n) < 0) {
 			log_error("%s: client %s: out of memory", c->kname, c->id.client_s);
 			conn_kill(c, false);
@@ -279,9 +297,15 @@ static void conn_reap(struct loop_defer *d)
 	/* The engine may call back into the recorder (session disconnected)
 	 * with c as opaque: c must still be intact here. */
 	loop_defer_cancel(b->loop, &c->eng_resume);
+	loop_defer_cancel(b->loop, &c->eng_drained);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
+	/* What a stalled handshake or header allocated goes back to the
+	 * system, not only to the heap. */
+	if (!c->ec || c->tls)
+		reclaim_note(&b->reclaim);
 	c->ec = NULL;
+	c->lis->nconns--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -384,6 +408,26 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 	return transport_send(c, buf, len);
 }
 
+static size_t io_backlog(void *ctx)
+{
+	return out_pending(ctx);
+}
+
+static void io_watch_drain(void *ctx)
+{
+	struct conn *c = ctx;
+
+	c->drain_watch = true;
+}
+
+static void on_eng_drained(struct loop_defer *d)
+{
+	struct conn *c = LOOP_CONTAINER(d, struct conn, eng_drained);
+
+	if (alive(c) && c->ec)
+		eng_client_drained(c->ec);
+}
+
 static void io_close(void *ctx)
 {
 	conn_finish(ctx);
@@ -392,7 +436,8 @@ static void io_close(void *ctx)
 static void conn_mqtt_begin(struct conn *c)
 {
 	struct eng_client_info info;
-	struct eng_io io = { .send = io_send, .close = io_close, .ctx = c };
+	struct eng_io io = { .send = io_send, .close = io_close, .backlog = io_backlog,
+			     .watch_drain = io_watch_drain, .ctx = c };
 
 	clear_timer(c);
 	memset(&info, 0, sizeof(info));
@@ -406,6 +451,64 @@ static void conn_mqtt_begin(struct conn *c)
 	}
 }
 
+/* A CONNECT larger than mqtt.max_connect_size: counted, logged, MQTT 5
+ * told Packet too large, closed. */
+static void conn_connect_refuse(struct conn *c, size_t size, uint8_t level)
+{
+	size_t max = c->b->cfg->mqtt.max_connect_size;
+
+	rec_limit_hit(c->b->rec, c->kind, REC_LIMIT_CONNECT_SIZE);
+	if (conn_may_log(c, RATELOG_LIMIT))
+		log_warn("%s: client %s: CONNECT of %zu bytes refused, larger than "
+			 "mqtt.max_connect_size (%zu): closed%s", c->kname, c->id.who, size, max,
+			 level == MQTT_V5 ? " after CONNACK Packet too large" : "");
+	if (level == MQTT_V5) {
+		struct mqtt_pkt p = { .type = MQTT_CONNACK };
+		uint8_t ack[16];
+		long n;
+
+		p.connack.rc = MQTT_RC_PACKET_TOO_LARGE;
+		n = mqtt_encode(&p, MQTT_V5, ack, sizeof(ack));
+		if (n > 0 && io_send(c, ack, (size_t)n) < 0)
+			return;
+	}
+	conn_finish(c);
+}
+
+/* A CONNECT is all a client sends before it is authenticated, and its
+ * size is known from its first bytes: one larger than
+ * mqtt.max_connect_size is refused before the engine buffers any of it.
+ * Returns true when buf may go on to the engine. */
+static bool conn_connect_fits(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t take = sizeof(c->chead) - c->chlen;
+	uint8_t level;
+	long n;
+
+	if (c->connect_checked)
+		return true;
+	if (take > len)
+		take = len;
+	memcpy(c->chead + c->chlen, buf, take);
+	c->chlen += take;
+	n = mqtt_frame_size(c->chead, c->chlen);
+	if (n == MQTT_NEED_MORE)
+		return true;
+	if (c->chead[0] != (MQTT_CONNECT << 4) || n < 0 ||
+	    (size_t)n <= c->b->cfg->mqtt.max_connect_size) {
+		c->connect_checked = true;   /* other faults are the engine's to refuse */
+		return true;
+	}
+	/* Too large. Its protocol level decides the answer: wait for it
+	 * (the rest of the bytes are dropped meanwhile). */
+	level = mqtt_connect_level(c->chead, c->chlen);
+	if (level == 0 && c->chlen < sizeof(c->chead))
+		return false;
+	c->connect_checked = true;
+	conn_connect_refuse(c, (size_t)n, level);
+	return false;
+}
+
 /* The engine's answer to input: close, done, or more work for a later
  * turn (then this client is not read meanwhile: see conn_update_events). */
 static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
@@ -414,6 +517,8 @@ static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 	int r;
 
 	if (!alive(c) || !c->ec || (len == 0 && !c->eng_busy))
+		return;
+	if (len > 0 && !conn_connect_fits(c, buf, len))
 		return;
 	r = eng_client_input(c->ec, buf, len);
 	if (r < 0) {
@@ -439,8 +544,9 @@ static void conn_ws_refuse(struct conn *c, const struct ws_request *req)
 	char resp[512];
 	int n;
 
-	log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
-		 c->id.who, req->status, req->reason);
+	if (conn_may_log(c, RATELOG_HANDSHAKE))
+		log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
+			 c->id.who, req->status, req->reason);
 	rec_ws_failure(c->b->rec, c->kind);
 	n = ws_build_error(req->status ? req->status : 400, req->reason, resp, sizeof(resp));
 	if (n > 0 && transport_send(c, resp, (size_t)n) < 0)
@@ -579,7 +685,7 @@ static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 static void enter_app(struct conn *c)
 {
 	if (c->ws)
-		set_timer(c, TU_WS, CONN_WS_TIMEOUT_MS);
+		set_timer(c, TU_WS, c->lis->cfg->ws_timeout_ms);
 	else
 		conn_mqtt_begin(c);
 }
@@ -598,8 +704,9 @@ static void app_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void conn_proxy_reject(struct conn *c, const char *reason, const char *why)
 {
-	log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
-		 c->id.peer_s, reason, why);
+	if (conn_may_log(c, RATELOG_PROXY))
+		log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
+			 c->id.peer_s, reason, why);
 	rec_proxy_rejected(c->b->rec, c->kind, reason);
 	conn_drop(c);
 }
@@ -764,17 +871,17 @@ static void conn_tls_begin(struct conn *c)
 		conn_kill(c, false);
 		return;
 	}
-	/* Our own bound on pending output applies (CONN_OUT_MAX), not the
+	/* Our own bound on pending output applies (brk_out_max), not the
 	 * engine's smaller default: a burst to a subscriber is not an error. */
-	tls_set_out_limit(c->tls, CONN_OUT_MAX);
-	set_timer(c, TU_TLS, CONN_TLS_TIMEOUT_MS);
+	tls_set_out_limit(c->tls, brk_out_max(c->b->cfg));
+	set_timer(c, TU_TLS, c->lis->cfg->tls_timeout_ms);
 }
 
 static void conn_tls_fail(struct conn *c, const char *what)
 {
-
-	log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
-		 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
+	if (conn_may_log(c, RATELOG_HANDSHAKE))
+		log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
+			 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
 	rec_tls_failure(c->b->rec, c->kind);
 	/* Send the alert the engine may hold, then close. */
 	conn_drain(c, false);
@@ -877,11 +984,11 @@ static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void on_eof(struct conn *c)
 {
-
 	if (c->proxy_pending) {
 		if (c->plen > 0) {
-			log_info("%s: %s closed the connection inside the PROXY header "
-				 "(%zu bytes received)", c->kname, c->id.peer_s, c->plen);
+			if (conn_may_log(c, RATELOG_PROXY))
+				log_info("%s: %s closed the connection inside the PROXY header "
+					 "(%zu bytes received)", c->kname, c->id.peer_s, c->plen);
 			rec_proxy_rejected(c->b->rec, c->kind, "closed-mid-header");
 		} else {
 			log_debug("%s: %s closed before sending anything", c->kname, c->id.peer_s);
@@ -890,8 +997,9 @@ static void on_eof(struct conn *c)
 		return;
 	}
 	if (c->tls && !c->tls_done) {
-		log_info("%s: client %s: closed during the TLS handshake", c->kname,
-			 c->id.who);
+		if (conn_may_log(c, RATELOG_HANDSHAKE))
+			log_info("%s: client %s: closed during the TLS handshake", c->kname,
+				 c->id.who);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		return;
@@ -964,21 +1072,26 @@ static void on_timer(struct loop_timer *t)
 		return;
 	switch (use) {
 	case TU_PROXY:
-		log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
-			 "%u ms, %zu bytes received): closed", c->kname, c->id.peer_s,
-			 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
+		if (conn_may_log(c, RATELOG_PROXY))
+			log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
+				 "%u ms, %zu bytes received): closed", c->kname, c->id.peer_s,
+				 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
 		rec_proxy_rejected(c->b->rec, c->kind, REC_REJECT_TIMEOUT);
 		conn_drop(c);
 		break;
 	case TU_TLS:
-		log_info("%s: client %s: TLS handshake timed out after %d ms", c->kname,
-			 c->id.who, CONN_TLS_TIMEOUT_MS);
+		if (conn_may_log(c, RATELOG_HANDSHAKE))
+			log_info("%s: client %s: TLS handshake timed out after %u ms "
+				 "(listener.%s.handshake_timeout)", c->kname, c->id.who,
+				 c->lis->cfg->tls_timeout_ms, c->kname);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		break;
 	case TU_WS:
-		log_info("%s: client %s: no WebSocket upgrade within %d ms", c->kname,
-			 c->id.who, CONN_WS_TIMEOUT_MS);
+		if (conn_may_log(c, RATELOG_HANDSHAKE))
+			log_info("%s: client %s: no WebSocket upgrade within %u ms "
+				 "(listener.%s.upgrade_timeout)", c->kname, c->id.who,
+				 c->lis->cfg->ws_timeout_ms, c->kname);
 		rec_ws_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		break;
@@ -1014,12 +1127,14 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	loop_timer_init(&c->timer, on_timer);
 	c->reap.fn = conn_reap;
 	c->eng_resume.fn = on_eng_resume;
+	c->eng_drained.fn = on_eng_drained;
 
 	c->next = b->conns;
 	if (b->conns)
 		b->conns->prev = c;
 	b->conns = c;
 	b->nconns++;
+	l->nconns++;
 
 	net_set_nodelay(fd, NULL);
 	if (loop_watch_add(b->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, &e) < 0) {
@@ -1109,6 +1224,45 @@ static void hook_removed(void *ctx, const char *client_id)
 	log_debug("session '%s' removed", client_id);
 }
 
+_Static_assert(REC_MSG_LIMITS == ENG_LIMIT_SESSIONS, "records count every message limit");
+
+/* A memory limit dropped a message (or did not retain it), or refused a
+ * CONNECT (mqtt.max_sessions): counted, logged at most
+ * log.refused_per_second times a second. */
+static void hook_limit(void *ctx, const struct eng_limit_event *ev)
+{
+	static const char *const why[ENG_NLIMITS] = {
+		[ENG_LIMIT_QUEUE_MESSAGES] = "its session holds mqtt.max_queued_messages",
+		[ENG_LIMIT_QUEUE_BYTES] = "its session would hold more bytes than mqtt.max_queued_bytes",
+		[ENG_LIMIT_OFFLINE_BYTES] = "offline sessions would hold more bytes than "
+					    "mqtt.max_offline_bytes",
+		[ENG_LIMIT_OUTPUT] = "more bytes wait to be written to it than mqtt.max_output_buffer",
+		[ENG_LIMIT_RETAINED_MESSAGES] = "mqtt.max_retained_messages are kept",
+		[ENG_LIMIT_RETAINED_BYTES] = "the retained messages would pass mqtt.max_retained_bytes",
+	};
+	struct brk *b = ctx;
+
+	if (ev->which == ENG_LIMIT_SESSIONS) {
+		struct conn *c = ev->opaque;
+
+		rec_limit_hit(b->rec, c->kind, REC_LIMIT_SESSIONS);
+		if (conn_may_log(c, RATELOG_LIMIT))
+			log_warn("%s: client %s: CONNECT as '%s' refused: %zu sessions kept, the limit "
+				 "(mqtt.max_sessions)", c->kname, c->id.who,
+				 ev->client_id ? ev->client_id : "", ev->limit);
+		return;
+	}
+	rec_msg_limit(b->rec, (unsigned)ev->which, ev->qos);
+	if (!ratelog_allow(&b->mlog, RATELOG_MEMORY))
+		return;
+	if (ev->client_id)
+		log_warn("mqtt: client '%s': QoS %u message of %zu bytes dropped: %s (%zu)",
+			 ev->client_id, (unsigned)ev->qos, ev->size, why[ev->which], ev->limit);
+	else
+		log_warn("mqtt: retained message of %zu bytes not kept (delivered all the same): "
+			 "%s (%zu)", ev->size, why[ev->which], ev->limit);
+}
+
 static bool hook_auth(void *ctx, const char *username, const void *password,
 		      size_t password_len, bool password_given, const char **why)
 {
@@ -1151,6 +1305,11 @@ void conn_engine_cfg(struct brk *b, struct eng_cfg *ec)
 	ec->max_subscriptions = cfg->mqtt.max_subscriptions_per_client;
 	ec->retained_max = cfg->mqtt.max_retained_messages;
 	ec->retained_max_bytes = cfg->mqtt.max_retained_bytes;
+	ec->max_queued = cfg->mqtt.max_queued_messages;
+	ec->max_sessions = cfg->mqtt.max_sessions;
+	ec->max_queued_bytes = cfg->mqtt.max_queued_bytes;
+	ec->max_offline_bytes = cfg->mqtt.max_offline_bytes;
+	ec->max_output = cfg->mqtt.max_output_buffer;
 	ec->auth = hook_auth;
 	ec->auth_ctx = (void *)b->cfg;
 	ec->rec_ctx = b;
@@ -1160,4 +1319,5 @@ void conn_engine_cfg(struct brk *b, struct eng_cfg *ec)
 	ec->on_session_removed = hook_removed;
 	ec->timer_set = hook_timer;
 	ec->timer_ctx = b;
+	ec->on_limit = hook_limit;
 }

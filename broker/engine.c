@@ -49,6 +49,10 @@
 #define DEF_CONNECT_TIMEOUT 10
 #define DEF_SESSION_EXPIRY  (2u * 3600u)
 #define DEF_MAX_QUEUED      1000
+#define DEF_MAX_SESSIONS    20000
+#define DEF_QUEUED_BYTES    (4u * 1024u * 1024u)
+#define DEF_OFFLINE_BYTES   (64u * 1024u * 1024u)
+#define DEF_MAX_OUTPUT      (1024u * 1024u)
 #define DEF_RETAINED_MAX    10000
 #define DEF_RETAINED_BYTES  (64u * 1024u * 1024u)
 #define DEF_SUB_FILTERS     1000
@@ -73,6 +77,7 @@ struct msg {
 	char *topic;                  /* NUL-terminated */
 	uint8_t *payload;
 	size_t len;
+	size_t size;                  /* topic, payload and properties: what limits count */
 	uint8_t qos;
 	bool retain;
 	uint8_t *props_raw;           /* 5.0 property block, as received */
@@ -122,6 +127,7 @@ struct sess {
 	struct etimer tm;             /* the earlier of will_at and expire_at */
 	struct htab subs;             /* struct sub by node */
 	struct oq inflight, queue;
+	size_t qbytes;                /* their messages' sizes (cfg.max_queued_bytes) */
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
 	size_t n_qos2_in, cap_qos2_in;
 	uint16_t next_id;
@@ -162,6 +168,7 @@ struct eng_client {
 	uint32_t will_delay;
 	char **aliases;      /* [ALIAS_MAX + 1], lazily */
 	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
+	bool drain_wait;     /* io.watch_drain called, eng_client_drained not yet */
 	long budget;         /* work left in this eng_client_input call */
 };
 
@@ -187,6 +194,7 @@ struct eng {
 	struct timer_heap timers;
 	int64_t announced;            /* deadline last given to cfg.timer_set; -1: none */
 	int depth;
+	bool shutting;                /* eng_free: no limits enforced on the way out */
 	struct eng_client *clients;
 	struct eng_client *pend_head, *pend_tail;
 	struct htab sessions_by_id;
@@ -321,7 +329,9 @@ static struct msg *msg_new(struct eng *eng, const char *topic, size_t tlen,
 	if (len)
 		memcpy(m->payload, payload, len);
 	m->len = len;
+	m->size = tlen + len;
 	if (props && props->raw && props->raw_len) {
+		m->size += props->raw_len;
 		m->props_raw = malloc(props->raw_len);
 		if (!m->props_raw)
 			goto fail;
@@ -418,6 +428,46 @@ static int send_disconnect(struct eng_client *c, uint8_t rc)
 static bool client_usable(const struct eng_client *c)
 {
 	return c && !c->io_closed && c->state == CS_CONNECTED;
+}
+
+/* A limit bit: counted, and the core told (it logs). */
+static void limit_report(struct eng *eng, const struct eng_limit_event *ev)
+{
+	eng->st.limit_hits[ev->which]++;
+	if (ev->which <= ENG_LIMIT_OUTPUT)
+		eng->st.msgs_dropped++;
+	if (eng->cfg.on_limit)
+		eng->cfg.on_limit(eng->cfg.rec_ctx, ev);
+}
+
+/* A memory limit kept m from a session (client_id) or the retained store. */
+static void limit_hit(struct eng *eng, enum eng_limit which, const char *client_id,
+		      const struct msg *m, uint8_t qos, size_t limit)
+{
+	struct eng_limit_event ev = {
+		.which = which, .client_id = client_id, .topic = m->topic,
+		.size = m->size, .qos = qos, .limit = limit,
+	};
+
+	limit_report(eng, &ev);
+}
+
+/* Has c as much waiting to be written as cfg.max_output allows? */
+static bool client_backlogged(const struct eng *eng, const struct eng_client *c)
+{
+	return c->io.backlog && c->io.backlog(c->io.ctx) >= eng->cfg.max_output;
+}
+
+/* The same, and if so the core is asked to say when it is written. */
+static bool client_held(const struct eng *eng, struct eng_client *c)
+{
+	if (!client_backlogged(eng, c))
+		return false;
+	if (!c->drain_wait && c->io.watch_drain) {
+		c->drain_wait = true;
+		c->io.watch_drain(c->io.ctx);
+	}
+	return true;
 }
 
 /* Send one PUBLISH. Returns 1 sent, 0 dropped (too large for the client,
@@ -530,20 +580,39 @@ static struct outmsg *oq_find(struct oq *q, uint16_t id)
 	return NULL;
 }
 
-static void out_free(struct outmsg *o)
+/* s holds n bytes more, or fewer, of outgoing messages. */
+static void sess_bytes_add(struct eng *eng, struct sess *s, size_t n)
+{
+	s->qbytes += n;
+	eng->st.queued_bytes += n;
+	if (!s->conn)
+		eng->st.offline_bytes += n;
+}
+
+static void sess_bytes_sub(struct eng *eng, struct sess *s, size_t n)
+{
+	s->qbytes -= n;
+	eng->st.queued_bytes -= n;
+	if (!s->conn)
+		eng->st.offline_bytes -= n;
+}
+
+/* An outgoing message of s is done with (taken off its queue). */
+static void out_free(struct eng *eng, struct sess *s, struct outmsg *o)
 {
 	if (!o)
 		return;
+	sess_bytes_sub(eng, s, o->m->size);
 	msg_unref(o->m);
 	free(o);
 }
 
-static void oq_clear(struct oq *q)
+static void oq_clear(struct eng *eng, struct sess *s, struct oq *q)
 {
 	struct outmsg *o;
 
 	while ((o = oq_pop(q)))
-		out_free(o);
+		out_free(eng, s, o);
 }
 
 static uint16_t sess_new_id(struct sess *s)
@@ -573,7 +642,7 @@ static void sess_pump(struct eng *eng, struct sess *s)
 	struct eng_client *c = s->conn;
 
 	while (client_usable(c) && s->queue.head &&
-	       s->inflight.n < inflight_limit(eng, c)) {
+	       s->inflight.n < inflight_limit(eng, c) && !client_held(eng, c)) {
 		struct outmsg *o = oq_pop(&s->queue);
 		int r;
 
@@ -590,7 +659,7 @@ static void sess_pump(struct eng *eng, struct sess *s)
 				s->queue.n++;
 				return;
 			}
-			out_free(o);
+			out_free(eng, s, o);
 			continue;
 		}
 		o->state = o->qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC;
@@ -598,27 +667,66 @@ static void sess_pump(struct eng *eng, struct sess *s)
 	}
 }
 
-/* Route one message to one session at the given QoS. */
-static void sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t qos,
+/* Which memory limit keeps s from taking m (QoS>0), or ENG_NLIMITS:
+ * none. A session with nothing pending takes a message of any size. */
+static enum eng_limit sess_full(struct eng *eng, struct sess *s, const struct msg *m)
+{
+	struct eng_client *c = s->conn;
+	bool now = client_usable(c) && !s->queue.head && s->inflight.n < inflight_limit(eng, c) &&
+		   !client_backlogged(eng, c);
+
+	if (!now && s->queue.n >= eng->cfg.max_queued)
+		return ENG_LIMIT_QUEUE_MESSAGES;
+	if (s->qbytes && s->qbytes + m->size > eng->cfg.max_queued_bytes)
+		return ENG_LIMIT_QUEUE_BYTES;
+	if (!s->conn && eng->st.offline_bytes + m->size > eng->cfg.max_offline_bytes)
+		return ENG_LIMIT_OFFLINE_BYTES;
+	return ENG_NLIMITS;
+}
+
+static size_t limit_value(const struct eng *eng, enum eng_limit which)
+{
+	switch (which) {
+	case ENG_LIMIT_QUEUE_MESSAGES: return eng->cfg.max_queued;
+	case ENG_LIMIT_QUEUE_BYTES: return eng->cfg.max_queued_bytes;
+	case ENG_LIMIT_OFFLINE_BYTES: return eng->cfg.max_offline_bytes;
+	case ENG_LIMIT_OUTPUT: return eng->cfg.max_output;
+	case ENG_LIMIT_RETAINED_MESSAGES: return eng->cfg.retained_max;
+	case ENG_LIMIT_RETAINED_BYTES: return eng->cfg.retained_max_bytes;
+	case ENG_LIMIT_SESSIONS: return eng->cfg.max_sessions;
+	case ENG_NLIMITS: break;
+	}
+	return 0;
+}
+
+/* Route one message to one session at the given QoS. Returns false when
+ * a memory limit dropped it. */
+static bool sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t qos,
 			 bool retain, const uint32_t *sub_ids, unsigned n_sub_ids)
 {
 	struct eng_client *c = s->conn;
+	enum eng_limit full;
 	struct outmsg *o;
 
 	if (qos == 0) {
-		if (client_usable(c))
-			send_publish(c, m, 0, retain, 0, false, sub_ids, n_sub_ids);
-		return;
+		if (!client_usable(c))
+			return true;
+		if (client_backlogged(eng, c)) {
+			limit_hit(eng, ENG_LIMIT_OUTPUT, s->id, m, 0, eng->cfg.max_output);
+			return false;
+		}
+		send_publish(c, m, 0, retain, 0, false, sub_ids, n_sub_ids);
+		return true;
 	}
-	if (s->queue.n >= eng->cfg.max_queued &&
-	    !(client_usable(c) && s->inflight.n < inflight_limit(eng, c))) {
-		eng->st.msgs_dropped++;
-		return;
+	full = sess_full(eng, s, m);
+	if (full != ENG_NLIMITS) {
+		limit_hit(eng, full, s->id, m, qos, limit_value(eng, full));
+		return false;
 	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		eng->st.msgs_dropped++;
-		return;
+		return false;
 	}
 	o->m = msg_ref(m);
 	o->qos = qos;
@@ -627,7 +735,25 @@ static void sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t
 	if (o->n_sub_ids)
 		memcpy(o->sub_ids, sub_ids, o->n_sub_ids * sizeof(*sub_ids));
 	oq_push(&s->queue, o);
+	sess_bytes_add(eng, s, m->size);
 	sess_pump(eng, s);
+	return true;
+}
+
+/* s has just lost its connection: its messages count in the offline
+ * total now, and beyond cfg.max_offline_bytes its oldest queued ones go
+ * (inflight ones are kept for the resend the protocol requires). */
+static void sess_went_offline(struct eng *eng, struct sess *s)
+{
+	struct outmsg *o;
+
+	eng->st.offline_bytes += s->qbytes;
+	while (!eng->shutting && eng->st.offline_bytes > eng->cfg.max_offline_bytes &&
+	       (o = oq_pop(&s->queue))) {
+		limit_hit(eng, ENG_LIMIT_OFFLINE_BYTES, s->id, o->m, o->qos,
+			  eng->cfg.max_offline_bytes);
+		out_free(eng, s, o);
+	}
 }
 
 /* Resend what was inflight when the session reconnects. */
@@ -645,7 +771,7 @@ static void sess_resend(struct eng *eng, struct sess *s)
 		} else if (send_publish(c, o->m, o->qos, o->retain, o->id, true, o->sub_ids,
 					o->n_sub_ids) == 0) {
 			/* Too large for the new connection's maximum: given up. */
-			out_free(oq_take(&s->inflight, o->id, o->state));
+			out_free(eng, s, oq_take(&s->inflight, o->id, o->state));
 		}
 		o = nx;
 	}
@@ -829,8 +955,8 @@ static void sess_remove(struct eng *eng, struct sess *s)
 		s->next->prev = s->prev;
 	eng->st.sessions--;
 	sess_subs_clear(eng, s);
-	oq_clear(&s->inflight);
-	oq_clear(&s->queue);
+	oq_clear(eng, s, &s->inflight);
+	oq_clear(eng, s, &s->queue);
 	free(s->qos2_in);
 	if (eng->cfg.on_session_removed)
 		eng->cfg.on_session_removed(eng->cfg.rec_ctx, s->id);
@@ -891,8 +1017,9 @@ static void ret_delete(struct eng *eng, struct ret *r)
 }
 
 /* m replaces the retained message of its topic (an empty payload only
- * deletes it); not kept beyond the count and byte limits. */
-static void ret_store(struct eng *eng, struct msg *m)
+ * deletes it); not kept beyond the count and byte limits (returns false
+ * then). */
+static bool ret_store(struct eng *eng, struct msg *m)
 {
 	size_t tlen = strlen(m->topic);
 	struct topic_node *n = topic_find(&eng->retained, m->topic, tlen);
@@ -901,17 +1028,20 @@ static void ret_store(struct eng *eng, struct msg *m)
 	if (n && n->val)
 		ret_delete(eng, n->val);
 	if (m->len == 0)
-		return;
-	if (eng->st.retained >= eng->cfg.retained_max ||
-	    eng->ret_bytes + tlen + m->len > eng->cfg.retained_max_bytes) {
-		log_warn("retained store full: message on '%s' not kept", m->topic);
-		return;
+		return true;
+	if (eng->st.retained >= eng->cfg.retained_max) {
+		limit_hit(eng, ENG_LIMIT_RETAINED_MESSAGES, NULL, m, m->qos, eng->cfg.retained_max);
+		return false;
+	}
+	if (eng->ret_bytes + tlen + m->len > eng->cfg.retained_max_bytes) {
+		limit_hit(eng, ENG_LIMIT_RETAINED_BYTES, NULL, m, m->qos, eng->cfg.retained_max_bytes);
+		return false;
 	}
 	r = calloc(1, sizeof(*r));
 	n = r ? topic_add(&eng->retained, m->topic, tlen) : NULL;
 	if (!n) {
 		free(r);
-		return;
+		return false;
 	}
 	r->m = msg_ref(m);
 	r->node = n;
@@ -922,6 +1052,7 @@ static void ret_store(struct eng *eng, struct msg *m)
 		etimer_set(eng, &r->tm, m->expire_at);
 	eng->ret_bytes += r->size;
 	eng->st.retained++;
+	return true;
 }
 
 static void ret_free_cb(void *val, void *ctx)
@@ -1012,26 +1143,38 @@ static void route_node(struct topic_node *n, void *ctx)
 		route_sub(ctx, u);
 }
 
+/* What became of a message routed. */
+struct routed {
+	size_t reached;               /* sessions it matched */
+	size_t dropped;               /* of which a memory limit kept from taking it */
+	bool not_retained;            /* a retained message the store could not keep */
+};
+
 /* Deliver m to every matching subscription; store or delete it as
- * retained. Returns the number of sessions reached. */
-static size_t route_count(struct eng *eng, struct msg *m, struct sess *publisher)
+ * retained. */
+static void route_count(struct eng *eng, struct msg *m, struct sess *publisher,
+			struct routed *out)
 {
 	struct route rt = { .m = m, .publisher = publisher, .gen = ++eng->mark_gen };
 
+	memset(out, 0, sizeof(*out));
 	if (m->retain)
-		ret_store(eng, m);
+		out->not_retained = !ret_store(eng, m);
 	topic_match(&eng->subs, m->topic, strlen(m->topic), route_node, &rt);
 	/* Sessions are not freed during delivery (closes are deferred). */
 	for (size_t i = 0; i < rt.n; i++)
-		sess_deliver(eng, rt.ents[i].s, m, rt.ents[i].qos, rt.ents[i].retain,
-			     rt.ents[i].sub_ids, rt.ents[i].n_sub_ids);
+		if (!sess_deliver(eng, rt.ents[i].s, m, rt.ents[i].qos, rt.ents[i].retain,
+				  rt.ents[i].sub_ids, rt.ents[i].n_sub_ids))
+			out->dropped++;
 	free(rt.ents);
-	return rt.n;
+	out->reached = rt.n;
 }
 
 static void route(struct eng *eng, struct msg *m, struct sess *publisher)
 {
-	route_count(eng, m, publisher);
+	struct routed r;
+
+	route_count(eng, m, publisher, &r);
 }
 
 /* ---- connection end ----------------------------------------------------- */
@@ -1091,6 +1234,7 @@ static void conn_end(struct eng_client *c)
 	}
 	c->sess = NULL;
 	s->conn = NULL;
+	sess_went_offline(eng, s);
 	eng->st.connected--;
 	if (c->notified && eng->cfg.on_session_disconnected)
 		eng->cfg.on_session_disconnected(eng->cfg.rec_ctx, &c->info,
@@ -1415,6 +1559,17 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		s = NULL;
 	}
 	*present = s != NULL;
+	if (!s && eng->st.sessions >= eng->cfg.max_sessions) {
+		struct eng_limit_event ev = {
+			.which = ENG_LIMIT_SESSIONS, .client_id = c->client_id,
+			.opaque = c->info.opaque, .limit = eng->cfg.max_sessions,
+		};
+
+		limit_report(eng, &ev);
+		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE, MQTT_RC_QUOTA_EXCEEDED,
+			       ENG_DISC_CLOSED);
+		return NULL;
+	}
 	if (!s)
 		s = sess_new(eng, c->client_id);
 	if (!s) {
@@ -1456,6 +1611,7 @@ static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
 				? cn->props.maximum_packet_size : 0;
 	}
 
+	eng->st.offline_bytes -= s->qbytes;
 	s->conn = c;
 	c->sess = s;
 	c->state = CS_CONNECTED;
@@ -1511,7 +1667,8 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 	struct sess *s = c->sess;
 	struct mqtt_str topic = pb->topic;
 	struct msg *m;
-	size_t reached;
+	struct routed r;
+	uint8_t rc;
 
 	eng->st.msgs_in++;
 	if (c->version >= MQTT_V5) {
@@ -1565,19 +1722,27 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
 		return;
 	}
-	reached = route_count(eng, m, s);
-	c->budget -= (long)reached;
+	route_count(eng, m, s, &r);
+	c->budget -= (long)r.reached;
 	msg_unref(m);
 	if (c->io_closed)
 		return;
+	/* 5.0 Quota exceeded: no matching session could take it, or it was
+	 * to be retained and could not be. */
+	rc = r.reached ? MQTT_RC_SUCCESS : MQTT_RC_NO_MATCHING_SUBSCRIBERS;
+	if ((r.reached && r.dropped == r.reached) || r.not_retained)
+		rc = MQTT_RC_QUOTA_EXCEEDED;
 	if (pb->qos == 1) {
-		send_ack(c, MQTT_PUBACK, pb->id, reached ? 0 : MQTT_RC_NO_MATCHING_SUBSCRIBERS);
+		send_ack(c, MQTT_PUBACK, pb->id, rc);
 	} else if (pb->qos == 2) {
-		if (qos2_add(s, pb->id) < 0) {
+		/* 5.0: a PUBREC >= 0x80 ends the flow; no PUBREL follows. */
+		bool refused = rc >= 0x80 && c->version >= MQTT_V5;
+
+		if (!refused && qos2_add(s, pb->id) < 0) {
 			client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
 			return;
 		}
-		send_ack(c, MQTT_PUBREC, pb->id, reached ? 0 : MQTT_RC_NO_MATCHING_SUBSCRIBERS);
+		send_ack(c, MQTT_PUBREC, pb->id, rc);
 	}
 }
 
@@ -1943,7 +2108,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBACK);
 
 		if (o) {
-			out_free(o);
+			out_free(eng, c->sess, o);
 			sess_pump(eng, c->sess);
 		}
 		break;
@@ -1953,7 +2118,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 
 		if (o && o->state == OUT_WAIT_PUBREC && p.ack.rc >= 0x80) {
 			/* 5.0: the receiver refused it; the flow ends here. */
-			out_free(oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBREC));
+			out_free(eng, c->sess, oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBREC));
 			sess_pump(eng, c->sess);
 			break;
 		}
@@ -1975,7 +2140,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBCOMP);
 
 		if (o) {
-			out_free(o);
+			out_free(eng, c->sess, o);
 			sess_pump(eng, c->sess);
 		}
 		break;
@@ -2036,6 +2201,14 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e)
 		eng->cfg.session_expiry_default = DEF_SESSION_EXPIRY;
 	if (!eng->cfg.max_queued)
 		eng->cfg.max_queued = DEF_MAX_QUEUED;
+	if (!eng->cfg.max_sessions)
+		eng->cfg.max_sessions = DEF_MAX_SESSIONS;
+	if (!eng->cfg.max_queued_bytes)
+		eng->cfg.max_queued_bytes = DEF_QUEUED_BYTES;
+	if (!eng->cfg.max_offline_bytes)
+		eng->cfg.max_offline_bytes = DEF_OFFLINE_BYTES;
+	if (!eng->cfg.max_output)
+		eng->cfg.max_output = DEF_MAX_OUTPUT;
 	if (!eng->cfg.retained_max)
 		eng->cfg.retained_max = DEF_RETAINED_MAX;
 	if (!eng->cfg.retained_max_bytes)
@@ -2109,6 +2282,7 @@ void eng_free(struct eng *eng)
 	if (!eng)
 		return;
 	eng->depth++;   /* no pending runs from here on */
+	eng->shutting = true;
 	while (eng->clients) {
 		struct eng_client *c = eng->clients;
 
@@ -2277,6 +2451,18 @@ void eng_client_closed(struct eng_client *c, bool graceful)
 		conn_end(c);
 	}
 	client_free(c);
+	leave(eng);
+}
+
+void eng_client_drained(struct eng_client *c)
+{
+	struct eng *eng = c->eng;
+
+	c->drain_wait = false;
+	if (!client_usable(c) || !c->sess)
+		return;
+	enter(eng);
+	sess_pump(eng, c->sess);
 	leave(eng);
 }
 

@@ -10,7 +10,9 @@
  * id assignment and takeover; QoS 0/1/2 both ways with inflight limits;
  * subscriptions with + and #; retained messages; will messages (5.0 will
  * delay too); keep-alive; clean and persistent in-memory sessions with a
- * bounded queue for offline clients; 5.0 session expiry, topic aliases
+ * queue per session bounded in messages and bytes, all offline sessions
+ * bounded together, output held back from a client that does not read
+ * (eng_io.backlog), each limit reported (on_limit); 5.0 session expiry, topic aliases
  * from clients, subscription identifiers, no-local, retain-as-published,
  * retain handling. Protocol violations close the connection (5.0: after a
  * DISCONNECT with the reason).
@@ -88,6 +90,28 @@ struct eng_user {
 	const char *pass;                /* NULL: any password is accepted */
 };
 
+/* The memory limits, and what biting one does to a message. */
+enum eng_limit {
+	ENG_LIMIT_QUEUE_MESSAGES = 0,    /* max_queued: dropped for that session */
+	ENG_LIMIT_QUEUE_BYTES,           /* max_queued_bytes: dropped for that session */
+	ENG_LIMIT_OFFLINE_BYTES,         /* max_offline_bytes: dropped for that (offline) session */
+	ENG_LIMIT_OUTPUT,                /* max_output: a QoS 0 message dropped for that client */
+	ENG_LIMIT_RETAINED_MESSAGES,     /* retained_max: delivered, not retained */
+	ENG_LIMIT_RETAINED_BYTES,        /* retained_max_bytes: delivered, not retained */
+	ENG_LIMIT_SESSIONS,              /* max_sessions: a CONNECT refused (no message) */
+	ENG_NLIMITS,
+};
+
+struct eng_limit_event {
+	enum eng_limit which;
+	const char *client_id;           /* the session's; NULL for the retained limits */
+	void *opaque;                    /* ENG_LIMIT_SESSIONS: the connection's info.opaque */
+	const char *topic;               /* NULL for ENG_LIMIT_SESSIONS */
+	size_t size;                     /* the message's topic, payload and properties */
+	uint8_t qos;                     /* as it would have been delivered (or published) */
+	size_t limit;                    /* the limit's value */
+};
+
 /* Zero means "default" for every number. */
 struct eng_cfg {
 	bool allow_anonymous;            /* CONNECT without user name accepted */
@@ -105,6 +129,18 @@ struct eng_cfg {
 	uint32_t session_expiry_max;     /* 5.0: cap on the client's Session Expiry Interval
 					    (0: no cap) */
 	size_t max_queued;               /* per offline / busy session, QoS>0 messages; default 1000 */
+	/* Sessions, online and offline: a CONNECT that needs a new one past
+	 * it is refused (5.0: 0x97 Quota exceeded, 3.1.1: 0x03); default 20000. */
+	size_t max_sessions;
+	/* Bytes of one session's outgoing QoS>0 messages, queued and
+	 * inflight (a message counts its topic, payload and properties in
+	 * every session that holds it); default 4 MiB. */
+	size_t max_queued_bytes;
+	size_t max_offline_bytes;        /* the same, every offline session together; default 64 MiB */
+	/* Bytes a connection may have waiting to be written (eng_io.backlog)
+	 * before the engine holds back: QoS 0 messages are dropped, QoS>0
+	 * ones wait in the session's queue; default 1 MiB. */
+	size_t max_output;
 	size_t retained_max;             /* retained messages kept; default 10000 */
 	size_t retained_max_bytes;       /* their topic and payload bytes together; default 64 MiB */
 	size_t max_subscribe_filters;    /* per SUBSCRIBE, or it is refused whole (5.0: 0x97
@@ -150,6 +186,9 @@ struct eng_cfg {
 	/* A session's state was discarded (expiry, clean start, takeover
 	 * with clean start, end of a non-persistent session). */
 	void (*on_session_removed)(void *ctx, const char *client_id);
+	/* A memory limit bit: a message dropped, or not retained. Called
+	 * for every one (the core thins the log, not the counters). */
+	void (*on_limit)(void *ctx, const struct eng_limit_event *ev);
 };
 
 /* ---- per connection I/O ------------------------------------------------ */
@@ -162,6 +201,13 @@ struct eng_io {
 	/* Close after flushing what was queued. Must not call back into the
 	 * engine: the core calls eng_client_closed() later, from its loop. */
 	void (*close)(void *ctx);
+	/* Optional. Bytes queued for the connection and not yet written
+	 * (compared with cfg.max_output). */
+	size_t (*backlog)(void *ctx);
+	/* Optional. The engine holds messages back until the backlog is
+	 * written: call eng_client_drained() once it is, from the loop (not
+	 * from inside an engine call). */
+	void (*watch_drain)(void *ctx);
 	void *ctx;
 };
 
@@ -180,6 +226,9 @@ struct eng_stats {
 	uint64_t msgs_in;                /* PUBLISH received */
 	uint64_t msgs_out;               /* PUBLISH sent */
 	uint64_t msgs_dropped;           /* queue full, too large for the client, expired */
+	uint64_t limit_hits[ENG_NLIMITS];/* of which at a memory limit (retained: not kept) */
+	uint64_t queued_bytes;           /* gauge: every session's queued and inflight bytes */
+	uint64_t offline_bytes;          /* gauge: of which in offline sessions */
 	uint64_t bytes_in, bytes_out;    /* MQTT bytes */
 };
 
@@ -216,6 +265,10 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len);
  * published unless a normal DISCONNECT came in; the session is kept or
  * dropped per clean session / session expiry. Frees c. */
 void eng_client_closed(struct eng_client *c, bool graceful);
+
+/* The backlog c's io.watch_drain was about has been written: messages
+ * held back for it go out. */
+void eng_client_drained(struct eng_client *c);
 
 /* What the engine knows about c (client id etc. once connected). */
 const struct eng_client_info *eng_client_info(const struct eng_client *c);

@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "log.h"
 #include "net.h"
+#include "records.h"
 #include "tls.h"
 
 #define LIS_BACKLOG       4096
@@ -75,6 +76,45 @@ static void pause_accepting(struct lis *l)
 		l->paused = false;
 }
 
+/* Is a connection limit reached? Which one, in *which. */
+static bool lis_full(const struct lis *l, enum rec_limit *which)
+{
+	const struct brk *b = l->b;
+
+	*which = REC_LIMIT_CONNECTIONS;
+	if (b->nconns >= b->cfg->max_connections)
+		return true;
+	*which = REC_LIMIT_LISTENER;
+	return l->cfg->max_connections && l->nconns >= l->cfg->max_connections;
+}
+
+/* At a limit: closed before a byte is read or written (no TLS, no PROXY
+ * stage), counted, and logged within log.refused_per_second. What the
+ * peer sent already is read first, so that the close is a FIN, not a
+ * reset for unread data. */
+static void lis_refuse(struct lis *l, int fd, const struct sockaddr_storage *peer,
+		       enum rec_limit which)
+{
+	const char *name = cfg_listener_name(l->kind);
+	char sink[2048], who[NET_ADDR_STRLEN];
+	struct sockaddr_storage p = *peer;
+
+	(void)recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	close(fd);
+	rec_limit_hit(l->b->rec, l->kind, which);
+	if (!ratelog_allow(&l->rlog, RATELOG_LIMIT))
+		return;
+	net_addr_unmap(&p);
+	if (which == REC_LIMIT_CONNECTIONS)
+		log_warn("%s: connection from %s refused: %zu connections open, the limit "
+			 "(listener.max_connections)", name, net_addr_str(&p, who, sizeof(who)),
+			 l->b->nconns);
+	else
+		log_warn("%s: connection from %s refused: %zu connections open on this listener, "
+			 "the limit (listener.%s.max_connections)", name,
+			 net_addr_str(&p, who, sizeof(who)), l->nconns, name);
+}
+
 static void on_accept(struct loop_watch *w, uint32_t events)
 {
 	struct lis *l = LOOP_CONTAINER(w, struct lis, watch);
@@ -83,6 +123,7 @@ static void on_accept(struct loop_watch *w, uint32_t events)
 	for (int i = 0; i < LIS_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
+		enum rec_limit which;
 		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -108,7 +149,10 @@ static void on_accept(struct loop_watch *w, uint32_t events)
 				  strerror(errno));
 			return;
 		}
-		conn_accept(l->b, l, fd, &peer);
+		if (lis_full(l, &which))
+			lis_refuse(l, fd, &peer, which);
+		else
+			conn_accept(l->b, l, fd, &peer);
 	}
 }
 
@@ -125,6 +169,7 @@ int lis_open(struct lis *l, struct brk *b, enum cfg_listener_kind kind,
 	l->fd = -1;
 	loop_timer_init(&l->resume, on_resume);
 	l->watch.fn = on_accept;
+	ratelog_init(&l->rlog, b->loop, name, b->cfg->log.refused_per_second);
 
 	ident_stage_init(&l->stage, c);
 	fault_adjust_stage(&l->stage, brk_kind_tls(kind));
@@ -159,6 +204,7 @@ void lis_close(struct lis *l)
 	if (l->b) {
 		loop_watch_del(l->b->loop, &l->watch);
 		loop_timer_cancel(l->b->loop, &l->resume);
+		ratelog_stop(&l->rlog);
 	}
 	if (l->fd >= 0)
 		close(l->fd);

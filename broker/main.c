@@ -77,6 +77,20 @@ static void raise_nofile(void)
 		log_debug("open files limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
+#define GAUGES_MS 1000
+
+/* The engine's gauges, for /metrics (read on another thread). */
+static void on_gauges(struct loop_timer *t)
+{
+	struct brk *b = LOOP_CONTAINER(t, struct brk, gauges);
+	struct eng_stats st;
+
+	eng_stats_get(b->eng, &st);
+	rec_engine_gauges(b->rec, st.queued_bytes, st.offline_bytes, st.retained);
+	if (loop_timer_set(b->loop, &b->gauges, GAUGES_MS) < 0)
+		log_error("engine: out of memory for the gauges' timer");
+}
+
 static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 {
 	const struct cfg_listener *lc = &b->cfg->listener[k];
@@ -96,6 +110,10 @@ static void announce_listener(const struct brk *b, enum cfg_listener_kind k)
 		 lc->proxy_enabled && lc->ntrusted ? ", trusted_proxies set" : "",
 		 lc->proxy_enabled ? (lc->proxy_mode == CFG_PROXY_OPTIONAL ? "" : ", strict") : "",
 		 key, src ? src->desc : "?");
+	if (lc->proxy_enabled && cfg_trusts_any(lc))
+		log_warn("%s: PROXY headers are taken from any source (listener.%s.trusted_proxies %s): "
+			 "a client that reaches this port directly chooses the address recorded for it",
+			 name, name, lc->ntrusted ? "holds a /0 network" : "is not set");
 }
 
 /* What the command line asks for. */
@@ -242,6 +260,7 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 	}
 	raise_nofile();
 	lis_spare_fd_open();
+	reclaim_init(&b->reclaim, b->loop);
 
 	b->rec = rec_store_new(cfg->sessions.max_kept, cfg->sessions.unauthorized_max);
 	if (!b->rec) {
@@ -252,6 +271,11 @@ static int start(struct brk *b, const struct cfg *cfg, struct adm_server **adm)
 	b->eng = eng_new(&ec, &e);
 	if (!b->eng) {
 		log_error("engine: %s", e.msg);
+		return 1;
+	}
+	ratelog_init(&b->mlog, b->loop, "mqtt", cfg->log.refused_per_second);
+	if (loop_timer_set(b->loop, &b->gauges, GAUGES_MS) < 0) {
+		log_error("engine: out of memory for the gauges' timer");
 		return 1;
 	}
 	status = open_listeners(b);
@@ -298,6 +322,9 @@ static void stop(struct brk *b, struct adm_server *adm)
 	if (b->loop) {
 		conn_close_all(b);
 		loop_timer_cancel(b->loop, &b->tick);
+		loop_timer_cancel(b->loop, &b->gauges);
+		ratelog_stop(&b->mlog);
+		reclaim_stop(&b->reclaim);
 	}
 	eng_free(b->eng);
 	rec_store_free(b->rec);
@@ -319,6 +346,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < CFG_NLISTENERS; k++)
 		b.lis[k].fd = -1;
 	loop_timer_init(&b.tick, conn_engine_tick);
+	loop_timer_init(&b.gauges, on_gauges);
 	log_init(PROG, LOG_INFO);
 	status = parse_args(argc, argv, &a);
 	if (status >= 0)

@@ -707,6 +707,40 @@ void rec_ws_failure(struct rec_store *s, enum cfg_listener_kind l)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void rec_limit_hit(struct rec_store *s, enum cfg_listener_kind l, enum rec_limit which)
+{
+	l = lkind(l);
+	if ((unsigned)which >= REC_NLIMITS)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->cnt.limit_hits[which][l]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+const char *const rec_msg_limit_names[REC_MSG_LIMITS] = {
+	"queued_messages", "queued_bytes", "offline_bytes", "output_buffer",
+	"retained_messages", "retained_bytes",
+};
+
+void rec_msg_limit(struct rec_store *s, unsigned which, uint8_t qos)
+{
+	if (which >= REC_MSG_LIMITS || qos > 2)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->cnt.msg_limit_hits[which][qos]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void rec_engine_gauges(struct rec_store *s, uint64_t queued_bytes, uint64_t offline_bytes,
+		       uint64_t retained)
+{
+	pthread_mutex_lock(&s->mu);
+	s->cnt.queued_bytes = queued_bytes;
+	s->cnt.offline_bytes = offline_bytes;
+	s->cnt.retained = retained;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void rec_mqtt_connect(struct rec_store *s, enum cfg_listener_kind l, bool accepted)
 {
 	l = lkind(l);

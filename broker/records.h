@@ -149,6 +149,22 @@ const char *rec_time_str(const struct timespec *ts, char *buf, size_t cap);
 
 #define REC_MAX_REASONS 64  /* distinct rejection reasons; more are counted as "other" */
 
+/* Limits that refuse or close a connection, counted by listener. */
+enum rec_limit {
+	REC_LIMIT_CONNECTIONS = 0,  /* listener.max_connections (every listener together) */
+	REC_LIMIT_LISTENER,         /* listener.X.max_connections */
+	REC_LIMIT_CONNECT_SIZE,     /* mqtt.max_connect_size */
+	REC_LIMIT_OUTPUT,           /* closed as a slow consumer (brk_out_max) */
+	REC_LIMIT_SESSIONS,         /* CONNECT refused: mqtt.max_sessions */
+	REC_NLIMITS,
+};
+
+/* The memory limits on messages, in the order of the engine's enum
+ * eng_limit (engine.h, where they come first), with their names in
+ * /metrics. */
+#define REC_MSG_LIMITS 6
+extern const char *const rec_msg_limit_names[REC_MSG_LIMITS];
+
 struct rec_counters {
 	uint64_t conn_current[CFG_NLISTENERS];  /* open sockets */
 	uint64_t conn_total[CFG_NLISTENERS];    /* accepted sockets */
@@ -163,6 +179,13 @@ struct rec_counters {
 	} rejected[REC_MAX_REASONS];
 	uint64_t tls_failures[CFG_NLISTENERS];
 	uint64_t ws_failures[CFG_NLISTENERS];
+	uint64_t limit_hits[REC_NLIMITS][CFG_NLISTENERS];
+	/* Messages dropped at a memory limit (the retained limits: not
+	 * kept), by limit and QoS. */
+	uint64_t msg_limit_hits[REC_MSG_LIMITS][3];
+	uint64_t queued_bytes;                  /* gauges, from the engine once a second */
+	uint64_t offline_bytes;
+	uint64_t retained;
 	uint64_t mqtt_accepted[CFG_NLISTENERS];
 	uint64_t mqtt_refused[CFG_NLISTENERS];
 	uint64_t unauthorized_total;            /* ever recorded (ring evictions included) */
@@ -220,6 +243,13 @@ void rec_proxy_accepted(struct rec_store *s, enum cfg_listener_kind l,
 void rec_proxy_rejected(struct rec_store *s, enum cfg_listener_kind l, const char *reason);
 void rec_tls_failure(struct rec_store *s, enum cfg_listener_kind l);
 void rec_ws_failure(struct rec_store *s, enum cfg_listener_kind l);
+/* A connection refused or closed at a limit. */
+void rec_limit_hit(struct rec_store *s, enum cfg_listener_kind l, enum rec_limit which);
+/* A message dropped (or not retained) at a memory limit, which < REC_MSG_LIMITS. */
+void rec_msg_limit(struct rec_store *s, unsigned which, uint8_t qos);
+/* The engine's gauges. */
+void rec_engine_gauges(struct rec_store *s, uint64_t queued_bytes, uint64_t offline_bytes,
+		       uint64_t retained);
 /* A CONNECT answered: accepted (CONNACK 0) or refused (any other code). */
 void rec_mqtt_connect(struct rec_store *s, enum cfg_listener_kind l, bool accepted);
 

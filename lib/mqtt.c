@@ -85,13 +85,11 @@ const char *mqtt_connack_name(uint8_t version, uint8_t rc)
 
 /* ---- framing ----------------------------------------------------------- */
 
-long mqtt_frame(const uint8_t *buf, size_t len, size_t max_packet)
+long mqtt_frame_size(const uint8_t *buf, size_t len)
 {
 	uint32_t rl = 0;
 	size_t i;
 
-	if (max_packet == 0 || max_packet > MQTT_MAX_PACKET)
-		max_packet = MQTT_MAX_PACKET;
 	if (len < 2)
 		return MQTT_NEED_MORE;
 	for (i = 1; i <= 4; i++) {
@@ -103,11 +101,44 @@ long mqtt_frame(const uint8_t *buf, size_t len, size_t max_packet)
 	}
 	if (i > 4)
 		return MQTT_FRAME_MALFORMED;
-	if (1 + i + (size_t)rl > max_packet)
-		return MQTT_FRAME_TOO_LARGE;
-	if (len < 1 + i + (size_t)rl)
-		return MQTT_NEED_MORE;
 	return (long)(1 + i + rl);
+}
+
+long mqtt_frame(const uint8_t *buf, size_t len, size_t max_packet)
+{
+	long n = mqtt_frame_size(buf, len);
+
+	if (max_packet == 0 || max_packet > MQTT_MAX_PACKET)
+		max_packet = MQTT_MAX_PACKET;
+	if (n <= 0)
+		return n;
+	if ((size_t)n > max_packet)
+		return MQTT_FRAME_TOO_LARGE;
+	if (len < (size_t)n)
+		return MQTT_NEED_MORE;
+	return n;
+}
+
+uint8_t mqtt_connect_level(const uint8_t *buf, size_t len)
+{
+	long n = mqtt_frame_size(buf, len);
+	size_t h, name;
+
+	if (n <= 0 || buf[0] != (MQTT_CONNECT << 4))
+		return 0;
+	/* the fixed header's length: 1 + Remaining Length bytes */
+	for (h = 1; buf[h] & 0x80; h++)
+		;
+	h++;
+	if (len < h + 2)
+		return 0;
+	name = (size_t)buf[h] << 8 | buf[h + 1];
+	if (len <= h + 2 + name)
+		return 0;
+	if ((name == 4 && memcmp(buf + h + 2, "MQTT", 4) == 0) ||
+	    (name == 6 && memcmp(buf + h + 2, "MQIsdp", 6) == 0))
+		return buf[h + 2 + name];
+	return 0;
 }
 
 /* ---- values ------------------------------------------------------------ */

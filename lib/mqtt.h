@@ -147,6 +147,16 @@ const char *mqtt_connack_name(uint8_t version, uint8_t rc);
  * not checked here (mqtt_decode does). */
 long mqtt_frame(const uint8_t *buf, size_t len, size_t max_packet);
 
+/* The first packet's whole length as its fixed header declares it, as
+ * soon as the Remaining Length field is complete (the body may not have
+ * arrived): > 0, MQTT_NEED_MORE or MQTT_FRAME_MALFORMED. */
+long mqtt_frame_size(const uint8_t *buf, size_t len);
+
+/* The protocol level the first bytes of a CONNECT announce (3 for 3.1's
+ * "MQIsdp", 4, 5 ...), or 0 while they do not say it yet, or when they
+ * are no CONNECT with a known protocol name. */
+uint8_t mqtt_connect_level(const uint8_t *buf, size_t len);
+
 /* ---- values ------------------------------------------------------------ */
 
 /* A UTF-8 string or binary data: bytes, not NUL-terminated. p may be

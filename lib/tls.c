@@ -123,6 +123,8 @@ static SSL_CTX *ctx_base(const SSL_METHOD *m, struct perr *e)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	/* An idle connection keeps no read or write buffer (some 10 KB each). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	return ctx;
 }
 

@@ -18,7 +18,8 @@ ulimit -n "$hard" 2>/dev/null || ulimit -n $((N + 100))
 
 plan 8
 
-start_broker idle MQTT_TCP_PROXY_PROTOCOL_ENABLED=true SESSIONS_MAX_KEPT=$((N + 100)) || exit 1
+start_broker idle MQTT_TCP_PROXY_PROTOCOL_ENABLED=true SESSIONS_MAX_KEPT=$((N + 100)) \
+	LISTENER_MAX_CONNECTIONS=$((N + 100)) || exit 1
 
 timeout 180 "$PY" - "$B_TCP" "$N" "$B_ADMIN" >"$T/idle.out" 2>&1 <<'EOF' &
 import resource, selectors, socket, struct, sys, time, urllib.request

@@ -3,6 +3,8 @@
 #   disabled:  a plain CONNECT is accepted (peer address recorded, no
 #              proxy details); a header is not understood (refused);
 #   optional:  with or without a header; invalid headers still refused;
+#              without trusted_proxies the broker does not start; trusting
+#              every source must be said (0.0.0.0/0,::/0) and is warned about;
 #   trusted_proxies (optional and strict): a header is honoured only from
 #              a listed source (127.0.0.7 here), others are refused and
 #              counted as untrusted-source; strict still requires one.
@@ -21,7 +23,7 @@ else
 	CERTS=
 fi
 nk=$(wc -w <<<"$KINDS")
-plan $((nk * 17 + 3))
+plan $((nk * 17 + 6))
 
 V1=$(hdr_v1 203.0.113.10 198.51.100.1 1010 1883)
 V2=$(hdr_v2 203.0.113.20 198.51.100.1 2020 1883)
@@ -56,8 +58,18 @@ for k in $KINDS; do
 done
 stop_broker
 
-# ---- optional, no trusted list ------------------------------------------------
-start_broker optional MQTT_PROXY_PROTOCOL_ENABLED=true MQTT_PROXY_PROTOCOL_MODE=optional || exit 1
+# ---- optional, every source trusted --------------------------------------------
+# Without a trusted list, optional mode would let any client choose its
+# recorded address: a configuration error.
+out=$(timeout 10 env MQTT_PROXY_PROTOCOL_ENABLED=true MQTT_PROXY_PROTOCOL_MODE=optional \
+	LISTENER_TCP_BIND_ADDRESS=127.0.0.1 ADMIN_ENABLED=false "$BROKER" 2>&1)
+is "$?" 2 "optional mode without trusted_proxies: exit 2"
+check "optional mode without trusted_proxies: the message says what to write" \
+	grep -q 'listener.tcp.proxy_mode: optional mode .*trusted_proxies is not set.*0.0.0.0/0,::/0' <<<"$out"
+start_broker optional MQTT_PROXY_PROTOCOL_ENABLED=true MQTT_PROXY_PROTOCOL_MODE=optional \
+	MQTT_PROXY_TRUSTED_PROXIES=0.0.0.0/0,::/0 || exit 1
+check "trusting every source is warned about" \
+	grep -q 'warn: tcp: PROXY headers are taken from any source (listener.tcp.trusted_proxies holds a /0 network)' "$B_LOG"
 for k in $KINDS; do
 	expect "$k" accepted "optional, no header" --client-id "$k-o-plain"
 	is "$(session_field "$k-o-plain" clientIp)" 127.0.0.1 "$k: optional: no header: peer recorded"

@@ -67,9 +67,10 @@ use_broker() {
 
 # start_broker NAME [ENV=VALUE...] [-- ARGS...]: ppmq-broker with the tcp
 # and ws listeners (and ssl, wss with the test certificates when $CERTS is
-# set) and the admin API on 127.0.0.1 and fresh ports, the given
-# environment on top of that, ARGS on its command line; waits for its
-# "ready" line (20 s). Nothing PROXY-related is inherited from the
+# set) and the admin API on 127.0.0.1 and fresh ports, every refused
+# connection logged (LOG_REFUSED_PER_SECOND=0: tests read those lines),
+# the given environment on top of that, ARGS on its command line; waits
+# for its "ready" line (20 s). Nothing PROXY-related is inherited from the
 # caller's environment. A port taken meanwhile: again with new ports (3
 # tries). NAME becomes the current broker.
 start_broker() {
@@ -108,6 +109,7 @@ _start_broker_once() {
 		LISTENER_TCP_ENABLED=true LISTENER_TCP_BIND_ADDRESS=127.0.0.1 "LISTENER_TCP_BIND_PORT=$tcp"
 		LISTENER_WS_ENABLED=true LISTENER_WS_BIND_ADDRESS=127.0.0.1 "LISTENER_WS_BIND_PORT=$ws"
 		ADMIN_ENABLED=true ADMIN_BIND_ADDRESS=127.0.0.1 "ADMIN_BIND_PORT=$adm"
+		LOG_REFUSED_PER_SECOND=0
 	)
 	if [ -n "${CERTS:-}" ]; then
 		base+=(

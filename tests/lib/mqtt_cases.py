@@ -5,10 +5,13 @@
 # behaviour under test (a client that comes back after 1.8 s, a
 # subscriber that acknowledges 1.9 s late), never a synchronisation.
 #
-#   mqtt_cases.py CASE --port PORT [--n N] [--slow K]
+#   mqtt_cases.py CASE --port PORT [--n N] [--size BYTES] [--qos Q]
+#                 [--sessions S] [--hold SECONDS] [--slow K]
 #
 # CASE: big-subscribe, limits, will-delay, session-expiry, message-expiry,
-# keepalive. --slow multiplies every deadline (PPMQ_TEST_SLOW).
+# keepalive; for the memory limits (20-broker-memory.t): offline-subscribe,
+# offline-fill, stalled-subscriber, retained-limit, sessions-limit, served. --slow
+# multiplies every deadline (PPMQ_TEST_SLOW).
 import argparse, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,6 +22,10 @@ ap = argparse.ArgumentParser()
 ap.add_argument("case")
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--n", type=int, default=100000)
+ap.add_argument("--size", type=int, default=1024)
+ap.add_argument("--qos", type=int, default=1)
+ap.add_argument("--sessions", type=int, default=4)
+ap.add_argument("--hold", type=float, default=60.0)
 ap.add_argument("--slow", type=int, default=1)
 a = ap.parse_args()
 D = 10.0 * a.slow          # a generous deadline for anything to arrive
@@ -205,6 +212,104 @@ def keepalive():
     say("close_ms", ms(t0, p.t) if p not in (None, "eof") else -1)
 
 
+# ---- memory limits ------------------------------------------------------------
+
+def publish_all(pub, topic_fmt, n, size, qos=1, retain=False):
+    """n messages of size bytes; at QoS 1 each acknowledged before the
+    next. Returns the PUBACK reason codes as "code:count,..."."""
+    codes, body = {}, b"m" * size
+    for i in range(n):
+        pub.publish(topic_fmt % i, body, qos=qos, retain=retain)
+        if qos:
+            p = pub.expect(PUBACK, D)
+            rc = p.body[2] if len(p.body) > 2 else 0
+            codes[rc] = codes.get(rc, 0) + 1
+    return ",".join("%x:%d" % (k, codes[k]) for k in sorted(codes))
+
+
+def offline_subscribe():
+    """S persistent sessions subscribed to off/# at QoS 1, then gone."""
+    for s in range(a.sessions):
+        c = Client(a.port, "off-%d" % s, clean=False, props={SESSION_EXPIRY: 600})
+        assert c.subscribe([("off/#", 1)]) == [1]
+        c.disconnect()
+    say("subscribed", a.sessions)
+
+
+def offline_fill():
+    """N messages of SIZE bytes at QoS 1 for the offline sessions."""
+    say("acks", publish_all(Client(a.port, "off-pub"), "off/%d", a.n, a.size))
+
+
+def stalled_subscriber():
+    """A subscriber at QoS Q that stops reading (the behaviour under
+    test), N messages of SIZE bytes published to it; it stays, unread,
+    for HOLD seconds after saying held=1."""
+    sub = Client(a.port, "stall-sub")
+    assert sub.subscribe([("stall/#", a.qos)]) == [a.qos]
+    pub = Client(a.port, "stall-pub")
+    say("acks", publish_all(pub, "stall/%d", a.n, a.size, qos=a.qos))
+    # After the broker has handled every one of them (same connection).
+    pub.publish("stall-none", b"x", qos=1)
+    pub.expect(PUBACK, D)
+    say("held", 1)
+    until(time.monotonic() + a.hold * a.slow)
+
+
+def retained_limit():
+    """N retained messages on N topics; then a subscriber to all of them
+    counts what was kept, up to a marker published after its SUBACK."""
+    pub = Client(a.port, "ret-pub")
+    say("acks", publish_all(pub, "ret/%d", a.n, 10, retain=True))
+    sub = Client(a.port, "ret-sub")
+    assert sub.subscribe([("ret/#", 1)]) == [1]
+    pub.publish("ret/marker", b"end", qos=1)
+    pub.expect(PUBACK, D)
+    got = 0
+    while True:
+        p, payload = next_publish(sub, D)
+        if p is None or payload == b"end":
+            break
+        got += 1
+    say("retained", got)
+
+
+def sessions_limit():
+    """N persistent sessions left offline, then one more client of each
+    version, then the first session back."""
+    for s in range(a.n):
+        c = Client(a.port, "kept-%d" % s, clean=False, props={SESSION_EXPIRY: 600})
+        c.disconnect()
+    say("new_v5", "%x" % Client(a.port, "new-5").connack_rc())
+    say("new_v3", "%x" % Client(a.port, "new-3", version=4).connack_rc())
+    say("kept_back", "%x" % Client(a.port, "kept-0", clean=False,
+                                  props={SESSION_EXPIRY: 600}).connack_rc())
+
+
+def served():
+    """A normal client: CONNACK, and its own QoS 1 message back."""
+    c = Client(a.port, "served-%d" % os.getpid())
+    assert c.subscribe([("served/%d" % os.getpid(), 1)]) == [1]
+    c.publish("served/%d" % os.getpid(), b"hello", qos=1)
+    got = set()
+    while len(got) < 2:
+        p = c.recv(D)
+        if p in (None, "eof"):
+            break
+        if p.type == PUBACK:
+            got.add("ack")
+        elif p.type == PUBLISH:
+            _, pid, _, payload, _, _ = c.parse_publish(p)
+            c.ack(PUBACK, pid)
+            if payload == b"hello":
+                got.add("msg")
+    say("connack", c.connack_rc())
+    say("served", int(len(got) == 2))
+
+
 {"big-subscribe": big_subscribe, "limits": limits, "will-delay": will_delay,
  "session-expiry": session_expiry, "message-expiry": message_expiry,
- "keepalive": keepalive}[a.case]()
+ "keepalive": keepalive, "offline-subscribe": offline_subscribe,
+ "offline-fill": offline_fill, "stalled-subscriber": stalled_subscriber,
+ "retained-limit": retained_limit, "sessions-limit": sessions_limit,
+ "served": served}[a.case]()

@@ -192,7 +192,9 @@ def recv_mqtt(n):
                     ln = struct.unpack(">Q", rbuf[2:10])[0]; off = 10
                 if len(rbuf) < off + ln: break
                 op = rbuf[0] & 0x0f
-                if op == 0x8: out("closed (ws close)", 1)
+                if op == 0x8:
+                    if len(data) >= n: return data  # what came before the close
+                    out("closed (ws close)", 1)
                 if op in (0x0, 0x2): data += rbuf[off:off + ln]
                 rbuf = rbuf[off + ln:]
         else:

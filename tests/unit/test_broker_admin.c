@@ -38,6 +38,7 @@ struct reply {
 	char ctype[128];
 	char allow[128];
 	char www_auth[128];
+	curl_off_t uploaded;     /* request body bytes sent */
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -117,6 +118,7 @@ static struct reply http(const char *method, const char *path, const char *token
 	if (rc != CURLE_OK)
 		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &r.uploaded);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
 	if (!r.body)
@@ -231,6 +233,17 @@ static void fill_records(void)
 	rec_mqtt_connect(fx.rec, CFG_WSS, true);
 	rec_mqtt_connect(fx.rec, CFG_TCP, false);
 	rec_tls_failure(fx.rec, CFG_WSS);
+	rec_limit_hit(fx.rec, CFG_SSL, REC_LIMIT_CONNECTIONS);
+	rec_limit_hit(fx.rec, CFG_SSL, REC_LIMIT_CONNECTIONS);
+	rec_limit_hit(fx.rec, CFG_WS, REC_LIMIT_LISTENER);
+	rec_limit_hit(fx.rec, CFG_TCP, REC_LIMIT_CONNECT_SIZE);
+	rec_limit_hit(fx.rec, CFG_WS, REC_LIMIT_OUTPUT);
+	rec_limit_hit(fx.rec, CFG_TCP, REC_LIMIT_SESSIONS);
+	rec_msg_limit(fx.rec, 1, 1);           /* queued_bytes, QoS 1 */
+	rec_msg_limit(fx.rec, 1, 1);
+	rec_msg_limit(fx.rec, 3, 0);           /* output_buffer, QoS 0 */
+	rec_msg_limit(fx.rec, 9, 0);           /* no such limit: ignored */
+	rec_engine_gauges(fx.rec, 5000, 3000, 7);
 }
 
 static int start(const char *yml)
@@ -329,6 +342,26 @@ static void test_token(void **state)
 		r = http("GET", paths[i], TOKEN "x", NULL);
 		assert_error(&r, 401);
 		free(r.body);
+	}
+	/* The token is checked as soon as the headers are in: a request
+	 * without it is answered before its body is read (curl waits for
+	 * "100 Continue" before sending a large one, and gets the 401). */
+	{
+		size_t big = 2u << 20;
+		char *body = malloc(big + 1);
+
+		assert_non_null(body);
+		memset(body, 'x', big);
+		body[big] = '\0';
+		r = http("POST", "/api/v1/sessions", NULL, body);
+		assert_error(&r, 401);
+		assert_true(r.uploaded < (curl_off_t)big);
+		free(r.body);
+		r = http("POST", "/api/v1/nope", "wrong", body);
+		assert_error(&r, 401);
+		assert_true(r.uploaded < (curl_off_t)big);
+		free(r.body);
+		free(body);
 	}
 	/* a DELETE without the token clears nothing */
 	r = http("DELETE", "/api/v1/unauthorized-clients", NULL, NULL);
@@ -645,6 +678,19 @@ static void test_metrics(void **state)
 	assert_int_equal(sample(r.body, "ppmq_mqtt_connects_total{listener=\"tcp\",result=\"refused\"}"), 1);
 	assert_int_equal(sample(r.body, "ppmq_sessions_connected"), 1);
 	assert_int_equal(sample(r.body, "ppmq_session_records"), 2);
+	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ssl\",limit=\"total\"}"), 2);
+	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ssl\",limit=\"listener\"}"), 0);
+	assert_int_equal(sample(r.body, "ppmq_connections_refused_total{listener=\"ws\",limit=\"listener\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_connects_too_large_total{listener=\"tcp\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_connects_too_large_total{listener=\"wss\"}"), 0);
+	assert_int_equal(sample(r.body, "ppmq_slow_consumers_closed_total{listener=\"ws\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_sessions_refused_total{listener=\"tcp\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_messages_dropped_total{limit=\"queued_bytes\",qos=\"1\"}"), 2);
+	assert_int_equal(sample(r.body, "ppmq_messages_dropped_total{limit=\"output_buffer\",qos=\"0\"}"), 1);
+	assert_int_equal(sample(r.body, "ppmq_messages_dropped_total{limit=\"retained_bytes\",qos=\"2\"}"), 0);
+	assert_int_equal(sample(r.body, "ppmq_queued_bytes{sessions=\"online\"}"), 2000);
+	assert_int_equal(sample(r.body, "ppmq_queued_bytes{sessions=\"offline\"}"), 3000);
+	assert_int_equal(sample(r.body, "ppmq_retained_messages"), 7);
 
 	/* Every line is a HELP, a TYPE or a sample of the family just typed. */
 	assert_int_equal(regcomp(&sample_re, "^([a-z_]+)(\\{[a-z]+=\"[^\"]*\"(,[a-z]+=\"[^\"]*\")*\\})? [0-9]+$",
@@ -704,6 +750,27 @@ static void test_methods_and_paths(void **state)
 	assert_true(rec_session_get(fx.rec, "b-plain", NULL, NULL));
 }
 
+#define UNAUTH "/api/v1/unauthorized-clients"
+
+/* The status of one request without a token. */
+static long status_without_token(const char *method, const char *path)
+{
+	struct reply r = http(method, path, NULL, NULL);
+
+	free(r.body);
+	return r.status;
+}
+
+/* Does GET path (without a token) show this text? */
+static bool shows(const char *path, const char *text)
+{
+	struct reply r = http("GET", path, NULL, NULL);
+	bool found = strstr(r.body, text) != NULL;
+
+	free(r.body);
+	return found;
+}
+
 static void test_port_in_use_and_no_token(void **state)
 {
 	struct adm_server *a2 = NULL;
@@ -727,15 +794,21 @@ static void test_port_in_use_and_no_token(void **state)
 	fx.cfg.admin.bind_port = old;
 	adm_stop(NULL);
 
-	/* without a token configured, no header is needed */
+	/* without a token configured, no header is needed to read ... */
 	stop();
 	assert_int_equal(start("admin:\n  bind_port: 0\n"), 0);
-	r = http("GET", "/api/v1/sessions", NULL, NULL);
-	assert_int_equal(r.status, 200);
+	assert_int_equal(status_without_token("GET", "/api/v1/sessions"), 200);
+	assert_int_equal(status_without_token("GET", "/metrics"), 200);
+	/* ... but clearing needs one, unless the configuration says otherwise */
+	r = http("DELETE", UNAUTH, NULL, NULL);
+	assert_error(&r, 403);
+	assert_non_null(strstr(r.body, "admin.allow_delete_without_token"));
 	free(r.body);
-	r = http("GET", "/metrics", NULL, NULL);
-	assert_int_equal(r.status, 200);
-	free(r.body);
+	assert_true(shows(UNAUTH, "bad-1"));
+	stop();
+	assert_int_equal(start("admin:\n  bind_port: 0\n  allow_delete_without_token: true\n"), 0);
+	assert_int_equal(status_without_token("DELETE", UNAUTH), 204);
+	assert_false(shows(UNAUTH, "bad-1"));
 }
 
 int main(void)

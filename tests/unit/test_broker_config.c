@@ -118,6 +118,33 @@ static void assert_line(const char *printed, const char *line)
 		fail_msg("line not printed: '%s'\n--- got:\n%s", line, printed);
 }
 
+/* The limits' values (listener arrays in tcp, ssl, ws, wss order). */
+struct limits {
+	size_t total, per_listener[CFG_NLISTENERS];
+	unsigned tls_ms[CFG_NLISTENERS], ws_ms[CFG_NLISTENERS];
+	size_t admin_max, admin_per_client;
+	unsigned admin_idle_ms;
+	bool open_delete;
+	size_t connect_size;
+	unsigned refused_per_second;
+};
+
+static void assert_limits(const struct cfg *c, const struct limits *w)
+{
+	assert_int_equal(c->max_connections, w->total);
+	for (int i = 0; i < CFG_NLISTENERS; i++) {
+		assert_int_equal(c->listener[i].max_connections, w->per_listener[i]);
+		assert_int_equal(c->listener[i].tls_timeout_ms, w->tls_ms[i]);
+		assert_int_equal(c->listener[i].ws_timeout_ms, w->ws_ms[i]);
+	}
+	assert_int_equal(c->admin.max_connections, w->admin_max);
+	assert_int_equal(c->admin.max_connections_per_client, w->admin_per_client);
+	assert_int_equal(c->admin.idle_timeout_ms, w->admin_idle_ms);
+	assert_int_equal(c->admin.allow_delete_without_token, w->open_delete);
+	assert_int_equal(c->mqtt.max_connect_size, w->connect_size);
+	assert_int_equal(c->log.refused_per_second, w->refused_per_second);
+}
+
 /* ---- defaults ---------------------------------------------------------------- */
 
 static void test_defaults(void **state)
@@ -161,6 +188,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.sessions.unauthorized_max, 1000);
 	assert_int_equal(c.log.level, LOG_INFO);
 	assert_null(c.log.file);
+	assert_limits(&c, &(struct limits){ 10000, { 0, 0, 0, 0 }, { 0, 10000, 0, 10000 },
+					     { 0, 0, 10000, 10000 }, 256, 32, 2000, false, 16384, 10 });
 
 	assert_int_equal(cfg_source(&c, "listener.tcp.bind_port")->kind, CFG_SRC_DEFAULT);
 	assert_string_equal(cfg_source(&c, "listener.tcp.bind_port")->desc, "default");
@@ -174,7 +203,12 @@ static void test_defaults(void **state)
 	assert_line(p, "listener.tcp.bind_port = 1883  # default");
 	assert_line(p, "listener.proxy_timeout = 3000ms  # default");
 	assert_line(p, "admin.token = (unset)  # default");
-	assert_line(p, "listener.trusted_proxies = []  # default");
+	assert_line(p, "listener.trusted_proxies = (unset)  # default");
+	assert_line(p, "listener.max_connections = 10000  # default");
+	assert_line(p, "listener.ssl.handshake_timeout = 10000ms  # default");
+	assert_line(p, "listener.wss.upgrade_timeout = 10000ms  # default");
+	assert_line(p, "admin.idle_timeout = 2000ms  # default");
+	assert_line(p, "mqtt.max_connect_size = 16384  # default");
 	/* one line per key */
 	{
 		size_t lines = 0;
@@ -390,7 +424,7 @@ static void test_mode_and_trusted_inherit(void **state)
 	load_ok(yaml("listener:\n"
 		     "  proxy_mode: optional\n"
 		     "  ws:\n    proxy_mode: strict\n    trusted_proxies: [\"2001:db8::/32\"]\n"
-		     "  wss:\n    trusted_proxies: []\n"), &c);
+		     "  wss:\n    trusted_proxies: [0.0.0.0/0, \"::/0\"]\n"), &c);
 	assert_int_equal(c.proxy_mode, CFG_PROXY_OPTIONAL);
 	assert_int_equal(c.listener[CFG_TCP].proxy_mode, CFG_PROXY_OPTIONAL);
 	assert_int_equal(c.listener[CFG_WS].proxy_mode, CFG_PROXY_STRICT);
@@ -399,8 +433,10 @@ static void test_mode_and_trusted_inherit(void **state)
 	assert_int_equal(c.ntrusted, 2);
 	assert_int_equal(c.listener[CFG_TCP].ntrusted, 2);
 	assert_int_equal(c.listener[CFG_WS].ntrusted, 1);
-	assert_int_equal(c.listener[CFG_WSS].ntrusted, 0);
+	assert_int_equal(c.listener[CFG_WSS].ntrusted, 2);
 	assert_int_equal(cfg_source(&c, "listener.wss.trusted_proxies")->kind, CFG_SRC_FILE);
+	assert_false(cfg_trusts_any(&c.listener[CFG_TCP]));
+	assert_true(cfg_trusts_any(&c.listener[CFG_WSS]));
 	assert_string_equal(cfg_source(&c, "listener.ssl.trusted_proxies")->desc,
 			    "inherited from listener.trusted_proxies (env MQTT_PROXY_TRUSTED_PROXIES)");
 
@@ -409,7 +445,7 @@ static void test_mode_and_trusted_inherit(void **state)
 	inet_pton(AF_INET, "10.1.2.3", &sin->sin_addr);
 	assert_true(cfg_trusted(&c.listener[CFG_TCP], &ss));
 	assert_false(cfg_trusted(&c.listener[CFG_WS], &ss));
-	assert_true(cfg_trusted(&c.listener[CFG_WSS], &ss));   /* empty list: any */
+	assert_true(cfg_trusted(&c.listener[CFG_WSS], &ss));   /* 0.0.0.0/0 */
 	inet_pton(AF_INET, "192.0.2.8", &sin->sin_addr);
 	assert_false(cfg_trusted(&c.listener[CFG_TCP], &ss));
 	memset(&ss, 0, sizeof(ss));
@@ -665,6 +701,75 @@ static void test_cert_identity_needs_trusted(void **state)
 				       "security:\n  proxy_cert_identity: true\n"), &c, &e), 0);
 	assert_true(c.security.proxy_cert_identity);
 	cfg_free(&c);
+}
+
+/* Optional mode needs a trusted list; every source is trusted only when
+ * the list says so; an empty list is refused. */
+static void test_trust_rules(void **state)
+{
+	struct cfg c;
+	static const char *const why =
+		"optional mode honours PROXY headers only from trusted proxies, and "
+		"listener.tcp.trusted_proxies is not set (nor listener.trusted_proxies, env "
+		"MQTT_PROXY_TRUSTED_PROXIES): list the proxies (e.g. 10.0.0.0/8), or give "
+		"\"0.0.0.0/0,::/0\" to trust every source";
+	char want[600];
+
+	(void)state;
+	snprintf(want, sizeof(want), "2:3: listener.tcp.proxy_mode: %s", why);
+	load_fails(yaml("listener:\n  proxy_mode: optional\n  proxy_enabled: true\n"), want, true);
+	snprintf(want, sizeof(want), "4:5: listener.tcp.proxy_mode: %s", why);
+	load_fails(yaml("listener:\n  proxy_enabled: true\n  tcp:\n    proxy_mode: optional\n"
+			"  ws:\n    trusted_proxies: [10.0.0.0/8]\n"), want, true);
+	/* a listener without PROXY, or a disabled one, needs nothing */
+	load_ok(yaml("listener:\n  proxy_mode: optional\n"), &c);
+	cfg_free(&c);
+	load_fails(yaml("listener:\n  ws:\n    trusted_proxies: []\n"),
+		   "3:5: listener.ws.trusted_proxies: an empty list trusts no proxy: list the proxies "
+		   "(e.g. 10.0.0.0/8), or give \"0.0.0.0/0,::/0\" to trust every source", true);
+	setenv("MQTT_PROXY_PROTOCOL_ENABLED", "true", 1);
+	setenv("MQTT_PROXY_PROTOCOL_MODE", "optional", 1);
+	setenv("MQTT_PROXY_TRUSTED_PROXIES", "0.0.0.0/0,::/0", 1);
+	load_ok(NULL, &c);
+	for (int i = 0; i < CFG_NLISTENERS; i++)
+		assert_true(cfg_trusts_any(&c.listener[i]));
+	cfg_free(&c);
+	setenv("MQTT_PROXY_TRUSTED_PROXIES", "0.0.0.0/0", 1);
+	setenv("SECURITY_PROXY_CERT_IDENTITY", "true", 1);
+	load_fails(NULL, "env SECURITY_PROXY_CERT_IDENTITY: security.proxy_cert_identity: listener.tcp "
+		   "takes PROXY headers from any source (listener.tcp.trusted_proxies is not set, or "
+		   "holds a /0 network): a client could claim any certificate; set the proxies to trust",
+		   false);
+}
+
+/* Connection limits, handshake timeouts, admin and log limits. */
+static void test_limits(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	setenv("LISTENER_MAX_CONNECTIONS", "500", 1);
+	setenv("LISTENER_WSS_MAX_CONNECTIONS", "20", 1);
+	setenv("LISTENER_WSS_UPGRADE_TIMEOUT", "1500ms", 1);
+	setenv("ADMIN_IDLE_TIMEOUT", "5s", 1);
+	load_ok(yaml("listener:\n  ssl:\n    handshake_timeout: 250ms\n  ws:\n    upgrade_timeout: 2s\n"
+		     "admin:\n  max_connections: 32\n  max_connections_per_client: 2\n"
+		     "  allow_delete_without_token: yes\n"
+		     "mqtt:\n  max_connect_size: 1024\nlog:\n  refused_per_second: 0\n"), &c);
+	assert_limits(&c, &(struct limits){ 500, { 0, 0, 0, 20 }, { 0, 250, 0, 10000 },
+					     { 0, 0, 2000, 1500 }, 32, 2, 5000, true, 1024, 0 });
+	assert_int_equal(c.proxy_timeout_ms, 3000);
+	cfg_free(&c);
+	clear_env();
+	load_fails(yaml("listener:\n  max_connections: 0\n"),
+		   "2:3: listener.max_connections: '0' is not a number in 1..10000000", true);
+	load_fails(yaml("listener:\n  tcp:\n    handshake_timeout: 1s\n"),
+		   "3:5: listener.tcp.handshake_timeout: unknown key (did you mean "
+		   "listener.ssl.handshake_timeout?)", true);
+	load_fails(yaml("admin:\n  idle_timeout: 500ms\n"),
+		   "2:3: admin.idle_timeout: '500ms' is out of range (1s..1h)", true);
+	load_fails(yaml("mqtt:\n  max_connect_size: 8\n"),
+		   "2:3: mqtt.max_connect_size: '8' is not a number in 16..268435460", true);
 }
 
 static void test_error_bad_duration_and_enums(void **state)
@@ -955,6 +1060,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_identity_needs_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_bad_duration_and_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_tls_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trust_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_duplicates_and_structure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_yaml_and_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_file_is_the_defaults, setup, teardown),

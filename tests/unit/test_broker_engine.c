@@ -29,6 +29,8 @@ struct fake {
 	bool fail_send;
 	bool gone;           /* eng_client_closed done */
 	uint8_t version;
+	size_t backlog;      /* what io.backlog says */
+	int drain_watches;   /* io.watch_drain calls */
 };
 
 static int f_send(void *ctx, const uint8_t *b, size_t n)
@@ -54,6 +56,16 @@ static void f_close(void *ctx)
 	f->close_calls++;
 }
 
+static size_t f_backlog(void *ctx)
+{
+	return ((struct fake *)ctx)->backlog;
+}
+
+static void f_watch_drain(void *ctx)
+{
+	((struct fake *)ctx)->drain_watches++;
+}
+
 struct rec {
 	int connected, disconnected, auth_failed, removed;
 	char client_id[64], username[64], reason[64], disc_reason[64], removed_id[64];
@@ -62,6 +74,8 @@ struct rec {
 	int mqtt_version;
 	void *opaque;
 	uint64_t conn_id;
+	int limits[ENG_NLIMITS];       /* on_limit calls by limit */
+	struct eng_limit_event last_limit;
 };
 
 static struct rec R;
@@ -105,6 +119,14 @@ static void on_auth_failed(void *ctx, const struct eng_client_info *i, const cha
 	cpy(r->listener, sizeof(r->listener), i->listener);
 	r->opaque = i->opaque;
 	r->password_provided = pw;
+}
+
+static void on_limit(void *ctx, const struct eng_limit_event *ev)
+{
+	struct rec *r = ctx;
+
+	r->limits[ev->which]++;
+	r->last_limit = *ev;
 }
 
 static void on_removed(void *ctx, const char *cid)
@@ -162,6 +184,7 @@ static struct eng *mk(struct eng_cfg *cfg)
 	cfg->on_session_disconnected = on_disconnected;
 	cfg->on_auth_failed = on_auth_failed;
 	cfg->on_session_removed = on_removed;
+	cfg->on_limit = on_limit;
 	eng = eng_new(cfg, &e);
 	assert_non_null(eng);
 	tick(eng, T0);
@@ -188,7 +211,8 @@ static void fake_open(struct eng *eng, struct fake *f, const char *listener)
 static void fake_open_id(struct eng *eng, struct fake *f, const char *listener, const char *cert_id)
 {
 	struct eng_client_info info;
-	struct eng_io io = { f_send, f_close, f };
+	struct eng_io io = { .send = f_send, .close = f_close, .backlog = f_backlog,
+			     .watch_drain = f_watch_drain, .ctx = f };
 
 	memset(f, 0, sizeof(*f));
 	memset(&info, 0, sizeof(info));
@@ -1127,6 +1151,16 @@ static void test_retained(void **state)
 	eng_free(eng);
 }
 
+/* A PUBACK (QoS 1) or PUBREC (QoS 2) to f with id: its reason code. */
+static uint8_t expect_ack_rc(struct fake *f, enum mqtt_type t, uint16_t id)
+{
+	struct mqtt_pkt p;
+
+	expect_type(f, &p, t);
+	assert_int_equal(p.ack.id, id);
+	return p.ack.rc;
+}
+
 static void test_retained_limits(void **state)
 {
 	struct eng_cfg cfg;
@@ -1154,7 +1188,213 @@ static void test_retained_limits(void **state)
 	assert_int_equal(publish(&a, "3", "cccccc", 0, true, 0), 0);
 	eng_stats_get(eng, &st);
 	assert_int_equal(st.retained, 2);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_RETAINED_MESSAGES], 1);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_RETAINED_BYTES], 1);
+	assert_int_equal(R.limits[ENG_LIMIT_RETAINED_BYTES], 1);
+	assert_null(R.last_limit.client_id);
 	fake_free(&a);
+
+	/* 5.0: a QoS 1 retained message the store cannot keep is
+	 * acknowledged with Quota exceeded. */
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 5, "a5", true);
+	assert_int_equal(publish(&a, "4", "d", 1, true, 9), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 9), MQTT_RC_QUOTA_EXCEEDED);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_RETAINED_MESSAGES], 2);
+	fake_free(&a);
+	eng_free(eng);
+}
+
+/* Bytes limits on a session's queue and on every offline session: what
+ * does not fit is dropped for that session, counted and reported; a 5.0
+ * publisher that reached nobody hears Quota exceeded. */
+static void test_queue_byte_limits(void **state)
+{
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake a, b, c;
+	struct mqtt_pkt p;
+	struct eng_stats st;
+	char payload[1001];
+	(void)state;
+
+	memset(payload, 'x', 1000);
+	payload[1000] = '\0';
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.max_queued_bytes = 2500;       /* two messages of 1003 bytes, not three */
+	cfg.max_offline_bytes = 3500;      /* three, over both sessions */
+	cfg.session_expiry_default = 60;
+	eng = mk(&cfg);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 5, "pub", true);
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 4, "s1", false);
+	subscribe(&b, "a/#", 1, 1);
+	fake_open(eng, &c, "tcp");
+	connect_ok(&c, 4, "s2", false);
+	subscribe(&c, "b/#", 1, 1);
+	fake_free(&b);
+	fake_free(&c);
+
+	/* Offline: s1 takes two (its own limit), s2 one (the total). */
+	assert_int_equal(publish(&a, "a/1", payload, 1, false, 1), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 1), 0);
+	assert_int_equal(publish(&a, "a/2", payload, 1, false, 2), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 2), 0);
+	assert_int_equal(publish(&a, "a/3", payload, 1, false, 3), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 3), MQTT_RC_QUOTA_EXCEEDED);
+	assert_int_equal(R.limits[ENG_LIMIT_QUEUE_BYTES], 1);
+	assert_string_equal(R.last_limit.client_id, "s1");
+	assert_int_equal(R.last_limit.size, 1003);
+	assert_int_equal(R.last_limit.limit, 2500);
+	assert_int_equal(publish(&a, "b/1", payload, 1, false, 4), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 4), 0);
+	assert_int_equal(publish(&a, "b/2", payload, 2, false, 5), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBREC, 5), MQTT_RC_QUOTA_EXCEEDED);
+	assert_int_equal(R.limits[ENG_LIMIT_OFFLINE_BYTES], 1);
+	assert_int_equal(R.last_limit.qos, 1);       /* as it would have been delivered */
+	assert_int_equal(R.last_limit.limit, 3500);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_QUEUE_BYTES], 1);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_OFFLINE_BYTES], 1);
+	assert_int_equal(st.offline_bytes, 3 * 1003);
+	assert_int_equal(st.queued_bytes, 3 * 1003);
+
+	/* Back online: what was kept arrives, and its bytes leave the
+	 * offline total; acknowledged, they leave the session's. */
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 4, "s1", false);
+	expect_publish(&b, "a/1", payload, 1, false, &p);
+	ack(&b, MQTT_PUBACK, p.publish.id);
+	expect_publish(&b, "a/2", payload, 1, false, &p);
+	ack(&b, MQTT_PUBACK, p.publish.id);
+	expect_nothing(&b);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.offline_bytes, 1003);
+	assert_int_equal(st.queued_bytes, 1003);
+
+	/* Online, its own limit still holds. It does not read: what it
+	 * takes waits in its queue. */
+	b.backlog = 1u << 30;
+	assert_int_equal(publish(&a, "a/4", payload, 1, false, 6), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 6), 0);
+	assert_int_equal(publish(&a, "a/5", payload, 1, false, 7), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 7), 0);
+	assert_int_equal(publish(&a, "a/6", payload, 1, false, 8), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 8), MQTT_RC_QUOTA_EXCEEDED);
+	expect_nothing(&b);
+	assert_int_equal(publish(&a, "b/3", payload, 1, false, 9), 0);
+	assert_int_equal(expect_ack_rc(&a, MQTT_PUBACK, 9), 0);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_QUEUE_BYTES], 2);
+	assert_int_equal(st.queued_bytes, 4 * 1003);
+	assert_int_equal(st.offline_bytes, 2 * 1003);
+
+	/* Offline again with 2 queued: over the total, its oldest goes. */
+	fake_free(&b);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_OFFLINE_BYTES], 2);
+	assert_int_equal(st.offline_bytes, 3 * 1003);
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 4, "s1", false);
+	expect_publish(&b, "a/5", payload, 1, false, NULL);
+	expect_nothing(&b);
+	fake_free(&b);
+	fake_free(&a);
+	eng_free(eng);
+}
+
+/* max_sessions: a CONNECT that needs a new session past it is refused;
+ * one whose session is kept connects. */
+static void test_sessions_limit(void **state)
+{
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake a, b, c;
+	struct copts o5 = { .version = 5, .id = "c5", .clean = true };
+	struct copts o4 = { .version = 4, .id = "c4", .clean = true };
+	struct eng_stats st;
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.max_sessions = 2;
+	cfg.session_expiry_default = 60;
+	eng = mk(&cfg);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 4, "kept", false);
+	fake_free(&a);                 /* offline, kept */
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 4, "online", true);
+	fake_open(eng, &c, "tcp");
+	assert_int_equal(connect_o(&c, &o5, NULL, NULL), MQTT_RC_QUOTA_EXCEEDED);
+	assert_int_equal(R.limits[ENG_LIMIT_SESSIONS], 1);
+	assert_string_equal(R.last_limit.client_id, "c5");
+	assert_ptr_equal(R.last_limit.opaque, &c);
+	assert_int_equal(R.last_limit.limit, 2);
+	fake_free(&c);
+	fake_open(eng, &c, "tcp");
+	assert_int_equal(connect_o(&c, &o4, NULL, NULL), MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE);
+	fake_free(&c);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 4, "kept", false);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.sessions, 2);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_SESSIONS], 2);
+	fake_free(&a);
+	fake_free(&b);
+	eng_free(eng);
+}
+
+/* A client with more than max_output waiting to be written: QoS 0 is
+ * dropped, QoS 1 waits in the session until the core says the output
+ * was written. */
+static void test_output_backlog(void **state)
+{
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake a, b;
+	struct mqtt_pkt p;
+	struct eng_stats st;
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.max_output = 4096;
+	eng = mk(&cfg);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, 4, "pub", true);
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, 4, "sub", true);
+	subscribe(&b, "t", 1, 1);
+
+	b.backlog = 4095;
+	assert_int_equal(publish(&a, "t", "q0-a", 0, false, 0), 0);
+	expect_publish(&b, "t", "q0-a", 0, false, NULL);
+	b.backlog = 4096;
+	assert_int_equal(publish(&a, "t", "q0-b", 0, false, 0), 0);
+	assert_int_equal(publish(&a, "t", "q1-a", 1, false, 1), 0);
+	expect_type(&a, &p, MQTT_PUBACK);
+	expect_nothing(&b);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.limit_hits[ENG_LIMIT_OUTPUT], 1);
+	assert_int_equal(R.limits[ENG_LIMIT_OUTPUT], 1);
+	assert_string_equal(R.last_limit.client_id, "sub");
+	assert_int_equal(R.last_limit.qos, 0);
+	assert_int_equal(b.drain_watches, 1);
+	assert_int_equal(st.queued_bytes, 5);
+
+	/* Written out: the QoS 1 message goes. */
+	b.backlog = 0;
+	eng_client_drained(b.c);
+	expect_publish(&b, "t", "q1-a", 1, false, &p);
+	ack(&b, MQTT_PUBACK, p.publish.id);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.queued_bytes, 0);
+	fake_free(&a);
+	fake_free(&b);
 	eng_free(eng);
 }
 
@@ -2318,6 +2558,9 @@ int main(void)
 		cmocka_unit_test(test_inflight_window),
 		cmocka_unit_test(test_retained),
 		cmocka_unit_test(test_retained_limits),
+		cmocka_unit_test(test_queue_byte_limits),
+		cmocka_unit_test(test_output_backlog),
+		cmocka_unit_test(test_sessions_limit),
 		cmocka_unit_test(test_will),
 		cmocka_unit_test(test_takeover),
 		cmocka_unit_test(test_keepalive_and_connect_timeout),

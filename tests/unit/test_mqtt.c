@@ -121,6 +121,37 @@ static void test_frame(void **state)
 	assert_int_equal(mqtt_frame(b, 5, 1024 * 1024), MQTT_FRAME_TOO_LARGE);
 }
 
+/* The declared size as soon as the length is read; a CONNECT's level. */
+static void test_frame_size_and_level(void **state)
+{
+	uint8_t b[64] = { 0 };
+	size_t n;
+	(void)state;
+
+	hex("30 80", b, sizeof(b));
+	assert_int_equal(mqtt_frame_size(b, 2), MQTT_NEED_MORE);
+	hex("30 80 01", b, sizeof(b));
+	assert_int_equal(mqtt_frame_size(b, 3), 131);
+	hex("10 ff ff 3f", b, sizeof(b));
+	assert_int_equal(mqtt_frame_size(b, 4), 1 + 3 + 1048575);
+	hex("30 ff ff ff ff 01", b, sizeof(b));
+	assert_int_equal(mqtt_frame_size(b, 6), MQTT_FRAME_MALFORMED);
+	/* a 1 MiB MQTT 5 CONNECT, its level read byte by byte */
+	n = hex("10 ff ff 3f 00 04 4d 51 54 54 05 02", b, sizeof(b));
+	for (size_t i = 0; i < 11; i++)
+		assert_int_equal(mqtt_connect_level(b, i), 0);
+	assert_int_equal(mqtt_connect_level(b, n), MQTT_V5);
+	n = hex("10 0f 00 04 4d 51 54 54 04 02", b, sizeof(b));
+	assert_int_equal(mqtt_connect_level(b, n), MQTT_V311);
+	n = hex("10 11 00 06 4d 51 49 73 64 70 03", b, sizeof(b));
+	assert_int_equal(mqtt_connect_level(b, n), 3);
+	/* not a CONNECT, or another protocol name */
+	n = hex("30 0f 00 04 4d 51 54 54 05", b, sizeof(b));
+	assert_int_equal(mqtt_connect_level(b, n), 0);
+	n = hex("10 0f 00 04 4d 51 54 58 05", b, sizeof(b));
+	assert_int_equal(mqtt_connect_level(b, n), 0);
+}
+
 /* ---- known encodings --------------------------------------------------- */
 
 static void test_known_connect_v311(void **state)
@@ -1048,6 +1079,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_frame_size_and_level),
 		cmocka_unit_test(test_known_connect_v311),
 		cmocka_unit_test(test_known_connect_v5),
 		cmocka_unit_test(test_connack_helper),
