@@ -1234,8 +1234,8 @@ static void hook_limit(void *ctx, const struct eng_limit_event *ev)
 	static const char *const why[ENG_NLIMITS] = {
 		[ENG_LIMIT_QUEUE_MESSAGES] = "its session holds mqtt.max_queued_messages",
 		[ENG_LIMIT_QUEUE_BYTES] = "its session would hold more bytes than mqtt.max_queued_bytes",
-		[ENG_LIMIT_OFFLINE_BYTES] = "offline sessions would hold more bytes than "
-					    "mqtt.max_offline_bytes",
+		[ENG_LIMIT_OFFLINE_BYTES] = ("offline sessions would hold more bytes than "
+					     "mqtt.max_offline_bytes"),
 		[ENG_LIMIT_OUTPUT] = "more bytes wait to be written to it than mqtt.max_output_buffer",
 		[ENG_LIMIT_RETAINED_MESSAGES] = "mqtt.max_retained_messages are kept",
 		[ENG_LIMIT_RETAINED_BYTES] = "the retained messages would pass mqtt.max_retained_bytes",

@@ -13,9 +13,9 @@
  * Input:
  *   byte 0  the broker: bit 0 the listener (tcp, ws); bits 1-2 PROXY
  *           (disabled, strict, optional, strict with
- *           security.proxy_cert_identity); bit 3 trusted_proxies (empty,
- *           or 10.0.0.0/8 and 2001:db8::/32; always set with
- *           proxy_cert_identity); bit 4 users required (u, password p)
+ *           security.proxy_cert_identity); bit 3 trusted_proxies (every
+ *           source, 0.0.0.0/0 and ::/0, or 10.0.0.0/8 and 2001:db8::/32;
+ *           always the latter with proxy_cert_identity); bit 4 users required (u, password p)
  *           and small limits (packets of 512 bytes, 2 filters per
  *           SUBSCRIBE, 3 subscriptions per client, 2 retained messages
  *           of 1 KB in all), instead of anonymous clients and the
@@ -36,7 +36,7 @@
  *   - no byte is written before a complete, valid PROXY header where one
  *     is needed (strict mode, or input that starts like a header on an
  *     optional listener), and none when that header comes from a peer
- *     outside a non-empty trusted_proxies;
+ *     outside trusted_proxies;
  *   - what is written is well-formed: on ws an HTTP response (a refusal:
  *     its body and nothing else), then (after a 101 only) unmasked
  *     binary, ping, pong or close frames that a client's decoder accepts;
@@ -102,7 +102,7 @@ static void cfg_text(unsigned v, char *buf, size_t cap)
 		 "admin: {enabled: false}\n"
 		 "security:\n  allow_anonymous: %s\n  users: [%s]\n  proxy_cert_identity: %s\n"
 		 "mqtt: {max_packet_size: %s}\n",
-		 proxy[p], trusted ? "10.0.0.0/8, \"2001:db8::/32\"" : "",
+		 proxy[p], trusted ? "10.0.0.0/8, \"2001:db8::/32\"" : "0.0.0.0/0, \"::/0\"",
 		 users ? "false" : "true", users ? "{username: u, password: p}" : "",
 		 p == 3 ? "true" : "false",
 		 users ? "512, max_filters_per_subscribe: 2, max_subscriptions_per_client: 3, "
@@ -256,7 +256,7 @@ static void client_send(struct fz *z, struct client *c)
 /* ---- what the broker wrote ------------------------------------------------ */
 
 /* Where the listener wants a header: no byte before a valid one, and none
- * for a header from a peer outside a non-empty trusted_proxies. */
+ * for a header from a peer outside trusted_proxies. */
 static void check_proxy_gate(const struct fz *z, const struct client *c)
 {
 	const struct ident_stage *st = &z->l->stage;
@@ -269,7 +269,7 @@ static void check_proxy_gate(const struct fz *z, const struct client *c)
 		check(st->header != IDENT_HEADER_REQUIRED);
 		return;
 	}
-	check(z->l->cfg->ntrusted == 0 || z->peer_trusted);
+	check(z->peer_trusted);
 	check(pp_parse(z->in, z->inlen, &st->parse, &h, &err) > 0);
 }
 
@@ -364,6 +364,8 @@ static void broker_start(struct fz *z, unsigned b0)
 	for (int i = 0; i < CFG_NLISTENERS; i++)
 		z->b.lis[i].fd = -1;
 	z->b.rec = rec_store_new(cfg->sessions.max_kept, cfg->sessions.unauthorized_max);
+	reclaim_init(&z->b.reclaim, z->b.loop);
+	ratelog_init(&z->b.mlog, z->b.loop, "mqtt", cfg->log.refused_per_second);
 	conn_engine_cfg(&z->b, &ec);
 	ec.clock_ms = loop_clock;
 	ec.clock_ctx = z->b.loop;
@@ -371,12 +373,14 @@ static void broker_start(struct fz *z, unsigned b0)
 	z->b.eng = eng_new(&ec, &e);
 	check(z->b.rec != NULL && z->b.eng != NULL);
 	z->l = &z->b.lis[k];
+	ratelog_init(&z->l->rlog, z->b.loop, cfg_listener_name(k), cfg->log.refused_per_second);
 	z->l->b = &z->b;
 	z->l->kind = k;
 	z->l->cfg = &cfg->listener[k];
 	ident_stage_init(&z->l->stage, z->l->cfg);
 	check(pp_sockaddr_parse(peers[p], &z->peer) == 0);
-	z->peer_trusted = p != 1;
+	/* 192.0.2.9 is outside 10.0.0.0/8 and 2001:db8::/32 */
+	z->peer_trusted = p != 1 || !((b0 & 8) || ((b0 >> 1) & 3) == 3);
 	z->slow = b0 & 128;
 }
 
@@ -451,6 +455,9 @@ static void broker_stop(struct fz *z)
 	eng_free(z->b.eng);
 	/* The loop outlives this broker. */
 	loop_timer_cancel(z->b.loop, &z->b.tick);
+	ratelog_stop(&z->l->rlog);
+	ratelog_stop(&z->b.mlog);
+	reclaim_stop(&z->b.reclaim);
 	rec_store_free(z->b.rec);
 }
 
