@@ -69,7 +69,7 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/pro
 INTEG      := $(sort $(wildcard tests/integration/*.t))
 MANPAGES   := $(wildcard docs/*.1)
 
-.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench fuzz fuzz-smoke fuzz-corpus install uninstall clean tests
+.PHONY: all check check-unit check-integration check-brokers brokers-report demo bench soak fuzz fuzz-smoke fuzz-corpus install uninstall clean tests
 all: $(PROGRAMS)
 
 # Every library the build needs, checked one by one: a missing one is named
@@ -165,6 +165,13 @@ brokers-report:
 
 bench: all
 	scripts/bench
+
+# The attacks of docs/robustness.md against ppmq-broker, one after the
+# other, each bounded in count and time (a few minutes in all); the table
+# in docs/robustness.md is replaced with what this machine measured.
+soak: all
+	scripts/gen-certs build/certs >/dev/null
+	bench/soak.py --json bench/out/soak.json --markdown docs/robustness.md
 
 # libFuzzer harnesses (clang, in build/fuzz/), with the project's warnings;
 # undefined behaviour aborts like any other finding. The library and the
