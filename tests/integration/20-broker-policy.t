@@ -17,14 +17,7 @@
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 plan 21
-CASES=$ROOT/tests/lib/mqtt_cases.py
 
-OUT=
-cases() { # CASE ARGS...: runs it on the current broker, output in OUT
-	OUT=$(timeout $((120 * PPMQ_TEST_SLOW)) "$PY" "$CASES" "$1" --port "$B_TCP" \
-		--slow "$PPMQ_TEST_SLOW" "${@:2}" 2>&1)
-}
-val() { sed -n "s/^$1=//p" <<<"$OUT" | head -1; }
 
 cat >"$T/acl.rules" <<'ACL'
 # refused networks: a client range, and the second proxy's own address
@@ -37,25 +30,25 @@ ACL
 start_broker acl MQTT_PROXY_PROTOCOL_ENABLED=true LISTENER_WS_ENABLED=false \
 	MQTT_PROXY_TRUSTED_PROXIES="127.0.0.7/32,127.0.0.8/32" SECURITY_ACL_FILE="$T/acl.rules" ||
 	bail "broker did not start"
-cases policy
-is "$(val blocked_via_trusted)/$(val blocked_via_trusted_v3)" 87/5 \
+mqtt_case 120 policy
+is "$(case_val blocked_via_trusted)/$(case_val blocked_via_trusted_v3)" 87/5 \
 	"a refused source in a header from a trusted proxy: CONNACK 0x87 (3.1.1: 0x05)"
-is "$(val allowed_via_trusted)" 0 "an allowed source from the same proxy: accepted"
-is "$(val allowed_via_blocked_proxy)" 0 \
+is "$(case_val allowed_via_trusted)" 0 "an allowed source from the same proxy: accepted"
+is "$(case_val allowed_via_blocked_proxy)" 0 \
 	"an allowed source through a trusted proxy whose own address is refused: accepted (the proxy is not judged)"
-is "$(val blocked_via_blocked_proxy)" 87 "a refused source through that proxy: refused"
-[ "$(val allowed_via_blocked_proxy)" = 0 ] || diag "$OUT"
+is "$(case_val blocked_via_blocked_proxy)" 87 "a refused source through that proxy: refused"
+[ "$(case_val allowed_via_blocked_proxy)" = 0 ] || diag "$CASE_OUT"
 is "$(json_get /api/v1/unauthorized-clients \
 	"[(x['clientIp'], x['peerIp'], x['reason']) for x in d if x['clientId'] == 'pol-b5'][0]")" \
 	"('203.0.113.200', '127.0.0.7', 'acl-denied')" \
 	"the refusal is recorded with the header's source, the proxy kept apart, reason acl-denied"
 check "the log names the rule that refused it" \
 	grep -q "client 203.0.113.200:40000 via 127.0.0.7:[0-9]* 'pol-b5': connection refused by $T/acl.rules:2: deny connect from 203.0.113.128/25" "$B_LOG"
-is "$(val sub_sensors)" 1 "a subscription no rule refuses: granted"
-is "$(val sub_admin)" 87,87,0 "admin/# and # (which takes admin/ too) refused with 0x87, other/# granted"
-is "$(val sub_admin_v3)" 80 "3.1.1: refused with 0x80"
-is "$(val pub_bob)/$(val pub_alice)" 87/0 "sensors/1: bob's PUBLISH refused (PUBACK 0x87), alice's taken"
-is "$(val delivered)" sensors/1 "the subscriber got alice's message only"
+is "$(case_val sub_sensors)" 1 "a subscription no rule refuses: granted"
+is "$(case_val sub_admin)" 87,87,0 "admin/# and # (which takes admin/ too) refused with 0x87, other/# granted"
+is "$(case_val sub_admin_v3)" 80 "3.1.1: refused with 0x80"
+is "$(case_val pub_bob)/$(case_val pub_alice)" 87/0 "sensors/1: bob's PUBLISH refused (PUBACK 0x87), alice's taken"
+is "$(case_val delivered)" sensors/1 "the subscriber got alice's message only"
 stop_broker >/dev/null
 
 # A bad rule: the broker does not start, and says where.
@@ -67,15 +60,15 @@ like "$out" "*env SECURITY_ACL_FILE: security.acl_file: $T/bad.rules:2:17: 'a/#/
 	"... with the rule's file:line:col"
 
 start_broker shared || bail "broker did not start"
-cases shared
-is "$(val shared_available)" 1 "5.0 CONNACK: Shared Subscription Available = 1"
-is "$(val sub_m1)/$(val sub_m2)" 0/0 "\$share/g/r/# granted, to a 5.0 and a 3.1.1 client"
-is "$(val first_after_subscribe)" marker "no retained message for a new shared subscription"
-is "$(val split)" 5,5 "ten messages: five to each member, in turn"
-[ "$(val split)" = 5,5 ] || diag "$OUT"
-is "$(val other_group)" 10 "another group on the topic gets every one"
-is "$(val bad_share)/$(val bad_share_v3)" 8f,8f,8f/80 "bad share names: 0x8F Topic Filter invalid (3.1.1: 0x80)"
-is "$(val no_local_shared)" 82 "No Local on a shared subscription: DISCONNECT 0x82 Protocol Error"
+mqtt_case 120 shared
+is "$(case_val shared_available)" 1 "5.0 CONNACK: Shared Subscription Available = 1"
+is "$(case_val sub_m1)/$(case_val sub_m2)" 0/0 "\$share/g/r/# granted, to a 5.0 and a 3.1.1 client"
+is "$(case_val first_after_subscribe)" marker "no retained message for a new shared subscription"
+is "$(case_val split)" 5,5 "ten messages: five to each member, in turn"
+[ "$(case_val split)" = 5,5 ] || diag "$CASE_OUT"
+is "$(case_val other_group)" 10 "another group on the topic gets every one"
+is "$(case_val bad_share)/$(case_val bad_share_v3)" 8f,8f,8f/80 "bad share names: 0x8F Topic Filter invalid (3.1.1: 0x80)"
+is "$(case_val no_local_shared)" 82 "No Local on a shared subscription: DISCONNECT 0x82 Protocol Error"
 stop_broker >/dev/null
 
 check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean
