@@ -359,17 +359,30 @@ static void connect_ok(struct fake *f, uint8_t version, const char *id, bool cle
 	assert_int_equal(in_rc, 0);
 }
 
-static void subscribe(struct fake *f, const char *filter, uint8_t qos, uint8_t want_rc)
+/* A SUBSCRIBE (id 77) of one filter, with a Subscription Identifier when
+ * sub_id is not 0; input's result. */
+static int send_sub1(struct fake *f, const struct mqtt_sub *s, uint32_t sub_id)
 {
-	struct mqtt_sub s = { mqtt_cstr(filter), qos, false, false, 0 };
 	struct mqtt_pkt p;
 
 	memset(&p, 0, sizeof(p));
 	p.type = MQTT_SUBSCRIBE;
 	p.subscribe.id = 77;
 	p.subscribe.n = 1;
-	p.subscribe.subs = &s;
-	assert_int_equal(send_p(f, &p), 0);
+	p.subscribe.subs = s;
+	if (sub_id) {
+		p.subscribe.props.sub_ids[0] = sub_id;
+		p.subscribe.props.n_sub_ids = 1;
+	}
+	return send_p(f, &p);
+}
+
+static void subscribe(struct fake *f, const char *filter, uint8_t qos, uint8_t want_rc)
+{
+	struct mqtt_sub s = { mqtt_cstr(filter), qos, false, false, 0 };
+	struct mqtt_pkt p;
+
+	assert_int_equal(send_sub1(f, &s, 0), 0);
 	expect_type(f, &p, MQTT_SUBACK);
 	assert_int_equal(p.suback.id, 77);
 	assert_int_equal(p.suback.n, 1);
@@ -1482,16 +1495,7 @@ static void sub5(struct fake *f, const char *filter, uint8_t qos, bool nl, bool 
 	struct mqtt_sub s = { mqtt_cstr(filter), qos, nl, rap, rh };
 	struct mqtt_pkt p;
 
-	memset(&p, 0, sizeof(p));
-	p.type = MQTT_SUBSCRIBE;
-	p.subscribe.id = 5;
-	p.subscribe.n = 1;
-	p.subscribe.subs = &s;
-	if (sub_id) {
-		p.subscribe.props.sub_ids[0] = sub_id;
-		p.subscribe.props.n_sub_ids = 1;
-	}
-	assert_int_equal(send_p(f, &p), 0);
+	assert_int_equal(send_sub1(f, &s, sub_id), 0);
 	expect_type(f, &p, MQTT_SUBACK);
 	assert_int_equal(p.suback.rcs[0], qos);
 }
@@ -1672,12 +1676,7 @@ static void test_shared_subscriptions(void **state)
 			struct mqtt_sub sb = { mqtt_cstr(bad[i]), 0, false, false, 0 };
 			struct mqtt_pkt p;
 
-			memset(&p, 0, sizeof(p));
-			p.type = MQTT_SUBSCRIBE;
-			p.subscribe.id = 10;
-			p.subscribe.n = 1;
-			p.subscribe.subs = &sb;
-			assert_int_equal(send_p(&b, &p), 0);
+			assert_int_equal(send_sub1(&b, &sb, 0), 0);
 			expect_type(&b, &p, MQTT_SUBACK);
 			if (p.suback.rcs[0] != MQTT_RC_TOPIC_FILTER_INVALID)
 				fail_msg("%s: 0x%02x", bad[i], p.suback.rcs[0]);
@@ -1689,12 +1688,7 @@ static void test_shared_subscriptions(void **state)
 		struct mqtt_sub sb = { mqtt_cstr("$share/g/t"), 0, true, false, 0 };
 		struct mqtt_pkt p;
 
-		memset(&p, 0, sizeof(p));
-		p.type = MQTT_SUBSCRIBE;
-		p.subscribe.id = 11;
-		p.subscribe.n = 1;
-		p.subscribe.subs = &sb;
-		assert_int_equal(send_p(&b, &p), -1);
+		assert_int_equal(send_sub1(&b, &sb, 0), -1);
 		expect_type(&b, &p, MQTT_DISCONNECT);
 		assert_int_equal(p.disconnect.rc, MQTT_RC_PROTOCOL_ERROR);
 	}
@@ -1822,12 +1816,7 @@ static void test_authorize(void **state)
 	{
 		struct mqtt_sub sb = { mqtt_cstr("secret/x"), 0, false, false, 0 };
 
-		memset(&p, 0, sizeof(p));
-		p.type = MQTT_SUBSCRIBE;
-		p.subscribe.id = 3;
-		p.subscribe.n = 1;
-		p.subscribe.subs = &sb;
-		assert_int_equal(send_p(&g, &p), 0);
+		assert_int_equal(send_sub1(&g, &sb, 0), 0);
 		expect_type(&g, &p, MQTT_SUBACK);
 		assert_int_equal(p.suback.rcs[0], MQTT_RC_NOT_AUTHORIZED);
 	}
