@@ -173,6 +173,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ibroker $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 build/fuzz/fuzz_config: broker/config.c broker/config.h broker/acl.c
+build/fuzz/fuzz_acl: broker/acl.c broker/acl.h
 build/fuzz/%: fuzz/%.c $(wildcard lib/*.c lib/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(LIBS)
