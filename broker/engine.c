@@ -1490,6 +1490,19 @@ static int connect_identity(struct eng_client *c, const struct mqtt_connect *cn,
 	return 0;
 }
 
+/* The ACL refused the CONNECT (the connection, or its will): Not
+ * authorized, recorded. */
+static void acl_refuse(struct eng_client *c, const struct mqtt_connect *cn)
+{
+	struct eng *eng = c->eng;
+
+	eng->st.auth_failures++;
+	if (eng->cfg.on_auth_failed)
+		eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+					ENG_AUTH_ACL, cn->has_password);
+	connect_refuse(c, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED, ENG_DISC_CLOSED);
+}
+
 /* Authentication: no 5.0 enhanced authentication; credentials checked
  * unless the proxy vouched for a certificate. Returns 0, or -1 when the
  * CONNECT was refused (and recorded). */
@@ -1523,12 +1536,7 @@ static int connect_authenticate(struct eng_client *c, const struct mqtt_connect 
 		return -1;
 	}
 	if (!authorized(c, ENG_OP_CONNECT, NULL, 0)) {
-		eng->st.auth_failures++;
-		if (eng->cfg.on_auth_failed)
-			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
-						ENG_AUTH_ACL, cn->has_password);
-		connect_refuse(c, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED,
-			       ENG_DISC_CLOSED);
+		acl_refuse(c, cn);
 		return -1;
 	}
 	return 0;
@@ -1561,6 +1569,13 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 	}
 
 	if (cn->will) {
+		/* A will is a PUBLISH the client makes ahead of time: the same
+		 * rules apply, and a will nobody may send refuses the CONNECT
+		 * rather than go out later. */
+		if (!authorized(c, ENG_OP_PUBLISH, cn->will_topic.p, cn->will_topic.len)) {
+			acl_refuse(c, cn);
+			return -1;
+		}
 		c->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
 				  cn->will_payload.len, cn->will_qos, cn->will_retain,
 				  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);

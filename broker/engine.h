@@ -139,8 +139,9 @@ struct eng_cfg {
 	void *auth_ctx;
 
 	/* Optional authorization (the ACL), asked once credentials are
-	 * accepted (ENG_OP_CONNECT, topic NULL: refused with CONNACK 0x05 /
-	 * 0x87 and on_auth_failed's ENG_AUTH_ACL), for each PUBLISH (topic:
+	 * accepted (ENG_OP_CONNECT, topic NULL; then ENG_OP_PUBLISH for the
+	 * will's topic: either refused with CONNACK 0x05 / 0x87 and
+	 * on_auth_failed's ENG_AUTH_ACL), for each PUBLISH (topic:
 	 * the name, after any alias; refused: 5.0 PUBACK / PUBREC 0x87,
 	 * 3.1.1 acknowledged as usual, delivered to no one) and each
 	 * SUBSCRIBE filter (topic: the filter, of a shared subscription the

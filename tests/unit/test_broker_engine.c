@@ -1802,6 +1802,19 @@ static void test_authorize(void **state)
 		assert_int_equal(connect_o(&f, &o, NULL, NULL), MQTT_RC_NOT_AUTHORIZED);
 	}
 	fake_free(&f);
+	/* A will is a PUBLISH ahead of time: one the rules refuse refuses
+	 * the CONNECT. */
+	fake_open(eng, &f, "tcp");
+	{
+		struct copts o = { .version = 4, .id = "w", .clean = true, .will_topic = "deny/w",
+				   .will_msg = "x" };
+
+		assert_int_equal(connect_o(&f, &o, NULL, NULL), MQTT_CONNACK_REFUSED_NOT_AUTHORIZED);
+		assert_int_equal(AZ.op, ENG_OP_PUBLISH);
+		assert_string_equal(AZ.topic, "deny/w");
+		assert_string_equal(R.reason, ENG_AUTH_ACL);
+	}
+	fake_free(&f);
 
 	/* Subscriptions: 0x80 / 0x87 per filter; a shared one is judged by
 	 * its filter. */
@@ -1844,7 +1857,7 @@ static void test_authorize(void **state)
 	expect_publish(&sub, "open/x", "yes", 0, false, NULL);
 	expect_nothing(&sub);
 	eng_stats_get(eng, &st);
-	assert_int_equal(st.acl_denied, 2 + 3 + 3 + 2); /* connections, filters, publishes */
+	assert_int_equal(st.acl_denied, 2 + 1 + 3 + 3 + 2); /* connections, a will, filters, publishes */
 	fake_free(&f);
 	fake_free(&g);
 	fake_free(&sub);
