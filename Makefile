@@ -221,6 +221,7 @@ install: all
 	install -m 644 conformance/targets/*.yml conformance/targets/README.md $(DESTDIR)$(DATADIR)/targets/
 	install -m 755 $(filter-out %/common.sh,$(LAUNCH_FILES)) $(DESTDIR)$(DATADIR)/targets/launch/
 	install -m 644 conformance/targets/launch/common.sh $(DESTDIR)$(DATADIR)/targets/launch/
+	install -m 644 conformance/targets/launch/ppmq-broker.acl $(DESTDIR)$(DATADIR)/targets/launch/
 	install -m 644 $(AEDES_FILES) $(DESTDIR)$(DATADIR)/targets/launch/aedes/
 	install -m 755 conformance/targets/launch/netty/netty.sh $(DESTDIR)$(DATADIR)/targets/launch/netty/
 	install -m 644 conformance/targets/launch/netty/NettyTarget.java $(DESTDIR)$(DATADIR)/targets/launch/netty/

@@ -18,6 +18,7 @@
 
 #include "pp.h"
 #include "yx.h"
+#include "acl.h"
 
 /* ---- the key table ------------------------------------------------------ */
 
@@ -26,7 +27,7 @@ enum field {
 	F_L_ENABLED, F_L_ADDR, F_L_PORT, F_L_PROXY_ENABLED, F_L_PROXY_MODE,
 	F_L_TRUSTED, F_L_CERT, F_L_KEY, F_L_CA, F_L_CLIENT_AUTH, F_L_PATH,
 	F_ADM_ENABLED, F_ADM_ADDR, F_ADM_PORT, F_ADM_TOKEN,
-	F_SEC_ANON, F_SEC_USERS, F_SEC_CERT_ID,
+	F_SEC_ANON, F_SEC_USERS, F_SEC_CERT_ID, F_SEC_ACL,
 	F_MQTT_MAXPKT, F_MQTT_KA, F_MQTT_SUBFILT, F_MQTT_SUBS, F_MQTT_RETMAX, F_MQTT_RETBYTES,
 	F_MQTT_QMSGS, F_MQTT_QBYTES, F_MQTT_OFFBYTES, F_MQTT_OUTBUF, F_MQTT_SESSIONS,
 	F_SESS_MAX, F_SESS_UNAUTH,
@@ -154,6 +155,7 @@ static void build_keys(void)
 		"false", -1, 0, 0);
 	add_key("mqtt.max_connect_size", "MQTT_MAX_CONNECT_SIZE", F_MQTT_MAXCONNECT, T_UINT, -1, "16384", -1,
 		16, 268435460);
+	add_key("security.acl_file", "SECURITY_ACL_FILE", F_SEC_ACL, T_PATH, -1, NULL, -1, 0, 0);
 	add_key("mqtt.max_packet_size", "MQTT_MAX_PACKET_SIZE", F_MQTT_MAXPKT, T_UINT, -1, "1048576", -1, 16, 268435460);
 	add_key("mqtt.keepalive_max", "MQTT_KEEPALIVE_MAX", F_MQTT_KA, T_UINT, -1, "65535", -1, 1, 65535);
 	add_key("mqtt.max_filters_per_subscribe", "MQTT_MAX_FILTERS_PER_SUBSCRIBE", F_MQTT_SUBFILT, T_UINT, -1,
@@ -665,6 +667,7 @@ static int set_str(struct cfg *c, const struct key *k, const char *text)
 	case F_ADM_ADDR: dst = &c->admin.bind_address; break;
 	case F_ADM_TOKEN: dst = &c->admin.token; break;
 	case F_LOG_FILE: dst = &c->log.file; break;
+	case F_SEC_ACL: dst = &c->security.acl_file; break;
 	default: return -1;
 	}
 	t = strdup(text);
@@ -1091,6 +1094,18 @@ static int validate(struct cfg *c, struct perr *e)
 	return 0;
 }
 
+/* The rules of security.acl_file, read once at start-up: a mistake in
+ * them stops the broker with the rule's file:line:col. */
+static int load_acl(struct cfg *c, struct perr *e)
+{
+	if (!c->security.acl_file)
+		return 0;
+	c->security.acl = acl_load(c->security.acl_file, e);
+	if (!c->security.acl)
+		return perr_wrap(e, "%s: security.acl_file", kloc(c, F_SEC_ACL, -1));
+	return 0;
+}
+
 /* ---- public ----------------------------------------------------------------- */
 
 int cfg_load(const char *path, struct cfg *c, struct perr *e)
@@ -1118,7 +1133,7 @@ int cfg_load(const char *path, struct cfg *c, struct perr *e)
 	for (size_t i = 0; i < nkeys; i++)
 		if (convert(c, i, e) < 0)
 			goto fail;
-	if (inherit(c, e) < 0 || validate(c, e) < 0)
+	if (inherit(c, e) < 0 || validate(c, e) < 0 || load_acl(c, e) < 0)
 		goto fail;
 	priv_drop_texts(c->priv);
 	return 0;
@@ -1153,6 +1168,8 @@ void cfg_free(struct cfg *c)
 		free(c->security.users[i].password);
 	}
 	free(c->security.users);
+	free(c->security.acl_file);
+	acl_free(c->security.acl);
 	free(c->log.file);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
@@ -1249,6 +1266,7 @@ static void print_value(FILE *f, const struct cfg *c, const struct key *k)
 	case F_ADM_OPEN_DELETE: fputs(c->admin.allow_delete_without_token ? "true" : "false", f); break;
 	case F_MQTT_MAXCONNECT: fprintf(f, "%zu", c->mqtt.max_connect_size); break;
 	case F_LOG_REFUSED: fprintf(f, "%u", c->log.refused_per_second); break;
+	case F_SEC_ACL: print_str(f, c->security.acl_file); break;
 	}
 }
 

@@ -38,6 +38,8 @@
 #include "log.h"
 #include "net.h"
 
+struct acl;
+
 /* The four MQTT listener kinds, in TBMQ's order. Also used by records. */
 enum cfg_listener_kind { CFG_TCP = 0, CFG_SSL, CFG_WS, CFG_WSS, CFG_NLISTENERS };
 
@@ -155,6 +157,10 @@ struct cfg {
 		/* The CN of a client certificate a trusted proxy reports as
 		 * verified (v2 SSL TLV) is the MQTT user name, authenticated. */
 		bool proxy_cert_identity;
+		/* Access rules (broker/acl.h), loaded from acl_file with the
+		 * configuration; NULL: everything is allowed. */
+		char *acl_file;
+		struct acl *acl;
 	} security;
 
 	struct {

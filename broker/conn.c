@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "fault.h"
 #include "ident.h"
 #include "log.h"
@@ -1271,6 +1272,33 @@ static bool hook_auth(void *ctx, const char *username, const void *password,
 	return cfg_auth(cfg, username, password, password_len, password_given, why);
 }
 
+/* The ACL judges the client as ident decided it: the PROXY header's
+ * source when a trusted proxy sent one, never the proxy itself. */
+static bool hook_authorize(void *ctx, const struct eng_client_info *info, enum eng_op op,
+			   const char *topic, size_t len)
+{
+	static const enum acl_op ops[] = { [ENG_OP_CONNECT] = ACL_CONNECT,
+		[ENG_OP_PUBLISH] = ACL_PUBLISH, [ENG_OP_SUBSCRIBE] = ACL_SUBSCRIBE };
+	static const char *const what[] = { "connection", "publish", "subscribe" };
+	struct brk *b = ctx;
+	struct conn *c = info->opaque;
+	struct acl_who who = { info->username, info->client_id, fault_acl_address(&c->id) };
+	const char *rule = NULL;
+
+	if (acl_allows(b->cfg->security.acl, &who, ops[op], topic, len, &rule))
+		return true;
+	if (op == ENG_OP_CONNECT)
+		log_info("%s: client %s '%s': connection refused by %s", c->kname, c->id.who,
+			 info->client_id ? info->client_id : "", rule);
+	else if (op == ENG_OP_SUBSCRIBE)
+		log_info("%s: client %s '%s': %s %.*s refused by %s", c->kname, c->id.who,
+			 info->client_id ? info->client_id : "", what[op], (int)len, topic, rule);
+	else /* every PUBLISH: not at info level, a client can send many */
+		log_debug("%s: client %s '%s': %s %.*s refused by %s", c->kname, c->id.who,
+			 info->client_id ? info->client_id : "", what[op], (int)len, topic, rule);
+	return false;
+}
+
 /* The engine's deadlines: one loop timer, set to the earliest. */
 void conn_engine_tick(struct loop_timer *t)
 {
@@ -1312,6 +1340,10 @@ void conn_engine_cfg(struct brk *b, struct eng_cfg *ec)
 	ec->max_output = cfg->mqtt.max_output_buffer;
 	ec->auth = hook_auth;
 	ec->auth_ctx = (void *)b->cfg;
+	if (b->cfg->security.acl) {
+		ec->authorize = hook_authorize;
+		ec->authorize_ctx = b;
+	}
 	ec->rec_ctx = b;
 	ec->on_session_connected = hook_connected;
 	ec->on_session_disconnected = hook_disconnected;

@@ -104,12 +104,29 @@ struct oq {
 };
 
 struct sess;
+struct sub;
+
+/* A shared subscription's group: "$share/NAME/FILTER" [MQTT 4.8.2]. Its
+ * members are subscriptions on FILTER's node (flagged with the group);
+ * each message for the group goes to one of them, in turn. */
+struct shgroup {
+	struct htab_link hlink;       /* in eng->groups, by node and name */
+	struct topic_node *node;      /* FILTER's, in eng->subs */
+	struct sub *members;          /* through gnext */
+	struct sub *turn;             /* the member whose turn is next; NULL: the first */
+	uint64_t mark;                /* the route that already served the group */
+	size_t len;
+	char name[];                  /* len bytes, then NUL */
+};
 
 struct sub {
-	struct htab_link hlink;       /* in the session's table, by node */
+	struct htab_link hlink;       /* in the session's table, by key */
 	struct sess *s;
 	struct topic_node *node;      /* the filter's, in eng->subs */
+	struct shgroup *grp;          /* a shared subscription's group; NULL: not shared */
+	const void *key;              /* in the session's table: grp, else node */
 	struct sub *nprev, *nnext;    /* the node's subscriptions (node->val: the first) */
+	struct sub *gprev, *gnext;    /* the group's members */
 	uint8_t qos;
 	bool nl, rap;
 	uint8_t rh;
@@ -200,6 +217,7 @@ struct eng {
 	struct htab sessions_by_id;
 	struct sess *sessions;
 	struct topic_tree subs;       /* filters; node->val: struct sub list */
+	struct htab groups;           /* struct shgroup, by node and name */
 	struct topic_tree retained;   /* topic names; node->val: struct ret */
 	size_t ret_bytes;
 	uint64_t conn_seq, mark_gen, assign_seq;
@@ -818,35 +836,169 @@ static struct sess *sess_new(struct eng *eng, const char *id)
 
 /* ---- subscriptions ------------------------------------------------------ */
 
-static size_t node_hash(const struct topic_node *n)
+static size_t key_hash(const void *key)
 {
-	uintptr_t v = (uintptr_t)n;
+	uintptr_t v = (uintptr_t)key;
 
 	return htab_hash(&v, sizeof(v));
 }
 
-static bool same_node(const struct htab_link *l, const void *node)
+static bool same_key(const struct htab_link *l, const void *key)
 {
-	return SUB_OF(l)->node == node;
+	return SUB_OF(l)->key == key;
+}
+
+/* ---- shared subscriptions -------------------------------------------------- */
+
+#define GROUP_OF(l) ((struct shgroup *)(void *)((char *)(l) - offsetof(struct shgroup, hlink)))
+#define SHARE_PREFIX "$share/"
+#define SHARE_PREFIX_LEN 7
+
+/* A filter as the engine files it: the share name of a shared
+ * subscription ("$share/NAME/FILTER"; NULL otherwise) and the filter
+ * proper. */
+struct fspec {
+	const char *share, *f;
+	size_t share_len, len;
+};
+
+/* Split a valid filter. Returns 0, or -1 for a "$share/" filter whose
+ * share name is empty or holds a wildcard, or that has no filter after
+ * it [MQTT-4.8.2-1, -2]. */
+static int filter_split(const char *f, size_t len, struct fspec *fs)
+{
+	const char *slash;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->f = f;
+	fs->len = len;
+	if (len < SHARE_PREFIX_LEN || memcmp(f, SHARE_PREFIX, SHARE_PREFIX_LEN) != 0)
+		return 0;
+	fs->share = f + SHARE_PREFIX_LEN;
+	slash = memchr(fs->share, '/', len - SHARE_PREFIX_LEN);
+	if (!slash)
+		return -1;
+	fs->share_len = (size_t)(slash - fs->share);
+	fs->f = slash + 1;
+	fs->len = len - (size_t)(fs->f - f);
+	if (!fs->share_len || !fs->len || memchr(fs->share, '+', fs->share_len) ||
+	    memchr(fs->share, '#', fs->share_len))
+		return -1;
+	return 0;
+}
+
+static size_t group_hash(const struct topic_node *n, const char *name, size_t len)
+{
+	return key_hash(n) ^ htab_hash(name, len);
+}
+
+struct group_key {
+	const struct topic_node *node;
+	const char *name;
+	size_t len;
+};
+
+static bool same_group(const struct htab_link *l, const void *key)
+{
+	const struct shgroup *g = GROUP_OF(l);
+	const struct group_key *k = key;
+
+	return g->node == k->node && g->len == k->len && memcmp(g->name, k->name, k->len) == 0;
+}
+
+static struct shgroup *group_find(struct eng *eng, const struct topic_node *n, const char *name,
+				  size_t len)
+{
+	struct group_key k = { n, name, len };
+	struct htab_link *l = htab_find(&eng->groups, group_hash(n, name, len), same_group, &k);
+
+	return l ? GROUP_OF(l) : NULL;
+}
+
+static struct shgroup *group_get(struct eng *eng, struct topic_node *n, const char *name, size_t len)
+{
+	struct shgroup *g = group_find(eng, n, name, len);
+
+	if (g)
+		return g;
+	g = calloc(1, sizeof(*g) + len + 1);
+	if (!g)
+		return NULL;
+	g->node = n;
+	g->len = len;
+	memcpy(g->name, name, len);
+	if (htab_add(&eng->groups, &g->hlink, group_hash(n, name, len)) < 0) {
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* u leaves its group; the group goes with its last member. */
+static void group_leave(struct eng *eng, struct sub *u)
+{
+	struct shgroup *g = u->grp;
+
+	if (g->turn == u)
+		g->turn = u->gnext;
+	if (u->gprev)
+		u->gprev->gnext = u->gnext;
+	else
+		g->members = u->gnext;
+	if (u->gnext)
+		u->gnext->gprev = u->gprev;
+	u->grp = NULL;
+	if (!g->members) {
+		htab_del(&eng->groups, &g->hlink);
+		free(g);
+	}
+}
+
+/* The member that gets the group's next message: the next one in turn
+ * whose session is connected, else (all offline) the next one in turn,
+ * whose session queues it. */
+static const struct sub *group_pick(struct shgroup *g)
+{
+	const struct sub *start = g->turn ? g->turn : g->members, *u = start;
+
+	do {
+		if (u->s->conn)
+			break;
+		u = u->gnext ? u->gnext : g->members;
+	} while (u != start);
+	if (!u->s->conn)
+		u = start;
+	g->turn = u->gnext;
+	return u;
 }
 
 /* The session's subscription to filter, or NULL. */
-static struct sub *sub_find(struct eng *eng, struct sess *s, const char *f, size_t len)
+static struct sub *sub_find(struct eng *eng, struct sess *s, const struct fspec *fs)
 {
-	struct topic_node *n = topic_find(&eng->subs, f, len);
-	struct htab_link *l = n ? htab_find(&s->subs, node_hash(n), same_node, n) : NULL;
+	struct topic_node *n = topic_find(&eng->subs, fs->f, fs->len);
+	const void *key = n;
+	struct htab_link *l;
 
+	if (n && fs->share)
+		key = group_find(eng, n, fs->share, fs->share_len);
+	l = key ? htab_find(&s->subs, key_hash(key), same_key, key) : NULL;
 	return l ? SUB_OF(l) : NULL;
 }
 
 /* A new subscription of s to filter (options to be set); NULL when out of
  * memory. */
-static struct sub *sub_add(struct eng *eng, struct sess *s, const char *f, size_t len)
+static struct sub *sub_add(struct eng *eng, struct sess *s, const struct fspec *fs)
 {
 	struct sub *u = calloc(1, sizeof(*u));
-	struct topic_node *n = u ? topic_add(&eng->subs, f, len) : NULL;
+	struct topic_node *n = u ? topic_add(&eng->subs, fs->f, fs->len) : NULL;
+	struct shgroup *g = n && fs->share ? group_get(eng, n, fs->share, fs->share_len) : NULL;
+	const void *key = fs->share ? (const void *)g : (const void *)n;
 
-	if (!n || htab_add(&s->subs, &u->hlink, node_hash(n)) < 0) {
+	if (!key || htab_add(&s->subs, &u->hlink, key_hash(key)) < 0) {
+		if (g && !g->members) {
+			htab_del(&eng->groups, &g->hlink);
+			free(g);
+		}
 		if (n)
 			topic_prune(&eng->subs, n);
 		free(u);
@@ -854,6 +1006,14 @@ static struct sub *sub_add(struct eng *eng, struct sess *s, const char *f, size_
 	}
 	u->s = s;
 	u->node = n;
+	u->key = key;
+	u->grp = g;
+	if (g) {
+		u->gnext = g->members;
+		if (u->gnext)
+			u->gnext->gprev = u;
+		g->members = u;
+	}
 	u->nnext = n->val;
 	if (u->nnext)
 		u->nnext->nprev = u;
@@ -867,6 +1027,8 @@ static void sub_free(struct eng *eng, struct sub *u)
 {
 	struct topic_node *n = u->node;
 
+	if (u->grp)
+		group_leave(eng, u);
 	if (u->nprev)
 		u->nprev->nnext = u->nnext;
 	else
@@ -1137,10 +1299,20 @@ static void route_sub(struct route *rt, const struct sub *u)
 		e->sub_ids[e->n_sub_ids++] = u->sub_id;
 }
 
+/* A node's subscriptions: each that is not shared, and one member of each
+ * group. */
 static void route_node(struct topic_node *n, void *ctx)
 {
-	for (const struct sub *u = n->val; u; u = u->nnext)
-		route_sub(ctx, u);
+	struct route *rt = ctx;
+
+	for (const struct sub *u = n->val; u; u = u->nnext) {
+		if (!u->grp) {
+			route_sub(rt, u);
+		} else if (u->grp->mark != rt->gen) {
+			u->grp->mark = rt->gen;
+			route_sub(rt, group_pick(u->grp));
+		}
+	}
 }
 
 /* What became of a message routed. */
@@ -1346,6 +1518,17 @@ static bool auth_check(struct eng *eng, const struct mqtt_connect *cn, const cha
 	return false;
 }
 
+/* The ACL's answer (cfg.authorize); counted when it refuses. */
+static bool authorized(struct eng_client *c, enum eng_op op, const char *topic, size_t len)
+{
+	struct eng *eng = c->eng;
+
+	if (!eng->cfg.authorize || eng->cfg.authorize(eng->cfg.authorize_ctx, &c->info, op, topic, len))
+		return true;
+	eng->st.acl_denied++;
+	return false;
+}
+
 static int send_connack(struct eng_client *c, bool present, uint8_t rc,
 			const struct mqtt_props *props)
 {
@@ -1451,6 +1634,19 @@ static int connect_identity(struct eng_client *c, const struct mqtt_connect *cn,
 	return 0;
 }
 
+/* The ACL refused the CONNECT (the connection, or its will): Not
+ * authorized, recorded. */
+static void acl_refuse(struct eng_client *c, const struct mqtt_connect *cn)
+{
+	struct eng *eng = c->eng;
+
+	eng->st.auth_failures++;
+	if (eng->cfg.on_auth_failed)
+		eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+					ENG_AUTH_ACL, cn->has_password);
+	connect_refuse(c, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED, ENG_DISC_CLOSED);
+}
+
 /* Authentication: no 5.0 enhanced authentication; credentials checked
  * unless the proxy vouched for a certificate. Returns 0, or -1 when the
  * CONNECT was refused (and recorded). */
@@ -1483,6 +1679,10 @@ static int connect_authenticate(struct eng_client *c, const struct mqtt_connect 
 			       ENG_DISC_CLOSED);
 		return -1;
 	}
+	if (!authorized(c, ENG_OP_CONNECT, NULL, 0)) {
+		acl_refuse(c, cn);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1513,6 +1713,13 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 	}
 
 	if (cn->will) {
+		/* A will is a PUBLISH the client makes ahead of time: the same
+		 * rules apply, and a will nobody may send refuses the CONNECT
+		 * rather than go out later. */
+		if (!authorized(c, ENG_OP_PUBLISH, cn->will_topic.p, cn->will_topic.len)) {
+			acl_refuse(c, cn);
+			return -1;
+		}
 		c->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
 				  cn->will_payload.len, cn->will_qos, cn->will_retain,
 				  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);
@@ -1628,7 +1835,7 @@ static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
 		MQTT_PROP_SET(ack, MQTT_PROP_MAXIMUM_PACKET_SIZE);
 		ack->topic_alias_maximum = ALIAS_MAX;
 		MQTT_PROP_SET(ack, MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
-		ack->shared_sub_available = 0;
+		ack->shared_sub_available = 1;
 		MQTT_PROP_SET(ack, MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE);
 	}
 	send_connack(c, present, 0, v5 ? ack : NULL);
@@ -1716,17 +1923,29 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 		protocol_kill(c, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED, "Receive Maximum exceeded");
 		return;
 	}
-	m = msg_new(eng, topic.p, topic.len, pb->payload, pb->payload_len, pb->qos, pb->retain,
-		    c->version >= MQTT_V5 ? &pb->props : NULL, MQTT_PUBLISH);
-	if (!m) {
-		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-		return;
+	memset(&r, 0, sizeof(r));
+	if (!authorized(c, ENG_OP_PUBLISH, topic.p, topic.len)) {
+		/* 5.0 says so in the acknowledgement (which ends a QoS 2 flow);
+		 * 3.1.1 has no way to: the flow goes on, the message goes nowhere. */
+		if (c->version >= MQTT_V5) {
+			if (pb->qos)
+				send_ack(c, pb->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, pb->id,
+					 MQTT_RC_NOT_AUTHORIZED);
+			return;
+		}
+	} else {
+		m = msg_new(eng, topic.p, topic.len, pb->payload, pb->payload_len, pb->qos, pb->retain,
+			    c->version >= MQTT_V5 ? &pb->props : NULL, MQTT_PUBLISH);
+		if (!m) {
+			client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+			return;
+		}
+		route_count(eng, m, s, &r);
+		c->budget -= (long)r.reached;
+		msg_unref(m);
+		if (c->io_closed)
+			return;
 	}
-	route_count(eng, m, s, &r);
-	c->budget -= (long)r.reached;
-	msg_unref(m);
-	if (c->io_closed)
-		return;
 	/* 5.0 Quota exceeded: no matching session could take it, or it was
 	 * to be retained and could not be. */
 	rc = r.reached ? MQTT_RC_SUCCESS : MQTT_RC_NO_MATCHING_SUBSCRIBERS;
@@ -1826,20 +2045,26 @@ static void job_subscribe_one(struct eng_client *c, struct job *j)
 	bool v5 = c->version >= MQTT_V5;
 	size_t i = j->i++;
 	struct mqtt_sub e;
+	struct fspec fs;
 	struct sub *u;
 
 	j->rcs[i] = v5 ? MQTT_RC_UNSPECIFIED : MQTT_SUBACK_FAILURE;
 	if (!mqtt_subscribe_next(&sp, &j->pos, &e))
 		return;         /* cannot happen: mqtt_decode checked every entry */
-	if (!mqtt_topic_filter_valid(e.filter.p, e.filter.len)) {
+	if (!mqtt_topic_filter_valid(e.filter.p, e.filter.len) ||
+	    filter_split(e.filter.p, e.filter.len, &fs) < 0) {
 		j->rcs[i] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : MQTT_SUBACK_FAILURE;
 		return;
 	}
-	if (v5 && e.filter.len >= 7 && memcmp(e.filter.p, "$share/", 7) == 0) {
-		j->rcs[i] = MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+	if (fs.share && e.no_local) {
+		protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "No Local on a shared subscription");
 		return;
 	}
-	u = sub_find(eng, c->sess, e.filter.p, e.filter.len);
+	if (!authorized(c, ENG_OP_SUBSCRIBE, fs.f, fs.len)) {
+		j->rcs[i] = v5 ? MQTT_RC_NOT_AUTHORIZED : MQTT_SUBACK_FAILURE;
+		return;
+	}
+	u = sub_find(eng, c->sess, &fs);
 	j->existed[i] = u != NULL;
 	if (!u && c->sess->subs.n >= eng->cfg.max_subscriptions) {
 		j->refused++;
@@ -1847,7 +2072,7 @@ static void job_subscribe_one(struct eng_client *c, struct job *j)
 		return;
 	}
 	if (!u)
-		u = sub_add(eng, c->sess, e.filter.p, e.filter.len);
+		u = sub_add(eng, c->sess, &fs);
 	if (!u)
 		return;
 	u->qos = e.qos;
@@ -1865,16 +2090,17 @@ static void job_unsubscribe_one(struct eng_client *c, struct job *j)
 	struct mqtt_unsubscribe up = { .raw = j->raw, .raw_len = j->raw_len };
 	size_t i = j->i++;
 	struct mqtt_str f;
+	struct fspec fs;
 	struct sub *u;
 
 	j->rcs[i] = MQTT_RC_UNSPECIFIED;
 	if (!mqtt_unsubscribe_next(&up, &j->pos, &f))
 		return;
-	if (!mqtt_topic_filter_valid(f.p, f.len)) {
+	if (!mqtt_topic_filter_valid(f.p, f.len) || filter_split(f.p, f.len, &fs) < 0) {
 		j->rcs[i] = MQTT_RC_TOPIC_FILTER_INVALID;
 		return;
 	}
-	u = sub_find(c->eng, c->sess, f.p, f.len);
+	u = sub_find(c->eng, c->sess, &fs);
 	if (u)
 		sub_del(c->eng, u);
 	j->rcs[i] = u ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
@@ -1913,7 +2139,8 @@ static void job_collect(struct eng_client *c, struct job *j)
 	if (!u || u->ret_gen == j->gen)
 		return;         /* failed, or this packet named the filter before */
 	u->ret_gen = j->gen;
-	if (u->rh == 2 || (u->rh == 1 && j->existed[k]))
+	/* No retained messages for a shared subscription (MQTT 5.0 4.8.2). */
+	if (u->grp || u->rh == 2 || (u->rh == 1 && j->existed[k]))
 		return;
 	len = topic_name(u->node, NULL, 0);
 	filter = malloc(len + 1);
@@ -2305,6 +2532,7 @@ void eng_free(struct eng *eng)
 	topic_tree_free(&eng->retained, ret_free_cb, NULL);
 	topic_tree_free(&eng->subs, NULL, NULL);
 	htab_free(&eng->sessions_by_id);
+	htab_free(&eng->groups);
 	timer_heap_free(&eng->timers);
 	for (size_t i = 0; eng->users && i < eng->cfg.n_users; i++) {
 		free((char *)eng->users[i].user);

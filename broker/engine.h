@@ -14,8 +14,11 @@
  * bounded together, output held back from a client that does not read
  * (eng_io.backlog), each limit reported (on_limit); 5.0 session expiry, topic aliases
  * from clients, subscription identifiers, no-local, retain-as-published,
- * retain handling. Protocol violations close the connection (5.0: after a
- * DISCONNECT with the reason).
+ * retain handling; shared subscriptions ($share/NAME/FILTER, one member
+ * of a group per message, in turn), also from 3.1.1 clients; an optional
+ * authorization hook (the ACL) for connections, PUBLISH and filters.
+ * Protocol violations close the connection (5.0: after a DISCONNECT with
+ * the reason).
  *
  * Lifecycle of a connection, as the core sees it:
  *
@@ -73,6 +76,10 @@ struct eng_client_info {
 #define ENG_AUTH_UNKNOWN_USER          "unknown-user"
 #define ENG_AUTH_BAD_PASSWORD          "bad-password"
 #define ENG_AUTH_BAD_METHOD            "unsupported-auth-method" /* 5.0 enhanced authentication */
+#define ENG_AUTH_ACL                   "acl-denied"   /* cfg.authorize refused the connection */
+
+/* What cfg.authorize is asked about. */
+enum eng_op { ENG_OP_CONNECT = 0, ENG_OP_PUBLISH, ENG_OP_SUBSCRIBE };
 
 /* Why a session's connection ended (on_session_disconnected's reason). */
 #define ENG_DISC_NORMAL      "disconnect"          /* DISCONNECT received */
@@ -167,6 +174,19 @@ struct eng_cfg {
 		     size_t password_len, bool password_given, const char **why);
 	void *auth_ctx;
 
+	/* Optional authorization (the ACL), asked once credentials are
+	 * accepted (ENG_OP_CONNECT, topic NULL; then ENG_OP_PUBLISH for the
+	 * will's topic: either refused with CONNACK 0x05 / 0x87 and
+	 * on_auth_failed's ENG_AUTH_ACL), for each PUBLISH (topic:
+	 * the name, after any alias; refused: 5.0 PUBACK / PUBREC 0x87,
+	 * 3.1.1 acknowledged as usual, delivered to no one) and each
+	 * SUBSCRIBE filter (topic: the filter, of a shared subscription the
+	 * part after the share name; refused: 0x87 / 0x80). topic is not
+	 * NUL-terminated. Returns true to allow. NULL: everything allowed. */
+	bool (*authorize)(void *ctx, const struct eng_client_info *info, enum eng_op op,
+			  const char *topic, size_t len);
+	void *authorize_ctx;
+
 	/* Callbacks into the recorder; any may be NULL. info (and the
 	 * strings in it) are valid during the call only. */
 	void *rec_ctx;
@@ -222,6 +242,7 @@ struct eng_stats {
 	uint64_t connects_total;         /* CONNACK 0 sent */
 	uint64_t connects_refused;       /* CONNACK != 0 sent */
 	uint64_t auth_failures;          /* of which credential / authorization refusals */
+	uint64_t acl_denied;             /* connections, PUBLISH and filters refused by cfg.authorize */
 	uint64_t protocol_errors;        /* connections closed for a violation */
 	uint64_t msgs_in;                /* PUBLISH received */
 	uint64_t msgs_out;               /* PUBLISH sent */

@@ -38,6 +38,8 @@ static const struct {
 		"refuse v1 headers, as a listener configured for one version does" },
 	[FAULT_ANY_CERT_IDENTITY] = { "any-cert-identity",
 		"security.proxy_cert_identity: take the SSL TLV's CN whether or not the proxy verified a certificate" },
+	[FAULT_ACL_JUDGES_PROXY] = { "acl-judges-proxy",
+		"security.acl_file: judge the socket peer (the proxy), not the header's source" },
 };
 
 static bool fault_bits[FAULT_COUNT];
@@ -170,4 +172,9 @@ void fault_rewrite_identity(struct ident *id, const struct ident_basis *b)
 	}
 	if (b->cert_identity && fault_on(FAULT_ANY_CERT_IDENTITY))
 		id->cert_identity = ident_cert_claim(id);
+}
+
+const struct sockaddr_storage *fault_acl_address(const struct ident *id)
+{
+	return fault_on(FAULT_ACL_JUDGES_PROXY) ? &id->peer : &id->client;
 }

@@ -19,6 +19,7 @@
 #include "err.h"
 
 struct ident;
+struct sockaddr_storage;
 struct ident_basis;
 struct ident_stage;
 struct pp_header;
@@ -36,6 +37,7 @@ enum fault {
 	FAULT_CRASH_UNIQUE_ID,     /* abort() on a v2 header with a UNIQUE_ID TLV */
 	FAULT_V2_ONLY,             /* refuse v1 headers, as a listener set to one version does */
 	FAULT_ANY_CERT_IDENTITY,   /* proxy_cert_identity takes any SSL TLV CN, verified or not */
+	FAULT_ACL_JUDGES_PROXY,    /* the ACL's address rules judge the socket peer, not the client */
 	FAULT_COUNT
 };
 
@@ -73,5 +75,9 @@ const char *fault_refuse_header(const struct pp_header *h, const char *listener,
 /* The identity was decided from b, before its text is made
  * (record-proxy-ip, split-wrong-address, any-cert-identity). */
 void fault_rewrite_identity(struct ident *id, const struct ident_basis *b);
+
+/* The address the ACL judges: the client's (acl-judges-proxy: the
+ * socket peer's). */
+const struct sockaddr_storage *fault_acl_address(const struct ident *id);
 
 #endif

@@ -341,6 +341,10 @@ int check_profile(FILE *f, const struct rn_config *c, size_t *problems, struct p
 		fputs("none declared\n", f);
 	check_bind(&k, "client_bind", p->client_bind);
 	check_bind(&k, "untrusted_bind", p->untrusted_bind);
+	check_bind(&k, "policy.blocked_proxy", p->policy.blocked_proxy);
+	if (p->policy.present)
+		fprintf(f, "  policy: refuses %s (headers will carry %s), lets %s in\n", p->policy.blocked_cidr,
+			p->policy.blocked_source, p->policy.allowed_source);
 	fprintf(f, "  points run at once: %d%s\n", c->jobs > 0 ? c->jobs : p->jobs,
 		c->jobs > 0 ? " (-j)" : "");
 	if (p->no_proxy_support)

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net.h"
+
 struct pl {
 	struct profile *p;
 	struct yx_doc *d;
@@ -683,6 +685,77 @@ static int load_identity(struct pl *l, yaml_node_t *v)
 	return 0;
 }
 
+/* An IPv4 address of the policy, as text; 0 or -1. */
+static int policy_ipv4(struct pl *l, yaml_node_t *map, const char *key, char **out, struct in_addr *a)
+{
+	char what[48];
+
+	snprintf(what, sizeof(what), "policy.%s", key);
+	if (opt_str(l, map, key, what, out) < 0)
+		return -1;
+	if (*out && !**out)
+		*out = NULL;
+	if (*out && inet_pton(AF_INET, *out, a) != 1)
+		return yx_err(l->d, yx_get(l->d, map, key), l->e, "%s: '%s' is not an IPv4 address", what, *out);
+	return 0;
+}
+
+static bool in_cidr(const struct net_cidr *c, const struct in_addr *a)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_addr = *a;
+	return net_cidr_match(c, &ss);
+}
+
+static int load_policy(struct pl *l, yaml_node_t *v)
+{
+	static const char *const pkeys[] = { "blocked_cidr", "blocked_source", "allowed_source",
+					     "blocked_proxy", NULL };
+	struct pf_policy *po = &l->p->policy;
+	struct in_addr blocked, allowed, proxy;
+	struct net_cidr c;
+	struct perr pe;
+
+	if (yx_check_keys(l->d, v, pkeys, "policy", l->e) < 0 ||
+	    req_str(l, v, "blocked_cidr", &po->blocked_cidr) < 0 ||
+	    policy_ipv4(l, v, "blocked_source", &po->blocked_source, &blocked) < 0 ||
+	    policy_ipv4(l, v, "allowed_source", &po->allowed_source, &allowed) < 0 ||
+	    policy_ipv4(l, v, "blocked_proxy", &po->blocked_proxy, &proxy) < 0)
+		return -1;
+	if (net_cidr_parse(po->blocked_cidr, &c, &pe) < 0 || c.family != AF_INET)
+		return yx_err(l->d, yx_get(l->d, v, "blocked_cidr"), l->e,
+			      "policy.blocked_cidr: '%s' is not an IPv4 network (203.0.113.128/25)", po->blocked_cidr);
+	if (!po->allowed_source)
+		return yx_err(l->d, v, l->e, "policy: missing 'allowed_source' (an address the target lets in)");
+	if (!po->blocked_source) {
+		/* The network's first host (the network itself for /31 and /32). */
+		char buf[INET_ADDRSTRLEN];
+		uint32_t n;
+
+		memcpy(&n, c.addr, 4);
+		n = ntohl(n) + (c.prefix < 31 ? 1u : 0u);
+		blocked.s_addr = htonl(n);
+		inet_ntop(AF_INET, &blocked, buf, sizeof(buf));
+		po->blocked_source = yx_strdup(&l->p->arena, buf);
+		if (!po->blocked_source)
+			return perr_set(l->e, "out of memory");
+	} else if (!in_cidr(&c, &blocked)) {
+		return yx_err(l->d, yx_get(l->d, v, "blocked_source"), l->e,
+			      "policy.blocked_source: %s is not in blocked_cidr %s", po->blocked_source,
+			      po->blocked_cidr);
+	}
+	if (in_cidr(&c, &allowed))
+		return yx_err(l->d, yx_get(l->d, v, "allowed_source"), l->e,
+			      "policy.allowed_source: %s is in blocked_cidr %s", po->allowed_source,
+			      po->blocked_cidr);
+	po->present = true;
+	return 0;
+}
+
 static int load_listeners(struct pl *l, yaml_node_t *root)
 {
 	static const char *const lkeys[] = { "tcp", "ssl", "ws", "wss", NULL };
@@ -753,8 +826,8 @@ static int load_doc(struct pl *l)
 {
 	static const char *const keys[] = {
 		"name", "description", "host", "client_bind", "untrusted_bind", "timeout_ms",
-		"header_timeout_ms", "mqtt", "crc32c", "identity", "listeners", "credentials", "observers",
-		"launch", "configurations", "jobs", "no_proxy_support", NULL };
+		"header_timeout_ms", "mqtt", "crc32c", "identity", "policy", "listeners", "credentials",
+		"observers", "launch", "configurations", "jobs", "no_proxy_support", NULL };
 	struct profile *p = l->p;
 	yaml_node_t *root = yx_root(l->d), *v;
 
@@ -766,6 +839,8 @@ static int load_doc(struct pl *l)
 	if (load_scalars(l, root) < 0)
 		return -1;
 	if ((v = yx_get(l->d, root, "identity")) && load_identity(l, v) < 0)
+		return -1;
+	if ((v = yx_get(l->d, root, "policy")) && load_policy(l, v) < 0)
 		return -1;
 	if (load_listeners(l, root) < 0)
 		return -1;

@@ -134,6 +134,17 @@ struct pf_configs {
 	char *modes[SC_NMODES];                 /* mode -> configuration bringing it, or NULL */
 };
 
+/* policy: an address rule the target declares (scenarios/85-policy.yml).
+ * Addresses are IPv4 text. */
+struct pf_policy {
+	bool present;
+	char *blocked_cidr;     /* a network whose clients the target refuses */
+	char *blocked_source;   /* an address in it (default: the network's first host) */
+	char *allowed_source;   /* an address the target's policy lets in */
+	char *blocked_proxy;    /* optional: a local address to connect from, trusted as a
+				 * proxy by the target and inside a network it refuses */
+};
+
 struct profile {
 	char *path;
 	char *name, *description;
@@ -148,6 +159,7 @@ struct profile {
 	bool crc32c;           /* the broker verifies the v2 CRC32C TLV (declared) */
 	bool identity_ssl_cn;  /* identity.from: ssl_cn - the user name is the CN of a
 				* client certificate the proxy verified (v2 SSL TLV) */
+	struct pf_policy policy;
 	struct pf_listener l[SC_NLISTENERS];
 	struct pf_cred valid, invalid;
 	bool anonymous;

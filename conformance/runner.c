@@ -165,6 +165,10 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 		snprintf(buf, cap, "listener %s absent from the profile", sc_listener_name(l));
 		return buf;
 	}
+	if ((s->needs & SC_NEEDS_POLICY) && !p->policy.present) {
+		snprintf(buf, cap, "the profile declares no address rule (policy.blocked_cidr)");
+		return buf;
+	}
 	if ((s->needs & SC_NEEDS_IDENTITY) && !p->identity_ssl_cn) {
 		snprintf(buf, cap, "the profile declares no identity taken from the header (identity.from)");
 		return buf;
@@ -181,6 +185,10 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 
 		if (st->send.bind == SC_BIND_UNTRUSTED && !p->untrusted_bind) {
 			snprintf(buf, cap, "profile has no untrusted_bind address");
+			return buf;
+		}
+		if (st->send.bind == SC_BIND_BLOCKED_PROXY && !p->policy.blocked_proxy) {
+			snprintf(buf, cap, "the profile declares no proxy address inside a refused network (policy.blocked_proxy)");
 			return buf;
 		}
 		if (st->send.cred == SC_CRED_INVALID && !p->invalid.given) {
@@ -457,14 +465,18 @@ static void view_header(const unsigned char *b, size_t n, struct hdr_view *v)
 
 /* The description of a scenario's header; its addresses parsed into
  * src and dst. Returns 0, or -1 with why. */
-static int header_desc(const struct sc_header *sh, struct pp_desc *d, struct sockaddr_storage *src,
-		       struct sockaddr_storage *dst, char *why, size_t wcap)
+static int header_desc(const struct profile *p, const struct sc_header *sh, struct pp_desc *d,
+		       struct sockaddr_storage *src, struct sockaddr_storage *dst, char *why, size_t wcap)
 {
+	char a[128];
+
 	pp_desc_init(d, sh->version);
 	d->command = (enum pp_cmd)sh->command;
 	d->family = (enum pp_fam)sh->family;
 	d->transport = sh->transport;
-	if ((sh->src && pp_sockaddr_parse(sh->src, src) < 0) ||
+	if ((sh->src && (sc_expand_addr(sh->src, p->policy.blocked_source ? p->policy.blocked_source : "",
+					p->policy.allowed_source ? p->policy.allowed_source : "",
+					a, sizeof(a)) < 0 || pp_sockaddr_parse(a, src) < 0)) ||
 	    (sh->dst && pp_sockaddr_parse(sh->dst, dst) < 0)) {
 		snprintf(why, wcap, "header addresses %s -> %s", sh->src ? sh->src : "-",
 			 sh->dst ? sh->dst : "-");
@@ -530,7 +542,7 @@ static int build_header(const struct rn *r, const struct point *pt, const struct
 		auto_desc(r, pt, &d, &src);
 		break;
 	case SC_PAY_HEADER:
-		if (header_desc(&s->header, &d, &src, &dst, why, wcap) < 0)
+		if (header_desc(r->p, &s->header, &d, &src, &dst, why, wcap) < 0)
 			return -1;
 		break;
 	}
@@ -561,7 +573,8 @@ static void fill_opts(struct rn *r, const struct point *pt, const struct sc_step
 	o->transport = transport_of(pt->l);
 	o->host = li->host;
 	o->port = li->port;
-	o->bind_addr = s->bind == SC_BIND_UNTRUSTED ? p->untrusted_bind : p->client_bind;
+	o->bind_addr = s->bind == SC_BIND_UNTRUSTED ? p->untrusted_bind
+		: s->bind == SC_BIND_BLOCKED_PROXY ? p->policy.blocked_proxy : p->client_bind;
 	o->ca_file = li->tls.ca;
 	o->insecure = li->tls.insecure;
 	o->sni = li->tls.sni;

@@ -481,10 +481,46 @@ static int parse_header(struct ld *l, yaml_node_t *n, struct sc_header *h)
 	return 0;
 }
 
+int sc_expand_addr(const char *src, const char *blocked, const char *allowed, char *out, size_t cap)
+{
+	static const char *const names[] = { "{blocked}", "{allowed}" };
+	const char *with[] = { blocked, allowed };
+	size_t n = 0;
+	int found = 0;
+
+	while (*src) {
+		const char *put = NULL;
+		size_t skip = 1;
+
+		for (size_t i = 0; i < 2; i++)
+			if (!strncmp(src, names[i], strlen(names[i]))) {
+				put = with[i];
+				skip = strlen(names[i]);
+				found = 1;
+			}
+		if (!put) {
+			if (n + 1 >= cap)
+				return -1;
+			out[n++] = *src;
+		} else {
+			if (n + strlen(put) >= cap)
+				return -1;
+			memcpy(out + n, put, strlen(put));
+			n += strlen(put);
+		}
+		src += skip;
+	}
+	if (n >= cap)
+		return -1;
+	out[n] = '\0';
+	return found;
+}
+
 /* Fill defaults and check what the header can be built from. */
 static int finish_header(struct ld *l, yaml_node_t *at, struct sc_header *h)
 {
 	struct sockaddr_storage ss;
+	char a[128];
 
 	if (h->version == 0)
 		h->version = 1;
@@ -508,8 +544,12 @@ static int finish_header(struct ld *l, yaml_node_t *at, struct sc_header *h)
 		if (!h->dst && dst)
 			h->dst = yx_strdup(l->a, dst);
 	}
-	if (h->src && pp_sockaddr_parse(h->src, &ss) < 0)
-		return err_at(l, at, "header.src", "'%s' is not IP:PORT, [IPv6]:PORT or unix:/path", h->src);
+	/* The policy's addresses are known with the profile: any IPv4 one
+	 * stands in for them here. */
+	if (h->src && (sc_expand_addr(h->src, "192.0.2.1", "192.0.2.2", a, sizeof(a)) < 0 ||
+		       pp_sockaddr_parse(a, &ss) < 0))
+		return err_at(l, at, "header.src", "'%s' is not IP:PORT, [IPv6]:PORT or unix:/path "
+			      "({blocked} and {allowed} standing for the profile's policy addresses)", h->src);
 	if (h->dst && pp_sockaddr_parse(h->dst, &ss) < 0)
 		return err_at(l, at, "header.dst", "'%s' is not IP:PORT, [IPv6]:PORT or unix:/path", h->dst);
 	return 0;
@@ -692,8 +732,10 @@ static int parse_send(struct ld *l, yaml_node_t *n, struct sc_send *s)
 			s->bind = SC_BIND_CLIENT;
 		else if (!strcmp(str, "untrusted"))
 			s->bind = SC_BIND_UNTRUSTED;
+		else if (!strcmp(str, "blocked-proxy"))
+			s->bind = SC_BIND_BLOCKED_PROXY;
 		else
-			return err_at(l, v, "send.from", "'%s' is not client or untrusted", str);
+			return err_at(l, v, "send.from", "'%s' is not client, untrusted or blocked-proxy", str);
 	}
 	if ((v = yx_get(l->d, n, "connect")) && parse_connect(l, v, s) < 0)
 		return -1;
@@ -1015,9 +1057,12 @@ static int apply_common(struct ld *l, yaml_node_t *n, struct scenario *s, struct
 		if (yx_strlist(l->d, v, l->a, ctx(l, "needs"), &list, &cnt, l->e) < 0)
 			return -1;
 		for (i = 0; i < cnt; i++) {
-			if (strcmp(list[i], "identity"))
-				return err_at(l, v, "needs", "'%s' is not identity", list[i]);
-			s->needs |= SC_NEEDS_IDENTITY;
+			if (!strcmp(list[i], "identity"))
+				s->needs |= SC_NEEDS_IDENTITY;
+			else if (!strcmp(list[i], "policy"))
+				s->needs |= SC_NEEDS_POLICY;
+			else
+				return err_at(l, v, "needs", "'%s' is not identity or policy", list[i]);
 		}
 	}
 	if ((v = yx_get(l->d, n, "send")) && parse_send(l, v, &st->send) < 0)
@@ -1530,11 +1575,21 @@ int sc_catalog_check(const struct sc_catalog *cat, struct perr *e)
 	for (i = 0; i < cat->n; i++) {
 		const struct scenario *s = &cat->v[i];
 
-		for (j = 0; j < s->nsteps; j++)
+		for (j = 0; j < s->nsteps; j++) {
+			const struct sc_send *sd = &s->steps[j].send;
+			char a[128];
+
 			if (!s->steps[j].clause)
 				return perr_set(e, "%s:%d: scenario '%s'%s names no clause: every scenario says which sentence of which document it checks (scenarios/00-clauses.yml)",
 						s->file, s->steps[j].line ? s->steps[j].line : s->line, s->id,
 						s->nsteps > 1 ? " (a step)" : "");
+			if (!(s->needs & SC_NEEDS_POLICY) &&
+			    (sd->bind == SC_BIND_BLOCKED_PROXY ||
+			     (sd->payload == SC_PAY_HEADER && sd->header.src &&
+			      sc_expand_addr(sd->header.src, "", "", a, sizeof(a)) != 0)))
+				return perr_set(e, "%s:%d: scenario '%s' uses the profile's policy ({blocked}, {allowed} or from: blocked-proxy) without 'needs: [policy]'",
+						s->file, s->steps[j].line ? s->steps[j].line : s->line, s->id);
+		}
 	}
 	return 0;
 }

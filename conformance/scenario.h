@@ -95,7 +95,15 @@ struct sc_header {
 enum sc_cred { SC_CRED_VALID = 0, SC_CRED_INVALID, SC_CRED_NONE };
 /* What a scenario needs of the profile beyond listeners and observers. */
 #define SC_NEEDS_IDENTITY 0x1u  /* the target derives an identity from TLVs (profile identity) */
-enum sc_bind { SC_BIND_CLIENT = 0, SC_BIND_UNTRUSTED };
+#define SC_NEEDS_POLICY   0x2u  /* the target declares an address rule (profile policy) */
+enum sc_bind { SC_BIND_CLIENT = 0, SC_BIND_UNTRUSTED, SC_BIND_BLOCKED_PROXY };
+
+/* A header address may name the profile's policy addresses: "{blocked}"
+ * (policy.blocked_source) and "{allowed}" (policy.allowed_source), as in
+ * "{blocked}:41000" or "[::ffff:{blocked}]:41000". Writes src with them
+ * replaced into out. Returns 1 when src names one, 0 when it names none
+ * (out = src), -1 when out is too small. */
+int sc_expand_addr(const char *src, const char *blocked, const char *allowed, char *out, size_t cap);
 
 #define SC_WAIT_HEADER_TIMEOUT (-1) /* wait_ms / within_ms: the profile's header timeout + 1 s */
 

@@ -15,33 +15,26 @@
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 plan 11
-CASES=$ROOT/tests/lib/mqtt_cases.py
 
-OUT=
-cases() { # CASE ARGS...: runs it on the current broker, output in OUT
-	OUT=$(timeout $((180 * PPMQ_TEST_SLOW)) "$PY" "$CASES" "$1" --port "$B_TCP" \
-		--slow "$PPMQ_TEST_SLOW" "${@:2}" 2>&1)
-}
-val() { sed -n "s/^$1=//p" <<<"$OUT" | head -1; }
 
 start_broker big MQTT_MAX_PACKET_SIZE=4194304 MQTT_MAX_FILTERS_PER_SUBSCRIBE=200000 \
 	MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT=200000 || bail "broker did not start"
-cases big-subscribe --n 100000
-is "$(val connack_rc)" 0 "a client connecting while 100,000 filters are applied is accepted"
-is "$(val connack_first)" 1 "... and its CONNACK comes before the SUBACK: the loop is not held"
-[ "$(val connack_first)" = 1 ] || diag "$OUT"
-is "$(val codes)/$(val granted)" 100000/100000 "the SUBACK grants all 100,000 filters"
-is "$(val delivered)" 1 "routing works afterwards (a PUBLISH reaches the big subscriber)"
-diag "CONNACK $(val connack_ms) ms, SUBACK $(val suback_ms) ms after the SUBSCRIBE was complete"
+mqtt_case 180 big-subscribe --n 100000
+is "$(case_val connack_rc)" 0 "a client connecting while 100,000 filters are applied is accepted"
+is "$(case_val connack_first)" 1 "... and its CONNACK comes before the SUBACK: the loop is not held"
+[ "$(case_val connack_first)" = 1 ] || diag "$CASE_OUT"
+is "$(case_val codes)/$(case_val granted)" 100000/100000 "the SUBACK grants all 100,000 filters"
+is "$(case_val delivered)" 1 "routing works afterwards (a PUBLISH reaches the big subscriber)"
+diag "CONNACK $(case_val connack_ms) ms, SUBACK $(case_val suback_ms) ms after the SUBSCRIBE was complete"
 stop_broker >/dev/null
 
 start_broker lim MQTT_MAX_FILTERS_PER_SUBSCRIBE=5 MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT=5 ||
 	bail "broker did not start"
-cases limits --n 5
-is "$(val too_many)" 97 "6 filters, limit 5: every one refused with 0x97 Quota exceeded"
-is "$(val at_limit)" 1,1,1,1,1 "5 filters, limit 5: granted"
-is "$(val over_limit)" 97,0 "a sixth subscription: 0x97; an existing one changes"
-is "$(val too_many_v3)" 80 "3.1.1: refused with 0x80"
+mqtt_case 180 limits --n 5
+is "$(case_val too_many)" 97 "6 filters, limit 5: every one refused with 0x97 Quota exceeded"
+is "$(case_val at_limit)" 1,1,1,1,1 "5 filters, limit 5: granted"
+is "$(case_val over_limit)" 97,0 "a sixth subscription: 0x97; an existing one changes"
+is "$(case_val too_many_v3)" 80 "3.1.1: refused with 0x80"
 check "the refusals are logged with the key that caused them" \
 	grep -q 'mqtt.max_filters_per_subscribe' "$B_LOG"
 check "... both keys" grep -q 'mqtt.max_subscriptions_per_client' "$B_LOG"

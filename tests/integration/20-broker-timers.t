@@ -18,50 +18,43 @@
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
 plan 17
-CASES=$ROOT/tests/lib/mqtt_cases.py
 LATE=$((10000 * PPMQ_TEST_SLOW))
 
-OUT=
-cases() { # CASE: runs it on the current broker, output in OUT
-	OUT=$(timeout $((60 * PPMQ_TEST_SLOW)) "$PY" "$CASES" "$1" --port "$B_TCP" \
-		--slow "$PPMQ_TEST_SLOW" 2>&1)
-}
-val() { sed -n "s/^$1=//p" <<<"$OUT" | head -1; }
 # in_window NAME MS FROM: FROM <= MS <= LATE (MS a number)
 in_window() {
 	local v=$2
 	if [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge "$3" ] && [ "$v" -le "$LATE" ]; then
 		ok "$1 ($v ms)"
 	else
-		not_ok "$1" "got: '$v' ms, want $3..$LATE" "$OUT"
+		not_ok "$1" "got: '$v' ms, want $3..$LATE" "$CASE_OUT"
 	fi
 }
 
 start_broker timers || bail "broker did not start"
 
-cases will-delay
-is "$(val wills)" 3 "three clients gone a third of a second apart: three wills"
-in_window "... none sooner than 1.9 s after its loss (Will Delay 2 s)" "$(val will_ms_min)" 1900
-in_window "... all within the deadline" "$(val will_ms_max)" 1900
-is "$(val back_session_present)" 1 "a client back after 1.8 s finds its session"
-is "$(val after_return)" marker "... and its will is void: the next message is a later marker"
+mqtt_case 60 will-delay
+is "$(case_val wills)" 3 "three clients gone a third of a second apart: three wills"
+in_window "... none sooner than 1.9 s after its loss (Will Delay 2 s)" "$(case_val will_ms_min)" 1900
+in_window "... all within the deadline" "$(case_val will_ms_max)" 1900
+is "$(case_val back_session_present)" 1 "a client back after 1.8 s finds its session"
+is "$(case_val after_return)" marker "... and its will is void: the next message is a later marker"
 
-cases session-expiry
-is "$(val ends)" 3 "three sessions left a third of a second apart end (their wills, delayed 60 s, go out)"
-in_window "... none sooner than 1.9 s after its loss (Session Expiry 2 s)" "$(val end_ms_min)" 1900
-in_window "... all within the deadline" "$(val end_ms_max)" 1900
-is "$(val present_after_1800)" 1 "a session left 1.8 s before is still there"
+mqtt_case 60 session-expiry
+is "$(case_val ends)" 3 "three sessions left a third of a second apart end (their wills, delayed 60 s, go out)"
+in_window "... none sooner than 1.9 s after its loss (Session Expiry 2 s)" "$(case_val end_ms_min)" 1900
+in_window "... all within the deadline" "$(case_val end_ms_max)" 1900
+is "$(case_val present_after_1800)" 1 "a session left 1.8 s before is still there"
 
-cases message-expiry
-is "$(val first)" m1 "a subscriber with Receive Maximum 1 gets the first message"
-is "$(val second)" m2 "a message of 2 s still waiting after 1.9 s is sent"
-is "$(val second_expiry)" 1 "... with 1 s left (rounded up)"
-is "$(val third)" m4 "a message of 1 s waiting 1.9 s is not"
+mqtt_case 60 message-expiry
+is "$(case_val first)" m1 "a subscriber with Receive Maximum 1 gets the first message"
+is "$(case_val second)" m2 "a message of 2 s still waiting after 1.9 s is sent"
+is "$(case_val second_expiry)" 1 "... with 1 s left (rounded up)"
+is "$(case_val third)" m4 "a message of 1 s waiting 1.9 s is not"
 
-cases keepalive
-in_window "silence ends no sooner than 2.9 s after the CONNECT (Keep Alive 2 s)" "$(val close_ms)" 2900
-is "$(val disconnect_rc)" 8d "... with DISCONNECT 0x8D Keep Alive timeout"
-is "$(val closed)" 1 "... then the connection is closed"
+mqtt_case 60 keepalive
+in_window "silence ends no sooner than 2.9 s after the CONNECT (Keep Alive 2 s)" "$(case_val close_ms)" 2900
+is "$(case_val disconnect_rc)" 8d "... with DISCONNECT 0x8D Keep Alive timeout"
+is "$(case_val closed)" 1 "... then the connection is closed"
 
 stop_broker >/dev/null
 check "brokers exited cleanly, no sanitizer or valgrind report" brokers_clean

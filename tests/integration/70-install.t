@@ -25,7 +25,7 @@ cnt=$(ls "$R"/share/ppmq/scenarios/*.yml 2>/dev/null | wc -l)
 [ "$cnt" -eq "$(ls scenarios/*.yml | wc -l)" ] && ok "the scenario catalog in share/ppmq/scenarios ($cnt files)" ||
 	not_ok "scenarios: $cnt"
 [ -f "$R/share/ppmq/targets/ppmq-broker.yml" ] && [ -x "$R/share/ppmq/targets/launch/rabbitmq.sh" ] &&
-	[ -f "$R/share/ppmq/targets/launch/aedes/launcher.js" ] &&
+	[ -f "$R/share/ppmq/targets/launch/aedes/launcher.js" ] && [ -f "$R/share/ppmq/targets/launch/ppmq-broker.acl" ] &&
 	[ -x "$R/share/ppmq/targets/launch/netty/netty.sh" ] && [ -f "$R/share/ppmq/targets/launch/netty/NettyTarget.java" ] &&
 	ok "profiles and launchers in share/ppmq/targets" || not_ok "profiles and launchers"
 [ -x "$R/share/ppmq/scripts/gen-certs" ] && [ -f "$R/share/doc/ppmq/validating-a-broker.md" ] &&

@@ -24,6 +24,9 @@
 #   pg_send [NAME] KIND ARGS...        proxygen send to a listener
 #   probe [NAME] KIND ARGS...          tests/lib/probe.py to a listener
 #   sweep PORT TIMEOUT [payload]       tests/lib/sweep.py
+#   mqtt_case SECONDS CASE [ARGS...]   tests/lib/mqtt_cases.py CASE on the current broker's tcp
+#                                      port (at most SECONDS x PPMQ_TEST_SLOW): its output in CASE_OUT
+#   case_val KEY                       the value of KEY=... in CASE_OUT
 #   MOSQ_SUB, MOSQ_SUBACK, mosq_messages FILE: mosquitto_sub, subscribed, its messages
 #   hdr_v1, hdr_v1_unknown, hdr_v2, hdr_v2_local: PROXY headers in hex
 #
@@ -393,3 +396,14 @@ print((b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack(">H", len(b
 hdr_v2_local() {
 	"$PY" -c 'print((b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x20, 0x00, 0, 0])).hex())'
 }
+
+# ---- tests/lib/mqtt_cases.py -----------------------------------------------
+
+CASE_OUT=
+mqtt_case() {
+	local secs=$1
+	shift
+	CASE_OUT=$(timeout $((secs * PPMQ_TEST_SLOW)) "$PY" "$ROOT/tests/lib/mqtt_cases.py" "$1" \
+		--port "$B_TCP" --slow "$PPMQ_TEST_SLOW" "${@:2}" 2>&1)
+}
+case_val() { sed -n "s/^$1=//p" <<<"$CASE_OUT" | head -1; }

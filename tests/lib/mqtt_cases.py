@@ -10,13 +10,15 @@
 #
 # CASE: big-subscribe, limits, will-delay, session-expiry, message-expiry,
 # keepalive; for the memory limits (20-broker-memory.t): offline-subscribe,
-# offline-fill, stalled-subscriber, retained-limit, sessions-limit, served. --slow
-# multiplies every deadline (PPMQ_TEST_SLOW).
-import argparse, os, sys, time
+# offline-fill, stalled-subscriber, retained-limit, sessions-limit, served;
+# for the ACL and shared subscriptions (20-broker-policy.t): policy, shared.
+# --slow multiplies every deadline (PPMQ_TEST_SLOW).
+import argparse, os, struct, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mqttc import (Client, Will, CONNACK, PUBLISH, PUBACK, SUBACK, DISCONNECT, MESSAGE_EXPIRY,
-                   SESSION_EXPIRY, WILL_DELAY, RECEIVE_MAX, subscribe_race)
+                   SESSION_EXPIRY, WILL_DELAY, RECEIVE_MAX, subscribe_race, parse_props,
+                   subscribe_packet)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("case")
@@ -307,9 +309,95 @@ def served():
     say("served", int(len(got) == 2))
 
 
+# ---- an ACL behind a proxy (20-broker-policy.t) --------------------------------
+# The broker trusts the proxies 127.0.0.7 and 127.0.0.8 and its ACL refuses
+# 203.0.113.128/25 and 127.0.0.8 (the second proxy's own address); topics:
+# sensors/# for alice only, no admin/# subscriptions.
+
+def proxied(cid, src, proxy="127.0.0.7", version=5, user=None):
+    hdr = ("PROXY TCP4 %s 198.51.100.1 40000 1883\r\n" % src).encode()
+    return Client(a.port, cid, version=version, bind=proxy, header=hdr, user=user, deadline=D)
+
+
+def rc_of(cid, src, proxy="127.0.0.7", version=5):
+    return "%x" % proxied(cid, src, proxy, version).connack_rc()
+
+
+def puback_rc(c, topic):
+    pid = c.publish(topic, b"x", qos=1)
+    p = c.expect(PUBACK, D)
+    assert struct.unpack_from(">H", p.body, 0)[0] == pid
+    return "%x" % (p.body[2] if len(p.body) > 2 else 0)
+
+
+def policy():
+    say("blocked_via_trusted", rc_of("pol-b5", "203.0.113.200"))
+    say("blocked_via_trusted_v3", rc_of("pol-b3", "203.0.113.129", version=4))
+    say("allowed_via_trusted", rc_of("pol-a", "192.0.2.10"))
+    say("allowed_via_blocked_proxy", rc_of("pol-ap", "192.0.2.11", proxy="127.0.0.8"))
+    say("blocked_via_blocked_proxy", rc_of("pol-bp", "203.0.113.201", proxy="127.0.0.8"))
+    sub = proxied("pol-sub", "192.0.2.12")
+    say("sub_sensors", ",".join("%x" % x for x in sub.subscribe([("sensors/#", 1)])))
+    say("sub_admin", ",".join("%x" % x for x in sub.subscribe([("admin/#", 0), ("#", 0), ("other/#", 0)])))
+    say("sub_admin_v3", ",".join("%x" % x for x in proxied("pol-s3", "192.0.2.13", version=4).subscribe([("admin/x", 0)])))
+    say("pub_bob", puback_rc(proxied("pol-bob", "192.0.2.14", user="bob"), "sensors/1"))
+    say("pub_alice", puback_rc(proxied("pol-alice", "192.0.2.15", user="alice"), "sensors/1"))
+    # The subscriber got alice's message and not bob's: bob's came first.
+    got = []
+    while True:
+        p = sub.recv(D if not got else 0.5 * a.slow)
+        if p in (None, "eof") or p.type != PUBLISH:
+            break
+        topic, pid, _, payload, qos, _ = sub.parse_publish(p)
+        sub.ack(PUBACK, pid)
+        got.append(topic)
+    say("delivered", ",".join(got))
+
+
+# ---- shared subscriptions ------------------------------------------------------
+
+def shared():
+    pub = Client(a.port, "sh-pub", version=4)
+    pub.publish("r/kept", b"retained", retain=True)
+    m1 = Client(a.port, "sh-m1")
+    props, _ = parse_props(m1.connack.body, 2)
+    say("shared_available", props.get(0x2A, "absent"))
+    say("sub_m1", ",".join("%x" % x for x in m1.subscribe([("$share/g/r/#", 0)])))
+    pub.publish("r/marker", b"marker")
+    p = m1.recv(D)
+    say("first_after_subscribe", m1.parse_publish(p)[3].decode() if p not in (None, "eof") else "none")
+    m2 = Client(a.port, "sh-m2", version=4)
+    say("sub_m2", ",".join("%x" % x for x in m2.subscribe([("$share/g/r/#", 0)])))
+    other = Client(a.port, "sh-h")
+    other.subscribe([("$share/h/r/+", 0)])
+    for i in range(10):
+        pub.publish("r/n", b"%d" % i)
+    counts, total = {m1: 0, m2: 0}, 0
+    # Ten messages between the two; the other group's member sees all ten.
+    seen = 0
+    while seen < 10:
+        p = other.recv(D)
+        if p in (None, "eof"):
+            break
+        seen += 1
+    for m in (m1, m2):
+        while counts[m1] + counts[m2] < 10:
+            p = m.recv(0.5 * a.slow if counts[m] else D)
+            if p in (None, "eof"):
+                break
+            counts[m] += 1
+    say("split", "%d,%d" % (counts[m1], counts[m2]))
+    say("other_group", seen)
+    say("bad_share", ",".join("%x" % x for x in m1.subscribe([("$share//x", 0), ("$share/+/x", 0), ("$share/g", 0)])))
+    say("bad_share_v3", ",".join("%x" % x for x in m2.subscribe([("$share/#/x", 0)])))
+    m1.send(subscribe_packet(99, [("$share/g/nl", 4)]))    # 4: No Local
+    p = m1.recv(D)
+    say("no_local_shared", "%x" % p.body[0] if p not in (None, "eof") and p.type == DISCONNECT else "none")
+
+
 {"big-subscribe": big_subscribe, "limits": limits, "will-delay": will_delay,
  "session-expiry": session_expiry, "message-expiry": message_expiry,
  "keepalive": keepalive, "offline-subscribe": offline_subscribe,
  "offline-fill": offline_fill, "stalled-subscriber": stalled_subscriber,
  "retained-limit": retained_limit, "sessions-limit": sessions_limit,
- "served": served}[a.case]()
+ "served": served, "policy": policy, "shared": shared}[a.case]()

@@ -122,12 +122,15 @@ class Packet:
         return "Packet(%d, %d bytes)" % (self.type, len(self.body))
 
 
-def connect_packet(client_id, version=5, keepalive=60, clean=True, props=None, will=None):
+def connect_packet(client_id, version=5, keepalive=60, clean=True, props=None, will=None, user=None):
     flags = 0x02 if clean else 0
     payload = s16(client_id)
     if will:
         flags |= 0x04 | will.qos << 3 | (0x20 if will.retain else 0)
         payload += (props_bytes(will.props) if version == 5 else b"") + s16(will.topic) + s16(will.payload)
+    if user:
+        flags |= 0x80
+        payload += s16(user)
     vh = s16(b"MQTT") + bytes([version, flags]) + struct.pack(">H", keepalive)
     if version == 5:
         vh += props_bytes(props)
@@ -149,16 +152,19 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0, version=5, props=
 
 class Client:
     def __init__(self, port, client_id, version=5, keepalive=60, clean=True, props=None, will=None,
-                 host="127.0.0.1", deadline=10.0, connect=True):
+                 host="127.0.0.1", deadline=10.0, connect=True, bind=None, header=b"", user=None):
+        """bind: the local address to connect from (a proxy's); header: bytes
+        sent before the CONNECT (a PROXY header); user: a user name."""
         self.version = version
         self.buf = b""
         self.next_id = 0
-        self.sock = socket.create_connection((host, port), timeout=deadline)
+        self.sock = socket.create_connection((host, port), timeout=deadline,
+                                             source_address=(bind, 0) if bind else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connack = None
         if connect:
             self.t_connect = time.monotonic()
-            self.send(connect_packet(client_id, version, keepalive, clean, props, will))
+            self.send(header + connect_packet(client_id, version, keepalive, clean, props, will, user))
             self.connack = self.expect(CONNACK, deadline)
 
     # ---- raw I/O ------------------------------------------------------------

@@ -687,6 +687,37 @@ static void test_error_bad_cidr(void **state)
 	assert_non_null(strstr(e.msg, "banana"));
 }
 
+/* security.acl_file is read with the configuration: its rules, or the
+ * rule at fault with its file:line:col after the key's own place. */
+static void test_acl_file(void **state)
+{
+	char acl[] = "/tmp/ppmq-cfg-acl-XXXXXX", text[256];
+	int fd = mkstemp(acl);
+	struct cfg c;
+	struct perr e;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_true(write(fd, "deny connect from 203.0.113.0/24\n", 33) == 33);
+	snprintf(text, sizeof(text), "security:\n  acl_file: %s\n", acl);
+	assert_int_equal(cfg_load(yaml(text), &c, &e), 0);
+	assert_non_null(c.security.acl);
+	assert_string_equal(c.security.acl_file, acl);
+	cfg_free(&c);
+	assert_true(write(fd, "allow publish a/#/b\n", 20) == 20);  /* line 2 */
+	close(fd);
+	assert_int_equal(cfg_load(yaml(text), &c, &e), -1);
+	snprintf(text, sizeof(text), "%s:2:3: security.acl_file: %s:2:15: 'a/#/b' is not an MQTT topic filter",
+		 tmp_path, acl);
+	assert_string_equal(e.msg, text);
+	unlink(acl);
+	setenv("SECURITY_ACL_FILE", acl, 1);
+	assert_int_equal(cfg_load(NULL, &c, &e), -1);
+	unsetenv("SECURITY_ACL_FILE");
+	snprintf(text, sizeof(text), "env SECURITY_ACL_FILE: security.acl_file: %s: cannot open", acl);
+	assert_memory_equal(e.msg, text, strlen(text));
+}
+
 /* An identity from a header needs proxies to trust: never from anyone. */
 static void test_cert_identity_needs_trusted(void **state)
 {
@@ -1058,6 +1089,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_bad_cidr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_identity_needs_trusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acl_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_bad_duration_and_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_tls_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust_rules, setup, teardown),

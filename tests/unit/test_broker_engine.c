@@ -383,17 +383,30 @@ static void connect_ok(struct fake *f, uint8_t version, const char *id, bool cle
 	assert_int_equal(in_rc, 0);
 }
 
-static void subscribe(struct fake *f, const char *filter, uint8_t qos, uint8_t want_rc)
+/* A SUBSCRIBE (id 77) of one filter, with a Subscription Identifier when
+ * sub_id is not 0; input's result. */
+static int send_sub1(struct fake *f, const struct mqtt_sub *s, uint32_t sub_id)
 {
-	struct mqtt_sub s = { mqtt_cstr(filter), qos, false, false, 0 };
 	struct mqtt_pkt p;
 
 	memset(&p, 0, sizeof(p));
 	p.type = MQTT_SUBSCRIBE;
 	p.subscribe.id = 77;
 	p.subscribe.n = 1;
-	p.subscribe.subs = &s;
-	assert_int_equal(send_p(f, &p), 0);
+	p.subscribe.subs = s;
+	if (sub_id) {
+		p.subscribe.props.sub_ids[0] = sub_id;
+		p.subscribe.props.n_sub_ids = 1;
+	}
+	return send_p(f, &p);
+}
+
+static void subscribe(struct fake *f, const char *filter, uint8_t qos, uint8_t want_rc)
+{
+	struct mqtt_sub s = { mqtt_cstr(filter), qos, false, false, 0 };
+	struct mqtt_pkt p;
+
+	assert_int_equal(send_sub1(f, &s, 0), 0);
 	expect_type(f, &p, MQTT_SUBACK);
 	assert_int_equal(p.suback.id, 77);
 	assert_int_equal(p.suback.n, 1);
@@ -533,7 +546,7 @@ static void test_connect_v5_and_split(void **state)
 	assert_int_equal(a.connack.props.session_expiry, 100);
 	assert_true(MQTT_HAS(&a.connack.props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM));
 	assert_true(MQTT_HAS(&a.connack.props, MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE));
-	assert_int_equal(a.connack.props.shared_sub_available, 0);
+	assert_int_equal(a.connack.props.shared_sub_available, 1);
 	assert_int_equal(R.mqtt_version, 5);
 	assert_string_equal(R.listener, "ws");
 
@@ -1725,16 +1738,7 @@ static void sub5(struct fake *f, const char *filter, uint8_t qos, bool nl, bool 
 	struct mqtt_sub s = { mqtt_cstr(filter), qos, nl, rap, rh };
 	struct mqtt_pkt p;
 
-	memset(&p, 0, sizeof(p));
-	p.type = MQTT_SUBSCRIBE;
-	p.subscribe.id = 5;
-	p.subscribe.n = 1;
-	p.subscribe.subs = &s;
-	if (sub_id) {
-		p.subscribe.props.sub_ids[0] = sub_id;
-		p.subscribe.props.n_sub_ids = 1;
-	}
-	assert_int_equal(send_p(f, &p), 0);
+	assert_int_equal(send_sub1(f, &s, sub_id), 0);
 	expect_type(f, &p, MQTT_SUBACK);
 	assert_int_equal(p.suback.rcs[0], qos);
 }
@@ -1819,21 +1823,287 @@ static void test_v5_features(void **state)
 	assert_int_equal(send_p(&a, &p), 0);
 	expect_publish(&b, "props/x", "alias", 0, false, NULL);
 
-	/* Shared subscriptions are refused. */
-	{
-		struct mqtt_sub s = { mqtt_cstr("$share/g/t"), 0, false, false, 0 };
-
-		memset(&p, 0, sizeof(p));
-		p.type = MQTT_SUBSCRIBE;
-		p.subscribe.id = 6;
-		p.subscribe.n = 1;
-		p.subscribe.subs = &s;
-		assert_int_equal(send_p(&b, &p), 0);
-		expect_type(&b, &p, MQTT_SUBACK);
-		assert_int_equal(p.suback.rcs[0], MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED);
-	}
+	/* Shared subscriptions are taken (test_shared_subscriptions). */
+	sub5(&b, "$share/g/t", 0, false, false, 0, 0);
 	fake_free(&a);
 	fake_free(&b);
+	eng_free(eng);
+}
+
+/* ---- shared subscriptions ----------------------------------------------- */
+
+/* Messages of topic received by f until nothing is left. */
+static int received_on(struct fake *f, const char *topic)
+{
+	struct mqtt_pkt p;
+	int n = 0;
+
+	while (next(f, &p)) {
+		if (p.type != MQTT_PUBLISH)
+			fail_msg("unexpected %s", mqtt_type_name(p.type));
+		assert_true(mqtt_str_eq(p.publish.topic, topic));
+		n++;
+	}
+	return n;
+}
+
+static void test_shared_subscriptions(void **state)
+{
+	struct eng *eng = mk_default();
+	struct fake a, b, c, pub;
+	struct eng_stats st;
+	int na = 0, nb = 0;
+	(void)state;
+
+	fake_open(eng, &pub, "tcp");
+	connect_ok(&pub, MQTT_V311, "pub", true);
+	/* A retained message is not sent to a new shared subscription. */
+	assert_int_equal(publish(&pub, "t/r", "kept", 0, true, 0), 0);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, MQTT_V311, "a", true);
+	subscribe(&a, "$share/g/t/#", 0, 0);       /* from 3.1.1 too */
+	expect_nothing(&a);
+	fake_open(eng, &b, "ws");
+	connect_ok(&b, MQTT_V5, "b", true);
+	sub5(&b, "$share/g/t/#", 1, false, false, 0, 0);
+	expect_nothing(&b);
+	/* Another group on an overlapping filter gets its own copy. */
+	fake_open(eng, &c, "tcp");
+	connect_ok(&c, MQTT_V311, "c", true);
+	subscribe(&c, "$share/h/t/+", 0, 0);
+	expect_nothing(&c);
+
+	/* Each message to one member of g, in turn; every one to h. */
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(publish(&pub, "t/x", "m", 0, false, 0), 0);
+		na += received_on(&a, "t/x");
+		nb += received_on(&b, "t/x");
+		assert_int_equal(na + nb, i + 1);
+		assert_true(na - nb <= 1 && nb - na <= 1);
+	}
+	assert_int_equal(received_on(&c, "t/x"), 6);
+
+	/* A member that leaves takes its turns with it; the group ends with
+	 * its last member. */
+	fake_free(&a);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(publish(&pub, "t/y", "m", 0, false, 0), 0);
+	assert_int_equal(received_on(&b, "t/y"), 3);
+	assert_int_equal(received_on(&c, "t/y"), 3);
+	{
+		struct mqtt_str f = mqtt_cstr("$share/g/t/#");
+		struct mqtt_pkt p;
+
+		memset(&p, 0, sizeof(p));
+		p.type = MQTT_UNSUBSCRIBE;
+		p.unsubscribe.id = 9;
+		p.unsubscribe.n = 1;
+		p.unsubscribe.filters = &f;
+		assert_int_equal(send_p(&b, &p), 0);
+		expect_type(&b, &p, MQTT_UNSUBACK);
+		assert_int_equal(p.suback.rcs[0], MQTT_RC_SUCCESS);
+	}
+	assert_int_equal(publish(&pub, "t/z", "m", 0, false, 0), 0);
+	expect_nothing(&b);
+	assert_int_equal(received_on(&c, "t/z"), 1);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, 1);
+
+	/* Share names: not empty, no wildcard, a filter after them. */
+	sub5(&b, "$share/g2/t", 0, false, false, 0, 0);
+	{
+		static const char *const bad[] = { "$share//t", "$share/g", "$share/g/", "$share/+/t",
+						   "$share/#/t", "$share/a+/t" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct mqtt_sub sb = { mqtt_cstr(bad[i]), 0, false, false, 0 };
+			struct mqtt_pkt p;
+
+			assert_int_equal(send_sub1(&b, &sb, 0), 0);
+			expect_type(&b, &p, MQTT_SUBACK);
+			if (p.suback.rcs[0] != MQTT_RC_TOPIC_FILTER_INVALID)
+				fail_msg("%s: 0x%02x", bad[i], p.suback.rcs[0]);
+		}
+		subscribe(&c, "$share//t", 0, MQTT_SUBACK_FAILURE);
+	}
+	/* No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]. */
+	{
+		struct mqtt_sub sb = { mqtt_cstr("$share/g/t"), 0, true, false, 0 };
+		struct mqtt_pkt p;
+
+		assert_int_equal(send_sub1(&b, &sb, 0), -1);
+		expect_type(&b, &p, MQTT_DISCONNECT);
+		assert_int_equal(p.disconnect.rc, MQTT_RC_PROTOCOL_ERROR);
+	}
+	fake_free(&b);
+	fake_free(&c);
+	fake_free(&pub);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.subscriptions, 0);
+	eng_free(eng);
+}
+
+/* A member whose session is offline is passed over while another is
+ * connected; with all offline, the next in turn queues the message. */
+static void test_shared_offline_member(void **state)
+{
+	struct eng *eng = mk_default();
+	struct fake a, b, pub;
+	struct mqtt_pkt p;
+	(void)state;
+
+	fake_open(eng, &pub, "tcp");
+	connect_ok(&pub, MQTT_V311, "pub", true);
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, MQTT_V311, "pa", false);
+	subscribe(&a, "$share/g/q", 1, 1);
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, MQTT_V311, "pb", false);
+	subscribe(&b, "$share/g/q", 1, 1);
+	fake_free(&a);                              /* persistent: still a member */
+	for (uint16_t i = 1; i <= 4; i++) {
+		assert_int_equal(publish(&pub, "q", "m", 1, false, i), 0);
+		expect_type(&pub, &p, MQTT_PUBACK);
+		expect_publish(&b, "q", "m", 1, false, &p);
+		ack(&b, MQTT_PUBACK, p.publish.id);
+	}
+	fake_free(&b);
+	assert_int_equal(publish(&pub, "q", "queued", 1, false, 5), 0);
+	expect_type(&pub, &p, MQTT_PUBACK);
+	assert_int_equal(p.ack.rc, 0);
+	/* Exactly one of the two sessions kept it. */
+	fake_open(eng, &a, "tcp");
+	connect_ok(&a, MQTT_V311, "pa", false);
+	fake_open(eng, &b, "tcp");
+	connect_ok(&b, MQTT_V311, "pb", false);
+	assert_int_equal(received_on(&a, "q") + received_on(&b, "q"), 1);
+	fake_free(&a);
+	fake_free(&b);
+	fake_free(&pub);
+	eng_free(eng);
+}
+
+/* ---- authorization (cfg.authorize) ------------------------------------- */
+
+struct authz_call {
+	int n;
+	enum eng_op op;
+	char topic[64];
+};
+
+static struct authz_call AZ;
+
+/* Refuses client "bad", publishing under deny/ and subscribing to
+ * anything but open/... */
+static bool fake_authorize(void *ctx, const struct eng_client_info *info, enum eng_op op,
+			   const char *topic, size_t len)
+{
+	(void)ctx;
+	AZ.n++;
+	AZ.op = op;
+	snprintf(AZ.topic, sizeof(AZ.topic), "%.*s", (int)len, topic ? topic : "");
+	switch (op) {
+	case ENG_OP_CONNECT:
+		return strcmp(info->client_id, "bad") != 0;
+	case ENG_OP_PUBLISH:
+		return !(len >= 5 && memcmp(topic, "deny/", 5) == 0);
+	default:
+		return len >= 5 && memcmp(topic, "open/", 5) == 0;
+	}
+}
+
+static void test_authorize(void **state)
+{
+	struct eng_cfg cfg;
+	struct eng *eng;
+	struct fake f, g, sub;
+	struct mqtt_pkt p;
+	struct eng_stats st;
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.allow_anonymous = true;
+	cfg.authorize = fake_authorize;
+	eng = mk(&cfg);
+	memset(&AZ, 0, sizeof(AZ));
+
+	/* The connection: 3.1.1 0x05, 5.0 0x87, recorded as acl-denied. */
+	fake_open(eng, &f, "tcp");
+	{
+		struct copts o = { .version = 4, .id = "bad", .clean = true };
+
+		assert_int_equal(connect_o(&f, &o, NULL, NULL), MQTT_CONNACK_REFUSED_NOT_AUTHORIZED);
+		assert_int_equal(AZ.op, ENG_OP_CONNECT);
+		assert_string_equal(R.reason, ENG_AUTH_ACL);
+		assert_string_equal(R.client_id, "bad");
+	}
+	fake_free(&f);
+	fake_open(eng, &f, "tcp");
+	{
+		struct copts o = { .version = 5, .id = "bad", .clean = true };
+
+		assert_int_equal(connect_o(&f, &o, NULL, NULL), MQTT_RC_NOT_AUTHORIZED);
+	}
+	fake_free(&f);
+	/* A will is a PUBLISH ahead of time: one the rules refuse refuses
+	 * the CONNECT. */
+	fake_open(eng, &f, "tcp");
+	{
+		struct copts o = { .version = 4, .id = "w", .clean = true, .will_topic = "deny/w",
+				   .will_msg = "x" };
+
+		assert_int_equal(connect_o(&f, &o, NULL, NULL), MQTT_CONNACK_REFUSED_NOT_AUTHORIZED);
+		assert_int_equal(AZ.op, ENG_OP_PUBLISH);
+		assert_string_equal(AZ.topic, "deny/w");
+		assert_string_equal(R.reason, ENG_AUTH_ACL);
+	}
+	fake_free(&f);
+
+	/* Subscriptions: 0x80 / 0x87 per filter; a shared one is judged by
+	 * its filter. */
+	fake_open(eng, &sub, "tcp");
+	connect_ok(&sub, MQTT_V311, "sub", true);
+	subscribe(&sub, "secret/#", 0, MQTT_SUBACK_FAILURE);
+	subscribe(&sub, "open/#", 1, 1);
+	subscribe(&sub, "$share/g/deny/#", 0, MQTT_SUBACK_FAILURE);
+	assert_string_equal(AZ.topic, "deny/#");
+	fake_open(eng, &g, "tcp");
+	connect_ok(&g, MQTT_V5, "g5", true);
+	{
+		struct mqtt_sub sb = { mqtt_cstr("secret/x"), 0, false, false, 0 };
+
+		assert_int_equal(send_sub1(&g, &sb, 0), 0);
+		expect_type(&g, &p, MQTT_SUBACK);
+		assert_int_equal(p.suback.rcs[0], MQTT_RC_NOT_AUTHORIZED);
+	}
+
+	/* Publishing: 5.0 says so (PUBACK / PUBREC 0x87); 3.1.1 is
+	 * acknowledged as usual; nobody receives the message. */
+	assert_int_equal(publish(&g, "deny/x", "no", 1, false, 1), 0);
+	expect_type(&g, &p, MQTT_PUBACK);
+	assert_int_equal(p.ack.rc, MQTT_RC_NOT_AUTHORIZED);
+	assert_int_equal(publish(&g, "deny/x", "no", 2, false, 2), 0);
+	expect_type(&g, &p, MQTT_PUBREC);
+	assert_int_equal(p.ack.rc, MQTT_RC_NOT_AUTHORIZED);
+	assert_int_equal(publish(&g, "deny/x", "no", 0, false, 0), 0);
+	expect_nothing(&g);
+	fake_open(eng, &f, "tcp");
+	connect_ok(&f, MQTT_V311, "p311", true);
+	assert_int_equal(publish(&f, "deny/x", "no", 1, false, 7), 0);
+	expect_type(&f, &p, MQTT_PUBACK);
+	assert_int_equal(p.ack.id, 7);
+	assert_int_equal(publish(&f, "deny/x", "no", 2, false, 8), 0);
+	expect_type(&f, &p, MQTT_PUBREC);
+	ack(&f, MQTT_PUBREL, 8);
+	expect_type(&f, &p, MQTT_PUBCOMP);
+	assert_int_equal(publish(&f, "open/x", "yes", 0, false, 0), 0);
+	expect_publish(&sub, "open/x", "yes", 0, false, NULL);
+	expect_nothing(&sub);
+	eng_stats_get(eng, &st);
+	assert_int_equal(st.acl_denied, 2 + 1 + 3 + 3 + 2); /* connections, a will, filters, publishes */
+	fake_free(&f);
+	fake_free(&g);
+	fake_free(&sub);
 	eng_free(eng);
 }
 
@@ -2575,6 +2845,9 @@ int main(void)
 		cmocka_unit_test(test_retained_batches),
 		cmocka_unit_test(test_send_failure_and_shutdown),
 		cmocka_unit_test(test_mutation_fuzz),
+		cmocka_unit_test(test_shared_subscriptions),
+		cmocka_unit_test(test_shared_offline_member),
+		cmocka_unit_test(test_authorize),
 	};
 
 	log_set_level(LOG_ERROR);

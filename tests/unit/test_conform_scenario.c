@@ -207,7 +207,9 @@ static const struct bad_case bad_cases[] = {
 	{ HEAD "    send: {mutation: no-such-thing}\n    expect: [accepted]\n", "bad.yml:4:22:", "not in the malformation catalog" },
 	{ HEAD "    send: {none: true, raw: x}\n    expect: [accepted]\n", "bad.yml:4:11:", "give one of header, mutation" },
 	{ HEAD "    send: {split: lots}\n    expect: [accepted]\n", "bad.yml:4:19:", "'lots' is not a number" },
-	{ HEAD "    send: {from: anywhere}\n    expect: [accepted]\n", "bad.yml:4:18:", "'anywhere' is not client or untrusted" },
+	{ HEAD "    send: {from: anywhere}\n    expect: [accepted]\n", "bad.yml:4:18:", "'anywhere' is not client, untrusted or blocked-proxy" },
+	{ HEAD "    needs: [polcy]\n    expect: [accepted]\n", "bad.yml:4:12:", "'polcy' is not identity or policy" },
+	{ HEAD "    send: {header: {src: \"{blocked}x:1\"}}\n    expect: [accepted]\n", "bad.yml:2:5:", "({blocked} and {allowed} standing for" },
 	{ HEAD "    send: {connect: {mqtt: 6}}\n    expect: [accepted]\n", "bad.yml:4:28:", "'6' is not 4 (3.1.1) or 5" },
 	{ HEAD "    send: {connect: {credentials: maybe}}\n    expect: [accepted]\n", "bad.yml:4:35:", "'maybe' is not valid" },
 	{ HEAD "    send: {wait_ms: forever}\n    expect: [accepted]\n", "bad.yml:4:21:", "'forever' is not a number" },
@@ -820,6 +822,20 @@ static const struct bad_case bad_profiles[] = {
 	{ "name: n\nhost: h\nlisteners: {tcp: {proxy: enabled}}\n", "bp.yml:3:18:", "missing 'port'" },
 	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1, proxy: maybe}}\n", "bp.yml:3:35:", "'maybe' is not enabled" },
 	{ "name: n\nhost: h\nlisteners: {ssl: {port: 1}}\n", "bp.yml:3:18:", "missing 'tls'" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {allowed_source: 192.0.2.1}\n", "bp.yml:4:9:",
+	  "profile: missing 'blocked_cidr'" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {blocked_cidr: 2001:db8::/32, allowed_source: 192.0.2.1}\n",
+	  "bp.yml:4:24:", "policy.blocked_cidr: '2001:db8::/32' is not an IPv4 network" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {blocked_cidr: 10.0.0.0/8}\n", "bp.yml:4:9:",
+	  "policy: missing 'allowed_source'" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {blocked_cidr: 10.0.0.0/8, allowed_source: 10.1.1.1}\n",
+	  "bp.yml:4:52:", "policy.allowed_source: 10.1.1.1 is in blocked_cidr 10.0.0.0/8" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {blocked_cidr: 10.0.0.0/8, allowed_source: 1.1.1.1, blocked_source: 11.0.0.1}\n",
+	  "bp.yml:4:77:", "policy.blocked_source: 11.0.0.1 is not in blocked_cidr" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {blocked_cidr: 10.0.0.0/8, allowed_source: x}\n",
+	  "bp.yml:4:52:", "policy.allowed_source: 'x' is not an IPv4 address" },
+	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\npolicy: {blocked_cidr: 10.0.0.0/8, alowed_source: x}\n",
+	  "bp.yml:4:", "unknown key 'alowed_source'" },
 	{ "name: n\nhost: h\nlisteners: {ssl: {port: 1, tls: {sni: x}}}\n", "bp.yml:3:33:", "give 'ca' or 'insecure: true'" },
 	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1, tls: {insecure: true}}}\n", "bp.yml:3:33:", "tls is for ssl and wss" },
 	{ "name: n\nhost: h\nlisteners: {tcp: {port: 1, path: /x}}\n", "bp.yml:3:18:", "path and subprotocol are for ws" },
@@ -902,7 +918,10 @@ static void test_skip_reasons(void **state)
 		"  - {id: d, title: t, send: {connect: {credentials: invalid}}, expect: [refused]}\n"
 		"  - {id: e, title: t, expect: [accepted], record: {where: sessions, ip: socket-peer}}\n"
 		"  - {id: f, title: t, expect: [refused], record: {where: unauthorized, ip: socket-peer}}\n"
-		"  - {id: g, title: t, expect: [accepted]}\n";
+		"  - {id: g, title: t, expect: [accepted]}\n"
+		"  - {id: h, title: t, needs: [policy], expect: [refused],\n"
+		"     send: {header: {version: 1, family: tcp4, src: \"{blocked}:1\", dst: \"192.0.2.1:2\"}}}\n"
+		"  - {id: i, title: t, needs: [policy], send: {from: blocked-proxy}, expect: [accepted]}\n";
 
 	(void)state;
 	memset(&cat, 0, sizeof(cat));
@@ -932,7 +951,40 @@ static void test_skip_reasons(void **state)
 			       "no unauthorized observer"));
 	s = sc_find(&cat, "g");
 	assert_null(rn_skip_reason(&p, s, SC_WS, SC_MODE_DISABLED, buf, sizeof(buf)));
+	/* The policy family: skipped without the profile's address rule, and
+	 * the blocked proxy without its address. */
+	s = sc_find(&cat, "h");
+	assert_string_equal(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
+			    "the profile declares no address rule (policy.blocked_cidr)");
+	p.policy.present = true;
+	assert_null(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
+	s = sc_find(&cat, "i");
+	assert_non_null(strstr(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
+			       "policy.blocked_proxy"));
 	pf_free(&p);
+	/* Its addresses: the network's first host unless given. */
+	{
+		static const char y[] = "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\n"
+					"policy: {blocked_cidr: 203.0.113.128/25, allowed_source: 192.0.2.200}\n";
+
+		if (pf_load_string(&p, "p2.yml", y, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_true(p.policy.present);
+		assert_string_equal(p.policy.blocked_source, "203.0.113.129");
+		assert_null(p.policy.blocked_proxy);
+		pf_free(&p);
+	}
+	{
+		char out[64];
+
+		assert_int_equal(sc_expand_addr("[::ffff:{blocked}]:1", "1.2.3.4", "5.6.7.8", out, sizeof(out)), 1);
+		assert_string_equal(out, "[::ffff:1.2.3.4]:1");
+		assert_int_equal(sc_expand_addr("{allowed}:9", "1.2.3.4", "5.6.7.8", out, sizeof(out)), 1);
+		assert_string_equal(out, "5.6.7.8:9");
+		assert_int_equal(sc_expand_addr("192.0.2.1:9", "x", "y", out, sizeof(out)), 0);
+		assert_string_equal(out, "192.0.2.1:9");
+		assert_int_equal(sc_expand_addr("{allowed}:9", "1.2.3.4", "5.6.7.8", out, 6), -1);
+	}
 	sc_catalog_free(&cat);
 	unsetenv("PPMQ_T_PORT");
 	unsetenv("PPMQ_T_ADMIN");
