@@ -301,10 +301,10 @@ static void conn_reap(struct loop_defer *d)
 	loop_defer_cancel(b->loop, &c->eng_drained);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
-	/* What a stalled handshake or header allocated goes back to the
+	/* What the connection allocated (a stalled handshake's state, a
+	 * header, its buffers, what its session queued) goes back to the
 	 * system, not only to the heap. */
-	if (!c->ec || c->tls)
-		reclaim_note(&b->reclaim);
+	reclaim_note(&b->reclaim);
 	c->ec = NULL;
 	c->lis->nconns--;
 	if (c->prev)
@@ -1214,9 +1214,10 @@ static void hook_auth_failed(void *ctx, const struct eng_client_info *info,
 	rec_unauthorized_add(b->rec, client_id ? client_id : "", username, reason,
 			     password_provided, &c->id.rec);
 	rec_mqtt_connect(b->rec, c->kind, false);
-	log_warn("%s: client %s refused as '%s' (user '%s'): %s (%s)", c->kname,
-		 c->id.who, client_id ? client_id : "",
-		 username ? username : "", reason, c->id.proxy_desc);
+	if (conn_may_log(c, RATELOG_ACCESS))
+		log_warn("%s: client %s refused as '%s' (user '%s'): %s (%s)", c->kname,
+			 c->id.who, client_id ? client_id : "",
+			 username ? username : "", reason, c->id.proxy_desc);
 }
 
 static void hook_removed(void *ctx, const char *client_id)
@@ -1287,6 +1288,8 @@ static bool hook_authorize(void *ctx, const struct eng_client_info *info, enum e
 
 	if (acl_allows(b->cfg->security.acl, &who, ops[op], topic, len, &rule))
 		return true;
+	if (op != ENG_OP_PUBLISH && !conn_may_log(c, RATELOG_ACCESS))
+		return false;
 	if (op == ENG_OP_CONNECT)
 		log_info("%s: client %s '%s': connection refused by %s", c->kname, c->id.who,
 			 info->client_id ? info->client_id : "", rule);

@@ -49,6 +49,7 @@ static const struct {
 	[RATELOG_HANDSHAKE] = { "failed TLS handshakes or WebSocket upgrades", LOG_INFO },
 	[RATELOG_LIMIT] = { "connections refused at a limit", LOG_WARN },
 	[RATELOG_MEMORY] = { "messages dropped at a memory limit", LOG_WARN },
+	[RATELOG_ACCESS] = { "refused logins and access rules", LOG_WARN },
 };
 
 static int64_t mono_now_ms(void)

@@ -48,6 +48,7 @@ enum ratelog_kind {
 	RATELOG_HANDSHAKE,    /* failed or timed out TLS handshakes and WebSocket upgrades */
 	RATELOG_LIMIT,        /* connections refused or closed at a limit */
 	RATELOG_MEMORY,       /* messages dropped (or not retained) at a memory limit */
+	RATELOG_ACCESS,       /* CONNECTs refused (credentials, access rules), filters refused */
 	RATELOG_NKINDS,
 };
 
