@@ -406,7 +406,10 @@ static int open_socket(struct fl_loop *L, struct fc *c)
 		fc_fail(L, c, FK_LOCAL, "socket: %s", strerror(errno));
 		return -1;
 	}
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* publish loads write small packets that must leave at once; a
+	 * connection load writes each flight whole and saves the call */
+	if (f->plan.publish)
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (f->bind_len) {
 		/* Let connect() pick the port per destination: bind() alone would
 		 * reserve it for every destination and run out sooner. */
