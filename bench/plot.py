@@ -167,7 +167,13 @@ def msg_groups(res, key, with_generator=False):
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: plot.py RESULTS.json OUTDIR")
-    res = json.load(open(sys.argv[1]))
+    try:
+        with open(sys.argv[1]) as fh:
+            res = json.load(fh)
+    except (OSError, ValueError) as e:
+        sys.exit("plot.py: %s: %s" % (sys.argv[1], e))
+    if not isinstance(res, dict) or not res.get("accept"):
+        sys.exit("plot.py: %s: not a results.json of scripts/bench (no \"accept\" figures)" % sys.argv[1])
     out = sys.argv[2]
     m = res.get("machine", {})
     sub = "%s, %s CPUs, Linux %s" % ((res.get("when") or "")[:10], m.get("cpus"), m.get("kernel"))
@@ -184,10 +190,16 @@ def main():
         figs["bench-cpu.svg"] = grouped_bars(
             "CPU per message: each broker, and the generator driving ppmq-broker", sub2,
             "µs per message", msg_groups(res, "cpu", True), series + ["proxygen"])
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        sys.exit("plot.py: %s" % e)
     for name, text in figs.items():
-        with open(os.path.join(out, name), "w") as fh:
-            fh.write(text)
+        try:
+            with open(os.path.join(out, name), "w") as fh:
+                fh.write(text)
+        except OSError as e:
+            sys.exit("plot.py: %s" % e)
         print("written: %s" % os.path.join(out, name))
 
 
