@@ -7,7 +7,8 @@ of scripts/bench as plain SVG (the standard library only).
 writes OUTDIR/bench-accept.svg (connections/s per configuration, the
 machine's ceiling as a dashed line), OUTDIR/bench-throughput.svg (messages/s
 received per load and broker) and OUTDIR/bench-cpu.svg (CPU per message,
-broker and generator). Bars are medians; dots are the single rounds.
+broker and generator). Bars are medians; dots are the single rounds,
+hollow for a round that failed (left out of the median).
 """
 import json
 import os
@@ -20,7 +21,7 @@ LABELS = {"ppmq-none": "ppmq-broker, no header", "ppmq-v1": "ppmq-broker, PROXY 
           "ppmq-v2": "ppmq-broker, PROXY v2", "mosquitto-none": "mosquitto, no header",
           "proxygen": "proxygen (the generator)"}
 W, H = 760, 360
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 46, 76
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 60, 76
 
 
 def nice_max(v):
@@ -48,7 +49,7 @@ def fmt(v):
 
 
 class Svg:
-    def __init__(self, title, subtitle):
+    def __init__(self, title, subtitle, note=None):
         self.parts = [
             '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
             'viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">' % (W, H, W, H),
@@ -56,6 +57,8 @@ class Svg:
             '<text x="%d" y="18" font-size="14" font-weight="bold">%s</text>' % (LEFT, escape(title)),
             '<text x="%d" y="34" fill="#555">%s</text>' % (LEFT, escape(subtitle)),
         ]
+        if note:
+            self.parts.append('<text x="%d" y="48" fill="#b00">%s</text>' % (LEFT, escape(note)))
 
     def add(self, s):
         self.parts.append(s)
@@ -94,9 +97,11 @@ def legend(svg, series):
 
 
 def grouped_bars(title, subtitle, ylabel, groups, series, ref=None):
-    """groups: [(label, {series: (median, [round values])})]; ref: (value, label)."""
-    svg = Svg(title, subtitle)
-    vals = [v for _, g in groups for m, pts in g.values() for v in [m] + pts]
+    """groups: [(label, {series: (median, [(round value, ok)])})]; ref: (value, label)."""
+    failed = any(not ok for _, g in groups for m, pts in g.values() for _, ok in pts)
+    svg = Svg(title, subtitle, "hollow red: a round that failed (lost messages), not in the median"
+              if failed else None)
+    vals = [v for _, g in groups for m, pts in g.values() for v in [m] + [p[0] for p in pts]]
     if ref:
         vals.append(ref[0])
     y = axis(svg, nice_max(max(vals or [1]) * 1.05), ylabel)
@@ -110,8 +115,9 @@ def grouped_bars(title, subtitle, ylabel, groups, series, ref=None):
             x = gx + si * bw
             svg.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>'
                     % (x + 1, y(m), bw - 2, y(0) - y(m), COLORS[s], escape(LABELS[s]), fmt(round(m, 2))))
-            for v in pts:
-                svg.add('<circle cx="%.1f" cy="%.1f" r="2" fill="#222"/>' % (x + bw / 2, y(v)))
+            for v, ok in pts:
+                svg.add('<circle cx="%.1f" cy="%.1f" r="%s"/>' % (
+                    x + bw / 2, y(v), '2" fill="#222' if ok else '3" fill="none" stroke="#b00'))
         for li, line in enumerate(label.split("\n")):
             svg.text(LEFT + gi * gw + gw / 2, H - BOTTOM + 14 + 12 * li, line)
     if ref:
@@ -126,8 +132,9 @@ def grouped_bars(title, subtitle, ylabel, groups, series, ref=None):
 def accept_chart(res, sub):
     acc = res.get("accept", {})
     series = [s for s in ("ppmq-none", "ppmq-v1", "ppmq-v2", "mosquitto-none") if s in acc]
-    groups = [(LABELS[s].replace(", ", "\n"), {s: (acc[s]["median_connections_per_s"],
-                                                  [r["connections_per_s"] for r in acc[s]["runs"]])})
+    groups = [(LABELS[s].replace(", ", "\n"),
+               {s: (acc[s]["median_connections_per_s"],
+                    [(r["connections_per_s"], r["exit"] == 0) for r in acc[s]["runs"]])})
               for s in series]
     sink = acc.get("sink-none")
     ref = (sink["median_connections_per_s"], "ceiling (bench/sink.c)") if sink else None
@@ -153,13 +160,16 @@ def msg_groups(res, key, with_generator=False):
             if (w["qos"], w["publishers"], w["payload_bytes"]) != g:
                 continue
             if key == "received":
-                cells[w["broker"]] = (w["median_received_per_s"], [r["received_per_s"] for r in w["runs"]])
+                cells[w["broker"]] = (w["median_received_per_s"],
+                                      [(r["received_per_s"], r["exit"] == 0) for r in w["runs"]])
             else:
                 cells[w["broker"]] = (w["broker_us_per_message"],
-                                      [r["broker_us_per_message"] or 0 for r in w["runs"]])
+                                      [(r["broker_us_per_message"] or 0, r["exit"] == 0)
+                                       for r in w["runs"]])
                 if with_generator and w["broker"] == "ppmq-none":
                     cells["proxygen"] = (w["proxygen_us_per_message"],
-                                         [r["proxygen_us_per_message"] for r in w["runs"]])
+                                         [(r["proxygen_us_per_message"], r["exit"] == 0)
+                                          for r in w["runs"]])
         groups.append((label, cells))
     return groups
 
