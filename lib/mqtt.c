@@ -1481,3 +1481,33 @@ long mqtt_build_pingreq(uint8_t *buf, size_t cap)
 	p.type = MQTT_PINGREQ;
 	return mqtt_encode(&p, MQTT_V311, buf, cap);
 }
+
+long mqtt_build_subscribe(uint8_t *buf, size_t cap, uint8_t version, uint16_t id,
+			  const char *filter, uint8_t qos)
+{
+	struct mqtt_pkt p;
+	struct mqtt_sub sub;
+
+	memset(&p, 0, sizeof(p));
+	memset(&sub, 0, sizeof(sub));
+	sub.filter = mqtt_cstr(filter);
+	sub.qos = qos;
+	p.type = MQTT_SUBSCRIBE;
+	p.subscribe.id = id;
+	p.subscribe.n = 1;
+	p.subscribe.subs = &sub;
+	return mqtt_encode(&p, version, buf, cap);
+}
+
+long mqtt_build_ack(uint8_t *buf, size_t cap, uint8_t version, enum mqtt_type type,
+		    uint16_t id)
+{
+	struct mqtt_pkt p;
+
+	if (type < MQTT_PUBACK || type > MQTT_PUBCOMP)
+		return -1;
+	memset(&p, 0, sizeof(p));
+	p.type = type;
+	p.ack.id = id;
+	return mqtt_encode(&p, version, buf, cap);
+}

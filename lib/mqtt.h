@@ -459,4 +459,13 @@ long mqtt_build_publish(uint8_t *buf, size_t cap, uint8_t version,
 long mqtt_build_disconnect(uint8_t *buf, size_t cap, uint8_t version, uint8_t reason);
 long mqtt_build_pingreq(uint8_t *buf, size_t cap);
 
+/* Build a SUBSCRIBE of one filter at maximum QoS qos / an acknowledgement
+ * of packet id: type MQTT_PUBACK, MQTT_PUBREC, MQTT_PUBREL or
+ * MQTT_PUBCOMP, reason code 0x00 (-1 for another type). Same return
+ * convention as mqtt_build_connect. */
+long mqtt_build_subscribe(uint8_t *buf, size_t cap, uint8_t version, uint16_t id,
+			  const char *filter, uint8_t qos);
+long mqtt_build_ack(uint8_t *buf, size_t cap, uint8_t version, enum mqtt_type type,
+		    uint16_t id);
+
 #endif

@@ -256,6 +256,17 @@ static void test_connack_helper(void **state)
 
 static void test_known_small_packets(void **state)
 {
+	static const struct {
+		uint8_t version;
+		enum mqtt_type type;
+		uint16_t id;
+		const char *want;
+	} acks[] = {
+		{ MQTT_V311, MQTT_PUBACK, 0x1234, "40 02 12 34" },
+		{ MQTT_V5, MQTT_PUBREL, 9, "62 02 00 09" },
+		{ MQTT_V5, MQTT_PUBREC, 9, "50 02 00 09" },
+		{ MQTT_V311, MQTT_PUBCOMP, 9, "70 02 00 09" },
+	};
 	uint8_t b[64], want[64];
 	size_t n;
 	struct mqtt_pkt p;
@@ -283,6 +294,21 @@ static void test_known_small_packets(void **state)
 	n = hex("c0 00", want, sizeof(want));
 	assert_int_equal(mqtt_build_pingreq(b, sizeof(b)), 2);
 	assert_memory_equal(b, want, n);
+	/* SUBSCRIBE of one filter: flags 0010; 5.0 adds an empty property block. */
+	n = hex("82 08 00 05 00 03 61 2f 23 01", want, sizeof(want));
+	assert_int_equal(mqtt_build_subscribe(b, sizeof(b), MQTT_V311, 5, "a/#", 1), (long)n);
+	assert_memory_equal(b, want, n);
+	n = hex("82 09 00 05 00 00 03 61 2f 23 02", want, sizeof(want));
+	assert_int_equal(mqtt_build_subscribe(b, sizeof(b), MQTT_V5, 5, "a/#", 2), (long)n);
+	assert_memory_equal(b, want, n);
+	/* Acknowledgements: PUBREL alone has flags 0010; 5.0 omits reason code 0. */
+	for (size_t i = 0; i < sizeof(acks) / sizeof(acks[0]); i++) {
+		n = hex(acks[i].want, want, sizeof(want));
+		assert_int_equal(mqtt_build_ack(b, sizeof(b), acks[i].version, acks[i].type, acks[i].id),
+				 (long)n);
+		assert_memory_equal(b, want, n);
+	}
+	assert_int_equal(mqtt_build_ack(b, sizeof(b), MQTT_V311, MQTT_SUBACK, 9), -1);
 
 	/* SUBACK from the 3.1.1 spec: granted 0, 2, failure. */
 	n = hex("90 05 00 0a 00 02 80", b, sizeof(b));

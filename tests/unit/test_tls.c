@@ -300,6 +300,32 @@ static void test_client_verification(void **state)
 	tls_ctx_free(sctx);
 }
 
+/* insecure: neither the CA nor the name is checked, and nothing is verified. */
+static void test_client_insecure(void **state)
+{
+	(void)state;
+	struct perr e;
+	struct tls_ctx *sctx = tls_server_ctx_new(scert, skey, NULL, false, &e);
+	struct tls_ctx *cctx = tls_client_ctx_new(NULL, true, NULL, NULL, &e);
+	const char *names[] = { "wrong.example", "127.0.0.2", NULL };
+	assert_non_null(sctx);
+	assert_non_null(cctx);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		struct tls_conn *srv = tls_conn_new(sctx, -1, true, NULL, &e);
+		struct tls_conn *cli = tls_conn_new(cctx, -1, false, names[i], &e);
+		int cst, sst;
+		handshake_pair(cli, srv, &cst, &sst);
+		if (cst != TLS_DONE || sst != TLS_DONE)
+			fail_msg("name %s: %s / %s", names[i] ? names[i] : "none", tls_error(cli),
+				 tls_error(srv));
+		assert_false(tls_peer_verified(cli));
+		tls_conn_free(srv);
+		tls_conn_free(cli);
+	}
+	tls_ctx_free(cctx);
+	tls_ctx_free(sctx);
+}
+
 static void test_client_certificates(void **state)
 {
 	(void)state;
@@ -552,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_handshake_and_data_in_memory),
 		cmocka_unit_test(test_handshake_byte_by_byte),
 		cmocka_unit_test(test_client_verification),
+		cmocka_unit_test(test_client_insecure),
 		cmocka_unit_test(test_client_certificates),
 		cmocka_unit_test(test_garbage_and_eof),
 		cmocka_unit_test(test_socketpair_fd_helpers),
