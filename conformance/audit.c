@@ -36,7 +36,7 @@ static void outcomes(FILE *f, const struct sc_step *st, int header_wait_ms, cons
 	size_t i;
 
 	for (i = 0; i < st->nexpect; i++) {
-		ex_expect_text(&st->expect[i], header_wait_ms, buf, sizeof(buf));
+		expect_text(&st->expect[i], header_wait_ms, buf, sizeof(buf));
 		fprintf(f, "%s%s", i ? sep : "", buf);
 	}
 	fprintf(f, "%sanything else => %s", sep,
@@ -85,7 +85,7 @@ int audit_explain(FILE *f, const struct sc_catalog *cat, const char *id, int hea
 			char buf[512];
 			const struct sc_clause *c = sc_expect_clause(st, &st->expect[j]);
 
-			ex_expect_text(&st->expect[j], header_wait_ms, buf, sizeof(buf));
+			expect_text(&st->expect[j], header_wait_ms, buf, sizeof(buf));
 			fprintf(f, "%s  - %s", in, buf);
 			if (c && c != st->clause)
 				fprintf(f, " [clause %s, %s]", c->id, c->level_text);

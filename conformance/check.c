@@ -84,16 +84,16 @@ static void check_host(struct ck *k, const char *where, const char *host)
 
 static const char *versions_text(unsigned v)
 {
-	if ((v & PF_V1) && (v & PF_V2))
+	if ((v & PROFILE_V1) && (v & PROFILE_V2))
 		return "v1 and v2";
-	return v & PF_V1 ? "v1 only" : v & PF_V2 ? "v2 only" : "none";
+	return v & PROFILE_V1 ? "v1 only" : v & PROFILE_V2 ? "v2 only" : "none";
 }
 
 static void listeners(struct ck *k, const struct profile *p)
 {
 	fputs("listeners:\n", k->f);
 	for (int l = 0; l < SC_NLISTENERS; l++) {
-		const struct pf_listener *li = &p->l[l];
+		const struct profile_listener *li = &p->l[l];
 		char where[32];
 
 		if (!li->present) {
@@ -148,9 +148,9 @@ static bool is_http_url(const char *url)
 }
 
 /* How an http observer authenticates: never a secret, only where they go. */
-static void auth(struct ck *k, const char *role, const struct pf_observer *o)
+static void auth(struct ck *k, const char *role, const struct profile_observer *o)
 {
-	const struct pf_login *g = o->login;
+	const struct profile_login *g = o->login;
 
 	if (o->bearer)
 		fputs("               auth: a bearer token (not shown)\n", k->f);
@@ -159,8 +159,8 @@ static void auth(struct ck *k, const char *role, const struct pf_observer *o)
 	if (!g)
 		return;
 	fprintf(k->f, "               log-in: %s %s", g->method, g->url);
-	if (g->body != PF_BODY_NONE)
-		fprintf(k->f, ", %s fields", g->body == PF_BODY_JSON ? "JSON" : "form");
+	if (g->body != PROFILE_BODY_NONE)
+		fprintf(k->f, ", %s fields", g->body == PROFILE_BODY_JSON ? "JSON" : "form");
 	for (size_t i = 0; i < g->nfields; i++)
 		fprintf(k->f, "%s%s", i ? ", " : " ", g->fields[i].key);
 	fprintf(k->f, "%s\n               token: from the answer's %s '%s', sent as '%s: %s%s<token>'; "
@@ -172,16 +172,16 @@ static void auth(struct ck *k, const char *role, const struct pf_observer *o)
 		problem(k, "observers.%s.auth.login.url: '%s' is not an http:// or https:// URL", role, g->url);
 }
 
-static void observer(struct ck *k, const char *role, const struct pf_observer *o)
+static void observer(struct ck *k, const char *role, const struct profile_observer *o)
 {
 	bool first = true;
 	char conn[200];
 
-	if (o->type == PF_OBS_NONE) {
+	if (o->type == PROFILE_OBS_NONE) {
 		fprintf(k->f, "  %-12s none: the points that need it SKIP\n", role);
 		return;
 	}
-	if (o->type == PF_OBS_HTTP) {
+	if (o->type == PROFILE_OBS_HTTP) {
 		fprintf(k->f, "  %-12s http %s\n               shows: ", role, o->url);
 		shows(k->f, "IP", o->ip_field, &first);
 		shows(k->f, "port", o->port_field, &first);
@@ -202,12 +202,12 @@ static void observer(struct ck *k, const char *role, const struct pf_observer *o
 		      &first);
 	}
 	putc('\n', k->f);
-	if (o->type == PF_OBS_HTTP)
+	if (o->type == PROFILE_OBS_HTTP)
 		auth(k, role, o);
-	if (o->type == PF_OBS_HTTP && !is_http_url(o->url))
+	if (o->type == PROFILE_OBS_HTTP && !is_http_url(o->url))
 		problem(k, "observers.%s.url: '%s' is not an http:// or https:// URL", role, o->url);
 	/* a log the broker creates when it starts may not exist yet */
-	if (o->type == PF_OBS_LOG && o->file && strcmp(o->file, "{output}") &&
+	if (o->type == PROFILE_OBS_LOG && o->file && strcmp(o->file, "{output}") &&
 	    access(o->file, R_OK) < 0 && errno != ENOENT)
 		problem(k, "observers.%s.file '%s': %s", role, o->file, strerror(errno));
 }
@@ -240,7 +240,7 @@ static void check_program(struct ck *k, const char *key, const char *cmd)
 
 static void launch(struct ck *k, const struct profile *p)
 {
-	const struct pf_launch *la = &p->launch;
+	const struct profile_launch *la = &p->launch;
 
 	if (!la->present) {
 		fprintf(k->f, "launch: none (the broker must already run; nothing is restarted, so "
@@ -261,22 +261,22 @@ static void launch(struct ck *k, const struct profile *p)
 	check_program(k, "launch.start", la->start);
 }
 
-static bool same_conf(const struct rn_planned *a, const struct rn_planned *b)
+static bool same_conf(const struct runner_planned *a, const struct runner_planned *b)
 {
 	return !a->skip && !b->skip &&
 	       ((!a->configuration && !b->configuration) ||
 		(a->configuration && b->configuration && !strcmp(a->configuration, b->configuration)));
 }
 
-static bool same_skip(const struct rn_planned *a, const struct rn_planned *b)
+static bool same_skip(const struct runner_planned *a, const struct runner_planned *b)
 {
 	return a->skip && b->skip && !strcmp(a->skip, b->skip);
 }
 
 /* How many points of v are like v[i], or 0 when one before i already is
  * (each kind counted once, at its first point). */
-static size_t first_count(const struct rn_planned *v, size_t n, size_t i,
-			  bool (*like)(const struct rn_planned *, const struct rn_planned *))
+static size_t first_count(const struct runner_planned *v, size_t n, size_t i,
+			  bool (*like)(const struct runner_planned *, const struct runner_planned *))
 {
 	size_t j, count = 0;
 
@@ -290,12 +290,12 @@ static size_t first_count(const struct rn_planned *v, size_t n, size_t i,
 
 /* The points, how many run as the target is and after restarts in other
  * configurations, and why the others will SKIP (each reason once). */
-static int plan(struct ck *k, const struct rn_config *c, struct perr *e)
+static int plan(struct ck *k, const struct runner_config *c, struct perr *e)
 {
-	struct rn_planned *v;
+	struct runner_planned *v;
 	size_t n, i, run = 0, base = 0, confs = 0, count, unsup = 0;
 
-	if (rn_plan(c, &v, &n, e) < 0)
+	if (runner_plan(c, &v, &n, e) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		run += !v[i].skip;
@@ -321,11 +321,11 @@ static int plan(struct ck *k, const struct rn_config *c, struct perr *e)
 		if (v[i].skip && (count = first_count(v, n, i, same_skip)))
 			fprintf(k->f, "  %s %5zu  %s (e.g. %s [%s])\n", v[i].unsupported ? "UNSUPPORTED" : "SKIP",
 				count, v[i].skip, v[i].s->id, sc_listener_name(v[i].l));
-	rn_plan_free(v, n);
+	runner_plan_free(v, n);
 	return 0;
 }
 
-int check_profile(FILE *f, const struct rn_config *c, size_t *problems, struct perr *e)
+int check_profile(FILE *f, const struct runner_config *c, size_t *problems, struct perr *e)
 {
 	const struct profile *p = c->profile;
 	struct ck k = { .f = f };

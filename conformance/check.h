@@ -15,6 +15,6 @@
 
 /* Write the account to f; *problems gets the number of problems found.
  * 0, or -1 with *e when the plan itself cannot be made. */
-int check_profile(FILE *f, const struct rn_config *c, size_t *problems, struct perr *e);
+int check_profile(FILE *f, const struct runner_config *c, size_t *problems, struct perr *e);
 
 #endif

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-static bool closed_like(enum cl_outcome o)
+static bool closed_like(enum client_outcome o)
 {
-	return o == CL_CLOSED || o == CL_RESET || o == CL_TLS_FAIL || o == CL_WS_FAIL;
+	return o == CLIENT_CLOSED || o == CLIENT_RESET || o == CLIENT_TLS_FAIL || o == CLIENT_WS_FAIL;
 }
 
 static bool has_code(const struct sc_expect *x, int rc)
@@ -29,21 +29,21 @@ static int after_ms(const struct sc_expect *x, int header_wait_ms)
 	return x->after_ms == SC_WAIT_HEADER_TIMEOUT ? (header_wait_ms - 1000) / 2 : x->after_ms;
 }
 
-bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header_wait_ms)
+bool expect_matches(const struct sc_expect *x, const struct expect_actual *a, int header_wait_ms)
 {
 	bool ok;
 	int within = x->within_ms == SC_WAIT_HEADER_TIMEOUT ? header_wait_ms : x->within_ms;
 
 	switch (x->outcome) {
 	case SC_O_ACCEPTED:
-		ok = a->outcome == CL_CONNACK && a->connack_rc == 0;
+		ok = a->outcome == CLIENT_CONNACK && a->connack_rc == 0;
 		break;
 	case SC_O_REFUSED:
-		ok = a->outcome == CL_CONNACK && a->connack_rc != 0 &&
+		ok = a->outcome == CLIENT_CONNACK && a->connack_rc != 0 &&
 		     (x->ncodes == 0 || has_code(x, a->connack_rc));
 		break;
 	case SC_O_CONNACK:
-		ok = a->outcome == CL_CONNACK && has_code(x, a->connack_rc);
+		ok = a->outcome == CLIENT_CONNACK && has_code(x, a->connack_rc);
 		break;
 	case SC_O_REJECTED:
 		ok = closed_like(a->outcome) && !a->any_byte;
@@ -52,25 +52,25 @@ bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header
 		ok = closed_like(a->outcome);
 		break;
 	case SC_O_TIMEOUT:
-		ok = a->outcome == CL_TIMEOUT || a->outcome == CL_SENT;
+		ok = a->outcome == CLIENT_TIMEOUT || a->outcome == CLIENT_SENT;
 		break;
 	case SC_O_TLS_FAIL:
-		ok = a->outcome == CL_TLS_FAIL;
+		ok = a->outcome == CLIENT_TLS_FAIL;
 		break;
 	case SC_O_WS_FAIL:
-		ok = a->outcome == CL_WS_FAIL;
+		ok = a->outcome == CLIENT_WS_FAIL;
 		break;
 	case SC_O_PROTOCOL:
-		ok = a->outcome == CL_PROTOCOL;
+		ok = a->outcome == CLIENT_PROTOCOL;
 		break;
 	case SC_O_NOT_ACCEPTED:
 		/* A refused TCP connect or a local error says nothing about
 		 * the broker's PROXY handling: never "as expected". */
-		ok = !(a->outcome == CL_CONNACK && a->connack_rc == 0) &&
-		     a->outcome != CL_REFUSED && a->outcome != CL_ERROR;
+		ok = !(a->outcome == CLIENT_CONNACK && a->connack_rc == 0) &&
+		     a->outcome != CLIENT_REFUSED && a->outcome != CLIENT_ERROR;
 		break;
 	case SC_O_ANY:
-		ok = a->outcome != CL_REFUSED && a->outcome != CL_ERROR;
+		ok = a->outcome != CLIENT_REFUSED && a->outcome != CLIENT_ERROR;
 		break;
 	default:
 		ok = false;
@@ -83,21 +83,21 @@ bool ex_matches(const struct sc_expect *x, const struct ex_actual *a, int header
 	return ok;
 }
 
-int ex_grade(const struct sc_step *st, const struct ex_actual *a, int header_wait_ms,
+int expect_grade(const struct sc_step *st, const struct expect_actual *a, int header_wait_ms,
 	     enum rpt_grade *grade, const char **note)
 {
 	size_t i;
 
 	for (i = 0; i < st->nexpect; i++)
-		if (ex_matches(&st->expect[i], a, header_wait_ms)) {
+		if (expect_matches(&st->expect[i], a, header_wait_ms)) {
 			*grade = st->expect[i].grade;
 			*note = st->expect[i].note;
 			return (int)i;
 		}
 	*grade = RPT_FAIL;
-	if (a->outcome == CL_REFUSED) {
+	if (a->outcome == CLIENT_REFUSED) {
 		*note = "the listener refused the TCP connection";
-	} else if (a->outcome == CL_ERROR) {
+	} else if (a->outcome == CLIENT_ERROR) {
 		*note = "local error: the exchange could not be run";
 	} else {
 		/* Breaking the step's sentence weighs what its level says. */
@@ -121,7 +121,7 @@ static int severity(enum rpt_grade g)
 	}
 }
 
-enum rpt_grade ex_worst(enum rpt_grade a, enum rpt_grade b)
+enum rpt_grade expect_worst(enum rpt_grade a, enum rpt_grade b)
 {
 	return severity(a) >= severity(b) ? a : b;
 }
@@ -144,7 +144,7 @@ static const char *outcome_phrase(enum sc_outcome o)
 	}
 }
 
-const char *ex_expect_text(const struct sc_expect *x, int header_wait_ms, char *buf, size_t cap)
+const char *expect_text(const struct sc_expect *x, int header_wait_ms, char *buf, size_t cap)
 {
 	char codes[64] = "";
 	char within[48] = "";
@@ -169,14 +169,14 @@ const char *ex_expect_text(const struct sc_expect *x, int header_wait_ms, char *
 	return buf;
 }
 
-const char *ex_actual_text(const struct ex_actual *a, const char *detail, char *buf, size_t cap)
+const char *expect_actual_text(const struct expect_actual *a, const char *detail, char *buf, size_t cap)
 {
 	const char *d = detail && *detail ? detail : NULL;
 
-	if (a->outcome == CL_CONNACK)
+	if (a->outcome == CLIENT_CONNACK)
 		snprintf(buf, cap, "CONNACK %d after %.0f ms", a->connack_rc, a->elapsed_ms);
 	else
-		snprintf(buf, cap, "%s after %.0f ms, %s%s%s", cl_outcome_name(a->outcome), a->elapsed_ms,
+		snprintf(buf, cap, "%s after %.0f ms, %s%s%s", client_outcome_name(a->outcome), a->elapsed_ms,
 			 a->any_byte ? "the broker wrote bytes" : "no byte received",
 			 d ? ": " : "", d ? d : "");
 	return buf;
@@ -218,7 +218,7 @@ static bool ip_parse(const char *s, int *fam, unsigned char out[16])
 	return false;
 }
 
-bool ex_ip_equal(const char *a, const char *b)
+bool expect_ip_equal(const char *a, const char *b)
 {
 	int fa, fb;
 	unsigned char ba[16], bb[16];
@@ -233,7 +233,7 @@ bool ex_ip_equal(const char *a, const char *b)
 /* Resolve what an address check expects (the IP, or the port, as the
  * check is on one or the other). Returns what that is ("header source"),
  * or NULL when it cannot be checked (unchecked). */
-static const char *want(const struct sc_addr_check *c, const struct ex_addrs *ad,
+static const char *want(const struct sc_addr_check *c, const struct expect_addrs *ad,
 			const char **ip, long *port)
 {
 	switch (c->src) {
@@ -255,17 +255,17 @@ static const char *want(const struct sc_addr_check *c, const struct ex_addrs *ad
 }
 
 /* Name what a wrong value is, to make the failure obvious. */
-static const char *which(const char *got, const struct ex_addrs *ad)
+static const char *which(const char *got, const struct expect_addrs *ad)
 {
-	if (ad->peer_ip && ex_ip_equal(got, ad->peer_ip))
+	if (ad->peer_ip && expect_ip_equal(got, ad->peer_ip))
 		return " (the socket peer)";
-	if (ad->header_ip && ex_ip_equal(got, ad->header_ip))
+	if (ad->header_ip && expect_ip_equal(got, ad->header_ip))
 		return " (the header source)";
 	return "";
 }
 
-enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record *rec,
-			       const struct ex_addrs *addrs, bool need_connected,
+enum rpt_grade expect_check_record(const struct sc_record *r, const struct expect_record *rec,
+			       const struct expect_addrs *addrs, bool need_connected,
 			       char *why, size_t cap)
 {
 	const char *ip, *label;
@@ -286,7 +286,7 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 			snprintf(why, cap, "record has no client IP");
 			return RPT_FAIL;
 		}
-		if (!ip || !ex_ip_equal(rec->ip, ip)) {
+		if (!ip || !expect_ip_equal(rec->ip, ip)) {
 			snprintf(why, cap, "recorded client IP %s%s, expected %s (%s)", rec->ip,
 				 which(rec->ip, addrs), ip ? ip : "-", label);
 			return RPT_FAIL;
@@ -309,7 +309,7 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 			snprintf(why, cap, "record has no peer (proxy) IP");
 			return RPT_FAIL;
 		}
-		if (!ip || !ex_ip_equal(rec->peer_ip, ip)) {
+		if (!ip || !expect_ip_equal(rec->peer_ip, ip)) {
 			snprintf(why, cap, "recorded peer IP %s%s, expected %s (%s)", rec->peer_ip,
 				 which(rec->peer_ip, addrs), ip ? ip : "-", label);
 			return RPT_FAIL;
@@ -345,7 +345,7 @@ enum rpt_grade ex_check_record(const struct sc_record *r, const struct ex_record
 	return RPT_PASS;
 }
 
-const char *ex_record_unchecked(const struct sc_record *r, const struct ex_record *rec, char *buf,
+const char *expect_record_unchecked(const struct sc_record *r, const struct expect_record *rec, char *buf,
 				size_t cap)
 {
 	size_t n = 0;

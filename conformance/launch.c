@@ -17,12 +17,12 @@
 extern char **environ;
 
 /* The running target's process group, for the signal handler. */
-static volatile pid_t ln_running_pgid;
+static volatile pid_t launch_running_pgid;
 
-void ln_kill_from_signal(void)
+void launch_kill_from_signal(void)
 {
 	const struct timespec step = { 0, 50 * 1000 * 1000 };
-	pid_t g = ln_running_pgid;
+	pid_t g = launch_running_pgid;
 	int saved = errno;
 
 	if (g <= 0)
@@ -41,7 +41,7 @@ void ln_kill_from_signal(void)
 }
 
 /* environ + profile env + overrides, as a NULL-terminated array. */
-static char **build_env(const struct profile *p, const struct pf_kv *ov, size_t nov)
+static char **build_env(const struct profile *p, const struct profile_kv *ov, size_t nov)
 {
 	size_t n = 0, i, j, cap;
 	char **env;
@@ -55,7 +55,7 @@ static char **build_env(const struct profile *p, const struct pf_kv *ov, size_t 
 	for (i = 0; i < n; i++)
 		env[i] = strdup(environ[i]);
 	for (j = 0; j < p->launch.nenv + nov; j++) {
-		const struct pf_kv *kv = j < p->launch.nenv ? &p->launch.env[j] : &ov[j - p->launch.nenv];
+		const struct profile_kv *kv = j < p->launch.nenv ? &p->launch.env[j] : &ov[j - p->launch.nenv];
 		size_t kl = strlen(kv->key);
 
 		for (i = 0; i < n; i++)
@@ -89,7 +89,7 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* Is pid already on its way out (a zombie, or exiting: PF_EXITING)? A
+/* Is pid already on its way out (a zombie, or exiting: PROFILE_EXITING)? A
  * process killed by a signal resets its clients' connections a moment
  * before it can be reaped. */
 static bool exiting(pid_t pid)
@@ -115,7 +115,7 @@ static bool exiting(pid_t pid)
 	return state == 'Z' || state == 'X' || (flags & 0x4);
 }
 
-bool ln_alive(struct ln_target *t)
+bool launch_alive(struct launch_target *t)
 {
 	int st;
 
@@ -126,13 +126,13 @@ bool ln_alive(struct ln_target *t)
 		t->pid = 0;
 		t->exited = true;
 		t->status = st;
-		ln_running_pgid = 0;
+		launch_running_pgid = 0;
 		return false;
 	}
 	return true;
 }
 
-const char *ln_exit_text(const struct ln_target *t, char *buf, size_t cap)
+const char *launch_exit_text(const struct launch_target *t, char *buf, size_t cap)
 {
 	if (!t->exited)
 		snprintf(buf, cap, "its process still runs");
@@ -144,7 +144,7 @@ const char *ln_exit_text(const struct ln_target *t, char *buf, size_t cap)
 	return buf;
 }
 
-void ln_tail(const struct ln_target *t, int n, char *buf, size_t cap)
+void launch_tail(const struct launch_target *t, int n, char *buf, size_t cap)
 {
 	FILE *f = fopen(t->output, "rb");
 	long size, start;
@@ -185,7 +185,7 @@ static bool tcp_ready(const char *host, uint16_t port)
 	return true;
 }
 
-static bool log_ready(const struct ln_target *t, const regex_t *re)
+static bool log_ready(const struct launch_target *t, const regex_t *re)
 {
 	FILE *f = fopen(t->output, "rb");
 	char line[4096];
@@ -211,9 +211,9 @@ static bool url_ready(const char *url)
 	return status >= 200 && status <= 299;
 }
 
-static bool all_ready(const struct profile *p, const struct ln_target *t, const regex_t *re)
+static bool all_ready(const struct profile *p, const struct launch_target *t, const regex_t *re)
 {
-	const struct pf_launch *la = &p->launch;
+	const struct profile_launch *la = &p->launch;
 	size_t i;
 
 	if (la->ready_listeners)
@@ -230,11 +230,11 @@ static bool all_ready(const struct profile *p, const struct ln_target *t, const 
 	return true;
 }
 
-static bool wait_exit(struct ln_target *t, int ms)
+static bool wait_exit(struct launch_target *t, int ms)
 {
 	int64_t deadline = net_now_ms() + ms;
 
-	while (ln_alive(t)) {
+	while (launch_alive(t)) {
 		if (net_now_ms() >= deadline)
 			return false;
 		net_sleep_ms(10);
@@ -247,10 +247,10 @@ static bool wait_exit(struct ln_target *t, int ms)
  * launch.output or a temporary file (out_path: use that file instead).
  * Fills t (pid, output). Returns 0 or -1 with *e. */
 static int spawn(const struct profile *p, const char *cmd, const char *out_path,
-		 const struct pf_kv *overrides, size_t noverrides, struct ln_target *t,
+		 const struct profile_kv *overrides, size_t noverrides, struct launch_target *t,
 		 struct perr *e)
 {
-	const struct pf_launch *la = &p->launch;
+	const struct profile_launch *la = &p->launch;
 	char **env;
 	int out, devnull;
 	pid_t pid;
@@ -300,14 +300,14 @@ static int spawn(const struct profile *p, const char *cmd, const char *out_path,
 	close(out);
 	free_env(env);
 	t->pid = pid;
-	ln_running_pgid = pid;
+	launch_running_pgid = pid;
 	return 0;
 }
 
-int ln_prepare(const struct profile *p, struct perr *e)
+int launch_prepare(const struct profile *p, struct perr *e)
 {
-	const struct pf_launch *la = &p->launch;
-	struct ln_target t;
+	const struct profile_launch *la = &p->launch;
+	struct launch_target t;
 	char tail[1024], how[96];
 	int rc = 0;
 
@@ -315,29 +315,29 @@ int ln_prepare(const struct profile *p, struct perr *e)
 		return 0;
 	memset(&t, 0, sizeof(t));
 	if (spawn(p, la->prepare, NULL, NULL, 0, &t, e) < 0) {
-		ln_cleanup(&t);
+		launch_cleanup(&t);
 		return perr_wrap(e, "launch.prepare");
 	}
 	if (!wait_exit(&t, la->timeout_ms)) {
 		kill(-t.pid, SIGKILL);
 		wait_exit(&t, 5000);
-		ln_tail(&t, 10, tail, sizeof(tail));
+		launch_tail(&t, 10, tail, sizeof(tail));
 		rc = perr_set(e, "launch.prepare (`%s`) did not end within %d ms (launch.timeout_ms); "
 			      "its last output:\n%s", la->prepare, la->timeout_ms, tail);
 	} else if (!WIFEXITED(t.status) || WEXITSTATUS(t.status) != 0) {
-		ln_tail(&t, 10, tail, sizeof(tail));
+		launch_tail(&t, 10, tail, sizeof(tail));
 		rc = perr_set(e, "launch.prepare (`%s`) %s; its last output:\n%s", la->prepare,
-			      ln_exit_text(&t, how, sizeof(how)), tail);
+			      launch_exit_text(&t, how, sizeof(how)), tail);
 	}
-	ln_running_pgid = 0;
-	ln_cleanup(&t);
+	launch_running_pgid = 0;
+	launch_cleanup(&t);
 	return rc;
 }
 
-int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t noverrides,
-	     struct ln_target *t, struct perr *e)
+int launch_start(const struct profile *p, const struct profile_kv *overrides, size_t noverrides,
+	     struct launch_target *t, struct perr *e)
 {
-	const struct pf_launch *la = &p->launch;
+	const struct profile_launch *la = &p->launch;
 	regex_t re;
 	bool have_re = false;
 	int64_t deadline;
@@ -362,8 +362,8 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 	for (;;) {
 		char tail[1024];
 
-		if (!ln_alive(t)) {
-			ln_tail(t, 10, tail, sizeof(tail));
+		if (!launch_alive(t)) {
+			launch_tail(t, 10, tail, sizeof(tail));
 			if (have_re)
 				regfree(&re);
 			return perr_set(e, "the target exited while starting (`%s`); its last output:\n%s",
@@ -372,8 +372,8 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 		if (all_ready(p, t, have_re ? &re : NULL))
 			break;
 		if (net_now_ms() >= deadline) {
-			ln_stop(p, t);
-			ln_tail(t, 10, tail, sizeof(tail));
+			launch_stop(p, t);
+			launch_tail(t, 10, tail, sizeof(tail));
 			if (have_re)
 				regfree(&re);
 			return perr_set(e, "the target was not ready within %d ms (`%s`); its last output:\n%s",
@@ -390,7 +390,7 @@ int ln_start(const struct profile *p, const struct pf_kv *overrides, size_t nove
 }
 
 
-void ln_stop(const struct profile *p, struct ln_target *t)
+void launch_stop(const struct profile *p, struct launch_target *t)
 {
 	if (t->pid <= 0)
 		return;
@@ -426,10 +426,10 @@ void ln_stop(const struct profile *p, struct ln_target *t)
 		waitpid(t->pid, &st, 0);
 		t->pid = 0;
 	}
-	ln_running_pgid = 0;
+	launch_running_pgid = 0;
 }
 
-void ln_cleanup(struct ln_target *t)
+void launch_cleanup(struct launch_target *t)
 {
 	if (t->tmp_output && t->output[0])
 		unlink(t->output);

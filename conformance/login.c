@@ -19,13 +19,13 @@ static void wipe_free(char *s)
 	}
 }
 
-void lg_line_free(char *line)
+void login_line_free(char *line)
 {
 	wipe_free(line);
 }
 
 /* "k=v&k2=v2", each part URL-encoded. NULL when out of memory. */
-static char *form_body(const struct pf_login *l)
+static char *form_body(const struct profile_login *l)
 {
 	size_t cap = 1, n = 0;
 	char *out;
@@ -51,7 +51,7 @@ static char *form_body(const struct pf_login *l)
 }
 
 /* The JSON object of the fields, as text. NULL when out of memory. */
-static char *json_body(const struct pf_login *l)
+static char *json_body(const struct profile_login *l)
 {
 	json_t *o = json_object();
 	char *out = NULL;
@@ -81,7 +81,7 @@ static void answer_says(const struct http_answer *a, char *buf, size_t cap)
 }
 
 /* The token from a 2xx answer, into l->token. */
-static int take_token(struct pf_login *l, const struct http_answer *a, struct perr *e)
+static int take_token(struct profile_login *l, const struct http_answer *a, struct perr *e)
 {
 	json_t *doc = NULL, *v;
 	const char *tok = a->captured;
@@ -109,19 +109,19 @@ static int take_token(struct pf_login *l, const struct http_answer *a, struct pe
 }
 
 /* Log in now; the caller holds l->mu. */
-static int login_locked(struct pf_login *l, struct perr *e)
+static int login_locked(struct profile_login *l, struct perr *e)
 {
-	const char *type = l->body == PF_BODY_JSON ? "Content-Type: application/json"
+	const char *type = l->body == PROFILE_BODY_JSON ? "Content-Type: application/json"
 						   : "Content-Type: application/x-www-form-urlencoded";
-	char *body = l->body == PF_BODY_JSON ? json_body(l) : l->body == PF_BODY_FORM ? form_body(l) : NULL;
+	char *body = l->body == PROFILE_BODY_JSON ? json_body(l) : l->body == PROFILE_BODY_FORM ? form_body(l) : NULL;
 	struct http_req q = { .method = l->method, .url = l->url, .headers = &type,
-			      .nheaders = l->body != PF_BODY_NONE, .body = body, .insecure = l->insecure,
+			      .nheaders = l->body != PROFILE_BODY_NONE, .body = body, .insecure = l->insecure,
 			      .capture = l->token_header };
 	struct http_answer a;
 	char says[240];
 	int rc;
 
-	if (l->body != PF_BODY_NONE && !body)
+	if (l->body != PROFILE_BODY_NONE && !body)
 		return perr_set(e, "observer log-in: out of memory");
 	rc = http_do(&q, &a, e);
 	wipe_free(body);
@@ -137,10 +137,10 @@ static int login_locked(struct pf_login *l, struct perr *e)
 	return rc;
 }
 
-int lg_login_all(struct profile *p, const char *when, struct perr *e)
+int login_all(struct profile *p, const char *when, struct perr *e)
 {
 	for (size_t i = 0; i < p->nlogins; i++) {
-		struct pf_login *l = p->logins[i];
+		struct profile_login *l = p->logins[i];
 		int rc;
 
 		pthread_mutex_lock(&l->mu);
@@ -153,7 +153,7 @@ int lg_login_all(struct profile *p, const char *when, struct perr *e)
 	return 0;
 }
 
-int lg_header(struct pf_login *l, char **line, unsigned *gen, struct perr *e)
+int login_header(struct profile_login *l, char **line, unsigned *gen, struct perr *e)
 {
 	int rc = 0;
 
@@ -170,7 +170,7 @@ int lg_header(struct pf_login *l, char **line, unsigned *gen, struct perr *e)
 	return rc;
 }
 
-int lg_renew(struct pf_login *l, unsigned gen, struct perr *e)
+int login_renew(struct profile_login *l, unsigned gen, struct perr *e)
 {
 	int rc = 0;
 

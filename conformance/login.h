@@ -18,17 +18,17 @@
  * is ready", "the target restarted"). 0, or -1 with *e naming the first
  * that failed ("observer log-in: POST URL: HTTP 401 (Invalid username or
  * password)"). */
-int lg_login_all(struct profile *p, const char *when, struct perr *e);
+int login_all(struct profile *p, const char *when, struct perr *e);
 
 /* The request header that carries l's token ("X-Authorization: Bearer
- * ..."), malloc'd into *line (wipe it with lg_line_free), and the
+ * ..."), malloc'd into *line (wipe it with login_line_free), and the
  * token's generation in *gen. Logs in first when there is no token yet.
  * 0, or -1 with *e. */
-int lg_header(struct pf_login *l, char **line, unsigned *gen, struct perr *e);
-void lg_line_free(char *line);
+int login_header(struct profile_login *l, char **line, unsigned *gen, struct perr *e);
+void login_line_free(char *line);
 
 /* A request with the token of generation gen was answered 401: log in
  * again, unless another request has done so since. 0, or -1 with *e. */
-int lg_renew(struct pf_login *l, unsigned gen, struct perr *e);
+int login_renew(struct profile_login *l, unsigned gen, struct perr *e);
 
 #endif

@@ -83,7 +83,7 @@ static void usage(FILE *f)
 static void on_signal(int sig)
 {
 	(void)sig;
-	ln_kill_from_signal();
+	launch_kill_from_signal();
 	_exit(130);
 }
 
@@ -197,12 +197,12 @@ static int cmd_report(int argc, char **argv)
 	return rc;
 }
 
-static void list_scenarios(const struct rn_config *c)
+static void list_scenarios(const struct runner_config *c)
 {
 	const struct scenario **v;
 	size_t n, i, j;
 
-	v = rn_select(c, &n);
+	v = runner_select(c, &n);
 	if (!v)
 		return;
 	for (i = 0; i < n; i++) {
@@ -230,7 +230,7 @@ struct outputs {
 
 /* Everything the command line says. */
 struct cli {
-	struct rn_config cfg;
+	struct runner_config cfg;
 	const char *target, *scen, *explain;
 	bool list, audit, check;
 	struct outputs out;
@@ -440,10 +440,10 @@ static int run_target(struct cli *o, struct profile *prof)
 		return end_early(o, NULL, prof->name, EXIT_USAGE, e.msg);
 	run->strict = o->cfg.strict;
 	t0 = net_now_ms();
-	rc = rn_run(&o->cfg, run, &e);
+	rc = runner_run(&o->cfg, run, &e);
 	run->duration_ms = net_now_ms() - t0;
-	if (rc == RN_UNREACHABLE || rc < 0)
-		rc = end_early(o, run, prof->name, rc == RN_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_USAGE,
+	if (rc == RUNNER_UNREACHABLE || rc < 0)
+		rc = end_early(o, run, prof->name, rc == RUNNER_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_USAGE,
 			       e.msg);
 	else {
 		rpt_tap_summary(stdout, run);
@@ -472,9 +472,9 @@ static int with_catalog(struct cli *o)
 			rc = complain(NULL, e.msg, EXIT_USAGE);
 		return rc;
 	}
-	if (o->target && pf_load(&prof, o->target, &e) < 0) {
+	if (o->target && profile_load(&prof, o->target, &e) < 0) {
 		/* with --list too: a quick check that the profile loads */
-		pf_free(&prof);
+		profile_free(&prof);
 		return o->list || o->check ? complain(NULL, e.msg, EXIT_USAGE)
 			       : end_early(o, NULL, o->target, EXIT_USAGE, e.msg);
 	}
@@ -497,7 +497,7 @@ static int with_catalog(struct cli *o)
 		curl_global_cleanup();
 	}
 	if (o->target)
-		pf_free(&prof);
+		profile_free(&prof);
 	return rc;
 }
 

@@ -163,7 +163,7 @@ static bool port_of(json_t *v, long *out)
 /* The connection state in v: the text connected_value when the profile
  * gives one (TBMQ's connectionState "CONNECTED"), else a boolean. 1, 0, or
  * -1 when v says neither. */
-static int connected_of(const struct pf_observer *o, json_t *v)
+static int connected_of(const struct profile_observer *o, json_t *v)
 {
 	char buf[64];
 
@@ -172,8 +172,8 @@ static int connected_of(const struct pf_observer *o, json_t *v)
 	return json_is_boolean(v) ? json_is_true(v) : -1;
 }
 
-int obs_from_json(const struct pf_observer *o, const char *body, const char *client_id,
-		  struct ex_record *rec, char *excerpt, size_t cap, struct perr *e)
+int obs_from_json(const struct profile_observer *o, const char *body, const char *client_id,
+		  struct expect_record *rec, char *excerpt, size_t cap, struct perr *e)
 {
 	json_error_t je;
 	json_t *doc, *r, *v;
@@ -372,7 +372,7 @@ void obs_regex_free(struct obs_regex *r)
 	r->compiled = false;
 }
 
-int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct ex_record *rec,
+int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct expect_record *rec,
 		 char *excerpt, size_t cap)
 {
 	const char *p = text, *end = text + len;
@@ -474,13 +474,13 @@ static int read_file(const char *path, char **out, size_t *len, struct perr *e)
 static void free_lines(char **lines, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		lg_line_free(lines[i]);
+		login_line_free(lines[i]);
 	free(lines);
 }
 
 /* The request lines of o: a bearer token, the login's token, its own
  * headers. *gen: the login token's generation (0 without login). */
-static int auth_lines(const struct pf_observer *o, char ***out, size_t *n, unsigned *gen,
+static int auth_lines(const struct profile_observer *o, char ***out, size_t *n, unsigned *gen,
 		      struct perr *e)
 {
 	char **lines = calloc(o->nheaders + 2, sizeof(*lines)), *line;
@@ -492,7 +492,7 @@ static int auth_lines(const struct pf_observer *o, char ***out, size_t *n, unsig
 	if (o->bearer && asprintf(&line, "Authorization: Bearer %s", o->bearer) >= 0)
 		lines[(*n)++] = line;
 	if (o->login) {
-		if (lg_header(o->login, &line, gen, e) < 0) {
+		if (login_header(o->login, &line, gen, e) < 0) {
 			free_lines(lines, *n);
 			return -1;
 		}
@@ -506,7 +506,7 @@ static int auth_lines(const struct pf_observer *o, char ***out, size_t *n, unsig
 }
 
 /* GET url as o says: its headers and authentication. */
-static int observer_get(const struct pf_observer *o, const char *url, struct http_answer *a,
+static int observer_get(const struct profile_observer *o, const char *url, struct http_answer *a,
 			unsigned *gen, struct perr *e)
 {
 	struct http_req q = { .url = url };
@@ -529,7 +529,7 @@ static int observer_get(const struct pf_observer *o, const char *url, struct htt
 	return rc;
 }
 
-int obs_http_get(const char *url, const struct pf_observer *o, long *status, char **body,
+int obs_http_get(const char *url, const struct profile_observer *o, long *status, char **body,
 		 struct perr *e)
 {
 	struct http_answer a;
@@ -548,7 +548,7 @@ int obs_http_get(const char *url, const struct pf_observer *o, long *status, cha
 
 /* GET as obs_http_get, and when the API refuses the login's token (401:
  * expired, or the target restarted), log in again once and ask again. */
-static int observer_get_renewing(const struct pf_observer *o, const char *url, struct http_answer *a,
+static int observer_get_renewing(const struct profile_observer *o, const char *url, struct http_answer *a,
 				 struct perr *e)
 {
 	unsigned gen;
@@ -558,7 +558,7 @@ static int observer_get_renewing(const struct pf_observer *o, const char *url, s
 	if (a->status != 401 || !o->login)
 		return 0;
 	http_answer_free(a);
-	if (lg_renew(o->login, gen, e) < 0)
+	if (login_renew(o->login, gen, e) < 0)
 		return perr_wrap(e, "observer %s: GET %s: HTTP 401, and logging in again failed", o->role, url);
 	if (observer_get(o, url, a, &gen, e) < 0)
 		return -1;
@@ -573,12 +573,12 @@ static int observer_get_renewing(const struct pf_observer *o, const char *url, s
 /* ---- query with retries ------------------------------------------------- */
 
 /* "{output}" is the launched target's own output. */
-static const char *log_file(const struct pf_observer *o, const struct obs_vars *v)
+static const char *log_file(const struct profile_observer *o, const struct obs_vars *v)
 {
 	return !strcmp(o->file, "{output}") && v->output ? v->output : o->file;
 }
 
-static int rejection_once(const struct pf_observer *o, const struct obs_vars *v, regex_t *re,
+static int rejection_once(const struct profile_observer *o, const struct obs_vars *v, regex_t *re,
 			  int group, char *buf, size_t cap, struct perr *e)
 {
 	char *text = NULL, *p, *nl;
@@ -605,7 +605,7 @@ static int rejection_once(const struct pf_observer *o, const struct obs_vars *v,
 	return found;
 }
 
-int obs_rejection(const struct pf_observer *o, const struct obs_vars *v, char *buf, size_t cap,
+int obs_rejection(const struct profile_observer *o, const struct obs_vars *v, char *buf, size_t cap,
 		  struct perr *e)
 {
 	char filled[2048], plain[2048];
@@ -633,12 +633,12 @@ int obs_rejection(const struct pf_observer *o, const struct obs_vars *v, char *b
 	return rc;
 }
 
-static int query_once(const struct pf_observer *o, const struct obs_vars *v, struct ex_record *rec,
+static int query_once(const struct profile_observer *o, const struct obs_vars *v, struct expect_record *rec,
 		      char *excerpt, size_t cap, struct perr *e)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->connected = -1;
-	if (o->type == PF_OBS_HTTP) {
+	if (o->type == PROFILE_OBS_HTTP) {
 		char url[2048];
 		struct http_answer a;
 		int rc = 0;
@@ -654,7 +654,7 @@ static int query_once(const struct pf_observer *o, const struct obs_vars *v, str
 		http_answer_free(&a);
 		return rc;
 	}
-	if (o->type == PF_OBS_LOG) {
+	if (o->type == PROFILE_OBS_LOG) {
 		struct obs_regex re;
 		char *text = NULL;
 		size_t len = 0;
@@ -673,7 +673,7 @@ static int query_once(const struct pf_observer *o, const struct obs_vars *v, str
 	return perr_set(e, "no %s observer", o->role ? o->role : "");
 }
 
-int obs_query(const struct pf_observer *o, const struct obs_vars *v, struct ex_record *rec,
+int obs_query(const struct profile_observer *o, const struct obs_vars *v, struct expect_record *rec,
 	      char *excerpt, size_t cap, struct perr *e)
 {
 	int64_t deadline = net_now_ms() + o->retry_ms;

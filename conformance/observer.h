@@ -48,8 +48,8 @@ json_t *obs_json_select(json_t *doc, const char *array_field, const char *match_
 /* Fill *rec from a JSON body as the observer o describes it. Returns 0
  * (rec->found says whether there was a record), or -1 with *e for a body
  * that is not JSON. excerpt (may be NULL) gets the record, compact. */
-int obs_from_json(const struct pf_observer *o, const char *body, const char *client_id,
-		  struct ex_record *rec, char *excerpt, size_t cap, struct perr *e);
+int obs_from_json(const struct profile_observer *o, const char *body, const char *client_id,
+		  struct expect_record *rec, char *excerpt, size_t cap, struct perr *e);
 
 /* A compiled log regex: named groups resolved to numbers. */
 struct obs_regex {
@@ -68,26 +68,26 @@ void obs_regex_free(struct obs_regex *r);
 
 /* Scan text (lines) for the last match; fills rec and the matching line
  * into excerpt. Returns 0. */
-int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct ex_record *rec,
+int obs_from_log(const struct obs_regex *r, const char *text, size_t len, struct expect_record *rec,
 		 char *excerpt, size_t cap);
 
 /* Query the observer for the record of a client, retrying every 50 ms up
  * to o->retry_ms until it appears. Returns 0 (see rec->found) or -1 with
  * *e when the observer cannot be read at all (connection refused, HTTP
  * 500, unreadable log file). */
-int obs_query(const struct pf_observer *o, const struct obs_vars *v, struct ex_record *rec,
+int obs_query(const struct profile_observer *o, const struct obs_vars *v, struct expect_record *rec,
 	      char *excerpt, size_t cap, struct perr *e);
 
 /* The rejections observer (a log): the last line about our connection
  * ({peer_port} in its regex), reduced to its `reason` group (the whole
  * line without one), into buf; waits up to retry_ms for it. Returns 1
  * when found, 0 when not, -1 with *e when the log cannot be read. */
-int obs_rejection(const struct pf_observer *o, const struct obs_vars *v, char *buf, size_t cap,
+int obs_rejection(const struct profile_observer *o, const struct obs_vars *v, char *buf, size_t cap,
 		  struct perr *e);
 
 /* One GET: body (malloc'd, NUL-terminated) and HTTP status. For launch's
  * readiness check too. */
-int obs_http_get(const char *url, const struct pf_observer *o, long *status, char **body,
+int obs_http_get(const char *url, const struct profile_observer *o, long *status, char **body,
 		 struct perr *e);
 
 #endif

@@ -16,7 +16,7 @@ struct pl {
 	struct profile *p;
 	struct yx_doc *d;
 	struct perr *e;
-	yaml_node_t *login_nodes[PF_MAX_LOGINS]; /* where p->logins[i] was read */
+	yaml_node_t *login_nodes[PROFILE_MAX_LOGINS]; /* where p->logins[i] was read */
 };
 
 static int pstr(struct pl *l, yaml_node_t *n, const char *what, char **out)
@@ -61,7 +61,7 @@ static int opt_str(struct pl *l, yaml_node_t *map, const char *key, const char *
 	return pstr(l, v, what, out);
 }
 
-uint16_t pf_free_port(void)
+uint16_t profile_free_port(void)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
@@ -106,7 +106,7 @@ static int free_ports(struct pl *l, yaml_node_t *root)
 		/* The kernel may hand the same port out twice once it is
 		 * closed again: make sure this run's ports differ. */
 		do {
-			port = pf_free_port();
+			port = profile_free_port();
 			for (j = 0; j < i; j++)
 				if (got[j] == port)
 					port = 0;
@@ -121,7 +121,7 @@ static int free_ports(struct pl *l, yaml_node_t *root)
 	return 0;
 }
 
-static int parse_tls(struct pl *l, yaml_node_t *n, const char *ln, struct pf_tls *t)
+static int parse_tls(struct pl *l, yaml_node_t *n, const char *ln, struct profile_tls *t)
 {
 	static const char *const keys[] = { "ca", "insecure", "sni", "cert", "key", NULL };
 	yaml_node_t *v;
@@ -155,9 +155,9 @@ static int parse_versions(struct pl *l, yaml_node_t *v, const char *what, unsign
 	*out = 0;
 	for (i = 0; i < cnt; i++) {
 		if (!strcmp(list[i], "1") || !strcmp(list[i], "v1"))
-			*out |= PF_V1;
+			*out |= PROFILE_V1;
 		else if (!strcmp(list[i], "2") || !strcmp(list[i], "v2"))
-			*out |= PF_V2;
+			*out |= PROFILE_V2;
 		else
 			return yx_err(l->d, v, l->e, "%s.versions: '%s' is not 1 or 2", what, list[i]);
 	}
@@ -188,7 +188,7 @@ static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 {
 	static const char *const keys[] = { "port", "host", "proxy", "tls", "path", "subprotocol",
 					    "versions", "header_timeout_ms", NULL };
-	struct pf_listener *li = &l->p->l[k];
+	struct profile_listener *li = &l->p->l[k];
 	const char *ln = sc_listener_name(k);
 	char what[64];
 	yaml_node_t *v;
@@ -233,7 +233,7 @@ static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 	if (opt_str(l, n, "path", what, &li->path) < 0 ||
 	    opt_str(l, n, "subprotocol", what, &li->subprotocol) < 0)
 		return -1;
-	li->versions = PF_V1 | PF_V2;
+	li->versions = PROFILE_V1 | PROFILE_V2;
 	if ((v = yx_get(l->d, n, "versions")) && parse_versions(l, v, what, &li->versions) < 0)
 		return -1;
 	li->header_timeout_ms = -1;
@@ -247,7 +247,7 @@ static int parse_listener(struct pl *l, yaml_node_t *n, enum sc_listener k)
 	return 0;
 }
 
-static int parse_cred(struct pl *l, yaml_node_t *n, const char *what, struct pf_cred *c)
+static int parse_cred(struct pl *l, yaml_node_t *n, const char *what, struct profile_cred *c)
 {
 	static const char *const keys[] = { "username", "password", NULL };
 
@@ -260,10 +260,10 @@ static int parse_cred(struct pl *l, yaml_node_t *n, const char *what, struct pf_
 	return 0;
 }
 
-static int parse_kv_map(struct pl *l, yaml_node_t *n, const char *what, struct pf_kv **out, size_t *count)
+static int parse_kv_map(struct pl *l, yaml_node_t *n, const char *what, struct profile_kv **out, size_t *count)
 {
 	size_t i, cnt;
-	struct pf_kv *kv;
+	struct profile_kv *kv;
 
 	if (yx_want_map(l->d, n, what, l->e) < 0)
 		return -1;
@@ -287,7 +287,7 @@ static int parse_kv_map(struct pl *l, yaml_node_t *n, const char *what, struct p
 }
 
 /* What a login sends: json or form fields, or nothing. */
-static int parse_login_body(struct pl *l, yaml_node_t *n, const char *ctx, struct pf_login *g)
+static int parse_login_body(struct pl *l, yaml_node_t *n, const char *ctx, struct profile_login *g)
 {
 	yaml_node_t *json = yx_get(l->d, n, "json"), *form = yx_get(l->d, n, "form");
 
@@ -295,12 +295,12 @@ static int parse_login_body(struct pl *l, yaml_node_t *n, const char *ctx, struc
 		return yx_err(l->d, form, l->e, "%s: give 'json' or 'form', not both", ctx);
 	if (!json && !form)
 		return 0;
-	g->body = json ? PF_BODY_JSON : PF_BODY_FORM;
+	g->body = json ? PROFILE_BODY_JSON : PROFILE_BODY_FORM;
 	return parse_kv_map(l, json ? json : form, ctx, &g->fields, &g->nfields);
 }
 
 /* Where the token is and how it is sent. */
-static int parse_login_token(struct pl *l, yaml_node_t *n, const char *ctx, struct pf_login *g)
+static int parse_login_token(struct pl *l, yaml_node_t *n, const char *ctx, struct profile_login *g)
 {
 	yaml_node_t *v;
 
@@ -322,12 +322,12 @@ static int parse_login_token(struct pl *l, yaml_node_t *n, const char *ctx, stru
 }
 
 /* auth.login, read once per YAML node (observers that alias it share it). */
-static int parse_login(struct pl *l, yaml_node_t *n, const char *what, struct pf_observer *o)
+static int parse_login(struct pl *l, yaml_node_t *n, const char *what, struct profile_observer *o)
 {
 	static const char *const keys[] = { "method", "url", "json", "form", "token_field",
 					    "token_header", "header", "scheme", NULL };
 	struct profile *p = l->p;
-	struct pf_login *g;
+	struct profile_login *g;
 	char ctx[96];
 	size_t i;
 
@@ -339,8 +339,8 @@ static int parse_login(struct pl *l, yaml_node_t *n, const char *what, struct pf
 	snprintf(ctx, sizeof(ctx), "%s.auth.login", what);
 	if (yx_check_keys(l->d, n, keys, ctx, l->e) < 0)
 		return -1;
-	if (p->nlogins == PF_MAX_LOGINS)
-		return yx_err(l->d, n, l->e, "%s: at most %d logins", ctx, PF_MAX_LOGINS);
+	if (p->nlogins == PROFILE_MAX_LOGINS)
+		return yx_err(l->d, n, l->e, "%s: at most %d logins", ctx, PROFILE_MAX_LOGINS);
 	if (!yx_get(l->d, n, "url"))
 		return yx_err(l->d, n, l->e, "%s: missing 'url'", ctx);
 	if (!(g = yx_alloc(&p->arena, sizeof(*g))))
@@ -362,7 +362,7 @@ static int parse_login(struct pl *l, yaml_node_t *n, const char *what, struct pf
 	return 0;
 }
 
-static int parse_auth(struct pl *l, yaml_node_t *v, const char *what, struct pf_observer *o)
+static int parse_auth(struct pl *l, yaml_node_t *v, const char *what, struct profile_observer *o)
 {
 	static const char *const akeys[] = { "bearer", "basic", "login", NULL };
 	yaml_node_t *b;
@@ -377,7 +377,7 @@ static int parse_auth(struct pl *l, yaml_node_t *v, const char *what, struct pf_
 	if (opt_str(l, v, "bearer", what, &o->bearer) < 0)
 		return -1;
 	if ((b = yx_get(l->d, v, "basic"))) {
-		struct pf_cred c = { 0 };
+		struct profile_cred c = { 0 };
 
 		if (parse_cred(l, b, "auth.basic", &c) < 0)
 			return -1;
@@ -390,7 +390,7 @@ static int parse_auth(struct pl *l, yaml_node_t *v, const char *what, struct pf_
 }
 
 /* The dotted paths of an http observer's record. */
-static int parse_fields(struct pl *l, yaml_node_t *n, const char *what, struct pf_observer *o)
+static int parse_fields(struct pl *l, yaml_node_t *n, const char *what, struct profile_observer *o)
 {
 	yaml_node_t *v;
 
@@ -421,7 +421,7 @@ static int parse_fields(struct pl *l, yaml_node_t *n, const char *what, struct p
 	return 0;
 }
 
-static int parse_http_observer(struct pl *l, yaml_node_t *n, const char *what, struct pf_observer *o)
+static int parse_http_observer(struct pl *l, yaml_node_t *n, const char *what, struct profile_observer *o)
 {
 	static const char *const http_keys[] = {
 		"type", "url", "auth", "headers", "select", "ip_field", "port_field", "peer_ip_field",
@@ -429,7 +429,7 @@ static int parse_http_observer(struct pl *l, yaml_node_t *n, const char *what, s
 		"insecure", NULL };
 	yaml_node_t *v;
 
-	o->type = PF_OBS_HTTP;
+	o->type = PROFILE_OBS_HTTP;
 	if (yx_check_keys(l->d, n, http_keys, what, l->e) < 0)
 		return -1;
 	if (!yx_get(l->d, n, "url"))
@@ -447,13 +447,13 @@ static int parse_http_observer(struct pl *l, yaml_node_t *n, const char *what, s
 }
 
 static int parse_log_observer(struct pl *l, yaml_node_t *n, const char *what, const char *role,
-			      struct pf_observer *o)
+			      struct profile_observer *o)
 {
 	static const char *const log_keys[] = { "type", "file", "regex", "ip_group", "port_group",
 						"retry_ms", NULL };
 	bool rejections = !strcmp(role, "rejections");
 
-	o->type = PF_OBS_LOG;
+	o->type = PROFILE_OBS_LOG;
 	if (yx_check_keys(l->d, n, log_keys, what, l->e) < 0)
 		return -1;
 	if (!yx_get(l->d, n, "file") || !yx_get(l->d, n, "regex"))
@@ -468,7 +468,7 @@ static int parse_log_observer(struct pl *l, yaml_node_t *n, const char *what, co
 	return 0;
 }
 
-static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct pf_observer *o)
+static int parse_observer(struct pl *l, yaml_node_t *n, const char *role, struct profile_observer *o)
 {
 	char what[64];
 	yaml_node_t *v;
@@ -505,7 +505,7 @@ static int parse_launch(struct pl *l, yaml_node_t *n)
 {
 	static const char *const keys[] = { "free_ports", "prepare", "start", "stop", "env",
 					    "ready", "timeout_ms", "output", "workdir", NULL };
-	struct pf_launch *la = &l->p->launch;
+	struct profile_launch *la = &l->p->launch;
 	yaml_node_t *v;
 	long num;
 
@@ -571,9 +571,9 @@ static int parse_launch(struct pl *l, yaml_node_t *n)
 static int parse_configs(struct pl *l, yaml_node_t *n)
 {
 	static const char *const keys[] = { "settings", "values", "default", "modes", NULL };
-	struct pf_configs *c = &l->p->conf;
+	struct profile_configs *c = &l->p->conf;
 	yaml_node_t *v;
-	struct pf_kv *kv;
+	struct profile_kv *kv;
 	size_t cnt, i;
 	char *s;
 
@@ -585,16 +585,16 @@ static int parse_configs(struct pl *l, yaml_node_t *n)
 		return yx_err(l->d, n, l->e, "configurations: missing 'settings'");
 	if (parse_kv_map(l, v, "configurations.settings", &kv, &cnt) < 0)
 		return -1;
-	if (cnt > PF_MAX_SETTINGS)
-		return yx_err(l->d, v, l->e, "configurations.settings: at most %d", PF_MAX_SETTINGS);
+	if (cnt > PROFILE_MAX_SETTINGS)
+		return yx_err(l->d, v, l->e, "configurations.settings: at most %d", PROFILE_MAX_SETTINGS);
 	for (i = 0; i < cnt; i++)
 		c->settings[i] = kv[i];
 	c->nsettings = cnt;
 	if ((v = yx_get(l->d, n, "values"))) {
 		if (parse_kv_map(l, v, "configurations.values", &kv, &cnt) < 0)
 			return -1;
-		if (cnt > PF_MAX_SETTINGS)
-			return yx_err(l->d, v, l->e, "configurations.values: at most %d", PF_MAX_SETTINGS);
+		if (cnt > PROFILE_MAX_SETTINGS)
+			return yx_err(l->d, v, l->e, "configurations.values: at most %d", PROFILE_MAX_SETTINGS);
 		for (i = 0; i < cnt; i++)
 			c->values[i] = kv[i];
 		c->nvalues = cnt;
@@ -661,7 +661,7 @@ static int load_scalars(struct pl *l, yaml_node_t *root)
 			return -1;
 		p->mqtt = (int)num;
 	}
-	p->jobs = PF_DEFAULT_JOBS;
+	p->jobs = PROFILE_DEFAULT_JOBS;
 	if ((v = yx_get(l->d, root, "jobs"))) {
 		if (pint(l, v, "jobs", 1, 256, &num) < 0)
 			return -1;
@@ -715,7 +715,7 @@ static int load_policy(struct pl *l, yaml_node_t *v)
 {
 	static const char *const pkeys[] = { "blocked_cidr", "blocked_source", "allowed_source",
 					     "blocked_proxy", NULL };
-	struct pf_policy *po = &l->p->policy;
+	struct profile_policy *po = &l->p->policy;
 	struct in_addr blocked, allowed, proxy;
 	struct net_cidr c;
 	struct perr pe;
@@ -814,7 +814,7 @@ static int load_observers(struct pl *l, yaml_node_t *v)
 	if ((o = yx_get(l->d, v, "rejections"))) {
 		if (parse_observer(l, o, "rejections", &p->rejections) < 0)
 			return -1;
-		if (p->rejections.type != PF_OBS_LOG)
+		if (p->rejections.type != PROFILE_OBS_LOG)
 			return yx_err(l->d, o, l->e, "observers.rejections: only a log observer can say why a connection was refused");
 		if (!yx_get(l->d, o, "retry_ms"))
 			p->rejections.retry_ms = 200;
@@ -882,17 +882,17 @@ static int load(struct profile *p, const char *name, const char *text, struct pe
 	return rc;
 }
 
-int pf_load(struct profile *p, const char *path, struct perr *e)
+int profile_load(struct profile *p, const char *path, struct perr *e)
 {
 	return load(p, path, NULL, e);
 }
 
-int pf_load_string(struct profile *p, const char *name, const char *yaml, struct perr *e)
+int profile_load_string(struct profile *p, const char *name, const char *yaml, struct perr *e)
 {
 	return load(p, name, yaml, e);
 }
 
-void pf_free(struct profile *p)
+void profile_free(struct profile *p)
 {
 	for (size_t i = 0; i < p->nlogins; i++) {
 		explicit_bzero(p->logins[i]->token, sizeof(p->logins[i]->token));
@@ -904,7 +904,7 @@ void pf_free(struct profile *p)
 
 /* ---- configurations ----------------------------------------------------- */
 
-static const char *value_text(const struct pf_configs *c, const char *v)
+static const char *value_text(const struct profile_configs *c, const char *v)
 {
 	size_t i;
 
@@ -926,13 +926,13 @@ static int tristate(const char *v)
 	return -2;
 }
 
-int pf_config_resolve(struct profile *p, const char *configuration, struct pf_kv **env,
+int profile_config_resolve(struct profile *p, const char *configuration, struct profile_kv **env,
 		      size_t *nenv, enum sc_mode modes[SC_NLISTENERS], struct perr *e)
 {
-	struct pf_configs *c = &p->conf;
+	struct profile_configs *c = &p->conf;
 	char buf[256], *tok, *save = NULL;
-	const char *given_val[PF_MAX_SETTINGS] = { 0 };
-	struct pf_kv *out;
+	const char *given_val[PROFILE_MAX_SETTINGS] = { 0 };
+	struct profile_kv *out;
 	size_t i;
 	int global, li;
 	bool optional = false;

@@ -15,61 +15,61 @@
 #include "scenario.h"
 #include "yx.h"
 
-struct pf_tls {
+struct profile_tls {
 	char *ca;
 	bool insecure;
 	char *sni;
 	char *cert, *key;
 };
 
-struct pf_listener {
+struct profile_listener {
 	bool present;
 	enum sc_mode mode;     /* SC_MODE_ABSENT when not present */
 	char *host;            /* never NULL when present */
 	uint16_t port;
-	struct pf_tls tls;
+	struct profile_tls tls;
 	char *path;            /* ws, wss: default "/mqtt" */
 	char *subprotocol;     /* ws, wss: default "mqtt" */
-	unsigned versions;     /* PROXY versions it takes: PF_V1 | PF_V2 (default both) */
+	unsigned versions;     /* PROXY versions it takes: PROFILE_V1 | PROFILE_V2 (default both) */
 	int header_timeout_ms; /* its own PROXY header timeout: -1 the profile's, 0 none */
 };
 
 /* Points run at once against a target whose profile does not say: each
  * point is its own connections with its own client id, so they do not
  * disturb each other; a target that limits connections says `jobs: N`. */
-#define PF_DEFAULT_JOBS 8
+#define PROFILE_DEFAULT_JOBS 8
 
-#define PF_V1 (1u << 1)
-#define PF_V2 (1u << 2)
+#define PROFILE_V1 (1u << 1)
+#define PROFILE_V2 (1u << 2)
 /* Does listener li take PROXY headers of this version (1 or 2)? */
-#define PF_TAKES(li, v) (((li)->versions & (1u << (v))) != 0)
+#define PROFILE_TAKES(li, v) (((li)->versions & (1u << (v))) != 0)
 
-struct pf_cred {
+struct profile_cred {
 	bool given;
 	char *username;        /* NULL: anonymous */
 	char *password;        /* NULL: none */
 };
 
-enum pf_obs_type { PF_OBS_NONE = 0, PF_OBS_HTTP, PF_OBS_LOG };
+enum profile_obs_type { PROFILE_OBS_NONE = 0, PROFILE_OBS_HTTP, PROFILE_OBS_LOG };
 
-struct pf_kv {
+struct profile_kv {
 	char *key;
 	char *value;           /* NULL: remove (environment) */
 };
 
-enum pf_body { PF_BODY_NONE = 0, PF_BODY_JSON, PF_BODY_FORM };
+enum profile_body { PROFILE_BODY_NONE = 0, PROFILE_BODY_JSON, PROFILE_BODY_FORM };
 
-#define PF_TOKEN_MAX 8192
-#define PF_MAX_LOGINS 4
+#define PROFILE_TOKEN_MAX 8192
+#define PROFILE_MAX_LOGINS 4
 
 /* observers.<role>.auth.login: how an observer gets the token its API
  * wants (a JWT from TBMQ's POST /api/auth/login, say), and how it sends
  * it. Observers whose auth is the same YAML node (an alias) share one. */
-struct pf_login {
+struct profile_login {
 	char *method;          /* "POST" by default */
 	char *url;
-	enum pf_body body;     /* what fields are sent as */
-	struct pf_kv *fields;  /* the JSON object's members or the form's fields */
+	enum profile_body body;     /* what fields are sent as */
+	struct profile_kv *fields;  /* the JSON object's members or the form's fields */
 	size_t nfields;
 	char *token_field;     /* dotted path of the token in the JSON answer, or ... */
 	char *token_header;    /* ... the answer header that holds it */
@@ -78,19 +78,19 @@ struct pf_login {
 	bool insecure;         /* https: do not verify the server (the observer's) */
 	/* At run time (conformance/login.c): the current token. */
 	pthread_mutex_t mu;
-	char token[PF_TOKEN_MAX];
+	char token[PROFILE_TOKEN_MAX];
 	unsigned gen;          /* tokens received so far */
 };
 
-struct pf_observer {
-	enum pf_obs_type type;
+struct profile_observer {
+	enum profile_obs_type type;
 	const char *role;      /* "sessions" | "unauthorized" | "rejections" */
 	/* http */
 	char *url;             /* template: {client_id}, {listener} */
 	char *bearer;
 	char *basic_user, *basic_pass;
-	struct pf_login *login; /* auth.login, or NULL */
-	struct pf_kv *headers;
+	struct profile_login *login; /* auth.login, or NULL */
+	struct profile_kv *headers;
 	size_t nheaders;
 	char *array_field;     /* NULL: the document is the array (when match_field) */
 	char *match_field;     /* NULL: the document is the record */
@@ -106,11 +106,11 @@ struct pf_observer {
 	int retry_ms;
 };
 
-struct pf_launch {
+struct profile_launch {
 	bool present;
 	char *prepare;         /* run once before the first start, or NULL */
 	char *start, *stop;
-	struct pf_kv *env;
+	struct profile_kv *env;
 	size_t nenv;
 	bool ready_listeners;
 	uint16_t *ready_ports;
@@ -122,13 +122,13 @@ struct pf_launch {
 	char *workdir;
 };
 
-#define PF_MAX_SETTINGS 16
+#define PROFILE_MAX_SETTINGS 16
 
-struct pf_configs {
+struct profile_configs {
 	bool present;
-	struct pf_kv settings[PF_MAX_SETTINGS]; /* scenario setting -> env var */
+	struct profile_kv settings[PROFILE_MAX_SETTINGS]; /* scenario setting -> env var */
 	size_t nsettings;
-	struct pf_kv values[PF_MAX_SETTINGS];   /* scenario value -> text for the broker */
+	struct profile_kv values[PROFILE_MAX_SETTINGS];   /* scenario value -> text for the broker */
 	size_t nvalues;
 	enum sc_mode default_mode;              /* enabled | disabled */
 	char *modes[SC_NMODES];                 /* mode -> configuration bringing it, or NULL */
@@ -136,7 +136,7 @@ struct pf_configs {
 
 /* policy: an address rule the target declares (scenarios/85-policy.yml).
  * Addresses are IPv4 text. */
-struct pf_policy {
+struct profile_policy {
 	bool present;
 	char *blocked_cidr;     /* a network whose clients the target refuses */
 	char *blocked_source;   /* an address in it (default: the network's first host) */
@@ -159,35 +159,35 @@ struct profile {
 	bool crc32c;           /* the broker verifies the v2 CRC32C TLV (declared) */
 	bool identity_ssl_cn;  /* identity.from: ssl_cn - the user name is the CN of a
 				* client certificate the proxy verified (v2 SSL TLV) */
-	struct pf_policy policy;
-	struct pf_listener l[SC_NLISTENERS];
-	struct pf_cred valid, invalid;
+	struct profile_policy policy;
+	struct profile_listener l[SC_NLISTENERS];
+	struct profile_cred valid, invalid;
 	bool anonymous;
-	struct pf_observer sessions, unauthorized;
-	struct pf_observer rejections; /* log: why the target refused a connection */
-	struct pf_login *logins[PF_MAX_LOGINS]; /* every distinct auth.login */
+	struct profile_observer sessions, unauthorized;
+	struct profile_observer rejections; /* log: why the target refused a connection */
+	struct profile_login *logins[PROFILE_MAX_LOGINS]; /* every distinct auth.login */
 	size_t nlogins;
-	struct pf_launch launch;
-	struct pf_configs conf;
+	struct profile_launch launch;
+	struct profile_configs conf;
 	struct yx_arena arena;
 };
 
 /* Load path into *p (zeroed first). Allocates launch.free_ports and
  * exports them to the environment before expanding the other values.
  * Returns 0 or -1 with "file:line:col: why". */
-int pf_load(struct profile *p, const char *path, struct perr *e);
-int pf_load_string(struct profile *p, const char *name, const char *yaml, struct perr *e);
-void pf_free(struct profile *p);
+int profile_load(struct profile *p, const char *path, struct perr *e);
+int profile_load_string(struct profile *p, const char *name, const char *yaml, struct perr *e);
+void profile_free(struct profile *p);
 
 /* What a scenario configuration ("global=true tcp=unset") means for this
  * target: the environment changes for `start` (*env: every setting's
  * variable, value NULL when it must be removed; arena memory of p) and
  * each listener's effective mode. -1 with *e when the profile has no
  * configurations or a setting is not mapped. */
-int pf_config_resolve(struct profile *p, const char *configuration, struct pf_kv **env,
+int profile_config_resolve(struct profile *p, const char *configuration, struct profile_kv **env,
 		      size_t *nenv, enum sc_mode modes[SC_NLISTENERS], struct perr *e);
 
 /* Ask the kernel for a free loopback TCP port; 0 on failure. */
-uint16_t pf_free_port(void);
+uint16_t profile_free_port(void);
 
 #endif

@@ -20,7 +20,7 @@
 #include "observer.h"
 #include "pp_desc.h"
 
-#define RN_MAX_STEPS_TEXT 4096
+#define RUNNER_MAX_STEPS_TEXT 4096
 
 /* One scenario on one listener. */
 struct point {
@@ -50,13 +50,13 @@ struct point {
 struct group {
 	const char *configuration;  /* NULL: base */
 	char *canon;                /* canonical form of it (malloc'd) */
-	struct pf_kv *env;
+	struct profile_kv *env;
 	size_t nenv;
 	enum sc_mode modes[SC_NLISTENERS];
 };
 
-struct rn {
-	const struct rn_config *c;
+struct runner {
+	const struct runner_config *c;
 	struct profile *p;
 	struct rpt_run *run;
 	struct point *pt;
@@ -72,12 +72,12 @@ struct rn {
 	unsigned conn_counter;
 	unsigned salt;
 	int timeout_ms;
-	int header_wait[SC_NLISTENERS]; /* rn_listener_header_wait of each listener */
+	int header_wait[SC_NLISTENERS]; /* runner_listener_header_wait of each listener */
 	struct perr err;
 	bool failed_add;
 
 	/* liveness: the target is checked after every point */
-	struct ln_target *target;  /* launch mode: the running target, else NULL */
+	struct launch_target *target;  /* launch mode: the running target, else NULL */
 	const struct group *group; /* the configuration it runs in */
 	bool down;                 /* a check failed: points in flight are suspects */
 	size_t down_at;            /* the point whose check found it down first */
@@ -88,7 +88,7 @@ struct rn {
 };
 
 /* A target that keeps crashing is restarted this many times, then given up. */
-#define RN_MAX_RESTARTS 25
+#define RUNNER_MAX_RESTARTS 25
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -103,7 +103,7 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap)
+void runner_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "ppmq-%06x-%s-%x", fnv1a(scenario_id) & 0xffffffu, sc_listener_name(l),
 		 n & 0xfffffu);
@@ -117,12 +117,12 @@ static int header_wait_of(int timeout_ms)
 	return (timeout_ms > 0 ? timeout_ms : 3000) + 1000;
 }
 
-int rn_header_wait(const struct profile *p)
+int runner_header_wait(const struct profile *p)
 {
 	return header_wait_of(p->header_timeout_ms);
 }
 
-int rn_listener_header_wait(const struct profile *p, enum sc_listener l)
+int runner_listener_header_wait(const struct profile *p, enum sc_listener l)
 {
 	int own = p->l[l].header_timeout_ms;
 
@@ -152,7 +152,7 @@ static const char *modes_text(unsigned modes, char *buf, size_t cap)
 	return buf;
 }
 
-const char *rn_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
+const char *runner_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
 			   enum sc_mode mode, char *buf, size_t cap)
 {
 	size_t i;
@@ -199,11 +199,11 @@ const char *rn_skip_reason(const struct profile *p, const struct scenario *s, en
 			snprintf(buf, cap, "profile has no valid credentials and no anonymous access");
 			return buf;
 		}
-		if (st->record.where == SC_REC_SESSIONS && p->sessions.type == PF_OBS_NONE) {
+		if (st->record.where == SC_REC_SESSIONS && p->sessions.type == PROFILE_OBS_NONE) {
 			snprintf(buf, cap, "profile has no sessions observer: the record cannot be checked");
 			return buf;
 		}
-		if (st->record.where == SC_REC_UNAUTHORIZED && p->unauthorized.type == PF_OBS_NONE) {
+		if (st->record.where == SC_REC_UNAUTHORIZED && p->unauthorized.type == PROFILE_OBS_NONE) {
 			snprintf(buf, cap, "profile has no unauthorized observer: the record cannot be checked");
 			return buf;
 		}
@@ -251,7 +251,7 @@ static char *canonical_conf(const char *conf)
 	return out;
 }
 
-static int group_find_or_add(struct rn *r, const char *configuration, struct perr *e)
+static int group_find_or_add(struct runner *r, const char *configuration, struct perr *e)
 {
 	size_t i;
 	struct group *g;
@@ -281,7 +281,7 @@ static int group_find_or_add(struct rn *r, const char *configuration, struct per
 	g->configuration = configuration;
 	g->canon = canon;
 	if (configuration) {
-		if (pf_config_resolve(r->p, configuration, &g->env, &g->nenv, g->modes, e) < 0) {
+		if (profile_config_resolve(r->p, configuration, &g->env, &g->nenv, g->modes, e) < 0) {
 			free(canon);
 			g->canon = NULL;
 			return -1;
@@ -317,7 +317,7 @@ static bool unsupported(const struct profile *p, const struct scenario *s, struc
 }
 
 /* Decide where each point runs, or why it does not. */
-static int plan_point(struct rn *r, struct point *pt, struct perr *e)
+static int plan_point(struct runner *r, struct point *pt, struct perr *e)
 {
 	const struct profile *p = r->p;
 	const struct scenario *s = pt->s;
@@ -328,7 +328,7 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 	/* What the profile or the scenario rules out whatever the
 	 * configuration, said first. */
 	if (!(s->listeners & (1u << pt->l)) || !p->l[pt->l].present) {
-		set_skip(pt, rn_skip_reason(p, s, pt->l, SC_MODE_ABSENT, buf, sizeof(buf)));
+		set_skip(pt, runner_skip_reason(p, s, pt->l, SC_MODE_ABSENT, buf, sizeof(buf)));
 		return 0;
 	}
 	if (s->configuration) {
@@ -346,7 +346,7 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 			return 0;
 		}
 		pt->mode = r->groups[g].modes[pt->l];
-		why = rn_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
+		why = runner_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
 		if (why)
 			set_skip(pt, why);
 		else
@@ -354,7 +354,7 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 		return 0;
 	}
 	pt->mode = p->l[pt->l].present ? p->l[pt->l].mode : SC_MODE_ABSENT;
-	why = rn_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
+	why = runner_skip_reason(p, s, pt->l, pt->mode, buf, sizeof(buf));
 	if (!why) {
 		pt->group = group_find_or_add(r, NULL, e);
 		return pt->group < 0 ? -1 : 0;
@@ -375,7 +375,7 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 			if (g < 0)
 				return perr_wrap(e, "%s: configurations.modes.%s", p->path,
 						 sc_mode_name(order[i]));
-			if (rn_skip_reason(p, s, pt->l, r->groups[g].modes[pt->l], buf2, sizeof(buf2)))
+			if (runner_skip_reason(p, s, pt->l, r->groups[g].modes[pt->l], buf2, sizeof(buf2)))
 				continue;
 			pt->group = g;
 			pt->mode = r->groups[g].modes[pt->l];
@@ -391,8 +391,8 @@ static int plan_point(struct rn *r, struct point *pt, struct perr *e)
 /* ---- one connection ----------------------------------------------------- */
 
 struct step_out {
-	struct ex_actual act;
-	struct cl_result res;
+	struct expect_actual act;
+	struct client_result res;
 	enum rpt_grade grade;
 	const struct sc_clause *clause; /* the sentence behind a grade that is not PASS */
 	char reason[1024];
@@ -405,7 +405,7 @@ struct step_out {
 	size_t nexpect;
 	unsigned char sent[8192];
 	size_t sent_len;
-	struct cl_conn *conn;
+	struct client_conn *conn;
 	char client_id[64];
 };
 
@@ -498,21 +498,21 @@ static int header_desc(const struct profile *p, const struct sc_header *sh, stru
 /* SC_PAY_AUTO's header: a distinct source per point, so records cannot
  * be confused, to the default destination; in a version the listener
  * takes. */
-static void auto_desc(const struct rn *r, const struct point *pt, struct pp_desc *d,
+static void auto_desc(const struct runner *r, const struct point *pt, struct pp_desc *d,
 		      struct sockaddr_storage *src)
 {
 	char a[64];
 
 	snprintf(a, sizeof(a), "192.0.2.%u:%u", (unsigned)(pt->index % 250) + 1,
 		 40000u + (unsigned)(pt->index % 20000));
-	pp_desc_init(d, PF_TAKES(&r->p->l[pt->l], 1) ? 1 : 2);
+	pp_desc_init(d, PROFILE_TAKES(&r->p->l[pt->l], 1) ? 1 : 2);
 	if (pp_sockaddr_parse(a, src) == 0)
 		d->src = src;
 }
 
 /* Header bytes for a step on this point. Returns the length (0: no
  * header), -1 on error with why. */
-static int build_header(const struct rn *r, const struct point *pt, const struct sc_step *st,
+static int build_header(const struct runner *r, const struct point *pt, const struct sc_step *st,
 			unsigned char *out, size_t cap, char *why, size_t wcap)
 {
 	const struct sc_send *s = &st->send;
@@ -552,24 +552,24 @@ static int build_header(const struct rn *r, const struct point *pt, const struct
 	return n;
 }
 
-static enum cl_transport transport_of(enum sc_listener l)
+static enum client_transport transport_of(enum sc_listener l)
 {
 	switch (l) {
-	case SC_SSL: return CL_TLS;
-	case SC_WS: return CL_WS;
-	case SC_WSS: return CL_WSS;
-	default: return CL_TCP;
+	case SC_SSL: return CLIENT_TLS;
+	case SC_WS: return CLIENT_WS;
+	case SC_WSS: return CLIENT_WSS;
+	default: return CLIENT_TCP;
 	}
 }
 
-static void fill_opts(struct rn *r, const struct point *pt, const struct sc_step *st, struct cl_opts *o,
+static void fill_opts(struct runner *r, const struct point *pt, const struct sc_step *st, struct client_opts *o,
 		      const unsigned char *hdr, size_t hlen, const char *client_id, int wait)
 {
 	const struct profile *p = r->p;
-	const struct pf_listener *li = &p->l[pt->l];
+	const struct profile_listener *li = &p->l[pt->l];
 	const struct sc_send *s = &st->send;
 
-	cl_opts_init(o);
+	client_opts_init(o);
 	o->transport = transport_of(pt->l);
 	o->host = li->host;
 	o->port = li->port;
@@ -641,8 +641,8 @@ static enum rpt_grade broken(const struct sc_clause *c)
 /* so's grade becomes g, for clause c, when g is worse. */
 static void raise_grade(struct step_out *so, enum rpt_grade g, const struct sc_clause *c)
 {
-	if (g != RPT_PASS && (so->grade == RPT_PASS || ex_worst(so->grade, g) != so->grade)) {
-		so->grade = ex_worst(so->grade, g);
+	if (g != RPT_PASS && (so->grade == RPT_PASS || expect_worst(so->grade, g) != so->grade)) {
+		so->grade = expect_worst(so->grade, g);
 		so->clause = c;
 	}
 }
@@ -659,21 +659,21 @@ static void worsen(struct step_out *so, enum rpt_grade g, const struct sc_clause
 /* The step checks this record: the one it names, or, wherever a header
  * was accepted, the address that header says (automatic). NULL when
  * nothing is to be checked. */
-static const struct sc_record *record_to_check(const struct rn *r, enum sc_mode mode,
+static const struct sc_record *record_to_check(const struct runner *r, enum sc_mode mode,
 					       const struct sc_step *st, const struct hdr_view *hv,
 					       const struct step_out *so, struct sc_record *tmp)
 {
-	bool accepted = so->res.outcome == CL_CONNACK && so->res.connack_rc == 0;
+	bool accepted = so->res.outcome == CLIENT_CONNACK && so->res.connack_rc == 0;
 
 	if (st->record.none)
 		return NULL;
 	if (st->record.where == SC_REC_SESSIONS)
 		return accepted ? &st->record : NULL;
 	if (st->record.where == SC_REC_UNAUTHORIZED)
-		return so->res.outcome == CL_CONNACK && so->res.connack_rc != 0 ? &st->record : NULL;
+		return so->res.outcome == CLIENT_CONNACK && so->res.connack_rc != 0 ? &st->record : NULL;
 	/* A PROXY-disabled listener that takes a header fails for that; what
 	 * it recorded then is beside the point. */
-	if (!accepted || hv->rec == RK_NONE || r->p->sessions.type == PF_OBS_NONE ||
+	if (!accepted || hv->rec == RK_NONE || r->p->sessions.type == PROFILE_OBS_NONE ||
 	    mode == SC_MODE_DISABLED)
 		return NULL;
 	memset(tmp, 0, sizeof(*tmp));
@@ -685,16 +685,16 @@ static const struct sc_record *record_to_check(const struct rn *r, enum sc_mode 
 }
 
 /* Read the record through the observer and check it. */
-static void check_record(struct rn *r, const struct point *pt, const struct sc_record *rec_want,
+static void check_record(struct runner *r, const struct point *pt, const struct sc_record *rec_want,
 			 const struct hdr_view *hv, const char *client_id, struct step_out *so)
 {
 	bool sess = rec_want->where == SC_REC_SESSIONS;
-	const struct pf_observer *ob = sess ? &r->p->sessions : &r->p->unauthorized;
+	const struct profile_observer *ob = sess ? &r->p->sessions : &r->p->unauthorized;
 	struct obs_vars v = { .client_id = client_id, .listener = sc_listener_name(pt->l),
 			      .output = r->target ? r->target->output : NULL };
 	struct sockaddr_storage local = so->res.local;
-	struct ex_record rec;
-	struct ex_addrs ad;
+	struct expect_record rec;
+	struct expect_addrs ad;
 	struct perr oe;
 	char peer_ip[64], why[512], unchecked[64];
 
@@ -710,11 +710,11 @@ static void check_record(struct rn *r, const struct point *pt, const struct sc_r
 		worsen(so, RPT_FAIL, rec_want->clause, why);
 		return;
 	}
-	if (ex_check_record(rec_want, &rec, &ad, sess, why, sizeof(why)) != RPT_PASS)
+	if (expect_check_record(rec_want, &rec, &ad, sess, why, sizeof(why)) != RPT_PASS)
 		worsen(so, broken(rec_want->clause), rec_want->clause, why);
 	if (!rec.found)
 		snprintf(so->recorded, sizeof(so->recorded), "(no record for %s)", client_id);
-	if (*ex_record_unchecked(rec_want, &rec, unchecked, sizeof(unchecked))) {
+	if (*expect_record_unchecked(rec_want, &rec, unchecked, sizeof(unchecked))) {
 		snprintf(so->unchecked, sizeof(so->unchecked), "%s not checked: the %s observer does not show it",
 			 unchecked, ob->role);
 		append(so->notes, sizeof(so->notes), "%s%s", so->notes[0] ? "; " : "", so->unchecked);
@@ -731,13 +731,13 @@ static struct sc_expect version_expect[2] = {
 	  .note = "took a header of a version the profile says this listener does not take" },
 };
 
-static const struct sc_step *version_step(const struct rn *r, const struct point *pt,
+static const struct sc_step *version_step(const struct runner *r, const struct point *pt,
 					  const struct sc_step *st, const struct hdr_view *hv,
 					  struct sc_step *tmp)
 {
-	const struct pf_listener *li = &r->p->l[pt->l];
+	const struct profile_listener *li = &r->p->l[pt->l];
 
-	if (!hv->version || PF_TAKES(li, hv->version) || pt->mode == SC_MODE_DISABLED)
+	if (!hv->version || PROFILE_TAKES(li, hv->version) || pt->mode == SC_MODE_DISABLED)
 		return st;
 	*tmp = *st;
 	tmp->expect = version_expect;
@@ -755,7 +755,7 @@ static bool declares(const struct profile *p, const char *feature)
 
 /* A sentence that binds only receivers with a feature (`when:`) cannot be
  * broken by a target whose profile does not claim the feature. */
-static void apply_condition(const struct rn *r, struct step_out *so)
+static void apply_condition(const struct runner *r, struct step_out *so)
 {
 	const struct sc_clause *c = so->clause;
 
@@ -768,9 +768,9 @@ static void apply_condition(const struct rn *r, struct step_out *so)
 }
 
 /* Why the target refused, in its own words (the rejections observer). */
-static void rejection_reason(struct rn *r, const struct point *pt, struct step_out *so)
+static void rejection_reason(struct runner *r, const struct point *pt, struct step_out *so)
 {
-	const struct pf_observer *o = &r->p->rejections;
+	const struct profile_observer *o = &r->p->rejections;
 	char port[16], why[300];
 	struct obs_vars v = { .client_id = so->client_id, .listener = sc_listener_name(pt->l),
 			      .peer_port = port, .output = r->target ? r->target->output : NULL };
@@ -778,37 +778,38 @@ static void rejection_reason(struct rn *r, const struct point *pt, struct step_o
 
 	/* a listener without a PROXY stage has no header to refuse: nothing
 	 * to explain, and no need to wait for a line that will not come */
-	if (o->type == PF_OBS_NONE || !net_addr_port(&so->res.local) || pt->mode == SC_MODE_DISABLED)
+	if (o->type == PROFILE_OBS_NONE || !net_addr_port(&so->res.local) || pt->mode == SC_MODE_DISABLED)
 		return;
 	snprintf(port, sizeof(port), "%u", net_addr_port(&so->res.local));
 	if (obs_rejection(o, &v, why, sizeof(why), &e) > 0)
 		append(so->notes, sizeof(so->notes), "%sthe target says: %s", so->notes[0] ? "; " : "", why);
 }
 
-static int step_wait(const struct rn *r, const struct point *pt, const struct sc_step *st)
+static int step_wait(const struct runner *r, const struct point *pt, const struct sc_step *st)
 {
 	return st->send.wait_ms == SC_WAIT_HEADER_TIMEOUT ? r->header_wait[pt->l]
 		: st->send.wait_ms > 0 ? st->send.wait_ms : r->timeout_ms;
 }
 
-static void next_client_id(struct rn *r, const struct point *pt, char *buf, size_t cap)
+static void next_client_id(struct runner *r, const struct point *pt, char *buf, size_t cap)
 {
 	unsigned cid;
 
 	pthread_mutex_lock(&r->mu);
 	cid = ++r->conn_counter;
 	pthread_mutex_unlock(&r->mu);
-	rn_client_id(pt->s->id, pt->l, (r->salt << 10) + cid, buf, cap);
+	runner_client_id(pt->s->id, pt->l, (r->salt << 10) + cid, buf, cap);
 }
 
-static void run_sweep(struct rn *r, const struct point *pt, const struct sc_step *st,
+static void run_sweep(struct runner *r, const struct point *pt, const struct sc_step *st,
 		      const struct hdr_view *hv, struct step_out *so);
 
-static void run_step(struct rn *r, const struct point *pt, const struct sc_step *st,
+static void run_step(struct runner *r, const struct point *pt, const struct sc_step *st,
 		     struct step_out *so)
 {
+	struct perr e;
 	char why[256];
-	struct cl_opts o;
+	struct client_opts o;
 	struct hdr_view hv;
 	struct sc_step vstep;
 	struct sc_record tmp;
@@ -822,7 +823,7 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	n = build_header(r, pt, st, so->sent, sizeof(so->sent), why, sizeof(why));
 	if (n < 0) {
 		so->grade = RPT_FAIL;
-		so->act.outcome = CL_ERROR;
+		so->act.outcome = CLIENT_ERROR;
 		snprintf(so->reason, sizeof(so->reason), "cannot build what to send: %s", why);
 		return;
 	}
@@ -840,22 +841,23 @@ static void run_step(struct rn *r, const struct point *pt, const struct sc_step 
 	next_client_id(r, pt, so->client_id, sizeof(so->client_id));
 	fill_opts(r, pt, st, &o, so->sent, so->sent_len, so->client_id, step_wait(r, pt, st));
 
-	cl_run(&o, &so->res, &so->conn);
+	/* a local failure is an outcome too (CLIENT_ERROR, its text in res) */
+	(void)client_run(&o, &so->res, &so->conn, &e);
 	so->act.outcome = so->res.outcome;
-	so->act.connack_rc = so->res.outcome == CL_CONNACK ? so->res.connack_rc : -1;
+	so->act.connack_rc = so->res.outcome == CLIENT_CONNACK ? so->res.connack_rc : -1;
 	so->act.any_byte = so->res.any_byte_received;
 	so->act.elapsed_ms = so->res.elapsed_ms;
-	idx = ex_grade(st, &so->act, r->header_wait[pt->l], &so->grade, &note);
+	idx = expect_grade(st, &so->act, r->header_wait[pt->l], &so->grade, &note);
 	so->clause = idx >= 0 ? sc_expect_clause(st, &st->expect[idx]) : st->clause;
 	if (note && (so->grade != RPT_PASS || idx < 0))
 		snprintf(so->reason, sizeof(so->reason), "%s", note);
-	if (so->res.outcome == CL_ERROR)
+	if (so->res.outcome == CLIENT_ERROR)
 		append(so->reason, sizeof(so->reason), "%s%s", so->reason[0] ? ": " : "", so->res.detail);
 
 	/* The record, while the session is held open (sessions) or after the
 	 * refusal (unauthorized). */
 	apply_condition(r, so);
-	if (!(so->res.outcome == CL_CONNACK && so->res.connack_rc == 0))
+	if (!(so->res.outcome == CLIENT_CONNACK && so->res.connack_rc == 0))
 		rejection_reason(r, pt, so);
 	want = idx >= 0 ? record_to_check(r, pt->mode, st, &hv, so, &tmp) : NULL;
 	if (want)
@@ -890,7 +892,7 @@ struct cut {
 };
 
 struct sweep {
-	struct rn *r;
+	struct runner *r;
 	const struct point *pt;
 	const struct sc_step *st;
 	const struct hdr_view *hv;
@@ -904,8 +906,9 @@ struct sweep {
 
 static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 {
+	struct perr e;
 	struct step_out *one = calloc(1, sizeof(*one));
-	struct cl_opts o;
+	struct client_opts o;
 	size_t cuts[2] = { k, k + 1 };
 	const struct sc_record *want;
 	struct sc_record tmp;
@@ -921,8 +924,8 @@ static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 	o.cuts = cuts;
 	o.ncuts = (size_t)w->st->send.sweep - 1;
 	o.delay_ms = w->st->send.delay_ms > 0 ? w->st->send.delay_ms : 20;
-	cl_run(&o, &one->res, &one->conn);
-	if (one->res.outcome == CL_CONNACK && one->res.connack_rc == 0) {
+	(void)client_run(&o, &one->res, &one->conn, &e);
+	if (one->res.outcome == CLIENT_CONNACK && one->res.connack_rc == 0) {
 		one->grade = RPT_PASS;
 		want = record_to_check(w->r, w->pt->mode, w->st, w->hv, one, &tmp);
 		if (want)
@@ -931,14 +934,14 @@ static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 		c->grade = one->grade;
 		c->clause = one->clause;
 		snprintf(c->why, sizeof(c->why), "%s", one->reason);
-	} else if (one->res.outcome == CL_REFUSED || one->res.outcome == CL_ERROR) {
+	} else if (one->res.outcome == CLIENT_REFUSED || one->res.outcome == CLIENT_ERROR) {
 		c->what = CUT_NOCONN;
 	} else {
 		c->what = CUT_DROPPED;
 	}
 	snprintf(c->recorded, sizeof(c->recorded), "%s", one->recorded);
 	snprintf(c->notes, sizeof(c->notes), "%s", one->notes);
-	cl_close(one->conn, true);
+	client_close(one->conn, true);
 	free(one);
 }
 
@@ -958,7 +961,7 @@ static void *sweep_worker(void *arg)
 	}
 }
 
-static void run_sweep(struct rn *r, const struct point *pt, const struct sc_step *st,
+static void run_sweep(struct runner *r, const struct point *pt, const struct sc_step *st,
 		      const struct hdr_view *hv, struct step_out *so)
 {
 	struct sweep w = { .r = r, .pt = pt, .st = st, .hv = hv, .hdr = so->sent, .len = so->sent_len };
@@ -1014,7 +1017,7 @@ static void run_sweep(struct rn *r, const struct point *pt, const struct sc_step
 		 w.ncuts, st->send.sweep, st->send.delay_ms > 0 ? st->send.delay_ms : 20, good, dropped,
 		 dropped ? " (cut at " : "", dlist, dropped ? ")" : "", wrong,
 		 other ? ", connect failed at " : "", olist);
-	so->act.outcome = good + wrong ? CL_CONNACK : CL_CLOSED;
+	so->act.outcome = good + wrong ? CLIENT_CONNACK : CLIENT_CLOSED;
 	so->act.connack_rc = good + wrong ? 0 : -1;
 	if (wrong)
 		append(so->reason, sizeof(so->reason), "accepted a cut header with another address than its own: %zu of %zu cuts, first %s",
@@ -1032,7 +1035,7 @@ static void run_sweep(struct rn *r, const struct point *pt, const struct sc_step
 }
 
 /* A plain client on the listener, as its mode wants: is it still served? */
-static bool probe_ok(struct rn *r, const struct point *pt, char *detail, size_t cap)
+static bool probe_ok(struct runner *r, const struct point *pt, char *detail, size_t cap)
 {
 	struct sc_step st;
 	struct sc_expect x;
@@ -1048,10 +1051,10 @@ static bool probe_ok(struct rn *r, const struct point *pt, char *detail, size_t 
 	st.nexpect = 1;
 	run_step(r, pt, &st, &so);
 	if (so.conn)
-		cl_close(so.conn, true);
+		client_close(so.conn, true);
 	if (so.grade == RPT_PASS)
 		return true;
-	ex_actual_text(&so.act, so.res.detail, detail, cap);
+	expect_actual_text(&so.act, so.res.detail, detail, cap);
 	return false;
 }
 
@@ -1101,14 +1104,14 @@ static void logcap_add(struct logcap *lc, const char *file)
 	lc->off[lc->n++] = stat(file, &st) == 0 ? st.st_size : 0;
 }
 
-static void logcap_begin(const struct rn *r, struct logcap *lc)
+static void logcap_begin(const struct runner *r, struct logcap *lc)
 {
 	memset(lc, 0, sizeof(*lc));
 	if (r->target)
 		logcap_add(lc, r->target->output);
-	if (r->p->sessions.type == PF_OBS_LOG)
+	if (r->p->sessions.type == PROFILE_OBS_LOG)
 		logcap_add(lc, r->p->sessions.file);
-	if (r->p->unauthorized.type == PF_OBS_LOG)
+	if (r->p->unauthorized.type == PROFILE_OBS_LOG)
 		logcap_add(lc, r->p->unauthorized.file);
 }
 
@@ -1159,13 +1162,13 @@ static char *logcap_end(const struct logcap *lc, const struct step_out *so, size
 	return out[0] ? xstrdup(out) : NULL;
 }
 
-static void run_point(struct rn *r, struct point *pt)
+static void run_point(struct runner *r, struct point *pt)
 {
 	struct logcap lc;
 	const struct scenario *s = pt->s;
 	struct step_out *so;
-	struct cl_conn **held;
-	char actual[RN_MAX_STEPS_TEXT] = "", reason[1024] = "", recorded[2048] = "";
+	struct client_conn **held;
+	char actual[RUNNER_MAX_STEPS_TEXT] = "", reason[1024] = "", recorded[2048] = "";
 	size_t i, j, k = 0, nexp = 0, worst_step = 0;
 	enum rpt_grade grade = RPT_PASS;
 	int64_t t0 = net_now_ms();
@@ -1189,11 +1192,11 @@ static void run_point(struct rn *r, struct point *pt)
 
 		run_step(r, pt, &s->steps[i], &so[i]);
 		held[i] = so[i].conn; /* sessions stay open until the scenario ends */
-		grade = ex_worst(grade, so[i].grade);
+		grade = expect_worst(grade, so[i].grade);
 		if (grade != before || i == 0)
 			worst_step = i;
 		for (j = 0; j < so[i].nexpect && k < nexp; j++) {
-			ex_expect_text(&so[i].expect[j], r->header_wait[pt->l], buf, sizeof(buf));
+			expect_text(&so[i].expect[j], r->header_wait[pt->l], buf, sizeof(buf));
 			if (s->nsteps > 1)
 				snprintf(line, sizeof(line), "step %zu: %s", i + 1, buf);
 			else
@@ -1203,7 +1206,7 @@ static void run_point(struct rn *r, struct point *pt)
 		if (so[i].summary[0])
 			snprintf(buf, sizeof(buf), "%s", so[i].summary);
 		else
-			ex_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
+			expect_actual_text(&so[i].act, so[i].res.detail, buf, sizeof(buf));
 		append_step(actual, sizeof(actual), s->nsteps, i);
 		append(actual, sizeof(actual), "%s", buf);
 		if (so[i].notes[0])
@@ -1217,7 +1220,7 @@ static void run_point(struct rn *r, struct point *pt)
 	}
 	pt->nexpected = k;
 	for (i = 0; i < s->nsteps; i++)
-		cl_close(held[i], true);
+		client_close(held[i], true);
 	pt->clause = so[worst_step].clause;
 
 	if (s->probe_after && grade != RPT_SKIP) {
@@ -1272,7 +1275,7 @@ static void free_point(struct point *pt)
 }
 
 /* Called with r->mu held. */
-static void flush_ready(struct rn *r)
+static void flush_ready(struct runner *r)
 {
 	while (r->next_print < r->npt && r->pt[r->next_print].done) {
 		struct point *pt = &r->pt[r->next_print];
@@ -1338,15 +1341,15 @@ static const char *mode_behaviour(enum sc_mode m)
 }
 
 /* One probe connection on listener l as point pt would make it. */
-static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay, enum sc_cred cred,
+static void probe_step_cred(struct runner *r, struct point *pt, enum sc_payload pay, enum sc_cred cred,
 			    struct step_out *so);
 
-static void probe_step(struct rn *r, struct point *pt, enum sc_payload pay, struct step_out *so)
+static void probe_step(struct runner *r, struct point *pt, enum sc_payload pay, struct step_out *so)
 {
 	probe_step_cred(r, pt, pay, SC_CRED_VALID, so);
 }
 
-static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay, enum sc_cred cred,
+static void probe_step_cred(struct runner *r, struct point *pt, enum sc_payload pay, enum sc_cred cred,
 			    struct step_out *so)
 {
 	struct sc_step st;
@@ -1355,7 +1358,7 @@ static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay,
 	memset(&st, 0, sizeof(st));
 	memset(&x, 0, sizeof(x));
 	st.send.payload = pay;
-	st.send.header.version = PF_TAKES(&r->p->l[pt->l], 2) ? 2 : 1;
+	st.send.header.version = PROFILE_TAKES(&r->p->l[pt->l], 2) ? 2 : 1;
 	st.send.header.command = PP_CMD_PROXY;
 	st.send.header.family = PP_FAM_INET;
 	st.send.header.transport = -1;
@@ -1370,7 +1373,7 @@ static void probe_step_cred(struct rn *r, struct point *pt, enum sc_payload pay,
 
 static bool accepted(const struct step_out *so)
 {
-	return so->res.outcome == CL_CONNACK && so->res.connack_rc == 0;
+	return so->res.outcome == CLIENT_CONNACK && so->res.connack_rc == 0;
 }
 
 /* What went wrong on a probe that should have been served. */
@@ -1378,15 +1381,15 @@ static void probe_diag(const struct step_out *so, char *buf, size_t cap)
 {
 	char out[400];
 
-	ex_actual_text(&so->act, so->res.detail, out, sizeof(out));
+	expect_actual_text(&so->act, so->res.detail, out, sizeof(out));
 	switch (so->res.outcome) {
-	case CL_TLS_FAIL:
+	case CLIENT_TLS_FAIL:
 		snprintf(buf, cap, "the TLS handshake failed (%s): check listeners.<l>.tls", out);
 		break;
-	case CL_WS_FAIL:
+	case CLIENT_WS_FAIL:
 		snprintf(buf, cap, "the WebSocket upgrade was refused (%s): check path and subprotocol", out);
 		break;
-	case CL_CONNACK:
+	case CLIENT_CONNACK:
 		snprintf(buf, cap, "the valid credentials were refused (%s): check credentials.valid", out);
 		break;
 	default:
@@ -1395,16 +1398,16 @@ static void probe_diag(const struct step_out *so, char *buf, size_t cap)
 	}
 }
 
-static int preflight_observer(struct rn *r, struct point *pt, struct step_out *so, struct perr *e)
+static int preflight_observer(struct runner *r, struct point *pt, struct step_out *so, struct perr *e)
 {
-	const struct pf_observer *ob = &r->p->sessions;
+	const struct profile_observer *ob = &r->p->sessions;
 	struct obs_vars v = { .client_id = so->client_id, .listener = sc_listener_name(pt->l),
 			      .output = r->target ? r->target->output : NULL };
-	struct ex_record rec;
+	struct expect_record rec;
 	char excerpt[512];
 	struct perr oe;
 
-	if (ob->type == PF_OBS_NONE)
+	if (ob->type == PROFILE_OBS_NONE)
 		return 0;
 	if (obs_query(ob, &v, &rec, excerpt, sizeof(excerpt), &oe) < 0)
 		return perr_set(e, "pre-flight: the sessions observer cannot be read: %s", oe.msg);
@@ -1422,27 +1425,27 @@ static int preflight_observer(struct rn *r, struct point *pt, struct step_out *s
 }
 
 /* The unauthorized observer finds a login refused for its credentials. */
-static int preflight_unauthorized(struct rn *r, struct point *pt, struct perr *e)
+static int preflight_unauthorized(struct runner *r, struct point *pt, struct perr *e)
 {
-	const struct pf_observer *ob = &r->p->unauthorized;
+	const struct profile_observer *ob = &r->p->unauthorized;
 	struct step_out *so;
 	struct obs_vars v = { .listener = sc_listener_name(pt->l),
 			      .output = r->target ? r->target->output : NULL };
-	struct ex_record rec;
+	struct expect_record rec;
 	char excerpt[512], out[400];
 	struct perr oe;
 	int rc = 0;
 
-	if (ob->type == PF_OBS_NONE || !r->p->invalid.given)
+	if (ob->type == PROFILE_OBS_NONE || !r->p->invalid.given)
 		return 0;
 	so = calloc(1, sizeof(*so));
 	if (!so)
 		return perr_set(e, "out of memory");
 	probe_step_cred(r, pt, pt->mode == SC_MODE_ENABLED ? SC_PAY_HEADER : SC_PAY_NONE, SC_CRED_INVALID, so);
-	cl_close(so->conn, true);
-	ex_actual_text(&so->act, so->res.detail, out, sizeof(out));
+	client_close(so->conn, true);
+	expect_actual_text(&so->act, so->res.detail, out, sizeof(out));
 	v.client_id = so->client_id;
-	if (so->res.outcome != CL_CONNACK || so->res.connack_rc == 0)
+	if (so->res.outcome != CLIENT_CONNACK || so->res.connack_rc == 0)
 		rc = perr_set(e, "pre-flight: listener %s did not refuse the profile's invalid credentials with a CONNACK (%s): check credentials.invalid",
 			      sc_listener_name(pt->l), out);
 	else if (obs_query(ob, &v, &rec, excerpt, sizeof(excerpt), &oe) < 0)
@@ -1457,10 +1460,10 @@ static int preflight_unauthorized(struct rn *r, struct point *pt, struct perr *e
 	return rc;
 }
 
-static int preflight_listener(struct rn *r, enum sc_listener l, bool *observed, struct perr *e)
+static int preflight_listener(struct runner *r, enum sc_listener l, bool *observed, struct perr *e)
 {
 	static struct scenario probe_scenario = { .id = "pre-flight", .title = "pre-flight" };
-	const struct pf_listener *li = &r->p->l[l];
+	const struct profile_listener *li = &r->p->l[l];
 	struct point pt;
 	struct step_out *a = calloc(2, sizeof(*a)), *b = a + 1;
 	char diag[600];
@@ -1505,13 +1508,13 @@ static int preflight_listener(struct rn *r, enum sc_listener l, bool *observed, 
 				rc = preflight_unauthorized(r, &pt, e);
 		}
 	}
-	cl_close(a->conn, true);
-	cl_close(b->conn, true);
+	client_close(a->conn, true);
+	client_close(b->conn, true);
 	free(a);
 	return rc;
 }
 
-static int preflight(struct rn *r, struct perr *e)
+static int preflight(struct runner *r, struct perr *e)
 {
 	bool observed = false;
 	int l;
@@ -1531,21 +1534,21 @@ static int preflight(struct rn *r, struct perr *e)
 
 /* Is the target still there after point pt: its process (launch mode)
  * and a TCP connection to pt's listener. */
-static bool target_alive(struct rn *r, const struct point *pt, char *why, size_t cap)
+static bool target_alive(struct runner *r, const struct point *pt, char *why, size_t cap)
 {
-	const struct pf_listener *li = &r->p->l[pt->l];
+	const struct profile_listener *li = &r->p->l[pt->l];
 	struct perr e;
 	bool gone;
 	int fd;
 
 	if (r->target) {
 		pthread_mutex_lock(&r->mu);
-		gone = !ln_alive(r->target);
+		gone = !launch_alive(r->target);
 		pthread_mutex_unlock(&r->mu);
 		if (gone) {
 			char how[64];
 
-			snprintf(why, cap, "its process ended (%s)", ln_exit_text(r->target, how, sizeof(how)));
+			snprintf(why, cap, "its process ended (%s)", launch_exit_text(r->target, how, sizeof(how)));
 			return false;
 		}
 	}
@@ -1560,7 +1563,7 @@ static bool target_alive(struct rn *r, const struct point *pt, char *why, size_t
 }
 
 /* The point's result stands as the target's: print it in order. */
-static void point_done(struct rn *r, struct point *pt)
+static void point_done(struct runner *r, struct point *pt)
 {
 	pthread_mutex_lock(&r->mu);
 	pt->done = true;
@@ -1570,7 +1573,7 @@ static void point_done(struct rn *r, struct point *pt)
 
 static void *worker(void *arg)
 {
-	struct rn *r = arg;
+	struct runner *r = arg;
 
 	for (;;) {
 		struct point *pt;
@@ -1608,12 +1611,12 @@ static void *worker(void *arg)
 
 /* Point pt took the target down: FAIL, with how it ended and its last
  * words (launch mode). */
-static void fail_crash(struct rn *r, struct point *pt, const char *why, bool alone)
+static void fail_crash(struct runner *r, struct point *pt, const char *why, bool alone)
 {
 	char tail[1500] = "", reason[2000];
 
 	if (r->target)
-		ln_tail(r->target, 3, tail, sizeof(tail));
+		launch_tail(r->target, 3, tail, sizeof(tail));
 	snprintf(reason, sizeof(reason), "the target went down %s: %s%s%s",
 		 alone ? "after this scenario"
 		       : "during this scenario (run again alone, it did not: a crash that depends on timing or on the points run beside it)",
@@ -1625,7 +1628,7 @@ static void fail_crash(struct rn *r, struct point *pt, const char *why, bool alo
 }
 
 /* Everything not graded yet: SKIP, the target being gone since `what`. */
-static void skip_rest(struct rn *r, const char *what)
+static void skip_rest(struct runner *r, const char *what)
 {
 	char why[400];
 	size_t i;
@@ -1643,25 +1646,25 @@ static void skip_rest(struct rn *r, const char *what)
 
 /* A target that was started again logs its observers in again; one
  * that refuses leaves its record checks to fail with the reason. */
-static void relogin(struct rn *r, const char *when)
+static void relogin(struct runner *r, const char *when)
 {
 	struct perr e;
 
-	if (lg_login_all(r->p, when, &e) < 0)
+	if (login_all(r->p, when, &e) < 0)
 		log_warn("%s", e.msg);
 }
 
-static bool restart(struct rn *r, char *why, size_t cap)
+static bool restart(struct runner *r, char *why, size_t cap)
 {
 	struct perr e;
 
-	if (++r->restarts > RN_MAX_RESTARTS) {
-		snprintf(why, cap, "restarted %d times already", RN_MAX_RESTARTS);
+	if (++r->restarts > RUNNER_MAX_RESTARTS) {
+		snprintf(why, cap, "restarted %d times already", RUNNER_MAX_RESTARTS);
 		return false;
 	}
-	ln_stop(r->p, r->target);
-	ln_cleanup(r->target);
-	if (ln_start(r->p, r->group->env, r->group->nenv, r->target, &e) < 0) {
+	launch_stop(r->p, r->target);
+	launch_cleanup(r->target);
+	if (launch_start(r->p, r->group->env, r->group->nenv, r->target, &e) < 0) {
 		snprintf(why, cap, "it did not start again: %s", e.msg);
 		return false;
 	}
@@ -1675,7 +1678,7 @@ static bool restart(struct rn *r, char *why, size_t cap)
  * point that found it down carries the crash). Without launch nothing
  * can be run any more: the point that found it down FAILs, the rest are
  * SKIP. Returns true when the run can go on. */
-static bool recover(struct rn *r)
+static bool recover(struct runner *r)
 {
 	struct point *first = &r->pt[r->down_at];
 	char why[300], what[400], down_why[256];
@@ -1726,7 +1729,7 @@ static bool recover(struct rn *r)
 	return true;
 }
 
-static void run_queue(struct rn *r)
+static void run_queue(struct runner *r)
 {
 	int n = r->c->jobs > 0 ? r->c->jobs : 1, i, started = 0;
 	pthread_t *th;
@@ -1748,14 +1751,14 @@ static void run_queue(struct rn *r)
 }
 
 /* Does anything answer on the selected listeners? */
-static bool reachable(const struct rn *r, char *why, size_t cap)
+static bool reachable(const struct runner *r, char *why, size_t cap)
 {
 	int i;
 	bool any = false, tried = false;
 
 	why[0] = '\0';
 	for (i = 0; i < SC_NLISTENERS; i++) {
-		const struct pf_listener *li = &r->p->l[i];
+		const struct profile_listener *li = &r->p->l[i];
 		struct perr e;
 		int fd;
 
@@ -1778,7 +1781,7 @@ static bool reachable(const struct rn *r, char *why, size_t cap)
 
 /* --wait: until every selected listener accepts a connection, or the
  * deadline (a broker in a service container may still be starting). */
-static void wait_listeners(const struct rn *r)
+static void wait_listeners(const struct runner *r)
 {
 	int64_t deadline = net_now_ms() + (int64_t)r->c->wait_s * 1000;
 
@@ -1786,7 +1789,7 @@ static void wait_listeners(const struct rn *r)
 		bool all = true;
 
 		for (int i = 0; i < SC_NLISTENERS && all; i++) {
-			const struct pf_listener *li = &r->p->l[i];
+			const struct profile_listener *li = &r->p->l[i];
 			struct perr e;
 			int fd;
 
@@ -1805,7 +1808,7 @@ static void wait_listeners(const struct rn *r)
 	}
 }
 
-static void fail_group(struct rn *r, int g, const char *why)
+static void fail_group(struct runner *r, int g, const char *why)
 {
 	size_t i;
 
@@ -1820,7 +1823,7 @@ static void fail_group(struct rn *r, int g, const char *why)
 	pthread_mutex_unlock(&r->mu);
 }
 
-const struct scenario **rn_select(const struct rn_config *c, size_t *n)
+const struct scenario **runner_select(const struct runner_config *c, size_t *n)
 {
 	const struct scenario **v = calloc(c->catalog->n + 1, sizeof(*v));
 	size_t i, j;
@@ -1841,8 +1844,8 @@ const struct scenario **rn_select(const struct rn_config *c, size_t *n)
 }
 
 /* The target answers and behaves as declared (reachable, pre-flight):
- * 0, or RN_UNREACHABLE with *e set and "Bail out!" in the TAP. */
-static int target_ready(struct rn *r, struct perr *e)
+ * 0, or RUNNER_UNREACHABLE with *e set and "Bail out!" in the TAP. */
+static int target_ready(struct runner *r, struct perr *e)
 {
 	char why[1024];
 
@@ -1850,18 +1853,18 @@ static int target_ready(struct rn *r, struct perr *e)
 		wait_listeners(r);
 	if (!reachable(r, why, sizeof(why)))
 		perr_set(e, "target %s unreachable: %s", r->p->name, why);
-	else if (lg_login_all(r->p, "the target is ready", e) == 0 && preflight(r, e) == 0)
+	else if (login_all(r->p, "the target is ready", e) == 0 && preflight(r, e) == 0)
 		return 0;
 	if (r->c->tap)
 		rpt_tap_bail(r->c->tap, e->msg);
-	return RN_UNREACHABLE;
+	return RUNNER_UNREACHABLE;
 }
 
 /* One point per selected scenario and listener, each planned (where it
  * runs, or why it is skipped). */
-static int plan_points(struct rn *r, const struct scenario **sel, size_t nsel, struct perr *e)
+static int plan_points(struct runner *r, const struct scenario **sel, size_t nsel, struct perr *e)
 {
-	const struct rn_config *c = r->c;
+	const struct runner_config *c = r->c;
 	size_t i, k = 0;
 	int l;
 
@@ -1877,7 +1880,7 @@ static int plan_points(struct rn *r, const struct scenario **sel, size_t nsel, s
 	/* The base configuration runs first (group 0), then the others in
 	 * the order scenarios first ask for them. */
 	if (group_find_or_add(r, NULL, e) < 0)
-		return RN_ERROR;
+		return RUNNER_ERROR;
 	k = 0;
 	for (i = 0; i < nsel; i++)
 		for (l = 0; l < SC_NLISTENERS; l++) {
@@ -1887,7 +1890,7 @@ static int plan_points(struct rn *r, const struct scenario **sel, size_t nsel, s
 			r->pt[k].l = (enum sc_listener)l;
 			r->pt[k].index = k;
 			if (plan_point(r, &r->pt[k], e) < 0)
-				return RN_ERROR;
+				return RUNNER_ERROR;
 			k++;
 		}
 	return 0;
@@ -1896,7 +1899,7 @@ static int plan_points(struct rn *r, const struct scenario **sel, size_t nsel, s
 /* What a point is likely to wait for, in ms: the pauses and timeouts its
  * scenario declares (a sweep is one connection per cut). Only an order:
  * results are reported in catalog order whatever the order they run in. */
-static long point_weight(const struct rn *r, const struct point *pt)
+static long point_weight(const struct runner *r, const struct point *pt)
 {
 	long w = 1;
 
@@ -1920,7 +1923,7 @@ static long point_weight(const struct rn *r, const struct point *pt)
 	return w;
 }
 
-static const struct rn *sort_rn; /* qsort has no context argument */
+static const struct runner *sort_rn; /* qsort has no context argument */
 
 static int by_weight(const void *a, const void *b)
 {
@@ -1934,7 +1937,7 @@ static int by_weight(const void *a, const void *b)
 
 /* The longest points first: with N workers, the group then ends about
  * when its longest point does, not after a tail of it. */
-static void queue_longest_first(struct rn *r)
+static void queue_longest_first(struct runner *r)
 {
 	sort_rn = r;
 	qsort(r->queue, r->nqueue, sizeof(*r->queue), by_weight);
@@ -1943,11 +1946,11 @@ static void queue_longest_first(struct rn *r)
 
 /* Run the points of group g: start the target in its configuration (launch
  * mode), check it the first time, run, recover from crashes, stop it.
- * 0, or RN_UNREACHABLE when the base target never comes up. */
-static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
+ * 0, or RUNNER_UNREACHABLE when the base target never comes up. */
+static int run_group(struct runner *r, int g, bool *base_checked, struct perr *e)
 {
 	struct group *gr = &r->groups[g];
-	struct ln_target t;
+	struct launch_target t;
 	struct perr le;
 	size_t i;
 	int rc = 0;
@@ -1965,16 +1968,16 @@ static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
 		if (r->c->verbose)
 			log_info("starting %s%s%s", r->p->name, gr->canon ? " with " : "",
 				 gr->canon ? gr->canon : "");
-		if (ln_start(r->p, gr->env, gr->nenv, &t, &le) < 0) {
+		if (launch_start(r->p, gr->env, gr->nenv, &t, &le) < 0) {
 			char why[600];
 
-			ln_cleanup(&t);
+			launch_cleanup(&t);
 			if (!gr->configuration && !*base_checked) {
 				/* The base launch is the target: nothing answers. */
 				perr_set(e, "target %s did not start: %s", r->p->name, le.msg);
 				if (r->c->tap)
 					rpt_tap_bail(r->c->tap, e->msg);
-				return RN_UNREACHABLE;
+				return RUNNER_UNREACHABLE;
 			}
 			snprintf(why, sizeof(why), "target did not start with %s: %s",
 				 gr->configuration ? gr->configuration : "its base configuration", le.msg);
@@ -1995,16 +1998,16 @@ static int run_group(struct rn *r, int g, bool *base_checked, struct perr *e)
 			;
 	}
 	if (r->target) {
-		ln_stop(r->p, &t);
-		ln_cleanup(&t);
+		launch_stop(r->p, &t);
+		launch_cleanup(&t);
 		r->target = NULL;
 	}
 	return rc;
 }
 
 /* The runner's state for c, with every point planned (where it runs, or
- * why it is skipped). 0, or -1 with *e; rn_done in either case. */
-static int rn_begin(struct rn *r, const struct rn_config *c, struct rpt_run *run,
+ * why it is skipped). 0, or -1 with *e; runner_done in either case. */
+static int runner_begin(struct runner *r, const struct runner_config *c, struct rpt_run *run,
 		    const struct scenario ***sel, struct perr *e)
 {
 	size_t nsel;
@@ -2015,10 +2018,10 @@ static int rn_begin(struct rn *r, const struct rn_config *c, struct rpt_run *run
 	r->run = run;
 	r->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : c->profile->timeout_ms;
 	for (int l = 0; l < SC_NLISTENERS; l++)
-		r->header_wait[l] = rn_listener_header_wait(c->profile, (enum sc_listener)l);
+		r->header_wait[l] = runner_listener_header_wait(c->profile, (enum sc_listener)l);
 	r->salt = (unsigned)(getpid() ^ time(NULL)) & 0x3ff;
 	pthread_mutex_init(&r->mu, NULL);
-	*sel = rn_select(c, &nsel);
+	*sel = runner_select(c, &nsel);
 	if (!*sel)
 		return perr_set(e, "out of memory");
 	if (nsel == 0)
@@ -2026,7 +2029,7 @@ static int rn_begin(struct rn *r, const struct rn_config *c, struct rpt_run *run
 	return plan_points(r, *sel, nsel, e);
 }
 
-static void rn_done(struct rn *r, const struct scenario **sel)
+static void runner_done(struct runner *r, const struct scenario **sel)
 {
 	size_t i;
 
@@ -2044,7 +2047,7 @@ static void rn_done(struct rn *r, const struct scenario **sel)
 }
 
 /* A target without PROXY support: said once, before the points. */
-static void say_no_proxy(const struct rn *r)
+static void say_no_proxy(const struct runner *r)
 {
 	size_t i, n = 0;
 
@@ -2058,18 +2061,18 @@ static void say_no_proxy(const struct rn *r)
 		r->p->name, r->p->no_proxy_support, n, r->npt);
 }
 
-int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
+int runner_run(const struct runner_config *c, struct rpt_run *run, struct perr *e)
 {
-	struct rn r;
+	struct runner r;
 	const struct scenario **sel;
 	int g, rc;
 	bool base_checked = false;
 
-	rc = rn_begin(&r, c, run, &sel, e);
-	if (rc == 0 && r.p->launch.present && ln_prepare(r.p, e) < 0) {
+	rc = runner_begin(&r, c, run, &sel, e);
+	if (rc == 0 && r.p->launch.present && launch_prepare(r.p, e) < 0) {
 		if (c->tap)
 			rpt_tap_bail(c->tap, e->msg);
-		rc = RN_UNREACHABLE;
+		rc = RUNNER_UNREACHABLE;
 	}
 	/* Without launch, the target must answer before anything is printed. */
 	if (rc == 0 && !r.p->launch.present) {
@@ -2094,20 +2097,20 @@ int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e)
 		pthread_mutex_unlock(&r.mu);
 		if (r.failed_add) {
 			*e = r.err;
-			rc = RN_ERROR;
+			rc = RUNNER_ERROR;
 		}
 	}
-	rn_done(&r, sel);
+	runner_done(&r, sel);
 	return rc;
 }
 
-int rn_plan(const struct rn_config *c, struct rn_planned **out, size_t *n, struct perr *e)
+int runner_plan(const struct runner_config *c, struct runner_planned **out, size_t *n, struct perr *e)
 {
-	struct rn r;
+	struct runner r;
 	const struct scenario **sel;
-	struct rn_planned *v = NULL;
+	struct runner_planned *v = NULL;
 	size_t i;
-	int rc = rn_begin(&r, c, NULL, &sel, e);
+	int rc = runner_begin(&r, c, NULL, &sel, e);
 
 	*out = NULL;
 	*n = 0;
@@ -2132,13 +2135,13 @@ int rn_plan(const struct rn_config *c, struct rn_planned **out, size_t *n, struc
 		*out = v;
 		*n = r.npt;
 	} else {
-		rn_plan_free(v, r.npt);
+		runner_plan_free(v, r.npt);
 	}
-	rn_done(&r, sel);
+	runner_done(&r, sel);
 	return rc;
 }
 
-void rn_plan_free(struct rn_planned *v, size_t n)
+void runner_plan_free(struct runner_planned *v, size_t n)
 {
 	if (!v)
 		return;

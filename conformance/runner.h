@@ -16,7 +16,7 @@
 #include "../reports/report.h"
 #include "scenario.h"
 
-struct rn_config {
+struct runner_config {
 	struct profile *profile;
 	struct sc_catalog *catalog;
 	char **only;             /* --only patterns (sc_matches); none = all */
@@ -30,19 +30,19 @@ struct rn_config {
 	FILE *tap;               /* TAP stream, NULL for none */
 };
 
-/* rn_run results besides 0. */
-#define RN_ERROR       (-1)  /* configuration error: *e says why (exit 2) */
-#define RN_UNREACHABLE (-3)  /* nothing answers on any listener (exit 3) */
+/* runner_run results besides 0. */
+#define RUNNER_ERROR       (-1)  /* configuration error: *e says why (exit 2) */
+#define RUNNER_UNREACHABLE (-3)  /* nothing answers on any listener (exit 3) */
 
 /* Run everything, appending one result per point to run and writing the
  * TAP plan and points (not the summary: the caller adds the run's
  * duration first). Returns 0, or
- * RN_ERROR / RN_UNREACHABLE with *e set. */
-int rn_run(const struct rn_config *c, struct rpt_run *run, struct perr *e);
+ * RUNNER_ERROR / RUNNER_UNREACHABLE with *e set. */
+int runner_run(const struct runner_config *c, struct rpt_run *run, struct perr *e);
 
 /* What a run would do with each point, decided without running anything
  * (--check-profile): where it runs, or why it will be skipped. */
-struct rn_planned {
+struct runner_planned {
 	const struct scenario *s;
 	enum sc_listener l;
 	enum sc_mode mode;      /* the listener's mode where it runs */
@@ -51,29 +51,29 @@ struct rn_planned {
 	char *configuration;    /* the restart it runs in (canonical), NULL: the base */
 };
 
-/* Every point, in catalog order: 0, or RN_ERROR with *e. */
-int rn_plan(const struct rn_config *c, struct rn_planned **out, size_t *n, struct perr *e);
-void rn_plan_free(struct rn_planned *v, size_t n);
+/* Every point, in catalog order: 0, or RUNNER_ERROR with *e. */
+int runner_plan(const struct runner_config *c, struct runner_planned **out, size_t *n, struct perr *e);
+void runner_plan_free(struct runner_planned *v, size_t n);
 
 /* Selected scenarios, in catalog order (for --list). *n gets the count;
  * the array is malloc'd. */
-const struct scenario **rn_select(const struct rn_config *c, size_t *n);
+const struct scenario **runner_select(const struct runner_config *c, size_t *n);
 
 /* Client id of a connection: "ppmq-<hash of id>-<listener>-<n>", at most
  * 23 characters for n < 2^20 (the MQTT 3.1.1 limit brokers may enforce). */
-void rn_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap);
+void runner_client_id(const char *scenario_id, enum sc_listener l, unsigned n, char *buf, size_t cap);
 
 /* Why scenario s cannot run on listener l when that listener is in the
  * given mode (text in buf), or NULL when it can. The runner asks again
  * under a configurations.modes configuration before it gives up. */
-const char *rn_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
+const char *runner_skip_reason(const struct profile *p, const struct scenario *s, enum sc_listener l,
 			   enum sc_mode mode, char *buf, size_t cap);
 
 /* The longest the runner waits for a scenario that waits on the header
  * timeout: the profile's header timeout + 1 s (4 s when it has none). */
-int rn_header_wait(const struct profile *p);
+int runner_header_wait(const struct profile *p);
 /* The same for listener l, whose own header_timeout_ms (when it has one)
  * replaces the profile's. */
-int rn_listener_header_wait(const struct profile *p, enum sc_listener l);
+int runner_listener_header_wait(const struct profile *p, enum sc_listener l);
 
 #endif

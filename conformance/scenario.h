@@ -113,7 +113,7 @@ struct sc_send {
 	char *mutation;
 	uint8_t *raw;
 	size_t raw_len;
-	/* fragmentation, as struct cl_opts */
+	/* fragmentation, as struct client_opts */
 	size_t split;        /* chunk size; 0 = one write */
 	bool split_half;     /* two halves */
 	int delay_ms;

@@ -21,84 +21,84 @@
 #include "tls.h"
 #include "ws.h"
 
-#define CL_WSBUF 16384  /* raw WebSocket stream: >= one HTTP head + a control frame */
-#define CL_INBUF 8192   /* MQTT bytes received and not yet used */
+#define CLIENT_WSBUF 16384  /* raw WebSocket stream: >= one HTTP head + a control frame */
+#define CLIENT_INBUF 8192   /* MQTT bytes received and not yet used */
 
-struct cl_conn {
+struct client_conn {
 	int fd;
-	enum cl_transport transport;
+	enum client_transport transport;
 	uint8_t mqtt_version;
 	int timeout_ms;
 	struct tls_ctx *ctx;
 	struct tls_conn *tls;      /* tls, wss: once the handshake started */
 	bool ws;                   /* ws, wss: once the upgrade succeeded */
 	struct ws_decoder dec;
-	uint8_t wsbuf[CL_WSBUF];   /* raw WS bytes not yet decoded */
+	uint8_t wsbuf[CLIENT_WSBUF];   /* raw WS bytes not yet decoded */
 	size_t ws_len;
-	uint8_t in[CL_INBUF];      /* MQTT bytes */
+	uint8_t in[CLIENT_INBUF];      /* MQTT bytes */
 	size_t in_len;
 	const uint8_t *pre;        /* coalesce: header bytes to prepend to the next write */
 	size_t pre_len;
 	bool dead;                 /* peer closed or failed */
 	bool ws_closed;            /* close frame (or WS error) seen; c->why says */
-	struct cl_result *res;     /* while cl_run runs */
+	struct client_result *res;     /* while client_run runs */
 	char why[200];             /* detail of the last failed read/write */
 	double t0;                 /* start, in microseconds */
 };
 
 /* ---- names ------------------------------------------------------------------ */
 
-const char *cl_transport_name(enum cl_transport t)
+const char *client_transport_name(enum client_transport t)
 {
 	switch (t) {
-	case CL_TCP: return "tcp";
-	case CL_TLS: return "tls";
-	case CL_WS: return "ws";
-	case CL_WSS: return "wss";
+	case CLIENT_TCP: return "tcp";
+	case CLIENT_TLS: return "tls";
+	case CLIENT_WS: return "ws";
+	case CLIENT_WSS: return "wss";
 	}
 	return "?";
 }
 
-int cl_transport_parse(const char *s, enum cl_transport *t)
+int client_transport_parse(const char *s, enum client_transport *t)
 {
 	if (!s)
 		return -1;
 	if (!strcasecmp(s, "tcp"))
-		*t = CL_TCP;
+		*t = CLIENT_TCP;
 	else if (!strcasecmp(s, "tls") || !strcasecmp(s, "ssl"))
-		*t = CL_TLS;
+		*t = CLIENT_TLS;
 	else if (!strcasecmp(s, "ws"))
-		*t = CL_WS;
+		*t = CLIENT_WS;
 	else if (!strcasecmp(s, "wss"))
-		*t = CL_WSS;
+		*t = CLIENT_WSS;
 	else
 		return -1;
 	return 0;
 }
 
-const char *cl_outcome_name(enum cl_outcome o)
+const char *client_outcome_name(enum client_outcome o)
 {
 	switch (o) {
-	case CL_CONNACK: return "connack";
-	case CL_CLOSED: return "closed";
-	case CL_RESET: return "reset";
-	case CL_TIMEOUT: return "timeout";
-	case CL_REFUSED: return "refused";
-	case CL_TLS_FAIL: return "tls-failure";
-	case CL_WS_FAIL: return "ws-failure";
-	case CL_PROTOCOL: return "protocol";
-	case CL_SENT: return "sent";
-	case CL_ERROR: return "error";
+	case CLIENT_CONNACK: return "connack";
+	case CLIENT_CLOSED: return "closed";
+	case CLIENT_RESET: return "reset";
+	case CLIENT_TIMEOUT: return "timeout";
+	case CLIENT_REFUSED: return "refused";
+	case CLIENT_TLS_FAIL: return "tls-failure";
+	case CLIENT_WS_FAIL: return "ws-failure";
+	case CLIENT_PROTOCOL: return "protocol";
+	case CLIENT_SENT: return "sent";
+	case CLIENT_ERROR: return "error";
 	}
 	return "?";
 }
 
-void cl_opts_init(struct cl_opts *o)
+void client_opts_init(struct client_opts *o)
 {
-	/* pointers stay NULL: cl_run applies their defaults ("/mqtt", "mqtt",
+	/* pointers stay NULL: client_run applies their defaults ("/mqtt", "mqtt",
 	 * SNI = host), so callers can tell "not given" from "given" */
 	memset(o, 0, sizeof *o);
-	o->transport = CL_TCP;
+	o->transport = CLIENT_TCP;
 	o->mqtt_version = 4;
 	o->keepalive = 60;
 	o->timeout_ms = 5000;
@@ -113,9 +113,9 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static int outcome(struct cl_conn *c, enum cl_outcome o, const char *fmt, ...)
+static int outcome(struct client_conn *c, enum client_outcome o, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int outcome(struct cl_conn *c, enum cl_outcome o, const char *fmt, ...)
+static int outcome(struct client_conn *c, enum client_outcome o, const char *fmt, ...)
 {
 	va_list ap;
 	c->res->outcome = o;
@@ -126,7 +126,7 @@ static int outcome(struct cl_conn *c, enum cl_outcome o, const char *fmt, ...)
 	return 1;
 }
 
-static void rx_add(struct cl_result *res, const uint8_t *p, size_t n)
+static void rx_add(struct client_result *res, const uint8_t *p, size_t n)
 {
 	size_t room = sizeof res->rx - res->rx_len;
 	if (n > room)
@@ -139,7 +139,7 @@ static void rx_add(struct cl_result *res, const uint8_t *p, size_t n)
 
 /* Errors below return -1 with errno kept; c->why says what happened. */
 
-static int raw_send(struct cl_conn *c, const void *buf, size_t len, int64_t deadline)
+static int raw_send(struct client_conn *c, const void *buf, size_t len, int64_t deadline)
 {
 	struct perr e;
 	int rc;
@@ -165,7 +165,7 @@ static int raw_send(struct cl_conn *c, const void *buf, size_t len, int64_t dead
 	return rc;
 }
 
-static ssize_t raw_recv(struct cl_conn *c, void *buf, size_t cap, int64_t deadline)
+static ssize_t raw_recv(struct client_conn *c, void *buf, size_t cap, int64_t deadline)
 {
 	struct perr e;
 	ssize_t n = net_read_some(c->fd, buf, cap, deadline, &e);
@@ -180,7 +180,7 @@ static ssize_t raw_recv(struct cl_conn *c, void *buf, size_t cap, int64_t deadli
 
 #define XP_TLS_ERR (-2)
 
-static int tls_drain(struct cl_conn *c, int64_t deadline)
+static int tls_drain(struct client_conn *c, int64_t deadline)
 {
 	uint8_t buf[16384];
 	size_t n;
@@ -191,7 +191,7 @@ static int tls_drain(struct cl_conn *c, int64_t deadline)
 }
 
 /* Application bytes: > 0, 0 closed, -1 errno, XP_TLS_ERR. */
-static ssize_t xp_read(struct cl_conn *c, void *buf, size_t cap, int64_t deadline)
+static ssize_t xp_read(struct client_conn *c, void *buf, size_t cap, int64_t deadline)
 {
 	if (!c->tls || !tls_handshake_done(c->tls))
 		return raw_recv(c, buf, cap, deadline);
@@ -216,7 +216,7 @@ static ssize_t xp_read(struct cl_conn *c, void *buf, size_t cap, int64_t deadlin
 	}
 }
 
-static int xp_write(struct cl_conn *c, const void *buf, size_t len, int64_t deadline)
+static int xp_write(struct client_conn *c, const void *buf, size_t len, int64_t deadline)
 {
 	if (!c->tls)
 		return raw_send(c, buf, len, deadline);
@@ -243,7 +243,7 @@ static int xp_write(struct cl_conn *c, const void *buf, size_t len, int64_t dead
 
 #define MQ_WS_CLOSED (-3)
 
-static int ws_send(struct cl_conn *c, uint8_t opcode, const void *p, size_t len,
+static int ws_send(struct client_conn *c, uint8_t opcode, const void *p, size_t len,
 		   int64_t deadline)
 {
 	uint8_t mask[4];
@@ -261,13 +261,13 @@ static int ws_send(struct cl_conn *c, uint8_t opcode, const void *p, size_t len,
 	return rc;
 }
 
-static int ws_send_close(struct cl_conn *c, uint16_t code, int64_t deadline)
+static int ws_send_close(struct client_conn *c, uint16_t code, int64_t deadline)
 {
 	uint8_t body[2] = { (uint8_t)(code >> 8), (uint8_t)code };
 	return ws_send(c, WS_OP_CLOSE, body, sizeof body, deadline);
 }
 
-static void in_add(struct cl_conn *c, const uint8_t *p, size_t n)
+static void in_add(struct client_conn *c, const uint8_t *p, size_t n)
 {
 	rx_add(c->res, p, n);
 	size_t room = sizeof c->in - c->in_len;
@@ -279,7 +279,7 @@ static void in_add(struct cl_conn *c, const uint8_t *p, size_t n)
 
 /* Get more MQTT bytes into c->in. Returns > 0 (added), 0 closed, -1 errno,
  * XP_TLS_ERR, MQ_WS_CLOSED (close frame or WS error, c->why says). */
-static ssize_t mq_fill(struct cl_conn *c, int64_t deadline)
+static ssize_t mq_fill(struct client_conn *c, int64_t deadline)
 {
 	if (!c->ws) {
 		uint8_t buf[4096];
@@ -340,7 +340,7 @@ static ssize_t mq_fill(struct cl_conn *c, int64_t deadline)
 	}
 }
 
-static int mq_send(struct cl_conn *c, const void *p, size_t len, int64_t deadline)
+static int mq_send(struct client_conn *c, const void *p, size_t len, int64_t deadline)
 {
 	if (c->ws)
 		return ws_send(c, WS_OP_BINARY, p, len, deadline);
@@ -350,26 +350,26 @@ static int mq_send(struct cl_conn *c, const void *p, size_t len, int64_t deadlin
 /* ---- outcomes of failed reads and writes -------------------------------------------- */
 
 /* A read or write failed with rc (and errno): decide the outcome. */
-static int io_outcome(struct cl_conn *c, ssize_t rc, const char *stage, enum cl_outcome on_timeout)
+static int io_outcome(struct client_conn *c, ssize_t rc, const char *stage, enum client_outcome on_timeout)
 {
 	if (rc == 0)
-		return outcome(c, CL_CLOSED, "%s: closed by peer", stage);
+		return outcome(c, CLIENT_CLOSED, "%s: closed by peer", stage);
 	if (rc == XP_TLS_ERR)
-		return outcome(c, CL_TLS_FAIL, "TLS: %s", tls_error(c->tls));
+		return outcome(c, CLIENT_TLS_FAIL, "TLS: %s", tls_error(c->tls));
 	if (rc == MQ_WS_CLOSED)
-		return outcome(c, CL_WS_FAIL, "%s: %s", stage, c->why);
+		return outcome(c, CLIENT_WS_FAIL, "%s: %s", stage, c->why);
 	if (errno == ETIMEDOUT)
 		return outcome(c, on_timeout, "%s: nothing within %d ms", stage, c->timeout_ms);
 	if (errno == ECONNRESET)
-		return outcome(c, CL_RESET, "%s: connection reset by peer", stage);
+		return outcome(c, CLIENT_RESET, "%s: connection reset by peer", stage);
 	if (errno == EPIPE)
-		return outcome(c, CL_CLOSED, "%s: closed by peer (broken pipe)", stage);
-	return outcome(c, CL_ERROR, "%s: %s", stage, c->why);
+		return outcome(c, CLIENT_CLOSED, "%s: closed by peer (broken pipe)", stage);
+	return outcome(c, CLIENT_ERROR, "%s: %s", stage, c->why);
 }
 
 /* Wait up to ms while watching the socket: true when the peer did
  * something (sent bytes, closed, reset). */
-static bool pause_watch(struct cl_conn *c, int ms)
+static bool pause_watch(struct client_conn *c, int ms)
 {
 	if (ms <= 0)
 		return false;
@@ -379,17 +379,17 @@ static bool pause_watch(struct cl_conn *c, int ms)
 
 /* Wait for whatever the peer does; nothing within the timeout gives
  * on_quiet. Bytes are a protocol outcome: nothing was asked. */
-static int wait_outcome(struct cl_conn *c, const char *stage, enum cl_outcome on_quiet)
+static int wait_outcome(struct client_conn *c, const char *stage, enum client_outcome on_quiet)
 {
 	int64_t deadline = net_now_ms() + c->timeout_ms;
 	ssize_t n = mq_fill(c, deadline);
 	if (n > 0)
-		return outcome(c, CL_PROTOCOL, "%s: peer sent %zd unexpected bytes", stage, n);
+		return outcome(c, CLIENT_PROTOCOL, "%s: peer sent %zd unexpected bytes", stage, n);
 	if (n < 0 && n != XP_TLS_ERR && n != MQ_WS_CLOSED && errno == ETIMEDOUT) {
-		if (on_quiet == CL_SENT)
-			return outcome(c, CL_SENT, "%s: connection still open after %d ms", stage,
+		if (on_quiet == CLIENT_SENT)
+			return outcome(c, CLIENT_SENT, "%s: connection still open after %d ms", stage,
 				       c->timeout_ms);
-		return outcome(c, CL_TIMEOUT, "%s: peer kept the connection open for %d ms",
+		return outcome(c, CLIENT_TIMEOUT, "%s: peer kept the connection open for %d ms",
 			       stage, c->timeout_ms);
 	}
 	return io_outcome(c, n, stage, on_quiet);
@@ -398,7 +398,7 @@ static int wait_outcome(struct cl_conn *c, const char *stage, enum cl_outcome on
 /* Before a stage where we speak first on the bare socket: has the peer
  * already closed or sent something? Writing into a closed connection would
  * turn its FIN into our RST and hide what it did. */
-static bool peer_acted(struct cl_conn *c)
+static bool peer_acted(struct client_conn *c)
 {
 	return !c->tls && !c->ws && !c->pre_len && net_wait(c->fd, POLLIN, 0, NULL) == 1;
 }
@@ -406,7 +406,7 @@ static bool peer_acted(struct cl_conn *c)
 /* ---- stages ----------------------------------------------------------------------- */
 
 /* 0 = go on, 1 = outcome decided. */
-static int stage_header(struct cl_conn *c, const struct cl_opts *o)
+static int stage_header(struct client_conn *c, const struct client_opts *o)
 {
 	size_t len = o->header_len;
 	bool partial = o->send_only && o->send_only < len;
@@ -427,55 +427,55 @@ static int stage_header(struct cl_conn *c, const struct cl_opts *o)
 		if (end > len)
 			end = len;
 		if (off > 0 && pause_watch(c, o->delay_ms))
-			return wait_outcome(c, "header", CL_TIMEOUT);
+			return wait_outcome(c, "header", CLIENT_TIMEOUT);
 		if (raw_send(c, o->header + off, end - off, deadline) < 0)
-			return io_outcome(c, -1, "header", CL_TIMEOUT);
+			return io_outcome(c, -1, "header", CLIENT_TIMEOUT);
 		off = end;
 	}
 	if (pause_watch(c, o->stall_ms))
-		return wait_outcome(c, "header", CL_TIMEOUT);
+		return wait_outcome(c, "header", CLIENT_TIMEOUT);
 	if (o->close_after_header) {
 		close(c->fd);
 		c->fd = -1;
-		return outcome(c, CL_SENT, "closed by us after %zu of %zu header bytes", len,
+		return outcome(c, CLIENT_SENT, "closed by us after %zu of %zu header bytes", len,
 			       o->header_len);
 	}
 	if (partial)
-		return wait_outcome(c, "partial header", CL_TIMEOUT);
+		return wait_outcome(c, "partial header", CLIENT_TIMEOUT);
 	return 0;
 }
 
-static int stage_tls(struct cl_conn *c, const struct cl_opts *o)
+static int stage_tls(struct client_conn *c, const struct client_opts *o)
 {
 	struct perr e;
 	const char *sni = o->sni && *o->sni ? o->sni : o->host;
 	if (peer_acted(c))
-		return wait_outcome(c, "before TLS handshake", CL_TIMEOUT);
+		return wait_outcome(c, "before TLS handshake", CLIENT_TIMEOUT);
 	c->ctx = tls_client_ctx_new(o->ca_file, o->insecure, o->cert_file, o->key_file, &e);
 	if (!c->ctx)
-		return outcome(c, CL_ERROR, "%s", e.msg);
+		return outcome(c, CLIENT_ERROR, "%s", e.msg);
 	c->tls = tls_conn_new(c->ctx, c->fd, false, sni, &e);
 	if (!c->tls)
-		return outcome(c, CL_ERROR, "%s", e.msg);
+		return outcome(c, CLIENT_ERROR, "%s", e.msg);
 	int64_t deadline = net_now_ms() + c->timeout_ms;
 	for (;;) {
 		int st = tls_handshake_step(c->tls);
 		if (tls_drain(c, deadline) < 0) {
 			if (st != TLS_ERROR)
-				return io_outcome(c, -1, "TLS handshake", CL_TIMEOUT);
+				return io_outcome(c, -1, "TLS handshake", CLIENT_TIMEOUT);
 		}
 		if (st == TLS_DONE)
 			break;
 		if (st == TLS_ERROR) {
 			if (!c->res->any_byte_received && strstr(tls_error(c->tls), "closed by peer"))
-				return outcome(c, CL_CLOSED,
+				return outcome(c, CLIENT_CLOSED,
 					       "TLS handshake: closed by peer before any byte");
-			return outcome(c, CL_TLS_FAIL, "TLS: %s", tls_error(c->tls));
+			return outcome(c, CLIENT_TLS_FAIL, "TLS: %s", tls_error(c->tls));
 		}
 		uint8_t raw[16384];
 		ssize_t n = raw_recv(c, raw, sizeof raw, deadline);
 		if (n < 0)
-			return io_outcome(c, -1, "TLS handshake", CL_TIMEOUT);
+			return io_outcome(c, -1, "TLS handshake", CLIENT_TIMEOUT);
 		if (n == 0)
 			tls_feed_eof(c->tls);
 		else
@@ -486,16 +486,16 @@ static int stage_tls(struct cl_conn *c, const struct cl_opts *o)
 	return 0;
 }
 
-static int stage_ws(struct cl_conn *c, const struct cl_opts *o)
+static int stage_ws(struct client_conn *c, const struct client_opts *o)
 {
 	char key[WS_KEY_LEN + 1], host[300], req[1024];
 	int64_t deadline = net_now_ms() + c->timeout_ms;
 	const char *proto = o->ws_subprotocol ? o->ws_subprotocol : "mqtt";
 
 	if (peer_acted(c))
-		return wait_outcome(c, "before WebSocket upgrade", CL_TIMEOUT);
+		return wait_outcome(c, "before WebSocket upgrade", CLIENT_TIMEOUT);
 	if (ws_client_key(key) < 0)
-		return outcome(c, CL_ERROR, "WebSocket: no random key");
+		return outcome(c, CLIENT_ERROR, "WebSocket: no random key");
 	if (strchr(o->host, ':'))
 		snprintf(host, sizeof host, "[%s]:%u", o->host, (unsigned)o->port);
 	else
@@ -504,17 +504,17 @@ static int stage_ws(struct cl_conn *c, const struct cl_opts *o)
 				   .subprotocol = proto };
 	int n = ws_build_request(&r, req, sizeof req);
 	if (n < 0)
-		return outcome(c, CL_ERROR, "WebSocket: request does not fit");
+		return outcome(c, CLIENT_ERROR, "WebSocket: request does not fit");
 	int rc = xp_write(c, req, (size_t)n, deadline);
 	if (rc < 0)
-		return io_outcome(c, rc, "WebSocket upgrade", CL_TIMEOUT);
+		return io_outcome(c, rc, "WebSocket upgrade", CLIENT_TIMEOUT);
 	for (;;) {
 		struct ws_response resp;
 		int used = ws_parse_response(c->wsbuf, c->ws_len, key, *proto ? proto : NULL,
 					     &resp);
 		if (used < 0) {
 			rx_add(c->res, c->wsbuf, c->ws_len);
-			return outcome(c, CL_WS_FAIL, "WebSocket: %s", resp.reason);
+			return outcome(c, CLIENT_WS_FAIL, "WebSocket: %s", resp.reason);
 		}
 		if (used > 0) {
 			memmove(c->wsbuf, c->wsbuf + used, c->ws_len - (size_t)used);
@@ -526,9 +526,9 @@ static int stage_ws(struct cl_conn *c, const struct cl_opts *o)
 		if (got <= 0) {
 			rx_add(c->res, c->wsbuf, c->ws_len);
 			if (got == 0 && c->ws_len > 0)
-				return outcome(c, CL_WS_FAIL,
+				return outcome(c, CLIENT_WS_FAIL,
 					       "WebSocket: closed during the upgrade response");
-			return io_outcome(c, got, "WebSocket upgrade", CL_TIMEOUT);
+			return io_outcome(c, got, "WebSocket upgrade", CLIENT_TIMEOUT);
 		}
 		c->ws_len += (size_t)got;
 	}
@@ -537,20 +537,20 @@ static int stage_ws(struct cl_conn *c, const struct cl_opts *o)
 	return 0;
 }
 
-static int stage_mqtt(struct cl_conn *c, const struct cl_opts *o)
+static int stage_mqtt(struct client_conn *c, const struct client_opts *o)
 {
 	uint8_t pkt[1024], *buf = pkt;
 	int64_t deadline = net_now_ms() + c->timeout_ms;
 	if (peer_acted(c))
-		return wait_outcome(c, "before CONNECT", CL_TIMEOUT);
+		return wait_outcome(c, "before CONNECT", CLIENT_TIMEOUT);
 	long n = mqtt_build_connect(pkt, sizeof pkt, c->mqtt_version, o->client_id, o->username,
 				    o->password, (uint16_t)o->keepalive, true);
 	if (n < 0)
-		return outcome(c, CL_ERROR, "MQTT: cannot build CONNECT");
+		return outcome(c, CLIENT_ERROR, "MQTT: cannot build CONNECT");
 	if ((size_t)n > sizeof pkt) {
 		buf = malloc((size_t)n);
 		if (!buf)
-			return outcome(c, CL_ERROR, "out of memory");
+			return outcome(c, CLIENT_ERROR, "out of memory");
 		n = mqtt_build_connect(buf, (size_t)n, c->mqtt_version, o->client_id, o->username,
 				       o->password, (uint16_t)o->keepalive, true);
 	}
@@ -558,7 +558,7 @@ static int stage_mqtt(struct cl_conn *c, const struct cl_opts *o)
 	if (buf != pkt)
 		free(buf);
 	if (rc < 0)
-		return io_outcome(c, rc, "CONNECT", CL_TIMEOUT);
+		return io_outcome(c, rc, "CONNECT", CLIENT_TIMEOUT);
 	for (;;) {
 		bool sp = false;
 		uint8_t code = 0;
@@ -568,7 +568,7 @@ static int stage_mqtt(struct cl_conn *c, const struct cl_opts *o)
 			c->in_len -= (size_t)used;
 			c->res->connack_rc = code;
 			c->res->session_present = sp;
-			return outcome(c, CL_CONNACK, "%s",
+			return outcome(c, CLIENT_CONNACK, "%s",
 				       code == 0 ? "accepted"
 						 : mqtt_connack_name(c->mqtt_version, code));
 		}
@@ -578,21 +578,21 @@ static int stage_mqtt(struct cl_conn *c, const struct cl_opts *o)
 			used = mqtt_parse_connack(c->in, c->in_len, 4, &sp, &code);
 			if (used > 0) {
 				c->res->connack_rc = code;
-				return outcome(c, CL_CONNACK, "MQTT 3.1.1 answer to an MQTT 5 CONNECT: %s",
+				return outcome(c, CLIENT_CONNACK, "MQTT 3.1.1 answer to an MQTT 5 CONNECT: %s",
 					       code == 0 ? "accepted" : mqtt_connack_name(4, code));
 			}
 		}
 		if (used < 0)
-			return outcome(c, CL_PROTOCOL, "answer to CONNECT is not a CONNACK");
+			return outcome(c, CLIENT_PROTOCOL, "answer to CONNECT is not a CONNACK");
 		ssize_t got = mq_fill(c, deadline);
 		if (got <= 0)
-			return io_outcome(c, got, "waiting for CONNACK", CL_TIMEOUT);
+			return io_outcome(c, got, "waiting for CONNACK", CLIENT_TIMEOUT);
 	}
 }
 
-/* ---- cl_run ------------------------------------------------------------------------ */
+/* ---- client_run ------------------------------------------------------------------------ */
 
-static void conn_free(struct cl_conn *c)
+static void conn_free(struct client_conn *c)
 {
 	if (!c)
 		return;
@@ -603,14 +603,14 @@ static void conn_free(struct cl_conn *c)
 	free(c);
 }
 
-int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **connp)
+static int run(const struct client_opts *o, struct client_result *res, struct client_conn **connp)
 {
 	struct perr e;
-	struct cl_conn *c;
+	struct client_conn *c;
 	bool refused = false;
 
 	memset(res, 0, sizeof *res);
-	res->outcome = CL_ERROR;
+	res->outcome = CLIENT_ERROR;
 	res->connack_rc = -1;
 	if (connp)
 		*connp = NULL;
@@ -639,13 +639,13 @@ int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn
 	if (c->fd < 0) {
 		int err = errno;
 		if (refused)
-			outcome(c, CL_REFUSED, "%s", e.msg);
+			outcome(c, CLIENT_REFUSED, "%s", e.msg);
 		else if (err == ETIMEDOUT)
-			outcome(c, CL_TIMEOUT, "%s", e.msg);
+			outcome(c, CLIENT_TIMEOUT, "%s", e.msg);
 		else
-			outcome(c, CL_ERROR, "%s", e.msg);
+			outcome(c, CLIENT_ERROR, "%s", e.msg);
 		conn_free(c);
-		return res->outcome == CL_ERROR ? -1 : 0;
+		return res->outcome == CLIENT_ERROR ? -1 : 0;
 	}
 	net_local_addr(c->fd, &res->local, NULL);
 
@@ -653,12 +653,12 @@ int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn
 	/* A client (or load balancer) that connects and says nothing yet: if
 	 * the broker acts meanwhile (a close, bytes), that is the outcome. */
 	if (pause_watch(c, o->pre_delay_ms))
-		done = wait_outcome(c, "before the header", CL_TIMEOUT);
+		done = wait_outcome(c, "before the header", CLIENT_TIMEOUT);
 	else if (o->header && o->header_len)
 		done = stage_header(c, o);
-	if (!done && (o->transport == CL_TLS || o->transport == CL_WSS))
+	if (!done && (o->transport == CLIENT_TLS || o->transport == CLIENT_WSS))
 		done = stage_tls(c, o);
-	if (!done && (o->transport == CL_WS || o->transport == CL_WSS))
+	if (!done && (o->transport == CLIENT_WS || o->transport == CLIENT_WSS))
 		done = stage_ws(c, o);
 	if (!done && c->ws)
 		res->rx_len = 0; /* from here on rx holds MQTT bytes */
@@ -669,33 +669,41 @@ int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn
 			size_t l = c->pre_len;
 			c->pre_len = 0;
 			if (raw_send(c, p, l, net_now_ms() + c->timeout_ms) < 0)
-				done = io_outcome(c, -1, "header", CL_TIMEOUT);
+				done = io_outcome(c, -1, "header", CLIENT_TIMEOUT);
 		}
 		if (!done)
-			done = wait_outcome(c, "after handshake", CL_SENT);
+			done = wait_outcome(c, "after handshake", CLIENT_SENT);
 	}
 	if (!done)
 		done = stage_mqtt(c, o);
 
-	if (res->outcome == CL_CONNACK && connp) {
+	if (res->outcome == CLIENT_CONNACK && connp) {
 		c->res = NULL;
 		*connp = c;
 		return 0;
 	}
-	if (res->outcome == CL_CONNACK && res->connack_rc == 0) {
+	if (res->outcome == CLIENT_CONNACK && res->connack_rc == 0) {
 		c->res = NULL;
-		cl_close(c, true);
+		client_close(c, true);
 		return 0;
 	}
-	int rc = res->outcome == CL_ERROR ? -1 : 0;
+	int rc = res->outcome == CLIENT_ERROR ? -1 : 0;
 	conn_free(c);
 	return rc;
 }
 
+int client_run(const struct client_opts *o, struct client_result *res, struct client_conn **connp,
+	       struct perr *e)
+{
+	if (run(o, res, connp) == 0)
+		return 0;
+	return perr_set(e, "%s", res->detail);
+}
+
 /* ---- after CONNACK ------------------------------------------------------------------ */
 
-/* Scratch result for reads after cl_run (rx is not kept). */
-static struct cl_result *scratch(struct cl_conn *c, struct cl_result *tmp)
+/* Scratch result for reads after client_run (rx is not kept). */
+static struct client_result *scratch(struct client_conn *c, struct client_result *tmp)
 {
 	if (!c->res) {
 		memset(tmp, 0, sizeof *tmp);
@@ -704,9 +712,9 @@ static struct cl_result *scratch(struct cl_conn *c, struct cl_result *tmp)
 	return c->res;
 }
 
-bool cl_alive(struct cl_conn *c)
+bool client_alive(struct client_conn *c)
 {
-	struct cl_result tmp;
+	struct client_result tmp;
 	if (!c || c->dead || c->fd < 0)
 		return false;
 	scratch(c, &tmp);
@@ -723,9 +731,9 @@ bool cl_alive(struct cl_conn *c)
 	return !c->dead;
 }
 
-void cl_close(struct cl_conn *c, bool graceful)
+void client_close(struct client_conn *c, bool graceful)
 {
-	struct cl_result tmp;
+	struct client_result tmp;
 	if (!c)
 		return;
 	if (graceful && !c->dead && c->fd >= 0) {
@@ -746,11 +754,11 @@ void cl_close(struct cl_conn *c, bool graceful)
 
 /* ---- printing ----------------------------------------------------------------------- */
 
-const char *cl_result_str(const struct cl_result *r, char *buf, size_t cap)
+const char *client_result_str(const struct client_result *r, char *buf, size_t cap)
 {
 	double ms = r->elapsed_ms;
 	switch (r->outcome) {
-	case CL_CONNACK:
+	case CLIENT_CONNACK:
 		if (r->mqtt_version == 5)
 			snprintf(buf, cap, "CONNACK 0x%02x (%s) in %.1f ms", r->connack_rc,
 				 r->connack_rc == 0 ? "accepted" : r->detail, ms);
@@ -758,7 +766,7 @@ const char *cl_result_str(const struct cl_result *r, char *buf, size_t cap)
 			snprintf(buf, cap, "CONNACK %d (%s) in %.1f ms", r->connack_rc,
 				 r->connack_rc == 0 ? "accepted" : r->detail, ms);
 		break;
-	case CL_CLOSED:
+	case CLIENT_CLOSED:
 		if (r->any_byte_received)
 			snprintf(buf, cap, "closed by peer after %zu bytes (after %.1f ms): %s",
 				 r->rx_len, ms, r->detail);
@@ -766,23 +774,23 @@ const char *cl_result_str(const struct cl_result *r, char *buf, size_t cap)
 			snprintf(buf, cap, "closed by peer before any byte (after %.1f ms): %s", ms,
 				 r->detail);
 		break;
-	case CL_RESET:
+	case CLIENT_RESET:
 		snprintf(buf, cap, "connection reset by peer%s (after %.1f ms): %s",
 			 r->any_byte_received ? "" : " before any byte", ms, r->detail);
 		break;
-	case CL_TIMEOUT:
+	case CLIENT_TIMEOUT:
 		snprintf(buf, cap, "timeout (after %.1f ms): %s", ms, r->detail);
 		break;
-	case CL_REFUSED:
+	case CLIENT_REFUSED:
 		snprintf(buf, cap, "connection refused: %s", r->detail);
 		break;
-	case CL_TLS_FAIL:
+	case CLIENT_TLS_FAIL:
 		snprintf(buf, cap, "TLS failure (after %.1f ms): %s", ms, r->detail);
 		break;
-	case CL_WS_FAIL:
+	case CLIENT_WS_FAIL:
 		snprintf(buf, cap, "WebSocket failure (after %.1f ms): %s", ms, r->detail);
 		break;
-	case CL_PROTOCOL: {
+	case CLIENT_PROTOCOL: {
 		char hex[3 * 16 + 1] = "";
 		size_t n = r->rx_len < 16 ? r->rx_len : 16, hl = 0;
 		for (size_t i = 0; i < n; i++)
@@ -792,10 +800,10 @@ const char *cl_result_str(const struct cl_result *r, char *buf, size_t cap)
 			 n ? " [" : "", hex, n ? (r->rx_len > n ? " ...]" : "]") : "");
 		break;
 	}
-	case CL_SENT:
+	case CLIENT_SENT:
 		snprintf(buf, cap, "sent, no answer expected (after %.1f ms): %s", ms, r->detail);
 		break;
-	case CL_ERROR:
+	case CLIENT_ERROR:
 	default:
 		snprintf(buf, cap, "error: %s", r->detail);
 		break;
@@ -803,8 +811,8 @@ const char *cl_result_str(const struct cl_result *r, char *buf, size_t cap)
 	return buf;
 }
 
-void cl_result_print(const struct cl_result *res, FILE *f)
+void client_result_print(const struct client_result *res, FILE *f)
 {
 	char line[512];
-	fprintf(f, "%s\n", cl_result_str(res, line, sizeof line));
+	fprintf(f, "%s\n", client_result_str(res, line, sizeof line));
 }

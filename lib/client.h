@@ -17,28 +17,30 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-enum cl_transport { CL_TCP = 0, CL_TLS, CL_WS, CL_WSS };
+#include "err.h"
 
-const char *cl_transport_name(enum cl_transport t);        /* "tcp" ... */
-int cl_transport_parse(const char *s, enum cl_transport *t); /* 0 or -1; "ssl" = "tls" */
+enum client_transport { CLIENT_TCP = 0, CLIENT_TLS, CLIENT_WS, CLIENT_WSS };
 
-enum cl_outcome {
-	CL_CONNACK = 0,   /* a CONNACK came back: see connack_rc */
-	CL_CLOSED,        /* the peer closed (FIN) before answering */
-	CL_RESET,         /* the peer reset the connection */
-	CL_TIMEOUT,       /* nothing conclusive within timeout_ms */
-	CL_REFUSED,       /* TCP connect failed */
-	CL_TLS_FAIL,      /* TLS handshake failed */
-	CL_WS_FAIL,       /* HTTP upgrade refused or malformed */
-	CL_PROTOCOL,      /* the peer answered something that is not a CONNACK */
-	CL_SENT,          /* nothing to wait for (no CONNECT asked) and still open */
-	CL_ERROR,         /* local error (bad option, out of memory) */
+const char *client_transport_name(enum client_transport t);        /* "tcp" ... */
+int client_transport_parse(const char *s, enum client_transport *t); /* 0 or -1; "ssl" = "tls" */
+
+enum client_outcome {
+	CLIENT_CONNACK = 0,   /* a CONNACK came back: see connack_rc */
+	CLIENT_CLOSED,        /* the peer closed (FIN) before answering */
+	CLIENT_RESET,         /* the peer reset the connection */
+	CLIENT_TIMEOUT,       /* nothing conclusive within timeout_ms */
+	CLIENT_REFUSED,       /* TCP connect failed */
+	CLIENT_TLS_FAIL,      /* TLS handshake failed */
+	CLIENT_WS_FAIL,       /* HTTP upgrade refused or malformed */
+	CLIENT_PROTOCOL,      /* the peer answered something that is not a CONNACK */
+	CLIENT_SENT,          /* nothing to wait for (no CONNECT asked) and still open */
+	CLIENT_ERROR,         /* local error (bad option, out of memory) */
 };
 
-const char *cl_outcome_name(enum cl_outcome o);   /* "connack", "closed", ... */
+const char *client_outcome_name(enum client_outcome o);   /* "connack", "closed", ... */
 
-struct cl_opts {
-	enum cl_transport transport;
+struct client_opts {
+	enum client_transport transport;
 	const char *host;          /* name or address */
 	uint16_t port;
 	const char *bind_addr;     /* local source address (e.g. 127.0.0.7), or NULL */
@@ -80,10 +82,10 @@ struct cl_opts {
 	int timeout_ms;            /* for each step; default 5000 */
 };
 
-void cl_opts_init(struct cl_opts *o);
+void client_opts_init(struct client_opts *o);
 
-struct cl_result {
-	enum cl_outcome outcome;
+struct client_result {
+	enum client_outcome outcome;
 	int connack_rc;            /* CONNACK return / reason code, -1 if none */
 	bool session_present;
 	char detail[256];          /* human-readable, e.g. "TLS: certificate verify failed" */
@@ -97,22 +99,25 @@ struct cl_result {
 	int mqtt_version;          /* the CONNECT's level (4 or 5): how to read connack_rc */
 };
 
-struct cl_conn;
+struct client_conn;
 
-/* Run the exchange up to the outcome. On CL_CONNACK the connection stays
+/* Run the exchange up to the outcome. On CLIENT_CONNACK the connection stays
  * open (a session to observe) and *conn is set; otherwise *conn is NULL.
- * Returns 0 when the exchange ran (whatever the outcome), -1 on a local
- * error (then res->outcome == CL_ERROR and res->detail says why). */
-int cl_run(const struct cl_opts *o, struct cl_result *res, struct cl_conn **conn);
+ * Returns 0 when the exchange ran (whatever the outcome: the peer's doing
+ * is data, in res), -1 on a local error (options, memory, a socket of
+ * ours): *e says why, and res->outcome is CLIENT_ERROR with the same text
+ * in res->detail. */
+int client_run(const struct client_opts *o, struct client_result *res, struct client_conn **conn,
+	       struct perr *e);
 
 /* Is the connection still open (peer has not closed)? */
-bool cl_alive(struct cl_conn *c);
+bool client_alive(struct client_conn *c);
 /* Send DISCONNECT (when graceful) and close; frees c. NULL is fine. */
-void cl_close(struct cl_conn *c, bool graceful);
+void client_close(struct client_conn *c, bool graceful);
 
 /* Outcome as a short sentence. */
-void cl_result_print(const struct cl_result *res, FILE *f);
+void client_result_print(const struct client_result *res, FILE *f);
 /* The same sentence into buf (no newline); returns buf. */
-const char *cl_result_str(const struct cl_result *res, char *buf, size_t cap);
+const char *client_result_str(const struct client_result *res, char *buf, size_t cap);
 
 #endif

@@ -50,7 +50,7 @@ int net_set_nodelay(int fd, struct perr *e);
  * The returned fd is BLOCKING, close-on-exec, with TCP_NODELAY.
  * Returns the fd, or -1 with *e set. *refused (may be NULL) is set true
  * when the failure was the peer refusing/unreachable rather than a local
- * error or a timeout: clients report it as CL_REFUSED. */
+ * error or a timeout: clients report it as CLIENT_REFUSED. */
 int net_connect(const char *host, uint16_t port, const char *bind_addr,
 		int timeout_ms, bool *refused, struct perr *e);
 

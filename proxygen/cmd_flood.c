@@ -499,7 +499,7 @@ static void setup_plan(struct flood *f)
 
 static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 {
-	const struct cl_opts *o = &a->cl.o;
+	const struct client_opts *o = &a->cl.o;
 	uint8_t pkt[CONNECT_CAP];
 	char id[FL_MAX_PREFIX + 24];
 	long n;
@@ -524,7 +524,7 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 	if (n <= 0 || n > (long)sizeof(pkt))
 		return perr_set(e, "cannot build a CONNECT from --client-prefix, --username and "
 				"--password (at most %d bytes)", CONNECT_CAP);
-	if (o->transport == CL_TLS || o->transport == CL_WSS) {
+	if (o->transport == CLIENT_TLS || o->transport == CLIENT_WSS) {
 		f->tls = tls_client_ctx_new(o->ca_file, o->insecure, NULL, NULL, e);
 		if (!f->tls)
 			return -1;
@@ -539,7 +539,7 @@ static void describe(const struct flood *f, struct fl_result *r)
 {
 	const struct flood_args *a = f->a;
 
-	snprintf(r->transport, sizeof(r->transport), "%s", cl_transport_name(a->cl.o.transport));
+	snprintf(r->transport, sizeof(r->transport), "%s", client_transport_name(a->cl.o.transport));
 	snprintf(r->mqtt, sizeof(r->mqtt), "%s", a->cl.o.mqtt_version == MQTT_V5 ? "5" : "3.1.1");
 	if (a->cl.no_header)
 		snprintf(r->header, sizeof(r->header), "none");

@@ -120,7 +120,7 @@ struct send_args {
 static int apply_own(void *ctx, int c, const char *arg)
 {
 	struct send_args *a = ctx;
-	struct cl_opts *o = &a->cl.o;
+	struct client_opts *o = &a->cl.o;
 	struct perr e;
 	int rc = 0;
 
@@ -174,7 +174,7 @@ static const struct opts_cl_spec spec = {
 /* Options that only make sense together. */
 static int check_args(struct send_args *a)
 {
-	struct cl_opts *o = &a->cl.o;
+	struct client_opts *o = &a->cl.o;
 	bool hdr_opts = a->cl.hdr.touched || a->cl.hdr.mutate[0];
 	int rc;
 
@@ -216,7 +216,7 @@ static void print_verbose_header(const uint8_t *h, size_t n)
 	printf("header: %zu bytes: %s%s\n", n, hex, n > 512 ? "..." : "");
 }
 
-static void print_verbose_result(const struct cl_result *r)
+static void print_verbose_result(const struct client_result *r)
 {
 	char hex[2 * sizeof(r->rx) + 1];
 	char local[NET_ADDR_STRLEN];
@@ -232,25 +232,25 @@ static void print_verbose_result(const struct cl_result *r)
 }
 
 /* Keep the session open for hold_ms; false when the peer closed it. */
-static bool hold_session(struct cl_conn *conn, int hold_ms)
+static bool hold_session(struct client_conn *conn, int hold_ms)
 {
 	int64_t end = net_now_ms() + hold_ms;
 
 	while (net_now_ms() < end) {
-		if (!cl_alive(conn))
+		if (!client_alive(conn))
 			return false;
 		int64_t left = end - net_now_ms();
 
 		net_sleep_ms(left > 100 ? 100 : (int)(left > 0 ? left : 0));
 	}
-	return cl_alive(conn);
+	return client_alive(conn);
 }
 
 int cmd_send(int argc, char **argv)
 {
 	struct send_args a;
-	struct cl_result res;
-	struct cl_conn *conn = NULL;
+	struct client_result res;
+	struct client_conn *conn = NULL;
 	struct perr e;
 	uint8_t *hdr = NULL;
 	int n, rc;
@@ -291,14 +291,15 @@ int cmd_send(int argc, char **argv)
 		print_verbose_header(a.cl.o.header, a.cl.o.header_len);
 
 	memset(&res, 0, sizeof(res));
-	cl_run(&a.cl.o, &res, &conn);
-	cl_result_print(&res, stdout);
+	if (client_run(&a.cl.o, &res, &conn, &e) < 0)
+		fprintf(stderr, "proxygen send: %s\n", e.msg);
+	client_result_print(&res, stdout);
 	if (a.verbose)
 		print_verbose_result(&res);
 
-	if (res.outcome == CL_CONNACK && res.connack_rc == 0)
+	if (res.outcome == CLIENT_CONNACK && res.connack_rc == 0)
 		rc = PG_EXIT_OK;
-	else if ((a.cl.o.no_connect || a.cl.o.close_after_header) && res.outcome == CL_SENT)
+	else if ((a.cl.o.no_connect || a.cl.o.close_after_header) && res.outcome == CLIENT_SENT)
 		rc = PG_EXIT_OK; /* nothing asked, and nothing went wrong */
 	else
 		rc = PG_EXIT_FAIL;
@@ -313,7 +314,7 @@ int cmd_send(int argc, char **argv)
 		}
 	}
 	/* DISCONNECT only a session the broker accepted. */
-	cl_close(conn, rc == PG_EXIT_OK);
+	client_close(conn, rc == PG_EXIT_OK);
 	fflush(stdout);
 out:
 	free(hdr);

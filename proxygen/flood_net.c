@@ -338,7 +338,7 @@ static int make_header(const struct flood *f, uint64_t k, uint8_t *out, size_t c
 /* Queue the WebSocket upgrade request. */
 static void ws_request(struct fl_loop *L, struct fc *c)
 {
-	const struct cl_opts *o = &L->f->a->cl.o;
+	const struct client_opts *o = &L->f->a->cl.o;
 	struct ws_client_req r;
 	char req[1024];
 	int n;
@@ -366,7 +366,7 @@ static void ws_request(struct fl_loop *L, struct fc *c)
 static void queue_start(struct fl_loop *L, struct fc *c)
 {
 	struct flood *f = L->f;
-	enum cl_transport t = f->a->cl.o.transport;
+	enum client_transport t = f->a->cl.o.transport;
 	struct perr e;
 	int hlen = make_header(f, c->k, L->hdr, FL_HDR_CAP, &e);
 
@@ -374,11 +374,11 @@ static void queue_start(struct fl_loop *L, struct fc *c)
 		fc_fail(L, c, FK_LOCAL, "%s", hlen < 0 ? e.msg : "out of memory");
 		return;
 	}
-	if ((t == CL_WS || t == CL_WSS) && !(c->ws = calloc(1, sizeof(*c->ws)))) {
+	if ((t == CLIENT_WS || t == CLIENT_WSS) && !(c->ws = calloc(1, sizeof(*c->ws)))) {
 		fc_fail(L, c, FK_LOCAL, "out of memory");
 		return;
 	}
-	if (t == CL_TLS || t == CL_WSS) {
+	if (t == CLIENT_TLS || t == CLIENT_WSS) {
 		c->tls = tls_conn_new(f->tls, c->fd, false, f->sni, &e);
 		if (!c->tls) {
 			fc_fail(L, c, FK_LOCAL, "%s", e.msg);
@@ -388,7 +388,7 @@ static void queue_start(struct fl_loop *L, struct fc *c)
 		c->stage = FS_TLS;
 		if (tls_handshake_step(c->tls) == TLS_ERROR)
 			fc_fail(L, c, FK_TLS, "TLS: %s", tls_error(c->tls));
-	} else if (t == CL_WS) {
+	} else if (t == CLIENT_WS) {
 		ws_request(L, c);
 	} else {
 		c->stage = FS_CONNACK;

@@ -6,7 +6,7 @@
 
 #include "net.h"
 
-static const struct option cl_longopts[] = {
+static const struct option client_longopts[] = {
 	{ "target", required_argument, NULL, OPT_CL_TARGET },
 	{ "transport", required_argument, NULL, OPT_CL_TRANSPORT },
 	{ "ca", required_argument, NULL, OPT_CL_CA },
@@ -35,7 +35,7 @@ static const struct option cl_longopts[] = {
 void opts_client_init(struct opts_client *c)
 {
 	memset(c, 0, sizeof(*c));
-	cl_opts_init(&c->o);
+	client_opts_init(&c->o);
 	opts_hdr_init(&c->hdr);
 }
 
@@ -53,7 +53,7 @@ int opts_client_longopts(struct option *out, size_t cap, const struct option *ow
 	if (cap == 0)
 		return -1;
 	memset(out, 0, sizeof(*out));
-	for (const struct option *o = cl_longopts; o->name; o++)
+	for (const struct option *o = client_longopts; o->name; o++)
 		if (s->opts & OPTS_CL(o->val))
 			mine[k++] = *o;
 	memset(&mine[k], 0, sizeof(mine[k]));
@@ -75,7 +75,7 @@ static int apply_target(struct opts_client *c, const struct opts_cl_spec *s, con
 	return 0;
 }
 
-/* The options whose value is kept as it is: where it goes in struct cl_opts. */
+/* The options whose value is kept as it is: where it goes in struct client_opts. */
 static const char **text_field(struct opts_client *c, int code)
 {
 	switch (code) {
@@ -106,7 +106,7 @@ static int apply_one(struct opts_client *c, const struct opts_cl_spec *s, int co
 	case OPT_CL_TARGET:
 		return apply_target(c, s, arg);
 	case OPT_CL_TRANSPORT:
-		if (cl_transport_parse(arg, &c->o.transport) < 0)
+		if (client_transport_parse(arg, &c->o.transport) < 0)
 			return opts_usage_error(s->cmd, "--transport '%s': expected tcp, tls, ws or "
 						"wss (the header's transport field is --proto)", arg);
 		return 0;
@@ -146,7 +146,7 @@ int opts_client_apply(struct opts_client *c, const struct opts_cl_spec *s, int c
 	if (code >= OPTS_CL_BASE && code < OPT_CL_END) {
 		if (!(s->opts & OPTS_CL(code)))
 			return opts_usage_error(s->cmd, "option '--%s' is not one of %s's",
-						opts_opt_name(cl_longopts, code), s->cmd);
+						opts_opt_name(client_longopts, code), s->cmd);
 		c->given |= OPTS_CL(code);
 	} else if (code < OPTS_HDR_BASE || code >= OPT_HDR_END) {
 		return opts_usage_error(s->cmd, "unknown option code %d", code);
@@ -188,10 +188,10 @@ static size_t opt_list(unsigned set, char *buf, size_t cap)
 {
 	size_t n = 0, total = 0;
 
-	for (const struct option *o = cl_longopts; o->name; o++)
+	for (const struct option *o = client_longopts; o->name; o++)
 		total += (set & OPTS_CL(o->val)) != 0;
 	buf[0] = '\0';
-	for (const struct option *o = cl_longopts; o->name; o++) {
+	for (const struct option *o = client_longopts; o->name; o++) {
 		size_t len = strlen(buf);
 
 		if (!(set & OPTS_CL(o->val)))
@@ -218,9 +218,9 @@ static int need_transport(const struct opts_client *c, const struct opts_cl_spec
 
 int opts_client_check(const struct opts_client *c, const struct opts_cl_spec *s)
 {
-	const struct cl_opts *o = &c->o;
-	bool tls = o->transport == CL_TLS || o->transport == CL_WSS;
-	bool ws = o->transport == CL_WS || o->transport == CL_WSS;
+	const struct client_opts *o = &c->o;
+	bool tls = o->transport == CLIENT_TLS || o->transport == CLIENT_WSS;
+	bool ws = o->transport == CLIENT_WS || o->transport == CLIENT_WSS;
 	struct perr e;
 
 	if (!c->no_header && opts_hdr_check(&c->hdr, &e) < 0)

@@ -2,8 +2,8 @@
  * share: where and how to connect (--target, --transport, TLS, WebSocket,
  * --bind, --timeout), the MQTT CONNECT (--mqtt, --client-id, --username,
  * --password, --keepalive) and the header (--no-header and every header
- * option of opts.h). One table parses them into a struct cl_opts that is
- * ready for cl_run but for the header bytes; each subcommand says which of
+ * option of opts.h). One table parses them into a struct client_opts that is
+ * ready for client_run but for the header bytes; each subcommand says which of
  * them it takes (struct opts_cl_spec) and keeps its own usage text.
  *
  * Like the rest of proxygen's option code, errors are printed as usage
@@ -64,7 +64,7 @@ struct opts_cl_spec {
 };
 
 struct opts_client {
-	struct cl_opts o;         /* what the options said; o.host points to host */
+	struct client_opts o;         /* what the options said; o.host points to host */
 	char host[256];
 	bool have_target;
 	unsigned given;           /* OPTS_CL() of each option given */

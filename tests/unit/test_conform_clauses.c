@@ -200,7 +200,7 @@ static void test_after_and_sweep(void **state)
 {
 	struct sc_catalog cat;
 	const struct scenario *s;
-	struct ex_actual a = { .outcome = CL_CLOSED, .connack_rc = -1, .elapsed_ms = 10 };
+	struct expect_actual a = { .outcome = CLIENT_CLOSED, .connack_rc = -1, .elapsed_ms = 10 };
 	char buf[256];
 	struct perr e;
 	(void)state;
@@ -215,13 +215,13 @@ static void test_after_and_sweep(void **state)
 	s = sc_find(&cat, "a");
 	assert_int_equal(s->steps[0].send.sweep, 3);
 	/* header wait 3000 ms: "after the header timeout" is from 1000 ms */
-	assert_false(ex_matches(&s->steps[0].expect[0], &a, 3000));
-	assert_true(ex_matches(&s->steps[0].expect[1], &a, 3000));
+	assert_false(expect_matches(&s->steps[0].expect[0], &a, 3000));
+	assert_true(expect_matches(&s->steps[0].expect[1], &a, 3000));
 	a.elapsed_ms = 1500;
-	assert_true(ex_matches(&s->steps[0].expect[0], &a, 3000));
+	assert_true(expect_matches(&s->steps[0].expect[0], &a, 3000));
 	a.elapsed_ms = 3500;
-	assert_false(ex_matches(&s->steps[0].expect[0], &a, 3000));
-	ex_expect_text(&s->steps[0].expect[0], 3000, buf, sizeof(buf));
+	assert_false(expect_matches(&s->steps[0].expect[0], &a, 3000));
+	expect_text(&s->steps[0].expect[0], 3000, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "after 1000 to 3000 ms"));
 	sc_catalog_free(&cat);
 	assert_non_null(strstr(load_err("scenarios:\n  - {id: a, title: t, clause: c/may, send: {none: true, split_sweep: 2}, expect: [accepted]}\n", &e),
@@ -235,7 +235,7 @@ static void test_unmatched_grade(void **state)
 {
 	struct sc_catalog cat;
 	const struct scenario *s;
-	struct ex_actual a = { .outcome = CL_PROTOCOL, .connack_rc = -1, .elapsed_ms = 3 };
+	struct expect_actual a = { .outcome = CLIENT_PROTOCOL, .connack_rc = -1, .elapsed_ms = 3 };
 	enum rpt_grade g;
 	const char *note;
 	(void)state;
@@ -244,16 +244,16 @@ static void test_unmatched_grade(void **state)
 		   "  - {id: s, title: t, clause: c/should, expect: [accepted]}\n"
 		   "  - {id: m, title: t, clause: c/may, expect: [accepted]}\n"
 		   "  - {id: r, title: t, clause: c/rule, expect: [accepted]}\n");
-	assert_int_equal(ex_grade(&sc_find(&cat, "s")->steps[0], &a, 3000, &g, &note), -1);
+	assert_int_equal(expect_grade(&sc_find(&cat, "s")->steps[0], &a, 3000, &g, &note), -1);
 	assert_int_equal(g, RPT_NON_STRICT);
-	assert_int_equal(ex_grade(&sc_find(&cat, "m")->steps[0], &a, 3000, &g, &note), -1);
+	assert_int_equal(expect_grade(&sc_find(&cat, "m")->steps[0], &a, 3000, &g, &note), -1);
 	assert_int_equal(g, RPT_INFO);
 	s = sc_find(&cat, "r");
-	assert_int_equal(ex_grade(&s->steps[0], &a, 3000, &g, &note), -1);
+	assert_int_equal(expect_grade(&s->steps[0], &a, 3000, &g, &note), -1);
 	assert_int_equal(g, RPT_FAIL);
 	/* a refused connect is never a matter of levels */
-	a.outcome = CL_REFUSED;
-	assert_int_equal(ex_grade(&sc_find(&cat, "m")->steps[0], &a, 3000, &g, &note), -1);
+	a.outcome = CLIENT_REFUSED;
+	assert_int_equal(expect_grade(&sc_find(&cat, "m")->steps[0], &a, 3000, &g, &note), -1);
 	assert_int_equal(g, RPT_FAIL);
 	sc_catalog_free(&cat);
 }
@@ -262,22 +262,22 @@ static void test_unmatched_grade(void **state)
 static void test_hidden_parts(void **state)
 {
 	struct sc_record r = { .where = SC_REC_SESSIONS };
-	struct ex_record rec = { .found = true, .ip = "192.0.2.1", .connected = -1 };
-	struct ex_addrs ad = { .header_ip = "192.0.2.1", .header_port = 40000, .peer_ip = "127.0.0.7",
+	struct expect_record rec = { .found = true, .ip = "192.0.2.1", .connected = -1 };
+	struct expect_addrs ad = { .header_ip = "192.0.2.1", .header_port = 40000, .peer_ip = "127.0.0.7",
 			       .peer_port = 5000 };
 	char why[256], un[64];
 	(void)state;
 
 	r.ip.src = r.port.src = SC_ADDR_HEADER_SRC;
 	r.peer_ip.src = SC_ADDR_SOCKET_PEER;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
 	assert_string_equal(why, "record has no client port");
 	rec.port_hidden = rec.peer_ip_hidden = rec.peer_port_hidden = true;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_PASS);
-	assert_string_equal(ex_record_unchecked(&r, &rec, un, sizeof(un)), "port, peer IP");
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_PASS);
+	assert_string_equal(expect_record_unchecked(&r, &rec, un, sizeof(un)), "port, peer IP");
 	/* the IP is checked all the same */
 	strcpy(rec.ip, "127.0.0.7");
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
 	assert_non_null(strstr(why, "recorded client IP 127.0.0.7 (the socket peer), expected 192.0.2.1"));
 }
 

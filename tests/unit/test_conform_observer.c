@@ -109,8 +109,8 @@ static void test_json_select(void **state)
 
 static void test_from_json_shapes(void **state)
 {
-	struct pf_observer o;
-	struct ex_record rec;
+	struct profile_observer o;
+	struct expect_record rec;
 	struct perr e;
 	char ex[512];
 
@@ -199,9 +199,9 @@ static void test_from_json_tbmq_session(void **state)
 {
 	static const char doc[] =
 		"{\"clientId\":\"t1\",\"connectionState\":\"CONNECTED\",\"clientIpAdr\":\"203.0.113.70\"}";
-	struct pf_observer o = { .role = "sessions", .ip_field = "clientIpAdr",
+	struct profile_observer o = { .role = "sessions", .ip_field = "clientIpAdr",
 				 .connected_field = "connectionState", .connected_value = "CONNECTED" };
-	struct ex_record rec;
+	struct expect_record rec;
 	struct perr e;
 
 	(void)state;
@@ -246,7 +246,7 @@ static const char mosquitto_log[] =
 static void test_log_named_groups(void **state)
 {
 	struct obs_regex re;
-	struct ex_record rec;
+	struct expect_record rec;
 	struct perr e;
 	char ex[256];
 
@@ -281,7 +281,7 @@ static void test_log_named_groups(void **state)
 static void test_log_numbered_groups(void **state)
 {
 	struct obs_regex re;
-	struct ex_record rec;
+	struct expect_record rec;
 	struct perr e;
 
 	(void)state;
@@ -332,9 +332,9 @@ static void test_query_log_file(void **state)
 {
 	char path[] = "/tmp/ppmq-test-obs-XXXXXX";
 	int fd = mkstemp(path);
-	struct pf_observer o;
+	struct profile_observer o;
 	struct obs_vars v = { .client_id = "dev.1", .listener = "tcp" };
-	struct ex_record rec;
+	struct expect_record rec;
 	struct perr e;
 	char ex[256];
 
@@ -343,7 +343,7 @@ static void test_query_log_file(void **state)
 	assert_int_equal(write(fd, mosquitto_log, strlen(mosquitto_log)), (ssize_t)strlen(mosquitto_log));
 	close(fd);
 	memset(&o, 0, sizeof(o));
-	o.type = PF_OBS_LOG;
+	o.type = PROFILE_OBS_LOG;
 	o.role = "sessions";
 	o.file = path;
 	o.regex = "connected from (?<ip>[0-9a-f.:]+):(?<port>[0-9]+) as {client_id} ";
@@ -459,9 +459,9 @@ static void test_query_http(void **state)
 		{ 200, "not json", NULL },
 	};
 	struct http_srv s;
-	struct pf_observer o;
+	struct profile_observer o;
 	struct obs_vars v = { .client_id = "dev 1", .listener = "ws" };
-	struct ex_record rec;
+	struct expect_record rec;
 	struct perr e;
 	char url[256], ex[512];
 
@@ -469,7 +469,7 @@ static void test_query_http(void **state)
 	srv_start(&s, answers, 4);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/sessions/{client_id}?l={listener}", s.port);
 	memset(&o, 0, sizeof(o));
-	o.type = PF_OBS_HTTP;
+	o.type = PROFILE_OBS_HTTP;
 	o.role = "sessions";
 	o.url = url;
 	o.bearer = "s3cret";
@@ -501,18 +501,18 @@ static void test_query_http_basic_auth(void **state)
 		{ 200, "[{\"clientId\":\"u1\",\"ipAddress\":\"198.51.100.3\"}]", NULL },
 	};
 	struct http_srv s;
-	struct pf_observer o;
+	struct profile_observer o;
 	struct obs_vars v = { .client_id = "u1", .listener = "tcp" };
-	struct ex_record rec;
+	struct expect_record rec;
 	struct perr e;
-	struct pf_kv hdr = { "X-Extra", "yes" };
+	struct profile_kv hdr = { "X-Extra", "yes" };
 	char url[128];
 
 	(void)state;
 	srv_start(&s, answers, 1);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/u", s.port);
 	memset(&o, 0, sizeof(o));
-	o.type = PF_OBS_HTTP;
+	o.type = PROFILE_OBS_HTTP;
 	o.role = "unauthorized";
 	o.url = url;
 	o.basic_user = "admin";
@@ -533,15 +533,15 @@ static void test_query_http_basic_auth(void **state)
 
 /* A login as TBMQ wants it: JSON credentials, the token in the answer's
  * "token", sent back as "X-Authorization: Bearer <token>". */
-static void tbmq_login(struct pf_login *g, char *url, size_t cap, uint16_t port)
+static void tbmq_login(struct profile_login *g, char *url, size_t cap, uint16_t port)
 {
-	static struct pf_kv fields[] = { { "username", "sysadmin@thingsboard.org" }, { "password", "s3cr&t" } };
+	static struct profile_kv fields[] = { { "username", "sysadmin@thingsboard.org" }, { "password", "s3cr&t" } };
 
 	memset(g, 0, sizeof(*g));
 	snprintf(url, cap, "http://127.0.0.1:%u/api/auth/login", port);
 	g->method = "POST";
 	g->url = url;
-	g->body = PF_BODY_JSON;
+	g->body = PROFILE_BODY_JSON;
 	g->fields = fields;
 	g->nfields = 2;
 	g->token_field = "token";
@@ -554,9 +554,9 @@ static void tbmq_login(struct pf_login *g, char *url, size_t cap, uint16_t port)
  * http observer of path that logs in with it. */
 struct login_fx {
 	struct http_srv s;
-	struct pf_login g;
-	struct pf_observer o;
-	struct ex_record rec;
+	struct profile_login g;
+	struct profile_observer o;
+	struct expect_record rec;
 	struct perr e;
 	char url[128], login_url[128];
 };
@@ -567,7 +567,7 @@ static void login_fx_start(struct login_fx *f, const struct canned *a, size_t n,
 	tbmq_login(&f->g, f->login_url, sizeof(f->login_url), f->s.port);
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u%s", f->s.port, path);
 	memset(&f->o, 0, sizeof(f->o));
-	f->o.type = PF_OBS_HTTP;
+	f->o.type = PROFILE_OBS_HTTP;
 	f->o.role = "sessions";
 	f->o.url = f->url;
 	f->o.login = &f->g;
@@ -627,7 +627,7 @@ static void test_login_refused_and_header_token(void **state)
 		{ 200, "{}", "X-Auth-Token: tok-h\r\n" },
 		{ 200, "[{\"id\":\"c2\",\"ip\":\"198.51.100.9\"}]", NULL },
 	};
-	static struct pf_kv form[] = { { "user", "a b" }, { "pass", "p&w=" } };
+	static struct profile_kv form[] = { { "user", "a b" }, { "pass", "p&w=" } };
 	struct obs_vars v = { .client_id = "c2", .listener = "tcp" };
 	struct login_fx f;
 	struct profile p;
@@ -638,21 +638,21 @@ static void test_login_refused_and_header_token(void **state)
 	p.logins[0] = &f.g;
 	p.nlogins = 1;
 	/* refused: its own words, not the body as such */
-	assert_int_equal(lg_login_all(&p, "test", &f.e), -1);
+	assert_int_equal(login_all(&p, "test", &f.e), -1);
 	assert_non_null(strstr(f.e.msg, "observer log-in: POST http://127.0.0.1:"));
 	assert_non_null(strstr(f.e.msg, "HTTP 401 (Invalid username or password)"));
 	/* accepted, but the token is not where the profile says */
-	assert_int_equal(lg_login_all(&p, "test", &f.e), -1);
+	assert_int_equal(login_all(&p, "test", &f.e), -1);
 	assert_non_null(strstr(f.e.msg, "no token at 'token'"));
 	assert_int_equal(f.g.gen, 0);
 	/* a form, the token in a header, sent bare in Authorization */
-	f.g.body = PF_BODY_FORM;
+	f.g.body = PROFILE_BODY_FORM;
 	f.g.fields = form;
 	f.g.token_field = NULL;
 	f.g.token_header = "x-auth-token";
 	f.g.header = "Authorization";
 	f.g.scheme = "";
-	assert_int_equal(lg_login_all(&p, "test", &f.e), 0);
+	assert_int_equal(login_all(&p, "test", &f.e), 0);
 	assert_non_null(strstr(f.s.requests[2], "Content-Type: application/x-www-form-urlencoded"));
 	assert_non_null(strstr(f.s.requests[2], "user=a%20b&pass=p%26w%3D"));
 	f.o.match_field = "id";

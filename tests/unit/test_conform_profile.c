@@ -19,7 +19,7 @@ static void load_ok(struct profile *p, const char *yaml)
 {
 	struct perr e;
 
-	if (pf_load_string(p, "p.yml", yaml, &e) < 0)
+	if (profile_load_string(p, "p.yml", yaml, &e) < 0)
 		fail_msg("%s", e.msg);
 }
 
@@ -31,10 +31,10 @@ static void load_bad(const char *yaml, const char *where, const char *what)
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = pf_load_string(&p, "p.yml", yaml, &e);
+	rc = profile_load_string(&p, "p.yml", yaml, &e);
 	if (rc != -1 || strncmp(e.msg, where, strlen(where)) || !strstr(e.msg, what))
 		fail_msg("rc %d, message '%s'; wanted '%s...%s'", rc, e.msg, where, what);
-	pf_free(&p);
+	profile_free(&p);
 }
 
 #define HEAD "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\n"
@@ -49,10 +49,10 @@ static void test_connected_value(void **state)
 		"             connected_field: connectionState, connected_value: CONNECTED}\n");
 	assert_string_equal(p.sessions.connected_field, "connectionState");
 	assert_string_equal(p.sessions.connected_value, "CONNECTED");
-	pf_free(&p);
+	profile_free(&p);
 	load_ok(&p, HEAD "observers: {sessions: {type: http, url: u, ip_field: i, connected_field: c}}\n");
 	assert_null(p.sessions.connected_value);
-	pf_free(&p);
+	profile_free(&p);
 	load_bad(HEAD "observers:\n  sessions: {type: http, url: u, ip_field: i, connected_value: CONNECTED}\n",
 		 "p.yml:5:64:", "connected_value: needs 'connected_field'");
 	load_bad(HEAD "observers:\n  sessions: {type: log, file: f, regex: '{client_id}', connected_value: x}\n",
@@ -62,7 +62,7 @@ static void test_connected_value(void **state)
 static void test_login(void **state)
 {
 	struct profile p;
-	const struct pf_login *g;
+	const struct profile_login *g;
 
 	(void)state;
 	setenv("PPMQ_T_PW", "from-env", 1);
@@ -84,7 +84,7 @@ static void test_login(void **state)
 	assert_int_equal(p.nlogins, 1);
 	assert_string_equal(g->method, "POST");
 	assert_string_equal(g->url, "http://127.0.0.1:8083/api/auth/login");
-	assert_int_equal(g->body, PF_BODY_JSON);
+	assert_int_equal(g->body, PROFILE_BODY_JSON);
 	assert_int_equal(g->nfields, 2);
 	assert_string_equal(g->fields[1].key, "password");
 	assert_string_equal(g->fields[1].value, "from-env");
@@ -93,18 +93,18 @@ static void test_login(void **state)
 	assert_string_equal(g->header, "X-Authorization");
 	assert_string_equal(g->scheme, "Bearer");
 	assert_int_equal(g->gen, 0);
-	pf_free(&p);
+	profile_free(&p);
 	load_ok(&p, HEAD "observers:\n"
 		"  sessions: {type: http, url: u, ip_field: i, insecure: true,\n"
 		"             auth: {login: {url: https://h/l, method: PUT, form: {a: b}, token_header: X-T, scheme: ''}}}\n");
 	g = p.sessions.login;
 	assert_string_equal(g->method, "PUT");
-	assert_int_equal(g->body, PF_BODY_FORM);
+	assert_int_equal(g->body, PROFILE_BODY_FORM);
 	assert_string_equal(g->token_header, "X-T");
 	assert_string_equal(g->header, "Authorization");
 	assert_string_equal(g->scheme, "");
 	assert_true(g->insecure);
-	pf_free(&p);
+	profile_free(&p);
 	unsetenv("PPMQ_T_PW");
 }
 
@@ -149,13 +149,13 @@ static void test_listener_header_timeout(void **state)
 		"  ws: {port: 2, header_timeout_ms: 1000}\n"
 		"  wss: {port: 3, header_timeout_ms: none, tls: {insecure: true}}\n");
 	assert_int_equal(p.l[SC_TCP].header_timeout_ms, -1);
-	assert_int_equal(rn_listener_header_wait(&p, SC_TCP), 4000);
+	assert_int_equal(runner_listener_header_wait(&p, SC_TCP), 4000);
 	assert_int_equal(p.l[SC_WS].header_timeout_ms, 1000);
-	assert_int_equal(rn_listener_header_wait(&p, SC_WS), 2000);
+	assert_int_equal(runner_listener_header_wait(&p, SC_WS), 2000);
 	assert_int_equal(p.l[SC_WSS].header_timeout_ms, 0);
-	assert_int_equal(rn_listener_header_wait(&p, SC_WSS), 4000);
-	assert_int_equal(rn_header_wait(&p), 4000);
-	pf_free(&p);
+	assert_int_equal(runner_listener_header_wait(&p, SC_WSS), 4000);
+	assert_int_equal(runner_header_wait(&p), 4000);
+	profile_free(&p);
 	load_bad("name: n\nhost: h\nlisteners:\n  ws: {port: 2, header_timeout_ms: 10}\n", "p.yml:4:36:",
 		 "listeners.ws.header_timeout_ms: 10 is out of range");
 }
@@ -171,11 +171,11 @@ static void test_no_proxy_support(void **state)
 	assert_int_equal(p.l[SC_TCP].mode, SC_MODE_DISABLED); /* the default without PROXY support */
 	assert_int_equal(p.l[SC_WS].mode, SC_MODE_DISABLED);
 	assert_false(p.l[SC_WSS].present);
-	pf_free(&p);
+	profile_free(&p);
 	load_ok(&p, "name: n\nhost: h\nno_proxy_support: \"${PPMQ_T_UNSET_X}\"\nlisteners: {tcp: {port: 1}}\n");
 	assert_null(p.no_proxy_support); /* empty: it has PROXY support */
 	assert_int_equal(p.l[SC_TCP].mode, SC_MODE_ENABLED);
-	pf_free(&p);
+	profile_free(&p);
 	load_bad("name: n\nhost: h\nno_proxy_support: x\nlisteners: {tcp: {port: 1, proxy: optional}}\n",
 		 "p.yml:4:35:", "listeners.tcp.proxy: 'optional', but no_proxy_support says");
 	load_bad("name: n\nhost: h\nno_proxy_support: x\nlisteners: {tcp: {port: 1}}\nlaunch: {start: x}\n"

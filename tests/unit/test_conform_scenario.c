@@ -441,12 +441,12 @@ static void test_client_id(void **state)
 	char a[64], b[64], c[64];
 
 	(void)state;
-	rn_client_id("pp1/tcp4/basic", SC_WSS, 0xfffff, a, sizeof(a));
+	runner_client_id("pp1/tcp4/basic", SC_WSS, 0xfffff, a, sizeof(a));
 	assert_true(strlen(a) <= 23);
 	assert_int_equal(strncmp(a, "ppmq-", 5), 0);
 	assert_non_null(strstr(a, "-wss-"));
-	rn_client_id("pp1/tcp4/basic", SC_WSS, 7, b, sizeof(b));
-	rn_client_id("pp1/tcp6/basic", SC_WSS, 7, c, sizeof(c));
+	runner_client_id("pp1/tcp4/basic", SC_WSS, 7, b, sizeof(b));
+	runner_client_id("pp1/tcp6/basic", SC_WSS, 7, c, sizeof(c));
 	assert_string_not_equal(a, b);
 	assert_string_not_equal(b, c);
 	assert_int_equal(strncmp(a, b, 12), 0); /* same scenario, same hash */
@@ -458,7 +458,7 @@ struct match_case {
 	enum sc_outcome want;
 	int code;            /* -1: none */
 	int within;
-	enum cl_outcome got;
+	enum client_outcome got;
 	int rc;
 	bool any_byte;
 	double ms;
@@ -466,42 +466,42 @@ struct match_case {
 };
 
 static const struct match_case match_cases[] = {
-	{ SC_O_ACCEPTED, -1, 0, CL_CONNACK, 0, true, 3, true },
-	{ SC_O_ACCEPTED, -1, 0, CL_CONNACK, 5, true, 3, false },
-	{ SC_O_ACCEPTED, -1, 0, CL_CLOSED, -1, false, 3, false },
-	{ SC_O_REFUSED, -1, 0, CL_CONNACK, 5, true, 3, true },
-	{ SC_O_REFUSED, -1, 0, CL_CONNACK, 0, true, 3, false },
-	{ SC_O_REFUSED, 4, 0, CL_CONNACK, 5, true, 3, false },
-	{ SC_O_REFUSED, 5, 0, CL_CONNACK, 5, true, 3, true },
-	{ SC_O_CONNACK, 0, 0, CL_CONNACK, 0, true, 3, true },
-	{ SC_O_CONNACK, 135, 0, CL_CONNACK, 134, true, 3, false },
-	{ SC_O_REJECTED, -1, 0, CL_CLOSED, -1, false, 3, true },
-	{ SC_O_REJECTED, -1, 0, CL_RESET, -1, false, 3, true },
-	{ SC_O_REJECTED, -1, 0, CL_TLS_FAIL, -1, false, 3, true },
-	{ SC_O_REJECTED, -1, 0, CL_WS_FAIL, -1, false, 3, true },
-	{ SC_O_REJECTED, -1, 0, CL_CLOSED, -1, true, 3, false },   /* wrote first */
-	{ SC_O_REJECTED, -1, 0, CL_TIMEOUT, -1, false, 3, false },
-	{ SC_O_REJECTED, -1, 0, CL_CONNACK, 0, true, 3, false },
-	{ SC_O_REJECTED, -1, 100, CL_CLOSED, -1, false, 99, true },
-	{ SC_O_REJECTED, -1, 100, CL_CLOSED, -1, false, 101, false },
-	{ SC_O_REJECTED, -1, SC_WAIT_HEADER_TIMEOUT, CL_CLOSED, -1, false, 1999, true },
-	{ SC_O_REJECTED, -1, SC_WAIT_HEADER_TIMEOUT, CL_CLOSED, -1, false, 2001, false },
-	{ SC_O_CLOSED, -1, 0, CL_CLOSED, -1, true, 3, true },
-	{ SC_O_CLOSED, -1, 0, CL_PROTOCOL, -1, true, 3, false },
-	{ SC_O_TIMEOUT, -1, 0, CL_TIMEOUT, -1, false, 3, true },
-	{ SC_O_TIMEOUT, -1, 0, CL_SENT, -1, false, 3, true },
-	{ SC_O_TIMEOUT, -1, 0, CL_CLOSED, -1, false, 3, false },
-	{ SC_O_TLS_FAIL, -1, 0, CL_TLS_FAIL, -1, true, 3, true },
-	{ SC_O_WS_FAIL, -1, 0, CL_WS_FAIL, -1, true, 3, true },
-	{ SC_O_WS_FAIL, -1, 0, CL_TLS_FAIL, -1, true, 3, false },
-	{ SC_O_PROTOCOL, -1, 0, CL_PROTOCOL, -1, true, 3, true },
-	{ SC_O_NOT_ACCEPTED, -1, 0, CL_CONNACK, 4, true, 3, true },
-	{ SC_O_NOT_ACCEPTED, -1, 0, CL_CLOSED, -1, false, 3, true },
-	{ SC_O_NOT_ACCEPTED, -1, 0, CL_CONNACK, 0, true, 3, false },
-	{ SC_O_NOT_ACCEPTED, -1, 0, CL_REFUSED, -1, false, 3, false },
-	{ SC_O_NOT_ACCEPTED, -1, 0, CL_ERROR, -1, false, 3, false },
-	{ SC_O_ANY, -1, 0, CL_SENT, -1, false, 3, true },
-	{ SC_O_ANY, -1, 0, CL_REFUSED, -1, false, 3, false },
+	{ SC_O_ACCEPTED, -1, 0, CLIENT_CONNACK, 0, true, 3, true },
+	{ SC_O_ACCEPTED, -1, 0, CLIENT_CONNACK, 5, true, 3, false },
+	{ SC_O_ACCEPTED, -1, 0, CLIENT_CLOSED, -1, false, 3, false },
+	{ SC_O_REFUSED, -1, 0, CLIENT_CONNACK, 5, true, 3, true },
+	{ SC_O_REFUSED, -1, 0, CLIENT_CONNACK, 0, true, 3, false },
+	{ SC_O_REFUSED, 4, 0, CLIENT_CONNACK, 5, true, 3, false },
+	{ SC_O_REFUSED, 5, 0, CLIENT_CONNACK, 5, true, 3, true },
+	{ SC_O_CONNACK, 0, 0, CLIENT_CONNACK, 0, true, 3, true },
+	{ SC_O_CONNACK, 135, 0, CLIENT_CONNACK, 134, true, 3, false },
+	{ SC_O_REJECTED, -1, 0, CLIENT_CLOSED, -1, false, 3, true },
+	{ SC_O_REJECTED, -1, 0, CLIENT_RESET, -1, false, 3, true },
+	{ SC_O_REJECTED, -1, 0, CLIENT_TLS_FAIL, -1, false, 3, true },
+	{ SC_O_REJECTED, -1, 0, CLIENT_WS_FAIL, -1, false, 3, true },
+	{ SC_O_REJECTED, -1, 0, CLIENT_CLOSED, -1, true, 3, false },   /* wrote first */
+	{ SC_O_REJECTED, -1, 0, CLIENT_TIMEOUT, -1, false, 3, false },
+	{ SC_O_REJECTED, -1, 0, CLIENT_CONNACK, 0, true, 3, false },
+	{ SC_O_REJECTED, -1, 100, CLIENT_CLOSED, -1, false, 99, true },
+	{ SC_O_REJECTED, -1, 100, CLIENT_CLOSED, -1, false, 101, false },
+	{ SC_O_REJECTED, -1, SC_WAIT_HEADER_TIMEOUT, CLIENT_CLOSED, -1, false, 1999, true },
+	{ SC_O_REJECTED, -1, SC_WAIT_HEADER_TIMEOUT, CLIENT_CLOSED, -1, false, 2001, false },
+	{ SC_O_CLOSED, -1, 0, CLIENT_CLOSED, -1, true, 3, true },
+	{ SC_O_CLOSED, -1, 0, CLIENT_PROTOCOL, -1, true, 3, false },
+	{ SC_O_TIMEOUT, -1, 0, CLIENT_TIMEOUT, -1, false, 3, true },
+	{ SC_O_TIMEOUT, -1, 0, CLIENT_SENT, -1, false, 3, true },
+	{ SC_O_TIMEOUT, -1, 0, CLIENT_CLOSED, -1, false, 3, false },
+	{ SC_O_TLS_FAIL, -1, 0, CLIENT_TLS_FAIL, -1, true, 3, true },
+	{ SC_O_WS_FAIL, -1, 0, CLIENT_WS_FAIL, -1, true, 3, true },
+	{ SC_O_WS_FAIL, -1, 0, CLIENT_TLS_FAIL, -1, true, 3, false },
+	{ SC_O_PROTOCOL, -1, 0, CLIENT_PROTOCOL, -1, true, 3, true },
+	{ SC_O_NOT_ACCEPTED, -1, 0, CLIENT_CONNACK, 4, true, 3, true },
+	{ SC_O_NOT_ACCEPTED, -1, 0, CLIENT_CLOSED, -1, false, 3, true },
+	{ SC_O_NOT_ACCEPTED, -1, 0, CLIENT_CONNACK, 0, true, 3, false },
+	{ SC_O_NOT_ACCEPTED, -1, 0, CLIENT_REFUSED, -1, false, 3, false },
+	{ SC_O_NOT_ACCEPTED, -1, 0, CLIENT_ERROR, -1, false, 3, false },
+	{ SC_O_ANY, -1, 0, CLIENT_SENT, -1, false, 3, true },
+	{ SC_O_ANY, -1, 0, CLIENT_REFUSED, -1, false, 3, false },
 };
 
 static void test_matches_table(void **state)
@@ -512,7 +512,7 @@ static void test_matches_table(void **state)
 	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
 		const struct match_case *c = &match_cases[i];
 		struct sc_expect x;
-		struct ex_actual a;
+		struct expect_actual a;
 
 		memset(&x, 0, sizeof(x));
 		x.outcome = c->want;
@@ -523,7 +523,7 @@ static void test_matches_table(void **state)
 		a.connack_rc = c->rc;
 		a.any_byte = c->any_byte;
 		a.elapsed_ms = c->ms;
-		if (ex_matches(&x, &a, 2000) != c->match)
+		if (expect_matches(&x, &a, 2000) != c->match)
 			fail_msg("match case %zu: wanted %s", i, c->match ? "a match" : "no match");
 	}
 }
@@ -532,7 +532,7 @@ static void test_grade_first_match(void **state)
 {
 	struct sc_expect x[3];
 	struct sc_step st;
-	struct ex_actual a = { CL_CLOSED, -1, false, 10 };
+	struct expect_actual a = { CLIENT_CLOSED, -1, false, 10 };
 	enum rpt_grade g;
 	const char *note;
 	char buf[256];
@@ -549,64 +549,64 @@ static void test_grade_first_match(void **state)
 	x[2].grade = RPT_PASS;
 	st.expect = x;
 	st.nexpect = 3;
-	assert_int_equal(ex_grade(&st, &a, 2000, &g, &note), 1);
+	assert_int_equal(expect_grade(&st, &a, 2000, &g, &note), 1);
 	assert_int_equal(g, RPT_NON_STRICT);
 	assert_string_equal(note, "closed, not rejected");
 
-	a.outcome = CL_TIMEOUT;
-	assert_int_equal(ex_grade(&st, &a, 2000, &g, &note), -1);
+	a.outcome = CLIENT_TIMEOUT;
+	assert_int_equal(expect_grade(&st, &a, 2000, &g, &note), -1);
 	assert_int_equal(g, RPT_FAIL);
 	assert_non_null(strstr(note, "none of the acceptable"));
-	a.outcome = CL_REFUSED;
-	assert_int_equal(ex_grade(&st, &a, 2000, &g, &note), -1);
+	a.outcome = CLIENT_REFUSED;
+	assert_int_equal(expect_grade(&st, &a, 2000, &g, &note), -1);
 	assert_non_null(strstr(note, "refused the TCP connection"));
 
-	assert_int_equal(ex_worst(RPT_PASS, RPT_INFO), RPT_INFO);
-	assert_int_equal(ex_worst(RPT_NON_STRICT, RPT_INFO), RPT_NON_STRICT);
-	assert_int_equal(ex_worst(RPT_NON_STRICT, RPT_UNSUPPORTED), RPT_UNSUPPORTED);
-	assert_int_equal(ex_worst(RPT_FAIL, RPT_UNSUPPORTED), RPT_FAIL);
-	assert_int_equal(ex_worst(RPT_PASS, RPT_FAIL), RPT_FAIL);
-	assert_int_equal(ex_worst(RPT_FAIL, RPT_SKIP), RPT_SKIP);
+	assert_int_equal(expect_worst(RPT_PASS, RPT_INFO), RPT_INFO);
+	assert_int_equal(expect_worst(RPT_NON_STRICT, RPT_INFO), RPT_NON_STRICT);
+	assert_int_equal(expect_worst(RPT_NON_STRICT, RPT_UNSUPPORTED), RPT_UNSUPPORTED);
+	assert_int_equal(expect_worst(RPT_FAIL, RPT_UNSUPPORTED), RPT_FAIL);
+	assert_int_equal(expect_worst(RPT_PASS, RPT_FAIL), RPT_FAIL);
+	assert_int_equal(expect_worst(RPT_FAIL, RPT_SKIP), RPT_SKIP);
 
 	x[0].within_ms = SC_WAIT_HEADER_TIMEOUT;
 	x[0].outcome = SC_O_REJECTED;
-	ex_expect_text(&x[0], 2000, buf, sizeof(buf));
+	expect_text(&x[0], 2000, buf, sizeof(buf));
 	assert_string_equal(buf, "rejected (closed with no byte from the broker) within 2000 ms => PASS");
 	x[0].outcome = SC_O_REFUSED;
 	x[0].within_ms = 0;
 	x[0].codes[0] = 4;
 	x[0].codes[1] = 5;
 	x[0].ncodes = 2;
-	ex_expect_text(&x[0], 2000, buf, sizeof(buf));
+	expect_text(&x[0], 2000, buf, sizeof(buf));
 	assert_string_equal(buf, "refused (CONNACK 4,5) => PASS");
-	a.outcome = CL_CONNACK;
+	a.outcome = CLIENT_CONNACK;
 	a.connack_rc = 0;
 	a.elapsed_ms = 12;
-	ex_actual_text(&a, NULL, buf, sizeof(buf));
+	expect_actual_text(&a, NULL, buf, sizeof(buf));
 	assert_string_equal(buf, "CONNACK 0 after 12 ms");
-	a.outcome = CL_CLOSED;
-	ex_actual_text(&a, "closed by peer", buf, sizeof(buf));
+	a.outcome = CLIENT_CLOSED;
+	expect_actual_text(&a, "closed by peer", buf, sizeof(buf));
 	assert_string_equal(buf, "closed after 12 ms, no byte received: closed by peer");
 }
 
 static void test_ip_equal(void **state)
 {
 	(void)state;
-	assert_true(ex_ip_equal("192.0.2.1", "192.0.2.1"));
-	assert_true(ex_ip_equal("::ffff:192.0.2.1", "192.0.2.1"));
-	assert_true(ex_ip_equal("2001:DB8::1", "2001:db8:0:0::1"));
-	assert_true(ex_ip_equal("[2001:db8::1]", "2001:db8::1"));
-	assert_false(ex_ip_equal("192.0.2.1", "192.0.2.10"));
-	assert_false(ex_ip_equal("::1", "127.0.0.1"));
-	assert_false(ex_ip_equal(NULL, "127.0.0.1"));
-	assert_true(ex_ip_equal("unix:/x", "UNIX:/x"));
+	assert_true(expect_ip_equal("192.0.2.1", "192.0.2.1"));
+	assert_true(expect_ip_equal("::ffff:192.0.2.1", "192.0.2.1"));
+	assert_true(expect_ip_equal("2001:DB8::1", "2001:db8:0:0::1"));
+	assert_true(expect_ip_equal("[2001:db8::1]", "2001:db8::1"));
+	assert_false(expect_ip_equal("192.0.2.1", "192.0.2.10"));
+	assert_false(expect_ip_equal("::1", "127.0.0.1"));
+	assert_false(expect_ip_equal(NULL, "127.0.0.1"));
+	assert_true(expect_ip_equal("unix:/x", "UNIX:/x"));
 }
 
 static void test_check_record(void **state)
 {
 	struct sc_record r;
-	struct ex_record rec;
-	struct ex_addrs ad = { "203.0.113.10", 50010, "127.0.0.7", 41234, NULL };
+	struct expect_record rec;
+	struct expect_addrs ad = { "203.0.113.10", 50010, "127.0.0.7", 41234, NULL };
 	char why[256];
 
 	(void)state;
@@ -615,7 +615,7 @@ static void test_check_record(void **state)
 	r.where = SC_REC_SESSIONS;
 	r.ip.src = SC_ADDR_HEADER_SRC;
 	r.port.src = SC_ADDR_HEADER_SRC;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
 	assert_non_null(strstr(why, "no record"));
 
 	rec.found = true;
@@ -623,36 +623,36 @@ static void test_check_record(void **state)
 	strcpy(rec.ip, "203.0.113.10");
 	rec.has_port = true;
 	rec.port = 50010;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_PASS);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_PASS);
 
 	/* the proxy's address recorded instead of the client's */
 	strcpy(rec.ip, "127.0.0.7");
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
 	assert_string_equal(why, "recorded client IP 127.0.0.7 (the socket peer), expected 203.0.113.10 (header source)");
 
 	strcpy(rec.ip, "::ffff:203.0.113.10");
 	rec.port = 41234;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
 	assert_string_equal(why, "recorded client port 41234, expected 50010 (header source)");
 
 	rec.port = 50010;
 	rec.connected = 0;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, true, why, sizeof(why)), RPT_FAIL);
 	assert_non_null(strstr(why, "not connected"));
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_PASS);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_PASS);
 
 	/* peer fields */
 	r.peer_ip.src = SC_ADDR_SOCKET_PEER;
 	r.peer_port.src = SC_ADDR_SOCKET_PEER;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
 	assert_non_null(strstr(why, "no peer (proxy) IP"));
 	rec.has_peer_ip = rec.has_peer_port = true;
 	strcpy(rec.peer_ip, "203.0.113.10");
 	rec.peer_port = 41234;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
 	assert_string_equal(why, "recorded peer IP 203.0.113.10 (the header source), expected 127.0.0.7 (socket peer)");
 	strcpy(rec.peer_ip, "127.0.0.7");
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_PASS);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_PASS);
 
 	/* literal and socket-peer checks */
 	memset(&r, 0, sizeof(r));
@@ -661,12 +661,12 @@ static void test_check_record(void **state)
 	r.ip.literal = "203.0.113.10";
 	r.port.src = SC_ADDR_LITERAL;
 	r.port.literal = "50010";
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_PASS);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_PASS);
 	r.ip.src = SC_ADDR_SOCKET_PEER;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
 	rec.has_port = false;
 	r.ip.src = SC_ADDR_UNCHECKED;
-	assert_int_equal(ex_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
+	assert_int_equal(expect_check_record(&r, &rec, &ad, false, why, sizeof(why)), RPT_FAIL);
 	assert_non_null(strstr(why, "no client port"));
 }
 
@@ -716,7 +716,7 @@ static void test_profile_good(void **state)
 	unsetenv("PPMQ_T_PORT");
 	unsetenv("PPMQ_T_ADMIN");
 	unsetenv("PPMQ_T_DIR");
-	if (pf_load_string(&p, "p.yml", profile_yaml, &e) < 0)
+	if (profile_load_string(&p, "p.yml", profile_yaml, &e) < 0)
 		fail_msg("%s", e.msg);
 	port = getenv("PPMQ_T_PORT");
 	assert_non_null(port);   /* free_ports exported it */
@@ -725,7 +725,7 @@ static void test_profile_good(void **state)
 	assert_string_equal(p.name, "demo");
 	assert_string_equal(p.client_bind, "127.0.0.7");
 	assert_int_equal(p.header_timeout_ms, 1500);
-	assert_int_equal(rn_header_wait(&p), 2500);
+	assert_int_equal(runner_header_wait(&p), 2500);
 	assert_int_equal(p.timeout_ms, 3000);
 	assert_true(p.l[SC_TCP].present);
 	assert_int_equal(p.l[SC_TCP].port, atoi(port));
@@ -741,19 +741,19 @@ static void test_profile_good(void **state)
 	assert_true(p.valid.given);
 	assert_false(p.invalid.given);
 	assert_false(p.anonymous);
-	assert_int_equal(p.sessions.type, PF_OBS_HTTP);
+	assert_int_equal(p.sessions.type, PROFILE_OBS_HTTP);
 	snprintf(want, sizeof(want), "http://127.0.0.1:%s/s/{client_id}", getenv("PPMQ_T_ADMIN"));
 	assert_string_equal(p.sessions.url, want);
 	assert_string_equal(p.sessions.bearer, "tok");
 	assert_string_equal(p.sessions.array_field, "data");
-	assert_int_equal(p.unauthorized.type, PF_OBS_LOG);
+	assert_int_equal(p.unauthorized.type, PROFILE_OBS_LOG);
 	assert_true(p.launch.present);
 	assert_true(p.launch.ready_listeners);
 	assert_int_equal(p.launch.nenv, 2);
 	assert_string_equal(p.launch.env[1].value, port);
 	assert_true(p.conf.present);
 	assert_string_equal(p.conf.modes[SC_MODE_OPTIONAL], "global=true mode=optional");
-	pf_free(&p);
+	profile_free(&p);
 	unsetenv("PPMQ_T_PORT");
 	unsetenv("PPMQ_T_ADMIN");
 }
@@ -763,7 +763,7 @@ static void test_profile_configurations(void **state)
 {
 	struct profile p;
 	struct perr e;
-	struct pf_kv *env;
+	struct profile_kv *env;
 	size_t n, i;
 	enum sc_mode m[SC_NLISTENERS];
 	static const struct { const char *conf; enum sc_mode tcp, ssl, ws; } table[] = {
@@ -779,10 +779,10 @@ static void test_profile_configurations(void **state)
 	};
 
 	(void)state;
-	if (pf_load_string(&p, "p.yml", profile_yaml, &e) < 0)
+	if (profile_load_string(&p, "p.yml", profile_yaml, &e) < 0)
 		fail_msg("%s", e.msg);
 	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (pf_config_resolve(&p, table[i].conf, &env, &n, m, &e) < 0)
+		if (profile_config_resolve(&p, table[i].conf, &env, &n, m, &e) < 0)
 			fail_msg("%s: %s", table[i].conf, e.msg);
 		if (m[SC_TCP] != table[i].tcp || m[SC_SSL] != table[i].ssl || m[SC_WS] != table[i].ws)
 			fail_msg("%s: tcp %s ssl %s ws %s", table[i].conf, sc_mode_name(m[SC_TCP]),
@@ -791,7 +791,7 @@ static void test_profile_configurations(void **state)
 		assert_int_equal(n, 6);
 	}
 	/* The environment: every mapped variable, translated or removed. */
-	assert_int_equal(pf_config_resolve(&p, "global=true tcp=false", &env, &n, m, &e), 0);
+	assert_int_equal(profile_config_resolve(&p, "global=true tcp=false", &env, &n, m, &e), 0);
 	assert_string_equal(env[0].key, "G_ENV");
 	assert_string_equal(env[0].value, "1");
 	assert_string_equal(env[1].key, "TCP_ENV");
@@ -799,12 +799,12 @@ static void test_profile_configurations(void **state)
 	assert_null(env[2].value); /* ssl: not named, removed */
 	assert_null(env[5].value);
 
-	assert_int_equal(pf_config_resolve(&p, "global=maybe", &env, &n, m, &e), -1);
+	assert_int_equal(profile_config_resolve(&p, "global=maybe", &env, &n, m, &e), -1);
 	assert_non_null(strstr(e.msg, "must be true, false or unset"));
-	assert_int_equal(pf_config_resolve(&p, "colour=blue", &env, &n, m, &e), -1);
+	assert_int_equal(profile_config_resolve(&p, "colour=blue", &env, &n, m, &e), -1);
 	assert_non_null(strstr(e.msg, "needs the setting 'colour', which the profile does not map"));
-	assert_int_equal(pf_config_resolve(&p, "mode=sometimes", &env, &n, m, &e), -1);
-	pf_free(&p);
+	assert_int_equal(profile_config_resolve(&p, "mode=sometimes", &env, &n, m, &e), -1);
+	profile_free(&p);
 	unsetenv("PPMQ_T_PORT");
 	unsetenv("PPMQ_T_ADMIN");
 }
@@ -866,12 +866,12 @@ static void test_profile_errors(void **state)
 		int rc;
 
 		memset(&e, 0, sizeof(e));
-		rc = pf_load_string(&p, "bp.yml", bad_profiles[i].yaml, &e);
+		rc = profile_load_string(&p, "bp.yml", bad_profiles[i].yaml, &e);
 		if (rc != -1 || strncmp(e.msg, bad_profiles[i].where, strlen(bad_profiles[i].where)) ||
 		    !strstr(e.msg, bad_profiles[i].what))
 			fail_msg("profile case %zu: rc %d, message '%s'; wanted '%s...%s'", i, rc, e.msg,
 				 bad_profiles[i].where, bad_profiles[i].what);
-		pf_free(&p);
+		profile_free(&p);
 	}
 }
 
@@ -883,7 +883,7 @@ static void test_shipped_profile(void **state)
 
 	(void)state;
 	setenv("PPMQ_CERT_DIR", "/tmp/certs-for-test", 1);
-	if (pf_load(&p, "conformance/targets/ppmq-broker.yml", &e) < 0)
+	if (profile_load(&p, "conformance/targets/ppmq-broker.yml", &e) < 0)
 		fail_msg("%s", e.msg);
 	for (l = 0; l < SC_NLISTENERS; l++) {
 		assert_true(p.l[l].present);
@@ -895,10 +895,10 @@ static void test_shipped_profile(void **state)
 	assert_true(p.conf.present);
 	assert_non_null(p.conf.modes[SC_MODE_DISABLED]);
 	assert_non_null(p.conf.modes[SC_MODE_OPTIONAL]);
-	assert_int_equal(p.sessions.type, PF_OBS_HTTP);
-	assert_int_equal(p.unauthorized.type, PF_OBS_HTTP);
+	assert_int_equal(p.sessions.type, PROFILE_OBS_HTTP);
+	assert_int_equal(p.unauthorized.type, PROFILE_OBS_HTTP);
 	assert_non_null(p.untrusted_bind);
-	pf_free(&p);
+	profile_free(&p);
 }
 
 /* ---- skip reasons --------------------------------------------------------- */
@@ -926,53 +926,53 @@ static void test_skip_reasons(void **state)
 	(void)state;
 	memset(&cat, 0, sizeof(cat));
 	assert_int_equal(sc_load_string(&cat, "s.yml", yaml, &e), 0);
-	if (pf_load_string(&p, "p.yml", profile_yaml, &e) < 0)
+	if (profile_load_string(&p, "p.yml", profile_yaml, &e) < 0)
 		fail_msg("%s", e.msg);
 	s = sc_find(&cat, "a");
-	assert_non_null(strstr(rn_skip_reason(&p, s, SC_SSL, SC_MODE_OPTIONAL, buf, sizeof(buf)),
+	assert_non_null(strstr(runner_skip_reason(&p, s, SC_SSL, SC_MODE_OPTIONAL, buf, sizeof(buf)),
 			       "does not apply to ssl"));
-	assert_null(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
-	assert_non_null(strstr(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ABSENT, buf, sizeof(buf)), "absent"));
+	assert_null(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
+	assert_non_null(strstr(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ABSENT, buf, sizeof(buf)), "absent"));
 	s = sc_find(&cat, "b");
-	assert_string_equal(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
+	assert_string_equal(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
 			    "listener tcp is PROXY-enabled; scenario is for optional listeners");
-	assert_null(rn_skip_reason(&p, s, SC_SSL, SC_MODE_OPTIONAL, buf, sizeof(buf)));
+	assert_null(runner_skip_reason(&p, s, SC_SSL, SC_MODE_OPTIONAL, buf, sizeof(buf)));
 	s = sc_find(&cat, "c");
-	assert_non_null(strstr(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)), "untrusted_bind"));
+	assert_non_null(strstr(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)), "untrusted_bind"));
 	s = sc_find(&cat, "d");
-	assert_non_null(strstr(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)), "invalid credentials"));
+	assert_non_null(strstr(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)), "invalid credentials"));
 	s = sc_find(&cat, "e");
 	/* sessions is an http observer without peer fields: plain ip check runs */
-	assert_null(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
+	assert_null(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
 	s = sc_find(&cat, "f");
-	assert_null(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
-	p.unauthorized.type = PF_OBS_NONE;
-	assert_non_null(strstr(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
+	assert_null(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
+	p.unauthorized.type = PROFILE_OBS_NONE;
+	assert_non_null(strstr(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
 			       "no unauthorized observer"));
 	s = sc_find(&cat, "g");
-	assert_null(rn_skip_reason(&p, s, SC_WS, SC_MODE_DISABLED, buf, sizeof(buf)));
+	assert_null(runner_skip_reason(&p, s, SC_WS, SC_MODE_DISABLED, buf, sizeof(buf)));
 	/* The policy family: skipped without the profile's address rule, and
 	 * the blocked proxy without its address. */
 	s = sc_find(&cat, "h");
-	assert_string_equal(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
+	assert_string_equal(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
 			    "the profile declares no address rule (policy.blocked_cidr)");
 	p.policy.present = true;
-	assert_null(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
+	assert_null(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)));
 	s = sc_find(&cat, "i");
-	assert_non_null(strstr(rn_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
+	assert_non_null(strstr(runner_skip_reason(&p, s, SC_TCP, SC_MODE_ENABLED, buf, sizeof(buf)),
 			       "policy.blocked_proxy"));
-	pf_free(&p);
+	profile_free(&p);
 	/* Its addresses: the network's first host unless given. */
 	{
 		static const char y[] = "name: n\nhost: h\nlisteners: {tcp: {port: 1}}\n"
 					"policy: {blocked_cidr: 203.0.113.128/25, allowed_source: 192.0.2.200}\n";
 
-		if (pf_load_string(&p, "p2.yml", y, &e) < 0)
+		if (profile_load_string(&p, "p2.yml", y, &e) < 0)
 			fail_msg("%s", e.msg);
 		assert_true(p.policy.present);
 		assert_string_equal(p.policy.blocked_source, "203.0.113.129");
 		assert_null(p.policy.blocked_proxy);
-		pf_free(&p);
+		profile_free(&p);
 	}
 	{
 		char out[64];

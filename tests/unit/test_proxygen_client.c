@@ -1,6 +1,6 @@
 /* test_proxygen_client.c - the client options `proxygen send` and
  * `proxygen flood` share (proxygen/opts_client): one parse fills a struct
- * cl_opts, a subcommand takes only the options it names, and the checks
+ * client_opts, a subcommand takes only the options it names, and the checks
  * word their messages from the options it has. Usage errors are read back
  * from stderr. */
 #include <stdarg.h>
@@ -120,7 +120,7 @@ static void test_fills_cl_opts(void **state)
 	assert_string_equal(c.o.host, "broker.example");
 	assert_ptr_equal(c.o.host, c.host);
 	assert_int_equal(c.o.port, 8883);
-	assert_int_equal(c.o.transport, CL_WSS);
+	assert_int_equal(c.o.transport, CLIENT_WSS);
 	assert_string_equal(c.o.ca_file, "ca.pem");
 	assert_false(c.o.insecure);
 	assert_string_equal(c.o.sni, "sni.example");
@@ -142,10 +142,10 @@ static void test_fills_cl_opts(void **state)
 	assert_true(c.given & OPTS_CL(OPT_CL_CERT));
 	assert_false(c.given & OPTS_CL(OPT_CL_INSECURE));
 
-	/* Untouched options keep cl_opts_init's defaults. */
+	/* Untouched options keep client_opts_init's defaults. */
 	assert_int_equal(RUN(&all, true, "--target", "[::1]:1883", "--no-header"), 0);
 	assert_string_equal(c.o.host, "::1");
-	assert_int_equal(c.o.transport, CL_TCP);
+	assert_int_equal(c.o.transport, CLIENT_TCP);
 	assert_int_equal(c.o.timeout_ms, 5000);
 	assert_int_equal(c.o.keepalive, 60);
 	assert_int_equal(c.o.mqtt_version, 4);
@@ -241,7 +241,7 @@ static void test_checks(void **state)
 	assert_int_equal(RUN(&all, true, "--v1", "--local"), PG_EXIT_USAGE);
 	assert_non_null(strstr(err, "--local is a v2 command"));
 	assert_int_equal(RUN(&all, true, "--transport", "ssl", "--insecure", "--no-header"), 0);
-	assert_int_equal(c.o.transport, CL_TLS);
+	assert_int_equal(c.o.transport, CLIENT_TLS);
 	opts_client_free(&c);
 }
 
