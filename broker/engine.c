@@ -59,7 +59,7 @@
 #define DEF_SUBSCRIPTIONS   10000
 #define EXPIRY_NEVER        UINT32_MAX
 #define ALIAS_MAX           16    /* Topic Alias Maximum we accept from 5.0 clients */
-#define RBUF_KEEP           4096  /* receive buffers above this are freed when empty */
+#define RBUF_KEEP           0     /* receive buffers above this are freed when empty: all (an idle client holds none) */
 #define ENG_BUDGET          1000  /* work units per eng_client_input call (see the job) */
 
 /* ---- types ------------------------------------------------------------- */
@@ -134,20 +134,22 @@ struct sub {
 	uint64_t ret_gen;             /* the SUBSCRIBE that last sent its retained messages */
 };
 
+/* Fields of struct sess and struct eng_client are ordered so that
+ * neither has holes: there is one of each per connected client. */
 struct sess {
 	struct htab_link hlink;       /* in eng->sessions_by_id */
 	char *id;
 	struct eng_client *conn;      /* NULL: offline */
 	struct sess *prev, *next;     /* engine's list */
 	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
+	uint16_t next_id;
 	int64_t expire_at;            /* ms, while offline */
 	struct etimer tm;             /* the earlier of will_at and expire_at */
-	struct htab subs;             /* struct sub by node */
+	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
 	struct oq inflight, queue;
 	size_t qbytes;                /* their messages' sizes (cfg.max_queued_bytes) */
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
-	size_t n_qos2_in, cap_qos2_in;
-	uint16_t next_id;
+	uint32_t n_qos2_in, cap_qos2_in;
 	struct msg *will;             /* delayed will of the last connection */
 	int64_t will_at;              /* ms */
 	uint64_t mark;                /* fan-out dedup */
@@ -170,8 +172,9 @@ struct eng_client {
 	bool ended;          /* detached: conn_end done */
 	bool notified;       /* on_session_connected was called */
 	bool normal_disc;    /* DISCONNECT 0x00: no will */
-	const char *end_reason;
 	uint8_t version;
+	uint32_t will_delay;
+	const char *end_reason;
 	struct sess *sess;
 	int64_t created, last_rx;     /* ms */
 	struct etimer tm;             /* CONNECT timeout, then keep-alive */
@@ -182,7 +185,6 @@ struct eng_client {
 	size_t rlen, rcap;
 	char *client_id, *username;
 	struct msg *will;
-	uint32_t will_delay;
 	char **aliases;      /* [ALIAS_MAX + 1], lazily */
 	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
 	bool drain_wait;     /* io.watch_drain called, eng_client_drained not yet */
@@ -981,7 +983,7 @@ static struct sub *sub_find(struct eng *eng, struct sess *s, const struct fspec 
 
 	if (n && fs->share)
 		key = group_find(eng, n, fs->share, fs->share_len);
-	l = key ? htab_find(&s->subs, key_hash(key), same_key, key) : NULL;
+	l = key && s->subs ? htab_find(s->subs, key_hash(key), same_key, key) : NULL;
 	return l ? SUB_OF(l) : NULL;
 }
 
@@ -990,11 +992,16 @@ static struct sub *sub_find(struct eng *eng, struct sess *s, const struct fspec 
 static struct sub *sub_add(struct eng *eng, struct sess *s, const struct fspec *fs)
 {
 	struct sub *u = calloc(1, sizeof(*u));
-	struct topic_node *n = u ? topic_add(&eng->subs, fs->f, fs->len) : NULL;
-	struct shgroup *g = n && fs->share ? group_get(eng, n, fs->share, fs->share_len) : NULL;
-	const void *key = fs->share ? (const void *)g : (const void *)n;
+	struct topic_node *n;
+	struct shgroup *g;
+	const void *key;
 
-	if (!key || htab_add(&s->subs, &u->hlink, key_hash(key)) < 0) {
+	if (u && !s->subs)
+		s->subs = calloc(1, sizeof(*s->subs));
+	n = u && s->subs ? topic_add(&eng->subs, fs->f, fs->len) : NULL;
+	g = n && fs->share ? group_get(eng, n, fs->share, fs->share_len) : NULL;
+	key = fs->share ? (const void *)g : (const void *)n;
+	if (!key || htab_add(s->subs, &u->hlink, key_hash(key)) < 0) {
 		if (g && !g->members) {
 			htab_del(&eng->groups, &g->hlink);
 			free(g);
@@ -1042,13 +1049,13 @@ static void sub_free(struct eng *eng, struct sub *u)
 
 static void sub_del(struct eng *eng, struct sub *u)
 {
-	htab_del(&u->s->subs, &u->hlink);
+	htab_del(u->s->subs, &u->hlink);
 	sub_free(eng, u);
 }
 
 static void sess_subs_clear(struct eng *eng, struct sess *s)
 {
-	struct htab_link *l = htab_take_all(&s->subs);
+	struct htab_link *l = s->subs ? htab_take_all(s->subs) : NULL;
 
 	while (l) {
 		struct htab_link *nx = l->next;
@@ -1056,6 +1063,8 @@ static void sess_subs_clear(struct eng *eng, struct sess *s)
 		sub_free(eng, SUB_OF(l));
 		l = nx;
 	}
+	free(s->subs);   /* emptied by htab_take_all */
+	s->subs = NULL;
 }
 
 static void route(struct eng *eng, struct msg *m, struct sess *publisher);
@@ -2066,7 +2075,7 @@ static void job_subscribe_one(struct eng_client *c, struct job *j)
 	}
 	u = sub_find(eng, c->sess, &fs);
 	j->existed[i] = u != NULL;
-	if (!u && c->sess->subs.n >= eng->cfg.max_subscriptions) {
+	if (!u && c->sess->subs && c->sess->subs->n >= eng->cfg.max_subscriptions) {
 		j->refused++;
 		j->rcs[i] = v5 ? MQTT_RC_QUOTA_EXCEEDED : MQTT_SUBACK_FAILURE;
 		return;
