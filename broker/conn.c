@@ -53,62 +53,127 @@
 
 enum timer_use { TU_NONE = 0, TU_PROXY, TU_TLS, TU_WS, TU_DRAIN };
 
+/* Bytes a stage holds: allocated when the first arrive, freed when the
+ * last are consumed, so that an idle connection holds none. */
+struct cbuf {
+	size_t off, len, cap;           /* data[off, len) waiting */
+	uint8_t data[];
+};
+
+/* A WebSocket connection's own state, allocated at accept on the
+ * listeners that speak it: a plain MQTT connection does without. */
+struct conn_ws {
+	bool upgraded;
+	bool close_sent;
+	struct cbuf *in;                /* received, not decoded yet */
+	struct ws_decoder dec;
+};
+
+/* One per open socket, for as long as it is open: its fields are ordered
+ * so that it has no holes. */
 struct conn {
 	struct brk *b;
 	struct lis *lis;
-	enum cfg_listener_kind kind;
 	const char *kname;              /* "tcp" ... */
 	struct conn *prev, *next;
-
+	enum cfg_listener_kind kind;
 	int fd;
 	struct loop_watch watch;
 	struct loop_timer timer;
-	enum timer_use timer_use;
-	struct loop_defer reap;
+	/* Deferred work: resuming a busy engine while the connection lives
+	 * (on_eng_resume), freeing it once dead (conn_reap). */
+	struct loop_defer later;
+	struct loop_defer eng_drained;  /* the engine told its output was written, the
+					   turn after (drain_watch) */
 
 	struct ident id;                /* who: the peer, then what the PROXY stage decided */
 
 	/* PROXY stage (how it runs: lis->stage) */
-	bool proxy_pending;             /* stage not finished yet */
+	struct cbuf *pbuf;              /* bytes received so far, header not complete */
 	unsigned proxy_reads;           /* input slices seen by the stage */
-	uint8_t *pbuf;                  /* bytes received so far, header not complete */
-	size_t plen, pcap;
+	bool proxy_pending;             /* stage not finished yet */
 
-	/* TLS stage */
-	struct tls_conn *tls;
-	bool tls_done;
-
-	/* WebSocket stage */
-	bool ws;
-	bool ws_upgraded;
-	bool ws_close_sent;
-	uint8_t *wbuf;
-	size_t wlen, wcap;
-	struct ws_decoder dec;
-
+	bool tls_done;                  /* TLS stage: handshake over */
 	/* MQTT stage */
-	bool connect_checked;           /* the CONNECT's size is known to fit */
-	uint8_t chead[CONN_CONNECT_HEAD];  /* its first bytes */
-	size_t chlen;
-	struct eng_client *ec;
 	bool eng_graceful;              /* how eng_client_closed will be told */
-	bool eng_busy;                  /* the engine has work left for this client */
-	struct loop_defer eng_resume;   /* ... done on a later turn of the loop */
+	bool eng_busy;                  /* the engine has work left for this client:
+					   done on a later turn of the loop */
+	bool connect_checked;           /* the CONNECT's size is known to fit */
 	bool drain_watch;               /* the engine waits for the output to be written */
-	struct loop_defer eng_drained;  /* ... and is told on the turn after it was */
-	uint64_t rec_gen;               /* rec_session_connect's generation */
-	char *session_id;               /* client id recorded, for the disconnect */
-
-	/* output: plain bytes (no TLS), or nothing (TLS keeps its own) */
-	uint8_t *obuf;
-	size_t ooff, olen, ocap;
-
 	bool closing;                   /* flushing, then close */
 	bool dead;                      /* socket closed, reap queued */
 	bool counted;                   /* rec_conn_open done */
+	uint8_t timer_use;              /* enum timer_use */
+	uint8_t chlen;
+	uint8_t chead[CONN_CONNECT_HEAD];  /* the CONNECT's first bytes */
+
+	struct tls_conn *tls;           /* TLS stage (ssl, wss) */
+	struct conn_ws *ws;             /* WebSocket stage (ws, wss) */
+	struct eng_client *ec;          /* MQTT stage */
+	uint64_t rec_gen;               /* rec_session_connect's generation; 0: not recorded */
+
+	/* output the socket did not take yet: plain bytes (no TLS), or
+	 * nothing (TLS keeps its own) */
+	struct cbuf *out;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
+
+static size_t cbuf_n(const struct cbuf *b)
+{
+	return b ? b->len - b->off : 0;
+}
+
+static uint8_t *cbuf_p(struct cbuf *b)
+{
+	return b->data + b->off;
+}
+
+/* Append n bytes (none: nothing allocated). Returns 0, or -1 out of
+ * memory (*bp unchanged). */
+static int cbuf_append(struct cbuf **bp, const void *p, size_t n)
+{
+	struct cbuf *b = *bp;
+
+	if (n == 0)
+		return 0;
+	if (b && b->off > 0 && b->len + n > b->cap) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	if (!b || b->len + n > b->cap) {
+		size_t used = b ? b->len : 0, ncap = b ? b->cap : 256 - sizeof(*b);
+		struct cbuf *nb;
+
+		while (ncap < used + n)
+			ncap = 2 * ncap + sizeof(*b);
+		nb = realloc(b, sizeof(*b) + ncap);
+		if (!nb)
+			return -1;
+		if (!b)
+			nb->off = nb->len = 0;
+		nb->cap = ncap;
+		*bp = b = nb;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+/* The first n waiting bytes are consumed; none left: the buffer goes. */
+static void cbuf_consume(struct cbuf **bp, size_t n)
+{
+	struct cbuf *b = *bp;
+
+	if (!b)
+		return;
+	b->off += n;
+	if (b->off >= b->len) {
+		free(b);
+		*bp = NULL;
+	}
+}
 
 static void conn_kill(struct conn *c, bool graceful);
 static void conn_finish(struct conn *c);
@@ -137,14 +202,14 @@ static size_t out_pending(const struct conn *c)
 {
 	if (c->tls)
 		return tls_out_pending(c->tls);
-	return c->olen - c->ooff;
+	return cbuf_n(c->out);
 }
 
 static void set_timer(struct conn *c, enum timer_use use, int64_t ms)
 {
 	c->timer_use = use;
 	if (loop_timer_set(c->b->loop, &c->timer, ms) < 0)
-		log_warn("%s: %s: no memory for a timer", c->kname, c->id.peer_s);
+		log_warn("%s: %s: no memory for a timer", c->kname, ident_peer_s(&c->id));
 }
 
 static void clear_timer(struct conn *c)
@@ -153,26 +218,26 @@ static void clear_timer(struct conn *c)
 	c->timer_use = TU_NONE;
 }
 
-static int buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
-{
-	if (*len + n > *cap) {
-		size_t ncap = *cap ? *cap : 256;
-		uint8_t *nb;
-
-		while (ncap < *len + n)
-			ncap *= 2;
-		nb = realloc(*buf, ncap);
-		if (!nb)
-			return -1;
-		*buf = nb;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, p, n);
-	*len += n;
-	return 0;
-}
-
 /* ---- output -------------------------------------------------------------- */
+
+/* Write to the socket: the bytes it took (0: full for now), or -1 when
+ * the connection was closed. */
+static ssize_t sock_send(struct conn *c, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+
+		if (w >= 0)
+			return w;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		log_debug("%s: %s: write: %s", c->kname, ident_peer_s(&c->id), strerror(errno));
+		conn_kill(c, false);
+		return -1;
+	}
+}
 
 /* Write what can be written now; EPOLLOUT covers the rest. */
 static void flush_out(struct conn *c)
@@ -187,28 +252,20 @@ static void flush_out(struct conn *c)
 		if (c->tls) {
 			p = tls_out_peek(c->tls, &n);
 		} else {
-			p = c->obuf + c->ooff;
-			n = c->olen - c->ooff;
+			n = cbuf_n(c->out);
+			p = n ? cbuf_p(c->out) : NULL;
 		}
 		if (n == 0)
 			break;
-		w = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			log_debug("%s: %s: write: %s", c->kname, c->id.peer_s, strerror(errno));
-			conn_kill(c, false);
+		w = sock_send(c, p, n);
+		if (w < 0)
 			return;
-		}
-		if (c->tls) {
+		if (w == 0)
+			break;
+		if (c->tls)
 			tls_out_consume(c->tls, (size_t)w);
-		} else {
-			c->ooff += (size_t)w;
-			if (c->ooff == c->olen)
-				c->ooff = c->olen = 0;
-		}
+		else
+			cbuf_consume(&c->out, (size_t)w);
 	}
 	if (c->closing && out_pending(c) == 0) {
 		conn_kill(c, true);
@@ -228,7 +285,7 @@ static int conn_slow_consumer(struct conn *c)
 	if (conn_may_log(c, RATELOG_LIMIT))
 		log_warn("%s: client %s: more than %zu bytes waiting to be written "
 			 "(2 x (mqtt.max_output_buffer + mqtt.max_packet_size) + 64 KiB): "
-			 "slow consumer, closing", c->kname, c->id.client_s, brk_out_max(c->b->cfg));
+			 "slow consumer, closing", c->kname, ident_client_s(&c->id), brk_out_max(c->b->cfg));
 	conn_kill(c, false);
 	return -1;
 }
@@ -245,16 +302,26 @@ static int transport_send(struct conn *c, const void *p, size_t n)
 			return conn_slow_consumer(c);
 		if (r != (ssize_t)n) {
 			log_info("%s: client %s: TLS write failed (%s%s%s): closing",
-				 c->kname, c->id.client_s, tls_status_name((int)r),
+				 c->kname, ident_client_s(&c->id), tls_status_name((int)r),
 				 *tls_error(c->tls) ? ": " : "", tls_error(c->tls));
 			conn_kill(c, false);
 			return -1;
 		}
 	} else {
-		if (c->olen - c->ooff + n > brk_out_max(c->b->cfg))
+		if (!c->out) {
+			/* Nothing queued: straight to the socket, and only what
+			 * it does not take is queued. */
+			ssize_t w = sock_send(c, p, n);
+
+			if (w < 0)
+				return -1;
+			p = (const uint8_t *)p + w;
+			n -= (size_t)w;
+		}
+		if (cbuf_n(c->out) + n > brk_out_max(c->b->cfg))
 			return conn_slow_consumer(c);
-		if (buf_append(&c->obuf, &c->olen, &c->ocap, p, n) < 0) {
-			log_error("%s: client %s: out of memory", c->kname, c->id.client_s);
+		if (cbuf_append(&c->out, p, n) < 0) {
+			log_error("%s: client %s: out of memory", c->kname, ident_client_s(&c->id));
 			conn_kill(c, false);
 			return -1;
 		}
@@ -277,11 +344,11 @@ static int conn_update_events(struct conn *c)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	/* A busy engine goes on once the client reads what it was sent. */
 	if (c->eng_busy && !c->closing && pend < CONN_OUT_PAUSE)
-		loop_yield(c->b->loop, &c->eng_resume);
+		loop_yield(c->b->loop, &c->later);
 	if (pend > 0)
 		ev |= EPOLLOUT;
 	if (loop_watch_set(c->b->loop, &c->watch, ev, &e) < 0) {
-		log_error("%s: %s: %s", c->kname, c->id.peer_s, e.msg);
+		log_error("%s: %s: %s", c->kname, ident_peer_s(&c->id), e.msg);
 		conn_kill(c, false);
 		return -1;
 	}
@@ -292,12 +359,11 @@ static int conn_update_events(struct conn *c)
 
 static void conn_reap(struct loop_defer *d)
 {
-	struct conn *c = LOOP_CONTAINER(d, struct conn, reap);
+	struct conn *c = LOOP_CONTAINER(d, struct conn, later);
 	struct brk *b = c->b;
 
 	/* The engine may call back into the recorder (session disconnected)
 	 * with c as opaque: c must still be intact here. */
-	loop_defer_cancel(b->loop, &c->eng_resume);
 	loop_defer_cancel(b->loop, &c->eng_drained);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
@@ -316,11 +382,21 @@ static void conn_reap(struct loop_defer *d)
 	b->nconns--;
 	tls_conn_free(c->tls);
 	ident_free(&c->id);
-	free(c->session_id);
 	free(c->pbuf);
-	free(c->wbuf);
-	free(c->obuf);
+	if (c->ws)
+		free(c->ws->in);
+	free(c->ws);
+	free(c->out);
 	free(c);
+}
+
+/* The connection is freed after the current batch of events (an engine
+ * resume it had queued is dropped: the connection is dead). */
+static void reap_later(struct conn *c)
+{
+	loop_defer_cancel(c->b->loop, &c->later);
+	c->later.fn = conn_reap;
+	loop_defer(c->b->loop, &c->later);
 }
 
 /* Close the socket now (nothing more is sent or read); the engine is told
@@ -337,7 +413,7 @@ static void conn_kill(struct conn *c, bool graceful)
 	c->fd = -1;
 	if (c->counted)
 		rec_conn_close(c->b->rec, c->kind);
-	loop_defer(c->b->loop, &c->reap);
+	reap_later(c);
 }
 
 /* Refuse silently: read what the peer already sent (so the close is a FIN,
@@ -375,7 +451,7 @@ static void conn_finish(struct conn *c)
 {
 	if (c->dead || c->closing)
 		return;
-	if (c->ws && c->ws_upgraded) {
+	if (c->ws && c->ws->upgraded) {
 		conn_ws_close(c, WS_CLOSE_NORMAL, NULL);
 		if (c->dead)
 			return;
@@ -447,7 +523,7 @@ static void conn_mqtt_begin(struct conn *c)
 	info.opaque = c;
 	c->ec = eng_client_new(c->b->eng, &info, &io);
 	if (!c->ec) {
-		log_error("%s: client %s: out of memory (engine client)", c->kname, c->id.client_s);
+		log_error("%s: client %s: out of memory (engine client)", c->kname, ident_client_s(&c->id));
 		conn_kill(c, false);
 	}
 }
@@ -461,7 +537,7 @@ static void conn_connect_refuse(struct conn *c, size_t size, uint8_t level)
 	rec_limit_hit(c->b->rec, c->kind, REC_LIMIT_CONNECT_SIZE);
 	if (conn_may_log(c, RATELOG_LIMIT))
 		log_warn("%s: client %s: CONNECT of %zu bytes refused, larger than "
-			 "mqtt.max_connect_size (%zu): closed%s", c->kname, c->id.who, size, max,
+			 "mqtt.max_connect_size (%zu): closed%s", c->kname, ident_who(&c->id), size, max,
 			 level == MQTT_V5 ? " after CONNACK Packet too large" : "");
 	if (level == MQTT_V5) {
 		struct mqtt_pkt p = { .type = MQTT_CONNACK };
@@ -535,7 +611,7 @@ static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 
 static void on_eng_resume(struct loop_defer *d)
 {
-	conn_mqtt_input(LOOP_CONTAINER(d, struct conn, eng_resume), NULL, 0);
+	conn_mqtt_input(LOOP_CONTAINER(d, struct conn, later), NULL, 0);
 }
 
 /* ---- WebSocket stage ----------------------------------------------------- */
@@ -547,7 +623,7 @@ static void conn_ws_refuse(struct conn *c, const struct ws_request *req)
 
 	if (conn_may_log(c, RATELOG_HANDSHAKE))
 		log_info("%s: client %s: WebSocket upgrade refused: %d %s", c->kname,
-			 c->id.who, req->status, req->reason);
+			 ident_who(&c->id), req->status, req->reason);
 	rec_ws_failure(c->b->rec, c->kind);
 	n = ws_build_error(req->status ? req->status : 400, req->reason, resp, sizeof(resp));
 	if (n > 0 && transport_send(c, resp, (size_t)n) < 0)
@@ -560,9 +636,9 @@ static void conn_ws_close(struct conn *c, uint16_t code, const char *reason)
 	uint8_t fr[WS_MAX_HDR + WS_MAX_CONTROL];
 	int n;
 
-	if (c->ws_close_sent)
+	if (c->ws->close_sent)
 		return;
-	c->ws_close_sent = true;
+	c->ws->close_sent = true;
 	n = ws_encode_close(fr, sizeof(fr), code, reason, NULL);
 	if (n > 0)
 		transport_send(c, fr, (size_t)n);
@@ -588,7 +664,7 @@ static void conn_ws_control(struct conn *c, const struct ws_event *ev)
 
 		if (ws_close_parse(ev->data, ev->len, &code, &reason, &rlen) < 0)
 			code = WS_CLOSE_PROTOCOL;
-		log_debug("%s: client %s: WebSocket close (%u)", c->kname, c->id.client_s,
+		log_debug("%s: client %s: WebSocket close (%u)", c->kname, ident_client_s(&c->id),
 			  (unsigned)code);
 		conn_ws_close(c, code ? code : WS_CLOSE_NORMAL, NULL);
 		conn_finish(c);
@@ -601,18 +677,19 @@ static void conn_ws_control(struct conn *c, const struct ws_event *ev)
 
 static void conn_ws_frames(struct conn *c)
 {
+	struct conn_ws *w = c->ws;
 	size_t off = 0;
 
-	while (alive(c) && off < c->wlen) {
+	while (alive(c) && off < cbuf_n(w->in)) {
 		struct ws_event ev;
-		size_t n = ws_decode(&c->dec, c->wbuf + off, c->wlen - off, &ev);
+		size_t n = ws_decode(&w->dec, cbuf_p(w->in) + off, cbuf_n(w->in) - off, &ev);
 
 		off += n;
 		if (ev.type == WS_EV_NONE)
 			break;
 		if (ev.type == WS_EV_ERROR) {
 			log_info("%s: client %s: WebSocket protocol error: %s", c->kname,
-				 c->id.client_s, ev.err ? ev.err : "?");
+				 ident_client_s(&c->id), ev.err ? ev.err : "?");
 			rec_ws_failure(c->b->rec, c->kind);
 			conn_ws_close(c, ev.close_code, ev.err);
 			conn_finish(c);
@@ -625,22 +702,21 @@ static void conn_ws_frames(struct conn *c)
 	}
 	if (c->dead)
 		return;
-	if (off > 0) {
-		memmove(c->wbuf, c->wbuf + off, c->wlen - off);
-		c->wlen -= off;
-	}
+	cbuf_consume(&w->in, off);
 }
 
 static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 {
-	if (c->wlen + len > CONN_WS_BUF_MAX + CONN_READ_CHUNK ||
-	    buf_append(&c->wbuf, &c->wlen, &c->wcap, buf, len) < 0) {
+	struct conn_ws *w = c->ws;
+
+	if (cbuf_n(w->in) + len > CONN_WS_BUF_MAX + CONN_READ_CHUNK ||
+	    cbuf_append(&w->in, buf, len) < 0) {
 		log_info("%s: client %s: WebSocket input buffer full: closing", c->kname,
-			 c->id.client_s);
+			 ident_client_s(&c->id));
 		conn_kill(c, false);
 		return;
 	}
-	if (!c->ws_upgraded) {
+	if (!w->upgraded) {
 		struct ws_server_opts o;
 		struct ws_request req;
 		char resp[1024];
@@ -650,7 +726,7 @@ static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 		o.path = c->lis->cfg->path;
 		o.subprotocol = "mqtt";
 		o.require_subprotocol = true;
-		r = ws_parse_request(c->wbuf, c->wlen, &o, &req);
+		r = ws_parse_request(cbuf_p(w->in), cbuf_n(w->in), &o, &req);
 		if (r == 0)
 			return;
 		if (r < 0) {
@@ -664,14 +740,13 @@ static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 			conn_ws_refuse(c, &req);
 			return;
 		}
-		memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
-		c->wlen -= (size_t)r;
-		c->ws_upgraded = true;
-		ws_decoder_init(&c->dec, WS_ROLE_SERVER);
-		c->dec.binary_only = true;
-		c->dec.max_frame = 0; /* MQTT packets span frames: the engine limits sizes */
+		cbuf_consume(&w->in, (size_t)r);
+		w->upgraded = true;
+		ws_decoder_init(&w->dec, WS_ROLE_SERVER);
+		w->dec.binary_only = true;
+		w->dec.max_frame = 0; /* MQTT packets span frames: the engine limits sizes */
 		log_debug("%s: client %s: WebSocket upgrade on '%s' (subprotocol '%s')",
-			  c->kname, c->id.client_s, req.path, req.subprotocol);
+			  c->kname, ident_client_s(&c->id), req.path, req.subprotocol);
 		if (transport_send(c, resp, (size_t)n) < 0)
 			return;
 		conn_mqtt_begin(c);
@@ -707,9 +782,18 @@ static void conn_proxy_reject(struct conn *c, const char *reason, const char *wh
 {
 	if (conn_may_log(c, RATELOG_PROXY))
 		log_warn("%s: PROXY header rejected from %s: %s (%s): closed", c->kname,
-			 c->id.peer_s, reason, why);
+			 ident_peer_s(&c->id), reason, why);
 	rec_proxy_rejected(c->b->rec, c->kind, reason);
 	conn_drop(c);
+}
+
+/* Is the socket peer in the listener's trusted_proxies? */
+static bool peer_trusted(const struct conn *c)
+{
+	struct sockaddr_storage ss;
+
+	ident_peer_addr(&c->id, &ss);
+	return cfg_trusted(c->lis->cfg, &ss);
 }
 
 /* Who the connection is, decided once: when the PROXY stage ends (h: the
@@ -722,14 +806,13 @@ static int conn_identify(struct conn *c, const struct pp_header *h)
 
 	b.cert_identity = c->b->cfg->security.proxy_cert_identity;
 	if (h && b.cert_identity)
-		b.trusted_peer = lc->ntrusted > 0 && cfg_trusted(lc, &c->id.peer);
+		b.trusted_peer = lc->ntrusted > 0 && peer_trusted(c);
 	if (ident_decide(&c->id, &b) < 0) {
-		log_error("%s: %s: out of memory (PROXY record)", c->kname, c->id.peer_s);
+		log_error("%s: %s: out of memory (PROXY record)", c->kname, ident_peer_s(&c->id));
 		conn_kill(c, false);
 		return -1;
 	}
 	fault_rewrite_identity(&c->id, &b);
-	ident_settle(&c->id);
 	return 0;
 }
 
@@ -740,12 +823,11 @@ static int conn_identify(struct conn *c, const struct pp_header *h)
  * that is done (h's byte strings point into it). */
 static void conn_proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
 {
-	uint8_t *pb = c->pbuf;
-	const uint8_t *rest = pb + hlen;
-	size_t rlen = c->plen - hlen;
+	struct cbuf *pb = c->pbuf;
+	const uint8_t *rest = pb ? cbuf_p(pb) + hlen : NULL;
+	size_t rlen = cbuf_n(pb) - hlen;
 
 	c->pbuf = NULL;
-	c->plen = c->pcap = 0;
 	c->proxy_pending = false;
 	if (c->timer_use == TU_PROXY)
 		clear_timer(c);
@@ -756,7 +838,7 @@ static void conn_proxy_done(struct conn *c, const struct pp_header *h, size_t hl
 	if (h) {
 		rec_proxy_accepted(c->b->rec, c->kind, h->version, h->command);
 		log_debug("%s: client %s: %s accepted (%zu bytes)", c->kname,
-			  c->id.who, c->id.proxy_desc, h->len);
+			  ident_who(&c->id), ident_desc(&c->id), h->len);
 	}
 	if (!c->lis->stage.after_tls) {
 		/* Next: TLS (ssl, wss) or the application. */
@@ -786,7 +868,7 @@ static void conn_proxy_missing(struct conn *c)
 		return;
 	}
 	memset(&err, 0, sizeof(err));
-	pp_parse(c->pbuf, c->plen, NULL, &h, &err);
+	pp_parse(cbuf_p(c->pbuf), cbuf_n(c->pbuf), NULL, &h, &err);
 	conn_proxy_reject(c, REC_REJECT_MISSING, err.msg[0] ? err.msg : "not a PROXY header");
 }
 
@@ -798,7 +880,7 @@ static void conn_proxy_header(struct conn *c, const struct pp_header *h, size_t 
 	if (c->lis->stage.header == IDENT_HEADER_IGNORED) {
 		/* The header is dropped as if it had never been sent. */
 		log_debug("%s: %s: PROXY header skipped on a disabled listener "
-			  "(fault strip-disabled)", c->kname, c->id.peer_s);
+			  "(fault strip-disabled)", c->kname, ident_peer_s(&c->id));
 		conn_proxy_done(c, NULL, hlen);
 		return;
 	}
@@ -823,23 +905,24 @@ static void conn_proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 	if (len == 0)
 		return;
 	c->proxy_reads++;
-	if (buf_append(&c->pbuf, &c->plen, &c->pcap, buf, len) < 0) {
-		log_error("%s: %s: out of memory (PROXY buffer)", c->kname, c->id.peer_s);
+	if (cbuf_append(&c->pbuf, buf, len) < 0) {
+		log_error("%s: %s: out of memory (PROXY buffer)", c->kname, ident_peer_s(&c->id));
 		conn_kill(c, false);
 		return;
 	}
-	d = pp_detect(c->pbuf, c->plen);
+	d = pp_detect(cbuf_p(c->pbuf), cbuf_n(c->pbuf));
 	if (d == PP_DETECT_NONE) {
 		conn_proxy_missing(c);
 		return;
 	}
 	if (d != PP_DETECT_MORE && st->header != IDENT_HEADER_IGNORED && lc->ntrusted > 0 &&
-	    !cfg_trusted(lc, &c->id.peer)) {
+	    !peer_trusted(c)) {
 		conn_proxy_reject(c, REC_REJECT_UNTRUSTED, "socket peer not in trusted_proxies");
 		return;
 	}
 	memset(&err, 0, sizeof(err));
-	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE : pp_parse(c->pbuf, c->plen, &st->parse, &h, &err);
+	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE :
+	    pp_parse(cbuf_p(c->pbuf), cbuf_n(c->pbuf), &st->parse, &h, &err);
 	if (r == PP_NEED_MORE) {
 		reason = fault_refuse_partial(c->proxy_reads, &why);
 		if (reason)
@@ -868,7 +951,7 @@ static void conn_tls_begin(struct conn *c)
 
 	c->tls = tls_conn_new(c->lis->tls, -1, true, NULL, &e);
 	if (!c->tls) {
-		log_error("%s: client %s: %s", c->kname, c->id.client_s, e.msg);
+		log_error("%s: client %s: %s", c->kname, ident_client_s(&c->id), e.msg);
 		conn_kill(c, false);
 		return;
 	}
@@ -881,7 +964,7 @@ static void conn_tls_begin(struct conn *c)
 static void conn_tls_fail(struct conn *c, const char *what)
 {
 	if (conn_may_log(c, RATELOG_HANDSHAKE))
-		log_info("%s: client %s: TLS %s failed: %s", c->kname, c->id.who, what,
+		log_info("%s: client %s: TLS %s failed: %s", c->kname, ident_who(&c->id), what,
 			 *tls_error(c->tls) ? tls_error(c->tls) : "unknown error");
 	rec_tls_failure(c->b->rec, c->kind);
 	/* Send the alert the engine may hold, then close. */
@@ -909,7 +992,7 @@ static void conn_tls_pump(struct conn *c)
 		clear_timer(c);
 		ident_set_tls(&c->id, tls_version(c->tls), tls_cipher(c->tls));
 		log_debug("%s: client %s: TLS handshake done (%s, %s)", c->kname,
-			  c->id.client_s, c->id.rec.tls_version, c->id.rec.tls_cipher);
+			  ident_client_s(&c->id), c->id.tls_version, c->id.tls_cipher);
 		enter_plain(c);
 	}
 	while (alive(c)) {
@@ -924,7 +1007,7 @@ static void conn_tls_pump(struct conn *c)
 			return;
 		if (n == TLS_CLOSED) {
 			log_debug("%s: client %s: TLS session closed by the peer", c->kname,
-				  c->id.client_s);
+				  ident_client_s(&c->id));
 			conn_finish(c);
 			return;
 		}
@@ -941,7 +1024,7 @@ static void transport_input(struct conn *c, const uint8_t *buf, size_t len)
 		struct perr e;
 
 		if (tls_feed(c->tls, buf, len, &e) < 0) {
-			log_error("%s: client %s: %s", c->kname, c->id.client_s, e.msg);
+			log_error("%s: client %s: %s", c->kname, ident_client_s(&c->id), e.msg);
 			conn_kill(c, false);
 			return;
 		}
@@ -986,13 +1069,14 @@ static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 static void on_eof(struct conn *c)
 {
 	if (c->proxy_pending) {
-		if (c->plen > 0) {
+		if (c->pbuf) {
 			if (conn_may_log(c, RATELOG_PROXY))
 				log_info("%s: %s closed the connection inside the PROXY header "
-					 "(%zu bytes received)", c->kname, c->id.peer_s, c->plen);
+					 "(%zu bytes received)", c->kname, ident_peer_s(&c->id),
+					 cbuf_n(c->pbuf));
 			rec_proxy_rejected(c->b->rec, c->kind, "closed-mid-header");
 		} else {
-			log_debug("%s: %s closed before sending anything", c->kname, c->id.peer_s);
+			log_debug("%s: %s closed before sending anything", c->kname, ident_peer_s(&c->id));
 		}
 		conn_kill(c, false);
 		return;
@@ -1000,13 +1084,13 @@ static void on_eof(struct conn *c)
 	if (c->tls && !c->tls_done) {
 		if (conn_may_log(c, RATELOG_HANDSHAKE))
 			log_info("%s: client %s: closed during the TLS handshake", c->kname,
-				 c->id.who);
+				 ident_who(&c->id));
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
 		return;
 	}
 	log_debug("%s: client %s: connection closed by the peer", c->kname,
-		  c->id.who);
+		  ident_who(&c->id));
 	/* A half-close may still want the answer to what it sent (a CONNACK
 	 * to a CONNECT written just before the FIN): flush first. */
 	if (c->tls && c->tls_done) {
@@ -1039,7 +1123,7 @@ static void on_readable(struct conn *c)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
-		log_debug("%s: %s: read: %s", c->kname, c->id.peer_s, strerror(errno));
+		log_debug("%s: %s: read: %s", c->kname, ident_peer_s(&c->id), strerror(errno));
 		conn_kill(c, false);
 		return;
 	}
@@ -1075,15 +1159,15 @@ static void on_timer(struct loop_timer *t)
 	case TU_PROXY:
 		if (conn_may_log(c, RATELOG_PROXY))
 			log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
-				 "%u ms, %zu bytes received): closed", c->kname, c->id.peer_s,
-				 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, c->plen);
+				 "%u ms, %zu bytes received): closed", c->kname, ident_peer_s(&c->id),
+				 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, cbuf_n(c->pbuf));
 		rec_proxy_rejected(c->b->rec, c->kind, REC_REJECT_TIMEOUT);
 		conn_drop(c);
 		break;
 	case TU_TLS:
 		if (conn_may_log(c, RATELOG_HANDSHAKE))
 			log_info("%s: client %s: TLS handshake timed out after %u ms "
-				 "(listener.%s.handshake_timeout)", c->kname, c->id.who,
+				 "(listener.%s.handshake_timeout)", c->kname, ident_who(&c->id),
 				 c->lis->cfg->tls_timeout_ms, c->kname);
 		rec_tls_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
@@ -1091,7 +1175,7 @@ static void on_timer(struct loop_timer *t)
 	case TU_WS:
 		if (conn_may_log(c, RATELOG_HANDSHAKE))
 			log_info("%s: client %s: no WebSocket upgrade within %u ms "
-				 "(listener.%s.upgrade_timeout)", c->kname, c->id.who,
+				 "(listener.%s.upgrade_timeout)", c->kname, ident_who(&c->id),
 				 c->lis->cfg->ws_timeout_ms, c->kname);
 		rec_ws_failure(c->b->rec, c->kind);
 		conn_kill(c, false);
@@ -1123,11 +1207,18 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	c->kname = cfg_listener_name(l->kind);
 	c->fd = fd;
 	ident_accept(&c->id, l->kind, peer);
-	c->ws = brk_kind_ws(l->kind);
+	if (brk_kind_ws(l->kind)) {
+		c->ws = calloc(1, sizeof(*c->ws));
+		if (!c->ws) {
+			log_error("%s: out of memory: connection dropped", c->kname);
+			free(c);
+			close(fd);
+			return;
+		}
+	}
 	c->watch.fn = on_io;
 	loop_timer_init(&c->timer, on_timer);
-	c->reap.fn = conn_reap;
-	c->eng_resume.fn = on_eng_resume;
+	c->later.fn = on_eng_resume;
 	c->eng_drained.fn = on_eng_drained;
 
 	c->next = b->conns;
@@ -1139,18 +1230,18 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 
 	net_set_nodelay(fd, NULL);
 	if (loop_watch_add(b->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, &e) < 0) {
-		log_error("%s: %s: %s", c->kname, c->id.peer_s, e.msg);
+		log_error("%s: %s: %s", c->kname, ident_peer_s(&c->id), e.msg);
 		c->dead = true;
 		close(fd);
 		c->fd = -1;
-		loop_defer(b->loop, &c->reap);
+		reap_later(c);
 		return;
 	}
 	rec_conn_open(b->rec, c->kind);
 	c->counted = true;
 
 	c->proxy_pending = l->stage.header != IDENT_HEADER_NONE;
-	log_debug("%s: connection from %s (%s)", c->kname, c->id.peer_s,
+	log_debug("%s: connection from %s (%s)", c->kname, ident_peer_s(&c->id),
 		  brk_proxy_state(lc));
 	if (!c->proxy_pending && conn_identify(c, NULL) < 0)
 		return;
@@ -1180,15 +1271,16 @@ static void hook_connected(void *ctx, const struct eng_client_info *info)
 {
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
+	struct rec_conn_info ci;
 
-	free(c->session_id);
-	c->session_id = strdup(info->client_id ? info->client_id : "");
+	ident_rec_info(&c->id, &ci);
 	c->rec_gen = rec_session_connect(b->rec, info->client_id ? info->client_id : "",
-					 info->username, info->mqtt_version, &c->id.rec);
+					 info->username, info->mqtt_version, &ci);
 	rec_mqtt_connect(b->rec, c->kind, true);
 	log_info("%s: client %s connected as '%s' (%s%s%s, MQTT %s)", c->kname,
-		 c->id.who, info->client_id ? info->client_id : "",
-		 c->id.proxy_desc, c->id.rec.tls ? ", " : "", c->id.rec.tls_version,
+		 ident_who(&c->id), info->client_id ? info->client_id : "",
+		 ident_desc(&c->id), c->id.tls_version ? ", " : "",
+		 c->id.tls_version ? c->id.tls_version : "",
 		 rec_mqtt_version_name(info->mqtt_version));
 }
 
@@ -1198,9 +1290,10 @@ static void hook_disconnected(void *ctx, const struct eng_client_info *info,
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
 
-	if (c->session_id)
-		rec_session_disconnect(b->rec, c->session_id, c->rec_gen);
-	log_info("%s: client %s '%s' disconnected: %s", c->kname, c->id.who,
+	/* The engine's client id is the one recorded at the connect. */
+	if (c->rec_gen)
+		rec_session_disconnect(b->rec, info->client_id ? info->client_id : "", c->rec_gen);
+	log_info("%s: client %s '%s' disconnected: %s", c->kname, ident_who(&c->id),
 		 info->client_id ? info->client_id : "", reason);
 }
 
@@ -1210,14 +1303,16 @@ static void hook_auth_failed(void *ctx, const struct eng_client_info *info,
 {
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
+	struct rec_conn_info ci;
 
+	ident_rec_info(&c->id, &ci);
 	rec_unauthorized_add(b->rec, client_id ? client_id : "", username, reason,
-			     password_provided, &c->id.rec);
+			     password_provided, &ci);
 	rec_mqtt_connect(b->rec, c->kind, false);
 	if (conn_may_log(c, RATELOG_ACCESS))
 		log_warn("%s: client %s refused as '%s' (user '%s'): %s (%s)", c->kname,
-			 c->id.who, client_id ? client_id : "",
-			 username ? username : "", reason, c->id.proxy_desc);
+			 ident_who(&c->id), client_id ? client_id : "",
+			 username ? username : "", reason, ident_desc(&c->id));
 }
 
 static void hook_removed(void *ctx, const char *client_id)
@@ -1250,7 +1345,7 @@ static void hook_limit(void *ctx, const struct eng_limit_event *ev)
 		rec_limit_hit(b->rec, c->kind, REC_LIMIT_SESSIONS);
 		if (conn_may_log(c, RATELOG_LIMIT))
 			log_warn("%s: client %s: CONNECT as '%s' refused: %zu sessions kept, the limit "
-				 "(mqtt.max_sessions)", c->kname, c->id.who,
+				 "(mqtt.max_sessions)", c->kname, ident_who(&c->id),
 				 ev->client_id ? ev->client_id : "", ev->limit);
 		return;
 	}
@@ -1283,21 +1378,24 @@ static bool hook_authorize(void *ctx, const struct eng_client_info *info, enum e
 	static const char *const what[] = { "connection", "publish", "subscribe" };
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
-	struct acl_who who = { info->username, info->client_id, fault_acl_address(&c->id) };
+	struct sockaddr_storage addr;
+	struct acl_who who = { info->username, info->client_id, &addr };
 	const char *rule = NULL;
+
+	fault_acl_address(&c->id, &addr);
 
 	if (acl_allows(b->cfg->security.acl, &who, ops[op], topic, len, &rule))
 		return true;
 	if (op != ENG_OP_PUBLISH && !conn_may_log(c, RATELOG_ACCESS))
 		return false;
 	if (op == ENG_OP_CONNECT)
-		log_info("%s: client %s '%s': connection refused by %s", c->kname, c->id.who,
+		log_info("%s: client %s '%s': connection refused by %s", c->kname, ident_who(&c->id),
 			 info->client_id ? info->client_id : "", rule);
 	else if (op == ENG_OP_SUBSCRIBE)
-		log_info("%s: client %s '%s': %s %.*s refused by %s", c->kname, c->id.who,
+		log_info("%s: client %s '%s': %s %.*s refused by %s", c->kname, ident_who(&c->id),
 			 info->client_id ? info->client_id : "", what[op], (int)len, topic, rule);
 	else /* every PUBLISH: not at info level, a client can send many */
-		log_debug("%s: client %s '%s': %s %.*s refused by %s", c->kname, c->id.who,
+		log_debug("%s: client %s '%s': %s %.*s refused by %s", c->kname, ident_who(&c->id),
 			 info->client_id ? info->client_id : "", what[op], (int)len, topic, rule);
 	return false;
 }

@@ -154,7 +154,7 @@ const char *fault_refuse_header(const struct pp_header *h, const char *listener,
 	}
 	if (h->unique_id.ptr && fault_on(FAULT_CRASH_UNIQUE_ID)) {
 		log_error("%s: %s: UNIQUE_ID TLV: aborting (fault crash-on-unique-id)", listener,
-			  id->peer_s);
+			  ident_peer_s(id));
 		abort();
 	}
 	return NULL;
@@ -164,17 +164,20 @@ void fault_rewrite_identity(struct ident *id, const struct ident_basis *b)
 {
 	if (id->client_from_header && fault_on(FAULT_RECORD_PROXY_IP)) {
 		id->client = id->peer;
+		id->client_unix = NULL;
 		id->client_from_header = false;
 	} else if (id->client_from_header && b->reads > 1 &&
 		   fault_on(FAULT_SPLIT_WRONG_ADDRESS)) {
-		id->client = b->h->dst;
-		net_addr_unmap(&id->client);
+		ident_take_client(id, &b->h->dst, id->proxy->dst_ip);
 	}
 	if (b->cert_identity && fault_on(FAULT_ANY_CERT_IDENTITY))
 		id->cert_identity = ident_cert_claim(id);
 }
 
-const struct sockaddr_storage *fault_acl_address(const struct ident *id)
+void fault_acl_address(const struct ident *id, struct sockaddr_storage *ss)
 {
-	return fault_on(FAULT_ACL_JUDGES_PROXY) ? &id->peer : &id->client;
+	if (fault_on(FAULT_ACL_JUDGES_PROXY))
+		ident_peer_addr(id, ss);
+	else
+		ident_client_addr(id, ss);
 }

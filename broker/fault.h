@@ -76,8 +76,8 @@ const char *fault_refuse_header(const struct pp_header *h, const char *listener,
  * (record-proxy-ip, split-wrong-address, any-cert-identity). */
 void fault_rewrite_identity(struct ident *id, const struct ident_basis *b);
 
-/* The address the ACL judges: the client's (acl-judges-proxy: the
- * socket peer's). */
-const struct sockaddr_storage *fault_acl_address(const struct ident *id);
+/* The address the ACL judges, into *ss: the client's (acl-judges-proxy:
+ * the socket peer's). */
+void fault_acl_address(const struct ident *id, struct sockaddr_storage *ss);
 
 #endif

@@ -16,15 +16,45 @@ void ident_stage_init(struct ident_stage *st, const struct cfg_listener *lc)
 		st->parse.max_len = lc->proxy_max_header;
 }
 
-/* One address as text: the records' form (IP and port), and from it the
- * log form ("1.2.3.4:5678", "[2001:db8::1]:5678", "unix:/path"). */
-static void addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN],
-		      uint16_t *port, char *log, size_t cap)
+static void sa_put(union ident_sa *a, const struct sockaddr_storage *ss)
 {
-	rec_addr_text(ss, ip, port);
+	memset(a, 0, sizeof(*a));
 	if (ss->ss_family == AF_INET)
-		snprintf(log, cap, "%s:%u", ip, (unsigned)*port);
+		memcpy(&a->in, ss, sizeof(a->in));
 	else if (ss->ss_family == AF_INET6)
+		memcpy(&a->in6, ss, sizeof(a->in6));
+	else
+		a->family = ss->ss_family;
+}
+
+static void sa_get(const union ident_sa *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET)
+		memcpy(ss, &a->in, sizeof(a->in));
+	else if (a->family == AF_INET6)
+		memcpy(ss, &a->in6, sizeof(a->in6));
+	else
+		ss->ss_family = a->family;
+}
+
+/* One address as text: the records' form (IP and port; unix_text for a
+ * UNIX address), and from it the log form ("1.2.3.4:5678",
+ * "[2001:db8::1]:5678", "unix:/path"). log may be NULL. */
+static void addr_text(const union ident_sa *a, const char *unix_text,
+		      char ip[REC_IP_STRLEN], uint16_t *port, char *log, size_t cap)
+{
+	struct sockaddr_storage ss;
+
+	sa_get(a, &ss);
+	rec_addr_text(&ss, ip, port);
+	if (a->family == AF_UNIX && unix_text)
+		snprintf(ip, REC_IP_STRLEN, "%s", unix_text);
+	if (!log)
+		return;
+	if (a->family == AF_INET)
+		snprintf(log, cap, "%s:%u", ip, (unsigned)*port);
+	else if (a->family == AF_INET6)
 		snprintf(log, cap, "[%s]:%u", ip, (unsigned)*port);
 	else
 		snprintf(log, cap, "%s", ip);
@@ -33,13 +63,34 @@ static void addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN],
 void ident_accept(struct ident *id, enum cfg_listener_kind listener,
 		  const struct sockaddr_storage *peer)
 {
+	struct sockaddr_storage p = *peer;
+
 	memset(id, 0, sizeof(*id));
-	id->rec.listener = listener;
-	id->peer = *peer;
-	net_addr_unmap(&id->peer);
+	id->listener = listener;
+	net_addr_unmap(&p);
+	sa_put(&id->peer, &p);
 	id->client = id->peer;
-	addr_text(&id->peer, id->rec.peer_ip, &id->rec.peer_port, id->peer_s, sizeof(id->peer_s));
-	ident_settle(id);
+}
+
+void ident_take_client(struct ident *id, const struct sockaddr_storage *ss,
+		       const char *unix_text)
+{
+	struct sockaddr_storage c = *ss;
+
+	net_addr_unmap(&c);
+	sa_put(&id->client, &c);
+	id->client_unix = c.ss_family == AF_UNIX ? unix_text : NULL;
+	id->client_from_header = true;
+}
+
+void ident_peer_addr(const struct ident *id, struct sockaddr_storage *ss)
+{
+	sa_get(&id->peer, ss);
+}
+
+void ident_client_addr(const struct ident *id, struct sockaddr_storage *ss)
+{
+	sa_get(&id->client, ss);
 }
 
 bool ident_header_names_client(const struct pp_header *h)
@@ -51,7 +102,7 @@ bool ident_header_names_client(const struct pp_header *h)
 
 const char *ident_cert_claim(const struct ident *id)
 {
-	const struct rec_proxy *p = id->rec.proxy;
+	const struct rec_proxy *p = id->proxy;
 
 	if (!p || p->version != 2 || p->command != PP_CMD_PROXY || !p->ssl_present ||
 	    !p->ssl_cn || !*p->ssl_cn)
@@ -64,7 +115,7 @@ const char *ident_cert_claim(const struct ident *id)
  * the client bits, verify 0). Anything less gives no identity. */
 static const char *cert_identity(const struct ident *id, const struct ident_basis *b)
 {
-	const struct rec_proxy *p = id->rec.proxy;
+	const struct rec_proxy *p = id->proxy;
 	const char *cn = ident_cert_claim(id);
 
 	if (!b->cert_identity || !cn)
@@ -80,17 +131,15 @@ int ident_decide(struct ident *id, const struct ident_basis *b)
 	const struct pp_header *h = b->h;
 
 	id->client = id->peer;
+	id->client_unix = NULL;
 	id->client_from_header = false;
 	if (!h)
 		return 0;
-	id->rec.proxy = rec_proxy_new(h);
-	if (!id->rec.proxy)
+	id->proxy = rec_proxy_new(h);
+	if (!id->proxy)
 		return -1;
-	if (ident_header_names_client(h)) {
-		id->client = h->src;
-		net_addr_unmap(&id->client);
-		id->client_from_header = true;
-	}
+	if (ident_header_names_client(h))
+		ident_take_client(id, &h->src, id->proxy->src_ip);
 	id->cert_identity = cert_identity(id, b);
 	return 0;
 }
@@ -131,35 +180,78 @@ static void proxy_desc(const struct rec_proxy *p, char *buf, size_t cap)
 		snprintf(buf, cap, "PROXY v2 PROXY %s", fam_name(p));
 }
 
-void ident_settle(struct ident *id)
+const char *ident_peer_s(const struct ident *id)
 {
-	struct rec_conn_info *r = &id->rec;
+	static char buf[NET_ADDR_STRLEN];
+	char ip[REC_IP_STRLEN];
+	uint16_t port;
 
-	if (id->client_from_header) {
-		addr_text(&id->client, r->client_ip, &r->client_port, id->client_s,
-			  sizeof(id->client_s));
-	} else {
-		memcpy(r->client_ip, r->peer_ip, sizeof(r->client_ip));
-		r->client_port = r->peer_port;
-		memcpy(id->client_s, id->peer_s, sizeof(id->client_s));
-	}
-	if (r->proxy && strcmp(id->client_s, id->peer_s) != 0)
-		snprintf(id->who, sizeof(id->who), "%s via %s", id->client_s, id->peer_s);
+	addr_text(&id->peer, NULL, ip, &port, buf, sizeof(buf));
+	return buf;
+}
+
+const char *ident_client_s(const struct ident *id)
+{
+	static char buf[NET_ADDR_STRLEN];
+	char ip[REC_IP_STRLEN];
+	uint16_t port;
+
+	if (!id->client_from_header)
+		return ident_peer_s(id);
+	addr_text(&id->client, id->client_unix, ip, &port, buf, sizeof(buf));
+	return buf;
+}
+
+const char *ident_who(const struct ident *id)
+{
+	static char buf[2 * NET_ADDR_STRLEN + 8];
+	char client[NET_ADDR_STRLEN];
+	const char *peer;
+
+	snprintf(client, sizeof(client), "%s", ident_client_s(id));
+	peer = ident_peer_s(id);
+	if (id->proxy && strcmp(client, peer) != 0)
+		snprintf(buf, sizeof(buf), "%s via %s", client, peer);
 	else
-		snprintf(id->who, sizeof(id->who), "%s", id->peer_s);
-	proxy_desc(r->proxy, id->proxy_desc, sizeof(id->proxy_desc));
+		snprintf(buf, sizeof(buf), "%s", peer);
+	return buf;
+}
+
+const char *ident_desc(const struct ident *id)
+{
+	static char buf[64];
+
+	proxy_desc(id->proxy, buf, sizeof(buf));
+	return buf;
+}
+
+void ident_rec_info(const struct ident *id, struct rec_conn_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->listener = id->listener;
+	addr_text(&id->peer, NULL, ci->peer_ip, &ci->peer_port, NULL, 0);
+	if (id->client_from_header) {
+		addr_text(&id->client, id->client_unix, ci->client_ip, &ci->client_port, NULL, 0);
+	} else {
+		memcpy(ci->client_ip, ci->peer_ip, sizeof(ci->client_ip));
+		ci->client_port = ci->peer_port;
+	}
+	ci->proxy = id->proxy;
+	ci->tls = id->tls_version != NULL;
+	ci->tls_version = id->tls_version ? id->tls_version : "";
+	ci->tls_cipher = id->tls_cipher ? id->tls_cipher : "";
 }
 
 void ident_set_tls(struct ident *id, const char *version, const char *cipher)
 {
-	id->rec.tls = true;
-	snprintf(id->rec.tls_version, sizeof(id->rec.tls_version), "%s", version);
-	snprintf(id->rec.tls_cipher, sizeof(id->rec.tls_cipher), "%s", cipher);
+	id->tls_version = version;
+	id->tls_cipher = cipher;
 }
 
 void ident_free(struct ident *id)
 {
-	rec_proxy_free(id->rec.proxy);
-	id->rec.proxy = NULL;
+	rec_proxy_free(id->proxy);
+	id->proxy = NULL;
 	id->cert_identity = NULL;
+	id->client_unix = NULL;
 }

@@ -4,19 +4,21 @@
  * The identity is decided once: when the PROXY stage ends, or at accept
  * on a listener without one. Until then the client is the socket peer.
  *
- *   ident_accept()   the socket peer, and its text (at accept)
+ *   ident_accept()   the socket peer (at accept)
  *   ident_decide()   the real client, the PROXY details, the certificate
  *                    identity (when the PROXY stage ends)
- *   ident_settle()   the text of what was decided (log forms, records)
+ *   ident_peer_s() ... ident_rec_info()   text of what was decided, made
+ *                    when a log line or a record asks for it
  *
  * What is decided is then read, never recomputed: by the log lines, by
- * the engine (the certificate identity) and by the records (id->rec).
+ * the engine (the certificate identity) and by the records.
  */
 #ifndef PPMQ_BROKER_IDENT_H
 #define PPMQ_BROKER_IDENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -54,20 +56,29 @@ struct ident_basis {
 	bool trusted_peer;           /* the peer is in a non-empty trusted_proxies */
 };
 
+/* An IP address and port in the room of a sockaddr_in6 (28 bytes; a
+ * sockaddr_storage takes 128). A UNIX address keeps only its family here:
+ * its text is the PROXY record's (rec_proxy src_ip / dst_ip). */
+union ident_sa {
+	sa_family_t family;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* Kept for as long as the connection lives, so kept small: addresses in
+ * binary, text made when a log line or a record needs it. */
 struct ident {
-	struct sockaddr_storage peer;    /* socket peer (unmapped): the proxy, or the client */
-	struct sockaddr_storage client;  /* real client: the header's source, else the peer */
+	union ident_sa peer;             /* socket peer (unmapped): the proxy, or the client */
+	union ident_sa client;           /* real client: the header's source, else the peer */
+	enum cfg_listener_kind listener;
 	bool client_from_header;         /* client is the header's address, not the peer */
+	const char *client_unix;         /* AF_UNIX client: its text, in proxy */
 	const char *cert_identity;       /* CN of a client certificate the proxy vouches for
-					    (rec.proxy->ssl_cn), or NULL */
-	/* Text, for log lines. */
-	char peer_s[NET_ADDR_STRLEN];    /* "127.0.0.1:40000", "[2001:db8::1]:5555" */
-	char client_s[NET_ADDR_STRLEN];
-	char who[2 * NET_ADDR_STRLEN + 8];   /* "CLIENT via PEER" with a header, else "PEER" */
-	char proxy_desc[64];             /* "PROXY v2 PROXY TCP4", "no PROXY header" ... */
-	/* What the records keep: listener, client and peer as text, the
-	 * PROXY details (owned here: ident_free), TLS. */
-	struct rec_conn_info rec;
+					    (proxy->ssl_cn), or NULL */
+	struct rec_proxy *proxy;         /* the PROXY details (owned: ident_free); NULL: none */
+	/* TLS, once the handshake is done: OpenSSL's names, static strings
+	 * (NULL without TLS). */
+	const char *tls_version, *tls_cipher;
 };
 
 /* A connection was accepted from peer: the identity is the peer's until
@@ -89,11 +100,34 @@ const char *ident_cert_claim(const struct ident *id);
  * certificate identity. Returns 0, or -1 out of memory. */
 int ident_decide(struct ident *id, const struct ident_basis *b);
 
-/* Make the text of what was decided (once, after ident_decide; a
- * client not from the header takes the peer's text). */
-void ident_settle(struct ident *id);
+/* The client is ss (a header's address, unmapped); unix_text: its text
+ * when ss is a UNIX address (it must live as long as id: the PROXY
+ * record's). */
+void ident_take_client(struct ident *id, const struct sockaddr_storage *ss,
+		       const char *unix_text);
 
-/* TLS parameters, once the handshake is done. */
+/* The socket peer, the client, as a sockaddr_storage (for cfg_trusted,
+ * the ACL; a UNIX client has its family only). */
+void ident_peer_addr(const struct ident *id, struct sockaddr_storage *ss);
+void ident_client_addr(const struct ident *id, struct sockaddr_storage *ss);
+
+/* Text for log lines, each in its own static buffer (valid until the
+ * next call of the same function; the event loop's thread only):
+ *   ident_peer_s    "127.0.0.1:40000", "[2001:db8::1]:5555"
+ *   ident_client_s  the real client, same form
+ *   ident_who       "CLIENT via PEER" with a header naming another client, else the peer
+ *   ident_desc      "PROXY v2 PROXY TCP4", "no PROXY header" ... */
+const char *ident_peer_s(const struct ident *id);
+const char *ident_client_s(const struct ident *id);
+const char *ident_who(const struct ident *id);
+const char *ident_desc(const struct ident *id);
+
+/* What the records keep of the identity (text made now; ci->proxy
+ * points to id's). */
+void ident_rec_info(const struct ident *id, struct rec_conn_info *ci);
+
+/* TLS parameters, once the handshake is done: strings that live as long
+ * as the program (tls_version(), tls_cipher(): OpenSSL's own names). */
 void ident_set_tls(struct ident *id, const char *version, const char *cipher);
 
 /* Free what the identity owns. */

@@ -308,7 +308,6 @@ struct rec_store *rec_store_new(size_t max_kept, size_t unauthorized_max)
 static void sess_clear(struct rec_session *r)
 {
 	free(r->client_id);
-	free(r->username);
 	rec_proxy_free(r->proxy);
 	memset(r, 0, sizeof(*r));
 }
@@ -449,6 +448,39 @@ static enum cfg_listener_kind lkind(enum cfg_listener_kind l)
 	return (unsigned)l < CFG_NLISTENERS ? l : CFG_TCP;
 }
 
+/* The record's strings, one allocation: client id, username, peer IP,
+ * client IP (the peer's when they are the same), each NUL-terminated.
+ * Returns 0, or -1 out of memory. */
+static int sess_strings(struct rec_session *r, const char *client_id, const char *username,
+			const struct rec_conn_info *ci)
+{
+	bool same = strcmp(ci->client_ip, ci->peer_ip) == 0;
+	const char *v[4] = { client_id, username ? username : "", ci->peer_ip,
+			     same ? "" : ci->client_ip };
+	size_t len[4], total = 0;
+	char *p;
+
+	for (int i = 0; i < 4; i++) {
+		len[i] = strlen(v[i]) + 1;
+		total += len[i];
+	}
+	p = malloc(total);
+	if (!p)
+		return -1;
+	r->client_id = p;
+	for (int i = 0; i < 4; i++) {
+		memcpy(p, v[i], len[i]);
+		if (i == 1)
+			r->username = username ? p : NULL;
+		else if (i == 2)
+			r->peer_ip = p;
+		else if (i == 3)
+			r->client_ip = same ? r->peer_ip : p;
+		p += len[i];
+	}
+	return 0;
+}
+
 uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
 			     const char *username, int mqtt_version,
 			     const struct rec_conn_info *ci)
@@ -457,22 +489,21 @@ uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
 	struct sess *x;
 	uint64_t gen;
 
-	r.client_id = strdup(client_id ? client_id : "");
-	r.username = username ? strdup(username) : NULL;
+	if (sess_strings(&r, client_id ? client_id : "", username, ci) < 0)
+		return 0;
 	if (ci->proxy)
 		r.proxy = rec_proxy_dup(ci->proxy);
-	if (!r.client_id || (username && !r.username) || (ci->proxy && !r.proxy)) {
+	if (ci->proxy && !r.proxy) {
 		sess_clear(&r);
 		return 0;
 	}
-	r.listener = lkind(ci->listener);
-	copy_addrs(ci, r.client_ip, &r.client_port, r.peer_ip, &r.peer_port);
-	r.mqtt_version = mqtt_version;
+	r.listener = (uint8_t)lkind(ci->listener);
+	r.client_port = ci->client_port;
+	r.peer_port = ci->peer_port;
+	r.mqtt_version = (uint8_t)mqtt_version;
 	r.tls = ci->tls;
-	if (ci->tls) {
-		copy_str(r.tls_version, sizeof(r.tls_version), ci->tls_version);
-		copy_str(r.tls_cipher, sizeof(r.tls_cipher), ci->tls_cipher);
-	}
+	r.tls_version = ci->tls && ci->tls_version ? ci->tls_version : "";
+	r.tls_cipher = ci->tls && ci->tls_cipher ? ci->tls_cipher : "";
 	r.connected = true;
 	clock_gettime(CLOCK_REALTIME, &r.connected_at);
 

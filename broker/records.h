@@ -95,8 +95,9 @@ struct rec_conn_info {
 	uint16_t peer_port;
 	struct rec_proxy *proxy;         /* NULL: no header on this connection */
 	bool tls;
-	char tls_version[32];            /* "TLSv1.3" ("" when !tls) */
-	char tls_cipher[96];             /* "TLS_AES_256_GCM_SHA384" */
+	/* Static strings (OpenSSL's names, kept by pointer): "" when !tls. */
+	const char *tls_version;         /* "TLSv1.3" */
+	const char *tls_cipher;          /* "TLS_AES_256_GCM_SHA384" */
 };
 
 /* An address as the records show it: the IP ("unix:PATH" for UNIX, "-"
@@ -106,23 +107,25 @@ void rec_addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN], ui
 
 /* ---- records ------------------------------------------------------------ */
 
+/* One per client id, kept while the broker runs: small, its strings in
+ * one allocation of their own length. */
 struct rec_session {
-	char *client_id;
-	char *username;              /* NULL: none given */
-	enum cfg_listener_kind listener;
-	char client_ip[REC_IP_STRLEN];
-	uint16_t client_port;
-	char peer_ip[REC_IP_STRLEN];
-	uint16_t peer_port;
-	int mqtt_version;            /* protocol level: 3 (3.1), 4 (3.1.1), 5 */
-	bool tls;
-	char tls_version[32];
-	char tls_cipher[96];
+	char *client_id;             /* the strings' block: client id, then the others */
+	const char *username;        /* in the block; NULL: none given */
+	const char *client_ip;       /* in the block */
+	const char *peer_ip;         /* in the block */
+	const char *tls_version;     /* static (rec_conn_info); "" when !tls */
+	const char *tls_cipher;
 	struct rec_proxy *proxy;     /* NULL: no header */
-	bool connected;
 	struct timespec connected_at;    /* CLOCK_REALTIME */
 	struct timespec disconnected_at; /* {0,0} while connected */
 	uint64_t gen;                /* connection generation, see rec_session_connect */
+	uint16_t client_port;
+	uint16_t peer_port;
+	uint8_t listener;            /* enum cfg_listener_kind */
+	uint8_t mqtt_version;        /* protocol level: 3 (3.1), 4 (3.1.1), 5 */
+	bool tls;
+	bool connected;
 };
 
 struct rec_unauth {

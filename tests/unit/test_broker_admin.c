@@ -208,8 +208,8 @@ static void fill_records(void)
 	ci_addrs(&ci, &h.src, &peer);
 	ci.proxy = p;
 	ci.tls = true;
-	snprintf(ci.tls_version, sizeof(ci.tls_version), "TLSv1.3");
-	snprintf(ci.tls_cipher, sizeof(ci.tls_cipher), "TLS_AES_128_GCM_SHA256");
+	ci.tls_version = "TLSv1.3";
+	ci.tls_cipher = "TLS_AES_128_GCM_SHA256";
 	assert_true(rec_session_connect(fx.rec, "dev/1 #x", "alice", 5, &ci) > 0);
 	rec_proxy_free(p);
 

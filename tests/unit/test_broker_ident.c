@@ -38,6 +38,15 @@ static void hdr_v2(struct pp_header *h, const char *src, uint16_t sport)
 	hdr(h, 2, src, sport, "198.51.100.1");
 }
 
+/* What the records would keep of id (made anew by each call). */
+static const struct rec_conn_info *rec(const struct ident *id)
+{
+	static struct rec_conn_info ci;
+
+	ident_rec_info(id, &ci);
+	return &ci;
+}
+
 /* The connection came from peer; decide from h (NULL: no header). */
 static void identify(struct ident *id, const char *peer, const struct ident_basis *b)
 {
@@ -46,7 +55,6 @@ static void identify(struct ident *id, const char *peer, const struct ident_basi
 	addr(&p, peer, 40000);
 	ident_accept(id, CFG_TCP, &p);
 	assert_int_equal(ident_decide(id, b), 0);
-	ident_settle(id);
 }
 
 static void test_accept_is_the_peer(void **state)
@@ -59,26 +67,33 @@ static void test_accept_is_the_peer(void **state)
 	/* A "::" listener sees IPv4 peers mapped: the identity unmaps them. */
 	addr(&p, "::ffff:127.0.0.1", 40000);
 	ident_accept(&id, CFG_WS, &p);
-	assert_string_equal(id.peer_s, "127.0.0.1:40000");
-	assert_string_equal(id.client_s, "127.0.0.1:40000");
-	assert_string_equal(id.who, "127.0.0.1:40000");
-	assert_string_equal(id.proxy_desc, "no PROXY header");
-	assert_int_equal(id.rec.listener, CFG_WS);
-	assert_string_equal(id.rec.peer_ip, "127.0.0.1");
-	assert_int_equal(id.rec.peer_port, 40000);
-	assert_string_equal(id.rec.client_ip, "127.0.0.1");
+	assert_string_equal(ident_peer_s(&id), "127.0.0.1:40000");
+	assert_string_equal(ident_client_s(&id), "127.0.0.1:40000");
+	assert_string_equal(ident_who(&id), "127.0.0.1:40000");
+	assert_string_equal(ident_desc(&id), "no PROXY header");
+	assert_int_equal(id.listener, CFG_WS);
+	assert_string_equal(rec(&id)->peer_ip, "127.0.0.1");
+	assert_int_equal(rec(&id)->peer_port, 40000);
+	assert_string_equal(rec(&id)->client_ip, "127.0.0.1");
 
 	/* No header: the peer is the client, nothing else is known. */
 	assert_int_equal(ident_decide(&id, &b), 0);
-	ident_settle(&id);
 	assert_false(id.client_from_header);
-	assert_null(id.rec.proxy);
+	assert_null(id.proxy);
 	assert_null(id.cert_identity);
-	assert_string_equal(id.who, "127.0.0.1:40000");
-	assert_string_equal(id.rec.client_ip, "127.0.0.1");
-	assert_int_equal(id.rec.client_port, 40000);
-	assert_false(id.rec.tls);
+	assert_string_equal(ident_who(&id), "127.0.0.1:40000");
+	assert_string_equal(rec(&id)->client_ip, "127.0.0.1");
+	assert_int_equal(rec(&id)->client_port, 40000);
+	assert_false(rec(&id)->tls);
 	ident_free(&id);
+}
+
+/* One identity per open connection: addresses in binary, no text kept
+ * (the text is made when asked for), smaller than one sockaddr_storage. */
+static void test_identity_is_small(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct ident) < sizeof(struct sockaddr_storage));
 }
 
 static void test_header_source(void **state)
@@ -91,35 +106,35 @@ static void test_header_source(void **state)
 	hdr_v2(&h, "203.0.113.7", 5555);
 	identify(&id, "127.0.0.1", &b);
 	assert_true(id.client_from_header);
-	assert_string_equal(id.client_s, "203.0.113.7:5555");
-	assert_string_equal(id.peer_s, "127.0.0.1:40000");
-	assert_string_equal(id.who, "203.0.113.7:5555 via 127.0.0.1:40000");
-	assert_string_equal(id.proxy_desc, "PROXY v2 PROXY TCP4");
-	assert_string_equal(id.rec.client_ip, "203.0.113.7");
-	assert_int_equal(id.rec.client_port, 5555);
-	assert_string_equal(id.rec.peer_ip, "127.0.0.1");
-	assert_int_equal(id.rec.peer_port, 40000);
-	assert_non_null(id.rec.proxy);
-	assert_string_equal(id.rec.proxy->src_ip, "203.0.113.7");
+	assert_string_equal(ident_client_s(&id), "203.0.113.7:5555");
+	assert_string_equal(ident_peer_s(&id), "127.0.0.1:40000");
+	assert_string_equal(ident_who(&id), "203.0.113.7:5555 via 127.0.0.1:40000");
+	assert_string_equal(ident_desc(&id), "PROXY v2 PROXY TCP4");
+	assert_string_equal(rec(&id)->client_ip, "203.0.113.7");
+	assert_int_equal(rec(&id)->client_port, 5555);
+	assert_string_equal(rec(&id)->peer_ip, "127.0.0.1");
+	assert_int_equal(rec(&id)->peer_port, 40000);
+	assert_non_null(id.proxy);
+	assert_string_equal(id.proxy->src_ip, "203.0.113.7");
 	ident_free(&id);
-	assert_null(id.rec.proxy);
+	assert_null(id.proxy);
 
 	/* A header naming the peer itself: nothing to say "via". */
 	hdr_v2(&h, "127.0.0.1", 40000);
 	identify(&id, "127.0.0.1", &b);
-	assert_string_equal(id.who, "127.0.0.1:40000");
+	assert_string_equal(ident_who(&id), "127.0.0.1:40000");
 	ident_free(&id);
 
 	/* v1 TCP6, an IPv4-mapped source unmapped. */
 	hdr(&h, 1, "2001:db8::1", 5555, "2001:db8::2");
 	identify(&id, "127.0.0.1", &b);
-	assert_string_equal(id.client_s, "[2001:db8::1]:5555");
-	assert_string_equal(id.rec.client_ip, "2001:db8::1");
-	assert_string_equal(id.proxy_desc, "PROXY v1 TCP6");
+	assert_string_equal(ident_client_s(&id), "[2001:db8::1]:5555");
+	assert_string_equal(rec(&id)->client_ip, "2001:db8::1");
+	assert_string_equal(ident_desc(&id), "PROXY v1 TCP6");
 	ident_free(&id);
 	addr(&h.src, "::ffff:203.0.113.9", 6000);
 	identify(&id, "127.0.0.1", &b);
-	assert_string_equal(id.client_s, "203.0.113.9:6000");
+	assert_string_equal(ident_client_s(&id), "203.0.113.9:6000");
 	ident_free(&id);
 }
 
@@ -137,26 +152,26 @@ static void test_socket_addresses_stand(void **state)
 	assert_false(ident_header_names_client(&h));
 	identify(&id, "127.0.0.1", &b);
 	assert_false(id.client_from_header);
-	assert_string_equal(id.client_s, "127.0.0.1:40000");
-	assert_string_equal(id.who, "127.0.0.1:40000");
-	assert_string_equal(id.proxy_desc, "PROXY v2 LOCAL");
-	assert_non_null(id.rec.proxy);
+	assert_string_equal(ident_client_s(&id), "127.0.0.1:40000");
+	assert_string_equal(ident_who(&id), "127.0.0.1:40000");
+	assert_string_equal(ident_desc(&id), "PROXY v2 LOCAL");
+	assert_non_null(id.proxy);
 	ident_free(&id);
 
 	hdr_v2(&h, "203.0.113.7", 5555);
 	h.family = PP_FAM_UNSPEC;
 	memset(&h.src, 0, sizeof(h.src));
 	identify(&id, "127.0.0.1", &b);
-	assert_string_equal(id.rec.client_ip, "127.0.0.1");
-	assert_string_equal(id.proxy_desc, "PROXY v2 PROXY UNSPEC");
+	assert_string_equal(rec(&id)->client_ip, "127.0.0.1");
+	assert_string_equal(ident_desc(&id), "PROXY v2 PROXY UNSPEC");
 	ident_free(&id);
 
 	memset(&h, 0, sizeof(h));
 	h.version = 1;
 	h.command = PP_CMD_PROXY;
 	identify(&id, "127.0.0.1", &b);
-	assert_string_equal(id.proxy_desc, "PROXY v1 UNKNOWN");
-	assert_string_equal(id.rec.client_ip, "127.0.0.1");
+	assert_string_equal(ident_desc(&id), "PROXY v1 UNKNOWN");
+	assert_string_equal(rec(&id)->client_ip, "127.0.0.1");
 	ident_free(&id);
 }
 
@@ -176,11 +191,11 @@ static void test_unix_source_text(void **state)
 	memcpy(un->sun_path, "/run/x\x01y", 8);
 	identify(&id, "127.0.0.1", &b);
 	/* One text for the records and the log lines: no control bytes. */
-	assert_string_equal(id.rec.client_ip, "unix:/run/x?y");
-	assert_int_equal(id.rec.client_port, 0);
-	assert_string_equal(id.client_s, "unix:/run/x?y");
-	assert_string_equal(id.who, "unix:/run/x?y via 127.0.0.1:40000");
-	assert_string_equal(id.proxy_desc, "PROXY v2 PROXY UNIX_STREAM");
+	assert_string_equal(rec(&id)->client_ip, "unix:/run/x?y");
+	assert_int_equal(rec(&id)->client_port, 0);
+	assert_string_equal(ident_client_s(&id), "unix:/run/x?y");
+	assert_string_equal(ident_who(&id), "unix:/run/x?y via 127.0.0.1:40000");
+	assert_string_equal(ident_desc(&id), "PROXY v2 PROXY UNIX_STREAM");
 	ident_free(&id);
 }
 
@@ -206,7 +221,7 @@ static void test_cert_identity(void **state)
 	hdr_cert(&h, vouched, 0);
 	identify(&id, "127.0.0.1", &b);
 	assert_string_equal(id.cert_identity, "device-7");
-	assert_ptr_equal(id.cert_identity, id.rec.proxy->ssl_cn);
+	assert_ptr_equal(id.cert_identity, id.proxy->ssl_cn);
 	ident_free(&id);
 	assert_null(id.cert_identity);
 
@@ -262,9 +277,9 @@ static void test_tls(void **state)
 	(void)state;
 	identify(&id, "127.0.0.1", &b);
 	ident_set_tls(&id, "TLSv1.3", "TLS_AES_256_GCM_SHA384");
-	assert_true(id.rec.tls);
-	assert_string_equal(id.rec.tls_version, "TLSv1.3");
-	assert_string_equal(id.rec.tls_cipher, "TLS_AES_256_GCM_SHA384");
+	assert_true(rec(&id)->tls);
+	assert_string_equal(rec(&id)->tls_version, "TLSv1.3");
+	assert_string_equal(rec(&id)->tls_cipher, "TLS_AES_256_GCM_SHA384");
 	ident_free(&id);
 }
 
@@ -298,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_accept_is_the_peer),
 		cmocka_unit_test(test_header_source),
 		cmocka_unit_test(test_socket_addresses_stand),
+		cmocka_unit_test(test_identity_is_small),
 		cmocka_unit_test(test_unix_source_text),
 		cmocka_unit_test(test_cert_identity),
 		cmocka_unit_test(test_tls),

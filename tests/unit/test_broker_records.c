@@ -88,15 +88,77 @@ static int collect_unauth(const struct rec_unauth *r, void *ctx)
 
 static int copy_sess(const struct rec_session *r, void *ctx)
 {
+	static char cip[REC_IP_STRLEN], pip[REC_IP_STRLEN];
 	struct rec_session *out = ctx;
 
-	*out = *r;   /* shallow: only scalar fields are read after unlock */
-	out->client_id = out->username = NULL;
+	*out = *r;   /* shallow: scalar fields, and the addresses copied here */
+	snprintf(cip, sizeof(cip), "%s", r->client_ip);
+	snprintf(pip, sizeof(pip), "%s", r->peer_ip);
+	out->client_ip = cip;
+	out->peer_ip = pip;
+	out->client_id = NULL;
+	out->username = NULL;
 	out->proxy = NULL;
 	return 0;
 }
 
 /* ---- sessions --------------------------------------------------------------- */
+
+/* The record's strings as the admin API reads them (store locked). */
+struct strs {
+	char id[64], user[64], cip[REC_IP_STRLEN], pip[REC_IP_STRLEN];
+	bool has_user;
+};
+
+static int copy_strs(const struct rec_session *r, void *ctx)
+{
+	struct strs *o = ctx;
+
+	snprintf(o->id, sizeof(o->id), "%s", r->client_id);
+	o->has_user = r->username != NULL;
+	snprintf(o->user, sizeof(o->user), "%s", r->username ? r->username : "");
+	snprintf(o->cip, sizeof(o->cip), "%s", r->client_ip);
+	snprintf(o->pip, sizeof(o->pip), "%s", r->peer_ip);
+	return 0;
+}
+
+/* A record keeps its strings in one block: each still reads as given,
+ * no user name stays apart from an empty one, and a client that is the
+ * peer reads the peer's address. */
+static void test_session_strings(void **state)
+{
+	struct rec_store *s = rec_store_new(100, 10);
+	struct rec_conn_info ci;
+	struct strs o;
+
+	(void)state;
+	assert_non_null(s);
+	conn_info(&ci, CFG_TCP, "10.0.0.1", 5000, "192.0.2.7", 40000);
+	assert_true(rec_session_connect(s, "a", NULL, 4, &ci) > 0);
+	assert_true(rec_session_get(s, "a", copy_strs, &o));
+	assert_string_equal(o.id, "a");
+	assert_false(o.has_user);
+	assert_string_equal(o.cip, "192.0.2.7");
+	assert_string_equal(o.pip, "10.0.0.1");
+
+	conn_info(&ci, CFG_TCP, "10.0.0.2", 5001, NULL, 0);
+	assert_true(rec_session_connect(s, "", "", 4, &ci) > 0);
+	assert_true(rec_session_get(s, "", copy_strs, &o));
+	assert_string_equal(o.id, "");
+	assert_true(o.has_user);
+	assert_string_equal(o.user, "");
+	assert_string_equal(o.cip, "10.0.0.2");
+	assert_string_equal(o.pip, "10.0.0.2");
+
+	/* a reconnect replaces every string */
+	conn_info(&ci, CFG_WS, "10.0.0.3", 5002, "192.0.2.9", 1);
+	assert_true(rec_session_connect(s, "a", "bob", 5, &ci) > 0);
+	assert_true(rec_session_get(s, "a", copy_strs, &o));
+	assert_string_equal(o.user, "bob");
+	assert_string_equal(o.cip, "192.0.2.9");
+	assert_string_equal(o.pip, "10.0.0.3");
+	rec_store_free(s);
+}
 
 static void test_session_connect_reconnect(void **state)
 {
@@ -110,8 +172,8 @@ static void test_session_connect_reconnect(void **state)
 	assert_non_null(s);
 	conn_info(&ci, CFG_TCP, "10.0.0.1", 5000, "192.0.2.1", 40000);
 	ci.tls = true;
-	snprintf(ci.tls_version, sizeof(ci.tls_version), "TLSv1.3");
-	snprintf(ci.tls_cipher, sizeof(ci.tls_cipher), "TLS_AES_256_GCM_SHA384");
+	ci.tls_version = "TLSv1.3";
+	ci.tls_cipher = "TLS_AES_256_GCM_SHA384";
 	g1 = rec_session_connect(s, "dev-1", "alice", 4, &ci);
 	assert_true(g1 > 0);
 	assert_true(rec_session_get(s, "dev-1", copy_sess, &r));
@@ -660,6 +722,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session_connect_reconnect),
+		cmocka_unit_test(test_session_strings),
 		cmocka_unit_test(test_session_order_and_bound),
 		cmocka_unit_test(test_session_many),
 		cmocka_unit_test(test_unauthorized_ring),
