@@ -105,6 +105,14 @@ static json_t *jtime(const struct timespec *ts)
 	return json_string(rec_time_str(ts, b, sizeof(b)));
 }
 
+/* A session record's time: milliseconds since the epoch, 0 for none. */
+static json_t *jtime_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	return jtime(&ts);
+}
+
 static json_t *proxy_json(const struct rec_proxy *p)
 {
 	json_t *tlvs, *raw, *ssl, *o;
@@ -164,8 +172,8 @@ static json_t *session_json(const struct rec_session *r)
 			 "mqttVersion", rec_mqtt_version_name(r->mqtt_version),
 			 "tls", tls,
 			 "proxy", proxy_json(r->proxy),
-			 "connectedAt", jtime(&r->connected_at),
-			 "disconnectedAt", jtime(&r->disconnected_at));
+			 "connectedAt", jtime_ms(r->connected_ms),
+			 "disconnectedAt", jtime_ms(r->disconnected_ms));
 }
 
 static int add_session(const struct rec_session *r, void *ctx)

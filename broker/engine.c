@@ -142,18 +142,19 @@ struct sess {
 	struct eng_client *conn;      /* NULL: offline */
 	struct sess *prev, *next;     /* engine's list */
 	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
-	uint16_t next_id;
+	uint32_t mark_idx;            /* fan-out: its entry in the route table */
 	int64_t expire_at;            /* ms, while offline */
 	struct etimer tm;             /* the earlier of will_at and expire_at */
 	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
 	struct oq inflight, queue;
 	size_t qbytes;                /* their messages' sizes (cfg.max_queued_bytes) */
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
-	uint32_t n_qos2_in, cap_qos2_in;
+	uint32_t cap_qos2_in;
+	uint16_t n_qos2_in;           /* distinct packet ids: at most 65,535 */
+	uint16_t next_id;
 	struct msg *will;             /* delayed will of the last connection */
 	int64_t will_at;              /* ms */
 	uint64_t mark;                /* fan-out dedup */
-	size_t mark_idx;
 };
 
 enum cstate { CS_NEW = 0, CS_CONNECTED };

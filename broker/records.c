@@ -19,7 +19,6 @@ struct sess {
 	struct rec_session r;
 	struct sess *hnext;               /* hash chain */
 	struct sess *dprev, *dnext;       /* disconnected list (NULL when connected) */
-	bool on_dlist;
 };
 
 struct rec_store {
@@ -138,6 +137,14 @@ const char *rec_mqtt_version_name(int level)
 	case 5: return "5";
 	default: return "unknown";
 	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *rec_time_str(const struct timespec *ts, char *buf, size_t cap)
@@ -387,8 +394,8 @@ static void grow(struct rec_store *s)
 
 static void dlist_remove(struct rec_store *s, struct sess *x)
 {
-	if (!x->on_dlist)
-		return;
+	if (!x->dprev && s->dhead != x)
+		return;   /* not on the list */
 	if (x->dprev)
 		x->dprev->dnext = x->dnext;
 	else
@@ -398,7 +405,6 @@ static void dlist_remove(struct rec_store *s, struct sess *x)
 	else
 		s->dtail = x->dprev;
 	x->dprev = x->dnext = NULL;
-	x->on_dlist = false;
 }
 
 static void dlist_append(struct rec_store *s, struct sess *x)
@@ -410,7 +416,6 @@ static void dlist_append(struct rec_store *s, struct sess *x)
 	else
 		s->dhead = x;
 	s->dtail = x;
-	x->on_dlist = true;
 }
 
 static void sess_unlink(struct rec_store *s, struct sess *x)
@@ -505,7 +510,7 @@ uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
 	r.tls_version = ci->tls && ci->tls_version ? ci->tls_version : "";
 	r.tls_cipher = ci->tls && ci->tls_cipher ? ci->tls_cipher : "";
 	r.connected = true;
-	clock_gettime(CLOCK_REALTIME, &r.connected_at);
+	r.connected_ms = now_ms();
 
 	pthread_mutex_lock(&s->mu);
 	x = sess_find(s, r.client_id);
@@ -550,7 +555,7 @@ void rec_session_disconnect(struct rec_store *s, const char *client_id, uint64_t
 	x = sess_find(s, client_id);
 	if (x && x->r.gen == gen && x->r.connected) {
 		x->r.connected = false;
-		clock_gettime(CLOCK_REALTIME, &x->r.disconnected_at);
+		x->r.disconnected_ms = now_ms();
 		if (s->cnt.sessions_connected)
 			s->cnt.sessions_connected--;
 		dlist_append(s, x);

@@ -117,8 +117,8 @@ struct rec_session {
 	const char *tls_version;     /* static (rec_conn_info); "" when !tls */
 	const char *tls_cipher;
 	struct rec_proxy *proxy;     /* NULL: no header */
-	struct timespec connected_at;    /* CLOCK_REALTIME */
-	struct timespec disconnected_at; /* {0,0} while connected */
+	int64_t connected_ms;        /* CLOCK_REALTIME, milliseconds */
+	int64_t disconnected_ms;     /* 0 while connected */
 	uint64_t gen;                /* connection generation, see rec_session_connect */
 	uint16_t client_port;
 	uint16_t peer_port;
