@@ -69,6 +69,17 @@ struct conn_ws {
 	struct ws_decoder dec;
 };
 
+/* What a connection needs only before the MQTT stage, and while it
+ * drains at the end: its timer and the PROXY header's bytes. Allocated
+ * when first needed, freed once neither is in use. */
+struct conn_stage {
+	struct loop_timer timer;
+	struct conn *c;
+	struct cbuf *pbuf;              /* PROXY stage: bytes so far, header not complete */
+	unsigned proxy_reads;           /* PROXY stage: input slices seen */
+	enum timer_use timer_use;
+};
+
 /* One per open socket, for as long as it is open: its fields are ordered
  * so that it has no holes. */
 struct conn {
@@ -79,7 +90,6 @@ struct conn {
 	enum cfg_listener_kind kind;
 	int fd;
 	struct loop_watch watch;
-	struct loop_timer timer;
 	/* Deferred work: resuming a busy engine while the connection lives
 	 * (on_eng_resume), freeing it once dead (conn_reap). */
 	struct loop_defer later;
@@ -88,11 +98,7 @@ struct conn {
 
 	struct ident id;                /* who: the peer, then what the PROXY stage decided */
 
-	/* PROXY stage (how it runs: lis->stage) */
-	struct cbuf *pbuf;              /* bytes received so far, header not complete */
-	unsigned proxy_reads;           /* input slices seen by the stage */
-	bool proxy_pending;             /* stage not finished yet */
-
+	bool proxy_pending;             /* PROXY stage (lis->stage) not finished yet */
 	bool tls_done;                  /* TLS stage: handshake over */
 	/* MQTT stage */
 	bool eng_graceful;              /* how eng_client_closed will be told */
@@ -103,10 +109,10 @@ struct conn {
 	bool closing;                   /* flushing, then close */
 	bool dead;                      /* socket closed, reap queued */
 	bool counted;                   /* rec_conn_open done */
-	uint8_t timer_use;              /* enum timer_use */
 	uint8_t chlen;
 	uint8_t chead[CONN_CONNECT_HEAD];  /* the CONNECT's first bytes */
 
+	struct conn_stage *st;          /* timer and PROXY bytes; NULL: none needed */
 	struct tls_conn *tls;           /* TLS stage (ssl, wss) */
 	struct conn_ws *ws;             /* WebSocket stage (ws, wss) */
 	struct eng_client *ec;          /* MQTT stage */
@@ -205,17 +211,58 @@ static size_t out_pending(const struct conn *c)
 	return cbuf_n(c->out);
 }
 
-static void set_timer(struct conn *c, enum timer_use use, int64_t ms)
+static void on_timer(struct loop_timer *t);
+
+/* The connection's stage state, made when first needed (NULL: no memory). */
+static struct conn_stage *stage(struct conn *c)
 {
-	c->timer_use = use;
-	if (loop_timer_set(c->b->loop, &c->timer, ms) < 0)
-		log_warn("%s: %s: no memory for a timer", c->kname, ident_peer_s(&c->id));
+	if (!c->st) {
+		c->st = calloc(1, sizeof(*c->st));
+		if (!c->st)
+			return NULL;
+		c->st->c = c;
+		loop_timer_init(&c->st->timer, on_timer);
+	}
+	return c->st;
+}
+
+/* Neither a timer nor PROXY bytes: the stage state goes. */
+static void stage_release(struct conn *c)
+{
+	if (c->st && c->st->timer_use == TU_NONE && !c->st->pbuf) {
+		free(c->st);
+		c->st = NULL;
+	}
+}
+
+/* Returns 0, or -1 (logged) when there is no memory for the timer. */
+static int set_timer(struct conn *c, enum timer_use use, int64_t ms)
+{
+	struct conn_stage *st = stage(c);
+
+	if (!st || loop_timer_set(c->b->loop, &st->timer, ms) < 0) {
+		log_error("%s: %s: out of memory (timer)", c->kname, ident_peer_s(&c->id));
+		stage_release(c);
+		return -1;
+	}
+	st->timer_use = use;
+	return 0;
 }
 
 static void clear_timer(struct conn *c)
 {
-	loop_timer_cancel(c->b->loop, &c->timer);
-	c->timer_use = TU_NONE;
+	if (!c->st)
+		return;
+	loop_timer_cancel(c->b->loop, &c->st->timer);
+	c->st->timer_use = TU_NONE;
+	stage_release(c);
+}
+
+/* The timer of a stage that closes the connection when it runs out. */
+static void set_stage_timer(struct conn *c, enum timer_use use, int64_t ms)
+{
+	if (set_timer(c, use, ms) < 0)
+		conn_kill(c, false);
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -382,7 +429,9 @@ static void conn_reap(struct loop_defer *d)
 	b->nconns--;
 	tls_conn_free(c->tls);
 	ident_free(&c->id);
-	free(c->pbuf);
+	if (c->st)
+		free(c->st->pbuf);
+	free(c->st);
 	if (c->ws)
 		free(c->ws->in);
 	free(c->ws);
@@ -441,7 +490,10 @@ static void conn_drain(struct conn *c, bool graceful)
 		conn_kill(c, graceful);
 		return;
 	}
-	set_timer(c, TU_DRAIN, CONN_DRAIN_MS);
+	if (set_timer(c, TU_DRAIN, CONN_DRAIN_MS) < 0) {
+		conn_kill(c, graceful);
+		return;
+	}
 	flush_out(c);
 }
 
@@ -761,7 +813,7 @@ static void conn_ws_input(struct conn *c, const uint8_t *buf, size_t len)
 static void enter_app(struct conn *c)
 {
 	if (c->ws)
-		set_timer(c, TU_WS, c->lis->cfg->ws_timeout_ms);
+		set_stage_timer(c, TU_WS, c->lis->cfg->ws_timeout_ms);
 	else
 		conn_mqtt_begin(c);
 }
@@ -797,12 +849,13 @@ static bool peer_trusted(const struct conn *c)
 }
 
 /* Who the connection is, decided once: when the PROXY stage ends (h: the
- * accepted header, NULL: none), or at accept on a listener without one.
- * Returns 0, or -1 when the connection was closed (out of memory). */
-static int conn_identify(struct conn *c, const struct pp_header *h)
+ * accepted header, NULL: none; reads: the input slices it came in), or at
+ * accept on a listener without one. Returns 0, or -1 when the connection
+ * was closed (out of memory). */
+static int conn_identify(struct conn *c, const struct pp_header *h, unsigned reads)
 {
 	const struct cfg_listener *lc = c->lis->cfg;
-	struct ident_basis b = { .h = h, .reads = c->proxy_reads };
+	struct ident_basis b = { .h = h, .reads = reads };
 
 	b.cert_identity = c->b->cfg->security.proxy_cert_identity;
 	if (h && b.cert_identity)
@@ -823,15 +876,18 @@ static int conn_identify(struct conn *c, const struct pp_header *h)
  * that is done (h's byte strings point into it). */
 static void conn_proxy_done(struct conn *c, const struct pp_header *h, size_t hlen)
 {
-	struct cbuf *pb = c->pbuf;
+	struct cbuf *pb = c->st ? c->st->pbuf : NULL;
+	unsigned reads = c->st ? c->st->proxy_reads : 0;
 	const uint8_t *rest = pb ? cbuf_p(pb) + hlen : NULL;
 	size_t rlen = cbuf_n(pb) - hlen;
 
-	c->pbuf = NULL;
+	if (c->st)
+		c->st->pbuf = NULL;
 	c->proxy_pending = false;
-	if (c->timer_use == TU_PROXY)
+	if (c->st && c->st->timer_use == TU_PROXY)
 		clear_timer(c);
-	if (conn_identify(c, h) < 0) {
+	stage_release(c);
+	if (conn_identify(c, h, reads) < 0) {
 		free(pb);
 		return;
 	}
@@ -868,7 +924,7 @@ static void conn_proxy_missing(struct conn *c)
 		return;
 	}
 	memset(&err, 0, sizeof(err));
-	pp_parse(cbuf_p(c->pbuf), cbuf_n(c->pbuf), NULL, &h, &err);
+	pp_parse(cbuf_p(c->st->pbuf), cbuf_n(c->st->pbuf), NULL, &h, &err);
 	conn_proxy_reject(c, REC_REJECT_MISSING, err.msg[0] ? err.msg : "not a PROXY header");
 }
 
@@ -896,6 +952,7 @@ static void conn_proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	const struct ident_stage *st = &c->lis->stage;
 	const struct cfg_listener *lc = c->lis->cfg;
+	struct conn_stage *cs = stage(c);
 	const char *reason, *why;
 	struct pp_header h;
 	struct pp_error err;
@@ -904,13 +961,13 @@ static void conn_proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 
 	if (len == 0)
 		return;
-	c->proxy_reads++;
-	if (cbuf_append(&c->pbuf, buf, len) < 0) {
+	if (!cs || cbuf_append(&cs->pbuf, buf, len) < 0) {
 		log_error("%s: %s: out of memory (PROXY buffer)", c->kname, ident_peer_s(&c->id));
 		conn_kill(c, false);
 		return;
 	}
-	d = pp_detect(cbuf_p(c->pbuf), cbuf_n(c->pbuf));
+	cs->proxy_reads++;
+	d = pp_detect(cbuf_p(cs->pbuf), cbuf_n(cs->pbuf));
 	if (d == PP_DETECT_NONE) {
 		conn_proxy_missing(c);
 		return;
@@ -922,9 +979,9 @@ static void conn_proxy_input(struct conn *c, const uint8_t *buf, size_t len)
 	}
 	memset(&err, 0, sizeof(err));
 	r = (d == PP_DETECT_MORE) ? PP_NEED_MORE :
-	    pp_parse(cbuf_p(c->pbuf), cbuf_n(c->pbuf), &st->parse, &h, &err);
+	    pp_parse(cbuf_p(cs->pbuf), cbuf_n(cs->pbuf), &st->parse, &h, &err);
 	if (r == PP_NEED_MORE) {
-		reason = fault_refuse_partial(c->proxy_reads, &why);
+		reason = fault_refuse_partial(cs->proxy_reads, &why);
 		if (reason)
 			conn_proxy_reject(c, reason, why);
 		return;
@@ -958,7 +1015,7 @@ static void conn_tls_begin(struct conn *c)
 	/* Our own bound on pending output applies (brk_out_max), not the
 	 * engine's smaller default: a burst to a subscriber is not an error. */
 	tls_set_out_limit(c->tls, brk_out_max(c->b->cfg));
-	set_timer(c, TU_TLS, c->lis->cfg->tls_timeout_ms);
+	set_stage_timer(c, TU_TLS, c->lis->cfg->tls_timeout_ms);
 }
 
 static void conn_tls_fail(struct conn *c, const char *what)
@@ -990,9 +1047,8 @@ static void conn_tls_pump(struct conn *c)
 		}
 		c->tls_done = true;
 		clear_timer(c);
-		ident_set_tls(&c->id, tls_version(c->tls), tls_cipher(c->tls));
 		log_debug("%s: client %s: TLS handshake done (%s, %s)", c->kname,
-			  ident_client_s(&c->id), c->id.tls_version, c->id.tls_cipher);
+			  ident_client_s(&c->id), tls_version(c->tls), tls_cipher(c->tls));
 		enter_plain(c);
 	}
 	while (alive(c)) {
@@ -1039,7 +1095,7 @@ static void enter_plain(struct conn *c)
 {
 	if (c->proxy_pending && c->lis->stage.after_tls) {
 		if (c->lis->stage.timeout)
-			set_timer(c, TU_PROXY, c->lis->cfg->proxy_timeout_ms);
+			set_stage_timer(c, TU_PROXY, c->lis->cfg->proxy_timeout_ms);
 		return;
 	}
 	enter_app(c);
@@ -1069,11 +1125,11 @@ static void raw_input(struct conn *c, const uint8_t *buf, size_t len)
 static void on_eof(struct conn *c)
 {
 	if (c->proxy_pending) {
-		if (c->pbuf) {
+		if (c->st && c->st->pbuf) {
 			if (conn_may_log(c, RATELOG_PROXY))
 				log_info("%s: %s closed the connection inside the PROXY header "
 					 "(%zu bytes received)", c->kname, ident_peer_s(&c->id),
-					 cbuf_n(c->pbuf));
+					 cbuf_n(c->st->pbuf));
 			rec_proxy_rejected(c->b->rec, c->kind, "closed-mid-header");
 		} else {
 			log_debug("%s: %s closed before sending anything", c->kname, ident_peer_s(&c->id));
@@ -1149,10 +1205,13 @@ static void on_io(struct loop_watch *w, uint32_t events)
 
 static void on_timer(struct loop_timer *t)
 {
-	struct conn *c = LOOP_CONTAINER(t, struct conn, timer);
-	enum timer_use use = c->timer_use;
+	struct conn_stage *st = LOOP_CONTAINER(t, struct conn_stage, timer);
+	struct conn *c = st->c;
+	enum timer_use use = st->timer_use;
+	size_t received = cbuf_n(st->pbuf);
 
-	c->timer_use = TU_NONE;
+	st->timer_use = TU_NONE;
+	stage_release(c);   /* st is not used below */
 	if (c->dead)
 		return;
 	switch (use) {
@@ -1160,7 +1219,7 @@ static void on_timer(struct loop_timer *t)
 		if (conn_may_log(c, RATELOG_PROXY))
 			log_warn("%s: PROXY header rejected from %s: %s (no complete header within "
 				 "%u ms, %zu bytes received): closed", c->kname, ident_peer_s(&c->id),
-				 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, cbuf_n(c->pbuf));
+				 REC_REJECT_TIMEOUT, c->lis->cfg->proxy_timeout_ms, received);
 		rec_proxy_rejected(c->b->rec, c->kind, REC_REJECT_TIMEOUT);
 		conn_drop(c);
 		break;
@@ -1217,7 +1276,6 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 		}
 	}
 	c->watch.fn = on_io;
-	loop_timer_init(&c->timer, on_timer);
 	c->later.fn = on_eng_resume;
 	c->eng_drained.fn = on_eng_drained;
 
@@ -1243,12 +1301,12 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 	c->proxy_pending = l->stage.header != IDENT_HEADER_NONE;
 	log_debug("%s: connection from %s (%s)", c->kname, ident_peer_s(&c->id),
 		  brk_proxy_state(lc));
-	if (!c->proxy_pending && conn_identify(c, NULL) < 0)
+	if (!c->proxy_pending && conn_identify(c, NULL, 0) < 0)
 		return;
 	if (c->proxy_pending && !l->stage.after_tls) {
 		/* Nothing is written to the peer before a complete header. */
 		if (l->stage.timeout)
-			set_timer(c, TU_PROXY, lc->proxy_timeout_ms);
+			set_stage_timer(c, TU_PROXY, lc->proxy_timeout_ms);
 		return;
 	}
 	if (l->tls)
@@ -1267,20 +1325,31 @@ void conn_close_all(struct brk *b)
 
 /* ---- engine hooks: records and log lines --------------------------------- */
 
+/* What the records keep of the connection: its identity, and TLS once
+ * the handshake is done (OpenSSL's names: static strings). */
+static void conn_rec_info(const struct conn *c, struct rec_conn_info *ci)
+{
+	ident_rec_info(&c->id, ci);
+	if (c->tls && c->tls_done) {
+		ci->tls = true;
+		ci->tls_version = tls_version(c->tls);
+		ci->tls_cipher = tls_cipher(c->tls);
+	}
+}
+
 static void hook_connected(void *ctx, const struct eng_client_info *info)
 {
 	struct brk *b = ctx;
 	struct conn *c = info->opaque;
 	struct rec_conn_info ci;
 
-	ident_rec_info(&c->id, &ci);
+	conn_rec_info(c, &ci);
 	c->rec_gen = rec_session_connect(b->rec, info->client_id ? info->client_id : "",
 					 info->username, info->mqtt_version, &ci);
 	rec_mqtt_connect(b->rec, c->kind, true);
 	log_info("%s: client %s connected as '%s' (%s%s%s, MQTT %s)", c->kname,
 		 ident_who(&c->id), info->client_id ? info->client_id : "",
-		 ident_desc(&c->id), c->id.tls_version ? ", " : "",
-		 c->id.tls_version ? c->id.tls_version : "",
+		 ident_desc(&c->id), c->tls ? ", " : "", c->tls ? tls_version(c->tls) : "",
 		 rec_mqtt_version_name(info->mqtt_version));
 }
 
@@ -1305,7 +1374,7 @@ static void hook_auth_failed(void *ctx, const struct eng_client_info *info,
 	struct conn *c = info->opaque;
 	struct rec_conn_info ci;
 
-	ident_rec_info(&c->id, &ci);
+	conn_rec_info(c, &ci);
 	rec_unauthorized_add(b->rec, client_id ? client_id : "", username, reason,
 			     password_provided, &ci);
 	rec_mqtt_connect(b->rec, c->kind, false);

@@ -1,6 +1,7 @@
 /* ident.c - see ident.h. */
 #include "ident.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,32 +17,44 @@ void ident_stage_init(struct ident_stage *st, const struct cfg_listener *lc)
 		st->parse.max_len = lc->proxy_max_header;
 }
 
-static void sa_put(union ident_sa *a, const struct sockaddr_storage *ss)
+static void sa_put(struct ident_addr *a, const struct sockaddr_storage *ss)
 {
 	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET)
-		memcpy(&a->in, ss, sizeof(a->in));
-	else if (ss->ss_family == AF_INET6)
-		memcpy(&a->in6, ss, sizeof(a->in6));
-	else
-		a->family = ss->ss_family;
+	a->family = ss->ss_family;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		a->port = in->sin_port;
+		memcpy(a->ip, &in->sin_addr, sizeof(in->sin_addr));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		a->port = in6->sin6_port;
+		memcpy(a->ip, &in6->sin6_addr, sizeof(in6->sin6_addr));
+	}
 }
 
-static void sa_get(const union ident_sa *a, struct sockaddr_storage *ss)
+static void sa_get(const struct ident_addr *a, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
-	if (a->family == AF_INET)
-		memcpy(ss, &a->in, sizeof(a->in));
-	else if (a->family == AF_INET6)
-		memcpy(ss, &a->in6, sizeof(a->in6));
-	else
-		ss->ss_family = a->family;
+	ss->ss_family = a->family;
+	if (a->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_port = a->port;
+		memcpy(&in->sin_addr, a->ip, sizeof(in->sin_addr));
+	} else if (a->family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_port = a->port;
+		memcpy(&in6->sin6_addr, a->ip, sizeof(in6->sin6_addr));
+	}
 }
 
 /* One address as text: the records' form (IP and port; unix_text for a
  * UNIX address), and from it the log form ("1.2.3.4:5678",
  * "[2001:db8::1]:5678", "unix:/path"). log may be NULL. */
-static void addr_text(const union ident_sa *a, const char *unix_text,
+static void addr_text(const struct ident_addr *a, const char *unix_text,
 		      char ip[REC_IP_STRLEN], uint16_t *port, char *log, size_t cap)
 {
 	struct sockaddr_storage ss;
@@ -66,7 +79,7 @@ void ident_accept(struct ident *id, enum cfg_listener_kind listener,
 	struct sockaddr_storage p = *peer;
 
 	memset(id, 0, sizeof(*id));
-	id->listener = listener;
+	id->listener = (uint8_t)listener;
 	net_addr_unmap(&p);
 	sa_put(&id->peer, &p);
 	id->client = id->peer;
@@ -237,15 +250,8 @@ void ident_rec_info(const struct ident *id, struct rec_conn_info *ci)
 		ci->client_port = ci->peer_port;
 	}
 	ci->proxy = id->proxy;
-	ci->tls = id->tls_version != NULL;
-	ci->tls_version = id->tls_version ? id->tls_version : "";
-	ci->tls_cipher = id->tls_cipher ? id->tls_cipher : "";
-}
-
-void ident_set_tls(struct ident *id, const char *version, const char *cipher)
-{
-	id->tls_version = version;
-	id->tls_cipher = cipher;
+	ci->tls_version = "";
+	ci->tls_cipher = "";
 }
 
 void ident_free(struct ident *id)

@@ -18,7 +18,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -56,29 +55,26 @@ struct ident_basis {
 	bool trusted_peer;           /* the peer is in a non-empty trusted_proxies */
 };
 
-/* An IP address and port in the room of a sockaddr_in6 (28 bytes; a
- * sockaddr_storage takes 128). A UNIX address keeps only its family here:
- * its text is the PROXY record's (rec_proxy src_ip / dst_ip). */
-union ident_sa {
-	sa_family_t family;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
+/* An IP address and port in 20 bytes (a sockaddr_in6 takes 28, a
+ * sockaddr_storage 128). A UNIX address keeps only its family here: its
+ * text is the PROXY record's (rec_proxy src_ip / dst_ip). */
+struct ident_addr {
+	uint16_t family;                 /* AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC */
+	uint16_t port;                   /* network byte order */
+	uint8_t ip[16];                  /* 4 bytes for AF_INET */
 };
 
 /* Kept for as long as the connection lives, so kept small: addresses in
  * binary, text made when a log line or a record needs it. */
 struct ident {
-	union ident_sa peer;             /* socket peer (unmapped): the proxy, or the client */
-	union ident_sa client;           /* real client: the header's source, else the peer */
-	enum cfg_listener_kind listener;
+	struct ident_addr peer;          /* socket peer (unmapped): the proxy, or the client */
+	struct ident_addr client;        /* real client: the header's source, else the peer */
+	uint8_t listener;                /* enum cfg_listener_kind */
 	bool client_from_header;         /* client is the header's address, not the peer */
 	const char *client_unix;         /* AF_UNIX client: its text, in proxy */
 	const char *cert_identity;       /* CN of a client certificate the proxy vouches for
 					    (proxy->ssl_cn), or NULL */
 	struct rec_proxy *proxy;         /* the PROXY details (owned: ident_free); NULL: none */
-	/* TLS, once the handshake is done: OpenSSL's names, static strings
-	 * (NULL without TLS). */
-	const char *tls_version, *tls_cipher;
 };
 
 /* A connection was accepted from peer: the identity is the peer's until
@@ -123,12 +119,8 @@ const char *ident_who(const struct ident *id);
 const char *ident_desc(const struct ident *id);
 
 /* What the records keep of the identity (text made now; ci->proxy
- * points to id's). */
+ * points to id's; no TLS: the connection adds its own). */
 void ident_rec_info(const struct ident *id, struct rec_conn_info *ci);
-
-/* TLS parameters, once the handshake is done: strings that live as long
- * as the program (tls_version(), tls_cipher(): OpenSSL's own names). */
-void ident_set_tls(struct ident *id, const char *version, const char *cipher);
 
 /* Free what the identity owns. */
 void ident_free(struct ident *id);

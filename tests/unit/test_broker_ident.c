@@ -269,20 +269,6 @@ static void test_cert_identity(void **state)
 	ident_free(&id);
 }
 
-static void test_tls(void **state)
-{
-	struct ident id;
-	struct ident_basis b = { 0 };
-
-	(void)state;
-	identify(&id, "127.0.0.1", &b);
-	ident_set_tls(&id, "TLSv1.3", "TLS_AES_256_GCM_SHA384");
-	assert_true(rec(&id)->tls);
-	assert_string_equal(rec(&id)->tls_version, "TLSv1.3");
-	assert_string_equal(rec(&id)->tls_cipher, "TLS_AES_256_GCM_SHA384");
-	ident_free(&id);
-}
-
 static void test_stage_from_config(void **state)
 {
 	struct cfg_listener lc;
@@ -316,7 +302,6 @@ int main(void)
 		cmocka_unit_test(test_identity_is_small),
 		cmocka_unit_test(test_unix_source_text),
 		cmocka_unit_test(test_cert_identity),
-		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_stage_from_config),
 	};
 
