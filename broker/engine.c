@@ -165,31 +165,31 @@ struct eng_client {
 	struct eng_io io;
 	struct eng_client *prev, *next;     /* engine's list */
 	struct eng_client *pnext;           /* pending list */
-	enum cstate state;
-	bool in_input;
-	bool close_req;      /* return -1 from the current eng_client_input */
-	bool io_closed;      /* nothing more is sent */
-	bool pending;        /* on the pending list */
-	bool ended;          /* detached: conn_end done */
-	bool notified;       /* on_session_connected was called */
-	bool normal_disc;    /* DISCONNECT 0x00: no will */
+	uint8_t state;       /* enum cstate */
 	uint8_t version;
+	bool in_input : 1;
+	bool close_req : 1;  /* return -1 from the current eng_client_input */
+	bool io_closed : 1;  /* nothing more is sent */
+	bool pending : 1;    /* on the pending list */
+	bool ended : 1;      /* detached: conn_end done */
+	bool notified : 1;   /* on_session_connected was called */
+	bool normal_disc : 1;  /* DISCONNECT 0x00: no will */
+	bool drain_wait : 1; /* io.watch_drain called, eng_client_drained not yet */
+	uint16_t keepalive;
+	uint16_t recv_max;   /* client's Receive Maximum */
 	uint32_t will_delay;
+	uint32_t max_packet; /* client's Maximum Packet Size, 0 = protocol max */
+	int32_t budget;      /* work left in this eng_client_input call */
+	uint32_t rlen, rcap; /* rbuf: bytes in it, its size (packets are < 256 MB) */
 	const char *end_reason;
 	struct sess *sess;
 	int64_t created, last_rx;     /* ms */
 	struct etimer tm;             /* CONNECT timeout, then keep-alive */
-	uint16_t keepalive;
-	uint16_t recv_max;   /* client's Receive Maximum */
-	uint32_t max_packet; /* client's Maximum Packet Size, 0 = protocol max */
 	uint8_t *rbuf;
-	size_t rlen, rcap;
 	char *client_id, *username;
 	struct msg *will;
 	char **aliases;      /* [ALIAS_MAX + 1], lazily */
 	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
-	bool drain_wait;     /* io.watch_drain called, eng_client_drained not yet */
-	long budget;         /* work left in this eng_client_input call */
 };
 
 struct ret {
