@@ -70,14 +70,17 @@ struct conn_ws {
 };
 
 /* What a connection needs only before the MQTT stage, and while it
- * drains at the end: its timer and the PROXY header's bytes. Allocated
- * when first needed, freed once neither is in use. */
+ * drains at the end: its timer, the PROXY header's bytes, the first bytes
+ * of a CONNECT that came in pieces. Allocated when first needed, freed
+ * once none is in use. */
 struct conn_stage {
 	struct loop_timer timer;
 	struct conn *c;
 	struct cbuf *pbuf;              /* PROXY stage: bytes so far, header not complete */
 	unsigned proxy_reads;           /* PROXY stage: input slices seen */
 	enum timer_use timer_use;
+	uint8_t chlen;                  /* MQTT stage: the CONNECT's first bytes, while */
+	uint8_t chead[CONN_CONNECT_HEAD];  /* they do not say its size yet */
 };
 
 /* One per open socket, for as long as it is open: its fields are ordered
@@ -90,11 +93,10 @@ struct conn {
 	enum cfg_listener_kind kind;
 	int fd;
 	struct loop_watch watch;
-	/* Deferred work: resuming a busy engine while the connection lives
-	 * (on_eng_resume), freeing it once dead (conn_reap). */
+	/* Deferred work: while the connection lives, telling the engine on
+	 * the next turn that its output was written and resuming it when busy
+	 * (on_later); once dead, freeing the connection (conn_reap). */
 	struct loop_defer later;
-	struct loop_defer eng_drained;  /* the engine told its output was written, the
-					   turn after (drain_watch) */
 
 	struct ident id;                /* who: the peer, then what the PROXY stage decided */
 
@@ -106,11 +108,10 @@ struct conn {
 					   done on a later turn of the loop */
 	bool connect_checked;           /* the CONNECT's size is known to fit */
 	bool drain_watch;               /* the engine waits for the output to be written */
+	bool drained;                   /* ... it was: the engine is told on the next turn */
 	bool closing;                   /* flushing, then close */
 	bool dead;                      /* socket closed, reap queued */
 	bool counted;                   /* rec_conn_open done */
-	uint8_t chlen;
-	uint8_t chead[CONN_CONNECT_HEAD];  /* the CONNECT's first bytes */
 
 	struct conn_stage *st;          /* timer and PROXY bytes; NULL: none needed */
 	struct tls_conn *tls;           /* TLS stage (ssl, wss) */
@@ -229,7 +230,7 @@ static struct conn_stage *stage(struct conn *c)
 /* Neither a timer nor PROXY bytes: the stage state goes. */
 static void stage_release(struct conn *c)
 {
-	if (c->st && c->st->timer_use == TU_NONE && !c->st->pbuf) {
+	if (c->st && c->st->timer_use == TU_NONE && !c->st->pbuf && c->st->chlen == 0) {
 		free(c->st);
 		c->st = NULL;
 	}
@@ -320,7 +321,8 @@ static void flush_out(struct conn *c)
 	}
 	if (c->drain_watch && out_pending(c) == 0) {
 		c->drain_watch = false;
-		loop_yield(c->b->loop, &c->eng_drained);
+		c->drained = true;
+		loop_yield(c->b->loop, &c->later);
 	}
 	conn_update_events(c);
 }
@@ -411,7 +413,6 @@ static void conn_reap(struct loop_defer *d)
 
 	/* The engine may call back into the recorder (session disconnected)
 	 * with c as opaque: c must still be intact here. */
-	loop_defer_cancel(b->loop, &c->eng_drained);
 	if (c->ec)
 		eng_client_closed(c->ec, c->eng_graceful);
 	/* What the connection allocated (a stalled handshake's state, a
@@ -549,14 +550,6 @@ static void io_watch_drain(void *ctx)
 	c->drain_watch = true;
 }
 
-static void on_eng_drained(struct loop_defer *d)
-{
-	struct conn *c = LOOP_CONTAINER(d, struct conn, eng_drained);
-
-	if (alive(c) && c->ec)
-		eng_client_drained(c->ec);
-}
-
 static void io_close(void *ctx)
 {
 	conn_finish(ctx);
@@ -604,13 +597,40 @@ static void conn_connect_refuse(struct conn *c, size_t size, uint8_t level)
 	conn_finish(c);
 }
 
+/* The CONNECT's first bytes do not say its size yet: kept (in the stage
+ * state) for the next input. Returns false when the connection was closed
+ * (out of memory). */
+static bool connect_head_keep(struct conn *c, const uint8_t *head, size_t n)
+{
+	struct conn_stage *cs = stage(c);
+
+	if (!cs) {
+		log_error("%s: client %s: out of memory", c->kname, ident_client_s(&c->id));
+		conn_kill(c, false);
+		return false;
+	}
+	memcpy(cs->chead, head, n);
+	cs->chlen = (uint8_t)n;
+	return true;
+}
+
+static void connect_head_done(struct conn *c)
+{
+	c->connect_checked = true;
+	if (c->st) {
+		c->st->chlen = 0;
+		stage_release(c);
+	}
+}
+
 /* A CONNECT is all a client sends before it is authenticated, and its
  * size is known from its first bytes: one larger than
  * mqtt.max_connect_size is refused before the engine buffers any of it.
  * Returns true when buf may go on to the engine. */
 static bool conn_connect_fits(struct conn *c, const uint8_t *buf, size_t len)
 {
-	size_t take = sizeof(c->chead) - c->chlen;
+	uint8_t head[CONN_CONNECT_HEAD];
+	size_t have = c->st ? c->st->chlen : 0, take = sizeof(head) - have;
 	uint8_t level;
 	long n;
 
@@ -618,22 +638,26 @@ static bool conn_connect_fits(struct conn *c, const uint8_t *buf, size_t len)
 		return true;
 	if (take > len)
 		take = len;
-	memcpy(c->chead + c->chlen, buf, take);
-	c->chlen += take;
-	n = mqtt_frame_size(c->chead, c->chlen);
+	if (have)
+		memcpy(head, c->st->chead, have);
+	memcpy(head + have, buf, take);
+	have += take;
+	n = mqtt_frame_size(head, have);
 	if (n == MQTT_NEED_MORE)
-		return true;
-	if (c->chead[0] != (MQTT_CONNECT << 4) || n < 0 ||
+		return connect_head_keep(c, head, have);
+	if (head[0] != (MQTT_CONNECT << 4) || n < 0 ||
 	    (size_t)n <= c->b->cfg->mqtt.max_connect_size) {
-		c->connect_checked = true;   /* other faults are the engine's to refuse */
+		connect_head_done(c);   /* other faults are the engine's to refuse */
 		return true;
 	}
 	/* Too large. Its protocol level decides the answer: wait for it
 	 * (the rest of the bytes are dropped meanwhile). */
-	level = mqtt_connect_level(c->chead, c->chlen);
-	if (level == 0 && c->chlen < sizeof(c->chead))
+	level = mqtt_connect_level(head, have);
+	if (level == 0 && have < sizeof(head)) {
+		connect_head_keep(c, head, have);
 		return false;
-	c->connect_checked = true;
+	}
+	connect_head_done(c);
 	conn_connect_refuse(c, (size_t)n, level);
 	return false;
 }
@@ -661,9 +685,18 @@ static void conn_mqtt_input(struct conn *c, const uint8_t *buf, size_t len)
 	}
 }
 
-static void on_eng_resume(struct loop_defer *d)
+/* The next turn of the loop: the engine is told its output was written
+ * (drain_watch), and goes on with the work it left (eng_busy). */
+static void on_later(struct loop_defer *d)
 {
-	conn_mqtt_input(LOOP_CONTAINER(d, struct conn, later), NULL, 0);
+	struct conn *c = LOOP_CONTAINER(d, struct conn, later);
+
+	if (c->drained) {
+		c->drained = false;
+		if (alive(c) && c->ec)
+			eng_client_drained(c->ec);
+	}
+	conn_mqtt_input(c, NULL, 0);
 }
 
 /* ---- WebSocket stage ----------------------------------------------------- */
@@ -1276,8 +1309,7 @@ void conn_accept(struct brk *b, struct lis *l, int fd, const struct sockaddr_sto
 		}
 	}
 	c->watch.fn = on_io;
-	c->later.fn = on_eng_resume;
-	c->eng_drained.fn = on_eng_drained;
+	c->later.fn = on_later;
 
 	c->next = b->conns;
 	if (b->conns)
