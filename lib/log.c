@@ -44,6 +44,11 @@ void log_set_level(enum log_level level)
 	log_lvl = level;
 }
 
+bool log_enabled(enum log_level level)
+{
+	return level <= log_lvl;
+}
+
 int log_level_parse(const char *s)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)

@@ -3,6 +3,8 @@
 #ifndef PPMQ_LOG_H
 #define PPMQ_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_init(const char *prog, enum log_level level);
@@ -14,10 +16,15 @@ void log_set_level(enum log_level level);
 int log_level_parse(const char *s);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Would a record of this level be written? */
+bool log_enabled(enum log_level level);
 
-#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+/* A line below the level costs nothing: its arguments (text made for
+ * it) are not even evaluated. */
+#define log_at(level, ...) do { if (log_enabled(level)) log_msg(level, __VA_ARGS__); } while (0)
+#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
 
 #endif
