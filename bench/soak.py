@@ -123,6 +123,14 @@ class Broker:
             v = f.read().rsplit(")", 1)[1].split()
         return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
+    def dropped(self):
+        """Messages the broker dropped at a limit so far (/metrics)."""
+        try:
+            m = urllib.request.urlopen(self.url("/metrics"), timeout=5).read().decode()
+        except OSError:
+            return None
+        return sum(int(float(x)) for x in re.findall(r"^ppmq_messages_dropped_total\{[^}]*\} (\S+)$", m, re.M))
+
     def alive(self):
         return self.proc.poll() is None
 
@@ -440,6 +448,7 @@ for _L in LISTENERS:
 # ---- the run ---------------------------------------------------------------------------------
 
 def one(b, name, base):
+    d0 = b.dropped()
     w = Watch(b)
     try:
         what = RUN[name](b)
@@ -450,6 +459,9 @@ def one(b, name, base):
     res["alive"] = b.alive()
     if not res["alive"]:
         return res
+    d1 = b.dropped()
+    if d0 is not None and d1 is not None and d1 > d0:
+        res["messages_dropped_at_a_limit"] = d1 - d0
     back = wait_until(lambda: b.fds() <= base["fds"], 15, 0.1)
     # freed memory goes back to the system within a second of the last
     # close (reclaim); give it three
@@ -476,7 +488,8 @@ def markdown(doc, base, machine):
         c = r.get("connack_ms", {})
         outcome = ", ".join("%s %s" % (k.replace("_", " "), v) for k, v in r.items()
                             if k in ("closed_by_broker", "still_open_after_30s", "still_open_after_20s",
-                                     "connacks", "answer", "answer_ms", "puback", "answered", "failed", "error"))
+                                     "connacks", "answer", "answer_ms", "puback", "answered", "failed", "error",
+                                     "messages_dropped_at_a_limit"))
         rows.append("| %s | %s | %.1f / %.1f MB | %d / %d | %.2f s | %s / %s / %s ms (%d) | %s | %s |" % (
             r["attack"], r.get("offered", ""), r["rss_peak_kb"] / 1024, r["rss_after_kb"] / 1024,
             r["fds_peak"], r["fds_after"], r["broker_cpu_s"], c.get("p50"), c.get("p99"), c.get("max"),
