@@ -361,6 +361,10 @@ static void mmemory(struct mbuf *m, const struct rec_counters *c)
 		(unsigned long long)c->offline_bytes);
 	mhead(m, "ppmq_retained_messages", "gauge", "Retained messages kept (updated once a second).");
 	mprintf(m, "ppmq_retained_messages %llu\n", (unsigned long long)c->retained);
+	mhead(m, "ppmq_acl_denied_total", "counter",
+	      "Connections, PUBLISHes and SUBSCRIBE filters refused by security.acl_file "
+	      "(updated once a second).");
+	mprintf(m, "ppmq_acl_denied_total %llu\n", (unsigned long long)c->acl_denied);
 }
 
 static int cmp_reason(const void *a, const void *b)

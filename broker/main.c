@@ -86,7 +86,7 @@ static void on_gauges(struct loop_timer *t)
 	struct eng_stats st;
 
 	eng_stats_get(b->eng, &st);
-	rec_engine_gauges(b->rec, st.queued_bytes, st.offline_bytes, st.retained);
+	rec_engine_gauges(b->rec, st.queued_bytes, st.offline_bytes, st.retained, st.acl_denied);
 	if (loop_timer_set(b->loop, &b->gauges, GAUGES_MS) < 0)
 		log_error("engine: out of memory for the gauges' timer");
 }

@@ -768,12 +768,13 @@ void rec_msg_limit(struct rec_store *s, unsigned which, uint8_t qos)
 }
 
 void rec_engine_gauges(struct rec_store *s, uint64_t queued_bytes, uint64_t offline_bytes,
-		       uint64_t retained)
+		       uint64_t retained, uint64_t acl_denied)
 {
 	pthread_mutex_lock(&s->mu);
 	s->cnt.queued_bytes = queued_bytes;
 	s->cnt.offline_bytes = offline_bytes;
 	s->cnt.retained = retained;
+	s->cnt.acl_denied = acl_denied;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -189,6 +189,7 @@ struct rec_counters {
 	uint64_t queued_bytes;                  /* gauges, from the engine once a second */
 	uint64_t offline_bytes;
 	uint64_t retained;
+	uint64_t acl_denied;                    /* connections, PUBLISH and filters the ACL refused */
 	uint64_t mqtt_accepted[CFG_NLISTENERS];
 	uint64_t mqtt_refused[CFG_NLISTENERS];
 	uint64_t unauthorized_total;            /* ever recorded (ring evictions included) */
@@ -252,7 +253,7 @@ void rec_limit_hit(struct rec_store *s, enum cfg_listener_kind l, enum rec_limit
 void rec_msg_limit(struct rec_store *s, unsigned which, uint8_t qos);
 /* The engine's gauges. */
 void rec_engine_gauges(struct rec_store *s, uint64_t queued_bytes, uint64_t offline_bytes,
-		       uint64_t retained);
+		       uint64_t retained, uint64_t acl_denied);
 /* A CONNECT answered: accepted (CONNACK 0) or refused (any other code). */
 void rec_mqtt_connect(struct rec_store *s, enum cfg_listener_kind l, bool accepted);
 

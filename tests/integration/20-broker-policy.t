@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../lib/broker.bash"
 
 [ -x "$BROKER" ] || skip_all "no $BROKER (make bin/ppmq-broker)"
-plan 21
+plan 22
 
 
 cat >"$T/acl.rules" <<'ACL'
@@ -49,6 +49,8 @@ is "$(case_val sub_admin)" 87,87,0 "admin/# and # (which takes admin/ too) refus
 is "$(case_val sub_admin_v3)" 80 "3.1.1: refused with 0x80"
 is "$(case_val pub_bob)/$(case_val pub_alice)" 87/0 "sensors/1: bob's PUBLISH refused (PUBACK 0x87), alice's taken"
 is "$(case_val delivered)" sensors/1 "the subscriber got alice's message only"
+wait_metric ppmq_acl_denied_total 7
+is "$METRIC_VALUE" 7 "/metrics: ppmq_acl_denied_total counts the 3 connections, 3 filters and 1 PUBLISH refused"
 stop_broker >/dev/null
 
 # A bad rule: the broker does not start, and says where.

@@ -243,7 +243,7 @@ static void fill_records(void)
 	rec_msg_limit(fx.rec, 1, 1);
 	rec_msg_limit(fx.rec, 3, 0);           /* output_buffer, QoS 0 */
 	rec_msg_limit(fx.rec, 9, 0);           /* no such limit: ignored */
-	rec_engine_gauges(fx.rec, 5000, 3000, 7);
+	rec_engine_gauges(fx.rec, 5000, 3000, 7, 4);
 }
 
 static int start(const char *yml)
@@ -691,6 +691,7 @@ static void test_metrics(void **state)
 	assert_int_equal(sample(r.body, "ppmq_queued_bytes{sessions=\"online\"}"), 2000);
 	assert_int_equal(sample(r.body, "ppmq_queued_bytes{sessions=\"offline\"}"), 3000);
 	assert_int_equal(sample(r.body, "ppmq_retained_messages"), 7);
+	assert_int_equal(sample(r.body, "ppmq_acl_denied_total"), 4);
 
 	/* Every line is a HELP, a TYPE or a sample of the family just typed. */
 	assert_int_equal(regcomp(&sample_re, "^([a-z_]+)(\\{[a-z]+=\"[^\"]*\"(,[a-z]+=\"[^\"]*\")*\\})? [0-9]+$",
