@@ -35,12 +35,13 @@
 #
 # Only loopback. Prints one line per attack; --json writes every figure,
 # --markdown replaces the table between the soak markers of FILE.
-import argparse, json, os, platform, re, resource, select, socket, ssl, subprocess, sys, threading, time
+import argparse, json, os, platform, re, resource, select, socket, subprocess, sys, threading, time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
-from mqttc import (CONNACK, PUBACK, SUBACK, SESSION_EXPIRY, Client, connect_packet,  # noqa: E402
+from mqttc import (CONNACK, PUBACK, SUBACK, SESSION_EXPIRY, Client, connect_packet, free_port,  # noqa: E402
                    publish_packet, subscribe_packet, varint, s16)
+from tls_stall import client_hello  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 LISTENERS = ("tcp", "ssl", "ws", "wss")
@@ -69,14 +70,6 @@ def wait_until(cond, secs, step=0.05):
             return True
         select.select([], [], [], step)
     return cond()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 # ---- the broker -----------------------------------------------------------------------------
@@ -218,15 +211,7 @@ def pct(v, p):
 def stalled_next_stage(listener):
     """Half of what comes after the header on this listener."""
     if listener in ("ssl", "wss"):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        o = ctx.wrap_bio(inc, out, server_hostname="localhost")
-        try:
-            o.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        hello = out.read()
+        hello = client_hello()
         return hello[:len(hello) // 2]
     if listener == "ws":
         return b"GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"

@@ -22,7 +22,7 @@
 import argparse, json, os, select, socket, subprocess, sys, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
-from mqttc import Client, CONNACK, SUBACK, publish_packet, subscribe_race  # noqa: E402
+from mqttc import Client, CONNACK, SUBACK, free_port, publish_packet, subscribe_race  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--broker")
@@ -32,14 +32,6 @@ ap.add_argument("--seconds", type=float, default=3.0)
 ap.add_argument("--deadline", type=float, default=180.0)
 ap.add_argument("--json")
 a = ap.parse_args()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start_broker(path):

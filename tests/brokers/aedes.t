@@ -38,19 +38,13 @@ start_launcher() {
 	local name=$1
 	shift
 	read -r L_TCP L_WS L_ADMIN <<<"$(free_ports 3)"
-	env AEDES_TCP_PORT="$L_TCP" AEDES_WS_PORT="$L_WS" AEDES_ADMIN_PORT="$L_ADMIN" "$@" \
-		timeout -k 5 300 "$NODE" "$DIR/launcher.js" >"$T/$name.out" 2>&1 &
-	LP=$!
-	PIDS+=("$LP")
-	wait_until -p "$LP" 20 log_has "$T/$name.out" '^aedes-launcher: ready ' && return 0
-	diag "$(cat "$T/$name.out")"
-	return 1
+	bg_ready "$name" 20 '^aedes-launcher: ready ' \
+		env AEDES_TCP_PORT="$L_TCP" AEDES_WS_PORT="$L_WS" AEDES_ADMIN_PORT="$L_ADMIN" "$@" \
+		timeout -k 5 300 "$NODE" "$DIR/launcher.js"
+	local st=$?
+	LP=$BG_PID
+	return $st
 }
-json_field() { "$PY" -c 'import json, sys
-d = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[k]
-print(d)' "$1" 2>/dev/null; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # ---- 1. the launcher alone --------------------------------------------------------
@@ -78,11 +72,11 @@ is "$(head -c 9 "$T/send2.out") $(echo "$rec" | json_field connDetails.ipAddress
 	"launcher: a refused login is recorded in /unauthorized/{id} with the v2 source"
 "$PROXYGEN" send --target "127.0.0.1:$L_TCP" --v1 --unknown --client-id aedes-t-3 \
 	--username ppmq --password ppmq-secret --timeout 3000 >/dev/null 2>&1
-if wait_gone "$LP" && grep -q 'V1BinaryProxyProtocolParseError' "$T/stock.out"; then
+if wait_gone "$LP" && grep -q 'V1BinaryProxyProtocolParseError' "$T/stock.log"; then
 	ok "stock aedes: one 'PROXY UNKNOWN' header ends the whole process (V1BinaryProxyProtocolParseError uncaught)"
 else
 	not_ok "stock aedes: one 'PROXY UNKNOWN' header ends the whole process"
-	diag "$(tail -5 "$T/stock.out")"
+	diag "$(tail -5 "$T/stock.log")"
 fi
 wait "$LP" 2>/dev/null
 

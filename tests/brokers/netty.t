@@ -45,20 +45,14 @@ start_launcher() {
 	local name=$1
 	shift
 	read -r L_TCP L_SSL L_WS L_WSS L_ADMIN <<<"$(free_ports 5)"
-	env NETTY_TCP_PORT="$L_TCP" NETTY_SSL_PORT="$L_SSL" NETTY_WS_PORT="$L_WS" NETTY_WSS_PORT="$L_WSS" \
+	bg_ready "$name" 60 '^netty-target: ready ' \
+		env NETTY_TCP_PORT="$L_TCP" NETTY_SSL_PORT="$L_SSL" NETTY_WS_PORT="$L_WS" NETTY_WSS_PORT="$L_WSS" \
 		NETTY_ADMIN_PORT="$L_ADMIN" NETTY_CERT_DIR="$CERTS" MQTT_PROXY_PROTOCOL_ENABLED=true "$@" \
-		timeout -k 5 300 "$LAUNCH" run >"$T/$name.out" 2>&1 &
-	LP=$!
-	PIDS+=("$LP")
-	wait_until -p "$LP" 60 log_has "$T/$name.out" '^netty-target: ready ' && return 0
-	diag "$(cat "$T/$name.out")"
-	return 1
+		timeout -k 5 300 "$LAUNCH" run
+	local st=$?
+	LP=$BG_PID
+	return $st
 }
-json_field() { "$PY" -c 'import json, sys
-d = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[k]
-print(json.dumps(d) if isinstance(d, (dict, list)) or d is None else d)' "$1" 2>/dev/null; }
 # record KIND ID: the launcher's record of ID (sessions | unauthorized) in REC.
 # shellcheck disable=SC2317 # run by wait_until
 record() {
@@ -70,7 +64,7 @@ addr_of() { echo "$(echo "$REC" | json_field clientIp):$(echo "$REC" | json_fiel
 # ---- 1. the launcher alone --------------------------------------------------------
 
 check "launcher: ready" start_launcher alone
-ver=$(sed -n 's/^netty-target: ready .* netty=\([^ ]*\) .*/\1/p' "$T/alone.out")
+ver=$(sed -n 's/^netty-target: ready .* netty=\([^ ]*\) .*/\1/p' "$T/alone.log")
 like "$ver" '4.1.[0-9]*' "launcher: the decoder is Netty's codec-haproxy $ver"
 is "$(curl -s -m 2 "http://127.0.0.1:$L_ADMIN/healthz" | json_field wss)" "$L_WSS" "launcher: /healthz answers with the ports"
 
@@ -108,7 +102,7 @@ is "$(head -c 9 "$T/send4.out") $(addr_of)" "CONNACK 4 203.0.113.73:4073 peer 12
 	--client-id netty-t-5 --timeout 3000 >"$T/send5.out" 2>&1
 like "$(head -1 "$T/send5.out")" 'closed by peer before any byte*' "v1 source port 0: closed before any byte"
 check "v1 source port 0: the decoder's reason in the output" \
-	wait_log "$T/alone.out" '^netty-target: tcp 127\.0\.0\.7:[0-9]+: closed: HAProxyProtocolException: invalid port: 0 '
+	wait_log "$T/alone.log" '^netty-target: tcp 127\.0\.0\.7:[0-9]+: closed: HAProxyProtocolException: invalid port: 0 '
 
 # No header: the decoder waits for a line end that never comes (the CONNECT
 # is shorter than its 108-byte limit), so the client's own deadline ends it.

@@ -10,6 +10,7 @@
 #   p = c.recv(deadline)       -> Packet(type, flags, body, t) or None (timeout)
 #   c.drop()                   close without DISCONNECT (the will goes out)
 #   subscribe_race(port, n, deadline)   a huge SUBSCRIBE and another client's CONNACK
+#   free_port()                a loopback TCP port the kernel reports free
 #
 # Every wait has a deadline (seconds from now); none sleeps to let
 # something happen. Used by tests/lib/scale.py and bench/subscribe_bench.py.
@@ -260,6 +261,15 @@ class Client:
 
     def connack_rc(self):
         return self.connack.body[1]
+
+
+def free_port():
+    """A loopback TCP port the kernel reports free."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
 
 
 def outq(sock):

@@ -31,10 +31,12 @@
 # Programs: need_bins PROG... (bail out unless built in $PPMQ_BIN).
 #
 # Files: jf FILE EXPR (JSON), xq FILE EXPR (XML): a Python expression on
-# the parsed file; hexof, texthex: bytes as hex.
+# the parsed file; json_field PATH: a field (a.b.c) of the JSON on stdin;
+# hexof, texthex: bytes as hex.
 #
 # Processes: bg NAME COMMAND... (output in $T/NAME.log, BG_PID), or
-# PIDS+=("$!") for one started by hand; stop_pid PID [SECONDS].
+# PIDS+=("$!") for one started by hand; bg_ready NAME SECONDS REGEX
+# COMMAND... (bg, then its ready line); stop_pid PID [SECONDS].
 
 [ -n "${_PPMQ_PROC_LOADED:-}" ] && return 0
 _PPMQ_PROC_LOADED=1
@@ -205,6 +207,18 @@ bg() {
 	PIDS+=("$BG_PID")
 }
 
+# bg_ready NAME SECONDS REGEX COMMAND...: bg, then wait up to SECONDS for
+# a line of $T/NAME.log that matches REGEX (it fails at once when the
+# process exits first); on failure the log goes to diag, status 1.
+bg_ready() {
+	local name=$1 secs=$2 re=$3
+	shift 3
+	bg "$name" "$@"
+	wait_until -p "$BG_PID" "$secs" log_has "$T/$name.log" "$re" && return 0
+	diag "$(cat "$T/$name.log")"
+	return 1
+}
+
 # stop_pid PID [SECONDS]: SIGTERM, up to SECONDS (default 10, scaled) to
 # exit, then SIGKILL. Returns the exit status of a child of this shell
 # (0 for another process), 99 when it had to be killed. PID leaves PIDS.
@@ -292,6 +306,17 @@ try:
     print(eval(sys.argv[3]))
 except Exception as e:
     print("ERROR %s" % e)' "$@"
+}
+
+# json_field PATH: the field PATH (keys joined by dots) of the JSON on
+# stdin: text and numbers as they are, objects, lists and null as JSON;
+# nothing when it is missing or the input is not JSON.
+json_field() {
+	"$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[k]
+print(json.dumps(d) if isinstance(d, (dict, list)) or d is None else d)' "$1" 2>/dev/null
 }
 
 # hexof: stdin as lowercase hex; texthex TEXT: TEXT as hex.
