@@ -340,7 +340,7 @@ int launch_start(const struct profile *p, const struct profile_kv *overrides, si
 	const struct profile_launch *la = &p->launch;
 	regex_t re;
 	bool have_re = false;
-	int64_t deadline;
+	int64_t started, deadline;
 
 	memset(t, 0, sizeof(*t));
 	if (!la->present)
@@ -358,7 +358,8 @@ int launch_start(const struct profile *p, const struct profile_kv *overrides, si
 		return -1;
 	}
 
-	deadline = net_now_ms() + la->timeout_ms;
+	started = net_now_ms();
+	deadline = started + la->timeout_ms;
 	for (;;) {
 		char tail[1024];
 
@@ -382,7 +383,7 @@ int launch_start(const struct profile *p, const struct profile_kv *overrides, si
 		/* Restarts are on the catalog's critical path: a broker that
 		 * starts at once is seen at once; one that takes seconds is
 		 * not asked a hundred times a second. */
-		net_sleep_ms(net_now_ms() < deadline - la->timeout_ms + 1000 ? 10 : 50);
+		net_sleep_ms(net_now_ms() - started < 1000 ? 10 : 50);
 	}
 	if (have_re)
 		regfree(&re);

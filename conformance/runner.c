@@ -807,7 +807,6 @@ static void run_sweep(struct runner *r, const struct point *pt, const struct sc_
 static void run_step(struct runner *r, const struct point *pt, const struct sc_step *st,
 		     struct step_out *so)
 {
-	struct perr e;
 	char why[256];
 	struct client_opts o;
 	struct hdr_view hv;
@@ -842,7 +841,7 @@ static void run_step(struct runner *r, const struct point *pt, const struct sc_s
 	fill_opts(r, pt, st, &o, so->sent, so->sent_len, so->client_id, step_wait(r, pt, st));
 
 	/* a local failure is an outcome too (CLIENT_ERROR, its text in res) */
-	(void)client_run(&o, &so->res, &so->conn, &e);
+	(void)client_run(&o, &so->res, &so->conn, NULL);
 	so->act.outcome = so->res.outcome;
 	so->act.connack_rc = so->res.outcome == CLIENT_CONNACK ? so->res.connack_rc : -1;
 	so->act.any_byte = so->res.any_byte_received;
@@ -906,7 +905,6 @@ struct sweep {
 
 static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 {
-	struct perr e;
 	struct step_out *one = calloc(1, sizeof(*one));
 	struct client_opts o;
 	size_t cuts[2] = { k, k + 1 };
@@ -924,7 +922,7 @@ static void sweep_one(struct sweep *w, size_t k, struct cut *c)
 	o.cuts = cuts;
 	o.ncuts = (size_t)w->st->send.sweep - 1;
 	o.delay_ms = w->st->send.delay_ms > 0 ? w->st->send.delay_ms : 20;
-	(void)client_run(&o, &one->res, &one->conn, &e);
+	(void)client_run(&o, &one->res, &one->conn, NULL);
 	if (one->res.outcome == CLIENT_CONNACK && one->res.connack_rc == 0) {
 		one->grade = RPT_PASS;
 		want = record_to_check(w->r, w->pt->mode, w->st, w->hv, one, &tmp);

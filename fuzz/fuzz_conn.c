@@ -86,6 +86,13 @@ static struct loop *the_loop;
 static struct cfg cfgs[NVARIANTS];
 static bool loaded[NVARIANTS];
 
+/* Does variant v list its proxies (10.0.0.0/8, 2001:db8::/32) rather
+ * than trust every source? Bit 3, and always with proxy_cert_identity. */
+static bool variant_lists_proxies(unsigned v)
+{
+	return (v & 8) || ((v >> 1) & 3) == 3;
+}
+
 static void cfg_text(unsigned v, char *buf, size_t cap)
 {
 	static const char *const proxy[] = {
@@ -94,7 +101,7 @@ static void cfg_text(unsigned v, char *buf, size_t cap)
 		"proxy_enabled: true\n  proxy_mode: strict",
 	};
 	unsigned p = (v >> 1) & 3;
-	bool trusted = (v & 8) || p == 3, users = v & 16;
+	bool trusted = variant_lists_proxies(v), users = v & 16;
 
 	snprintf(buf, cap,
 		 "listener:\n  %s\n  trusted_proxies: [%s]\n"
@@ -380,7 +387,7 @@ static void broker_start(struct fz *z, unsigned b0)
 	ident_stage_init(&z->l->stage, z->l->cfg);
 	check(pp_sockaddr_parse(peers[p], &z->peer) == 0);
 	/* 192.0.2.9 is outside 10.0.0.0/8 and 2001:db8::/32 */
-	z->peer_trusted = p != 1 || !((b0 & 8) || ((b0 >> 1) & 3) == 3);
+	z->peer_trusted = p != 1 || !variant_lists_proxies(b0 % NVARIANTS);
 	z->slow = b0 & 128;
 }
 

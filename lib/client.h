@@ -105,8 +105,8 @@ struct client_conn;
  * open (a session to observe) and *conn is set; otherwise *conn is NULL.
  * Returns 0 when the exchange ran (whatever the outcome: the peer's doing
  * is data, in res), -1 on a local error (options, memory, a socket of
- * ours): *e says why, and res->outcome is CLIENT_ERROR with the same text
- * in res->detail. */
+ * ours): *e says why (e may be NULL), and res->outcome is CLIENT_ERROR
+ * with the same text in res->detail. */
 int client_run(const struct client_opts *o, struct client_result *res, struct client_conn **conn,
 	       struct perr *e);
 
