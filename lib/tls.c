@@ -256,6 +256,68 @@ fail:
 	return NULL;
 }
 
+/* ---- session resumption (client) -------------------------------------------- */
+
+/* The last session a server handed out is kept in the SSL_CTX itself
+ * (ex_data), freed with it: SSL objects hold the SSL_CTX, not struct
+ * tls_ctx, and may outlive the latter. */
+static int resume_idx = -1;
+
+static void free_kept_session(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+			      long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	SSL_SESSION_free(ptr);
+}
+
+/* A new session (after a handshake, or each TLS 1.3 ticket): it replaces
+ * the one kept. Returning 1 keeps the reference OpenSSL passed. */
+static int keep_session(SSL *ssl, SSL_SESSION *s)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	SSL_SESSION *old = SSL_CTX_get_ex_data(ctx, resume_idx);
+
+	if (SSL_CTX_set_ex_data(ctx, resume_idx, s) != 1)
+		return 0;
+	SSL_SESSION_free(old);
+	return 1;
+}
+
+int tls_ctx_resume_sessions(struct tls_ctx *ctx, struct perr *e)
+{
+	if (resume_idx < 0)
+		resume_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_kept_session);
+	if (resume_idx < 0) {
+		ERR_clear_error();
+		perr_set(e, "TLS: cannot keep sessions: out of memory");
+		return -1;
+	}
+	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx,
+				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, keep_session);
+	return 0;
+}
+
+static void offer_kept_session(SSL *ssl)
+{
+	SSL_SESSION *s;
+
+	if (resume_idx < 0)
+		return;
+	s = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), resume_idx);
+	if (s && SSL_set_session(ssl, s) != 1)
+		ERR_clear_error(); /* a full handshake then */
+}
+
+bool tls_resumed(const struct tls_conn *c)
+{
+	return SSL_session_reused(c->ssl) == 1;
+}
+
 void tls_ctx_free(struct tls_ctx *ctx)
 {
 	if (!ctx)
@@ -322,6 +384,7 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, bool is_server, const
 				return NULL;
 			}
 		}
+		offer_kept_session(c->ssl);
 	}
 	return c;
 }

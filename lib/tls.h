@@ -70,6 +70,14 @@ struct tls_ctx *tls_client_ctx_new(const char *ca_file, bool insecure,
 				   const char *cert_file, const char *key_file,
 				   struct perr *e);
 
+/* Client side: resume sessions, as a returning client does. Every
+ * session the server hands out (a TLS 1.3 ticket, a TLS 1.2 ticket or
+ * session id) replaces the context's last one, and each new connection
+ * offers the last one: a resumed handshake has no certificate to decode
+ * and verify on either side. Whether the server takes it is up to the
+ * server (tls_resumed). 0, or -1 with *e set. */
+int tls_ctx_resume_sessions(struct tls_ctx *ctx, struct perr *e);
+
 /* Contexts are reference counted: every tls_conn holds one reference, so
  * the owner may free its context while connections still use it. */
 void tls_ctx_free(struct tls_ctx *ctx);
@@ -163,6 +171,8 @@ const char *tls_sni(const struct tls_conn *c);
 bool tls_peer_cn(const struct tls_conn *c, char *buf, size_t cap);
 /* Was a peer certificate presented and verified? */
 bool tls_peer_verified(const struct tls_conn *c);
+/* The handshake resumed an earlier session (tls_ctx_resume_sessions). */
+bool tls_resumed(const struct tls_conn *c);
 /* Raw bytes the engine was fed in total (counts bytes before TLS_DONE). */
 uint64_t tls_bytes_in(const struct tls_conn *c);
 

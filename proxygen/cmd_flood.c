@@ -48,6 +48,7 @@ enum {
 	OPT_SHARD,
 	OPT_BROKER_PID,
 	OPT_MERGE,
+	OPT_TLS_RESUME,
 	/* publish loads: their bit in msg_opts_given is 1 << (code - OPT_MSG_FIRST) */
 	OPT_MSG_FIRST,
 	OPT_MESSAGES = OPT_MSG_FIRST,
@@ -76,6 +77,7 @@ static const struct option own_opts[] = {
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "broker-pid", required_argument, NULL, OPT_BROKER_PID },
 	{ "merge", no_argument, NULL, OPT_MERGE },
+	{ "tls-resume", no_argument, NULL, OPT_TLS_RESUME },
 	{ "messages", required_argument, NULL, OPT_MESSAGES },
 	{ "publish-rate", required_argument, NULL, OPT_PUBLISH_RATE },
 	{ "qos", required_argument, NULL, OPT_QOS },
@@ -154,6 +156,9 @@ static void usage(FILE *f)
 	      "  --transport T            tcp | tls | ws | wss (default tcp)\n"
 	      "  --ca FILE | --insecure   tls, wss: verify the server against FILE, or not at all\n"
 	      "  --sni NAME               tls, wss: server name\n"
+	      "  --tls-resume             tls, wss: offer the session of an earlier connection\n"
+	      "                           (the last ticket the server gave), as returning\n"
+	      "                           clients do; the summary counts the resumed handshakes\n"
 	      "  --path PATH              ws, wss: WebSocket path (default /mqtt)\n"
 	      "  --bind IP                local source address of every connection\n"
 	      "Header:\n"
@@ -254,6 +259,9 @@ static int apply_run(struct flood_args *a, int c, const char *arg)
 		return 0;
 	case OPT_QUIET:
 		a->quiet = true;
+		return 0;
+	case OPT_TLS_RESUME:
+		a->tls_resume = true;
 		return 0;
 	}
 	return apply_msg(a, c, arg);
@@ -365,6 +373,8 @@ static int check_args(struct flood_args *a)
 					"--src-cidr");
 	if (a->have_cidr && a->cl.hdr.have_src)
 		return opts_usage_error(CMD, "--src-cidr and --src exclude each other");
+	if (a->tls_resume && a->cl.o.transport != CLIENT_TLS && a->cl.o.transport != CLIENT_WSS)
+		return opts_usage_error(CMD, "--tls-resume needs --transport tls or wss");
 	rc = opts_client_check(&a->cl, &spec);
 	if (!rc)
 		rc = check_publish(a);
@@ -526,7 +536,7 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 				"--password (at most %d bytes)", CONNECT_CAP);
 	if (o->transport == CLIENT_TLS || o->transport == CLIENT_WSS) {
 		f->tls = tls_client_ctx_new(o->ca_file, o->insecure, NULL, NULL, e);
-		if (!f->tls)
+		if (!f->tls || (a->tls_resume && tls_ctx_resume_sessions(f->tls, e) < 0))
 			return -1;
 		f->sni = o->sni && *o->sni ? o->sni : o->host;
 	}

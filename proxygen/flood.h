@@ -95,6 +95,7 @@ struct flood_args {
 
 	uint64_t shard, shards;  /* --shard I/N; shards 0: not given */
 	long broker_pid;         /* --broker-pid, 0: none */
+	bool tls_resume;         /* --tls-resume */
 };
 
 /* ---- the plan: what connection k of the whole load is ---------------------------------- */
@@ -145,6 +146,7 @@ struct fl_result {
 	uint64_t attempted, count[FK_COUNT], dropped, connacks;
 	double elapsed_s, connack_span_s, connections_per_s;
 	struct hist connack_us;          /* connect to CONNACK */
+	uint64_t tls_handshakes, tls_resumed; /* completed, and of them resumed (tls, wss) */
 
 	/* messages */
 	bool publish;

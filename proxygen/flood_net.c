@@ -561,6 +561,8 @@ static int tls_step(struct fl_loop *L, struct fc *c)
 		fc_fail(L, c, FK_TLS, "TLS: %s", tls_error(c->tls));
 		return -1;
 	}
+	L->f->res->tls_handshakes++;
+	L->f->res->tls_resumed += tls_resumed(c->tls);
 	if (c->ws) {
 		ws_request(L, c);
 	} else {

@@ -66,6 +66,8 @@ static const struct field fields[] = {
 	FIELD(FW_TOP, "attempted", FT_U64, FM_SUM, attempted),
 	FIELD(FW_TOP, "dropped", FT_U64, FM_SUM, dropped),
 	FIELD(FW_TOP, "connacks", FT_U64, FM_SUM, connacks),
+	FIELD(FW_TOP, "tls_handshakes", FT_U64, FM_SUM, tls_handshakes),
+	FIELD(FW_TOP, "tls_resumed", FT_U64, FM_SUM, tls_resumed),
 	FIELD(FW_TOP, "elapsed_s", FT_DBL, FM_MAX, elapsed_s),
 	FIELD(FW_TOP, "connack_span_s", FT_DBL, FM_MAX, connack_span_s),
 	FIELD(FW_TOP, "connections_per_s", FT_DBL, FM_SUM, connections_per_s),
@@ -261,6 +263,9 @@ static void print_connections(const struct fl_result *r, FILE *out)
 			r->publish ? "to the end of the publish load" : "--hold", r->dropped);
 	fprintf(out, "rate:            %.1f connections/s (%" PRIu64 " CONNACKs in %.3f s)\n",
 		r->connections_per_s, r->connacks, r->connack_span_s);
+	if (r->tls_handshakes)
+		fprintf(out, "tls:             %" PRIu64 " handshakes, %" PRIu64 " of them resumed\n",
+			r->tls_handshakes, r->tls_resumed);
 	fprintf(out, "elapsed:         %.3f s (%s)\n", r->elapsed_s, end);
 	print_latency(out, "connack latency:", &r->connack_us, "connect to CONNACK");
 }

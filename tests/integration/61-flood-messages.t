@@ -16,7 +16,7 @@ if [ ! -x "$PROXYGEN" ] || [ ! -x "$BROKER" ]; then
 fi
 certs_init || bail "no test certificates: $(cat "$T/gen-certs.log")"
 
-plan 46
+plan 52
 
 # flood OUT [options...]: a bounded run, JSON summary to OUT; returns its status.
 flood() {
@@ -78,6 +78,18 @@ for kind in ssl wss; do
 	is "$(msg "$T/$kind.json" "['received'], d['messages']['expected']")" "(500, 500)" \
 		"QoS 1 over $kind: all 500 arrived"
 done
+
+# ---- --tls-resume: one connection at a time, each offers the last ticket ---------------
+for kind in ssl wss; do
+	flood "$T/resume-$kind.json" --target "127.0.0.1:$(port_of "$kind")" \
+		--transport "$(transport_of "$kind")" --ca "$CERTS/ca.pem" --sni localhost --v2 \
+		--connections 20 --concurrency 1 --tls-resume
+	is "$?" 0 "--tls-resume over $kind: exit 0"
+	is "$(jf "$T/resume-$kind.json" "d['tls_handshakes'], d['tls_resumed']")" "(20, 19)" \
+		"--tls-resume over $kind: 20 handshakes, each after the first resumed"
+done
+is "$(jf "$T/ssl.json" "d['tls_handshakes'], d['tls_resumed']")" "(12, 0)" \
+	"without --tls-resume: 12 full handshakes"
 
 # ---- 300 TLS connections held at once, each with a header ----------------------------
 # (held until the broker shows them all; SIGINT then ends the run). A
@@ -162,6 +174,7 @@ usage "--concurrency below --connections in a publish load" "keeps all" \
 	--connections 10 --concurrency 5 --messages 1
 usage "--topic-prefix with a wildcard" "not the start of a topic name" --messages 1 --topic-prefix 'a/+/'
 usage "--broker-pid of no process" "cannot read /proc/" --broker-pid 4194304
+usage "--tls-resume over tcp" "--tls-resume needs --transport tls or wss" --tls-resume
 
 check "broker still alive" broker_alive
 stop_broker
