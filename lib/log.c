@@ -1,6 +1,7 @@
 /* log.c - see log.h. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,8 +12,29 @@
 static const char *log_prog = "ppmq";
 static enum log_level log_lvl = LOG_INFO;
 static FILE *log_file;
+static long log_pid;          /* 0: not read yet (and again in a forked child) */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static void forget_pid(void)
+{
+	log_pid = 0;
+}
+
+/* The pid of every line, read once per process: a system call per line
+ * otherwise (glibc does not cache it). */
+static long pid_of_line(void)
+{
+	static bool registered;
+
+	if (!registered) {
+		registered = pthread_atfork(NULL, NULL, forget_pid) == 0;
+		log_pid = 0;
+	}
+	if (!log_pid || !registered)
+		log_pid = (long)getpid();
+	return log_pid;
+}
 
 void log_init(const char *prog, enum log_level level)
 {
@@ -72,7 +94,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: ", ts,
-		     (long)(tv.tv_usec / 1000), log_prog, (long)getpid(),
+		     (long)(tv.tv_usec / 1000), log_prog, pid_of_line(),
 		     level_names[level]);
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))
