@@ -24,7 +24,7 @@ COLORS = {"ppmq-none": "#3b6ea8", "ppmq-v1": "#6f9fd8", "ppmq-v2": "#9cc3ef",
           "mosquitto-none": "#c8733a", "relay-none": "#999999", "proxygen": "#555555"}
 LABELS = {"ppmq-none": "ppmq-broker, no header", "ppmq-v1": "ppmq-broker, PROXY v1",
           "ppmq-v2": "ppmq-broker, PROXY v2", "mosquitto-none": "mosquitto, no header",
-          "relay-none": "relay (sink --relay)", "proxygen": "proxygen (the generator)"}
+          "relay-none": "sink --relay", "proxygen": "proxygen (generator)"}
 RELAY = "ceiling (sink --relay)"
 W, H = 760, 360
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 60, 76
@@ -245,7 +245,7 @@ def transport_charts(res, sub):
               if s in acc or any(v["broker"] == s for v in tr.values())]
     tp = res.get("transport_parameters", {})
     n = tp.get("connections_per_run", {})
-    sub2 = "%s; %s rounds, tls %s, ws %s, wss %s connections per run; tcp: the accept rounds" % (
+    sub2 = "%s; %s rounds; per run: tls %s, ws %s, wss %s; tcp: from (a)" % (
         sub, tp.get("rounds"), n.get("tls"), n.get("ws"), n.get("wss"))
     figs = {}
     for name, key, rkey, title, ylabel in (
