@@ -17,10 +17,11 @@
  * the first packet is skipped; then only the packets' framing is read.
  * CONNECT gets a CONNACK, SUBSCRIBE a SUBACK granting the QoS asked, and
  * the connection is remembered as the subscriber of that exact topic (one
- * per topic, the last one wins; no wildcards). A PUBLISH is acknowledged
- * (PUBACK at QoS 1, PUBREC at QoS 2, PUBCOMP on its PUBREL) and its bytes,
- * unchanged, written to the topic's subscriber; the subscriber's PUBACKs
- * and PUBCOMPs are ignored, its PUBRECs get a PUBREL, PINGREQ a PINGRESP.
+ * per topic and one topic per connection, the last one wins; no
+ * wildcards). A PUBLISH is acknowledged (PUBACK at QoS 1, PUBREC at QoS 2,
+ * PUBCOMP on its PUBREL) and its bytes, unchanged, written to the topic's
+ * subscriber; the subscriber's PUBACKs and PUBCOMPs are ignored, its
+ * PUBRECs get a PUBREL, PINGREQ a PINGRESP.
  * What a connection is sent waits in its output buffer (without a limit)
  * until the end of the loop's turn, then goes in one write.
  */
@@ -247,6 +248,8 @@ static void on_subscribe(int fd, const unsigned char *v, size_t n)
 	suback[2] = v[0];
 	suback[3] = v[1];
 	if (slot >= 0) {
+		if (rc[fd].topic >= 0 && topics[rc[fd].topic].fd == fd)
+			topics[rc[fd].topic].fd = -1; /* one topic per connection */
 		topics[slot].fd = fd;
 		rc[fd].topic = slot;
 		suback[4] = v[4 + flen] & 3;
@@ -399,7 +402,9 @@ static bool tables(void)
 	if (!relay)
 		return (answered = calloc(n_fds, 1)) != NULL;
 	rc = calloc(n_fds, sizeof(*rc));
-	dirty_fds = calloc(n_fds + MAX_EVENTS, sizeof(*dirty_fds)); /* a closed descriptor reused in the same turn is listed twice */
+	/* A descriptor is listed again in a turn only after an EPOLLOUT
+	 * flush or a close, at most one of either per event. */
+	dirty_fds = calloc(n_fds + 2 * MAX_EVENTS, sizeof(*dirty_fds));
 	return rc && dirty_fds;
 }
 
