@@ -6,20 +6,26 @@ of scripts/bench as plain SVG (the standard library only).
 
 writes OUTDIR/bench-accept.svg (connections/s per configuration, the
 machine's ceiling as a dashed line), OUTDIR/bench-throughput.svg (messages/s
-received per load and broker) and OUTDIR/bench-cpu.svg (CPU per message,
-broker and generator). Bars are medians; dots are the single rounds,
-hollow for a round that failed (left out of the median).
+received per load and broker, the relay's ceiling of each load as a dashed
+line), OUTDIR/bench-cpu.svg (CPU per message, broker, relay and generator),
+OUTDIR/bench-transports.svg and bench-transports-cpu.svg (connections/s and
+broker CPU per connection over tcp, tls, ws and wss, log scale) and
+OUTDIR/bench-latency.svg (latency percentiles at a fixed message rate, log
+scale). Bars are medians; dots are the single rounds, hollow for a round
+that failed (left out of the median).
 """
 import json
+import math
 import os
 import sys
 from xml.sax.saxutils import escape
 
 COLORS = {"ppmq-none": "#3b6ea8", "ppmq-v1": "#6f9fd8", "ppmq-v2": "#9cc3ef",
-          "mosquitto-none": "#c8733a", "proxygen": "#555555"}
+          "mosquitto-none": "#c8733a", "relay-none": "#999999", "proxygen": "#555555"}
 LABELS = {"ppmq-none": "ppmq-broker, no header", "ppmq-v1": "ppmq-broker, PROXY v1",
           "ppmq-v2": "ppmq-broker, PROXY v2", "mosquitto-none": "mosquitto, no header",
-          "proxygen": "proxygen (the generator)"}
+          "relay-none": "sink --relay", "proxygen": "proxygen (generator)"}
+RELAY = "ceiling (sink --relay)"
 W, H = 760, 360
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 60, 76
 
@@ -88,25 +94,76 @@ def axis(svg, top, ylabel):
     return y
 
 
+def log_axis(svg, lo, hi, ylabel):
+    """A log10 y axis from the power of ten at or below lo to the one at or
+    above hi, lines at 1, 2 and 5 times each; returns the value -> y mapping."""
+    y0, y1 = H - BOTTOM, TOP
+    a = math.floor(math.log10(lo))
+    b = max(math.ceil(math.log10(hi)), a + 1)
+
+    def y(v):
+        lv = math.log10(max(v, 10.0 ** a))
+        return y0 - (y0 - y1) * (min(lv, b) - a) / (b - a)
+
+    for e in range(a, b + 1):
+        for m in (1, 2, 5):
+            v = m * 10.0 ** e
+            if v > 10.0 ** b:
+                break
+            svg.add('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"/>'
+                    % (LEFT, W - RIGHT, y(v), y(v), "#ccc" if m == 1 else "#eee"))
+            svg.text(LEFT - 6, y(v) + 4, fmt(v), "end")
+    svg.add('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333"/>' % (LEFT, W - RIGHT, y0, y0))
+    svg.add('<text transform="translate(16,%d) rotate(-90)" text-anchor="middle">%s</text>'
+            % ((y0 + y1) // 2, escape(ylabel + " (log scale)")))
+    return y
+
+
 def legend(svg, series):
     x = LEFT
     for s in series:
-        svg.add('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (x, H - 18, COLORS[s]))
-        svg.text(x + 14, H - 9, LABELS[s], "start")
-        x += 24 + 6 * len(LABELS[s])
+        if s == RELAY:
+            svg.add('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#b00" stroke-dasharray="5,3"/>'
+                    % (x, x + 10, H - 13, H - 13))
+        else:
+            svg.add('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (x, H - 18, COLORS[s]))
+        label = LABELS.get(s, s)
+        svg.text(x + 14, H - 9, label, "start")
+        x += 24 + 6 * len(label)
 
 
-def grouped_bars(title, subtitle, ylabel, groups, series, ref=None):
-    """groups: [(label, {series: (median, [(round value, ok)])})]; ref: (value, label)."""
+def group_marks(svg, y, top, gw, marks):
+    """A dashed line across each group at its mark (marks: {group index:
+    value}), with the value; a mark above the axis is drawn at its top."""
+    for gi, v in marks.items():
+        x0 = LEFT + gi * gw + gw * 0.06
+        yy = y(min(v, top))
+        svg.add('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#b00" stroke-dasharray="5,3"/>'
+                % (x0, x0 + gw * 0.88, yy, yy))
+        svg.text(LEFT + gi * gw + gw / 2, max(yy - 3, TOP - 2), ("↑ " if v > top else "") + fmt(v),
+                 "middle", ' fill="#b00" font-size="10"')
+
+
+def grouped_bars(title, subtitle, ylabel, groups, series, ref=None, marks=None, log=False):
+    """groups: [(label, {series: (median, [(round value, ok)])})]; ref: (value, label);
+    marks: {group index: value}, a ceiling per group (RELAY); log: a log10 axis."""
     failed = any(not ok for _, g in groups for m, pts in g.values() for _, ok in pts)
     svg = Svg(title, subtitle, "hollow red: a round that failed (lost messages), not in the median"
               if failed else None)
     vals = [v for _, g in groups for m, pts in g.values() for v in [m] + [p[0] for p in pts]]
     if ref:
         vals.append(ref[0])
-    y = axis(svg, nice_max(max(vals or [1]) * 1.05), ylabel)
+    if log:
+        pos = [v for v in vals if v > 0] or [1]
+        top = 10.0 ** max(math.ceil(math.log10(max(pos))), math.floor(math.log10(min(pos))) + 1)
+        y = log_axis(svg, min(pos), max(pos), ylabel)
+    else:
+        top = nice_max(max(vals or [1]) * 1.05)
+        y = axis(svg, top, ylabel)
     gw = (W - LEFT - RIGHT) / max(len(groups), 1)
     bw = min(40.0, gw * 0.8 / max(len(series), 1))
+    if marks:
+        group_marks(svg, y, top, gw, marks)
     for gi, (label, g) in enumerate(groups):
         here = [s for s in series if s in g]
         gx = LEFT + gi * gw + (gw - bw * len(here)) / 2
@@ -125,7 +182,7 @@ def grouped_bars(title, subtitle, ylabel, groups, series, ref=None):
                 % (LEFT, W - RIGHT, y(ref[0]), y(ref[0])))
         svg.text(W - RIGHT - 4, y(ref[0]) - 4, "%s: %s" % (ref[1], "{:,.0f}".format(ref[0])), "end",
                  ' fill="#b00"')
-    legend(svg, series)
+    legend(svg, series + ([RELAY] if marks else []))
     return svg.done()
 
 
@@ -174,6 +231,58 @@ def msg_groups(res, key, with_generator=False):
     return groups
 
 
+def relay_marks(groups):
+    """The relay's medians taken out of the groups, as {group index: value}."""
+    return {gi: g.pop("relay-none")[0] for gi, (_, g) in enumerate(groups) if "relay-none" in g}
+
+
+def transport_charts(res, sub):
+    """Connections/s and broker CPU per connection over tcp (the accept
+    figures) and each transport measured, log scale."""
+    tr = res.get("transports", {})
+    acc = res.get("accept", {})
+    series = [s for s in ("ppmq-none", "ppmq-v2", "mosquitto-none")
+              if s in acc or any(v["broker"] == s for v in tr.values())]
+    tp = res.get("transport_parameters", {})
+    n = tp.get("connections_per_run", {})
+    sub2 = "%s; %s rounds; per run: tls %s, ws %s, wss %s; tcp: from (a)" % (
+        sub, tp.get("rounds"), n.get("tls"), n.get("ws"), n.get("wss"))
+    figs = {}
+    for name, key, rkey, title, ylabel in (
+            ("bench-transports.svg", "median_connections_per_s", "connections_per_s",
+             "Accept rate over tcp, tls, ws and wss", "connections/s"),
+            ("bench-transports-cpu.svg", "broker_cpu_us_per_connection", None,
+             "Broker CPU per connection over tcp, tls, ws and wss", "µs per connection")):
+        groups = []
+        for t in ("tcp", "tls", "ws", "wss"):
+            cells = {}
+            for s in series:
+                v = acc.get(s) if t == "tcp" else tr.get("%s.%s" % (s, t))
+                if v and v.get(key):
+                    cells[s] = (v[key], [(r[rkey], r["exit"] == 0) for r in v["runs"]] if rkey else [])
+            if cells:
+                groups.append((t, cells))
+        figs[name] = grouped_bars(title, sub2, ylabel, groups, series, log=True)
+    return figs
+
+
+def latency_chart(res, sub):
+    """Latency percentiles at the fixed rate, per broker and the relay, log scale."""
+    lat = res["latency"]
+    lp = res.get("latency_parameters", {})
+    series = [s for s in ("ppmq-none", "ppmq-v2", "mosquitto-none", "relay-none") if s in lat]
+    groups = [(label, {s: (lat[s]["median_latency_%s_ms" % k],
+                           [(r["latency_%s_ms" % k] or 0, r["exit"] == 0) for r in lat[s]["runs"]])
+                       for s in series})
+              for label, k in (("p50", "p50"), ("p99", "p99"), ("p99.9", "p99_9"))]
+    return grouped_bars(
+        "Latency, publish to arrival, at %s messages/s" % "{:,}".format(lp.get("rate_per_s", 0)),
+        "%s; %s publishers x %s B, QoS %s, %s messages per run, %s rounds" % (
+            sub, lp.get("publishers"), lp.get("payload_bytes"), lp.get("qos"),
+            lp.get("messages_per_run"), lp.get("rounds")),
+        "ms", groups, series, log=True)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: plot.py RESULTS.json OUTDIR")
@@ -194,12 +303,18 @@ def main():
                   if any(v["broker"] == s for v in res["throughput"].values())]
         sub2 = "%s; %s messages per run, one subscriber per publisher, %s rounds" % (
             sub, tp.get("messages_per_run"), tp.get("rounds"))
+        groups = msg_groups(res, "received")
         figs["bench-throughput.svg"] = grouped_bars(
             "Messages/s received, as fast as acknowledgements allow", sub2, "messages/s",
-            msg_groups(res, "received"), series)
+            groups, series, marks=relay_marks(groups))
+        relay = ["relay-none"] if any(v["broker"] == "relay-none" for v in res["throughput"].values()) else []
         figs["bench-cpu.svg"] = grouped_bars(
-            "CPU per message: each broker, and the generator driving ppmq-broker", sub2,
-            "µs per message", msg_groups(res, "cpu", True), series + ["proxygen"])
+            "CPU per message: each broker, the relay, and the generator driving ppmq-broker", sub2,
+            "µs per message", msg_groups(res, "cpu", True), series + relay + ["proxygen"])
+    if res.get("transports"):
+        figs.update(transport_charts(res, sub))
+    if res.get("latency"):
+        figs["bench-latency.svg"] = latency_chart(res, sub)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
