@@ -245,16 +245,16 @@ def transport_charts(res, sub):
               if s in acc or any(v["broker"] == s for v in tr.values())]
     tp = res.get("transport_parameters", {})
     n = tp.get("connections_per_run", {})
-    sub2 = "%s; %s rounds; per run: tls %s, ws %s, wss %s; tcp: from (a)" % (
+    sub2 = "%s; %s rounds; per run: tls (both) %s, ws %s, wss %s; tcp: from (a)" % (
         sub, tp.get("rounds"), n.get("tls"), n.get("ws"), n.get("wss"))
     figs = {}
     for name, key, rkey, title, ylabel in (
             ("bench-transports.svg", "median_connections_per_s", "connections_per_s",
-             "Accept rate over tcp, tls, ws and wss", "connections/s"),
+             "Accept rate over tcp, tls (full and resumed), ws and wss", "connections/s"),
             ("bench-transports-cpu.svg", "broker_cpu_us_per_connection", None,
-             "Broker CPU per connection over tcp, tls, ws and wss", "µs per connection")):
+             "Broker CPU per connection over tcp, tls (full and resumed), ws and wss", "µs per connection")):
         groups = []
-        for t in ("tcp", "tls", "ws", "wss"):
+        for t in ("tcp", "tls", "tls-resume", "ws", "wss"):
             cells = {}
             for s in series:
                 v = acc.get(s) if t == "tcp" else tr.get("%s.%s" % (s, t))
