@@ -134,27 +134,35 @@ struct sub {
 	uint64_t ret_gen;             /* the SUBSCRIBE that last sent its retained messages */
 };
 
-/* Fields of struct sess and struct eng_client are ordered so that
- * neither has holes: there is one of each per connected client. */
-struct sess {
-	struct htab_link hlink;       /* in eng->sessions_by_id */
-	char *id;
-	struct eng_client *conn;      /* NULL: offline */
-	struct sess *prev, *next;     /* engine's list */
-	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
-	uint32_t mark_idx;            /* fan-out: its entry in the route table */
-	int64_t expire_at;            /* ms, while offline */
+/* What a session holds besides its subscriptions, allocated when it
+ * first has some of it (a message queued or inflight, an incoming QoS 2
+ * id, a delayed will, an offline deadline) and freed once it has none:
+ * an idle connected session has no struct sess_x. */
+struct sess_x {
+	struct sess *s;
 	struct etimer tm;             /* the earlier of will_at and expire_at */
-	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
+	int64_t expire_at;            /* ms, while offline */
+	struct msg *will;             /* delayed will of the last connection */
+	int64_t will_at;              /* ms */
 	struct oq inflight, queue;
 	size_t qbytes;                /* their messages' sizes (cfg.max_queued_bytes) */
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t cap_qos2_in;
 	uint16_t n_qos2_in;           /* distinct packet ids: at most 65,535 */
-	uint16_t next_id;
-	struct msg *will;             /* delayed will of the last connection */
-	int64_t will_at;              /* ms */
+};
+
+/* Fields of struct sess and struct eng_client are ordered so that
+ * neither has holes: there is one of each per connected client. */
+struct sess {
+	struct htab_link hlink;       /* in eng->sessions_by_id */
+	char *id;                     /* shared with its client (id_new) */
+	struct eng_client *conn;      /* NULL: offline */
+	struct sess_x *x;             /* NULL: nothing of it */
+	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
 	uint64_t mark;                /* fan-out dedup */
+	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
+	uint32_t mark_idx;            /* fan-out: its entry in the route table */
+	uint16_t next_id;
 };
 
 enum cstate { CS_NEW = 0, CS_CONNECTED };
@@ -218,7 +226,6 @@ struct eng {
 	struct eng_client *clients;
 	struct eng_client *pend_head, *pend_tail;
 	struct htab sessions_by_id;
-	struct sess *sessions;
 	struct topic_tree subs;       /* filters; node->val: struct sub list */
 	struct htab groups;           /* struct shgroup, by node and name */
 	struct topic_tree retained;   /* topic names; node->val: struct ret */
@@ -246,6 +253,40 @@ static char *dupn(const char *p, size_t n)
 static char *dups(const char *s)
 {
 	return s ? dupn(s, strlen(s)) : NULL;
+}
+
+/* A client id, one copy shared by a client and its session: n bytes of
+ * p and a NUL after a count of references (1 at first). */
+struct idstr {
+	unsigned refs;
+	char s[];
+};
+
+#define IDSTR_OF(p) ((struct idstr *)(void *)((char *)(p) - offsetof(struct idstr, s)))
+
+static char *id_new(const char *p, size_t n)
+{
+	struct idstr *d = malloc(sizeof(*d) + n + 1);
+
+	if (!d)
+		return NULL;
+	d->refs = 1;
+	if (n)
+		memcpy(d->s, p, n);
+	d->s[n] = '\0';
+	return d->s;
+}
+
+static char *id_ref(char *id)
+{
+	IDSTR_OF(id)->refs++;
+	return id;
+}
+
+static void id_unref(const char *id)
+{
+	if (id && --IDSTR_OF(id)->refs == 0)
+		free(IDSTR_OF(id));
 }
 
 /* Constant time in the length of b. */
@@ -593,7 +634,7 @@ static struct outmsg *oq_take(struct oq *q, uint16_t id, enum out_state st)
 	return NULL;
 }
 
-static struct outmsg *oq_find(struct oq *q, uint16_t id)
+static struct outmsg *oq_find(const struct oq *q, uint16_t id)
 {
 	for (struct outmsg *o = q->head; o; o = o->next)
 		if (o->id == id)
@@ -601,10 +642,44 @@ static struct outmsg *oq_find(struct oq *q, uint16_t id)
 	return NULL;
 }
 
+/* s's struct sess_x for reading: an empty one when it has none. */
+static const struct sess_x *sx(const struct sess *s)
+{
+	static const struct sess_x none;
+
+	return s->x ? s->x : &none;
+}
+
+/* s's struct sess_x for writing, made when missing; NULL out of memory. */
+static struct sess_x *sx_get(struct sess *s)
+{
+	if (!s->x) {
+		s->x = calloc(1, sizeof(*s->x));
+		if (!s->x)
+			return NULL;
+		s->x->s = s;
+		etimer_init(&s->x->tm, TK_SESSION);
+	}
+	return s->x;
+}
+
+/* Free s's struct sess_x once it holds nothing. */
+static void sx_trim(struct sess *s)
+{
+	struct sess_x *x = s->x;
+
+	if (!x || x->inflight.head || x->queue.head || x->n_qos2_in || x->will ||
+	    timer_armed(&x->tm.t))
+		return;
+	free(x->qos2_in);
+	free(x);
+	s->x = NULL;
+}
+
 /* s holds n bytes more, or fewer, of outgoing messages. */
 static void sess_bytes_add(struct eng *eng, struct sess *s, size_t n)
 {
-	s->qbytes += n;
+	s->x->qbytes += n;
 	eng->st.queued_bytes += n;
 	if (!s->conn)
 		eng->st.offline_bytes += n;
@@ -612,7 +687,7 @@ static void sess_bytes_add(struct eng *eng, struct sess *s, size_t n)
 
 static void sess_bytes_sub(struct eng *eng, struct sess *s, size_t n)
 {
-	s->qbytes -= n;
+	s->x->qbytes -= n;
 	eng->st.queued_bytes -= n;
 	if (!s->conn)
 		eng->st.offline_bytes -= n;
@@ -636,6 +711,13 @@ static void oq_clear(struct eng *eng, struct sess *s, struct oq *q)
 		out_free(eng, s, o);
 }
 
+/* The inflight message of s with packet id in state st, unlinked; NULL:
+ * none. */
+static struct outmsg *inflight_take(struct sess *s, uint16_t id, enum out_state st)
+{
+	return s->x ? oq_take(&s->x->inflight, id, st) : NULL;
+}
+
 static uint16_t sess_new_id(struct sess *s)
 {
 	for (;;) {
@@ -643,7 +725,7 @@ static uint16_t sess_new_id(struct sess *s)
 
 		if (id == 0)
 			id = s->next_id = 1;
-		if (!oq_find(&s->inflight, id))
+		if (!oq_find(&s->x->inflight, id))
 			return id;
 	}
 }
@@ -662,9 +744,9 @@ static void sess_pump(struct eng *eng, struct sess *s)
 {
 	struct eng_client *c = s->conn;
 
-	while (client_usable(c) && s->queue.head &&
-	       s->inflight.n < inflight_limit(eng, c) && !client_held(eng, c)) {
-		struct outmsg *o = oq_pop(&s->queue);
+	while (client_usable(c) && sx(s)->queue.head &&
+	       s->x->inflight.n < inflight_limit(eng, c) && !client_held(eng, c)) {
+		struct outmsg *o = oq_pop(&s->x->queue);
 		int r;
 
 		o->id = sess_new_id(s);
@@ -673,19 +755,20 @@ static void sess_pump(struct eng *eng, struct sess *s)
 			if (r < 0) {
 				/* Keep it for the next connection. */
 				o->id = 0;
-				o->next = s->queue.head;
-				s->queue.head = o;
-				if (!s->queue.tail)
-					s->queue.tail = o;
-				s->queue.n++;
+				o->next = s->x->queue.head;
+				s->x->queue.head = o;
+				if (!s->x->queue.tail)
+					s->x->queue.tail = o;
+				s->x->queue.n++;
 				return;
 			}
 			out_free(eng, s, o);
 			continue;
 		}
 		o->state = o->qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC;
-		oq_push(&s->inflight, o);
+		oq_push(&s->x->inflight, o);
 	}
+	sx_trim(s);
 }
 
 /* Which memory limit keeps s from taking m (QoS>0), or ENG_NLIMITS:
@@ -693,12 +776,13 @@ static void sess_pump(struct eng *eng, struct sess *s)
 static enum eng_limit sess_full(struct eng *eng, struct sess *s, const struct msg *m)
 {
 	struct eng_client *c = s->conn;
-	bool now = client_usable(c) && !s->queue.head && s->inflight.n < inflight_limit(eng, c) &&
+	const struct sess_x *x = sx(s);
+	bool now = client_usable(c) && !x->queue.head && x->inflight.n < inflight_limit(eng, c) &&
 		   !client_backlogged(eng, c);
 
-	if (!now && s->queue.n >= eng->cfg.max_queued)
+	if (!now && x->queue.n >= eng->cfg.max_queued)
 		return ENG_LIMIT_QUEUE_MESSAGES;
-	if (s->qbytes && s->qbytes + m->size > eng->cfg.max_queued_bytes)
+	if (x->qbytes && x->qbytes + m->size > eng->cfg.max_queued_bytes)
 		return ENG_LIMIT_QUEUE_BYTES;
 	if (!s->conn && eng->st.offline_bytes + m->size > eng->cfg.max_offline_bytes)
 		return ENG_LIMIT_OFFLINE_BYTES;
@@ -744,8 +828,9 @@ static bool sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t
 		limit_hit(eng, full, s->id, m, qos, limit_value(eng, full));
 		return false;
 	}
-	o = calloc(1, sizeof(*o));
+	o = sx_get(s) ? calloc(1, sizeof(*o)) : NULL;
 	if (!o) {
+		sx_trim(s);
 		eng->st.msgs_dropped++;
 		return false;
 	}
@@ -755,7 +840,7 @@ static bool sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t
 	o->n_sub_ids = n_sub_ids > MQTT_MAX_SUB_IDS ? MQTT_MAX_SUB_IDS : n_sub_ids;
 	if (o->n_sub_ids)
 		memcpy(o->sub_ids, sub_ids, o->n_sub_ids * sizeof(*sub_ids));
-	oq_push(&s->queue, o);
+	oq_push(&s->x->queue, o);
 	sess_bytes_add(eng, s, m->size);
 	sess_pump(eng, s);
 	return true;
@@ -768,9 +853,9 @@ static void sess_went_offline(struct eng *eng, struct sess *s)
 {
 	struct outmsg *o;
 
-	eng->st.offline_bytes += s->qbytes;
+	eng->st.offline_bytes += sx(s)->qbytes;
 	while (!eng->shutting && eng->st.offline_bytes > eng->cfg.max_offline_bytes &&
-	       (o = oq_pop(&s->queue))) {
+	       s->x && (o = oq_pop(&s->x->queue))) {
 		limit_hit(eng, ENG_LIMIT_OFFLINE_BYTES, s->id, o->m, o->qos,
 			  eng->cfg.max_offline_bytes);
 		out_free(eng, s, o);
@@ -781,8 +866,7 @@ static void sess_went_offline(struct eng *eng, struct sess *s)
 static void sess_resend(struct eng *eng, struct sess *s)
 {
 	struct eng_client *c = s->conn;
-
-	struct outmsg *o = s->inflight.head;
+	struct outmsg *o = sx(s)->inflight.head;
 
 	while (o && client_usable(c)) {
 		struct outmsg *nx = o->next;
@@ -792,7 +876,7 @@ static void sess_resend(struct eng *eng, struct sess *s)
 		} else if (send_publish(c, o->m, o->qos, o->retain, o->id, true, o->sub_ids,
 					o->n_sub_ids) == 0) {
 			/* Too large for the new connection's maximum: given up. */
-			out_free(eng, s, oq_take(&s->inflight, o->id, o->state));
+			out_free(eng, s, oq_take(&s->x->inflight, o->id, o->state));
 		}
 		o = nx;
 	}
@@ -816,23 +900,18 @@ static struct sess *sess_find(struct eng *eng, const char *id)
 	return l ? SESS_OF(l) : NULL;
 }
 
-static struct sess *sess_new(struct eng *eng, const char *id)
+/* A session for id (an id_new string: the session takes a reference). */
+static struct sess *sess_new(struct eng *eng, char *id)
 {
 	struct sess *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	etimer_init(&s->tm, TK_SESSION);
-	s->id = dups(id);
-	if (!s->id || htab_add(&eng->sessions_by_id, &s->hlink, htab_hash(id, strlen(id))) < 0) {
-		free(s->id);
+	if (htab_add(&eng->sessions_by_id, &s->hlink, htab_hash(id, strlen(id))) < 0) {
 		free(s);
 		return NULL;
 	}
-	s->next = eng->sessions;
-	if (eng->sessions)
-		eng->sessions->prev = s;
-	eng->sessions = s;
+	s->id = id_ref(id);
 	eng->st.sessions++;
 	return s;
 }
@@ -1084,89 +1163,117 @@ static void will_publish(struct eng *eng, struct msg *w)
 
 static void sess_remove(struct eng *eng, struct sess *s);
 
+/* Arm the offline session's deadline (x: its struct sess_x, made for
+ * it), or disarm it. */
 static void sess_timer_arm(struct eng *eng, struct sess *s)
 {
+	struct sess_x *x = s->x;
 	int64_t due = -1;
 
-	if (!s->conn && s->will)
-		due = s->will_at;
-	if (!s->conn && s->expiry != EXPIRY_NEVER && (due < 0 || s->expire_at < due))
-		due = s->expire_at;
-	etimer_set(eng, &s->tm, due);
+	if (!x)
+		return;
+	if (!s->conn && x->will)
+		due = x->will_at;
+	if (!s->conn && s->expiry != EXPIRY_NEVER && (due < 0 || x->expire_at < due))
+		due = x->expire_at;
+	etimer_set(eng, &x->tm, due);
+	sx_trim(s);
 }
 
 static void sess_timer_fire(struct eng *eng, struct sess *s)
 {
+	struct sess_x *x = s->x;
+
 	if (s->conn)
 		return;         /* back meanwhile */
-	if (s->will && s->will_at <= eng->now) {
-		struct msg *w = s->will;
+	if (x->will && x->will_at <= eng->now) {
+		struct msg *w = x->will;
 
-		s->will = NULL;
+		x->will = NULL;
 		will_publish(eng, w);
 	}
-	if (s->expiry != EXPIRY_NEVER && s->expire_at <= eng->now) {
+	if (s->expiry != EXPIRY_NEVER && x->expire_at <= eng->now) {
 		sess_remove(eng, s);
 		return;
 	}
 	sess_timer_arm(eng, s);
 }
 
-/* Discard a session (it must be offline). Publishes its delayed will. */
-static void sess_remove(struct eng *eng, struct sess *s)
+/* Free what s holds (out of eng->sessions_by_id already); returns its
+ * delayed will, for the caller to publish or drop. */
+static struct msg *sess_free(struct eng *eng, struct sess *s)
 {
-	struct msg *will = s->will;
+	struct sess_x *x = s->x;
+	struct msg *will = NULL;
 
-	timer_cancel(&eng->timers, &s->tm.t);
-	htab_del(&eng->sessions_by_id, &s->hlink);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		eng->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
 	eng->st.sessions--;
 	sess_subs_clear(eng, s);
-	oq_clear(eng, s, &s->inflight);
-	oq_clear(eng, s, &s->queue);
-	free(s->qos2_in);
+	if (x) {
+		timer_cancel(&eng->timers, &x->tm.t);
+		oq_clear(eng, s, &x->inflight);
+		oq_clear(eng, s, &x->queue);
+		will = x->will;
+		free(x->qos2_in);
+		free(x);
+	}
 	if (eng->cfg.on_session_removed)
 		eng->cfg.on_session_removed(eng->cfg.rec_ctx, s->id);
 	log_debug("session %s removed", s->id);
-	free(s->id);
+	id_unref(s->id);
 	free(s);
+	return will;
+}
+
+/* Discard a session (it must be offline). Publishes its delayed will. */
+static void sess_remove(struct eng *eng, struct sess *s)
+{
+	struct msg *will;
+
+	htab_del(&eng->sessions_by_id, &s->hlink);
+	will = sess_free(eng, s);
 	if (will)
 		will_publish(eng, will);
 }
 
 static bool qos2_has(const struct sess *s, uint16_t id)
 {
-	for (size_t i = 0; i < s->n_qos2_in; i++)
-		if (s->qos2_in[i] == id)
+	const struct sess_x *x = sx(s);
+
+	for (size_t i = 0; i < x->n_qos2_in; i++)
+		if (x->qos2_in[i] == id)
 			return true;
 	return false;
 }
 
 static int qos2_add(struct sess *s, uint16_t id)
 {
-	if (s->n_qos2_in == s->cap_qos2_in) {
-		size_t ncap = s->cap_qos2_in ? s->cap_qos2_in * 2 : 8;
-		uint16_t *n = realloc(s->qos2_in, ncap * sizeof(*n));
+	struct sess_x *x = sx_get(s);
 
-		if (!n)
+	if (x && x->n_qos2_in == x->cap_qos2_in) {
+		size_t ncap = x->cap_qos2_in ? x->cap_qos2_in * 2 : 8;
+		uint16_t *n = realloc(x->qos2_in, ncap * sizeof(*n));
+
+		if (!n) {
+			sx_trim(s);
 			return -1;
-		s->qos2_in = n;
-		s->cap_qos2_in = ncap;
+		}
+		x->qos2_in = n;
+		x->cap_qos2_in = ncap;
 	}
-	s->qos2_in[s->n_qos2_in++] = id;
+	if (!x)
+		return -1;
+	x->qos2_in[x->n_qos2_in++] = id;
 	return 0;
 }
 
 static bool qos2_del(struct sess *s, uint16_t id)
 {
-	for (size_t i = 0; i < s->n_qos2_in; i++) {
-		if (s->qos2_in[i] == id) {
-			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+	struct sess_x *x = s->x;
+
+	for (size_t i = 0; x && i < x->n_qos2_in; i++) {
+		if (x->qos2_in[i] == id) {
+			x->qos2_in[i] = x->qos2_in[--x->n_qos2_in];
+			sx_trim(s);
 			return true;
 		}
 	}
@@ -1427,19 +1534,20 @@ static void conn_end(struct eng_client *c)
 		msg_unref(will);
 		will = NULL;
 	}
-	remove = s->expiry == 0;
+	/* Without memory for its deadline the session ends now. */
+	remove = s->expiry == 0 || !sx_get(s);
 	if (will && c->will_delay && !remove) {
 		/* 5.0 Will Delay Interval: published later unless the client
 		 * comes back first (or at session end, whichever is first). */
-		msg_unref(s->will);
-		s->will = will;
-		s->will_at = eng->now + (int64_t)c->will_delay * 1000;
+		msg_unref(s->x->will);
+		s->x->will = will;
+		s->x->will_at = eng->now + (int64_t)c->will_delay * 1000;
 		will = NULL;
 	}
 	if (remove) {
 		sess_remove(eng, s);
 	} else {
-		s->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (int64_t)s->expiry * 1000;
+		s->x->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (int64_t)s->expiry * 1000;
 		sess_timer_arm(eng, s);
 	}
 	if (will)
@@ -1607,7 +1715,7 @@ static int connect_identity(struct eng_client *c, const struct mqtt_connect *cn,
 	c->version = cn->version;
 	c->info.mqtt_version = cn->version;
 	c->info.clean = cn->clean;
-	c->client_id = dupn(cn->client_id.p, cn->client_id.len);
+	c->client_id = id_new(cn->client_id.p, cn->client_id.len);
 	if (c->info.cert_identity)
 		/* The proxy verified the client's certificate: its CN is who
 		 * the client is, whatever user name the CONNECT carries. */
@@ -1708,8 +1816,8 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 
 	if (cn->client_id.len == 0) {
 		assign_id(eng, assigned, sizeof(assigned));
-		free(c->client_id);
-		c->client_id = dups(assigned);
+		id_unref(c->client_id);
+		c->client_id = id_new(assigned, strlen(assigned));
 		if (!c->client_id) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
@@ -1766,10 +1874,13 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		conn_end(old);
 		s = sess_find(eng, c->client_id);
 	}
-	if (s && s->will) {
-		/* Back before the will delay elapsed: the will is void. */
-		msg_unref(s->will);
-		s->will = NULL;
+	if (s && s->x) {
+		/* Back before the will delay elapsed: the will is void; no
+		 * deadline while connected. */
+		msg_unref(s->x->will);
+		s->x->will = NULL;
+		timer_cancel(&eng->timers, &s->x->tm.t);
+		sx_trim(s);
 	}
 	if (s && cn->clean) {
 		sess_remove(eng, s);
@@ -1808,7 +1919,6 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		}
 	}
 	s->expiry = expiry;
-	s->expire_at = 0;
 	return s;
 }
 
@@ -1828,7 +1938,7 @@ static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
 				? cn->props.maximum_packet_size : 0;
 	}
 
-	eng->st.offline_bytes -= s->qbytes;
+	eng->st.offline_bytes -= sx(s)->qbytes;
 	s->conn = c;
 	c->sess = s;
 	c->state = CS_CONNECTED;
@@ -1929,7 +2039,7 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 		send_ack(c, MQTT_PUBREC, pb->id, 0);
 		return;
 	}
-	if (pb->qos == 2 && s->n_qos2_in >= eng->cfg.max_inflight && c->version >= MQTT_V5) {
+	if (pb->qos == 2 && sx(s)->n_qos2_in >= eng->cfg.max_inflight && c->version >= MQTT_V5) {
 		protocol_kill(c, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED, "Receive Maximum exceeded");
 		return;
 	}
@@ -2342,7 +2452,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		handle_publish(c, &p.publish);
 		break;
 	case MQTT_PUBACK: {
-		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBACK);
+		struct outmsg *o = inflight_take(c->sess, p.ack.id, OUT_WAIT_PUBACK);
 
 		if (o) {
 			out_free(eng, c->sess, o);
@@ -2351,11 +2461,11 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		break;
 	}
 	case MQTT_PUBREC: {
-		struct outmsg *o = oq_find(&c->sess->inflight, p.ack.id);
+		struct outmsg *o = oq_find(&sx(c->sess)->inflight, p.ack.id);
 
 		if (o && o->state == OUT_WAIT_PUBREC && p.ack.rc >= 0x80) {
 			/* 5.0: the receiver refused it; the flow ends here. */
-			out_free(eng, c->sess, oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBREC));
+			out_free(eng, c->sess, inflight_take(c->sess, p.ack.id, OUT_WAIT_PUBREC));
 			sess_pump(eng, c->sess);
 			break;
 		}
@@ -2374,7 +2484,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		break;
 	}
 	case MQTT_PUBCOMP: {
-		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBCOMP);
+		struct outmsg *o = inflight_take(c->sess, p.ack.id, OUT_WAIT_PUBCOMP);
 
 		if (o) {
 			out_free(eng, c->sess, o);
@@ -2509,7 +2619,7 @@ static void client_free(struct eng_client *c)
 	msg_unref(c->will);
 	job_free(c->job);
 	free(c->rbuf);
-	free(c->client_id);
+	id_unref(c->client_id);
 	free(c->username);
 	free(c);
 }
@@ -2532,12 +2642,10 @@ void eng_free(struct eng *eng)
 		}
 		client_free(c);
 	}
-	while (eng->sessions) {
-		struct sess *s = eng->sessions;
-
-		msg_unref(s->will);
-		s->will = NULL;
-		sess_remove(eng, s);
+	/* Nobody is left to receive the delayed wills. */
+	for (struct htab_link *l = htab_take_all(&eng->sessions_by_id), *nx; l; l = nx) {
+		nx = l->next;
+		msg_unref(sess_free(eng, SESS_OF(l)));
 	}
 	topic_tree_free(&eng->retained, ret_free_cb, NULL);
 	topic_tree_free(&eng->subs, NULL, NULL);
@@ -2728,7 +2836,7 @@ void eng_tick(struct eng *eng)
 			client_timer_fire(ETIMER_OF(et, struct eng_client));
 			break;
 		case TK_SESSION:
-			sess_timer_fire(eng, ETIMER_OF(et, struct sess));
+			sess_timer_fire(eng, ETIMER_OF(et, struct sess_x)->s);
 			break;
 		case TK_RETAINED:
 			ret_delete(eng, ETIMER_OF(et, struct ret));
