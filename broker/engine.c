@@ -155,7 +155,7 @@ struct sess_x {
  * neither has holes: there is one of each per connected client. */
 struct sess {
 	struct htab_link hlink;       /* in eng->sessions_by_id */
-	char *id;                     /* shared with its client (id_new) */
+	const char *id;               /* shared with its client (id_new) */
 	struct eng_client *conn;      /* NULL: offline */
 	struct sess_x *x;             /* NULL: nothing of it */
 	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
@@ -167,10 +167,24 @@ struct sess {
 
 enum cstate { CS_NEW = 0, CS_CONNECTED };
 
+/* What some clients hold for a while: a partial packet, a will, topic
+ * aliases, a SUBSCRIBE or UNSUBSCRIBE in progress. Made when first needed
+ * and freed at the end of an input call that leaves none of it: an idle
+ * client has no struct client_x. */
+struct client_x {
+	uint8_t *rbuf;
+	struct msg *will;
+	char **aliases;      /* [ALIAS_MAX + 1], lazily */
+	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
+	uint32_t rlen, rcap; /* rbuf: bytes in it, its size (packets are < 256 MB) */
+	uint32_t will_delay;
+};
+
 struct eng_client {
 	struct eng *eng;
-	struct eng_client_info info;
-	struct eng_io io;
+	struct eng_client_info info; /* client_id: an id_new string, shared with the session */
+	const struct eng_io *io;
+	void *io_ctx;
 	struct eng_client *prev, *next;     /* engine's list */
 	struct eng_client *pnext;           /* pending list */
 	uint8_t state;       /* enum cstate */
@@ -182,22 +196,15 @@ struct eng_client {
 	bool ended : 1;      /* detached: conn_end done */
 	bool notified : 1;   /* on_session_connected was called */
 	bool normal_disc : 1;  /* DISCONNECT 0x00: no will */
-	bool drain_wait : 1; /* io.watch_drain called, eng_client_drained not yet */
+	bool drain_wait : 1; /* io->watch_drain called, eng_client_drained not yet */
+	uint8_t end;         /* why it ended: end_reasons[]; 0: not yet */
 	uint16_t keepalive;
 	uint16_t recv_max;   /* client's Receive Maximum */
-	uint32_t will_delay;
 	uint32_t max_packet; /* client's Maximum Packet Size, 0 = protocol max */
-	int32_t budget;      /* work left in this eng_client_input call */
-	uint32_t rlen, rcap; /* rbuf: bytes in it, its size (packets are < 256 MB) */
-	const char *end_reason;
 	struct sess *sess;
-	int64_t created, last_rx;     /* ms */
-	struct etimer tm;             /* CONNECT timeout, then keep-alive */
-	uint8_t *rbuf;
-	char *client_id, *username;
-	struct msg *will;
-	char **aliases;      /* [ALIAS_MAX + 1], lazily */
-	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
+	int64_t last_rx;     /* ms; eng_client_new's time until a packet comes */
+	struct etimer tm;    /* CONNECT timeout, then keep-alive */
+	struct client_x *x;  /* NULL: nothing of it */
 };
 
 struct ret {
@@ -222,6 +229,7 @@ struct eng {
 	struct timer_heap timers;
 	int64_t announced;            /* deadline last given to cfg.timer_set; -1: none */
 	int depth;
+	long budget;                  /* work left in the current eng_client_input call */
 	bool shutting;                /* eng_free: no limits enforced on the way out */
 	struct eng_client *clients;
 	struct eng_client *pend_head, *pend_tail;
@@ -255,8 +263,9 @@ static char *dups(const char *s)
 	return s ? dupn(s, strlen(s)) : NULL;
 }
 
-/* A client id, one copy shared by a client and its session: n bytes of
- * p and a NUL after a count of references (1 at first). */
+/* A client id, one copy shared by a client and its session (a user name
+ * too, unshared): n bytes of p and a NUL after a count of references (1
+ * at first). */
 struct idstr {
 	unsigned refs;
 	char s[];
@@ -277,7 +286,7 @@ static char *id_new(const char *p, size_t n)
 	return d->s;
 }
 
-static char *id_ref(char *id)
+static const char *id_ref(const char *id)
 {
 	IDSTR_OF(id)->refs++;
 	return id;
@@ -423,11 +432,32 @@ static bool msg_expired(const struct eng *eng, const struct msg *m)
 
 static void client_kill(struct eng_client *c, const char *reason, uint8_t v5_rc);
 
+/* The ENG_DISC_* reasons, by struct eng_client's end. */
+static const char *const end_reasons[] = {
+	NULL, ENG_DISC_NORMAL, ENG_DISC_CLOSED, ENG_DISC_TAKEOVER, ENG_DISC_KEEPALIVE,
+	ENG_DISC_PROTOCOL, ENG_DISC_SEND_FAILED, ENG_DISC_SHUTDOWN,
+};
+
+static void end_set(struct eng_client *c, const char *reason)
+{
+	for (size_t i = 1; i < sizeof(end_reasons) / sizeof(*end_reasons); i++)
+		if (strcmp(end_reasons[i], reason) == 0) {
+			c->end = (uint8_t)i;
+			return;
+		}
+}
+
+/* Why c ended (ENG_DISC_CLOSED when nothing said otherwise). */
+static const char *end_reason(const struct eng_client *c)
+{
+	return end_reasons[c->end ? c->end : 2];
+}
+
 static int send_raw(struct eng_client *c, const uint8_t *buf, size_t len)
 {
 	if (c->io_closed)
 		return -1;
-	if (c->io.send(c->io.ctx, buf, len) < 0) {
+	if (c->io->send(c->io_ctx, buf, len) < 0) {
 		client_kill(c, ENG_DISC_SEND_FAILED, 0);
 		return -1;
 	}
@@ -492,6 +522,41 @@ static bool client_usable(const struct eng_client *c)
 	return c && !c->io_closed && c->state == CS_CONNECTED;
 }
 
+/* c's struct client_x for reading: an empty one when it has none. */
+static const struct client_x *cx(const struct eng_client *c)
+{
+	static const struct client_x none;
+
+	return c->x ? c->x : &none;
+}
+
+/* c's struct client_x for writing, made when missing; NULL out of memory. */
+static struct client_x *cx_get(struct eng_client *c)
+{
+	if (!c->x)
+		c->x = calloc(1, sizeof(*c->x));
+	return c->x;
+}
+
+/* Free what c's struct client_x holds, and it. */
+static void cx_free(struct eng_client *c)
+{
+	struct client_x *x = c->x;
+
+	if (!x)
+		return;
+	if (x->aliases) {
+		for (int i = 0; i <= ALIAS_MAX; i++)
+			free(x->aliases[i]);
+		free(x->aliases);
+	}
+	msg_unref(x->will);
+	job_free(x->job);
+	free(x->rbuf);
+	free(x);
+	c->x = NULL;
+}
+
 /* A limit bit: counted, and the core told (it logs). */
 static void limit_report(struct eng *eng, const struct eng_limit_event *ev)
 {
@@ -517,7 +582,7 @@ static void limit_hit(struct eng *eng, enum eng_limit which, const char *client_
 /* Has c as much waiting to be written as cfg.max_output allows? */
 static bool client_backlogged(const struct eng *eng, const struct eng_client *c)
 {
-	return c->io.backlog && c->io.backlog(c->io.ctx) >= eng->cfg.max_output;
+	return c->io->backlog && c->io->backlog(c->io_ctx) >= eng->cfg.max_output;
 }
 
 /* The same, and if so the core is asked to say when it is written. */
@@ -525,9 +590,9 @@ static bool client_held(const struct eng *eng, struct eng_client *c)
 {
 	if (!client_backlogged(eng, c))
 		return false;
-	if (!c->drain_wait && c->io.watch_drain) {
+	if (!c->drain_wait && c->io->watch_drain) {
 		c->drain_wait = true;
-		c->io.watch_drain(c->io.ctx);
+		c->io->watch_drain(c->io_ctx);
 	}
 	return true;
 }
@@ -901,7 +966,7 @@ static struct sess *sess_find(struct eng *eng, const char *id)
 }
 
 /* A session for id (an id_new string: the session takes a reference). */
-static struct sess *sess_new(struct eng *eng, char *id)
+static struct sess *sess_new(struct eng *eng, const char *id)
 {
 	struct sess *s = calloc(1, sizeof(*s));
 
@@ -1506,7 +1571,9 @@ static void conn_end(struct eng_client *c)
 {
 	struct eng *eng = c->eng;
 	struct sess *s = c->sess;
-	struct msg *will = c->will;
+	struct client_x *x = c->x;
+	struct msg *will = x ? x->will : NULL;
+	uint32_t will_delay = x ? x->will_delay : 0;
 	bool remove;
 
 	if (c->ended)
@@ -1514,9 +1581,11 @@ static void conn_end(struct eng_client *c)
 	c->ended = true;
 	pending_del(eng, c);
 	/* A job holds the session's subscriptions: it goes before they can. */
-	job_free(c->job);
-	c->job = NULL;
-	c->will = NULL;
+	if (x) {
+		job_free(x->job);
+		x->job = NULL;
+		x->will = NULL;
+	}
 	if (c->state != CS_CONNECTED || !s) {
 		msg_unref(will);
 		return;
@@ -1527,21 +1596,21 @@ static void conn_end(struct eng_client *c)
 	eng->st.connected--;
 	if (c->notified && eng->cfg.on_session_disconnected)
 		eng->cfg.on_session_disconnected(eng->cfg.rec_ctx, &c->info,
-						 c->end_reason ? c->end_reason : ENG_DISC_CLOSED);
-	log_debug("client %s disconnected (%s)", c->client_id,
-		  c->end_reason ? c->end_reason : ENG_DISC_CLOSED);
+						 end_reason(c));
+	log_debug("client %s disconnected (%s)", c->info.client_id,
+		  end_reason(c));
 	if (c->normal_disc) {
 		msg_unref(will);
 		will = NULL;
 	}
 	/* Without memory for its deadline the session ends now. */
 	remove = s->expiry == 0 || !sx_get(s);
-	if (will && c->will_delay && !remove) {
+	if (will && will_delay && !remove) {
 		/* 5.0 Will Delay Interval: published later unless the client
 		 * comes back first (or at session end, whichever is first). */
 		msg_unref(s->x->will);
 		s->x->will = will;
-		s->x->will_at = eng->now + (int64_t)c->will_delay * 1000;
+		s->x->will_at = eng->now + (int64_t)will_delay * 1000;
 		will = NULL;
 	}
 	if (remove) {
@@ -1588,18 +1657,18 @@ static void client_kill(struct eng_client *c, const char *reason, uint8_t v5_rc)
 	if (c->io_closed)
 		return;         /* that send failed and killed it already */
 	c->io_closed = true;
-	c->end_reason = reason;
+	end_set(c, reason);
 	if (c->in_input)
 		c->close_req = true;
 	else
-		c->io.close(c->io.ctx);
+		c->io->close(c->io_ctx);
 	pending_add(c->eng, c);
 }
 
 static void protocol_kill(struct eng_client *c, uint8_t rc, const char *why)
 {
 	c->eng->st.protocol_errors++;
-	log_info("client %s (%s): protocol error: %s", c->client_id ? c->client_id : "-",
+	log_info("client %s (%s): protocol error: %s", c->info.client_id ? c->info.client_id : "-",
 		 c->info.listener ? c->info.listener : "-", why ? why : mqtt_reason_name(rc));
 	client_kill(c, ENG_DISC_PROTOCOL, rc);
 }
@@ -1715,20 +1784,18 @@ static int connect_identity(struct eng_client *c, const struct mqtt_connect *cn,
 	c->version = cn->version;
 	c->info.mqtt_version = cn->version;
 	c->info.clean = cn->clean;
-	c->client_id = id_new(cn->client_id.p, cn->client_id.len);
+	c->info.client_id = id_new(cn->client_id.p, cn->client_id.len);
 	if (c->info.cert_identity)
 		/* The proxy verified the client's certificate: its CN is who
 		 * the client is, whatever user name the CONNECT carries. */
-		c->username = dupn(c->info.cert_identity, strlen(c->info.cert_identity));
-	else
-		c->username = cn->has_username ? dupn(cn->username.p, cn->username.len) : NULL;
-	if (!c->client_id || (c->info.cert_identity && !c->username) || (cn->has_username && !c->username)) {
+		c->info.username = id_new(c->info.cert_identity, strlen(c->info.cert_identity));
+	else if (cn->has_username)
+		c->info.username = id_new(cn->username.p, cn->username.len);
+	if (!c->info.client_id || ((c->info.cert_identity || cn->has_username) && !c->info.username)) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 		return -1;
 	}
-	c->info.client_id = c->client_id;
-	c->info.username = c->username;
 
 	/* Keep-alive cap. */
 	c->keepalive = cn->keepalive;
@@ -1760,7 +1827,7 @@ static void acl_refuse(struct eng_client *c, const struct mqtt_connect *cn)
 
 	eng->st.auth_failures++;
 	if (eng->cfg.on_auth_failed)
-		eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+		eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->info.client_id, c->info.username,
 					ENG_AUTH_ACL, cn->has_password);
 	connect_refuse(c, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED, ENG_DISC_CLOSED);
 }
@@ -1777,19 +1844,19 @@ static int connect_authenticate(struct eng_client *c, const struct mqtt_connect 
 	if (v5 && MQTT_HAS(&cn->props, MQTT_PROP_AUTHENTICATION_METHOD)) {
 		eng->st.auth_failures++;
 		if (eng->cfg.on_auth_failed)
-			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->info.client_id, c->info.username,
 						ENG_AUTH_BAD_METHOD, cn->has_password);
 		connect_refuse(c, 0, MQTT_RC_BAD_AUTHENTICATION_METHOD, ENG_DISC_CLOSED);
 		return -1;
 	}
-	if (!c->info.cert_identity && !auth_check(eng, cn, c->username, &why)) {
+	if (!c->info.cert_identity && !auth_check(eng, cn, c->info.username, &why)) {
 		bool anon = why && strcmp(why, ENG_AUTH_ANONYMOUS_NOT_ALLOWED) == 0;
 
 		eng->st.auth_failures++;
 		log_info("%s client '%s': authentication failed: %s",
-			 c->info.listener ? c->info.listener : "-", c->client_id, why ? why : "?");
+			 c->info.listener ? c->info.listener : "-", c->info.client_id, why ? why : "?");
 		if (eng->cfg.on_auth_failed)
-			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->info.client_id, c->info.username,
 						why ? why : ENG_AUTH_BAD_PASSWORD, cn->has_password);
 		connect_refuse(c, anon ? MQTT_CONNACK_REFUSED_NOT_AUTHORIZED
 				       : MQTT_CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
@@ -1816,16 +1883,15 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 
 	if (cn->client_id.len == 0) {
 		assign_id(eng, assigned, sizeof(assigned));
-		id_unref(c->client_id);
-		c->client_id = id_new(assigned, strlen(assigned));
-		if (!c->client_id) {
+		id_unref(c->info.client_id);
+		c->info.client_id = id_new(assigned, strlen(assigned));
+		if (!c->info.client_id) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 			return -1;
 		}
-		c->info.client_id = c->client_id;
 		if (v5) {
-			ack->assigned_client_id = mqtt_cstr(c->client_id);
+			ack->assigned_client_id = mqtt_cstr(c->info.client_id);
 			MQTT_PROP_SET(ack, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
 		}
 	}
@@ -1838,16 +1904,19 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 			acl_refuse(c, cn);
 			return -1;
 		}
-		c->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
-				  cn->will_payload.len, cn->will_qos, cn->will_retain,
-				  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);
-		if (!c->will) {
+		struct client_x *x = cx_get(c);
+
+		if (x)
+			x->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
+					  cn->will_payload.len, cn->will_qos, cn->will_retain,
+					  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);
+		if (!x || !x->will) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 			return -1;
 		}
 		if (v5 && MQTT_HAS(&cn->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
-			c->will_delay = cn->will_props.will_delay;
+			x->will_delay = cn->will_props.will_delay;
 	}
 	return 0;
 }
@@ -1865,14 +1934,14 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 	bool v5 = cn->version >= MQTT_V5;
 
 	/* Takeover: the older connection goes first (and its will with it). */
-	s = sess_find(eng, c->client_id);
+	s = sess_find(eng, c->info.client_id);
 	if (s && s->conn) {
 		struct eng_client *old = s->conn;
 
-		log_info("client %s: session taken over", c->client_id);
+		log_info("client %s: session taken over", c->info.client_id);
 		client_kill(old, ENG_DISC_TAKEOVER, MQTT_RC_SESSION_TAKEN_OVER);
 		conn_end(old);
-		s = sess_find(eng, c->client_id);
+		s = sess_find(eng, c->info.client_id);
 	}
 	if (s && s->x) {
 		/* Back before the will delay elapsed: the will is void; no
@@ -1889,7 +1958,7 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 	*present = s != NULL;
 	if (!s && eng->st.sessions >= eng->cfg.max_sessions) {
 		struct eng_limit_event ev = {
-			.which = ENG_LIMIT_SESSIONS, .client_id = c->client_id,
+			.which = ENG_LIMIT_SESSIONS, .client_id = c->info.client_id,
 			.opaque = c->info.opaque, .limit = eng->cfg.max_sessions,
 		};
 
@@ -1899,7 +1968,7 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		return NULL;
 	}
 	if (!s)
-		s = sess_new(eng, c->client_id);
+		s = sess_new(eng, c->info.client_id);
 	if (!s) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
@@ -1962,7 +2031,7 @@ static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
 	if (c->io_closed)
 		return;
 	c->notified = true;
-	log_debug("client %s connected (%s, level %u, clean %d, present %d)", c->client_id,
+	log_debug("client %s connected (%s, level %u, clean %d, present %d)", c->info.client_id,
 		  c->info.listener ? c->info.listener : "-", cn->version, cn->clean, present);
 	if (eng->cfg.on_session_connected)
 		eng->cfg.on_session_connected(eng->cfg.rec_ctx, &c->info);
@@ -2010,12 +2079,13 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 				protocol_kill(c, MQTT_RC_TOPIC_ALIAS_INVALID, "Topic Alias above the maximum");
 				return;
 			}
-			if (!c->aliases) {
-				c->aliases = calloc(ALIAS_MAX + 1, sizeof(*c->aliases));
-				if (!c->aliases) {
-					client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-					return;
-				}
+			struct client_x *x = cx_get(c);
+
+			if (x && !x->aliases)
+				x->aliases = calloc(ALIAS_MAX + 1, sizeof(*x->aliases));
+			if (!x || !x->aliases) {
+				client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+				return;
 			}
 			if (topic.len) {
 				char *t = dupn(topic.p, topic.len);
@@ -2024,13 +2094,13 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 					client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
 					return;
 				}
-				free(c->aliases[a]);
-				c->aliases[a] = t;
-			} else if (!c->aliases[a]) {
+				free(x->aliases[a]);
+				x->aliases[a] = t;
+			} else if (!x->aliases[a]) {
 				protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "unknown Topic Alias");
 				return;
 			} else {
-				topic = mqtt_cstr(c->aliases[a]);
+				topic = mqtt_cstr(x->aliases[a]);
 			}
 		}
 	}
@@ -2061,7 +2131,7 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 			return;
 		}
 		route_count(eng, m, s, &r);
-		c->budget -= (long)r.reached;
+		c->eng->budget -= (long)r.reached;
 		msg_unref(m);
 		if (c->io_closed)
 			return;
@@ -2232,7 +2302,7 @@ static void job_ack(struct eng_client *c, struct job *j)
 
 	if (j->refused)
 		log_info("client %s: %zu new subscriptions refused: limit of %zu per client "
-			 "(mqtt.max_subscriptions_per_client)", c->client_id, j->refused,
+			 "(mqtt.max_subscriptions_per_client)", c->info.client_id, j->refused,
 			 c->eng->cfg.max_subscriptions);
 	memset(&ack, 0, sizeof(ack));
 	ack.type = j->unsub ? MQTT_UNSUBACK : MQTT_SUBACK;
@@ -2276,10 +2346,10 @@ static void job_collect(struct eng_client *c, struct job *j)
 /* Work on c's job while the budget lasts. Returns true when it is done. */
 static bool job_run(struct eng_client *c)
 {
-	struct job *j = c->job;
+	struct job *j = c->x->job;
 
-	while (!c->io_closed && c->budget > 0) {
-		c->budget--;
+	while (!c->io_closed && c->eng->budget > 0) {
+		c->eng->budget--;
 		if (j->i < j->n) {
 			if (j->unsub)
 				job_unsubscribe_one(c, j);
@@ -2295,7 +2365,7 @@ static bool job_run(struct eng_client *c)
 
 			sess_deliver(c->eng, c->sess, m, m->qos < u->qos ? m->qos : u->qos, true,
 				     &u->sub_id, u->sub_id ? 1 : 0);
-			c->budget -= (long)(m->len / 1024);
+			c->eng->budget -= (long)(m->len / 1024);
 			msg_unref(m);
 		} else if (j->k < j->n) {
 			job_collect(c, j);
@@ -2310,11 +2380,11 @@ static bool job_run(struct eng_client *c)
  * of the entries (the input buffer moves). Returns true when done. */
 static bool job_step(struct eng_client *c)
 {
-	struct job *j = c->job;
+	struct job *j = c->x->job;
 
 	if (job_run(c)) {
 		job_free(j);
-		c->job = NULL;
+		c->x->job = NULL;
 		return true;
 	}
 	if (!j->copy) {
@@ -2329,39 +2399,47 @@ static bool job_step(struct eng_client *c)
 	return false;
 }
 
+/* j (NULL: out of memory) is c's job from now on. Returns false when
+ * the client is killed instead. */
+static bool job_start(struct eng_client *c, struct job *j)
+{
+	struct client_x *x = j ? cx_get(c) : NULL;
+
+	if (!x) {
+		job_free(j);
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+		return false;
+	}
+	x->job = j;
+	return true;
+}
+
 static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *sp)
 {
 	struct eng *eng = c->eng;
 	struct job *j = job_new(c, false, sp->raw, sp->raw_len, sp->n);
 
-	if (!j) {
-		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+	if (!job_start(c, j))
 		return;
-	}
 	j->id = sp->id;
 	j->sub_id = sp->props.n_sub_ids ? sp->props.sub_ids[0] : 0;
 	if (sp->n > eng->cfg.max_subscribe_filters) {
 		/* Refused whole: "Quota exceeded" for every filter. */
 		log_info("client %s: SUBSCRIBE with %zu filters refused: more than %zu "
-			 "(mqtt.max_filters_per_subscribe)", c->client_id, sp->n,
+			 "(mqtt.max_filters_per_subscribe)", c->info.client_id, sp->n,
 			 eng->cfg.max_subscribe_filters);
 		memset(j->rcs, c->version >= MQTT_V5 ? MQTT_RC_QUOTA_EXCEEDED : MQTT_SUBACK_FAILURE,
 		       j->n);
 		j->i = j->k = j->n;
 	}
-	c->job = j;
 }
 
 static void handle_unsubscribe(struct eng_client *c, const struct mqtt_unsubscribe *up)
 {
 	struct job *j = job_new(c, true, up->raw, up->raw_len, up->n);
 
-	if (!j) {
-		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-		return;
-	}
-	j->id = up->id;
-	c->job = j;
+	if (job_start(c, j))
+		j->id = up->id;
 }
 
 static void handle_disconnect(struct eng_client *c, const struct mqtt_disconnect *d)
@@ -2396,7 +2474,7 @@ static int64_t client_due(const struct eng_client *c)
 	if (c->io_closed)
 		return -1;
 	if (c->state == CS_NEW)
-		return c->created + (int64_t)c->eng->cfg.connect_timeout * 1000;
+		return c->last_rx + (int64_t)c->eng->cfg.connect_timeout * 1000;
 	return c->keepalive ? c->last_rx + (int64_t)c->keepalive * 1500 : -1;
 }
 
@@ -2419,7 +2497,7 @@ static void client_timer_fire(struct eng_client *c)
 		client_kill(c, ENG_DISC_KEEPALIVE, 0);
 		return;
 	}
-	log_info("client %s: keep-alive timeout", c->client_id);
+	log_info("client %s: keep-alive timeout", c->info.client_id);
 	client_kill(c, ENG_DISC_KEEPALIVE, MQTT_RC_KEEP_ALIVE_TIMEOUT);
 }
 
@@ -2610,17 +2688,10 @@ static void client_free(struct eng_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	eng->st.clients--;
-	if (c->aliases) {
-		for (int i = 0; i <= ALIAS_MAX; i++)
-			free(c->aliases[i]);
-		free(c->aliases);
-	}
 	timer_cancel(&eng->timers, &c->tm.t);
-	msg_unref(c->will);
-	job_free(c->job);
-	free(c->rbuf);
-	id_unref(c->client_id);
-	free(c->username);
+	cx_free(c);
+	id_unref(c->info.client_id);
+	id_unref(c->info.username);
 	free(c);
 }
 
@@ -2636,8 +2707,8 @@ void eng_free(struct eng *eng)
 		if (!c->ended) {
 			c->io_closed = true;
 			c->normal_disc = true;   /* nobody left to receive a will */
-			if (!c->end_reason)
-				c->end_reason = ENG_DISC_SHUTDOWN;
+			if (!c->end)
+				end_set(c, ENG_DISC_SHUTDOWN);
 			conn_end(c);
 		}
 		client_free(c);
@@ -2662,7 +2733,7 @@ void eng_free(struct eng *eng)
 }
 
 struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info *info,
-				  const struct eng_io *io)
+				  const struct eng_io *io, void *io_ctx)
 {
 	struct eng_client *c = calloc(1, sizeof(*c));
 
@@ -2677,9 +2748,10 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 	c->info.clean = false;
 	c->info.session_present = false;
 	c->info.keepalive = 0;
-	c->io = *io;
+	c->io = io;
+	c->io_ctx = io_ctx;
 	enter(eng);
-	c->created = c->last_rx = eng->now;
+	c->last_rx = eng->now;
 	c->next = eng->clients;
 	if (eng->clients)
 		eng->clients->prev = c;
@@ -2693,20 +2765,24 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 
 static int rbuf_append(struct eng_client *c, const uint8_t *buf, size_t len)
 {
-	if (c->rlen + len > c->rcap) {
-		size_t ncap = c->rcap ? c->rcap : 256;
+	struct client_x *x = cx_get(c);
+
+	if (!x)
+		return -1;
+	if (x->rlen + len > x->rcap) {
+		size_t ncap = x->rcap ? x->rcap : 256;
 		uint8_t *nb;
 
-		while (ncap < c->rlen + len)
+		while (ncap < x->rlen + len)
 			ncap *= 2;
-		nb = realloc(c->rbuf, ncap);
+		nb = realloc(x->rbuf, ncap);
 		if (!nb)
 			return -1;
-		c->rbuf = nb;
-		c->rcap = ncap;
+		x->rbuf = nb;
+		x->rcap = ncap;
 	}
-	memcpy(c->rbuf + c->rlen, buf, len);
-	c->rlen += len;
+	memcpy(x->rbuf + x->rlen, buf, len);
+	x->rlen += len;
 	return 0;
 }
 
@@ -2715,20 +2791,21 @@ static int rbuf_append(struct eng_client *c, const uint8_t *buf, size_t len)
 static void client_work(struct eng_client *c)
 {
 	struct eng *eng = c->eng;
+	struct client_x *x = c->x;   /* it has a job or bytes: it is there */
 	size_t off = 0;
 
-	c->budget = ENG_BUDGET;
-	if (c->job && !job_step(c))
+	eng->budget = ENG_BUDGET;
+	if (x->job && !job_step(c))
 		return;
-	while (!c->io_closed && !c->job && c->budget > 0 && off < c->rlen) {
+	while (!c->io_closed && !x->job && eng->budget > 0 && off < x->rlen) {
 		long n;
 
 		/* The first packet must be a CONNECT: decide on its first byte. */
-		if (c->state == CS_NEW && c->rbuf[off] != (MQTT_CONNECT << 4)) {
+		if (c->state == CS_NEW && x->rbuf[off] != (MQTT_CONNECT << 4)) {
 			protocol_kill(c, 0, "first packet is not a CONNECT");
 			break;
 		}
-		n = mqtt_frame(c->rbuf + off, c->rlen - off, eng->cfg.max_packet_size);
+		n = mqtt_frame(x->rbuf + off, x->rlen - off, eng->cfg.max_packet_size);
 		if (n == MQTT_NEED_MORE)
 			break;
 		if (n == MQTT_FRAME_TOO_LARGE) {
@@ -2740,22 +2817,22 @@ static void client_work(struct eng_client *c)
 			break;
 		}
 		/* Decoding checks every byte: a large packet costs its size. */
-		c->budget -= 1 + n / 1024;
-		handle_packet(c, c->rbuf + off, (size_t)n);
+		eng->budget -= 1 + n / 1024;
+		handle_packet(c, x->rbuf + off, (size_t)n);
 		off += (size_t)n;
-		if (c->job)
+		if (x->job)
 			job_step(c);
 	}
 	if (c->io_closed) {
-		c->rlen = 0;
+		x->rlen = 0;
 	} else if (off) {
-		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-		c->rlen -= off;
+		memmove(x->rbuf, x->rbuf + off, x->rlen - off);
+		x->rlen -= off;
 	}
-	if (c->rlen == 0 && c->rcap > RBUF_KEEP) {
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rcap = 0;
+	if (x->rlen == 0 && x->rcap > RBUF_KEEP) {
+		free(x->rbuf);
+		x->rbuf = NULL;
+		x->rcap = 0;
 	}
 }
 
@@ -2766,7 +2843,7 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
 
 	if (c->close_req)
 		return -1;
-	if (c->io_closed || (len == 0 && !c->job && c->rlen == 0))
+	if (c->io_closed || (len == 0 && !cx(c)->job && cx(c)->rlen == 0))
 		return 0;
 	enter(eng);
 	c->in_input = true;
@@ -2776,9 +2853,11 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
 	else
 		client_work(c);
 	/* Out of budget with bytes left: maybe whole packets, maybe not. */
-	more = !c->io_closed && (c->job || (c->budget <= 0 && c->rlen > 0));
+	more = !c->io_closed && (cx(c)->job || (eng->budget <= 0 && cx(c)->rlen > 0));
 	leave(eng);
 	c->in_input = false;
+	if (c->x && !c->x->rbuf && !c->x->will && !c->x->aliases && !c->x->job)
+		cx_free(c);
 	return c->close_req ? -1 : more ? ENG_INPUT_MORE : 0;
 }
 
@@ -2790,9 +2869,9 @@ void eng_client_closed(struct eng_client *c, bool graceful)
 	if (!c->ended) {
 		if (!c->io_closed) {
 			c->io_closed = true;
-			c->end_reason = ENG_DISC_CLOSED;
+			end_set(c, ENG_DISC_CLOSED);
 			if (!graceful)
-				log_debug("client %s: connection lost", c->client_id ? c->client_id : "-");
+				log_debug("client %s: connection lost", c->info.client_id ? c->info.client_id : "-");
 		}
 		conn_end(c);
 	}
