@@ -4,9 +4,10 @@
  *   - struct msg: one application message (topic, payload, 5.0 properties),
  *     reference counted: shared by the retained store and every session
  *     queue it was routed to;
- *   - struct sess: a session (client id, subscriptions, outgoing QoS>0
- *     messages inflight and queued, incoming QoS 2 ids, delayed will);
- *     lives in a hash table by client id, online or not;
+ *   - struct sess: a session (client id, subscriptions; in its struct
+ *     sess_x, made only when there is some: outgoing QoS>0 messages
+ *     inflight and queued, incoming QoS 2 ids, delayed will, offline
+ *     deadline); lives in a hash table by client id, online or not;
  *   - struct sub: one subscription, in two places: the list of its
  *     filter's node in the engine's topic tree of filters (routing walks
  *     that tree: the cost of a PUBLISH is the topic's depth and the
@@ -15,7 +16,10 @@
  *     engine's topic tree of retained names (a new subscription searches
  *     it with its filter);
  *   - struct eng_client: one connection (transport level), attached to
- *     its session after a successful CONNECT.
+ *     its session after a successful CONNECT (whose client id it shares);
+ *     what only some connections hold for a while (a partial packet, a
+ *     will, topic aliases, a SUBSCRIBE in progress) is in its struct
+ *     client_x, made when needed.
  *
  * Time: milliseconds on a monotonic clock (cfg.clock_ms), read when the
  * core calls in. Every deadline (CONNECT timeout and keep-alive of a
@@ -151,8 +155,10 @@ struct sess_x {
 	uint16_t n_qos2_in;           /* distinct packet ids: at most 65,535 */
 };
 
-/* Fields of struct sess and struct eng_client are ordered so that
- * neither has holes: there is one of each per connected client. */
+/* Fields of struct sess and struct eng_client are ordered so that they
+ * have no holes (but 4 bytes after eng_client's max_packet): there is one
+ * of each per connected client, and neither holds what an idle one does
+ * not need. */
 struct sess {
 	struct htab_link hlink;       /* in eng->sessions_by_id */
 	const char *id;               /* shared with its client (id_new) */
