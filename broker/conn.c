@@ -555,18 +555,20 @@ static void io_close(void *ctx)
 	conn_finish(ctx);
 }
 
+static const struct eng_io conn_io = {
+	.send = io_send, .close = io_close, .backlog = io_backlog, .watch_drain = io_watch_drain,
+};
+
 static void conn_mqtt_begin(struct conn *c)
 {
 	struct eng_client_info info;
-	struct eng_io io = { .send = io_send, .close = io_close, .backlog = io_backlog,
-			     .watch_drain = io_watch_drain, .ctx = c };
 
 	clear_timer(c);
 	memset(&info, 0, sizeof(info));
 	info.listener = c->kname;
 	info.cert_identity = c->id.cert_identity;
 	info.opaque = c;
-	c->ec = eng_client_new(c->b->eng, &info, &io);
+	c->ec = eng_client_new(c->b->eng, &info, &conn_io, c);
 	if (!c->ec) {
 		log_error("%s: client %s: out of memory (engine client)", c->kname, ident_client_s(&c->id));
 		conn_kill(c, false);

@@ -4,9 +4,10 @@
  *   - struct msg: one application message (topic, payload, 5.0 properties),
  *     reference counted: shared by the retained store and every session
  *     queue it was routed to;
- *   - struct sess: a session (client id, subscriptions, outgoing QoS>0
- *     messages inflight and queued, incoming QoS 2 ids, delayed will);
- *     lives in a hash table by client id, online or not;
+ *   - struct sess: a session (client id, subscriptions; in its struct
+ *     sess_x, made only when there is some: outgoing QoS>0 messages
+ *     inflight and queued, incoming QoS 2 ids, delayed will, offline
+ *     deadline); lives in a hash table by client id, online or not;
  *   - struct sub: one subscription, in two places: the list of its
  *     filter's node in the engine's topic tree of filters (routing walks
  *     that tree: the cost of a PUBLISH is the topic's depth and the
@@ -15,7 +16,10 @@
  *     engine's topic tree of retained names (a new subscription searches
  *     it with its filter);
  *   - struct eng_client: one connection (transport level), attached to
- *     its session after a successful CONNECT.
+ *     its session after a successful CONNECT (whose client id it shares);
+ *     what only some connections hold for a while (a partial packet, a
+ *     will, topic aliases, a SUBSCRIBE in progress) is in its struct
+ *     client_x, made when needed.
  *
  * Time: milliseconds on a monotonic clock (cfg.clock_ms), read when the
  * core calls in. Every deadline (CONNECT timeout and keep-alive of a
@@ -134,35 +138,59 @@ struct sub {
 	uint64_t ret_gen;             /* the SUBSCRIBE that last sent its retained messages */
 };
 
-/* Fields of struct sess and struct eng_client are ordered so that
- * neither has holes: there is one of each per connected client. */
-struct sess {
-	struct htab_link hlink;       /* in eng->sessions_by_id */
-	char *id;
-	struct eng_client *conn;      /* NULL: offline */
-	struct sess *prev, *next;     /* engine's list */
-	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
-	uint32_t mark_idx;            /* fan-out: its entry in the route table */
-	int64_t expire_at;            /* ms, while offline */
+/* What a session holds besides its subscriptions, allocated when it
+ * first has some of it (a message queued or inflight, an incoming QoS 2
+ * id, a delayed will, an offline deadline) and freed once it has none:
+ * an idle connected session has no struct sess_x. */
+struct sess_x {
+	struct sess *s;
 	struct etimer tm;             /* the earlier of will_at and expire_at */
-	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
+	int64_t expire_at;            /* ms, while offline */
+	struct msg *will;             /* delayed will of the last connection */
+	int64_t will_at;              /* ms */
 	struct oq inflight, queue;
 	size_t qbytes;                /* their messages' sizes (cfg.max_queued_bytes) */
 	uint16_t *qos2_in;            /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t cap_qos2_in;
 	uint16_t n_qos2_in;           /* distinct packet ids: at most 65,535 */
-	uint16_t next_id;
-	struct msg *will;             /* delayed will of the last connection */
-	int64_t will_at;              /* ms */
+};
+
+/* Fields of struct sess and struct eng_client are ordered so that they
+ * have no holes (but 4 bytes after eng_client's max_packet): there is one
+ * of each per connected client, and neither holds what an idle one does
+ * not need. */
+struct sess {
+	struct htab_link hlink;       /* in eng->sessions_by_id */
+	const char *id;               /* shared with its client (id_new) */
+	struct eng_client *conn;      /* NULL: offline */
+	struct sess_x *x;             /* NULL: nothing of it */
+	struct htab *subs;            /* struct sub by node; made by the first SUBSCRIBE */
 	uint64_t mark;                /* fan-out dedup */
+	uint32_t expiry;              /* seconds offline before removal; EXPIRY_NEVER */
+	uint32_t mark_idx;            /* fan-out: its entry in the route table */
+	uint16_t next_id;
 };
 
 enum cstate { CS_NEW = 0, CS_CONNECTED };
 
+/* What some clients hold for a while: a partial packet, a will, topic
+ * aliases, a SUBSCRIBE or UNSUBSCRIBE in progress. Made when first needed
+ * and freed at the end of an input call that leaves none of it: an idle
+ * client has no struct client_x. */
+struct client_x {
+	uint8_t *rbuf;
+	struct msg *will;
+	char **aliases;      /* [ALIAS_MAX + 1], lazily */
+	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
+	uint32_t rlen, rcap; /* rbuf: bytes in it, its size (packets are < 256 MB) */
+	uint32_t will_delay;
+};
+
 struct eng_client {
 	struct eng *eng;
-	struct eng_client_info info;
-	struct eng_io io;
+	struct eng_client_info info; /* client_id: an id_new string, shared with the session */
+	const struct eng_io *io;
+	void *io_ctx;
 	struct eng_client *prev, *next;     /* engine's list */
 	struct eng_client *pnext;           /* pending list */
 	uint8_t state;       /* enum cstate */
@@ -174,22 +202,15 @@ struct eng_client {
 	bool ended : 1;      /* detached: conn_end done */
 	bool notified : 1;   /* on_session_connected was called */
 	bool normal_disc : 1;  /* DISCONNECT 0x00: no will */
-	bool drain_wait : 1; /* io.watch_drain called, eng_client_drained not yet */
+	bool drain_wait : 1; /* io->watch_drain called, eng_client_drained not yet */
+	uint8_t end;         /* why it ended: end_reasons[]; 0: not yet */
 	uint16_t keepalive;
 	uint16_t recv_max;   /* client's Receive Maximum */
-	uint32_t will_delay;
 	uint32_t max_packet; /* client's Maximum Packet Size, 0 = protocol max */
-	int32_t budget;      /* work left in this eng_client_input call */
-	uint32_t rlen, rcap; /* rbuf: bytes in it, its size (packets are < 256 MB) */
-	const char *end_reason;
 	struct sess *sess;
-	int64_t created, last_rx;     /* ms */
-	struct etimer tm;             /* CONNECT timeout, then keep-alive */
-	uint8_t *rbuf;
-	char *client_id, *username;
-	struct msg *will;
-	char **aliases;      /* [ALIAS_MAX + 1], lazily */
-	struct job *job;     /* SUBSCRIBE / UNSUBSCRIBE in progress */
+	int64_t last_rx;     /* ms; eng_client_new's time until a packet comes */
+	struct etimer tm;    /* CONNECT timeout, then keep-alive */
+	struct client_x *x;  /* NULL: nothing of it */
 };
 
 struct ret {
@@ -214,11 +235,11 @@ struct eng {
 	struct timer_heap timers;
 	int64_t announced;            /* deadline last given to cfg.timer_set; -1: none */
 	int depth;
+	long budget;                  /* work left in the current eng_client_input call */
 	bool shutting;                /* eng_free: no limits enforced on the way out */
 	struct eng_client *clients;
 	struct eng_client *pend_head, *pend_tail;
 	struct htab sessions_by_id;
-	struct sess *sessions;
 	struct topic_tree subs;       /* filters; node->val: struct sub list */
 	struct htab groups;           /* struct shgroup, by node and name */
 	struct topic_tree retained;   /* topic names; node->val: struct ret */
@@ -246,6 +267,41 @@ static char *dupn(const char *p, size_t n)
 static char *dups(const char *s)
 {
 	return s ? dupn(s, strlen(s)) : NULL;
+}
+
+/* A client id, one copy shared by a client and its session (a user name
+ * too, unshared): n bytes of p and a NUL after a count of references (1
+ * at first). */
+struct idstr {
+	unsigned refs;
+	char s[];
+};
+
+#define IDSTR_OF(p) ((struct idstr *)(void *)((char *)(p) - offsetof(struct idstr, s)))
+
+static char *id_new(const char *p, size_t n)
+{
+	struct idstr *d = malloc(sizeof(*d) + n + 1);
+
+	if (!d)
+		return NULL;
+	d->refs = 1;
+	if (n)
+		memcpy(d->s, p, n);
+	d->s[n] = '\0';
+	return d->s;
+}
+
+static const char *id_ref(const char *id)
+{
+	IDSTR_OF(id)->refs++;
+	return id;
+}
+
+static void id_unref(const char *id)
+{
+	if (id && --IDSTR_OF(id)->refs == 0)
+		free(IDSTR_OF(id));
 }
 
 /* Constant time in the length of b. */
@@ -382,11 +438,32 @@ static bool msg_expired(const struct eng *eng, const struct msg *m)
 
 static void client_kill(struct eng_client *c, const char *reason, uint8_t v5_rc);
 
+/* The ENG_DISC_* reasons, by struct eng_client's end. */
+static const char *const end_reasons[] = {
+	NULL, ENG_DISC_NORMAL, ENG_DISC_CLOSED, ENG_DISC_TAKEOVER, ENG_DISC_KEEPALIVE,
+	ENG_DISC_PROTOCOL, ENG_DISC_SEND_FAILED, ENG_DISC_SHUTDOWN,
+};
+
+static void end_set(struct eng_client *c, const char *reason)
+{
+	for (size_t i = 1; i < sizeof(end_reasons) / sizeof(*end_reasons); i++)
+		if (strcmp(end_reasons[i], reason) == 0) {
+			c->end = (uint8_t)i;
+			return;
+		}
+}
+
+/* Why c ended (ENG_DISC_CLOSED when nothing said otherwise). */
+static const char *end_reason(const struct eng_client *c)
+{
+	return end_reasons[c->end ? c->end : 2];
+}
+
 static int send_raw(struct eng_client *c, const uint8_t *buf, size_t len)
 {
 	if (c->io_closed)
 		return -1;
-	if (c->io.send(c->io.ctx, buf, len) < 0) {
+	if (c->io->send(c->io_ctx, buf, len) < 0) {
 		client_kill(c, ENG_DISC_SEND_FAILED, 0);
 		return -1;
 	}
@@ -451,6 +528,41 @@ static bool client_usable(const struct eng_client *c)
 	return c && !c->io_closed && c->state == CS_CONNECTED;
 }
 
+/* c's struct client_x for reading: an empty one when it has none. */
+static const struct client_x *cx(const struct eng_client *c)
+{
+	static const struct client_x none;
+
+	return c->x ? c->x : &none;
+}
+
+/* c's struct client_x for writing, made when missing; NULL out of memory. */
+static struct client_x *cx_get(struct eng_client *c)
+{
+	if (!c->x)
+		c->x = calloc(1, sizeof(*c->x));
+	return c->x;
+}
+
+/* Free what c's struct client_x holds, and it. */
+static void cx_free(struct eng_client *c)
+{
+	struct client_x *x = c->x;
+
+	if (!x)
+		return;
+	if (x->aliases) {
+		for (int i = 0; i <= ALIAS_MAX; i++)
+			free(x->aliases[i]);
+		free(x->aliases);
+	}
+	msg_unref(x->will);
+	job_free(x->job);
+	free(x->rbuf);
+	free(x);
+	c->x = NULL;
+}
+
 /* A limit bit: counted, and the core told (it logs). */
 static void limit_report(struct eng *eng, const struct eng_limit_event *ev)
 {
@@ -476,7 +588,7 @@ static void limit_hit(struct eng *eng, enum eng_limit which, const char *client_
 /* Has c as much waiting to be written as cfg.max_output allows? */
 static bool client_backlogged(const struct eng *eng, const struct eng_client *c)
 {
-	return c->io.backlog && c->io.backlog(c->io.ctx) >= eng->cfg.max_output;
+	return c->io->backlog && c->io->backlog(c->io_ctx) >= eng->cfg.max_output;
 }
 
 /* The same, and if so the core is asked to say when it is written. */
@@ -484,9 +596,9 @@ static bool client_held(const struct eng *eng, struct eng_client *c)
 {
 	if (!client_backlogged(eng, c))
 		return false;
-	if (!c->drain_wait && c->io.watch_drain) {
+	if (!c->drain_wait && c->io->watch_drain) {
 		c->drain_wait = true;
-		c->io.watch_drain(c->io.ctx);
+		c->io->watch_drain(c->io_ctx);
 	}
 	return true;
 }
@@ -593,7 +705,7 @@ static struct outmsg *oq_take(struct oq *q, uint16_t id, enum out_state st)
 	return NULL;
 }
 
-static struct outmsg *oq_find(struct oq *q, uint16_t id)
+static struct outmsg *oq_find(const struct oq *q, uint16_t id)
 {
 	for (struct outmsg *o = q->head; o; o = o->next)
 		if (o->id == id)
@@ -601,10 +713,44 @@ static struct outmsg *oq_find(struct oq *q, uint16_t id)
 	return NULL;
 }
 
+/* s's struct sess_x for reading: an empty one when it has none. */
+static const struct sess_x *sx(const struct sess *s)
+{
+	static const struct sess_x none;
+
+	return s->x ? s->x : &none;
+}
+
+/* s's struct sess_x for writing, made when missing; NULL out of memory. */
+static struct sess_x *sx_get(struct sess *s)
+{
+	if (!s->x) {
+		s->x = calloc(1, sizeof(*s->x));
+		if (!s->x)
+			return NULL;
+		s->x->s = s;
+		etimer_init(&s->x->tm, TK_SESSION);
+	}
+	return s->x;
+}
+
+/* Free s's struct sess_x once it holds nothing. */
+static void sx_trim(struct sess *s)
+{
+	struct sess_x *x = s->x;
+
+	if (!x || x->inflight.head || x->queue.head || x->n_qos2_in || x->will ||
+	    timer_armed(&x->tm.t))
+		return;
+	free(x->qos2_in);
+	free(x);
+	s->x = NULL;
+}
+
 /* s holds n bytes more, or fewer, of outgoing messages. */
 static void sess_bytes_add(struct eng *eng, struct sess *s, size_t n)
 {
-	s->qbytes += n;
+	s->x->qbytes += n;
 	eng->st.queued_bytes += n;
 	if (!s->conn)
 		eng->st.offline_bytes += n;
@@ -612,7 +758,7 @@ static void sess_bytes_add(struct eng *eng, struct sess *s, size_t n)
 
 static void sess_bytes_sub(struct eng *eng, struct sess *s, size_t n)
 {
-	s->qbytes -= n;
+	s->x->qbytes -= n;
 	eng->st.queued_bytes -= n;
 	if (!s->conn)
 		eng->st.offline_bytes -= n;
@@ -636,6 +782,13 @@ static void oq_clear(struct eng *eng, struct sess *s, struct oq *q)
 		out_free(eng, s, o);
 }
 
+/* The inflight message of s with packet id in state st, unlinked; NULL:
+ * none. */
+static struct outmsg *inflight_take(struct sess *s, uint16_t id, enum out_state st)
+{
+	return s->x ? oq_take(&s->x->inflight, id, st) : NULL;
+}
+
 static uint16_t sess_new_id(struct sess *s)
 {
 	for (;;) {
@@ -643,7 +796,7 @@ static uint16_t sess_new_id(struct sess *s)
 
 		if (id == 0)
 			id = s->next_id = 1;
-		if (!oq_find(&s->inflight, id))
+		if (!oq_find(&s->x->inflight, id))
 			return id;
 	}
 }
@@ -662,9 +815,9 @@ static void sess_pump(struct eng *eng, struct sess *s)
 {
 	struct eng_client *c = s->conn;
 
-	while (client_usable(c) && s->queue.head &&
-	       s->inflight.n < inflight_limit(eng, c) && !client_held(eng, c)) {
-		struct outmsg *o = oq_pop(&s->queue);
+	while (client_usable(c) && sx(s)->queue.head &&
+	       s->x->inflight.n < inflight_limit(eng, c) && !client_held(eng, c)) {
+		struct outmsg *o = oq_pop(&s->x->queue);
 		int r;
 
 		o->id = sess_new_id(s);
@@ -673,19 +826,20 @@ static void sess_pump(struct eng *eng, struct sess *s)
 			if (r < 0) {
 				/* Keep it for the next connection. */
 				o->id = 0;
-				o->next = s->queue.head;
-				s->queue.head = o;
-				if (!s->queue.tail)
-					s->queue.tail = o;
-				s->queue.n++;
+				o->next = s->x->queue.head;
+				s->x->queue.head = o;
+				if (!s->x->queue.tail)
+					s->x->queue.tail = o;
+				s->x->queue.n++;
 				return;
 			}
 			out_free(eng, s, o);
 			continue;
 		}
 		o->state = o->qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC;
-		oq_push(&s->inflight, o);
+		oq_push(&s->x->inflight, o);
 	}
+	sx_trim(s);
 }
 
 /* Which memory limit keeps s from taking m (QoS>0), or ENG_NLIMITS:
@@ -693,12 +847,13 @@ static void sess_pump(struct eng *eng, struct sess *s)
 static enum eng_limit sess_full(struct eng *eng, struct sess *s, const struct msg *m)
 {
 	struct eng_client *c = s->conn;
-	bool now = client_usable(c) && !s->queue.head && s->inflight.n < inflight_limit(eng, c) &&
+	const struct sess_x *x = sx(s);
+	bool now = client_usable(c) && !x->queue.head && x->inflight.n < inflight_limit(eng, c) &&
 		   !client_backlogged(eng, c);
 
-	if (!now && s->queue.n >= eng->cfg.max_queued)
+	if (!now && x->queue.n >= eng->cfg.max_queued)
 		return ENG_LIMIT_QUEUE_MESSAGES;
-	if (s->qbytes && s->qbytes + m->size > eng->cfg.max_queued_bytes)
+	if (x->qbytes && x->qbytes + m->size > eng->cfg.max_queued_bytes)
 		return ENG_LIMIT_QUEUE_BYTES;
 	if (!s->conn && eng->st.offline_bytes + m->size > eng->cfg.max_offline_bytes)
 		return ENG_LIMIT_OFFLINE_BYTES;
@@ -744,8 +899,9 @@ static bool sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t
 		limit_hit(eng, full, s->id, m, qos, limit_value(eng, full));
 		return false;
 	}
-	o = calloc(1, sizeof(*o));
+	o = sx_get(s) ? calloc(1, sizeof(*o)) : NULL;
 	if (!o) {
+		sx_trim(s);
 		eng->st.msgs_dropped++;
 		return false;
 	}
@@ -755,7 +911,7 @@ static bool sess_deliver(struct eng *eng, struct sess *s, struct msg *m, uint8_t
 	o->n_sub_ids = n_sub_ids > MQTT_MAX_SUB_IDS ? MQTT_MAX_SUB_IDS : n_sub_ids;
 	if (o->n_sub_ids)
 		memcpy(o->sub_ids, sub_ids, o->n_sub_ids * sizeof(*sub_ids));
-	oq_push(&s->queue, o);
+	oq_push(&s->x->queue, o);
 	sess_bytes_add(eng, s, m->size);
 	sess_pump(eng, s);
 	return true;
@@ -768,9 +924,9 @@ static void sess_went_offline(struct eng *eng, struct sess *s)
 {
 	struct outmsg *o;
 
-	eng->st.offline_bytes += s->qbytes;
+	eng->st.offline_bytes += sx(s)->qbytes;
 	while (!eng->shutting && eng->st.offline_bytes > eng->cfg.max_offline_bytes &&
-	       (o = oq_pop(&s->queue))) {
+	       s->x && (o = oq_pop(&s->x->queue))) {
 		limit_hit(eng, ENG_LIMIT_OFFLINE_BYTES, s->id, o->m, o->qos,
 			  eng->cfg.max_offline_bytes);
 		out_free(eng, s, o);
@@ -781,8 +937,7 @@ static void sess_went_offline(struct eng *eng, struct sess *s)
 static void sess_resend(struct eng *eng, struct sess *s)
 {
 	struct eng_client *c = s->conn;
-
-	struct outmsg *o = s->inflight.head;
+	struct outmsg *o = sx(s)->inflight.head;
 
 	while (o && client_usable(c)) {
 		struct outmsg *nx = o->next;
@@ -792,7 +947,7 @@ static void sess_resend(struct eng *eng, struct sess *s)
 		} else if (send_publish(c, o->m, o->qos, o->retain, o->id, true, o->sub_ids,
 					o->n_sub_ids) == 0) {
 			/* Too large for the new connection's maximum: given up. */
-			out_free(eng, s, oq_take(&s->inflight, o->id, o->state));
+			out_free(eng, s, oq_take(&s->x->inflight, o->id, o->state));
 		}
 		o = nx;
 	}
@@ -816,23 +971,18 @@ static struct sess *sess_find(struct eng *eng, const char *id)
 	return l ? SESS_OF(l) : NULL;
 }
 
+/* A session for id (an id_new string: the session takes a reference). */
 static struct sess *sess_new(struct eng *eng, const char *id)
 {
 	struct sess *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	etimer_init(&s->tm, TK_SESSION);
-	s->id = dups(id);
-	if (!s->id || htab_add(&eng->sessions_by_id, &s->hlink, htab_hash(id, strlen(id))) < 0) {
-		free(s->id);
+	if (htab_add(&eng->sessions_by_id, &s->hlink, htab_hash(id, strlen(id))) < 0) {
 		free(s);
 		return NULL;
 	}
-	s->next = eng->sessions;
-	if (eng->sessions)
-		eng->sessions->prev = s;
-	eng->sessions = s;
+	s->id = id_ref(id);
 	eng->st.sessions++;
 	return s;
 }
@@ -1084,89 +1234,117 @@ static void will_publish(struct eng *eng, struct msg *w)
 
 static void sess_remove(struct eng *eng, struct sess *s);
 
+/* Arm the offline session's deadline (x: its struct sess_x, made for
+ * it), or disarm it. */
 static void sess_timer_arm(struct eng *eng, struct sess *s)
 {
+	struct sess_x *x = s->x;
 	int64_t due = -1;
 
-	if (!s->conn && s->will)
-		due = s->will_at;
-	if (!s->conn && s->expiry != EXPIRY_NEVER && (due < 0 || s->expire_at < due))
-		due = s->expire_at;
-	etimer_set(eng, &s->tm, due);
+	if (!x)
+		return;
+	if (!s->conn && x->will)
+		due = x->will_at;
+	if (!s->conn && s->expiry != EXPIRY_NEVER && (due < 0 || x->expire_at < due))
+		due = x->expire_at;
+	etimer_set(eng, &x->tm, due);
+	sx_trim(s);
 }
 
 static void sess_timer_fire(struct eng *eng, struct sess *s)
 {
+	struct sess_x *x = s->x;
+
 	if (s->conn)
 		return;         /* back meanwhile */
-	if (s->will && s->will_at <= eng->now) {
-		struct msg *w = s->will;
+	if (x->will && x->will_at <= eng->now) {
+		struct msg *w = x->will;
 
-		s->will = NULL;
+		x->will = NULL;
 		will_publish(eng, w);
 	}
-	if (s->expiry != EXPIRY_NEVER && s->expire_at <= eng->now) {
+	if (s->expiry != EXPIRY_NEVER && x->expire_at <= eng->now) {
 		sess_remove(eng, s);
 		return;
 	}
 	sess_timer_arm(eng, s);
 }
 
-/* Discard a session (it must be offline). Publishes its delayed will. */
-static void sess_remove(struct eng *eng, struct sess *s)
+/* Free what s holds (out of eng->sessions_by_id already); returns its
+ * delayed will, for the caller to publish or drop. */
+static struct msg *sess_free(struct eng *eng, struct sess *s)
 {
-	struct msg *will = s->will;
+	struct sess_x *x = s->x;
+	struct msg *will = NULL;
 
-	timer_cancel(&eng->timers, &s->tm.t);
-	htab_del(&eng->sessions_by_id, &s->hlink);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		eng->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
 	eng->st.sessions--;
 	sess_subs_clear(eng, s);
-	oq_clear(eng, s, &s->inflight);
-	oq_clear(eng, s, &s->queue);
-	free(s->qos2_in);
+	if (x) {
+		timer_cancel(&eng->timers, &x->tm.t);
+		oq_clear(eng, s, &x->inflight);
+		oq_clear(eng, s, &x->queue);
+		will = x->will;
+		free(x->qos2_in);
+		free(x);
+	}
 	if (eng->cfg.on_session_removed)
 		eng->cfg.on_session_removed(eng->cfg.rec_ctx, s->id);
 	log_debug("session %s removed", s->id);
-	free(s->id);
+	id_unref(s->id);
 	free(s);
+	return will;
+}
+
+/* Discard a session (it must be offline). Publishes its delayed will. */
+static void sess_remove(struct eng *eng, struct sess *s)
+{
+	struct msg *will;
+
+	htab_del(&eng->sessions_by_id, &s->hlink);
+	will = sess_free(eng, s);
 	if (will)
 		will_publish(eng, will);
 }
 
 static bool qos2_has(const struct sess *s, uint16_t id)
 {
-	for (size_t i = 0; i < s->n_qos2_in; i++)
-		if (s->qos2_in[i] == id)
+	const struct sess_x *x = sx(s);
+
+	for (size_t i = 0; i < x->n_qos2_in; i++)
+		if (x->qos2_in[i] == id)
 			return true;
 	return false;
 }
 
 static int qos2_add(struct sess *s, uint16_t id)
 {
-	if (s->n_qos2_in == s->cap_qos2_in) {
-		size_t ncap = s->cap_qos2_in ? s->cap_qos2_in * 2 : 8;
-		uint16_t *n = realloc(s->qos2_in, ncap * sizeof(*n));
+	struct sess_x *x = sx_get(s);
 
-		if (!n)
+	if (x && x->n_qos2_in == x->cap_qos2_in) {
+		size_t ncap = x->cap_qos2_in ? x->cap_qos2_in * 2 : 8;
+		uint16_t *n = realloc(x->qos2_in, ncap * sizeof(*n));
+
+		if (!n) {
+			sx_trim(s);
 			return -1;
-		s->qos2_in = n;
-		s->cap_qos2_in = ncap;
+		}
+		x->qos2_in = n;
+		x->cap_qos2_in = ncap;
 	}
-	s->qos2_in[s->n_qos2_in++] = id;
+	if (!x)
+		return -1;
+	x->qos2_in[x->n_qos2_in++] = id;
 	return 0;
 }
 
 static bool qos2_del(struct sess *s, uint16_t id)
 {
-	for (size_t i = 0; i < s->n_qos2_in; i++) {
-		if (s->qos2_in[i] == id) {
-			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+	struct sess_x *x = s->x;
+
+	for (size_t i = 0; x && i < x->n_qos2_in; i++) {
+		if (x->qos2_in[i] == id) {
+			x->qos2_in[i] = x->qos2_in[--x->n_qos2_in];
+			sx_trim(s);
 			return true;
 		}
 	}
@@ -1399,7 +1577,9 @@ static void conn_end(struct eng_client *c)
 {
 	struct eng *eng = c->eng;
 	struct sess *s = c->sess;
-	struct msg *will = c->will;
+	struct client_x *x = c->x;
+	struct msg *will = x ? x->will : NULL;
+	uint32_t will_delay = x ? x->will_delay : 0;
 	bool remove;
 
 	if (c->ended)
@@ -1407,9 +1587,11 @@ static void conn_end(struct eng_client *c)
 	c->ended = true;
 	pending_del(eng, c);
 	/* A job holds the session's subscriptions: it goes before they can. */
-	job_free(c->job);
-	c->job = NULL;
-	c->will = NULL;
+	if (x) {
+		job_free(x->job);
+		x->job = NULL;
+		x->will = NULL;
+	}
 	if (c->state != CS_CONNECTED || !s) {
 		msg_unref(will);
 		return;
@@ -1420,26 +1602,27 @@ static void conn_end(struct eng_client *c)
 	eng->st.connected--;
 	if (c->notified && eng->cfg.on_session_disconnected)
 		eng->cfg.on_session_disconnected(eng->cfg.rec_ctx, &c->info,
-						 c->end_reason ? c->end_reason : ENG_DISC_CLOSED);
-	log_debug("client %s disconnected (%s)", c->client_id,
-		  c->end_reason ? c->end_reason : ENG_DISC_CLOSED);
+						 end_reason(c));
+	log_debug("client %s disconnected (%s)", c->info.client_id,
+		  end_reason(c));
 	if (c->normal_disc) {
 		msg_unref(will);
 		will = NULL;
 	}
-	remove = s->expiry == 0;
-	if (will && c->will_delay && !remove) {
+	/* Without memory for its deadline the session ends now. */
+	remove = s->expiry == 0 || !sx_get(s);
+	if (will && will_delay && !remove) {
 		/* 5.0 Will Delay Interval: published later unless the client
 		 * comes back first (or at session end, whichever is first). */
-		msg_unref(s->will);
-		s->will = will;
-		s->will_at = eng->now + (int64_t)c->will_delay * 1000;
+		msg_unref(s->x->will);
+		s->x->will = will;
+		s->x->will_at = eng->now + (int64_t)will_delay * 1000;
 		will = NULL;
 	}
 	if (remove) {
 		sess_remove(eng, s);
 	} else {
-		s->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (int64_t)s->expiry * 1000;
+		s->x->expire_at = s->expiry == EXPIRY_NEVER ? 0 : eng->now + (int64_t)s->expiry * 1000;
 		sess_timer_arm(eng, s);
 	}
 	if (will)
@@ -1480,18 +1663,18 @@ static void client_kill(struct eng_client *c, const char *reason, uint8_t v5_rc)
 	if (c->io_closed)
 		return;         /* that send failed and killed it already */
 	c->io_closed = true;
-	c->end_reason = reason;
+	end_set(c, reason);
 	if (c->in_input)
 		c->close_req = true;
 	else
-		c->io.close(c->io.ctx);
+		c->io->close(c->io_ctx);
 	pending_add(c->eng, c);
 }
 
 static void protocol_kill(struct eng_client *c, uint8_t rc, const char *why)
 {
 	c->eng->st.protocol_errors++;
-	log_info("client %s (%s): protocol error: %s", c->client_id ? c->client_id : "-",
+	log_info("client %s (%s): protocol error: %s", c->info.client_id ? c->info.client_id : "-",
 		 c->info.listener ? c->info.listener : "-", why ? why : mqtt_reason_name(rc));
 	client_kill(c, ENG_DISC_PROTOCOL, rc);
 }
@@ -1607,20 +1790,18 @@ static int connect_identity(struct eng_client *c, const struct mqtt_connect *cn,
 	c->version = cn->version;
 	c->info.mqtt_version = cn->version;
 	c->info.clean = cn->clean;
-	c->client_id = dupn(cn->client_id.p, cn->client_id.len);
+	c->info.client_id = id_new(cn->client_id.p, cn->client_id.len);
 	if (c->info.cert_identity)
 		/* The proxy verified the client's certificate: its CN is who
 		 * the client is, whatever user name the CONNECT carries. */
-		c->username = dupn(c->info.cert_identity, strlen(c->info.cert_identity));
-	else
-		c->username = cn->has_username ? dupn(cn->username.p, cn->username.len) : NULL;
-	if (!c->client_id || (c->info.cert_identity && !c->username) || (cn->has_username && !c->username)) {
+		c->info.username = id_new(c->info.cert_identity, strlen(c->info.cert_identity));
+	else if (cn->has_username)
+		c->info.username = id_new(cn->username.p, cn->username.len);
+	if (!c->info.client_id || ((c->info.cert_identity || cn->has_username) && !c->info.username)) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 		return -1;
 	}
-	c->info.client_id = c->client_id;
-	c->info.username = c->username;
 
 	/* Keep-alive cap. */
 	c->keepalive = cn->keepalive;
@@ -1652,7 +1833,7 @@ static void acl_refuse(struct eng_client *c, const struct mqtt_connect *cn)
 
 	eng->st.auth_failures++;
 	if (eng->cfg.on_auth_failed)
-		eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+		eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->info.client_id, c->info.username,
 					ENG_AUTH_ACL, cn->has_password);
 	connect_refuse(c, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED, ENG_DISC_CLOSED);
 }
@@ -1669,19 +1850,19 @@ static int connect_authenticate(struct eng_client *c, const struct mqtt_connect 
 	if (v5 && MQTT_HAS(&cn->props, MQTT_PROP_AUTHENTICATION_METHOD)) {
 		eng->st.auth_failures++;
 		if (eng->cfg.on_auth_failed)
-			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->info.client_id, c->info.username,
 						ENG_AUTH_BAD_METHOD, cn->has_password);
 		connect_refuse(c, 0, MQTT_RC_BAD_AUTHENTICATION_METHOD, ENG_DISC_CLOSED);
 		return -1;
 	}
-	if (!c->info.cert_identity && !auth_check(eng, cn, c->username, &why)) {
+	if (!c->info.cert_identity && !auth_check(eng, cn, c->info.username, &why)) {
 		bool anon = why && strcmp(why, ENG_AUTH_ANONYMOUS_NOT_ALLOWED) == 0;
 
 		eng->st.auth_failures++;
 		log_info("%s client '%s': authentication failed: %s",
-			 c->info.listener ? c->info.listener : "-", c->client_id, why ? why : "?");
+			 c->info.listener ? c->info.listener : "-", c->info.client_id, why ? why : "?");
 		if (eng->cfg.on_auth_failed)
-			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->client_id, c->username,
+			eng->cfg.on_auth_failed(eng->cfg.rec_ctx, &c->info, c->info.client_id, c->info.username,
 						why ? why : ENG_AUTH_BAD_PASSWORD, cn->has_password);
 		connect_refuse(c, anon ? MQTT_CONNACK_REFUSED_NOT_AUTHORIZED
 				       : MQTT_CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
@@ -1708,16 +1889,15 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 
 	if (cn->client_id.len == 0) {
 		assign_id(eng, assigned, sizeof(assigned));
-		free(c->client_id);
-		c->client_id = dups(assigned);
-		if (!c->client_id) {
+		id_unref(c->info.client_id);
+		c->info.client_id = id_new(assigned, strlen(assigned));
+		if (!c->info.client_id) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 			return -1;
 		}
-		c->info.client_id = c->client_id;
 		if (v5) {
-			ack->assigned_client_id = mqtt_cstr(c->client_id);
+			ack->assigned_client_id = mqtt_cstr(c->info.client_id);
 			MQTT_PROP_SET(ack, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER);
 		}
 	}
@@ -1730,16 +1910,19 @@ static int connect_id_and_will(struct eng_client *c, const struct mqtt_connect *
 			acl_refuse(c, cn);
 			return -1;
 		}
-		c->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
-				  cn->will_payload.len, cn->will_qos, cn->will_retain,
-				  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);
-		if (!c->will) {
+		struct client_x *x = cx_get(c);
+
+		if (x)
+			x->will = msg_new(eng, cn->will_topic.p, cn->will_topic.len, cn->will_payload.p,
+					  cn->will_payload.len, cn->will_qos, cn->will_retain,
+					  v5 ? &cn->will_props : NULL, MQTT_PROPS_WILL);
+		if (!x || !x->will) {
 			connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 				       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
 			return -1;
 		}
 		if (v5 && MQTT_HAS(&cn->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
-			c->will_delay = cn->will_props.will_delay;
+			x->will_delay = cn->will_props.will_delay;
 	}
 	return 0;
 }
@@ -1757,19 +1940,22 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 	bool v5 = cn->version >= MQTT_V5;
 
 	/* Takeover: the older connection goes first (and its will with it). */
-	s = sess_find(eng, c->client_id);
+	s = sess_find(eng, c->info.client_id);
 	if (s && s->conn) {
 		struct eng_client *old = s->conn;
 
-		log_info("client %s: session taken over", c->client_id);
+		log_info("client %s: session taken over", c->info.client_id);
 		client_kill(old, ENG_DISC_TAKEOVER, MQTT_RC_SESSION_TAKEN_OVER);
 		conn_end(old);
-		s = sess_find(eng, c->client_id);
+		s = sess_find(eng, c->info.client_id);
 	}
-	if (s && s->will) {
-		/* Back before the will delay elapsed: the will is void. */
-		msg_unref(s->will);
-		s->will = NULL;
+	if (s && s->x) {
+		/* Back before the will delay elapsed: the will is void; no
+		 * deadline while connected. */
+		msg_unref(s->x->will);
+		s->x->will = NULL;
+		timer_cancel(&eng->timers, &s->x->tm.t);
+		sx_trim(s);
 	}
 	if (s && cn->clean) {
 		sess_remove(eng, s);
@@ -1778,7 +1964,7 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 	*present = s != NULL;
 	if (!s && eng->st.sessions >= eng->cfg.max_sessions) {
 		struct eng_limit_event ev = {
-			.which = ENG_LIMIT_SESSIONS, .client_id = c->client_id,
+			.which = ENG_LIMIT_SESSIONS, .client_id = c->info.client_id,
 			.opaque = c->info.opaque, .limit = eng->cfg.max_sessions,
 		};
 
@@ -1788,7 +1974,7 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		return NULL;
 	}
 	if (!s)
-		s = sess_new(eng, c->client_id);
+		s = sess_new(eng, c->info.client_id);
 	if (!s) {
 		connect_refuse(c, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
 			       MQTT_RC_SERVER_UNAVAILABLE, ENG_DISC_CLOSED);
@@ -1808,7 +1994,6 @@ static struct sess *connect_session(struct eng_client *c, const struct mqtt_conn
 		}
 	}
 	s->expiry = expiry;
-	s->expire_at = 0;
 	return s;
 }
 
@@ -1828,7 +2013,7 @@ static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
 				? cn->props.maximum_packet_size : 0;
 	}
 
-	eng->st.offline_bytes -= s->qbytes;
+	eng->st.offline_bytes -= sx(s)->qbytes;
 	s->conn = c;
 	c->sess = s;
 	c->state = CS_CONNECTED;
@@ -1852,7 +2037,7 @@ static void connect_accept(struct eng_client *c, const struct mqtt_connect *cn,
 	if (c->io_closed)
 		return;
 	c->notified = true;
-	log_debug("client %s connected (%s, level %u, clean %d, present %d)", c->client_id,
+	log_debug("client %s connected (%s, level %u, clean %d, present %d)", c->info.client_id,
 		  c->info.listener ? c->info.listener : "-", cn->version, cn->clean, present);
 	if (eng->cfg.on_session_connected)
 		eng->cfg.on_session_connected(eng->cfg.rec_ctx, &c->info);
@@ -1900,12 +2085,13 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 				protocol_kill(c, MQTT_RC_TOPIC_ALIAS_INVALID, "Topic Alias above the maximum");
 				return;
 			}
-			if (!c->aliases) {
-				c->aliases = calloc(ALIAS_MAX + 1, sizeof(*c->aliases));
-				if (!c->aliases) {
-					client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-					return;
-				}
+			struct client_x *x = cx_get(c);
+
+			if (x && !x->aliases)
+				x->aliases = calloc(ALIAS_MAX + 1, sizeof(*x->aliases));
+			if (!x || !x->aliases) {
+				client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+				return;
 			}
 			if (topic.len) {
 				char *t = dupn(topic.p, topic.len);
@@ -1914,13 +2100,13 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 					client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
 					return;
 				}
-				free(c->aliases[a]);
-				c->aliases[a] = t;
-			} else if (!c->aliases[a]) {
+				free(x->aliases[a]);
+				x->aliases[a] = t;
+			} else if (!x->aliases[a]) {
 				protocol_kill(c, MQTT_RC_PROTOCOL_ERROR, "unknown Topic Alias");
 				return;
 			} else {
-				topic = mqtt_cstr(c->aliases[a]);
+				topic = mqtt_cstr(x->aliases[a]);
 			}
 		}
 	}
@@ -1929,7 +2115,7 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 		send_ack(c, MQTT_PUBREC, pb->id, 0);
 		return;
 	}
-	if (pb->qos == 2 && s->n_qos2_in >= eng->cfg.max_inflight && c->version >= MQTT_V5) {
+	if (pb->qos == 2 && sx(s)->n_qos2_in >= eng->cfg.max_inflight && c->version >= MQTT_V5) {
 		protocol_kill(c, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED, "Receive Maximum exceeded");
 		return;
 	}
@@ -1951,7 +2137,7 @@ static void handle_publish(struct eng_client *c, const struct mqtt_publish *pb)
 			return;
 		}
 		route_count(eng, m, s, &r);
-		c->budget -= (long)r.reached;
+		c->eng->budget -= (long)r.reached;
 		msg_unref(m);
 		if (c->io_closed)
 			return;
@@ -2122,7 +2308,7 @@ static void job_ack(struct eng_client *c, struct job *j)
 
 	if (j->refused)
 		log_info("client %s: %zu new subscriptions refused: limit of %zu per client "
-			 "(mqtt.max_subscriptions_per_client)", c->client_id, j->refused,
+			 "(mqtt.max_subscriptions_per_client)", c->info.client_id, j->refused,
 			 c->eng->cfg.max_subscriptions);
 	memset(&ack, 0, sizeof(ack));
 	ack.type = j->unsub ? MQTT_UNSUBACK : MQTT_SUBACK;
@@ -2166,10 +2352,10 @@ static void job_collect(struct eng_client *c, struct job *j)
 /* Work on c's job while the budget lasts. Returns true when it is done. */
 static bool job_run(struct eng_client *c)
 {
-	struct job *j = c->job;
+	struct job *j = c->x->job;
 
-	while (!c->io_closed && c->budget > 0) {
-		c->budget--;
+	while (!c->io_closed && c->eng->budget > 0) {
+		c->eng->budget--;
 		if (j->i < j->n) {
 			if (j->unsub)
 				job_unsubscribe_one(c, j);
@@ -2185,7 +2371,7 @@ static bool job_run(struct eng_client *c)
 
 			sess_deliver(c->eng, c->sess, m, m->qos < u->qos ? m->qos : u->qos, true,
 				     &u->sub_id, u->sub_id ? 1 : 0);
-			c->budget -= (long)(m->len / 1024);
+			c->eng->budget -= (long)(m->len / 1024);
 			msg_unref(m);
 		} else if (j->k < j->n) {
 			job_collect(c, j);
@@ -2200,11 +2386,11 @@ static bool job_run(struct eng_client *c)
  * of the entries (the input buffer moves). Returns true when done. */
 static bool job_step(struct eng_client *c)
 {
-	struct job *j = c->job;
+	struct job *j = c->x->job;
 
 	if (job_run(c)) {
 		job_free(j);
-		c->job = NULL;
+		c->x->job = NULL;
 		return true;
 	}
 	if (!j->copy) {
@@ -2219,39 +2405,47 @@ static bool job_step(struct eng_client *c)
 	return false;
 }
 
+/* j (NULL: out of memory) is c's job from now on. Returns false when
+ * the client is killed instead. */
+static bool job_start(struct eng_client *c, struct job *j)
+{
+	struct client_x *x = j ? cx_get(c) : NULL;
+
+	if (!x) {
+		job_free(j);
+		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+		return false;
+	}
+	x->job = j;
+	return true;
+}
+
 static void handle_subscribe(struct eng_client *c, const struct mqtt_subscribe *sp)
 {
 	struct eng *eng = c->eng;
 	struct job *j = job_new(c, false, sp->raw, sp->raw_len, sp->n);
 
-	if (!j) {
-		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
+	if (!job_start(c, j))
 		return;
-	}
 	j->id = sp->id;
 	j->sub_id = sp->props.n_sub_ids ? sp->props.sub_ids[0] : 0;
 	if (sp->n > eng->cfg.max_subscribe_filters) {
 		/* Refused whole: "Quota exceeded" for every filter. */
 		log_info("client %s: SUBSCRIBE with %zu filters refused: more than %zu "
-			 "(mqtt.max_filters_per_subscribe)", c->client_id, sp->n,
+			 "(mqtt.max_filters_per_subscribe)", c->info.client_id, sp->n,
 			 eng->cfg.max_subscribe_filters);
 		memset(j->rcs, c->version >= MQTT_V5 ? MQTT_RC_QUOTA_EXCEEDED : MQTT_SUBACK_FAILURE,
 		       j->n);
 		j->i = j->k = j->n;
 	}
-	c->job = j;
 }
 
 static void handle_unsubscribe(struct eng_client *c, const struct mqtt_unsubscribe *up)
 {
 	struct job *j = job_new(c, true, up->raw, up->raw_len, up->n);
 
-	if (!j) {
-		client_kill(c, ENG_DISC_CLOSED, MQTT_RC_UNSPECIFIED);
-		return;
-	}
-	j->id = up->id;
-	c->job = j;
+	if (job_start(c, j))
+		j->id = up->id;
 }
 
 static void handle_disconnect(struct eng_client *c, const struct mqtt_disconnect *d)
@@ -2286,7 +2480,7 @@ static int64_t client_due(const struct eng_client *c)
 	if (c->io_closed)
 		return -1;
 	if (c->state == CS_NEW)
-		return c->created + (int64_t)c->eng->cfg.connect_timeout * 1000;
+		return c->last_rx + (int64_t)c->eng->cfg.connect_timeout * 1000;
 	return c->keepalive ? c->last_rx + (int64_t)c->keepalive * 1500 : -1;
 }
 
@@ -2309,7 +2503,7 @@ static void client_timer_fire(struct eng_client *c)
 		client_kill(c, ENG_DISC_KEEPALIVE, 0);
 		return;
 	}
-	log_info("client %s: keep-alive timeout", c->client_id);
+	log_info("client %s: keep-alive timeout", c->info.client_id);
 	client_kill(c, ENG_DISC_KEEPALIVE, MQTT_RC_KEEP_ALIVE_TIMEOUT);
 }
 
@@ -2342,7 +2536,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		handle_publish(c, &p.publish);
 		break;
 	case MQTT_PUBACK: {
-		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBACK);
+		struct outmsg *o = inflight_take(c->sess, p.ack.id, OUT_WAIT_PUBACK);
 
 		if (o) {
 			out_free(eng, c->sess, o);
@@ -2351,11 +2545,11 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		break;
 	}
 	case MQTT_PUBREC: {
-		struct outmsg *o = oq_find(&c->sess->inflight, p.ack.id);
+		struct outmsg *o = oq_find(&sx(c->sess)->inflight, p.ack.id);
 
 		if (o && o->state == OUT_WAIT_PUBREC && p.ack.rc >= 0x80) {
 			/* 5.0: the receiver refused it; the flow ends here. */
-			out_free(eng, c->sess, oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBREC));
+			out_free(eng, c->sess, inflight_take(c->sess, p.ack.id, OUT_WAIT_PUBREC));
 			sess_pump(eng, c->sess);
 			break;
 		}
@@ -2374,7 +2568,7 @@ static void handle_packet(struct eng_client *c, const uint8_t *buf, size_t len)
 		break;
 	}
 	case MQTT_PUBCOMP: {
-		struct outmsg *o = oq_take(&c->sess->inflight, p.ack.id, OUT_WAIT_PUBCOMP);
+		struct outmsg *o = inflight_take(c->sess, p.ack.id, OUT_WAIT_PUBCOMP);
 
 		if (o) {
 			out_free(eng, c->sess, o);
@@ -2500,17 +2694,10 @@ static void client_free(struct eng_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	eng->st.clients--;
-	if (c->aliases) {
-		for (int i = 0; i <= ALIAS_MAX; i++)
-			free(c->aliases[i]);
-		free(c->aliases);
-	}
 	timer_cancel(&eng->timers, &c->tm.t);
-	msg_unref(c->will);
-	job_free(c->job);
-	free(c->rbuf);
-	free(c->client_id);
-	free(c->username);
+	cx_free(c);
+	id_unref(c->info.client_id);
+	id_unref(c->info.username);
 	free(c);
 }
 
@@ -2526,18 +2713,16 @@ void eng_free(struct eng *eng)
 		if (!c->ended) {
 			c->io_closed = true;
 			c->normal_disc = true;   /* nobody left to receive a will */
-			if (!c->end_reason)
-				c->end_reason = ENG_DISC_SHUTDOWN;
+			if (!c->end)
+				end_set(c, ENG_DISC_SHUTDOWN);
 			conn_end(c);
 		}
 		client_free(c);
 	}
-	while (eng->sessions) {
-		struct sess *s = eng->sessions;
-
-		msg_unref(s->will);
-		s->will = NULL;
-		sess_remove(eng, s);
+	/* Nobody is left to receive the delayed wills. */
+	for (struct htab_link *l = htab_take_all(&eng->sessions_by_id), *nx; l; l = nx) {
+		nx = l->next;
+		msg_unref(sess_free(eng, SESS_OF(l)));
 	}
 	topic_tree_free(&eng->retained, ret_free_cb, NULL);
 	topic_tree_free(&eng->subs, NULL, NULL);
@@ -2554,7 +2739,7 @@ void eng_free(struct eng *eng)
 }
 
 struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info *info,
-				  const struct eng_io *io)
+				  const struct eng_io *io, void *io_ctx)
 {
 	struct eng_client *c = calloc(1, sizeof(*c));
 
@@ -2569,9 +2754,10 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 	c->info.clean = false;
 	c->info.session_present = false;
 	c->info.keepalive = 0;
-	c->io = *io;
+	c->io = io;
+	c->io_ctx = io_ctx;
 	enter(eng);
-	c->created = c->last_rx = eng->now;
+	c->last_rx = eng->now;
 	c->next = eng->clients;
 	if (eng->clients)
 		eng->clients->prev = c;
@@ -2585,20 +2771,24 @@ struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info 
 
 static int rbuf_append(struct eng_client *c, const uint8_t *buf, size_t len)
 {
-	if (c->rlen + len > c->rcap) {
-		size_t ncap = c->rcap ? c->rcap : 256;
+	struct client_x *x = cx_get(c);
+
+	if (!x)
+		return -1;
+	if (x->rlen + len > x->rcap) {
+		size_t ncap = x->rcap ? x->rcap : 256;
 		uint8_t *nb;
 
-		while (ncap < c->rlen + len)
+		while (ncap < x->rlen + len)
 			ncap *= 2;
-		nb = realloc(c->rbuf, ncap);
+		nb = realloc(x->rbuf, ncap);
 		if (!nb)
 			return -1;
-		c->rbuf = nb;
-		c->rcap = ncap;
+		x->rbuf = nb;
+		x->rcap = ncap;
 	}
-	memcpy(c->rbuf + c->rlen, buf, len);
-	c->rlen += len;
+	memcpy(x->rbuf + x->rlen, buf, len);
+	x->rlen += len;
 	return 0;
 }
 
@@ -2607,20 +2797,21 @@ static int rbuf_append(struct eng_client *c, const uint8_t *buf, size_t len)
 static void client_work(struct eng_client *c)
 {
 	struct eng *eng = c->eng;
+	struct client_x *x = c->x;   /* it has a job or bytes: it is there */
 	size_t off = 0;
 
-	c->budget = ENG_BUDGET;
-	if (c->job && !job_step(c))
+	eng->budget = ENG_BUDGET;
+	if (x->job && !job_step(c))
 		return;
-	while (!c->io_closed && !c->job && c->budget > 0 && off < c->rlen) {
+	while (!c->io_closed && !x->job && eng->budget > 0 && off < x->rlen) {
 		long n;
 
 		/* The first packet must be a CONNECT: decide on its first byte. */
-		if (c->state == CS_NEW && c->rbuf[off] != (MQTT_CONNECT << 4)) {
+		if (c->state == CS_NEW && x->rbuf[off] != (MQTT_CONNECT << 4)) {
 			protocol_kill(c, 0, "first packet is not a CONNECT");
 			break;
 		}
-		n = mqtt_frame(c->rbuf + off, c->rlen - off, eng->cfg.max_packet_size);
+		n = mqtt_frame(x->rbuf + off, x->rlen - off, eng->cfg.max_packet_size);
 		if (n == MQTT_NEED_MORE)
 			break;
 		if (n == MQTT_FRAME_TOO_LARGE) {
@@ -2632,22 +2823,22 @@ static void client_work(struct eng_client *c)
 			break;
 		}
 		/* Decoding checks every byte: a large packet costs its size. */
-		c->budget -= 1 + n / 1024;
-		handle_packet(c, c->rbuf + off, (size_t)n);
+		eng->budget -= 1 + n / 1024;
+		handle_packet(c, x->rbuf + off, (size_t)n);
 		off += (size_t)n;
-		if (c->job)
+		if (x->job)
 			job_step(c);
 	}
 	if (c->io_closed) {
-		c->rlen = 0;
+		x->rlen = 0;
 	} else if (off) {
-		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-		c->rlen -= off;
+		memmove(x->rbuf, x->rbuf + off, x->rlen - off);
+		x->rlen -= off;
 	}
-	if (c->rlen == 0 && c->rcap > RBUF_KEEP) {
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rcap = 0;
+	if (x->rlen == 0 && x->rcap > RBUF_KEEP) {
+		free(x->rbuf);
+		x->rbuf = NULL;
+		x->rcap = 0;
 	}
 }
 
@@ -2658,7 +2849,7 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
 
 	if (c->close_req)
 		return -1;
-	if (c->io_closed || (len == 0 && !c->job && c->rlen == 0))
+	if (c->io_closed || (len == 0 && !cx(c)->job && cx(c)->rlen == 0))
 		return 0;
 	enter(eng);
 	c->in_input = true;
@@ -2668,9 +2859,11 @@ int eng_client_input(struct eng_client *c, const uint8_t *buf, size_t len)
 	else
 		client_work(c);
 	/* Out of budget with bytes left: maybe whole packets, maybe not. */
-	more = !c->io_closed && (c->job || (c->budget <= 0 && c->rlen > 0));
+	more = !c->io_closed && (cx(c)->job || (eng->budget <= 0 && cx(c)->rlen > 0));
 	leave(eng);
 	c->in_input = false;
+	if (c->x && !c->x->rbuf && !c->x->will && !c->x->aliases && !c->x->job)
+		cx_free(c);
 	return c->close_req ? -1 : more ? ENG_INPUT_MORE : 0;
 }
 
@@ -2682,9 +2875,9 @@ void eng_client_closed(struct eng_client *c, bool graceful)
 	if (!c->ended) {
 		if (!c->io_closed) {
 			c->io_closed = true;
-			c->end_reason = ENG_DISC_CLOSED;
+			end_set(c, ENG_DISC_CLOSED);
 			if (!graceful)
-				log_debug("client %s: connection lost", c->client_id ? c->client_id : "-");
+				log_debug("client %s: connection lost", c->info.client_id ? c->info.client_id : "-");
 		}
 		conn_end(c);
 	}
@@ -2728,7 +2921,7 @@ void eng_tick(struct eng *eng)
 			client_timer_fire(ETIMER_OF(et, struct eng_client));
 			break;
 		case TK_SESSION:
-			sess_timer_fire(eng, ETIMER_OF(et, struct sess));
+			sess_timer_fire(eng, ETIMER_OF(et, struct sess_x)->s);
 			break;
 		case TK_RETAINED:
 			ret_delete(eng, ETIMER_OF(et, struct ret));

@@ -1,8 +1,9 @@
 /* engine.h - the broker's MQTT semantics, independent of sockets.
  *
  * The core feeds each connection's bytes (after PROXY, TLS and WebSocket)
- * to eng_client_input(); the engine answers through the connection's
- * struct eng_io (send = queue bytes, close = close after flushing).
+ * to eng_client_input(); the engine answers through the core's struct
+ * eng_io (send = queue bytes, close = close after flushing), given the
+ * connection's context.
  * Everything runs on one thread (the event loop's); nothing here blocks.
  *
  * What the engine does: MQTT 3.1.1 and 5.0 (level 3 "MQIsdp" is refused
@@ -22,7 +23,7 @@
  *
  * Lifecycle of a connection, as the core sees it:
  *
- *   c = eng_client_new(eng, &info, &io);       transport reached MQTT
+ *   c = eng_client_new(eng, &info, &io, ctx);  transport reached MQTT
  *   eng_client_input(c, bytes, n) ...          every read; -1 => close
  *   eng_client_closed(c, graceful);            exactly once; frees c
  *
@@ -213,6 +214,8 @@ struct eng_cfg {
 
 /* ---- per connection I/O ------------------------------------------------ */
 
+/* The core's functions, one table for every connection (eng_client_new
+ * keeps a pointer to it); each gets the ctx given to eng_client_new. */
 struct eng_io {
 	/* Queue bytes for writing (copy them; buf is the engine's). Returns
 	 * 0, or -1 when the connection cannot take them (the engine then
@@ -228,7 +231,6 @@ struct eng_io {
 	 * written: call eng_client_drained() once it is, from the loop (not
 	 * from inside an engine call). */
 	void (*watch_drain)(void *ctx);
-	void *ctx;
 };
 
 /* ---- counters ---------------------------------------------------------- */
@@ -265,9 +267,11 @@ struct eng *eng_new(const struct eng_cfg *cfg, struct perr *e);
 void eng_free(struct eng *eng);
 
 /* A connection reached the MQTT stage. info is copied (the core's strings
- * must stay valid until eng_client_closed). io is copied. Returns NULL on allocation failure. */
+ * must stay valid until eng_client_closed). io is kept by pointer: it
+ * must outlive the client; ctx is what its functions get. Returns NULL
+ * on allocation failure. */
 struct eng_client *eng_client_new(struct eng *eng, const struct eng_client_info *info,
-				  const struct eng_io *io);
+				  const struct eng_io *io, void *ctx);
 
 /* Bytes received (any split: partial packets are buffered). Returns 0, or
  * -1: close the connection after flushing what the engine queued (e.g. a

@@ -15,10 +15,26 @@
 #include "hex.h"
 #include "net.h"
 
+/* A session record as kept: one allocation with its strings; callers
+ * see it as a struct rec_session (sess_view). */
 struct sess {
-	struct rec_session r;
 	struct sess *hnext;               /* hash chain */
 	struct sess *dprev, *dnext;       /* disconnected list (NULL when connected) */
+	struct rec_proxy *proxy;          /* NULL: no header */
+	const char *tls_version;          /* static (rec_conn_info); "" when !tls */
+	const char *tls_cipher;
+	int64_t connected_ms;             /* CLOCK_REALTIME, milliseconds */
+	int64_t disconnected_ms;          /* 0 while connected */
+	uint64_t gen;                     /* connection generation */
+	uint32_t peer_off, client_off;    /* in str: peer IP, client IP */
+	uint16_t client_port, peer_port;
+	uint8_t listener;                 /* enum cfg_listener_kind */
+	uint8_t mqtt_version;
+	bool tls : 1;
+	bool connected : 1;
+	bool has_username : 1;
+	char str[];                       /* client id, user name, peer IP, client IP, each
+					     NUL-terminated; the client IP "" when the peer's */
 };
 
 struct rec_store {
@@ -312,11 +328,10 @@ struct rec_store *rec_store_new(size_t max_kept, size_t unauthorized_max)
 	return s;
 }
 
-static void sess_clear(struct rec_session *r)
+static void sess_free(struct sess *x)
 {
-	free(r->client_id);
-	rec_proxy_free(r->proxy);
-	memset(r, 0, sizeof(*r));
+	rec_proxy_free(x->proxy);
+	free(x);
 }
 
 static void unauth_clear(struct rec_unauth *u)
@@ -336,8 +351,7 @@ void rec_store_free(struct rec_store *s)
 		while (x) {
 			struct sess *next = x->hnext;
 
-			sess_clear(&x->r);
-			free(x);
+			sess_free(x);
 			x = next;
 		}
 	}
@@ -363,7 +377,7 @@ static size_t hash(const char *k)
 static struct sess *sess_find(struct rec_store *s, const char *id)
 {
 	for (struct sess *x = s->buckets[hash(id) & (s->nbuckets - 1)]; x; x = x->hnext)
-		if (strcmp(x->r.client_id, id) == 0)
+		if (strcmp(x->str, id) == 0)
 			return x;
 	return NULL;
 }
@@ -380,7 +394,7 @@ static void grow(struct rec_store *s)
 
 		while (x) {
 			struct sess *next = x->hnext;
-			size_t h = hash(x->r.client_id) & (nb - 1);
+			size_t h = hash(x->str) & (nb - 1);
 
 			x->hnext = b[h];
 			b[h] = x;
@@ -420,7 +434,7 @@ static void dlist_append(struct rec_store *s, struct sess *x)
 
 static void sess_unlink(struct rec_store *s, struct sess *x)
 {
-	struct sess **pp = &s->buckets[hash(x->r.client_id) & (s->nbuckets - 1)];
+	struct sess **pp = &s->buckets[hash(x->str) & (s->nbuckets - 1)];
 
 	while (*pp && *pp != x)
 		pp = &(*pp)->hnext;
@@ -428,8 +442,9 @@ static void sess_unlink(struct rec_store *s, struct sess *x)
 		*pp = x->hnext;
 	dlist_remove(s, x);
 	s->nsess--;
-	sess_clear(&x->r);
-	free(x);
+	if (x->connected && s->cnt.sessions_connected)
+		s->cnt.sessions_connected--;
+	sess_free(x);
 }
 
 /* Over the bound: drop the oldest disconnected records. */
@@ -453,92 +468,100 @@ static enum cfg_listener_kind lkind(enum cfg_listener_kind l)
 	return (unsigned)l < CFG_NLISTENERS ? l : CFG_TCP;
 }
 
-/* The record's strings, one allocation: client id, username, peer IP,
- * client IP (the peer's when they are the same), each NUL-terminated.
- * Returns 0, or -1 out of memory. */
-static int sess_strings(struct rec_session *r, const char *client_id, const char *username,
-			const struct rec_conn_info *ci)
+/* A record for client_id with its strings (client id, user name, peer
+ * IP, client IP: "" when the peer's) after it; NULL out of memory. */
+static struct sess *sess_new(const char *client_id, const char *username,
+			     const struct rec_conn_info *ci)
 {
 	bool same = strcmp(ci->client_ip, ci->peer_ip) == 0;
 	const char *v[4] = { client_id, username ? username : "", ci->peer_ip,
 			     same ? "" : ci->client_ip };
 	size_t len[4], total = 0;
+	struct sess *x;
 	char *p;
 
 	for (int i = 0; i < 4; i++) {
 		len[i] = strlen(v[i]) + 1;
 		total += len[i];
 	}
-	p = malloc(total);
-	if (!p)
-		return -1;
-	r->client_id = p;
+	if (total > UINT32_MAX)
+		return NULL;
+	x = calloc(1, sizeof(*x) + total);
+	if (!x)
+		return NULL;
+	p = x->str;
 	for (int i = 0; i < 4; i++) {
 		memcpy(p, v[i], len[i]);
-		if (i == 1)
-			r->username = username ? p : NULL;
-		else if (i == 2)
-			r->peer_ip = p;
-		else if (i == 3)
-			r->client_ip = same ? r->peer_ip : p;
 		p += len[i];
 	}
-	return 0;
+	x->has_username = username != NULL;
+	x->peer_off = (uint32_t)(len[0] + len[1]);
+	x->client_off = same ? x->peer_off : (uint32_t)(x->peer_off + len[2]);
+	return x;
+}
+
+/* What callers see of x. */
+static void sess_view(const struct sess *x, struct rec_session *r)
+{
+	r->client_id = (char *)x->str;
+	r->username = x->has_username ? x->str + strlen(x->str) + 1 : NULL;
+	r->peer_ip = x->str + x->peer_off;
+	r->client_ip = x->str + x->client_off;
+	r->tls_version = x->tls_version;
+	r->tls_cipher = x->tls_cipher;
+	r->proxy = x->proxy;
+	r->connected_ms = x->connected_ms;
+	r->disconnected_ms = x->disconnected_ms;
+	r->gen = x->gen;
+	r->client_port = x->client_port;
+	r->peer_port = x->peer_port;
+	r->listener = x->listener;
+	r->mqtt_version = x->mqtt_version;
+	r->tls = x->tls;
+	r->connected = x->connected;
 }
 
 uint64_t rec_session_connect(struct rec_store *s, const char *client_id,
 			     const char *username, int mqtt_version,
 			     const struct rec_conn_info *ci)
 {
-	struct rec_session r = { 0 };
-	struct sess *x;
+	struct sess *x = sess_new(client_id ? client_id : "", username, ci), *old;
 	uint64_t gen;
 
-	if (sess_strings(&r, client_id ? client_id : "", username, ci) < 0)
+	if (!x)
 		return 0;
 	if (ci->proxy)
-		r.proxy = rec_proxy_dup(ci->proxy);
-	if (ci->proxy && !r.proxy) {
-		sess_clear(&r);
+		x->proxy = rec_proxy_dup(ci->proxy);
+	if (ci->proxy && !x->proxy) {
+		sess_free(x);
 		return 0;
 	}
-	r.listener = (uint8_t)lkind(ci->listener);
-	r.client_port = ci->client_port;
-	r.peer_port = ci->peer_port;
-	r.mqtt_version = (uint8_t)mqtt_version;
-	r.tls = ci->tls;
-	r.tls_version = ci->tls && ci->tls_version ? ci->tls_version : "";
-	r.tls_cipher = ci->tls && ci->tls_cipher ? ci->tls_cipher : "";
-	r.connected = true;
-	r.connected_ms = now_ms();
+	x->listener = (uint8_t)lkind(ci->listener);
+	x->client_port = ci->client_port;
+	x->peer_port = ci->peer_port;
+	x->mqtt_version = (uint8_t)mqtt_version;
+	x->tls = ci->tls;
+	x->tls_version = ci->tls && ci->tls_version ? ci->tls_version : "";
+	x->tls_cipher = ci->tls && ci->tls_cipher ? ci->tls_cipher : "";
+	x->connected = true;
+	x->connected_ms = now_ms();
 
 	pthread_mutex_lock(&s->mu);
-	x = sess_find(s, r.client_id);
-	if (x) {
-		if (x->r.connected && s->cnt.sessions_connected)
-			s->cnt.sessions_connected--;
-		dlist_remove(s, x);
-		sess_clear(&x->r);
-	} else {
-		x = calloc(1, sizeof(*x));
-		if (!x) {
-			pthread_mutex_unlock(&s->mu);
-			sess_clear(&r);
-			return 0;
-		}
-		if (s->nsess >= s->nbuckets * 2)
-			grow(s);
-		{
-			size_t h = hash(r.client_id) & (s->nbuckets - 1);
+	/* A reconnect replaces the record. */
+	old = sess_find(s, x->str);
+	if (old)
+		sess_unlink(s, old);
+	if (s->nsess >= s->nbuckets * 2)
+		grow(s);
+	{
+		size_t h = hash(x->str) & (s->nbuckets - 1);
 
-			x->hnext = s->buckets[h];
-			s->buckets[h] = x;
-		}
-		s->nsess++;
+		x->hnext = s->buckets[h];
+		s->buckets[h] = x;
 	}
+	s->nsess++;
 	gen = s->next_gen++;
-	r.gen = gen;
-	x->r = r;
+	x->gen = gen;
 	s->cnt.sessions_connected++;
 	trim(s);
 	pthread_mutex_unlock(&s->mu);
@@ -553,9 +576,9 @@ void rec_session_disconnect(struct rec_store *s, const char *client_id, uint64_t
 		return;
 	pthread_mutex_lock(&s->mu);
 	x = sess_find(s, client_id);
-	if (x && x->r.gen == gen && x->r.connected) {
-		x->r.connected = false;
-		x->r.disconnected_ms = now_ms();
+	if (x && x->gen == gen && x->connected) {
+		x->connected = false;
+		x->disconnected_ms = now_ms();
 		if (s->cnt.sessions_connected)
 			s->cnt.sessions_connected--;
 		dlist_append(s, x);
@@ -568,7 +591,7 @@ static int cmp_sess(const void *a, const void *b)
 {
 	const struct sess *const *x = a, *const *y = b;
 
-	return strcmp((*x)->r.client_id, (*y)->r.client_id);
+	return strcmp((*x)->str, (*y)->str);
 }
 
 void rec_session_foreach(struct rec_store *s, rec_session_fn fn, void *ctx)
@@ -583,9 +606,13 @@ void rec_session_foreach(struct rec_store *s, rec_session_fn fn, void *ctx)
 			for (const struct sess *x = s->buckets[b]; x; x = x->hnext)
 				v[n++] = x;
 		qsort(v, n, sizeof(*v), cmp_sess);
-		for (size_t i = 0; i < n; i++)
-			if (fn(&v[i]->r, ctx))
+		for (size_t i = 0; i < n; i++) {
+			struct rec_session r;
+
+			sess_view(v[i], &r);
+			if (fn(&r, ctx))
 				break;
+		}
 		free(v);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -597,8 +624,12 @@ bool rec_session_get(struct rec_store *s, const char *client_id, rec_session_fn 
 
 	pthread_mutex_lock(&s->mu);
 	x = client_id ? sess_find(s, client_id) : NULL;
-	if (x && fn)
-		fn(&x->r, ctx);
+	if (x && fn) {
+		struct rec_session r;
+
+		sess_view(x, &r);
+		fn(&r, ctx);
+	}
 	pthread_mutex_unlock(&s->mu);
 	return x != NULL;
 }

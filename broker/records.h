@@ -107,10 +107,11 @@ void rec_addr_text(const struct sockaddr_storage *ss, char ip[REC_IP_STRLEN], ui
 
 /* ---- records ------------------------------------------------------------ */
 
-/* One per client id, kept while the broker runs: small, its strings in
- * one allocation of their own length. */
+/* One per client id, kept while the broker runs (small, with its strings
+ * in the same allocation); rec_session_foreach and rec_session_get show
+ * it as this struct, valid during the call. */
 struct rec_session {
-	char *client_id;             /* the strings' block: client id, then the others */
+	char *client_id;
 	const char *username;        /* in the block; NULL: none given */
 	const char *client_ip;       /* in the block */
 	const char *peer_ip;         /* in the block */

@@ -436,7 +436,7 @@ static void parse_output(struct fake *f)
 static void fake_open(struct fz *z, struct fake *f)
 {
 	struct eng_client_info info;
-	struct eng_io io = { .send = f_send, .close = f_close, .ctx = f };
+	static const struct eng_io io = { .send = f_send, .close = f_close };
 	static const char *const listeners[] = { "tcp", "ssl", "ws", "wss" };
 
 	if (f->c)
@@ -452,7 +452,7 @@ static void fake_open(struct fz *z, struct fake *f)
 	/* Client 3 arrives with a certificate its proxy verified. */
 	info.cert_identity = f == &z->f[3] ? "cert" : NULL;
 	info.opaque = f;
-	f->c = eng_client_new(z->eng, &info, &io);
+	f->c = eng_client_new(z->eng, &info, &io, f);
 	check(f->c != NULL);
 }
 

@@ -211,8 +211,8 @@ static void fake_open(struct eng *eng, struct fake *f, const char *listener)
 static void fake_open_id(struct eng *eng, struct fake *f, const char *listener, const char *cert_id)
 {
 	struct eng_client_info info;
-	struct eng_io io = { .send = f_send, .close = f_close, .backlog = f_backlog,
-			     .watch_drain = f_watch_drain, .ctx = f };
+	static const struct eng_io io = { .send = f_send, .close = f_close, .backlog = f_backlog,
+					  .watch_drain = f_watch_drain };
 
 	memset(f, 0, sizeof(*f));
 	memset(&info, 0, sizeof(info));
@@ -220,7 +220,7 @@ static void fake_open_id(struct eng *eng, struct fake *f, const char *listener, 
 	info.listener = listener;
 	info.cert_identity = cert_id;
 	info.opaque = f;
-	f->c = eng_client_new(eng, &info, &io);
+	f->c = eng_client_new(eng, &info, &io, f);
 	assert_non_null(f->c);
 }
 
