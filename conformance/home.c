@@ -60,22 +60,33 @@ static void find_bin(void)
 	snprintf(home.bin, sizeof(home.bin), "%s", exe);
 }
 
-static void find_data(void)
+/* Is up (relative to the program's directory) a source tree's root? */
+static bool tree_at(const char *up)
 {
 	char root[PATH_MAX], probe[PATH_MAX];
 
+	join(root, home.bin, up);
+	join(probe, root, "conformance/targets");
+	if (!is_dir(probe) || !realpath(root, home.data))
+		return false;
+	home.tree = true;
+	join(home.targets, home.data, "conformance/targets");
+	join(home.scripts, home.data, "scripts");
+	return true;
+}
+
+static void find_data(void)
+{
+	char probe[PATH_MAX];
+
 	if (home.bin[0]) {
-		join(root, home.bin, "..");
-		join(probe, root, "conformance/targets");
-		if (is_dir(probe) && realpath(root, home.data)) { /* ROOT/bin */
-			home.tree = true;
-			join(home.targets, home.data, "conformance/targets");
-			join(home.scripts, home.data, "scripts");
+		if (tree_at("..")) /* ROOT/bin */
 			return;
-		}
-		join(probe, root, "share/ppmq");
+		join(probe, home.bin, "../share/ppmq");
 		if (is_dir(probe) && realpath(probe, home.data)) /* PREFIX/bin, PREFIX/share */
 			goto installed;
+		if (tree_at("../..")) /* ROOT/build-san/bin, ROOT/build-clang/bin */
+			return;
 	}
 	snprintf(home.data, sizeof(home.data), "%s", PPMQ_DATADIR);
 installed:

@@ -53,6 +53,16 @@ fi
 is "$(jf "$T/inst.json" "d['profile']")" "$R/share/ppmq/targets/ppmq-broker.yml" \
 	"the profile found by name is the installed one"
 check "its certificates were made under the user's cache" test -s "$T/home/.cache/ppmq/certs/server.pem"
+# A build in a directory of its own (make SAN=1: build-san/bin; the clang
+# build of .ci/run: build-clang/bin) runs on the source tree's catalog
+# and profiles, not on an installed copy.
+mkdir -p "$T/tree/build-x/bin"
+ln -s "$ROOT/conformance" "$ROOT/scenarios" "$ROOT/scripts" "$T/tree/"
+cp bin/ppmq-conform "$T/tree/build-x/bin/"
+out=$(cd "$T/elsewhere" && env -i PATH=/usr/bin:/bin HOME="$T/home" \
+	"$T/tree/build-x/bin/ppmq-conform" --target ppmq-broker --check-profile 2>&1 | head -1)
+is "$out" "target ppmq-broker ($T/tree/conformance/targets/ppmq-broker.yml)" \
+	"a program in ROOT/DIR/bin finds the source tree's profiles"
 # Nothing lands outside DESTDIR/PREFIX.
 [ -z "$(find "$T/stage" -mindepth 1 -maxdepth 1 ! -name opt)" ] && ok "nothing installed outside PREFIX" ||
 	not_ok "files outside PREFIX: $(find "$T/stage" -mindepth 1 -maxdepth 1 ! -name opt)"
