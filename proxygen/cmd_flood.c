@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ enum {
 	OPT_BROKER_PID,
 	OPT_MERGE,
 	OPT_TLS_RESUME,
+	OPT_THREADS,
 	/* publish loads: their bit in msg_opts_given is 1 << (code - OPT_MSG_FIRST) */
 	OPT_MSG_FIRST,
 	OPT_MESSAGES = OPT_MSG_FIRST,
@@ -78,6 +80,7 @@ static const struct option own_opts[] = {
 	{ "broker-pid", required_argument, NULL, OPT_BROKER_PID },
 	{ "merge", no_argument, NULL, OPT_MERGE },
 	{ "tls-resume", no_argument, NULL, OPT_TLS_RESUME },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "messages", required_argument, NULL, OPT_MESSAGES },
 	{ "publish-rate", required_argument, NULL, OPT_PUBLISH_RATE },
 	{ "qos", required_argument, NULL, OPT_QOS },
@@ -104,6 +107,7 @@ static const struct option own_opts[] = {
 #define MAX_PAYLOAD      (1024u * 1024u)
 #define MAX_TOPICS       1000000u
 #define MAX_SHARDS       100000u
+#define MAX_THREADS      256u
 #define MAX_PID          4194304u    /* the kernel's pid_max limit */
 #define DEF_CONNECTIONS  1000
 #define DEF_CONCURRENCY  100
@@ -174,7 +178,10 @@ static void usage(FILE *f)
 	      "  --username NAME, --password SECRET\n"
 	      "  --keepalive S            CONNECT keep-alive (default 60, or longer than --hold or\n"
 	      "                           --duration); PINGREQ after S/2 without sending\n"
-	      "Beyond one machine:\n"
+	      "Beyond one CPU or one machine:\n"
+	      "  --threads N              N event loops on their own threads, each with 1/N of\n"
+	      "                           the load as if it were a shard (default 1): for a\n"
+	      "                           broker that needs more than one CPU of load\n"
 	      "  --shard I/N              run shard I (from 0) of N of the load the other options\n"
 	      "                           describe: connections I, I+N, I+2N ... with their client\n"
 	      "                           ids, roles and sources, and 1/N of --concurrency, --rate\n"
@@ -186,6 +193,7 @@ static void usage(FILE *f)
 	      "  --broker-pid PID         also the CPU time of the broker (a local process) over\n"
 	      "                           the run, from /proc/PID/stat\n"
 	      "  -q, --quiet              no live progress line (shown only on a terminal)\n"
+
 	      "  -h, --help               this text\n"
 	      "\n", f);
 	opts_hdr_help(f);
@@ -263,6 +271,8 @@ static int apply_run(struct flood_args *a, int c, const char *arg)
 	case OPT_TLS_RESUME:
 		a->tls_resume = true;
 		return 0;
+	case OPT_THREADS:
+		return opts_uint_arg(CMD, "threads", arg, 1, MAX_THREADS, &a->threads);
 	}
 	return apply_msg(a, c, arg);
 }
@@ -375,6 +385,9 @@ static int check_args(struct flood_args *a)
 		return opts_usage_error(CMD, "--src-cidr and --src exclude each other");
 	if (a->tls_resume && a->cl.o.transport != CLIENT_TLS && a->cl.o.transport != CLIENT_WSS)
 		return opts_usage_error(CMD, "--tls-resume needs --transport tls or wss");
+	if (a->threads > a->connections)
+		return opts_usage_error(CMD, "--threads %" PRIu64 ": more than the %" PRIu64
+					" --connections", a->threads, a->connections);
 	rc = opts_client_check(&a->cl, &spec);
 	if (!rc)
 		rc = check_publish(a);
@@ -480,11 +493,12 @@ static int setup_header(struct flood *f, struct perr *e)
 	return 0;
 }
 
-/* This process's share of the load, and who its connections are. */
-static void setup_plan(struct flood *f)
+/* The share of the load of shard i of n (this process's, or one of its
+ * threads'), and who its connections are. */
+static void setup_plan(struct flood *f, uint64_t i, uint64_t n)
 {
 	const struct flood_args *a = f->a;
-	uint64_t n = a->shards ? a->shards : 1, i = a->shard, pubs;
+	uint64_t pubs;
 
 	f->plan.connections = a->connections;
 	f->plan.subscribers = a->subscribers;
@@ -507,6 +521,19 @@ static void setup_plan(struct flood *f)
 			    (double)a->publish_rate * (double)f->pubs_local / (double)pubs : 0.0;
 }
 
+/* A TLS context for the connections of one loop (its own: sessions kept
+ * for --tls-resume are the loop's). */
+static struct tls_ctx *client_tls(const struct flood_args *a, struct perr *e)
+{
+	struct tls_ctx *t = tls_client_ctx_new(a->cl.o.ca_file, a->cl.o.insecure, NULL, NULL, e);
+
+	if (t && a->tls_resume && tls_ctx_resume_sessions(t, e) < 0) {
+		tls_ctx_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 {
 	const struct client_opts *o = &a->cl.o;
@@ -515,7 +542,7 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 	long n;
 
 	f->a = a;
-	setup_plan(f);
+	setup_plan(f, a->shard, a->shards ? a->shards : 1);
 	if (o->bind_addr) {
 		if (net_addr_parse(o->bind_addr, 0, &f->bind_ss, e) < 0)
 			return -1;
@@ -535,8 +562,8 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 		return perr_set(e, "cannot build a CONNECT from --client-prefix, --username and "
 				"--password (at most %d bytes)", CONNECT_CAP);
 	if (o->transport == CLIENT_TLS || o->transport == CLIENT_WSS) {
-		f->tls = tls_client_ctx_new(o->ca_file, o->insecure, NULL, NULL, e);
-		if (!f->tls || (a->tls_resume && tls_ctx_resume_sessions(f->tls, e) < 0))
+		f->tls = client_tls(a, e);
+		if (!f->tls)
 			return -1;
 		f->sni = o->sni && *o->sni ? o->sni : o->host;
 	}
@@ -566,6 +593,7 @@ static void describe(const struct flood *f, struct fl_result *r)
 	r->seed = a->seed;
 	r->shard = a->shard;
 	r->shards = a->shards;
+	r->threads = f->threads > 1 ? 1 : a->threads;
 	r->load_connections = a->connections;
 	r->publish = a->publish;
 	if (!a->publish)
@@ -582,6 +610,98 @@ static void on_signal(int sig)
 	fl_got_signal = 1;
 }
 
+/* ---- --threads ---------------------------------------------------------------------- */
+
+struct loop_thread {
+	struct flood f;
+	struct fl_result r;
+	pthread_t tid;
+	bool started;
+	int rc;
+};
+
+static void *loop_main(void *arg)
+{
+	struct loop_thread *t = arg;
+
+	t->rc = fl_run(&t->f);
+	return NULL;
+}
+
+/* Loop k of the process's threads: shard shard + n * k of n * threads. */
+static int thread_setup(const struct flood *f, struct loop_thread *t, uint64_t k,
+			_Atomic uint64_t *unready, struct perr *e)
+{
+	const struct flood_args *a = f->a;
+	uint64_t n = a->shards ? a->shards : 1;
+
+	t->f = *f;
+	setup_plan(&t->f, a->shard + n * k, n * a->threads);
+	t->f.thread = k;
+	t->f.threads = a->threads;
+	t->f.subs_unready = unready;
+	t->f.stopped_by = NULL;
+	t->f.res = &t->r;
+	fl_result_init(&t->r);
+	memcpy(t->r.target, f->res->target, sizeof(t->r.target));
+	describe(&t->f, &t->r);
+	t->f.tls = f->tls ? client_tls(a, e) : NULL;
+	return f->tls && !t->f.tls ? -1 : 0;
+}
+
+/* What ended the run: a signal before --duration before done. */
+static const char *worst_end(const char *a, const char *b)
+{
+	static const char *const order[] = { "signal", "duration", "done" };
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if ((a && strcmp(a, order[i]) == 0) || (b && strcmp(b, order[i]) == 0))
+			return order[i];
+	return a ? a : b;
+}
+
+/* The load on a->threads loops, their results merged into r. */
+static int run_threads(struct flood *f, struct fl_result *r)
+{
+	uint64_t nt = f->a->threads, k;
+	struct loop_thread *th = calloc(nt, sizeof(*th));
+	_Atomic uint64_t unready;
+	struct perr e;
+	int rc = 0;
+
+	if (!th) {
+		fprintf(stderr, "proxygen flood: out of memory\n");
+		return -1;
+	}
+	atomic_init(&unready, f->subs_local);
+	for (k = 0; k < nt && rc == 0; k++)
+		if (thread_setup(f, &th[k], k, &unready, &e) < 0) {
+			fprintf(stderr, "proxygen flood: thread %" PRIu64 ": %s\n", k, e.msg);
+			rc = -1;
+		}
+	for (k = 0; k < nt && rc == 0; k++) {
+		th[k].started = pthread_create(&th[k].tid, NULL, loop_main, &th[k]) == 0;
+		if (!th[k].started) {
+			fprintf(stderr, "proxygen flood: cannot start thread %" PRIu64 "\n", k);
+			fl_got_signal = 1; /* the others stop at their next turn */
+			rc = -1;
+		}
+	}
+	for (k = 0; k < nt; k++) {
+		if (th[k].started && pthread_join(th[k].tid, NULL) == 0 && th[k].rc < 0)
+			rc = -1;
+		f->stopped_by = worst_end(f->stopped_by, th[k].f.stopped_by);
+		if (k == 0)
+			*r = th[0].r;
+		else
+			fl_result_merge(r, &th[k].r);
+		tls_ctx_free(th[k].f.tls);
+	}
+	r->merged = 0;
+	free(th);
+	return rc;
+}
+
 /* The run between two CPU readings (this process, the broker). */
 static int measured_run(struct flood *f, struct fl_result *r)
 {
@@ -594,7 +714,7 @@ static int measured_run(struct flood *f, struct fl_result *r)
 		return opts_usage_error(CMD, "--broker-pid: %s", e.msg);
 	f->t_start = fl_now_us();
 	f->t_end = f->t_start + (int64_t)f->a->duration_s * 1000000;
-	rc = fl_run(f);
+	rc = f->a->threads > 1 ? run_threads(f, r) : fl_run(f);
 	fl_cpu_self(&u1, &s1);
 	r->cpu_user_s = u1 - u0;
 	r->cpu_system_s = s1 - s0;
@@ -685,6 +805,7 @@ int cmd_flood(int argc, char **argv)
 	a.msg.payload_size = DEF_PAYLOAD;
 	a.msg.topics = 1;
 	a.inflight = DEF_INFLIGHT;
+	a.threads = 1;
 	a.topic_prefix = "proxygen/flood/";
 	rc = opts_client_parse(argc, argv, &spec, &a.cl, &a);
 	if (!rc && !a.cl.help)

@@ -14,11 +14,16 @@
  *   flood_report.c  the summary (struct fl_result) as text and JSON, CPU
  *                   readings, and summaries read back and merged
  *
- * Everything runs on one thread: no locks.
+ * A run is one event loop, or with --threads N, N loops on their own
+ * threads, each with its share of the load as if it were a shard (its
+ * own struct flood, connections, TLS context and result, merged at the
+ * end); the only thing they share while running is the count of the
+ * process's subscribers not yet subscribed (publishing waits for all).
  */
 #ifndef PROXYGEN_FLOOD_H
 #define PROXYGEN_FLOOD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,6 +101,7 @@ struct flood_args {
 	uint64_t shard, shards;  /* --shard I/N; shards 0: not given */
 	long broker_pid;         /* --broker-pid, 0: none */
 	bool tls_resume;         /* --tls-resume */
+	uint64_t threads;        /* --threads: event loops in this process */
 };
 
 /* ---- the plan: what connection k of the whole load is ---------------------------------- */
@@ -138,6 +144,7 @@ struct fl_result {
 	double rate_limit;
 	int64_t hold_ms;
 	uint64_t shard, shards;          /* shards 0: a whole load, not a shard */
+	uint64_t threads;                /* event loops that ran it (summed by --merge) */
 	uint64_t load_connections;       /* of the whole load (sharded) */
 	uint64_t merged;                 /* summaries merged into this one, 0: one run */
 	char missing[256];               /* merged: shards not among them, "" = none */
@@ -212,6 +219,11 @@ struct flood {
 	int64_t t_start, t_end;          /* us, CLOCK_MONOTONIC */
 	struct fl_result *res;
 	const char *stopped_by;
+
+	/* --threads: this loop's number, and the subscribers of every loop of
+	 * the process not yet subscribed nor failed (NULL with one loop) */
+	uint64_t thread, threads;
+	_Atomic uint64_t *subs_unready;
 };
 
 /* Set by the SIGINT / SIGTERM handler: the run ends at the next turn. */

@@ -63,6 +63,7 @@ static const struct field fields[] = {
 	FIELD(FW_TOP, "hold_ms", FT_I64, FM_FIRST, hold_ms),
 	FIELD(FW_TOP, "duration_s", FT_U64, FM_FIRST, duration_s),
 	FIELD(FW_TOP, "seed", FT_U64, FM_FIRST, seed),
+	FIELD(FW_TOP, "threads", FT_U64, FM_SUM, threads),
 	FIELD(FW_TOP, "attempted", FT_U64, FM_SUM, attempted),
 	FIELD(FW_TOP, "dropped", FT_U64, FM_SUM, dropped),
 	FIELD(FW_TOP, "connacks", FT_U64, FM_SUM, connacks),
@@ -247,6 +248,9 @@ static void print_run(const struct fl_result *r, FILE *out)
 		fprintf(out, "shard:           %" PRIu64 " of %" PRIu64 " (from 0): %" PRIu64
 			" of the load's %" PRIu64 " connections\n", r->shard, r->shards,
 			r->connections, r->load_connections);
+	if (r->threads > 1)
+		fprintf(out, "threads:         %" PRIu64 " event loops%s\n", r->threads,
+			r->merged ? " in all" : "");
 }
 
 static void print_connections(const struct fl_result *r, FILE *out)

@@ -37,6 +37,7 @@
 
 #define LAUNCH_BATCH 256              /* new connections per turn, so events are not starved */
 #define PROGRESS_US  200000
+#define SIGNAL_POLL_US 100000         /* --threads: how soon every loop sees a signal */
 #define OUT_HIGH     (64 * 1024)      /* a publisher queues no more above this */
 #define SWEEP_US     1000000          /* keep-alive check */
 #define PUBLISH_TICK_US 5000          /* --publish-rate: messages handed out at most this often */
@@ -177,6 +178,8 @@ static void sub_answered(struct fl_loop *L)
 {
 	if (--L->subs_pending == 0)
 		L->t_subs_done = L->now;
+	if (L->f->subs_unready)
+		atomic_fetch_sub(L->f->subs_unready, 1);
 }
 
 /* c is dead: what its role still owed, then its slot. */
@@ -453,9 +456,15 @@ static void launch_some(struct fl_loop *L)
 }
 
 /* Subscribers all answered (and --publish-delay passed): start. */
+static bool others_unready(const struct fl_loop *L)
+{
+	return L->f->subs_unready && atomic_load(L->f->subs_unready) > 0;
+}
+
 static void maybe_start(struct fl_loop *L)
 {
-	if (L->publishing || L->subs_pending > 0 || L->launched < L->f->subs_local)
+	if (L->publishing || L->subs_pending > 0 || L->launched < L->f->subs_local ||
+	    others_unready(L))
 		return;
 	if (!L->t_ready)
 		L->t_ready = L->now + (int64_t)L->f->a->publish_delay_ms * 1000;
@@ -648,8 +657,9 @@ static void progress_tick(const struct fl_loop *L, struct progress *p, bool forc
 		return;
 	for (int k = 1; k < FK_COUNT; k++)
 		failed += r->count[k];
-	fprintf(stderr, "\r\033[Kflood %s: started %" PRIu64 "/%" PRIu64 "  ok %" PRIu64
-		"  failed %" PRIu64 "  open %" PRIu64 "  %.0f conn/s", r->target, r->attempted,
+	fprintf(stderr, "\r\033[Kflood %s%s: started %" PRIu64 "/%" PRIu64 "  ok %" PRIu64
+		"  failed %" PRIu64 "  open %" PRIu64 "  %.0f conn/s", r->target,
+		f->threads > 1 ? " (the first thread's share)" : "", r->attempted,
 		f->n_local, r->count[FK_OK], failed, L->nopen,
 		dt > 0 ? (double)(r->connacks - p->last_connacks) / dt : 0.0);
 	if (f->plan.publish)
@@ -693,13 +703,15 @@ static int wait_ms(const struct fl_loop *L, const struct progress *p)
 		next = earliest(next, L->holding.head->deadline);
 	next = earliest(next, message_due(L));
 	if (f->plan.publish && !L->publishing)
-		next = earliest(next, L->t_ready);
+		next = earliest(next, others_unready(L) ? L->now + 1000 : L->t_ready);
 	if (f->plan.publish && L->pubs_active == 0 && L->subs_active > 0)
 		next = earliest(next, drain_end(L));
 	if (f->a->cl.o.keepalive > 0 && (L->holding.head || L->open.head))
 		next = earliest(next, L->next_sweep);
 	if (p->on)
 		next = earliest(next, p->next);
+	if (f->threads > 1) /* a signal interrupts one thread's wait only */
+		next = earliest(next, L->now + SIGNAL_POLL_US);
 	return next <= L->now ? 0 : (int)((next - L->now + 999) / 1000);
 }
 
@@ -783,7 +795,7 @@ int fl_run(struct flood *f)
 	int rc = 0;
 
 	memset(&prog, 0, sizeof(prog));
-	prog.on = !f->a->quiet && isatty(STDERR_FILENO);
+	prog.on = !f->a->quiet && isatty(STDERR_FILENO) && f->thread == 0;
 	prog.last_t = f->t_start;
 	prog.next = f->t_start + PROGRESS_US;
 	if (loop_init(&L, f) < 0) {

@@ -16,7 +16,7 @@ if [ ! -x "$PROXYGEN" ] || [ ! -x "$BROKER" ]; then
 fi
 certs_init || bail "no test certificates: $(cat "$T/gen-certs.log")"
 
-plan 52
+plan 61
 
 # flood OUT [options...]: a bounded run, JSON summary to OUT; returns its status.
 flood() {
@@ -134,8 +134,31 @@ for kind in ws wss; do
 	wait_metric ppmq_sessions_connected 0 30
 done
 
+# ---- --threads: 4 loops hold 400 connections, each loop its share ----------------------
+held_run tcp 400 "$T/thr-held.json" --threads 4 --client-prefix thr-
+is "$?" 1 "--threads 4, held: a run ended by SIGINT exits 1 (every loop saw the signal)"
+is "$HELD_AT_ONCE" 400 "--threads 4, held: 400 sessions connected at once"
+is "$(jf "$T/thr-held.json" "d['threads'], d['succeeded'], d['dropped'], d['stopped_by']")" \
+	"(4, 400, 0, 'signal')" "--threads 4, held: the summary merges the 4 loops' 400 connections"
+is "$(session_field thr-0 clientId) $(session_field thr-399 clientId)" "thr-0 thr-399" \
+	"--threads 4, held: the first and the last client id of the load are there"
+wait_metric ppmq_sessions_connected 0 30
+
 stop_broker held
 use_broker load
+
+# ---- --threads: subscribers and publishers on different loops --------------------------
+flood "$T/thr-q1.json" --target "127.0.0.1:$B_TCP" --v2 --src-cidr 10.0.0.0/8 --connections 24 \
+	--subscribers 4 --topics 4 --qos 1 --messages 100 --publish-rate 4000 --threads 3
+is "$?" 0 "--threads 3, QoS 1: exit 0"
+is "$(jf "$T/thr-q1.json" "d['threads'], d['succeeded'], d['messages']['published'], d['messages']['expected'], d['messages']['received'], d['messages']['missing']")" \
+	"(3, 24, 2000, 2000, 2000, 0)" \
+	"--threads 3, QoS 1: 2000 published and every one arrived (publishing waits for every loop's subscribers)"
+flood "$T/thr-tls.json" --target "127.0.0.1:$(port_of ssl)" --transport tls --ca "$CERTS/ca.pem" \
+	--sni localhost --v2 --connections 20 --concurrency 2 --threads 2 --tls-resume
+is "$?" 0 "--threads 2 --tls-resume: exit 0"
+is "$(jf "$T/thr-tls.json" "d['tls_handshakes'], d['tls_resumed']")" "(20, 18)" \
+	"--threads 2 --tls-resume: each loop resumes its own sessions (10 + 10 handshakes, 9 + 9 resumed)"
 
 # ---- CPU: this process's, and the broker's over the same run -------------------------
 flood "$T/cpu.json" --target "127.0.0.1:$B_TCP" --v2 --connections 11 --subscribers 1 \
@@ -175,6 +198,7 @@ usage "--concurrency below --connections in a publish load" "keeps all" \
 usage "--topic-prefix with a wildcard" "not the start of a topic name" --messages 1 --topic-prefix 'a/+/'
 usage "--broker-pid of no process" "cannot read /proc/" --broker-pid 4194304
 usage "--tls-resume over tcp" "--tls-resume needs --transport tls or wss" --tls-resume
+usage "--threads above --connections" "--threads 5: more than the 4 --connections" --connections 4 --threads 5
 
 check "broker still alive" broker_alive
 stop_broker
