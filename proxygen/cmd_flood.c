@@ -193,7 +193,6 @@ static void usage(FILE *f)
 	      "  --broker-pid PID         also the CPU time of the broker (a local process) over\n"
 	      "                           the run, from /proc/PID/stat\n"
 	      "  -q, --quiet              no live progress line (shown only on a terminal)\n"
-
 	      "  -h, --help               this text\n"
 	      "\n", f);
 	opts_hdr_help(f);
