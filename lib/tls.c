@@ -28,7 +28,7 @@ struct tls_conn {
 	bool eof;
 	size_t out_limit;
 	uint64_t bytes_in;
-	char err[256];
+	char *err;             /* the last failure, made when there is one */
 };
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -76,6 +76,21 @@ static int check_readable(const char *what, const char *file, struct perr *e)
 	return 0;
 }
 
+/* A connection's failure text, kept until it is freed (or the next one). */
+static void set_err(struct tls_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_err(struct tls_conn *c, const char *fmt, ...)
+{
+	char buf[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	free(c->err);
+	c->err = strdup(buf); /* NULL (out of memory): tls_error() says "" */
+}
+
 static void conn_fail(struct tls_conn *c, int sslerr, const char *during)
 {
 	char why[200];
@@ -95,7 +110,7 @@ static void conn_fail(struct tls_conn *c, int sslerr, const char *during)
 		else
 			snprintf(why, sizeof why, "error %d", sslerr);
 	}
-	snprintf(c->err, sizeof c->err, "%s: %s", during, why);
+	set_err(c, "%s: %s", during, why);
 }
 
 const char *tls_status_name(int st)
@@ -394,6 +409,7 @@ void tls_conn_free(struct tls_conn *c)
 	if (!c)
 		return;
 	SSL_free(c->ssl); /* frees both BIOs */
+	free(c->err);
 	free(c);
 }
 
@@ -430,8 +446,7 @@ int tls_handshake_step(struct tls_conn *c)
 	int se = SSL_get_error(c->ssl, r);
 	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
 		if (c->eof && BIO_ctrl_pending(c->rbio) == 0) {
-			snprintf(c->err, sizeof c->err,
-				 "handshake: connection closed by peer");
+			set_err(c, "handshake: connection closed by peer");
 			return TLS_ERROR;
 		}
 		return TLS_WANT_READ;
@@ -595,7 +610,7 @@ int tls_flush(struct tls_conn *c, struct perr *e)
 
 const char *tls_error(const struct tls_conn *c)
 {
-	return c->err;
+	return c->err ? c->err : "";
 }
 
 const char *tls_version(const struct tls_conn *c)
