@@ -12,34 +12,27 @@
 static const char *log_prog = "ppmq";
 static enum log_level log_lvl = LOG_INFO;
 static FILE *log_file;
-static long log_pid;          /* 0: not read yet (and again in a forked child) */
+static long log_pid;          /* read by log_init; 0: read on every line */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-static void forget_pid(void)
+/* In a forked child (an atfork handler may call getpid). */
+static void child_pid(void)
 {
-	log_pid = 0;
-}
-
-/* The pid of every line, read once per process: a system call per line
- * otherwise (glibc does not cache it). */
-static long pid_of_line(void)
-{
-	static bool registered;
-
-	if (!registered) {
-		registered = pthread_atfork(NULL, NULL, forget_pid) == 0;
-		log_pid = 0;
-	}
-	if (!log_pid || !registered)
-		log_pid = (long)getpid();
-	return log_pid;
+	log_pid = (long)getpid();
 }
 
 void log_init(const char *prog, enum log_level level)
 {
+	static bool watching_forks;
+
 	log_prog = prog;
 	log_lvl = level;
+	/* The pid of every line, read once: glibc does not cache getpid(),
+	 * and a line would otherwise cost a system call for it. */
+	if (!watching_forks)
+		watching_forks = pthread_atfork(NULL, NULL, child_pid) == 0;
+	log_pid = watching_forks ? (long)getpid() : 0;
 }
 
 int log_open(const char *path)
@@ -94,7 +87,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: ", ts,
-		     (long)(tv.tv_usec / 1000), log_prog, pid_of_line(),
+		     (long)(tv.tv_usec / 1000), log_prog, log_pid ? log_pid : (long)getpid(),
 		     level_names[level]);
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))
