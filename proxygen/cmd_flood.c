@@ -644,7 +644,8 @@ static int thread_setup(const struct flood *f, struct loop_thread *t, uint64_t k
 	fl_result_init(&t->r);
 	memcpy(t->r.target, f->res->target, sizeof(t->r.target));
 	describe(&t->f, &t->r);
-	t->f.tls = f->tls ? client_tls(a, e) : NULL;
+	if (k > 0 && f->tls) /* loop 0 has the process's */
+		t->f.tls = client_tls(a, e);
 	return f->tls && !t->f.tls ? -1 : 0;
 }
 
@@ -694,7 +695,8 @@ static int run_threads(struct flood *f, struct fl_result *r)
 			*r = th[0].r;
 		else
 			fl_result_merge(r, &th[k].r);
-		tls_ctx_free(th[k].f.tls);
+		if (k > 0)
+			tls_ctx_free(th[k].f.tls);
 	}
 	r->merged = 0;
 	free(th);

@@ -38,6 +38,7 @@
 #define LAUNCH_BATCH 256              /* new connections per turn, so events are not starved */
 #define PROGRESS_US  200000
 #define SIGNAL_POLL_US 100000         /* --threads: how soon every loop sees a signal */
+#define READY_POLL_US 1000            /* --threads: how soon a loop sees the others' subscribers ready */
 #define OUT_HIGH     (64 * 1024)      /* a publisher queues no more above this */
 #define SWEEP_US     1000000          /* keep-alive check */
 #define PUBLISH_TICK_US 5000          /* --publish-rate: messages handed out at most this often */
@@ -455,12 +456,14 @@ static void launch_some(struct fl_loop *L)
 	}
 }
 
-/* Subscribers all answered (and --publish-delay passed): start. */
+/* --threads: subscribers of another loop have not answered yet. */
 static bool others_unready(const struct fl_loop *L)
 {
 	return L->f->subs_unready && atomic_load(L->f->subs_unready) > 0;
 }
 
+/* Subscribers all answered, this loop's and the others' (and
+ * --publish-delay passed): start. */
 static void maybe_start(struct fl_loop *L)
 {
 	if (L->publishing || L->subs_pending > 0 || L->launched < L->f->subs_local ||
@@ -703,7 +706,7 @@ static int wait_ms(const struct fl_loop *L, const struct progress *p)
 		next = earliest(next, L->holding.head->deadline);
 	next = earliest(next, message_due(L));
 	if (f->plan.publish && !L->publishing)
-		next = earliest(next, others_unready(L) ? L->now + 1000 : L->t_ready);
+		next = earliest(next, others_unready(L) ? L->now + READY_POLL_US : L->t_ready);
 	if (f->plan.publish && L->pubs_active == 0 && L->subs_active > 0)
 		next = earliest(next, drain_end(L));
 	if (f->a->cl.o.keepalive > 0 && (L->holding.head || L->open.head))
