@@ -68,6 +68,12 @@ def handle(c, peer):
             if h is None or answered:
                 continue
             if mode == 'close':
+                # FIN first, then read to the client's own close: closing
+                # with its CONNECT unread would send a RST instead, and the
+                # client would see a reset or a close by chance.
+                c.shutdown(socket.SHUT_WR)
+                while c.recv(65536):
+                    pass
                 break
             p = packet_len(data[h:])
             if p is None or mode == 'silent':
