@@ -164,7 +164,10 @@ static void usage(FILE *f)
 	      "                           (the last ticket the server gave), as returning\n"
 	      "                           clients do; the summary counts the resumed handshakes\n"
 	      "  --path PATH              ws, wss: WebSocket path (default /mqtt)\n"
-	      "  --bind IP                local source address of every connection\n"
+	      "  --bind IP|CIDR           local source address of every connection; with a\n"
+	      "                           CIDR, connection k binds host k mod n of its n (first\n"
+	      "                           and IPv4 broadcast left out; at most 65536): more\n"
+	      "                           connections and TIME_WAIT ports than one address has\n"
 	      "Header:\n"
 	      "  --src-cidr CIDR          a source address and port from CIDR in each header,\n"
 	      "                           IPv4 or IPv6 (e.g. 10.0.0.0/8, 2001:db8::/32), no two\n"
@@ -319,7 +322,7 @@ static const struct opts_cl_spec spec = {
 	.cmd = CMD,
 	.opts = OPTS_CL_ALL & ~(OPTS_CL(OPT_CL_CERT) | OPTS_CL(OPT_CL_KEY) |
 				OPTS_CL(OPT_CL_SUBPROTOCOL) | OPTS_CL(OPT_CL_CLIENT_ID)),
-	.timeout_max = MAX_TIMEOUT_MS, .port_nonzero = true,
+	.timeout_max = MAX_TIMEOUT_MS, .port_nonzero = true, .bind_cidr = true,
 	.shortopts = ":hq", .own = own_opts, .usage = usage, .apply = apply_own,
 };
 
@@ -543,8 +546,15 @@ static int setup(struct flood *f, const struct flood_args *a, struct perr *e)
 	f->a = a;
 	setup_plan(f, a->shard, a->shards ? a->shards : 1);
 	if (o->bind_addr) {
-		if (net_addr_parse(o->bind_addr, 0, &f->bind_ss, e) < 0)
-			return -1;
+		if (!strchr(o->bind_addr, '/')) {
+			if (net_addr_parse(o->bind_addr, 0, &f->bind_ss, e) < 0)
+				return perr_wrap(e, "--bind");
+		} else if (net_cidr_parse(o->bind_addr, &f->bind_net, e) < 0) {
+			return perr_wrap(e, "--bind");
+		} else {
+			fl_bind_hosts(&f->bind_net, &f->bind_first, &f->bind_count);
+			fl_bind_source(&f->bind_net, f->bind_first, f->bind_count, 0, &f->bind_ss);
+		}
 		f->bind_len = f->bind_ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 							       : sizeof(struct sockaddr_in6);
 	}

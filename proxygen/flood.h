@@ -132,6 +132,14 @@ uint64_t fl_sub_target(const struct fl_plan *p, uint64_t k);
  * product), shuffled by the seed; addresses first, so that no address
  * repeats while k is below the number of addresses. */
 void fl_source(const struct fl_plan *p, uint64_t k, struct sockaddr_storage *ss);
+/* --bind CIDR: the host addresses connections bind to in turn, *first
+ * and *count of c's (at most FL_BIND_MAX), leaving out the network's first
+ * address and, for IPv4, its broadcast address (unless c has at most two). */
+#define FL_BIND_MAX 65536u
+void fl_bind_hosts(const struct net_cidr *c, uint32_t *first, uint32_t *count);
+/* The local source address of connection k: host first + k mod count of c. */
+void fl_bind_source(const struct net_cidr *c, uint32_t first, uint32_t count, uint64_t k,
+		    struct sockaddr_storage *ss);
 /* "I/N": shard I of N, 0 <= I < N <= max. 0, or -1 with *e set. */
 int fl_shard_parse(const char *s, uint64_t max, uint64_t *i, uint64_t *n, struct perr *e);
 
@@ -208,6 +216,8 @@ struct flood {
 	/* where, and the bytes every connection starts with */
 	struct sockaddr_storage target, bind_ss, hdr_dst;
 	socklen_t target_len, bind_len;
+	struct net_cidr bind_net;        /* --bind CIDR: connection k binds host */
+	uint32_t bind_first, bind_count; /* bind_first + k mod bind_count of it */
 	uint8_t *static_hdr;             /* the header, when it is the same every time */
 	size_t static_hdr_len;
 	bool vary_hdr;                   /* built per connection (sources from --src-cidr) */

@@ -411,11 +411,17 @@ static int open_socket(struct fl_loop *L, struct fc *c)
 	if (f->plan.publish)
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (f->bind_len) {
+		struct sockaddr_storage src = f->bind_ss;
+		char ip[NET_ADDR_STRLEN];
+
+		if (f->bind_count > 1)
+			fl_bind_source(&f->bind_net, f->bind_first, f->bind_count, c->k, &src);
 		/* Let connect() pick the port per destination: bind() alone would
 		 * reserve it for every destination and run out sooner. */
 		(void)setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(c->fd, (const struct sockaddr *)&f->bind_ss, f->bind_len) < 0) {
-			fc_fail(L, c, FK_LOCAL, "bind %s: %s", f->a->cl.o.bind_addr, strerror(errno));
+		if (bind(c->fd, (const struct sockaddr *)&src, f->bind_len) < 0) {
+			fc_fail(L, c, FK_LOCAL, "bind %s: %s", net_ip_str(&src, ip, sizeof(ip)),
+				strerror(errno));
 			return -1;
 		}
 	}

@@ -105,6 +105,31 @@ void fl_source(const struct fl_plan *p, uint64_t k, struct sockaddr_storage *ss)
 					  PORT_COUNT), ss);
 }
 
+void fl_bind_hosts(const struct net_cidr *c, uint32_t *first, uint32_t *count)
+{
+	unsigned host = (c->family == AF_INET ? 32u : 128u) - c->prefix;
+	uint64_t all = host >= 17 ? UINT64_C(1) << 17 : UINT64_C(1) << host;
+
+	*first = 0;
+	if (host >= 2) { /* the network's first address; IPv4: broadcast too */
+		*first = 1;
+		all -= c->family == AF_INET && host < 17 ? 2 : 1;
+	}
+	*count = (uint32_t)(all < FL_BIND_MAX ? all : FL_BIND_MAX);
+}
+
+void fl_bind_source(const struct net_cidr *c, uint32_t first, uint32_t count, uint64_t k,
+		    struct sockaddr_storage *ss)
+{
+	uint64_t x = first + k % (count ? count : 1);
+	uint8_t rnd[16] = { 0 };
+	size_t n = c->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < 8 && i < n; i++)
+		rnd[n - 1 - i] = (uint8_t)(x >> (8 * i));
+	opts_cidr_addr(c, rnd, 0, ss);
+}
+
 int fl_shard_parse(const char *s, uint64_t max, uint64_t *i, uint64_t *n, struct perr *e)
 {
 	const char *slash = strchr(s, '/');

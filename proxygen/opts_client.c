@@ -119,8 +119,15 @@ static int apply_one(struct opts_client *c, const struct opts_cl_spec *s, int co
 		c->o.ws_path = arg;
 		return 0;
 	case OPT_CL_BIND:
-		if (net_addr_parse(arg, 0, &ss, &e) < 0)
-			return opts_usage_error(s->cmd, "--bind '%s': not an IPv4 or IPv6 address", arg);
+		if (s->bind_cidr && strchr(arg, '/')) {
+			struct net_cidr net;
+
+			if (net_cidr_parse(arg, &net, &e) < 0)
+				return opts_usage_error(s->cmd, "--bind: %s", e.msg);
+		} else if (net_addr_parse(arg, 0, &ss, &e) < 0) {
+			return opts_usage_error(s->cmd, "--bind '%s': not an IPv4 or IPv6 address%s",
+						arg, s->bind_cidr ? " or CIDR" : "");
+		}
 		c->o.bind_addr = arg;
 		return 0;
 	case OPT_CL_TIMEOUT:

@@ -56,6 +56,7 @@ struct opts_cl_spec {
 	unsigned opts;            /* OPTS_CL() of each client option it takes */
 	uint64_t timeout_max;     /* --timeout MS, 1..timeout_max */
 	bool port_nonzero;        /* --target refuses port 0 */
+	bool bind_cidr;           /* --bind takes a CIDR as well as an address */
 	const char *shortopts;    /* for getopt_long, "h" (help) among them */
 	const struct option *own; /* its own options, zero-terminated */
 	void (*usage)(FILE *f);

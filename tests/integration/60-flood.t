@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # 60-flood.t - `proxygen flood` against ppmq-broker: 200 connections per
 # run (v2 and v1 headers with random sources, no header on a PROXY
-# listener, a closed port, a run cut by --duration, a held run watched
-# through the admin API). Checks the summary counts (--json), the broker's
-# own counters and the exit status. Never asserts timings.
+# listener, a closed port, a run cut by --duration, a held run from the
+# addresses of a --bind CIDR watched through the admin API). Checks the
+# summary counts (--json), the broker's own counters and the exit status.
+# Never asserts timings.
 # shellcheck source=tests/lib/broker.bash
 . "$(dirname "$0")/../lib/broker.bash"
 
@@ -15,7 +16,7 @@ fi
 "$PROXYGEN" flood --help >/dev/null 2>&1 ||
 	bail "'$PROXYGEN flood' is not available (dispatch line in proxygen/main.c)"
 
-plan 34
+plan 35
 
 # flood OUT [options...]: run flood (bounded), JSON summary to OUT; returns its status.
 flood() {
@@ -46,7 +47,7 @@ is "$(metric 'ppmq_proxy_headers_accepted_total{version="2"}')" "$N" \
 
 # ---- v1, random IPv6 sources, MQTT 5, held: sessions seen by the broker --------------
 flood "$T/v1.json" --target "$TGT" --v1 --src-cidr 2001:db8::/32 --mqtt 5 \
-	--concurrency "$N" --hold 10000 --client-prefix held- &
+	--concurrency "$N" --hold 10000 --client-prefix held- --bind 127.0.4.0/29 &
 FPID=$!
 PIDS+=("$FPID")
 # (the flood holds them 10 s: its --hold is the behaviour)
@@ -54,7 +55,10 @@ wait_metric ppmq_sessions_connected "$N"
 is "$METRIC_VALUE" "$N" "held flood: the broker has $N sessions connected at once"
 ip=$(session_field held-7 clientIp)
 like "$ip" '2001:db8:*' "held flood: the broker recorded a source from 2001:db8::/32 (got $ip)"
-is "$(session_field held-7 peerIp)" 127.0.0.1 "held flood: the proxy address is the socket peer"
+is "$(session_field held-7 peerIp)" 127.0.4.2 "held flood: the proxy address is the socket peer"
+is "$(for k in 0 5 6 11 199; do session_field "held-$k" peerIp; done | tr '\n' ' ')" \
+	"127.0.4.1 127.0.4.6 127.0.4.1 127.0.4.6 127.0.4.2 " \
+	"held flood: --bind 127.0.4.0/29: connection k binds host 1 + k mod 6 (.0 and .7 left out)"
 is "$(session_field held-7 mqttVersion)" 5 "held flood: MQTT 5 session"
 wait "$FPID"
 is "$?" 0 "held flood: exit 0"

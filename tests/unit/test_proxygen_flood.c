@@ -5,6 +5,7 @@
  *     connections alike, addresses before ports, IPv4 and IPv6;
  *   - roles, topics and what each subscriber expects add up to the load;
  *   - --shard I/N values;
+ *   - --bind CIDR: the host addresses connections bind to in turn;
  *   - merged summaries: counts add up, percentiles are those of the
  *     merged histograms, and a summary survives its JSON.
  */
@@ -189,6 +190,56 @@ static void test_shard_parse(void **state)
 	assert_non_null(strstr(e.msg, "N: "));
 }
 
+/* --bind CIDR: how many hosts, and which address connection k binds. */
+static void test_bind_hosts(void **state)
+{
+	static const struct {
+		const char *cidr;
+		uint32_t first, count;
+		uint64_t k;
+		const char *addr; /* of connection k */
+	} cases[] = {
+		{ "127.0.4.0/29", 1, 6, 0, "127.0.4.1" },      /* .0 and .7 left out */
+		{ "127.0.4.0/29", 1, 6, 5, "127.0.4.6" },
+		{ "127.0.4.0/29", 1, 6, 6, "127.0.4.1" },      /* in turn */
+		{ "127.0.4.9/29", 1, 6, 1, "127.0.4.10" },     /* the network 127.0.4.8 */
+		{ "10.1.0.0/24", 1, 254, 253, "10.1.0.254" },
+		{ "10.1.0.0/24", 1, 254, 254, "10.1.0.1" },
+		{ "10.0.0.0/16", 1, 65534, 300, "10.0.1.45" },
+		{ "10.0.0.0/8", 1, 65536, 65535, "10.1.0.0" }, /* the first 65,536 */
+		{ "10.0.0.0/8", 1, 65536, 65536, "10.0.0.1" },
+		{ "192.0.2.6/31", 0, 2, 1, "192.0.2.7" },      /* two: both */
+		{ "192.0.2.6/32", 0, 1, 9, "192.0.2.6" },
+		{ "2001:db8::/126", 1, 3, 2, "2001:db8::3" },  /* IPv6: no broadcast */
+		{ "2001:db8::/64", 1, 65536, 0, "2001:db8::1" },
+		{ "::1/128", 0, 1, 4, "::1" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct net_cidr c;
+		struct perr e;
+		struct sockaddr_storage ss;
+		char buf[NET_ADDR_STRLEN];
+		uint32_t first, count;
+
+		assert_int_equal(net_cidr_parse(cases[i].cidr, &c, &e), 0);
+		fl_bind_hosts(&c, &first, &count);
+		if (first != cases[i].first || count != cases[i].count)
+			fail_msg("%s: hosts %u from %u, want %u from %u", cases[i].cidr, count, first,
+				 cases[i].count, cases[i].first);
+		fl_bind_source(&c, first, count, cases[i].k, &ss);
+		assert_true(net_cidr_match(&c, &ss));
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, sizeof(buf));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, sizeof(buf));
+		if (strcmp(buf, cases[i].addr) != 0)
+			fail_msg("%s: connection %llu binds %s, want %s", cases[i].cidr,
+				 (unsigned long long)cases[i].k, buf, cases[i].addr);
+	}
+}
+
 /* A summary with some of everything; latencies from a seed. */
 static void fake_result(struct fl_result *r, uint64_t shard, uint64_t seed)
 {
@@ -278,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_roles_and_targets),
 		cmocka_unit_test(test_shard_parse),
+		cmocka_unit_test(test_bind_hosts),
 		cmocka_unit_test(test_merge),
 	};
 
