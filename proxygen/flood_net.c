@@ -412,7 +412,7 @@ static int open_socket(struct fl_loop *L, struct fc *c)
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (f->bind_len) {
 		struct sockaddr_storage src = f->bind_ss;
-		char ip[NET_ADDR_STRLEN];
+		char ip[NET_IP_STRLEN];
 
 		if (f->bind_count > 1)
 			fl_bind_source(&f->bind_net, f->bind_first, f->bind_count, c->k, &src);

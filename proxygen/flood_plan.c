@@ -108,13 +108,12 @@ void fl_source(const struct fl_plan *p, uint64_t k, struct sockaddr_storage *ss)
 void fl_bind_hosts(const struct net_cidr *c, uint32_t *first, uint32_t *count)
 {
 	unsigned host = (c->family == AF_INET ? 32u : 128u) - c->prefix;
-	uint64_t all = host >= 17 ? UINT64_C(1) << 17 : UINT64_C(1) << host;
+	/* beyond 2^32 addresses the cap decides anyway */
+	uint64_t all = UINT64_C(1) << (host < 32 ? host : 32);
 
-	*first = 0;
-	if (host >= 2) { /* the network's first address; IPv4: broadcast too */
-		*first = 1;
-		all -= c->family == AF_INET && host < 17 ? 2 : 1;
-	}
+	*first = host >= 2; /* the network's first address left out */
+	if (host >= 2)
+		all -= c->family == AF_INET ? 2 : 1; /* IPv4: its broadcast too */
 	*count = (uint32_t)(all < FL_BIND_MAX ? all : FL_BIND_MAX);
 }
 

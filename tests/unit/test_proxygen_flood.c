@@ -220,7 +220,7 @@ static void test_bind_hosts(void **state)
 		struct net_cidr c;
 		struct perr e;
 		struct sockaddr_storage ss;
-		char buf[NET_ADDR_STRLEN];
+		char buf[NET_IP_STRLEN];
 		uint32_t first, count;
 
 		assert_int_equal(net_cidr_parse(cases[i].cidr, &c, &e), 0);
@@ -230,11 +230,7 @@ static void test_bind_hosts(void **state)
 				 cases[i].count, cases[i].first);
 		fl_bind_source(&c, first, count, cases[i].k, &ss);
 		assert_true(net_cidr_match(&c, &ss));
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, sizeof(buf));
-		else
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, sizeof(buf));
-		if (strcmp(buf, cases[i].addr) != 0)
+		if (strcmp(net_ip_str(&ss, buf, sizeof(buf)), cases[i].addr) != 0)
 			fail_msg("%s: connection %llu binds %s, want %s", cases[i].cidr,
 				 (unsigned long long)cases[i].k, buf, cases[i].addr);
 	}
